@@ -1,0 +1,83 @@
+"""Typed errors raised by the resilience mechanisms.
+
+Rejections by our own mechanisms (`CircuitOpenError`, `BulkheadFullError`, `RateLimitedError`) are
+not the dependency's fault: breakers ignore them and `Retry` does not retry them by default.
+"""
+
+from __future__ import annotations
+
+import pybreaker
+
+
+class ResilienceError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    policy: str
+
+    def __init__(self, message: str, *, policy: str = "") -> None:
+        super().__init__(message)
+        self.policy = policy
+
+
+class RejectedError(ResilienceError):
+    """A call refused by one of our own mechanisms before it reached the dependency."""
+
+    mechanism: str = ""
+
+    def __init__(
+        self, message: str, *, policy: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, policy=policy)
+        self.retry_after = retry_after
+
+
+class CircuitOpenError(RejectedError, pybreaker.CircuitBreakerError):
+    """The circuit breaker refused the call (open, forced open, or half-open permits taken).
+
+    Subclasses `pybreaker.CircuitBreakerError`, so code written against pybreaker keeps working.
+    """
+
+    mechanism = "circuit_breaker"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        policy: str = "",
+        state: str = "open",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, policy=policy, retry_after=retry_after)
+        self.state = state
+
+
+class BulkheadFullError(RejectedError):
+    """No bulkhead slot freed up within `max_wait`."""
+
+    mechanism = "bulkhead"
+
+
+class RateLimitedError(RejectedError):
+    """The rate limiter had no token within `max_wait`; `retry_after` says when one will be."""
+
+    mechanism = "rate_limiter"
+
+
+class AttemptTimeoutError(ResilienceError, TimeoutError):
+    """One attempt took longer than its per-attempt `Timeout`."""
+
+    def __init__(self, message: str, *, policy: str = "", timeout: float = 0.0) -> None:
+        super().__init__(message, policy=policy)
+        self.timeout = timeout
+
+
+class DeadlineExceededError(ResilienceError, TimeoutError):
+    """The policy's total deadline (all attempts and backoff) ran out."""
+
+    def __init__(self, message: str, *, policy: str = "", deadline: float = 0.0) -> None:
+        super().__init__(message, policy=policy)
+        self.deadline = deadline
+
+
+class ConfigError(ResilienceError, ValueError):
+    """A plan file or mapping is invalid; the message names the file, the field and the fix."""
