@@ -1,0 +1,183 @@
+"""Box-drawing primitives of the text report, in the seed's house style.
+
+Everything returns a list of lines (no trailing newline, no trailing spaces) so a renderer can
+concatenate sections and a golden test can compare them byte for byte. Widths count characters;
+the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in every monospace font.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Collection, Mapping, Sequence
+
+#: The widest line the text report produces; tables wrap their cells to stay within it.
+MAX_WIDTH = 100
+
+#: Rows of the seed's risk matrix (impact, top to bottom) and its columns (probability).
+IMPACT_ROWS = ("H", "M", "L")
+PROBABILITY_COLUMNS = ("L", "M", "H")
+_LEVEL_NAMES = {"H": "High", "M": "Med", "L": "Low"}
+
+CRITICAL_MARK = "●"
+MONITOR_MARK = "○"
+EMPTY_MARK = "·"
+
+
+def header_block(title: str, fields: Sequence[tuple[str, str]], width: int = 39) -> list[str]:
+    """The report's title, a double rule, `Name: value` lines and a closing double rule."""
+    body = [f"{name}: {value}" for name, value in fields]
+    rule_width = max([width, len(title)] + [len(line) for line in body])
+    rule = "═" * min(rule_width, MAX_WIDTH)
+    return [title, rule, *body, rule]
+
+
+def section(title: str, width: int = 36) -> list[str]:
+    """A section title over a single rule, as the seed separates its sections."""
+    return [title, "─" * max(width, len(title))]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap one cell to `width` columns; words longer than the column are broken."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines.extend(
+            textwrap.wrap(paragraph, width, break_long_words=True, break_on_hyphens=False) or [""]
+        )
+    return lines
+
+
+def _fit_widths(natural: list[int], minimum: list[int], budget: int) -> list[int]:
+    """Shrink the widest columns, one column at a time, until their sum fits `budget`."""
+    widths = list(natural)
+    while sum(widths) > budget:
+        shrinkable = [i for i, w in enumerate(widths) if w > minimum[i]]
+        if not shrinkable:
+            break  # cannot fit: the caller's minimums win over the width limit
+        widest = max(shrinkable, key=lambda i: (widths[i], -i))
+        widths[widest] -= 1
+    return widths
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    max_width: int = MAX_WIDTH,
+    min_column: int = 6,
+) -> list[str]:
+    """A pipe table as in the seed (`| a | b |` + `|---|---|`), aligned, cells wrapped to fit.
+
+    A wrapped cell continues on the next physical line with the other columns blank, so every
+    line keeps the column bars aligned. An empty `rows` still prints the header.
+    """
+    columns = len(headers)
+    for row in rows:
+        if len(row) != columns:
+            raise ValueError(f"table row has {len(row)} cells, the header has {columns}: {row!r}")
+    natural = [
+        max([len(headers[i])] + [max(len(part) for part in row[i].split("\n")) for row in rows])
+        for i in range(columns)
+    ]
+    # Header words stay whole: a column is never narrower than its longest header word.
+    minimum = [
+        min(natural[i], max(min_column, *(len(word) for word in headers[i].split())))
+        for i in range(columns)
+    ]
+    overhead = 3 * columns + 1  # "| " before each cell, " " after, and the closing "|"
+    widths = _fit_widths(natural, minimum, max_width - overhead)
+
+    def physical(cells: Sequence[str]) -> list[str]:
+        wrapped = [_wrap(cell, widths[i]) for i, cell in enumerate(cells)]
+        height = max(len(w) for w in wrapped)
+        out = []
+        for line_no in range(height):
+            parts = [
+                (wrapped[i][line_no] if line_no < len(wrapped[i]) else "").ljust(widths[i])
+                for i in range(columns)
+            ]
+            out.append(("| " + " | ".join(parts) + " |").rstrip())
+        return out
+
+    lines = physical(headers)
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        lines.extend(physical(row))
+    return lines
+
+
+def box(lines: Sequence[str], min_width: int = 37) -> list[str]:
+    """Frame `lines` in a single-line box (┌─┐ │ │ └─┘) with one space of padding on the left.
+
+    The inner width is the longest line + 2 (at least `min_width`, at most what fits MAX_WIDTH);
+    longer lines are wrapped.
+    """
+    inner_limit = MAX_WIDTH - 2
+    inner = min(max([min_width] + [len(line) + 2 for line in lines]), inner_limit)
+    body: list[str] = []
+    for line in lines:
+        pieces = [line] if len(line) + 2 <= inner else _wrap(line, inner - 2)
+        body.extend(f"│ {piece.ljust(inner - 1)}│" for piece in pieces)
+    return ["┌" + "─" * inner + "┐", *body, "└" + "─" * inner + "┘"]
+
+
+def risk_matrix_box(
+    counts: Mapping[tuple[str, str], int], critical: Collection[tuple[str, str]]
+) -> list[str]:
+    """The seed's risk matrix with the plan's failure modes placed in it.
+
+    `counts[(impact, probability)]` is how many failure modes fall in that cell (levels H/M/L);
+    `critical` holds the cells whose modes are P1. A cell shows ● (critical) or ○ (monitor)
+    followed by its count, or · when no failure mode falls in it.
+    """
+    def cell(impact: str, probability: str) -> str:
+        count = counts.get((impact, probability), 0)
+        if count == 0:
+            return EMPTY_MARK
+        mark = CRITICAL_MARK if (impact, probability) in critical else MONITOR_MARK
+        return f"{mark}{count}"
+
+    column = 7
+    heading = "".join(_LEVEL_NAMES[p].ljust(column) for p in PROBABILITY_COLUMNS)
+    lines = [
+        "      RISK MATRIX",
+        "",
+        f"Impact │ {heading}".rstrip(),
+        "───────┼" + "─" * (column * len(PROBABILITY_COLUMNS) + 1),
+    ]
+    for impact in IMPACT_ROWS:
+        cells = "".join((" " + cell(impact, p)).ljust(column) for p in PROBABILITY_COLUMNS)
+        lines.append(f"{_LEVEL_NAMES[impact].ljust(7)}│{cells}".rstrip())
+    lines += [
+        "       └" + "─" * (column * len(PROBABILITY_COLUMNS) + 1),
+        "         Probability →",
+        "",
+        f"{CRITICAL_MARK} = Critical (P1)   {MONITOR_MARK} = Monitor",
+        f"{EMPTY_MARK} = none; the number counts the modes",
+    ]
+    return box(lines)
+
+
+def tree_box(title: str, groups: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """A titled box of groups, each with its items drawn as a tree (├── / └──).
+
+    Used for the seed's RESILIENCE LAYERS box; groups are separated by a blank line.
+    """
+    lines = [f"      {title}"]
+    for name, items in groups:
+        lines += ["", name]
+        for index, item in enumerate(items):
+            branch = "└── " if index == len(items) - 1 else "├── "
+            # Continuation lines of a long item stay under its text, not under the branch.
+            wrapped = _wrap(item, MAX_WIDTH - 4 - len(branch) - 2)
+            lines.append(branch + wrapped[0])
+            lines.extend(("    " if branch == "└── " else "│   ") + more for more in wrapped[1:])
+    return box(lines)
+
+
+def flow_box(steps: Sequence[tuple[str, str]]) -> list[str]:
+    """The seed's failover diagram: `Step → detail` lines joined by down arrows, in a box."""
+    lines: list[str] = []
+    for index, (step, detail) in enumerate(steps):
+        if index:
+            lines.append("       ↓")
+        lines.append(f"{step} → {detail}" if detail else step)
+    return box(lines)
