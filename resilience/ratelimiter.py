@@ -1,0 +1,227 @@
+"""RateLimiter: a token bucket with an explicit burst, usable alone or in a `Policy`.
+
+The bucket holds at most `burst` tokens and refills at `rate_per_s` tokens per second; it starts
+full. A call takes one token. When none is left, a caller may *reserve* the next one if it will be
+there within `max_wait` seconds (the bucket goes into debt and the caller sleeps until its token
+exists, so waiting callers are served in arrival order); otherwise the call is refused with
+`RateLimitedError`, whose `retry_after` says when a token will be available. A caller cancelled
+while it waits gives its reserved token back.
+
+Over any interval of `t` seconds the limiter admits at most `burst + rate_per_s × t` calls.
+
+Added in 0.1.0.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import NoReturn, ParamSpec, Protocol, TypeVar
+
+from resilience import _clock
+from resilience._errors import RateLimitedError
+from resilience._events import Emitter, PolicyInfo, Rejected
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Float refills drift by a few ulps; a token that is "almost" there is there.
+_EPSILON = 1e-9
+
+
+class RateLimiterStorage(Protocol):
+    """A shared token bucket (e.g. Redis) used instead of the in-process one.
+
+    `reserve` takes one token of the bucket `key` and returns `(True, wait)` when the caller may go
+    after `wait` seconds (0 = now), or `(False, retry_after)` when no token is there within
+    `max_wait`. Tokens reserved by a caller that is then cancelled are not given back.
+    """
+
+    async def reserve(
+        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+    ) -> tuple[bool, float]:
+        """Take one token or say when one will be available."""
+
+
+class RateLimiter:
+    """Token bucket: at most `burst` calls at once, `rate_per_s` calls per second sustained.
+
+    `burst` defaults to one second's worth of calls (at least 1). `max_wait` is how long a caller
+    may wait for a token before `RateLimitedError` (0 = refuse at once). `storage` shares the bucket
+    between processes (see `RateLimiterStorage`); `key` names the shared bucket (default: the
+    policy name). Works as a decorator of coroutine functions, as `async with`, and as a layer of
+    `Policy(rate_limiter=...)`.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_emitter",
+        "_last",
+        "_policy",
+        "_sleep",
+        "_tokens",
+        "burst",
+        "key",
+        "max_wait",
+        "rate_per_s",
+        "storage",
+    )
+
+    def __init__(
+        self,
+        *,
+        rate_per_s: float,
+        burst: int | None = None,
+        max_wait: float = 0.0,
+        storage: RateLimiterStorage | None = None,
+        key: str | None = None,
+        clock: _clock.Clock | None = None,
+        sleep: _clock.Sleeper | None = None,
+    ) -> None:
+        if not (
+            isinstance(rate_per_s, int | float) and math.isfinite(rate_per_s) and rate_per_s > 0
+        ):
+            raise ValueError(f"rate_per_s: expected calls per second > 0, got {rate_per_s!r}")
+        if burst is None:
+            burst = max(1, math.ceil(rate_per_s))
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
+        if not math.isfinite(max_wait) or max_wait < 0:
+            raise ValueError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
+        self.rate_per_s = float(rate_per_s)
+        self.burst = burst
+        self.max_wait = float(max_wait)
+        self.storage = storage
+        self.key = key
+        self._clock = clock or _clock.monotonic
+        self._sleep = sleep or _clock.sleep
+        self._tokens = float(burst)
+        self._last: float | None = None
+        self._policy = ""
+        self._emitter: Emitter | None = None
+
+    # ------------------------------------------------------------------------------ the bucket
+
+    @property
+    def available(self) -> float:
+        """Tokens in the bucket now (negative while callers wait for reserved tokens)."""
+        now = self._clock()
+        self._refill(now)
+        return self._tokens
+
+    def _refill(self, now: float) -> None:
+        last = self._last
+        if last is None:
+            self._last = now
+            return
+        if now > last:
+            self._tokens = min(float(self.burst), self._tokens + (now - last) * self.rate_per_s)
+            self._last = now
+
+    def reserve(self) -> float:
+        """Take one token now or reserve the next one; return the seconds to wait before using it.
+
+        Raises `RateLimitedError` (with `retry_after`) when the token would take longer than
+        `max_wait`. Synchronous and cheap: the in-process decision needs no lock on one loop.
+        """
+        now = self._clock()
+        self._refill(now)
+        tokens = self._tokens
+        if tokens >= 1.0 - _EPSILON:
+            self._tokens = tokens - 1.0
+            return 0.0
+        wait = (1.0 - tokens) / self.rate_per_s
+        if wait <= self.max_wait + _EPSILON:
+            self._tokens = tokens - 1.0
+            return wait
+        self._reject(wait)
+
+    def refund(self) -> None:
+        """Give back one token reserved by a caller that did not use it (e.g. it was cancelled)."""
+        self._refill(self._clock())
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
+
+    def _reject(self, retry_after: float) -> NoReturn:
+        emitter = self._emitter
+        if emitter is not None and emitter.handlers:
+            emitter.emit(Rejected(self._policy, "rate_limiter", retry_after))
+        raise RateLimitedError(
+            f"rate limiter of {self._policy or 'call'!r}: no token within {self.max_wait:g}s "
+            f"({self.rate_per_s:g}/s, burst {self.burst}); next in {retry_after:.3f}s",
+            policy=self._policy,
+            retry_after=retry_after,
+        )
+
+    async def acquire(self) -> None:
+        """Wait for a token (at most `max_wait`) or raise `RateLimitedError`."""
+        if self.storage is not None:
+            granted, seconds = await self.storage.reserve(
+                self.key or self._policy,
+                rate_per_s=self.rate_per_s,
+                burst=self.burst,
+                max_wait=self.max_wait,
+            )
+            if not granted:
+                self._reject(seconds)
+            if seconds > 0:
+                await self._sleep(seconds)
+            return
+        wait = self.reserve()
+        if wait > 0:
+            try:
+                await self._sleep(wait)
+            except BaseException:
+                # Cancelled while waiting: the reserved token was never used, so it goes back.
+                self.refund()
+                raise
+
+    # ------------------------------------------------------------------------- wiring and use
+
+    def bind(self, policy: str, emitter: Emitter | None) -> None:
+        """Learn the policy name and event emitter (called when a `Policy` is built)."""
+        self._policy = policy
+        self._emitter = emitter
+
+    def describe(self) -> str:
+        """One line with every setting."""
+        shared = f", shared via {type(self.storage).__name__}" if self.storage else ""
+        return (
+            f"RateLimiter(rate_per_s={self.rate_per_s:g}, burst={self.burst}, "
+            f"max_wait={self.max_wait:g}s{shared})"
+        )
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    async def __aenter__(self) -> RateLimiter:
+        await self.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        """Decorate a coroutine function: each call takes a token first."""
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(
+                f"RateLimiter decorates coroutine functions; {fn!r} is not one "
+                "(waiting for a token needs the event loop)"
+            )
+        if self._emitter is None:
+            name = getattr(fn, "__qualname__", repr(fn))
+            self.bind(name, Emitter(PolicyInfo(name=name, mechanisms=("rate_limiter",))))
+
+        @functools.wraps(fn)
+        async def limited(*args: P.args, **kwargs: P.kwargs) -> T:
+            await self.acquire()
+            return await fn(*args, **kwargs)
+
+        return limited

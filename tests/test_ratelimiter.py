@@ -1,0 +1,190 @@
+"""RateLimiter: token-bucket accuracy in virtual time, rejections, waiting, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resilience import RateLimitedError
+from resilience._events import Emitter, Event, PolicyInfo, Rejected
+from resilience.ratelimiter import RateLimiter
+
+
+async def test_burst_is_admitted_at_once_then_refused_with_retry_after() -> None:
+    limiter = RateLimiter(rate_per_s=10, burst=5)
+    for _ in range(5):
+        await limiter.acquire()
+    with pytest.raises(RateLimitedError) as caught:
+        await limiter.acquire()
+    assert caught.value.retry_after == pytest.approx(0.1)
+    assert caught.value.mechanism == "rate_limiter"
+    await asyncio.sleep(0.1)
+    await limiter.acquire()  # one token refilled after 1/rate seconds
+
+
+async def test_default_burst_is_one_second_of_calls() -> None:
+    assert RateLimiter(rate_per_s=50).burst == 50
+    assert RateLimiter(rate_per_s=0.5).burst == 1
+
+
+async def test_sustained_rate_in_virtual_time_is_burst_plus_rate_times_t() -> None:
+    rate, burst, seconds = 50.0, 10, 20.0
+    limiter = RateLimiter(rate_per_s=rate, burst=burst, max_wait=seconds * 2)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    admitted: list[float] = []
+
+    async def caller() -> None:
+        await limiter.acquire()
+        admitted.append(loop.time() - start)
+
+    # Far more callers than the limiter can admit in `seconds`: it must pace them.
+    await asyncio.gather(*(caller() for _ in range(int(rate * seconds * 1.5))))
+    in_window = sum(1 for t in admitted if t <= seconds + 1e-9)
+    assert in_window == pytest.approx(burst + rate * seconds, abs=1)
+    # The first `burst` calls go at once, then one every 1/rate seconds, in arrival order.
+    assert admitted[:burst] == [0.0] * burst
+    assert admitted[burst + 99] == pytest.approx(100 / rate)
+    assert admitted == sorted(admitted)
+
+
+async def test_waiting_beyond_max_wait_is_refused() -> None:
+    limiter = RateLimiter(rate_per_s=2, burst=1, max_wait=0.6)
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())  # token in 0.5s: within max_wait
+    await asyncio.sleep(0)
+    with pytest.raises(RateLimitedError) as caught:  # next token in 1.0s > 0.6s
+        await limiter.acquire()
+    assert caught.value.retry_after == pytest.approx(1.0)
+    await waiter
+    assert asyncio.get_running_loop().time() == pytest.approx(0.5)
+
+
+async def test_cancelled_waiter_gives_its_token_back() -> None:
+    loop = asyncio.get_running_loop()
+    limiter = RateLimiter(rate_per_s=1, burst=1, max_wait=10)
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0.2)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    start = loop.time()
+    await limiter.acquire()  # would wait until t=2.0 if the cancelled reservation were kept
+    assert loop.time() == pytest.approx(1.0)
+    assert loop.time() - start == pytest.approx(0.8)
+
+
+async def test_decorator_and_async_with_take_a_token() -> None:
+    limiter = RateLimiter(rate_per_s=1, burst=2)
+
+    @limiter
+    async def work(x: int) -> int:
+        return x * 2
+
+    assert await work(2) == 4
+    async with limiter:
+        pass
+    with pytest.raises(RateLimitedError):
+        await work(3)
+
+
+def test_decorating_a_sync_function_is_refused() -> None:
+    def sync() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="coroutine"):
+        RateLimiter(rate_per_s=1)(sync)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"rate_per_s": 0}, "rate_per_s"),
+        ({"rate_per_s": float("inf")}, "rate_per_s"),
+        ({"rate_per_s": 1, "burst": 0}, "burst"),
+        ({"rate_per_s": 1, "burst": 1.5}, "burst"),
+        ({"rate_per_s": 1, "max_wait": -1}, "max_wait"),
+    ],
+)
+def test_invalid_settings_name_the_field(kwargs: dict[str, float], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        RateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_rejection_is_reported_to_hooks() -> None:
+    seen: list[Event] = []
+    limiter = RateLimiter(rate_per_s=4, burst=1)
+    limiter.bind("llm", Emitter(PolicyInfo(name="llm"), hooks=[seen.append]))
+    await limiter.acquire()
+    with pytest.raises(RateLimitedError) as caught:
+        await limiter.acquire()
+    assert caught.value.policy == "llm"
+    assert seen == [Rejected("llm", "rate_limiter", pytest.approx(0.25))]
+
+
+async def test_shared_storage_decides_instead_of_the_local_bucket() -> None:
+    calls: list[tuple[str, float, int, float]] = []
+
+    class Storage:
+        def __init__(self) -> None:
+            self.answers = [(True, 0.0), (True, 0.3), (False, 2.0)]
+
+        async def reserve(
+            self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        ) -> tuple[bool, float]:
+            calls.append((key, rate_per_s, burst, max_wait))
+            return self.answers.pop(0)
+
+    loop = asyncio.get_running_loop()
+    limiter = RateLimiter(rate_per_s=5, burst=3, max_wait=1, storage=Storage(), key="llm")
+    await limiter.acquire()
+    await limiter.acquire()
+    assert loop.time() == pytest.approx(0.3)  # the storage asked us to wait 0.3s
+    with pytest.raises(RateLimitedError) as caught:
+        await limiter.acquire()
+    assert caught.value.retry_after == 2.0
+    assert calls == [("llm", 5.0, 3, 1.0)] * 3
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rate=st.integers(min_value=1, max_value=20),
+    burst=st.integers(min_value=1, max_value=10),
+    gaps=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=80),
+)
+def test_admits_exactly_what_a_token_bucket_allows(rate: int, burst: int, gaps: list[int]) -> None:
+    """A call at t is admitted iff, for every earlier admission u, admitted[u, t) + 1 ≤
+    burst + rate·(t − u) (and burst ≥ 1): the token bucket's definition, not its code."""
+    clock = _FakeClock()
+    limiter = RateLimiter(rate_per_s=rate, burst=burst, clock=clock)
+    admitted: list[float] = []
+    for gap in gaps:
+        clock.now += gap / 1000
+        t = clock.now
+        margins = [
+            burst + rate * (t - u) - sum(1 for a in admitted if a >= u) - 1 for u in admitted
+        ]
+        allowed = all(m >= 0 for m in margins)
+        try:
+            wait = limiter.reserve()
+        except RateLimitedError as exc:
+            got = False
+            assert exc.retry_after is not None and exc.retry_after > 0
+        else:
+            got = True
+            assert wait == 0.0
+            admitted.append(t)
+        if all(abs(m) > 1e-6 for m in margins):  # skip float ties at the exact boundary
+            assert got == allowed, (t, admitted, margins)
