@@ -1,0 +1,477 @@
+"""The system spec (`system.yaml`): pydantic models, graph checks and `load_spec`.
+
+Every error names the file, the field (as a path such as `components[2].dependencies[0].target`)
+and what was expected; unknown keys are errors so that a typo never silently changes a plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from planner.errors import SpecError
+from planner.units import parse_duration
+
+__all__ = [
+    "KINDS",
+    "TIERS",
+    "Component",
+    "DataSpec",
+    "DeclaredFailureMode",
+    "Dependency",
+    "Latency",
+    "Quota",
+    "RecoveryTarget",
+    "RecoveryTargets",
+    "SliSpec",
+    "SloSpec",
+    "SystemSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+#: Tier name → availability objective in percent (the seed's reliability targets).
+TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
+
+#: Component kinds with a failure-mode catalog (planner/failures.py holds one entry per kind).
+KINDS = (
+    "service",
+    "worker",
+    "database",
+    "cache",
+    "queue",
+    "object_storage",
+    "load_balancer",
+    "dns",
+    "cdn",
+    "external_api",
+    "llm_api",
+    "vector_db",
+    "search",
+)
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds; the spec accepts a number of seconds or "250ms", "2s", "1m", "1h", "1d"."""
+
+Level = Literal["H", "M", "L"]
+
+
+def _percent(value: float) -> float:
+    if not math.isfinite(value) or value <= 0 or value > 100:
+        raise ValueError(f"expected a percentage above 0 and at most 100, got {value:g}")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Latency(_Model):
+    """Latency percentiles of one call to the component, in seconds."""
+
+    p50: Duration | None = None
+    p99: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Latency:
+        if self.p50 is not None and self.p50 > self.p99:
+            raise ValueError("p50 must not exceed p99")
+        return self
+
+
+class DataSpec(_Model):
+    """What state the component keeps and how it is protected."""
+
+    stateful: bool = True
+    backup_interval: Duration | None = None
+    replication: Literal["none", "async", "sync"] = "none"
+    replication_lag: Duration | None = None
+
+    @model_validator(mode="after")
+    def _lag_needs_replication(self) -> DataSpec:
+        if self.replication_lag is not None and self.replication == "none":
+            raise ValueError(
+                "replication_lag is set but replication is none (expected async or sync)"
+            )
+        return self
+
+
+class Quota(_Model):
+    """A provider's rate limit on calls to this component."""
+
+    rps: float = Field(gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+
+class DeclaredFailureMode(_Model):
+    """A known failure mode; merged with the kind's catalog (the same name overrides it)."""
+
+    name: str = Field(min_length=1)
+    failure: str = Field(min_length=1)
+    impact: Level | None = None
+    probability: Level | None = None
+    transient: bool = False
+    detection: int | None = Field(default=None, ge=1, le=10)
+    mitigation: str | None = None
+
+
+class Dependency(_Model):
+    """A call edge: hard (the target's outage is the caller's) or soft (only degradation)."""
+
+    target: str = Field(min_length=1)
+    type: Literal["hard", "soft"] = "hard"
+    fallback: str | None = None
+    calls_per_request: float = Field(default=1.0, gt=0)
+    idempotent: bool = True
+
+
+class Component(_Model):
+    """A deployable part of the system and how it behaves."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal[
+        "service",
+        "worker",
+        "database",
+        "cache",
+        "queue",
+        "object_storage",
+        "load_balancer",
+        "dns",
+        "cdn",
+        "external_api",
+        "llm_api",
+        "vector_db",
+        "search",
+    ]
+    description: str = ""
+    entry_point: bool = False
+    traffic_share: float | None = Field(default=None, gt=0, le=1)
+    criticality: Literal["high", "medium", "low"] | None = None
+    replicas: int = Field(default=1, ge=1)
+    min_healthy: int = Field(default=1, ge=1)
+    availability: float | None = None
+    mtbf: Duration | None = None
+    mttr: Duration | None = None
+    latency: Latency | None = None
+    rps: float | None = Field(default=None, gt=0)
+    latency_budget: Duration | None = None
+    zones: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    data: DataSpec | None = None
+    quota: Quota | None = None
+    failure_modes: tuple[DeclaredFailureMode, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+
+    @field_validator("availability")
+    @classmethod
+    def _availability_percent(cls, value: float | None) -> float | None:
+        return None if value is None else _percent(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Component:
+        if self.min_healthy > self.replicas:
+            raise ValueError(
+                f"min_healthy ({self.min_healthy}) must not exceed replicas ({self.replicas})"
+            )
+        if self.availability is not None and self.mtbf is not None:
+            raise ValueError("give either availability or mtbf + mttr, not both")
+        if self.mtbf is not None and self.mttr is None:
+            raise ValueError("mtbf needs mttr (availability = mtbf / (mtbf + mttr))")
+        if self.mtbf is not None and self.mtbf <= 0:
+            raise ValueError("mtbf must be above 0")
+        if self.traffic_share is not None and not self.entry_point:
+            raise ValueError("traffic_share is only meaningful with entry_point: true")
+        if len(set(self.zones)) != len(self.zones) or len(set(self.regions)) != len(self.regions):
+            raise ValueError("zones and regions must not repeat")
+        names = [mode.name for mode in self.failure_modes]
+        if len(set(names)) != len(names):
+            raise ValueError("failure_modes names must be unique per component")
+        targets = [dep.target for dep in self.dependencies]
+        if len(set(targets)) != len(targets):
+            raise ValueError("a dependency target may appear only once per component")
+        return self
+
+
+class RecoveryTarget(_Model):
+    """An RTO/RPO pair, in seconds."""
+
+    rto: Duration | None = None
+    rpo: Duration | None = None
+
+
+class RecoveryTargets(_Model):
+    """Recovery objectives for the whole system, optionally per disruption type."""
+
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    per_disruption: dict[Literal["software", "host", "zone", "region"], RecoveryTarget] = Field(
+        default_factory=dict
+    )
+
+
+class SliSpec(_Model):
+    """Counter selectors (the rules wrap them in rate/increase) or a 0/1 probe gauge."""
+
+    errors: str | None = None
+    good: str | None = None
+    total: str | None = None
+    probe: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> SliSpec:
+        ratio = self.errors is not None or self.good is not None
+        if self.probe is not None:
+            if ratio or self.total is not None:
+                raise ValueError("give either probe or errors/good + total, not both")
+            return self
+        if self.errors is not None and self.good is not None:
+            raise ValueError("give either errors or good, not both")
+        if not ratio or self.total is None:
+            raise ValueError("expected errors + total, good + total, or probe")
+        return self
+
+
+class SloSpec(_Model):
+    """A service level objective measured from Prometheus."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    objective: float | None = None
+    sli: SliSpec
+
+    @field_validator("objective")
+    @classmethod
+    def _objective_percent(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if _percent(value) >= 100:
+            raise ValueError("an objective of 100% leaves no error budget (expected below 100)")
+        return value
+
+
+class SystemSpec(_Model):
+    """The whole `system.yaml`."""
+
+    version: Literal[1] = 1
+    system: str = Field(min_length=1)
+    description: str = ""
+    tier: Literal["standard", "high", "critical", "ultra"] | None = None
+    slo: float | None = None
+    slo_period: Literal["30d", "28d", "calendar_month"] = "30d"
+    users: int | None = Field(default=None, ge=0)
+    recovery_targets: RecoveryTargets | None = None
+    components: tuple[Component, ...] = Field(min_length=1)
+    slos: tuple[SloSpec, ...] = ()
+
+    _index: dict[str, Component] = PrivateAttr(default_factory=dict)
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_percent(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if _percent(value) >= 100:
+            raise ValueError("an SLO of 100% leaves no error budget (expected below 100)")
+        return value
+
+    @model_validator(mode="after")
+    def _graph(self) -> SystemSpec:
+        if self.tier is None and self.slo is None:
+            raise ValueError("set tier (standard, high, critical, ultra) or slo (a percentage)")
+        _check_graph(self.components)
+        names = [slo.name for slo in self.slos]
+        if len(set(names)) != len(names):
+            raise ValueError("slos: names must be unique")
+        return self
+
+    # -- derived, read by every analysis --------------------------------------------------
+
+    @property
+    def objective(self) -> float:
+        """The availability target in percent: the explicit `slo`, else the tier's."""
+        if self.slo is not None:
+            return self.slo
+        assert self.tier is not None  # guaranteed by the validator
+        return TIERS[self.tier]
+
+    @property
+    def tier_label(self) -> str:
+        """The tier name, or "custom" when only an explicit slo is given."""
+        return self.tier if self.tier is not None else "custom"
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Index the components by name once (the analyses look them up constantly)."""
+        self._index = {c.name: c for c in self.components}
+
+    def component(self, name: str) -> Component:
+        """The component called `name` (KeyError when there is none)."""
+        return self._index[name]
+
+    def entry_shares(self) -> dict[str, float]:
+        """Traffic share per entry point (equal split of what declared shares leave).
+
+        Components flagged `entry_point` are the entries; when no component is flagged, every
+        component nobody depends on is one. Shares not declared split what the declared ones leave.
+        """
+        entries = [c for c in self.components if c.entry_point]
+        if not entries:
+            called = {dep.target for c in self.components for dep in c.dependencies}
+            entries = [c for c in self.components if c.name not in called]
+        declared = sum(c.traffic_share or 0.0 for c in entries)
+        undeclared = [c for c in entries if c.traffic_share is None]
+        rest = max(0.0, 1.0 - declared) / len(undeclared) if undeclared else 0.0
+        return {c.name: (c.traffic_share if c.traffic_share is not None else rest) for c in entries}
+
+
+def _check_graph(components: tuple[Component, ...]) -> None:
+    """Unique names, known targets and fallbacks, no self edge, no cycle, shares summing to 1."""
+    index: dict[str, int] = {}
+    for i, comp in enumerate(components):
+        if comp.name in index:
+            raise ValueError(
+                f"components[{i}].name: duplicate component name {comp.name!r}"
+                f" (first at components[{index[comp.name]}])"
+            )
+        index[comp.name] = i
+    for i, comp in enumerate(components):
+        for j, dep in enumerate(comp.dependencies):
+            where = f"components[{i}].dependencies[{j}]"
+            if dep.target not in index:
+                known = ", ".join(sorted(index)[:10])
+                raise ValueError(
+                    f"{where}.target: unknown component {dep.target!r} (known: {known})"
+                )
+            if dep.target == comp.name:
+                raise ValueError(f"{where}.target: {comp.name!r} cannot depend on itself")
+            if dep.fallback is not None and dep.fallback in (dep.target, comp.name):
+                raise ValueError(
+                    f"{where}.fallback: the fallback must differ from the target and the caller"
+                )
+    cycle = _find_cycle(components)
+    if cycle is not None:
+        raise ValueError("components: dependency cycle " + " -> ".join(cycle))
+    shares = [
+        (i, c.traffic_share) for i, c in enumerate(components) if c.traffic_share is not None
+    ]
+    flagged = [c for c in components if c.entry_point]
+    if shares:
+        total = sum(share for _, share in shares)
+        if len(shares) == len(flagged) and abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"components[{shares[0][0]}].traffic_share: entry-point traffic shares must sum"
+                f" to 1, got {total:g}"
+            )
+        if total > 1.0 + 1e-6:
+            raise ValueError(
+                f"components[{shares[0][0]}].traffic_share: entry-point traffic shares sum to"
+                f" {total:g}, more than 1"
+            )
+
+
+def _find_cycle(components: tuple[Component, ...]) -> list[str] | None:
+    """The first dependency cycle as a path (a -> b -> a), iterative DFS, O(V + E)."""
+    edges = {c.name: [d.target for d in c.dependencies] for c in components}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for root in (c.name for c in components):
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        state[root] = 1
+        while stack:
+            node, nxt = stack[-1]
+            targets = edges[node]
+            if nxt < len(targets):
+                stack[-1] = (node, nxt + 1)
+                target = targets[nxt]
+                seen = state.get(target)
+                if seen == 1:
+                    return [*path[path.index(target) :], target]
+                if seen is None:
+                    state[target] = 1
+                    stack.append((target, 0))
+                    path.append(target)
+            else:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+    return None
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.startswith(("function-", "literal[", "tagged-union")):
+            continue  # pydantic's internal validator names are not fields
+        else:
+            text += ("." if text else "") + part
+    return text
+
+
+def _describe(source: str, exc: ValidationError, data: Mapping[str, Any]) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
+    field = _field_path(loc)
+    if len(loc) >= 2 and loc[0] == "components" and isinstance(loc[1], int):
+        # name the component too: "components[3] (cache).kind" is easier to find than an index
+        comps = data.get("components")
+        if isinstance(comps, list) and loc[1] < len(comps) and isinstance(comps[loc[1]], dict):
+            name = comps[loc[1]].get("name")
+            if isinstance(name, str):
+                field = field.replace(f"components[{loc[1]}]", f"components[{loc[1]}] ({name})", 1)
+    message = str(first["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    message = message.replace("Input should be", "expected")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see `reliability schema`)"
+    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    if field:
+        return f"{source}: {field}: {message}{more}"
+    return f"{source}: {message}{more}"
+
+
+def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
+    """Validate an already-parsed document; `source` names it in errors (usually the file path)."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: expected a mapping at the top level (system, tier, components)")
+    try:
+        return SystemSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError(_describe(source, exc, data)) from None
+
+
+def load_spec(path: str | Path) -> SystemSpec:
+    """Read and validate a `system.yaml` (or JSON); raises SpecError naming file and field."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read the spec ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{source}: the spec is not UTF-8 text") from None
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise SpecError(f"{source}: not valid YAML{where}") from None
+    return parse_spec(data, source)

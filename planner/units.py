@@ -1,0 +1,73 @@
+"""Durations and percentages: parsing the spec's notation and formatting figures for humans."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+#: Seconds in a day, and the period conventions the plan labels explicitly.
+DAY = 86400.0
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number (already seconds) or a string like "250ms", "2s", "1m", "1h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 250ms, 2s, 1m, 1h or 1d, got a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"expected a duration such as 250ms, 2s, 1m, 1h or 1d, got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 250ms, 2s, 1m, 1h or 1d, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"expected a non-negative duration, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Human form of a duration, to 0.1 s: "8h 45m 36s", "4m 19.2s", "250ms"."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        ms = seconds * 1000
+        return f"{ms:.0f}ms" if abs(ms - round(ms)) < 1e-6 else f"{ms:.1f}ms"
+    tenths = round(seconds * 10)
+    days, rest = divmod(tenths, 864000)
+    hours, rest = divmod(rest, 36000)
+    minutes, rest = divmod(rest, 600)
+    secs = rest / 10
+    parts: list[str] = []
+    if days:
+        parts.append(f"{days}d")
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if secs:
+        parts.append(f"{secs:g}s")
+    return " ".join(parts)
+
+
+def format_spec_duration(seconds: float) -> str:
+    """A duration in the spec's and the mechanism table's notation ("250ms", "2s", "90s", "15m")."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 120 or seconds % 60:
+        return f"{seconds:g}s"
+    if seconds < 7200 or seconds % 3600:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"
+
+
+def format_percent(percent: float, digits: int = 4) -> str:
+    """A percentage with up to `digits` decimals and no trailing zeros: 99.9702, 99.99, 100."""
+    text = f"{percent:.{digits}f}".rstrip("0").rstrip(".")
+    return text
