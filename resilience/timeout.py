@@ -1,0 +1,223 @@
+"""`Timeout` (per attempt) and `Deadline` (a policy's total deadline), on one cheap timer per loop.
+
+`asyncio.timeout` costs ~6.6 µs per call on 3.11, most of it creating and cancelling a
+`TimerHandle`. Every attempt of one `Timeout` has the same duration, so on a monotonic clock its
+deadlines arrive in order: a FIFO queue per (mechanism, loop) with lazy deletion and ONE
+`loop.call_at` handle for its oldest live entry replaces a timer per call. When an entry is
+overdue the handle cancels its task; the layer recognises its own cancellation (the entry is
+marked fired), uncancels the task and raises `AttemptTimeoutError` / `DeadlineExceededError`
+instead — unless someone else also cancelled the task, in which case `CancelledError` propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import weakref
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
+from resilience._errors import AttemptTimeoutError, ConfigError, DeadlineExceededError
+from resilience._events import TimedOut
+
+T = TypeVar("T")
+
+_ACTIVE, _DONE, _FIRED = 0, 1, 2
+_current_task = asyncio.current_task
+
+
+class _Entry:
+    __slots__ = ("deadline", "state", "task")
+
+    def __init__(self, deadline: float, task: asyncio.Task[Any]) -> None:
+        self.deadline = deadline
+        self.task = task
+        self.state = _ACTIVE
+
+
+class _TimerQueue:
+    """Entries of one mechanism on one loop, in deadline order, watched by one timer handle."""
+
+    __slots__ = ("_entries", "_handle", "_loop", "_message", "active")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, message: str) -> None:
+        self._loop = loop
+        self._message = message
+        self._entries: deque[_Entry] = deque()
+        self._handle: asyncio.TimerHandle | None = None
+        self.active = 0
+
+    def push(self, deadline: float, task: asyncio.Task[Any]) -> _Entry:
+        entry = _Entry(deadline, task)
+        entries = self._entries
+        # Finished entries at the front go now, so a sequential caller keeps the queue tiny.
+        while entries and entries[0].state != _ACTIVE:
+            entries.popleft()
+        entries.append(entry)
+        self.active += 1
+        if self._handle is None:
+            self._handle = self._loop.call_at(deadline, self._fire)
+        elif len(entries) > 2 * self.active + 64:
+            # A long-lived attempt at the front pins finished ones behind it: drop them in O(n),
+            # amortised O(1) per push.
+            self._entries = deque(e for e in entries if e.state == _ACTIVE)
+        return entry
+
+    def done(self, entry: _Entry) -> None:
+        if entry.state == _ACTIVE:
+            entry.state = _DONE
+            self.active -= 1
+
+    def _fire(self) -> None:
+        self._handle = None
+        entries = self._entries
+        due = self._loop.time() + 1e-6  # call_at may run a hair early (clock resolution)
+        while entries:
+            entry = entries[0]
+            if entry.state == _ACTIVE:
+                if entry.deadline > due:
+                    self._handle = self._loop.call_at(entry.deadline, self._fire)
+                    return
+                entry.state = _FIRED
+                self.active -= 1
+                entry.task.cancel(msg=self._message)
+            entries.popleft()
+
+
+class _TimerLayer(Mechanism):
+    """Shared machinery of `Timeout` and `Deadline`."""
+
+    _message = ""
+
+    def __init__(self, seconds: float, field: str) -> None:
+        super().__init__()
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise ConfigError(f"{field}: expected a positive number of seconds, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._qloop: asyncio.AbstractEventLoop | None = None
+        self._queue: _TimerQueue | None = None
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TimerQueue] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _queue_for(self, loop: asyncio.AbstractEventLoop) -> _TimerQueue:
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _TimerQueue(loop, self._message)
+        self._qloop, self._queue = loop, queue
+        return queue
+
+    def _task(self) -> asyncio.Task[Any]:
+        task = _current_task()
+        if task is None:
+            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
+        return task
+
+
+class Timeout(_TimerLayer):
+    """Bound each attempt to `seconds`; an overdue attempt is cancelled and `AttemptTimeoutError`
+    (a `TimeoutError`) is raised.
+
+    Coroutine functions only: decorating a sync function is refused at decoration time, since a
+    running thread cannot be interrupted. Added in 0.1.0.
+    """
+
+    mechanism = "timeout"
+    _message = "resilience: attempt timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds, "Timeout.seconds")
+
+    def describe(self) -> str:
+        """Every setting as one line of text."""
+        return f"Timeout(attempt, seconds={self.seconds:g})"
+
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Run one attempt under the timeout."""
+        return self._run(nxt, call, ctx)
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        task = self._task()
+        loop = task.get_loop()
+        queue = self._queue if loop is self._qloop else None
+        if queue is None:
+            queue = self._queue_for(loop)
+        cancelling = task.cancelling()
+        entry = queue.push(loop.time() + self.seconds, task)
+        try:
+            result = await nxt(call, ctx)
+        except asyncio.CancelledError as exc:
+            if entry.state == _FIRED and task.uncancel() <= cancelling:
+                if ctx.emitter.handlers:
+                    ctx.emitter.emit(TimedOut(ctx.policy, "attempt", self.seconds))
+                raise AttemptTimeoutError(
+                    f"attempt timed out after {self.seconds:g} s",
+                    policy=ctx.policy,
+                    timeout=self.seconds,
+                ) from exc
+            raise
+        finally:
+            queue.done(entry)
+        if entry.state == _FIRED:
+            task.uncancel()  # the inner code swallowed our cancellation: keep the count balanced
+        return result
+
+
+class Deadline(_TimerLayer):
+    """A total deadline over every attempt and backoff: `Policy(deadline=seconds)`.
+
+    Inner layers and nested policies see it through `resilience._core.deadline_var` (a nested
+    policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
+    Added in 0.1.0.
+    """
+
+    mechanism = "deadline"
+    _message = "resilience: total deadline"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds, "Policy.deadline")
+
+    def describe(self) -> str:
+        """Every setting as one line of text."""
+        return f"Timeout(total, seconds={self.seconds:g})"
+
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Run the whole call (all attempts) under the deadline."""
+        return self._run(nxt, call, ctx)
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        task = self._task()
+        loop = task.get_loop()
+        queue = self._queue if loop is self._qloop else None
+        if queue is None:
+            queue = self._queue_for(loop)
+        deadline = loop.time() + self.seconds
+        outer = deadline_var.get()
+        token = deadline_var.set(deadline if outer is None or deadline < outer else outer)
+        cancelling = task.cancelling()
+        entry = queue.push(deadline, task)
+        try:
+            result = await nxt(call, ctx)
+        except asyncio.CancelledError as exc:
+            if entry.state == _FIRED and task.uncancel() <= cancelling:
+                if ctx.emitter.handlers:
+                    ctx.emitter.emit(TimedOut(ctx.policy, "total", self.seconds))
+                raise DeadlineExceededError(
+                    f"total deadline of {self.seconds:g} s exceeded",
+                    policy=ctx.policy,
+                    deadline=self.seconds,
+                ) from exc
+            raise
+        finally:
+            queue.done(entry)
+            deadline_var.reset(token)
+        if entry.state == _FIRED:
+            task.uncancel()
+        return result
