@@ -78,7 +78,9 @@ class Policy:
         self.name = name
         self.breaker = breaker
         self.retry = retry
-        self.timeout: Layer | None = Timeout(timeout) if _is_number(timeout) else timeout  # type: ignore[arg-type]
+        self.timeout: Layer | None = (
+            Timeout(float(timeout)) if isinstance(timeout, int | float) else timeout
+        )
         self.deadline = None if deadline is None else Deadline(deadline)
         self.bulkhead = bulkhead
         self.fallback = fallback
@@ -120,11 +122,11 @@ class Policy:
     def _info(self) -> PolicyInfo:
         breaker = self.breaker
         bulkhead = self.bulkhead
-        state = getattr(breaker, "state", None)
+        has_state = getattr(breaker, "state", None) is not None
         return PolicyInfo(
             name=self.name,
             mechanisms=tuple(layer.mechanism for layer in self.layers),
-            breaker_state=(lambda: str(getattr(breaker, "state", ""))) if state is not None else None,
+            breaker_state=(lambda: str(getattr(breaker, "state", ""))) if has_state else None,
             bulkhead_in_flight=(
                 (lambda: int(getattr(bulkhead, "in_flight", 0)))
                 if hasattr(bulkhead, "in_flight")
@@ -160,7 +162,3 @@ class Policy:
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
         return await exit_block(exc)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
