@@ -14,18 +14,15 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
-from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import NoReturn, ParamSpec, Protocol, TypeVar
+from collections.abc import Coroutine
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from resilience import _clock
+from resilience._core import Call, CallContext, Mechanism, Step
 from resilience._errors import RateLimitedError
-from resilience._events import Emitter, PolicyInfo, Rejected
+from resilience._events import Emitter, Rejected
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 # Float refills drift by a few ulps; a token that is "almost" there is there.
@@ -46,7 +43,7 @@ class RateLimiterStorage(Protocol):
         """Take one token or say when one will be available."""
 
 
-class RateLimiter:
+class RateLimiter(Mechanism):
     """Token bucket: at most `burst` calls at once, `rate_per_s` calls per second sustained.
 
     `burst` defaults to one second's worth of calls (at least 1). `max_wait` is how long a caller
@@ -56,19 +53,7 @@ class RateLimiter:
     `Policy(rate_limiter=...)`.
     """
 
-    __slots__ = (
-        "_clock",
-        "_emitter",
-        "_last",
-        "_policy",
-        "_sleep",
-        "_tokens",
-        "burst",
-        "key",
-        "max_wait",
-        "rate_per_s",
-        "storage",
-    )
+    mechanism = "rate_limiter"
 
     def __init__(
         self,
@@ -91,6 +76,7 @@ class RateLimiter:
             raise ValueError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
         if not math.isfinite(max_wait) or max_wait < 0:
             raise ValueError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
+        super().__init__()
         self.rate_per_s = float(rate_per_s)
         self.burst = burst
         self.max_wait = float(max_wait)
@@ -100,8 +86,6 @@ class RateLimiter:
         self._sleep = sleep or _clock.sleep
         self._tokens = float(burst)
         self._last: float | None = None
-        self._policy = ""
-        self._emitter: Emitter | None = None
 
     # ------------------------------------------------------------------------------ the bucket
 
@@ -121,11 +105,12 @@ class RateLimiter:
             self._tokens = min(float(self.burst), self._tokens + (now - last) * self.rate_per_s)
             self._last = now
 
-    def reserve(self) -> float:
+    def reserve(self, emitter: Emitter | None = None) -> float:
         """Take one token now or reserve the next one; return the seconds to wait before using it.
 
         Raises `RateLimitedError` (with `retry_after`) when the token would take longer than
-        `max_wait`. Synchronous and cheap: the in-process decision needs no lock on one loop.
+        `max_wait` (reported to `emitter`, or to the bound policies' emitters when None).
+        Synchronous and cheap: the in-process decision needs no lock on one event loop.
         """
         now = self._clock()
         self._refill(now)
@@ -137,17 +122,17 @@ class RateLimiter:
         if wait <= self.max_wait + _EPSILON:
             self._tokens = tokens - 1.0
             return wait
-        self._reject(wait)
+        self._reject(wait, emitter)
 
     def refund(self) -> None:
         """Give back one token reserved by a caller that did not use it (e.g. it was cancelled)."""
         self._refill(self._clock())
         self._tokens = min(float(self.burst), self._tokens + 1.0)
 
-    def _reject(self, retry_after: float) -> NoReturn:
-        emitter = self._emitter
-        if emitter is not None and emitter.handlers:
-            emitter.emit(Rejected(self._policy, "rate_limiter", retry_after))
+    def _reject(self, retry_after: float, emitter: Emitter | None) -> NoReturn:
+        for target in (emitter,) if emitter is not None else self._emitters:
+            if target.handlers:
+                target.emit(Rejected(self._policy, "rate_limiter", retry_after))
         raise RateLimitedError(
             f"rate limiter of {self._policy or 'call'!r}: no token within {self.max_wait:g}s "
             f"({self.rate_per_s:g}/s, burst {self.burst}); next in {retry_after:.3f}s",
@@ -155,7 +140,7 @@ class RateLimiter:
             retry_after=retry_after,
         )
 
-    async def acquire(self) -> None:
+    async def acquire(self, emitter: Emitter | None = None) -> None:
         """Wait for a token (at most `max_wait`) or raise `RateLimitedError`."""
         if self.storage is not None:
             granted, seconds = await self.storage.reserve(
@@ -165,11 +150,11 @@ class RateLimiter:
                 max_wait=self.max_wait,
             )
             if not granted:
-                self._reject(seconds)
+                self._reject(seconds, emitter)
             if seconds > 0:
                 await self._sleep(seconds)
             return
-        wait = self.reserve()
+        wait = self.reserve(emitter)
         if wait > 0:
             try:
                 await self._sleep(wait)
@@ -178,12 +163,24 @@ class RateLimiter:
                 self.refund()
                 raise
 
-    # ------------------------------------------------------------------------- wiring and use
+    # ----------------------------------------------------------------------------- as a layer
 
-    def bind(self, policy: str, emitter: Emitter | None) -> None:
-        """Learn the policy name and event emitter (called when a `Policy` is built)."""
-        self._policy = policy
-        self._emitter = emitter
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Take a token, then run the inner layers (see `resilience._core.Layer`)."""
+        return self._run(nxt, call, ctx)
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        if self.storage is None:
+            wait = self.reserve(ctx.emitter)
+            if wait > 0:
+                try:
+                    await self._sleep(wait)
+                except BaseException:
+                    self.refund()
+                    raise
+        else:
+            await self.acquire(ctx.emitter)
+        return await nxt(call, ctx)
 
     def describe(self) -> str:
         """One line with every setting."""
@@ -195,33 +192,3 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return self.describe()
-
-    async def __aenter__(self) -> RateLimiter:
-        await self.acquire()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-        """Decorate a coroutine function: each call takes a token first."""
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(
-                f"RateLimiter decorates coroutine functions; {fn!r} is not one "
-                "(waiting for a token needs the event loop)"
-            )
-        if self._emitter is None:
-            name = getattr(fn, "__qualname__", repr(fn))
-            self.bind(name, Emitter(PolicyInfo(name=name, mechanisms=("rate_limiter",))))
-
-        @functools.wraps(fn)
-        async def limited(*args: P.args, **kwargs: P.kwargs) -> T:
-            await self.acquire()
-            return await fn(*args, **kwargs)
-
-        return limited

@@ -188,3 +188,21 @@ def test_admits_exactly_what_a_token_bucket_allows(rate: int, burst: int, gaps: 
             admitted.append(t)
         if all(abs(m) > 1e-6 for m in margins):  # skip float ties at the exact boundary
             assert got == allowed, (t, admitted, margins)
+
+
+async def test_in_a_policy_each_attempt_takes_a_token() -> None:
+    from resilience.policy import Policy
+
+    seen: list[Event] = []
+    policy = Policy("llm", rate_limiter=RateLimiter(rate_per_s=1, burst=2), hooks=[seen.append])
+    assert "RateLimiter(rate_per_s=1, burst=2, max_wait=0s)" in policy.describe()
+
+    @policy
+    async def work() -> str:
+        return "ok"
+
+    assert [await work(), await work()] == ["ok", "ok"]
+    with pytest.raises(RateLimitedError) as caught:
+        await work()
+    assert caught.value.policy == "llm"
+    assert Rejected("llm", "rate_limiter", pytest.approx(1.0)) in seen
