@@ -118,6 +118,20 @@ class ChaosInjected:
     fault: str
 
 
+@dataclass(frozen=True, slots=True)
+class StorageError:
+    """A shared-state backend (e.g. Redis) failed; the mechanism fell back to local state.
+
+    `operation` is what was attempted (sync, trip, acquire, release, record, reserve, connect);
+    `error` is the exception's class name (never its text: it would be an unbounded label).
+    """
+
+    policy: str
+    backend: str
+    operation: str
+    error: str
+
+
 Event: TypeAlias = (
     CallFinished
     | RetryScheduled
@@ -128,6 +142,7 @@ Event: TypeAlias = (
     | HedgeStarted
     | HedgeWon
     | ChaosInjected
+    | StorageError
 )
 
 EventHandler: TypeAlias = Callable[[Event], None]
