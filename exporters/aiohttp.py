@@ -1,0 +1,220 @@
+"""aiohttp server side: the HTTP SLI middleware, ``/metrics``, ``/healthz`` and ``/readyz``.
+
+``setup(app)`` adds all of it to an `aiohttp.web.Application`:
+
+- a middleware recording ``http_server_request_duration_seconds{http_request_method, http_route,
+  http_response_status_code}`` (named after the OpenTelemetry HTTP semantic conventions). The route
+  label is the route *template* (``/items/{id}``), never the raw path; requests no route matched
+  share the label ``unmatched`` and methods outside the standard set share ``_OTHER``, so the
+  number of series stays bounded whatever clients send;
+- ``/metrics`` (Prometheus text or OpenMetrics, as the scraper asks), ``/healthz`` (liveness: the
+  process answers) and ``/readyz`` (readiness: 503 while the breaker of a ``critical`` policy is
+  open);
+- any extra routes you pass (e.g. the chaos admin endpoints).
+
+`start_http_server` serves ``/metrics``, ``/healthz`` and ``/readyz`` from a background thread,
+for services that are not aiohttp applications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from exporters.health import Readiness, default_readiness
+from exporters.prometheus import DURATION_BUCKETS
+
+UNMATCHED_ROUTE = "unmatched"
+"""The ``http_route`` label of requests that matched no route (real templates start with /)."""
+
+OTHER_METHOD = "_OTHER"
+"""The ``http_request_method`` label of non-standard methods (OpenTelemetry's convention)."""
+
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+
+_histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = (
+    weakref.WeakKeyDictionary())
+_histograms_lock = threading.Lock()
+
+
+def _request_histogram(registry: CollectorRegistry) -> Histogram:
+    """The registry's ``http_server_request_duration_seconds`` (created once per registry)."""
+    with _histograms_lock:
+        found = _histograms.get(registry)
+        if found is None:
+            found = _histograms[registry] = Histogram(
+                "http_server_request_duration_seconds", "Duration of HTTP server requests.",
+                ["http_request_method", "http_route", "http_response_status_code"],
+                buckets=DURATION_BUCKETS, registry=registry)
+        return found
+
+
+def route_label(request: web.Request) -> str:
+    """The route template that matched `request`, or `UNMATCHED_ROUTE`."""
+    resource = request.match_info.route.resource
+    if resource is None:  # no route matched (404, 405): aiohttp's system route
+        return UNMATCHED_ROUTE
+    return resource.canonical
+
+
+def metrics_middleware(registry: CollectorRegistry | None = None) -> Middleware:
+    """A middleware recording the HTTP server SLI histogram into `registry` (default: global).
+
+    Each distinct (method, route, status) child is looked up once and cached; the set is bounded
+    by the application's routes. Cancelled requests (the client went away) are not recorded.
+    """
+    histogram = _request_histogram(registry if registry is not None else REGISTRY)
+    children: dict[tuple[str, str, int], Histogram] = {}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        status = 500  # an exception that is not an HTTPException becomes a 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = 0
+            raise
+        finally:
+            if status:
+                method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+                key = (method, route_label(request), status)
+                child = children.get(key)
+                if child is None:
+                    child = children[key] = histogram.labels(key[0], key[1], str(status))
+                child.observe(loop.time() - start)
+
+    return middleware
+
+
+def metrics_handler(registry: CollectorRegistry | None = None) -> Handler:
+    """A handler serving the registry's exposition (OpenMetrics when the scraper asks for it)."""
+    reg = registry if registry is not None else REGISTRY
+
+    async def handle(request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encoder(reg), headers={"Content-Type": content_type})
+
+    return handle
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process is up and its event loop answers."""
+    return web.Response(text="ok\n")
+
+
+def readyz_handler(readiness: Readiness | None = None) -> Handler:
+    """Readiness: 200 while no critical policy's breaker is open, else 503 naming them."""
+
+    async def handle(request: web.Request) -> web.Response:
+        report = (readiness or default_readiness()).check()
+        return web.Response(status=200 if report.ready else 503, text=report.text() + "\n")
+
+    return handle
+
+
+def setup(
+    app: web.Application,
+    *,
+    registry: CollectorRegistry | None = None,
+    readiness: Readiness | None = None,
+    metrics_path: str = "/metrics",
+    middleware: bool = True,
+    extra_routes: Iterable[web.AbstractRouteDef] = (),
+) -> None:
+    """Add the SLI middleware (outermost), ``/metrics``, ``/healthz``, ``/readyz``, `extra_routes`.
+
+    `readiness` defaults to the process-wide `Readiness` hook (installed on first use).
+    """
+    if middleware:
+        app.middlewares.insert(0, metrics_middleware(registry))
+    app.router.add_get(metrics_path, metrics_handler(registry))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz_handler(readiness or default_readiness()))
+    app.add_routes(list(extra_routes))
+
+
+@dataclass
+class MetricsServer:
+    """A running `start_http_server`; `close()` stops it and joins its thread."""
+
+    host: str
+    port: int
+    _loop: asyncio.AbstractEventLoop = field(repr=False)
+    _runner: web.AppRunner = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:9464``."""
+        return f"http://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        """Stop serving and join the server thread."""
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+def start_http_server(
+    port: int = 0,
+    addr: str = "127.0.0.1",
+    *,
+    registry: CollectorRegistry | None = None,
+    readiness: Readiness | None = None,
+) -> MetricsServer:
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` on `addr`:`port` from a daemon thread.
+
+    Port 0 picks a free port (see `MetricsServer.port`). Binds loopback unless told otherwise.
+    """
+    app = web.Application()
+    setup(app, registry=registry, readiness=readiness, middleware=False)
+    runner = web.AppRunner(app, access_log=None)
+    loop = asyncio.new_event_loop()
+    started: list[int] = []
+    failed: list[BaseException] = []
+    ready = threading.Event()
+
+    async def start() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, addr, port)
+        await site.start()
+        started.append(int(runner.addresses[0][1]))
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(start())
+        except BaseException as exc:  # reported to the starting thread below
+            failed.append(exc)
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=run, name="exporters-http", daemon=True)
+    thread.start()
+    ready.wait()
+    if failed:
+        raise failed[0]
+    return MetricsServer(addr, started[0], loop, runner, thread)

@@ -1,0 +1,359 @@
+"""Prometheus metrics from resilience events (prometheus-client).
+
+``resilience.add_hook(PrometheusHook())`` records the metrics of DESIGN.md's table for every
+policy, into the default registry or the `CollectorRegistry` given:
+
+=============================================== ========= ======================================
+metric                                          type      labels
+=============================================== ========= ======================================
+``resilience_calls_total``                      counter   policy, outcome (success, failure,
+                                                          rejected, fallback)
+``resilience_call_duration_seconds``            histogram policy
+``resilience_retries_total``                    counter   policy
+``resilience_rejections_total``                 counter   policy, mechanism (circuit_breaker,
+                                                          bulkhead, rate_limiter, retry_budget)
+``resilience_timeouts_total``                   counter   policy, kind (attempt, total)
+``resilience_circuit_breaker_state``            gauge     policy, state (one-hot)
+``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state
+``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
+``resilience_bulkhead_capacity``                gauge     policy (read at scrape time)
+=============================================== ========= ======================================
+
+Label children are bound once per policy in `bind`, so a call costs a counter increment and a
+histogram observation, no label lookup. The series of the mechanisms a policy has exist (at 0) as
+soon as it is built, so ``rate()`` and alerts work before the first failure; the breaker state is
+set when the policy is built, not only on transitions. Bulkhead gauges are read from the policy
+when Prometheus scrapes, at no cost per call.
+
+``PrometheusHook(names="resilience4j")`` (or ``"both"``) exports resilience4j's names instead (or
+as well), so existing resilience4j Grafana dashboards work unchanged; see `Resilience4jNames`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from typing import Literal
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Summary
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporters._watch import BREAKER_STATES, PolicyWatch
+from resilience import (
+    CallFinished,
+    CallOutcome,
+    ConfigError,
+    PolicyInfo,
+    Rejected,
+    RetryScheduled,
+    StateChanged,
+    TimedOut,
+)
+from resilience._events import Event, EventHandler
+
+Names = Literal["resilience", "resilience4j", "both"]
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""Histogram buckets in seconds: the OpenTelemetry HTTP semantic conventions' recommendation."""
+
+_REJECTING = {"circuit_breaker": "circuit_breaker", "bulkhead": "bulkhead",
+              "rate_limiter": "rate_limiter", "retry": "retry_budget"}
+"""Mechanism listed in a policy → the `mechanism` label of the rejections it can cause."""
+
+
+class _ScrapeGauges(Collector):
+    """Bulkhead gauges read from the live policies at scrape time."""
+
+    def __init__(self) -> None:
+        self.watch = PolicyWatch()
+        self.resilience = False
+        self.resilience4j = False
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
+        if self.resilience:
+            yield GaugeMetricFamily("resilience_bulkhead_in_flight",
+                                    "Calls holding a bulkhead slot now.", labels=["policy"])
+            yield GaugeMetricFamily("resilience_bulkhead_capacity",
+                                    "Maximum concurrent calls the bulkhead admits.",
+                                    labels=["policy"])
+        if self.resilience4j:
+            yield GaugeMetricFamily("resilience4j_bulkhead_available_concurrent_calls",
+                                    "The number of available permissions", labels=["name"])
+            yield GaugeMetricFamily("resilience4j_bulkhead_max_allowed_concurrent_calls",
+                                    "The maximum number of available permissions",
+                                    labels=["name"])
+
+    def collect(self) -> Iterable[Metric]:
+        families = list(self._families())
+        for watched in self.watch:
+            bulkhead = watched.bulkhead()
+            if bulkhead is None:
+                continue
+            in_flight, capacity = bulkhead
+            values = ((in_flight, capacity) if self.resilience else ()) + (
+                (capacity - in_flight, capacity) if self.resilience4j else ())
+            for family, value in zip(families, values, strict=True):
+                family.add_metric([watched.name], value)
+        return families
+
+
+class _Instruments:
+    """The metric objects of one registry, shared by every hook that records into it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.gauges = _ScrapeGauges()
+        registry.register(self.gauges)
+        self.lock = threading.Lock()
+        self.native: ResilienceNames | None = None
+        self.r4j: Resilience4jNames | None = None
+
+    def enable(self, names: Names) -> None:
+        with self.lock:
+            if names in ("resilience", "both") and self.native is None:
+                self.native = ResilienceNames(self.registry)
+                self.gauges.resilience = True
+            if names in ("resilience4j", "both") and self.r4j is None:
+                self.r4j = Resilience4jNames(self.registry)
+                self.gauges.resilience4j = True
+
+
+_instruments: weakref.WeakKeyDictionary[CollectorRegistry, _Instruments] = (
+    weakref.WeakKeyDictionary())
+_instruments_lock = threading.Lock()
+
+
+def _instruments_for(registry: CollectorRegistry) -> _Instruments:
+    with _instruments_lock:
+        found = _instruments.get(registry)
+        if found is None:
+            found = _instruments[registry] = _Instruments(registry)
+        return found
+
+
+class ResilienceNames:
+    """The metric families of DESIGN.md's table (one set per registry)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter("resilience_calls", "Calls through a policy, by final outcome.",
+                             ["policy", "outcome"], registry=registry)
+        self.duration = Histogram("resilience_call_duration_seconds",
+                                  "Duration of calls through a policy, retries included.",
+                                  ["policy"], buckets=DURATION_BUCKETS, registry=registry)
+        self.retries = Counter("resilience_retries",
+                               "Retries scheduled (attempts after the first).",
+                               ["policy"], registry=registry)
+        self.rejections = Counter("resilience_rejections",
+                                  "Calls or retries refused by our own mechanisms.",
+                                  ["policy", "mechanism"], registry=registry)
+        self.timeouts = Counter("resilience_timeouts", "Attempt timeouts and total deadlines hit.",
+                                ["policy", "kind"], registry=registry)
+        self.state = Gauge("resilience_circuit_breaker_state",
+                           "1 for the circuit breaker's current state, 0 for the others.",
+                           ["policy", "state"], registry=registry)
+        self.transitions = Counter("resilience_circuit_breaker_transitions",
+                                   "Circuit breaker state transitions.",
+                                   ["policy", "from_state", "to_state"], registry=registry)
+
+
+class _NativeHandler:
+    """Records one policy's events under DESIGN.md's names, through pre-bound children."""
+
+    __slots__ = ("_calls", "_duration", "_m", "_name", "_rejections", "_retries", "_states",
+                 "_timeouts", "_transitions")
+
+    def __init__(self, m: ResilienceNames, info: PolicyInfo) -> None:
+        name = self._name = info.name
+        self._m = m
+        self._calls = {o: m.calls.labels(name, o.value) for o in CallOutcome}
+        self._duration = m.duration.labels(name)
+        self._retries = m.retries.labels(name) if "retry" in info.mechanisms else None
+        self._rejections = {_REJECTING[k]: m.rejections.labels(name, _REJECTING[k])
+                            for k in info.mechanisms if k in _REJECTING}
+        self._timeouts: dict[str, Counter] = {}
+        self._transitions: dict[tuple[str, str], Counter] = {}
+        self._states: dict[str, Gauge] = {}
+        if "circuit_breaker" in info.mechanisms or info.breaker_state is not None:
+            self._states = {s: m.state.labels(name, s) for s in BREAKER_STATES}
+            self._set_state(info.breaker_state() if info.breaker_state else "closed")
+
+    def _set_state(self, state: str) -> None:
+        if state not in self._states:
+            self._states[state] = self._m.state.labels(self._name, state)
+        for label, child in self._states.items():
+            child.set(1 if label == state else 0)
+
+    def __call__(self, event: Event) -> None:
+        kind = type(event)
+        if kind is CallFinished:
+            assert isinstance(event, CallFinished)
+            self._calls[event.outcome].inc()
+            self._duration.observe(event.duration)
+        elif kind is RetryScheduled:
+            if self._retries is None:
+                self._retries = self._m.retries.labels(self._name)
+            self._retries.inc()
+        elif kind is Rejected:
+            assert isinstance(event, Rejected)
+            child = self._rejections.get(event.mechanism)
+            if child is None:
+                child = self._rejections[event.mechanism] = self._m.rejections.labels(
+                    self._name, event.mechanism)
+            child.inc()
+        elif kind is TimedOut:
+            assert isinstance(event, TimedOut)
+            timeout = self._timeouts.get(event.kind)
+            if timeout is None:
+                timeout = self._timeouts[event.kind] = self._m.timeouts.labels(
+                    self._name, event.kind)
+            timeout.inc()
+        elif kind is StateChanged:
+            assert isinstance(event, StateChanged)
+            key = (event.from_state, event.to_state)
+            transition = self._transitions.get(key)
+            if transition is None:
+                transition = self._transitions[key] = self._m.transitions.labels(self._name, *key)
+            transition.inc()
+            self._set_state(event.to_state)
+
+
+class Resilience4jNames:
+    """resilience4j-micrometer's metric names and labels (reference: resilience-anchors §2.13).
+
+    ``resilience4j_circuitbreaker_calls_seconds{name,kind}`` is recorded once per call through
+    the policy (our events report calls, not single attempts), with kind ``successful`` for a
+    success, ``failed`` for a failure or a call served by the fallback, ``ignored`` for a call
+    refused by an inner bulkhead or rate limiter; calls the breaker refused count in
+    ``resilience4j_circuitbreaker_not_permitted_calls_total``. Micrometer's ``_max`` series is
+    not exported.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.state = Gauge("resilience4j_circuitbreaker_state", "The states of the circuit breaker",
+                           ["name", "state"], registry=registry)
+        self.calls = Summary("resilience4j_circuitbreaker_calls_seconds",
+                             "Total number of calls which finished successfully or failed",
+                             ["name", "kind"], registry=registry)
+        self.not_permitted = Counter("resilience4j_circuitbreaker_not_permitted_calls",
+                                     "Total number of not permitted calls", ["name", "kind"],
+                                     registry=registry)
+        self.retry_calls = Counter("resilience4j_retry_calls",
+                                   "The number of successful or failed calls with or without "
+                                   "retry", ["name", "kind"], registry=registry)
+
+
+_retried: ContextVar[tuple[str, ...]] = ContextVar("exporters_retried", default=())
+"""Policies that scheduled a retry during the current call (the call runs in one task)."""
+
+_R4J_KIND = {CallOutcome.SUCCESS: "successful", CallOutcome.FAILURE: "failed",
+             CallOutcome.FALLBACK: "failed"}
+
+
+def _r4j_retry_kind(ok: bool, retried: bool) -> str:
+    return f"{'successful' if ok else 'failed'}_with{'' if retried else 'out'}_retry"
+
+
+class _R4jHandler:
+    """Records one policy's events under resilience4j's names."""
+
+    __slots__ = ("_calls", "_ignored", "_name", "_not_permitted", "_retry", "_states")
+
+    def __init__(self, m: Resilience4jNames, info: PolicyInfo) -> None:
+        name = self._name = info.name
+        has_breaker = "circuit_breaker" in info.mechanisms or info.breaker_state is not None
+        self._states: dict[str, Gauge] = {}
+        self._calls: dict[CallOutcome, Summary] = {}
+        self._ignored: Summary | None = None
+        self._not_permitted: Counter | None = None
+        if has_breaker:
+            self._states = {s: m.state.labels(name, s) for s in BREAKER_STATES}
+            self._set_state(info.breaker_state() if info.breaker_state else "closed")
+            self._calls = {o: m.calls.labels(name, k) for o, k in _R4J_KIND.items()}
+            self._ignored = m.calls.labels(name, "ignored")
+            self._not_permitted = m.not_permitted.labels(name, "not_permitted")
+        self._retry: dict[tuple[bool, bool], Counter] = {}
+        if "retry" in info.mechanisms:
+            self._retry = {
+                (ok, retried): m.retry_calls.labels(name, _r4j_retry_kind(ok, retried))
+                for ok in (True, False) for retried in (True, False)}
+
+    def _set_state(self, state: str) -> None:
+        for label, child in self._states.items():
+            child.set(1 if label == state else 0)
+
+    def __call__(self, event: Event) -> None:
+        kind = type(event)
+        if kind is CallFinished:
+            assert isinstance(event, CallFinished)
+            outcome = event.outcome
+            if self._calls:
+                if outcome is CallOutcome.REJECTED:
+                    if getattr(event.exception, "mechanism", "") != "circuit_breaker":
+                        assert self._ignored is not None
+                        self._ignored.observe(event.duration)
+                else:
+                    self._calls[outcome].observe(event.duration)
+            if self._retry:
+                pending = _retried.get()
+                retried = self._name in pending
+                if retried:
+                    _retried.set(tuple(p for p in pending if p != self._name))
+                self._retry[outcome is CallOutcome.SUCCESS, retried].inc()
+        elif kind is RetryScheduled:
+            pending = _retried.get()
+            if self._name not in pending:
+                _retried.set((*pending, self._name))
+        elif kind is Rejected:
+            assert isinstance(event, Rejected)
+            if event.mechanism == "circuit_breaker" and self._not_permitted is not None:
+                self._not_permitted.inc()
+        elif kind is StateChanged:
+            assert isinstance(event, StateChanged)
+            self._set_state(event.to_state)
+
+
+def _both(first: EventHandler, second: EventHandler) -> EventHandler:
+    def handle(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return handle
+
+
+class PrometheusHook:
+    """A hook recording every policy's events as Prometheus metrics.
+
+    `registry` defaults to prometheus-client's global registry. `names` picks the metric names:
+    ``"resilience"`` (DESIGN.md's table), ``"resilience4j"`` (resilience4j-micrometer's, for
+    existing dashboards) or ``"both"``. Several hooks on one registry share its metrics.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *,
+                 names: Names = "resilience") -> None:
+        if names not in ("resilience", "resilience4j", "both"):
+            raise ConfigError(f"PrometheusHook: names must be 'resilience', 'resilience4j' or "
+                              f"'both', got {names!r}")
+        self.registry = registry if registry is not None else REGISTRY
+        self.names = names
+        self._instruments = _instruments_for(self.registry)
+        self._instruments.enable(names)
+
+    def bind(self, policy: PolicyInfo) -> EventHandler | None:
+        """Bind the label children of `policy` and set its breaker state gauge."""
+        ins = self._instruments
+        ins.gauges.watch.add(policy)
+        native = _NativeHandler(ins.native, policy) if ins.native and self.names != (
+            "resilience4j") else None
+        r4j = _R4jHandler(ins.r4j, policy) if ins.r4j and self.names != "resilience" else None
+        if native is not None and r4j is not None:
+            return _both(native, r4j)
+        return native or r4j
+
+    def __repr__(self) -> str:
+        return f"PrometheusHook(names={self.names!r})"
