@@ -1,0 +1,406 @@
+"""`CircuitBreaker`: a failure-rate and slow-call-rate breaker with resilience4j semantics.
+
+States: closed (every call passes and is recorded in a sliding window), open (calls are rejected
+with `CircuitOpenError` until `open_duration` has passed; the next call then moves it to half_open),
+half_open (exactly `half_open_calls` probes pass; their rates close or re-open it), and the manual
+states disabled (pass, record nothing), forced_open (reject everything) and metrics_only (pass and
+record, never trip).
+
+Outcomes: an exception matching `ignore_on`, or one of our own rejections (`RejectedError`), is
+IGNORED; one matching `record_on` is a FAILURE; any other exception, and any result, is a SUCCESS
+unless `failure_if_result(result)` is true. A call that takes longer than `slow_call_duration` is
+also SLOW. Cancellation (and every non-`Exception` `BaseException`) records nothing and gives a
+half-open permit back.
+
+Seams for shared state (`storage=`, resilience/storage/): every state change goes through
+`_transition`, every half-open permit through `_try_half_open_permit`, and `window_counts()` reads
+the local window; with `storage=None` none of them costs anything extra.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Coroutine
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from resilience import _clock
+from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
+from resilience._errors import CircuitOpenError, ConfigError, RejectedError
+from resilience._events import Emitter, PolicyInfo, Rejected, StateChanged
+from resilience._window import CountWindow, TimeWindow
+
+T = TypeVar("T")
+
+ExceptionTypes = tuple[type[BaseException], ...]
+
+
+class BreakerState(StrEnum):
+    """The state of a circuit breaker; compares equal to its string (``state == "open"``)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    DISABLED = "disabled"
+    FORCED_OPEN = "forced_open"
+    METRICS_ONLY = "metrics_only"
+
+
+CLOSED = BreakerState.CLOSED
+OPEN = BreakerState.OPEN
+HALF_OPEN = BreakerState.HALF_OPEN
+DISABLED = BreakerState.DISABLED
+FORCED_OPEN = BreakerState.FORCED_OPEN
+METRICS_ONLY = BreakerState.METRICS_ONLY
+
+_NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
+
+
+def _fraction(value: float, field: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
+        raise ConfigError(f"CircuitBreaker.{field}: expected a number in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _positive_int(value: int, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"CircuitBreaker.{field}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _seconds(value: float, field: str, *, zero_ok: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero_ok):
+        expected = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
+        raise ConfigError(f"CircuitBreaker.{field}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+def _types(value: Any, field: str) -> ExceptionTypes:
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return (value,)
+    if isinstance(value, tuple | list) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        return tuple(value)
+    raise ConfigError(f"CircuitBreaker.{field}: expected exception classes, got {value!r}")
+
+
+class CircuitBreaker(Mechanism):
+    """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
+
+    Rates are compared with ``>=`` once the window holds `minimum_calls` outcomes (for a count
+    window, at most `window_size`); `window_type` is ``"count"`` (the last `window_size` calls) or
+    ``"time"`` (the last `window_size` seconds). `open_duration` is seconds or a function of the
+    number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
+    `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
+    finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
+    ``async with``, and as `Policy(breaker=...)`. Added in 0.1.0.
+    """
+
+    mechanism = "circuit_breaker"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_rate_threshold: float = 0.5,
+        slow_call_rate_threshold: float = 1.0,
+        slow_call_duration: float = 60.0,
+        minimum_calls: int = 100,
+        window_type: str = "count",
+        window_size: int = 100,
+        half_open_calls: int = 10,
+        max_wait_in_half_open: float = 0.0,
+        open_duration: float | Callable[[int], float] = 60.0,
+        record_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        ignore_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+        failure_if_result: Callable[[Any], bool] | None = None,
+        clock: Callable[[], float] | None = None,
+        storage: Any = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"CircuitBreaker.name: expected a non-empty string, got {name!r}")
+        self.name = name
+        self.failure_rate_threshold = _fraction(failure_rate_threshold, "failure_rate_threshold")
+        self.slow_call_rate_threshold = _fraction(
+            slow_call_rate_threshold, "slow_call_rate_threshold"
+        )
+        self.slow_call_duration = _seconds(slow_call_duration, "slow_call_duration")
+        self.minimum_calls = _positive_int(minimum_calls, "minimum_calls")
+        self.window_size = _positive_int(window_size, "window_size")
+        self.half_open_calls = _positive_int(half_open_calls, "half_open_calls")
+        self.max_wait_in_half_open = _seconds(
+            max_wait_in_half_open, "max_wait_in_half_open", zero_ok=True
+        )
+        if not callable(open_duration):
+            _seconds(open_duration, "open_duration")
+        self.open_duration = open_duration
+        self.record_on = _types(record_on, "record_on")
+        self.ignore_on = _types(ignore_on, "ignore_on")
+        self._ignored: ExceptionTypes = (RejectedError, *self.ignore_on)
+        self.failure_if_result = failure_if_result
+        self.storage = storage
+        self._clock: Callable[[], float] = clock or _clock.monotonic
+        self._window: CountWindow | TimeWindow
+        if window_type == "count":
+            self._window = CountWindow(self.window_size)
+            self._closed_min = min(self.minimum_calls, self.window_size)
+        elif window_type == "time":
+            self._window = TimeWindow(self.window_size)
+            self._closed_min = self.minimum_calls
+        else:
+            raise ConfigError(
+                f"CircuitBreaker.window_type: expected 'count' or 'time', got {window_type!r}"
+            )
+        self.window_type = window_type
+        self._half_window = CountWindow(self.half_open_calls)
+        self._half_min = min(self.minimum_calls, self.half_open_calls)
+        self._readout: CountWindow | TimeWindow = self._window
+        self._state = CLOSED
+        self._gen = 0  # bumped on every transition: outcomes of older calls are not recorded
+        self._open_until = 0.0
+        self._consecutive_opens = 0
+        self._half_open_since = 0.0
+        self._half_permits = 0
+        self._lock = threading.Lock()  # sync (threaded) callers only; the async path is lock-free
+        self._own_emitter = Emitter(self.standalone_info(name))
+
+    # ------------------------------------------------------------------ readouts and control
+
+    @property
+    def state(self) -> BreakerState:
+        """The current state (open moves to half_open lazily, on the next call)."""
+        return self._state
+
+    def _rate(self, slow: bool) -> float | None:
+        window = self._readout
+        calls, failures, slow_calls = window.counts(self._clock())
+        minimum = self._half_min if window is self._half_window else self._closed_min
+        if calls == 0 or calls < minimum:
+            return None
+        return (slow_calls if slow else failures) / calls
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed share of the current window, or None below `minimum_calls`."""
+        return self._rate(False)
+
+    @property
+    def slow_call_rate(self) -> float | None:
+        """Slow share of the current window, or None below `minimum_calls`."""
+        return self._rate(True)
+
+    def window_counts(self) -> tuple[int, int, int]:
+        """(calls, failures, slow calls) in the current state's window."""
+        return self._readout.counts(self._clock())
+
+    def force_open(self) -> None:
+        """Reject every call until `reset()` (or another manual state)."""
+        self._transition(FORCED_OPEN, self._clock())
+
+    def disable(self) -> None:
+        """Let every call through and record nothing."""
+        self._transition(DISABLED, self._clock())
+
+    def metrics_only(self) -> None:
+        """Let every call through and record outcomes, but never trip."""
+        self._transition(METRICS_ONLY, self._clock())
+
+    def reset(self) -> None:
+        """Back to closed with an empty window."""
+        self._transition(CLOSED, self._clock())
+
+    def describe(self) -> str:
+        """Every setting as one line of text."""
+        opens = self.open_duration
+        open_text = getattr(opens, "__name__", "callable") if callable(opens) else f"{opens:g}"
+        return (
+            f"CircuitBreaker({self.name!r}, "
+            f"failure_rate_threshold={self.failure_rate_threshold:g}, "
+            f"slow_call_rate_threshold={self.slow_call_rate_threshold:g}, "
+            f"slow_call_duration={self.slow_call_duration:g}, minimum_calls={self.minimum_calls}, "
+            f"window_type={self.window_type!r}, window_size={self.window_size}, "
+            f"half_open_calls={self.half_open_calls}, "
+            f"max_wait_in_half_open={self.max_wait_in_half_open:g}, open_duration={open_text}, "
+            f"record_on={_names(self.record_on)}, ignore_on={_names(self.ignore_on)}, "
+            f"failure_if_result={'set' if self.failure_if_result else 'None'})"
+        )
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self.name!r} {self._state.value}>"
+
+    # ------------------------------------------------------------------ standalone wiring
+
+    def standalone_name(self) -> str:
+        """Events of a standalone breaker carry its name."""
+        return self.name
+
+    def standalone_info(self, name: str) -> PolicyInfo:
+        """A standalone breaker's `PolicyInfo`, with a live state readout."""
+        return PolicyInfo(
+            name=name, mechanisms=(self.mechanism,), breaker_state=lambda: self._state.value
+        )
+
+    def _standalone_emitter(self, name: str) -> Emitter:
+        return self._own_emitter  # one emitter per breaker, however many functions it decorates
+
+    # ------------------------------------------------------------------ the state machine
+
+    def _transition(self, to: BreakerState, now: float) -> None:
+        """The one place where the state changes (manual or automatic)."""
+        old = self._state
+        self._gen += 1
+        if to is OPEN:
+            self._consecutive_opens += 1
+            opens = self.open_duration
+            duration = opens(self._consecutive_opens) if callable(opens) else opens
+            self._open_until = now + max(0.0, float(duration))
+            self._readout = self._half_window if old is HALF_OPEN else self._window
+        elif to is HALF_OPEN:
+            self._half_window.reset()
+            self._half_permits = self.half_open_calls
+            self._half_open_since = now
+            self._readout = self._half_window
+        else:
+            # closed, disabled, forced_open, metrics_only: a fresh window, as resilience4j does.
+            if to is CLOSED:
+                self._consecutive_opens = 0
+            self._window.reset()
+            self._readout = self._window
+        self._state = to
+        if old is not to:
+            for emitter in self._emitters or (self._own_emitter,):
+                if emitter.handlers:
+                    emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
+
+    def _try_half_open_permit(self) -> bool:
+        """Take one of the half-open probes, if any is left."""
+        if self._half_permits > 0:
+            self._half_permits -= 1
+            return True
+        return False
+
+    def _reject(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
+        if ctx.emitter.handlers:
+            ctx.emitter.emit(Rejected(ctx.policy, self.mechanism, retry_after))
+        state = self._state.value
+        return CircuitOpenError(
+            f"circuit breaker {self.name!r} is {state}",
+            policy=ctx.policy,
+            state=state,
+            retry_after=retry_after,
+        )
+
+    def _acquire(self, now: float, ctx: CallContext) -> int:
+        """Permission for one call in a state other than closed: its generation, or raise."""
+        state = self._state
+        if state is OPEN:
+            if now < self._open_until:
+                raise self._reject(ctx, self._open_until - now)
+            self._transition(HALF_OPEN, now)
+            state = HALF_OPEN
+        if state is HALF_OPEN:
+            wait = self.max_wait_in_half_open
+            if wait > 0 and now - self._half_open_since >= wait:
+                self._transition(OPEN, now)
+                raise self._reject(ctx, self._open_until - now)
+            if self._try_half_open_permit():
+                return self._gen
+            raise self._reject(ctx, None)
+        if state is FORCED_OPEN:
+            raise self._reject(ctx, None)
+        if state is DISABLED:
+            return _NO_RECORD
+        return self._gen  # closed, metrics_only
+
+    def _release(self, gen: int) -> None:
+        """Give a half-open permit back (cancelled or ignored call)."""
+        if gen == self._gen and self._state is HALF_OPEN:
+            self._half_permits += 1
+
+    def _record(self, gen: int, failed: bool, duration: float, now: float) -> None:
+        if gen != self._gen:
+            return  # started in another state (or disabled): not this window's business
+        slow = duration > self.slow_call_duration
+        state = self._state
+        if state is HALF_OPEN:
+            window: CountWindow | TimeWindow = self._half_window
+            minimum = self._half_min
+        else:
+            window = self._window
+            minimum = self._closed_min
+        window.record(failed, slow, now)
+        if state is METRICS_ONLY:
+            return
+        calls, failures, slow_calls = window.counts(now)
+        if calls < minimum:
+            return
+        tripped = (
+            failures / calls >= self.failure_rate_threshold
+            or slow_calls / calls >= self.slow_call_rate_threshold
+        )
+        if tripped:
+            self._transition(OPEN, now)
+        elif state is HALF_OPEN:
+            self._transition(CLOSED, now)
+
+    def _on_exception(self, gen: int, exc: Exception, start: float) -> None:
+        if isinstance(exc, self._ignored):
+            self._release(gen)  # IGNORED: not the dependency's fault, or configured away
+            return
+        now = self._clock()
+        # An exception outside record_on counts as a success (resilience4j semantics).
+        self._record(gen, isinstance(exc, self.record_on), now - start, now)
+
+    def _on_result(self, gen: int, result: Any, start: float) -> None:
+        failed = self.failure_if_result is not None and bool(self.failure_if_result(result))
+        now = self._clock()
+        self._record(gen, failed, now - start, now)
+
+    # ------------------------------------------------------------------ running calls
+
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Run one call (attempt) through the breaker."""
+        return self._run(nxt, call, ctx)
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        clock = self._clock
+        start = clock()
+        gen = self._gen if self._state is CLOSED else self._acquire(start, ctx)
+        try:
+            result = await nxt(call, ctx)
+        except Exception as exc:
+            self._on_exception(gen, exc, start)
+            raise
+        except BaseException:
+            self._release(gen)  # cancelled: neither success nor failure
+            raise
+        self._on_result(gen, result, start)
+        return result
+
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Run one sync call through the breaker (thread-safe)."""
+        lock = self._lock
+        with lock:
+            start = self._clock()
+            gen = self._gen if self._state is CLOSED else self._acquire(start, ctx)
+        try:
+            result = nxt(call, ctx)
+        except Exception as exc:
+            with lock:
+                self._on_exception(gen, exc, start)
+            raise
+        except BaseException:
+            with lock:
+                self._release(gen)
+            raise
+        with lock:
+            self._on_result(gen, result, start)
+        return result
+
+
+def _names(types: ExceptionTypes) -> str:
+    return "(" + ", ".join(t.__name__ for t in types) + ")"
