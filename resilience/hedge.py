@@ -1,0 +1,203 @@
+"""Hedge: when an attempt is slow, start another one; the first success wins.
+
+For idempotent calls only. The primary attempt starts at once; if it has not finished after
+`delay` seconds, a hedged attempt starts, and so on up to `max_hedges` extra attempts. An attempt
+that fails starts the next hedge at once (no point waiting for the delay). The first attempt to
+succeed wins: its result is returned and the others are cancelled. When every attempt fails, the
+last failure is raised.
+
+`delay` is seconds, or ``"p95"`` (any percentile ``"pNN"``): that percentile of the latency of the
+attempts observed so far (the last `sample_size` that finished, success or failure). Until
+`min_samples` attempts were observed, a percentile delay does not hedge: it only measures.
+
+In a `Policy`, Hedge sits between Retry and CircuitBreaker, so every attempt (primary or hedge)
+is recorded by the breaker, rate-limited, and gets its own attempt timeout. The losers are
+cancelled, and a cancelled attempt is never recorded by the breaker (the cancellation contract),
+so hedging is neutral to the breaker's failure rate.
+
+Each hedged call runs its attempts as tasks (one per attempt): hedging costs a task per call.
+
+Added in 0.1.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from resilience import _clock
+from resilience._core import Call, CallContext, Mechanism, Step
+from resilience._events import Emitter, HedgeStarted, HedgeWon
+
+T = TypeVar("T")
+
+_PERCENTILE_RE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+class Hedge(Mechanism):
+    """Start up to `max_hedges` extra attempts, one per `delay`; the first success wins.
+
+    `delay`: seconds (0 = all attempts at once), or ``"pNN"``, a percentile of the observed
+    attempt latency. `min_samples` and `sample_size` tune the percentile (ignored for a fixed
+    delay).
+    """
+
+    mechanism = "hedge"
+
+    def __init__(
+        self,
+        *,
+        delay: float | str,
+        max_hedges: int = 1,
+        min_samples: int = 20,
+        sample_size: int = 200,
+        clock: _clock.Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.percentile: float | None = None
+        if isinstance(delay, str):
+            match = _PERCENTILE_RE.match(delay)
+            if match is None or not 0 < float(match.group(1)) < 100:
+                raise ValueError(
+                    f"delay: expected seconds or a latency percentile such as 'p95', got {delay!r}"
+                )
+            self.percentile = float(match.group(1))
+        elif (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not (math.isfinite(delay) and delay >= 0)
+        ):
+            raise ValueError(f"delay: expected seconds ≥ 0 or 'p95', got {delay!r}")
+        if isinstance(max_hedges, bool) or not isinstance(max_hedges, int) or max_hedges < 1:
+            raise ValueError(f"max_hedges: expected a whole number ≥ 1, got {max_hedges!r}")
+        if min_samples < 1:
+            raise ValueError(f"min_samples: expected a whole number ≥ 1, got {min_samples!r}")
+        if sample_size < min_samples:
+            raise ValueError(
+                f"sample_size: expected ≥ min_samples ({min_samples}), got {sample_size!r}"
+            )
+        self.delay = delay
+        self.max_hedges = max_hedges
+        self.min_samples = min_samples
+        self.sample_size = sample_size
+        self._clock = clock or _clock.monotonic
+        self._samples: deque[float] = deque(maxlen=sample_size)
+        self._cached: float | None = None
+        self._fresh = 0  # samples added since the percentile was last computed
+
+    # ----------------------------------------------------------------------------- the delay
+
+    def current_delay(self) -> float | None:
+        """Seconds before the next hedge, or None while a percentile has too few samples."""
+        if self.percentile is None:
+            return float(self.delay)
+        samples = self._samples
+        if len(samples) < self.min_samples:
+            return None
+        # Sorting on every call would cost O(n log n) per call; refresh every ~10% new samples.
+        if self._cached is None or self._fresh >= max(1, len(samples) // 10):
+            ordered = sorted(samples)
+            rank = math.ceil(self.percentile / 100 * len(ordered))  # nearest-rank percentile
+            self._cached = ordered[max(0, rank - 1)]
+            self._fresh = 0
+        return self._cached
+
+    def observe(self, seconds: float) -> None:
+        """Record the latency of one finished attempt (used by a percentile delay)."""
+        self._samples.append(seconds)
+        self._fresh += 1
+
+    # ------------------------------------------------------------------------------ as a layer
+
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Run the call with hedged attempts (see the module docstring)."""
+        return self._run(nxt, call, ctx)
+
+    async def _attempt(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        start = self._clock()
+        try:
+            result = await nxt(call, ctx)
+        except Exception:
+            self.observe(self._clock() - start)  # a cancelled attempt is not observed
+            raise
+        self.observe(self._clock() - start)
+        return result
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        delay = self.current_delay()
+        if ctx.once or delay is None:
+            # One attempt only: the body of an async with block, or a percentile still learning.
+            return await self._attempt(nxt, call, ctx)
+        loop = asyncio.get_running_loop()
+        emitter = ctx.emitter
+        index: dict[asyncio.Task[T], int] = {}
+        pending: set[asyncio.Task[T]] = set()
+
+        def start_attempt() -> None:
+            n = len(index)
+            task = loop.create_task(self._attempt(nxt, call, ctx))
+            index[task] = n
+            pending.add(task)
+            if n and emitter.handlers:
+                emitter.emit(HedgeStarted(ctx.policy, n))
+
+        start_attempt()
+        failure: BaseException | None = None
+        try:
+            while pending:
+                can_hedge = len(index) <= self.max_hedges
+                done, _ = await asyncio.wait(
+                    pending,
+                    timeout=delay if can_hedge else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:  # the delay passed and nothing finished: hedge
+                    start_attempt()
+                    continue
+                for task in sorted(done, key=index.__getitem__):
+                    pending.discard(task)
+                    if task.cancelled():
+                        # Cancelled by someone else than us (we only cancel in `finally`).
+                        failure = asyncio.CancelledError()
+                        continue
+                    exc = task.exception()
+                    if exc is None:
+                        if len(index) > 1:
+                            _won(emitter, ctx.policy, index[task])
+                        return task.result()
+                    failure = exc
+                if len(index) <= self.max_hedges:
+                    start_attempt()  # an attempt failed: hedge at once
+            assert failure is not None
+            raise failure
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                # Let the losers unwind (release permits) before the caller goes on.
+                await asyncio.wait(pending)
+
+    def describe(self) -> str:
+        """One line with every setting (and the current percentile delay, when there is one)."""
+        if self.percentile is None:
+            delay = f"{float(self.delay):g}s"
+        else:
+            current = self.current_delay()
+            now = "learning" if current is None else f"now {current:.3g}s"
+            delay = (
+                f"{self.delay} ({now}; min_samples={self.min_samples}, "
+                f"sample_size={self.sample_size})"
+            )
+        return f"Hedge(delay={delay}, max_hedges={self.max_hedges})"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+def _won(emitter: Emitter, policy: str, hedge: int) -> None:
+    if emitter.handlers:
+        emitter.emit(HedgeWon(policy, hedge))
