@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,3 +35,17 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
             os.unlink(tmp_name)
         raise
     return target
+
+
+def write_output(text: str, path: str | os.PathLike[str] | None) -> None:
+    """Print `text` to stdout, or write it atomically to `path` when one is given (`-o FILE`).
+
+    A missing final newline is added so that the shell prompt starts on its own line.
+    """
+    if not text.endswith("\n"):
+        text += "\n"
+    if path is None or str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(path, text)

@@ -56,7 +56,9 @@ def test_table_rejects_a_row_with_the_wrong_number_of_cells() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.lists(st.text(alphabet="abc XYZ-_.%0123", min_size=0, max_size=80), min_size=3, max_size=3),
+        st.lists(
+            st.text(alphabet="abc XYZ-_.%0123", min_size=0, max_size=80), min_size=3, max_size=3
+        ),
         min_size=0,
         max_size=6,
     )
@@ -75,7 +77,7 @@ def test_box_frames_lines_with_equal_width() -> None:
     assert lines[0].startswith("┌") and lines[0].endswith("┐")
     assert lines[-1].startswith("└") and lines[-1].endswith("┘")
     assert len({len(line) for line in lines}) == 1
-    assert lines[1] .startswith("│ Primary → Health check fails")
+    assert lines[1].startswith("│ Primary → Health check fails")
 
 
 def test_box_wraps_lines_longer_than_the_page() -> None:
@@ -116,14 +118,29 @@ def test_risk_matrix_marks_follow_the_critical_set_not_a_fixed_picture() -> None
 def test_tree_box_draws_branches() -> None:
     lines = tree_box("RESILIENCE LAYERS", [("LAYER 1: Prevention", ["a", "b"]), ("LAYER 2", ["c"])])
     body = [line.strip("│").strip() for line in lines[1:-1]]
-    assert body == ["RESILIENCE LAYERS", "", "LAYER 1: Prevention", "├── a", "└── b", "", "LAYER 2",
-                    "└── c"]
+    assert body == [
+        "RESILIENCE LAYERS",
+        "",
+        "LAYER 1: Prevention",
+        "├── a",
+        "└── b",
+        "",
+        "LAYER 2",
+        "└── c",
+    ]
 
 
-def test_flow_box_joins_steps_with_arrows() -> None:
-    lines = flow_box([("Primary", "Health check fails"), ("Failback", "Return traffic")])
-    body = [line.strip("│").strip() for line in lines[1:-1]]
-    assert body == ["Primary → Health check fails", "↓", "Failback → Return traffic"]
+def test_flow_box_joins_steps_with_arrows_and_indents_details() -> None:
+    lines = flow_box(
+        [("Primary", "Health check fails", "gateway: 3 failed checks"), ("Failback", "Return", "")]
+    )
+    body = [line.strip("│").rstrip() for line in lines[1:-1]]
+    assert body == [
+        " Primary → Health check fails",
+        "     gateway: 3 failed checks",
+        "        ↓",
+        " Failback → Return",
+    ]
 
 
 def test_header_block_has_rules_as_wide_as_the_widest_line() -> None:

@@ -128,6 +128,7 @@ def risk_matrix_box(
     `critical` holds the cells whose modes are P1. A cell shows ● (critical) or ○ (monitor)
     followed by its count, or · when no failure mode falls in it.
     """
+
     def cell(impact: str, probability: str) -> str:
         count = counts.get((impact, probability), 0)
         if count == 0:
@@ -173,11 +174,16 @@ def tree_box(title: str, groups: Sequence[tuple[str, Sequence[str]]]) -> list[st
     return box(lines)
 
 
-def flow_box(steps: Sequence[tuple[str, str]]) -> list[str]:
-    """The seed's failover diagram: `Step → detail` lines joined by down arrows, in a box."""
+def flow_box(steps: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The seed's failover diagram: `Step → action` lines joined by down arrows, in a box.
+
+    Each step is `(step, action, detail)`; a non-empty detail goes on the line below, indented.
+    """
     lines: list[str] = []
-    for index, (step, detail) in enumerate(steps):
+    for index, (step, action, detail) in enumerate(steps):
         if index:
             lines.append("       ↓")
-        lines.append(f"{step} → {detail}" if detail else step)
+        lines.append(f"{step} → {action}" if action else step)
+        if detail:
+            lines.extend("    " + part for part in _wrap(detail, MAX_WIDTH - 10))
     return box(lines)

@@ -1,0 +1,556 @@
+"""What the report says, independent of how it is drawn: the plan as a list of blocks.
+
+The text, markdown and HTML renderers each draw these blocks their own way, so the three formats
+always carry the same sections, tables and figures. Section order follows the seed's OUTPUT
+FORMAT; the sections the seed lacks (availability, redundancy) sit next to their closest kin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from planner.model import DowntimeRow, MechanismRow, Plan
+from planner.render import figures as fmt
+from planner.render.layout import flow_box, risk_matrix_box, tree_box
+from planner.render.runbooks import runbook_filename
+
+#: Section names `render_plan(..., sections=...)` accepts, in report order.
+SECTIONS = ("failures", "availability", "mechanisms", "recovery", "monitoring", "sla")
+
+#: The seed's SLA TRACKING rows.
+SLA_PERIODS = ("This month", "This quarter", "YTD")
+
+#: What to run to fill the SLA TRACKING section; the report prints this instead of figures.
+SLA_HOW_TO = "not measured — run `reliability sla SPEC --prometheus URL`"
+
+
+@dataclass(frozen=True)
+class Title:
+    """The report header: title and `Name: value` fields."""
+
+    title: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level section (FAILURE MODE ANALYSIS, ...)."""
+
+    title: str
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A sub-heading inside a section ("Failure Modes:")."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: header cells and rows of text cells."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """A box-drawn diagram, already laid out as lines (risk matrix, layers, failover)."""
+
+    name: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A sentence or two of prose."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list."""
+
+    items: tuple[str, ...]
+
+
+Block = Title | Section | Heading | Table | Diagram | Paragraph | Bullets
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    return Table(tuple(headers), tuple(tuple(row) for row in rows))
+
+
+# -------------------------------------------------------------------------------------- header
+
+
+def header(plan: Plan) -> list[Block]:
+    """The seed's header box: system, tier, SLA target and the modeled current availability."""
+    head = plan.header
+    fields = [
+        ("System", head.system),
+        ("Tier", head.tier),
+        ("SLA Target", fmt.percent(head.target.value)),
+        ("Current", f"{fmt.percent(plan.current.value)} (modeled from the spec)"),
+        ("SLO period", head.period_label),
+    ]
+    if head.users is not None:
+        fields.append(("Users", f"{head.users:,}"))
+    return [Title("RELIABILITY ENGINEERING PLAN", tuple(fields))]
+
+
+# ------------------------------------------------------------------------------------ failures
+
+
+def failures(plan: Plan) -> list[Block]:
+    """Risk matrix, failure modes (with RPN), blast radius and single points of failure."""
+    counts: dict[tuple[str, str], int] = {
+        (cell.impact, cell.probability): cell.count for cell in plan.risk_matrix
+    }
+    critical = {(cell.impact, cell.probability) for cell in plan.risk_matrix if cell.critical}
+    blocks: list[Block] = [
+        Section("FAILURE MODE ANALYSIS"),
+        Diagram("risk-matrix", tuple(risk_matrix_box(counts, critical))),
+        Heading("Failure Modes:"),
+        _table(
+            ("ID", "Component", "Failure", "Impact", "Prob", "Priority", "RPN"),
+            (
+                (m.id, m.component, m.failure, m.impact, m.probability, m.priority, str(m.rpn))
+                for m in plan.failure_modes
+            ),
+        ),
+        Paragraph("RPN = severity × occurrence × detection (1–10 each)."),
+        Heading("Blast Radius:"),
+        _table(
+            ("Failure", "Affected Components", "Users Impacted", "With Mechanisms"),
+            (
+                (
+                    row.failure,
+                    ", ".join(row.affected) or fmt.NONE,
+                    fmt.share(row.users_impacted.value),
+                    _with_mechanisms(row.users_impacted_with.value, row.degraded_with),
+                )
+                for row in plan.blast_radius
+            ),
+        ),
+    ]
+    if plan.spofs:
+        blocks += [
+            Heading("Single Points of Failure:"),
+            Bullets(
+                tuple(
+                    f"{s.component}: {s.reason} ({fmt.share(s.users_impacted.value)} of users)"
+                    for s in plan.spofs
+                )
+            ),
+        ]
+    else:
+        blocks += [Heading("Single Points of Failure:"), Paragraph("None.")]
+    return blocks
+
+
+def _with_mechanisms(users: float, degraded: Sequence[str]) -> str:
+    text = fmt.share(users)
+    return f"{text}; degraded: {', '.join(degraded)}" if degraded else text
+
+
+# -------------------------------------------------------------------------------- availability
+
+
+def availability(plan: Plan) -> list[Block]:
+    """Downtime budgets per tier and period, modeled availability, and what caps it."""
+    section = plan.availability
+    periods = [cell.period for cell in section.downtime[0].cells] if section.downtime else []
+    blocks: list[Block] = [
+        Section("AVAILABILITY"),
+        Heading("Downtime Budget:"),
+        _table(
+            ("Tier", "Uptime", *periods),
+            (
+                (
+                    row.label,
+                    fmt.percent(row.objective),
+                    *(fmt.figure(c.downtime) for c in row.cells),
+                )
+                for row in section.downtime
+            ),
+        ),
+        Heading("Modeled Availability:"),
+        _table(
+            ("Entry Point", "Traffic", "Availability", "With Mechanisms"),
+            (
+                (
+                    e.component,
+                    fmt.share(e.traffic_share * 100),
+                    fmt.percent(e.availability.value),
+                    fmt.percent(e.availability_with.value),
+                )
+                for e in section.entry_points
+            ),
+        ),
+        Paragraph(
+            f"System: {fmt.percent(section.current.value)} as specified, "
+            f"{fmt.percent(section.with_mechanisms.value)} with the planned fallbacks; target "
+            f"{fmt.percent(section.target.value)} "
+            f"({'met' if section.meets_target else 'not met'})."
+        ),
+        _table(
+            ("Component", "Source", "Per Replica", "Effective", "MTTR"),
+            (
+                (
+                    c.component,
+                    c.source,
+                    fmt.percent(c.per_replica.value),
+                    fmt.percent(c.effective.value),
+                    fmt.figure(c.mttr),
+                )
+                for c in section.components
+            ),
+        ),
+    ]
+    if section.caps:
+        blocks += [
+            Heading("What Caps It:"),
+            _table(
+                ("Component", "Highest SLO It Allows", "Below Target", "Entry Points"),
+                (
+                    (
+                        cap.component,
+                        fmt.percent(cap.max_slo.value),
+                        "yes" if cap.below_target else "no",
+                        ", ".join(cap.entry_points) or fmt.NONE,
+                    )
+                    for cap in section.caps
+                ),
+            ),
+        ]
+    return blocks
+
+
+def _downtimes(row: DowntimeRow) -> list[str]:
+    return [fmt.figure(cell.downtime) for cell in row.cells]
+
+
+# ---------------------------------------------------------------------------------- mechanisms
+
+_LAYERS = (
+    ("LAYER 1: Prevention", ("Prevention",)),
+    ("LAYER 2: Detection", ()),
+    ("LAYER 3: Containment", ("Containment", "Isolation")),
+    ("LAYER 4: Recovery", ("Recovery", "Degradation")),
+)
+
+_MECHANISM_NAMES = {
+    "circuit_breaker": "Circuit breakers",
+    "bulkhead": "Bulkheads",
+    "timeout": "Timeouts",
+    "deadline": "Deadlines",
+    "retry": "Retry with backoff",
+    "retry_budget": "Retry budgets",
+    "rate_limiter": "Rate limiting",
+    "fallback": "Fallbacks",
+    "hedge": "Hedged requests",
+}
+
+
+def mechanism_name(mechanism: str) -> str:
+    """Display name of a mechanism-table section (`circuit_breaker` → `Circuit breakers`)."""
+    return _MECHANISM_NAMES.get(mechanism, mechanism.replace("_", " ").capitalize())
+
+
+def _layer_items(rows: Sequence[MechanismRow], types: Sequence[str]) -> list[str]:
+    by_mechanism: dict[str, list[str]] = {}
+    for row in rows:
+        if row.type in types:
+            policies = by_mechanism.setdefault(row.mechanism, [])
+            if row.policy not in policies:
+                policies.append(row.policy)
+    return [f"{mechanism_name(m)}: {', '.join(p)}" for m, p in by_mechanism.items()]
+
+
+def layers(plan: Plan) -> list[str]:
+    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
+    groups: list[tuple[str, list[str]]] = []
+    for name, types in _LAYERS:
+        if types:
+            items = _layer_items(plan.mechanisms, types)
+        else:
+            signals = plan.monitoring.signals
+            alerts = plan.monitoring.burn_rate_alerts
+            items = []
+            if signals:
+                items.append("Health signals: " + ", ".join(s.signal.lower() for s in signals))
+            if alerts:
+                rates = "/".join(fmt.figure(a.burn_rate) for a in alerts)
+                items.append(f"Burn-rate alerts: {rates}")
+        if name == "LAYER 4: Recovery" and plan.recovery.failover:
+            items.append(f"Failover: {plan.recovery.strategy.label}")
+        groups.append((name, items or ["nothing planned"]))
+    return tree_box("RESILIENCE LAYERS", groups)
+
+
+def mechanisms(plan: Plan) -> list[Block]:
+    """Layers box, the mechanism table with its reasons, redundancy and isolation proposals."""
+    blocks: list[Block] = [
+        Section("RESILIENCE MECHANISMS"),
+        Heading("Architecture:"),
+        Diagram("resilience-layers", tuple(layers(plan))),
+        _table(
+            ("Policy", "Mechanism", "Type", "Config", "Trigger"),
+            (
+                (r.policy, mechanism_name(r.mechanism), r.type, r.config, r.trigger)
+                for r in plan.mechanisms
+            ),
+        ),
+    ]
+    if plan.mechanisms:
+        blocks += [
+            Heading("Why These Settings:"),
+            Bullets(
+                tuple(
+                    f"{r.policy} {mechanism_name(r.mechanism).lower()}: {r.reason}"
+                    for r in plan.mechanisms
+                )
+            ),
+        ]
+    redundancy = plan.redundancy
+    if redundancy.proposals:
+        blocks += [
+            Heading("Redundancy:"),
+            _table(
+                ("Component", "Now", "Proposed", "Placement", "Component Avail.", "System After"),
+                (
+                    (
+                        p.component,
+                        f"{p.current_min_healthy}-of-{p.current_replicas}",
+                        f"{p.proposed_min_healthy}-of-{p.proposed_replicas}",
+                        ", ".join(p.placement) or fmt.NONE,
+                        f"{fmt.percent(p.current.value)} → {fmt.percent(p.resulting.value)}",
+                        fmt.percent(p.system_after.value),
+                    )
+                    for p in redundancy.proposals
+                ),
+            ),
+            Paragraph(
+                f"With every proposal applied: {fmt.percent(redundancy.achievable.value)} modeled."
+            ),
+        ]
+    if redundancy.isolation:
+        blocks += [
+            Heading("Isolation:"),
+            Bullets(
+                tuple(
+                    f"{i.caller} → {i.target}: bulkhead of {i.max_concurrent} — {i.reason}"
+                    for i in redundancy.isolation
+                )
+            ),
+        ]
+    return blocks
+
+
+# ------------------------------------------------------------------------------------ recovery
+
+
+def _target(rto: str, rpo: str) -> str:
+    return f"{rto} / {rpo}"
+
+
+def recovery(plan: Plan) -> list[Block]:
+    """Scenarios with RTO/RPO against targets, DR strategy, backups, failover, reconciliation."""
+    section = plan.recovery
+    strategy = section.strategy
+    blocks: list[Block] = [
+        Section("RECOVERY PROCEDURES"),
+        _table(
+            ("Scenario", "RTO", "RPO", "Target RTO / RPO", "Status", "Procedure"),
+            (
+                (
+                    s.scenario,
+                    fmt.figure(s.rto),
+                    fmt.figure(s.rpo),
+                    _target(fmt.figure(s.rto_target), fmt.figure(s.rpo_target)),
+                    s.status,
+                    s.procedure,
+                )
+                for s in section.scenarios
+            ),
+        ),
+        Paragraph(
+            f"DR strategy: {strategy.label} (typical RTO {fmt.figure(strategy.typical_rto)}, "
+            f"RPO {fmt.figure(strategy.typical_rpo)}) — {strategy.reason}"
+        ),
+    ]
+    if section.backups:
+        blocks += [
+            Heading("Backups:"),
+            _table(
+                ("Component", "Method", "Interval", "Retention", "Restore Test"),
+                (
+                    (
+                        b.component,
+                        b.method,
+                        fmt.figure(b.interval),
+                        fmt.figure(b.retention),
+                        b.restore_test,
+                    )
+                    for b in section.backups
+                ),
+            ),
+        ]
+    if section.failover:
+        steps = [(f.step, f.action, f.detail) for f in section.failover]
+        blocks += [Heading("Failover Plan:"), Diagram("failover", tuple(flow_box(steps)))]
+    for rec in section.reconciliation:
+        blocks += [Heading(f"Data Reconciliation — {rec.component}:"), Bullets(rec.steps)]
+    return blocks
+
+
+# ---------------------------------------------------------------------------------- monitoring
+
+
+def monitoring(plan: Plan) -> list[Block]:
+    """Signals and thresholds, burn-rate alerts, incident severities and the runbook index."""
+    section = plan.monitoring
+    blocks: list[Block] = [
+        Section("MONITORING & ALERTS"),
+        _table(
+            ("Signal", "Metric", "Warning", "Critical", "Action"),
+            (
+                (
+                    s.signal,
+                    s.metric,
+                    fmt.threshold(s.comparison, s.warning),
+                    fmt.threshold(s.comparison, s.critical),
+                    s.action,
+                )
+                for s in section.signals
+            ),
+        ),
+        Heading("Burn-Rate Alerts (multi-window, multi-burn-rate):"),
+        _table(
+            ("Severity", "Long Window", "Short Window", "Burn Rate", "Budget Spent", "Fires After"),
+            (
+                (
+                    a.severity,
+                    fmt.figure(a.long_window),
+                    fmt.figure(a.short_window),
+                    fmt.figure(a.burn_rate),
+                    fmt.figure(a.budget_consumed),
+                    fmt.figure(a.time_to_fire),
+                )
+                for a in section.burn_rate_alerts
+            ),
+        ),
+        Paragraph("Fires After: time to fire during a total outage (100% errors)."),
+        Heading("Incident Response:"),
+        _table(
+            ("Severity", "Priority", "Response", "Acknowledge", "When"),
+            (
+                (
+                    s.severity,
+                    s.priority,
+                    s.response,
+                    fmt.figure(s.acknowledge_within),
+                    s.description,
+                )
+                for s in section.severities
+            ),
+        ),
+        Heading("Runbooks (reliability runbook SPEC -o DIR):"),
+    ]
+    if section.runbooks:
+        blocks.append(
+            Bullets(
+                tuple(
+                    f"{runbook_filename(r)} — {r.priority} {r.severity}: {r.title}"
+                    for r in section.runbooks
+                )
+            )
+        )
+    else:
+        blocks.append(Paragraph("None: no P1 or P2 failure mode."))
+    return blocks
+
+
+# ------------------------------------------------------------------------------------------ sla
+
+
+def sla(plan: Plan) -> list[Block]:
+    """SLA tracking as measured; until measured, how to measure it (never a made-up figure)."""
+    headers = ("Period", "Target", "Actual", "Budget Used", "Status", "Coverage")
+    blocks: list[Block] = [Section("SLA TRACKING")]
+    measured = plan.sla
+    if measured is None:
+        target = plan.header.target.value
+        budget = plan.header.period_seconds.value * (100 - target) / 100 / 60
+        return [
+            *blocks,
+            _table(
+                headers[:5],
+                (
+                    (period, fmt.percent(target), "not measured", fmt.NONE, fmt.NONE)
+                    for period in SLA_PERIODS
+                ),
+            ),
+            Paragraph(f"Actual uptime: {SLA_HOW_TO}"),
+            Paragraph(
+                f"Error Budget: {budget:.1f} minutes per {plan.header.period_label} at "
+                f"{fmt.percent(target)}; remaining this month: {SLA_HOW_TO}"
+            ),
+        ]
+    blocks.append(
+        _table(
+            headers,
+            (
+                (
+                    row.period,
+                    fmt.percent(row.target),
+                    fmt.figure(row.actual),
+                    fmt.figure(row.budget_used),
+                    row.status,
+                    fmt.figure(row.coverage),
+                )
+                for row in measured.rows
+            ),
+        )
+    )
+    if measured.budget_remaining_minutes is None:
+        blocks.append(Paragraph("Error Budget: no data for this month"))
+    else:
+        minutes = measured.budget_remaining_minutes.value
+        blocks.append(Paragraph(f"Error Budget: {minutes:.1f} minutes remaining this month"))
+    if measured.burn_rates:
+        rates = ", ".join(f"{w}: {fmt.figure(f)}" for w, f in measured.burn_rates.items())
+        blocks.append(Paragraph(f"Burn rate now: {rates}"))
+    blocks.append(
+        Paragraph(f"SLO {measured.slo}, measured {measured.measured_at} from {measured.source}.")
+    )
+    if measured.notes:
+        blocks.append(Bullets(tuple(measured.notes)))
+    return blocks
+
+
+_BUILDERS = {
+    "failures": failures,
+    "availability": availability,
+    "mechanisms": mechanisms,
+    "recovery": recovery,
+    "monitoring": monitoring,
+    "sla": sla,
+}
+
+
+def document(plan: Plan, sections: Sequence[str] | None = None) -> list[Block]:
+    """The header, then `sections` (default: all of SECTIONS) in report order."""
+    wanted = SECTIONS if sections is None else tuple(sections)
+    unknown = [name for name in wanted if name not in _BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}; expected some of {SECTIONS}")
+    blocks = header(plan)
+    for name in SECTIONS:
+        if name in wanted:
+            blocks += _BUILDERS[name](plan)
+    return blocks

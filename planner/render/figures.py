@@ -1,0 +1,57 @@
+"""How the report writes numbers: percentages, durations and `Figure`s, the same in every format."""
+
+from __future__ import annotations
+
+import math
+
+from planner.model import Figure
+from planner.units import format_duration, format_percent
+
+#: Written where a table cell has no value (no target given, nothing measured).
+NONE = "—"
+
+
+def percent(value: float, digits: int = 4) -> str:
+    """`99.9523%`; never rounds an availability below 100 up to "100%"."""
+    text = format_percent(value, digits)
+    while value < 100 and text == "100" and digits < 12:
+        digits += 1
+        text = format_percent(value, digits)
+    return f"{text}%"
+
+
+def share(value: float) -> str:
+    """A share of users or budget, to one decimal: `80%`, `12.5%`, `0%`."""
+    return f"{format_percent(value, 1)}%"
+
+
+def duration(seconds: float) -> str:
+    """`4m 30s`, `250ms`, `0s`."""
+    return format_duration(seconds)
+
+
+def figure(fig: Figure | None) -> str:
+    """A Figure in its unit: seconds as a duration, percent with %, counts and ratios plainly."""
+    if fig is None:
+        return NONE
+    unit = fig.unit.strip()
+    value = fig.value
+    if math.isnan(value):
+        return NONE
+    if unit in ("s", "seconds", "second"):
+        return duration(value)
+    if unit in ("%", "percent"):
+        return percent(value)
+    if unit in ("min", "minutes"):
+        return f"{value:.1f} min"
+    if unit in ("ratio", "fraction"):
+        return f"{value:.6g}"
+    if unit in ("x", "×", "burn rate"):
+        return f"{value:g}×"
+    text = f"{value:.6g}" if not float(value).is_integer() else f"{int(value)}"
+    return f"{text} {unit}" if unit and unit not in ("1", "count") else text
+
+
+def threshold(comparison: str, fig: Figure) -> str:
+    """A monitoring threshold as the seed writes it: `<99.95%`, `>300ms`."""
+    return f"{comparison}{figure(fig)}"

@@ -1,0 +1,95 @@
+"""Markdown runbooks (one per P1/P2 failure mode) and the post-mortem template."""
+
+from __future__ import annotations
+
+import re
+
+from planner.model import Plan, PostmortemTemplate, Runbook
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def runbook_filename(runbook: Runbook) -> str:
+    """`<slug>.md`, with anything that is not safe in a file name replaced by `-`."""
+    stem = _UNSAFE.sub("-", runbook.slug).strip("-.") or runbook.failure_mode_id.lower()
+    return f"{stem}.md"
+
+
+def _numbered(items: tuple[str, ...]) -> list[str]:
+    return [f"{i}. {item}" for i, item in enumerate(items, 1)] or ["_Nothing planned._"]
+
+
+def _bulleted(items: tuple[str, ...]) -> list[str]:
+    return [f"- {item}" for item in items] or ["_Nothing planned._"]
+
+
+def runbook_markdown(runbook: Runbook, system: str) -> str:
+    """One runbook: symptoms, the alert that fires, diagnosis queries, mitigation, recovery,
+    verification."""
+    lines = [
+        f"# {runbook.failure_mode_id}: {runbook.title}",
+        "",
+        f"- **System:** {system}",
+        f"- **Component:** {runbook.component}",
+        f"- **Priority:** {runbook.priority} ({runbook.severity})",
+        "",
+        "## Symptoms",
+        "",
+        *_bulleted(runbook.symptoms),
+        "",
+        "## Alert",
+        "",
+        runbook.alert,
+        "",
+        "## Diagnosis",
+        "",
+    ]
+    if not runbook.diagnosis:
+        lines.append("_No query planned._")
+    for query in runbook.diagnosis:
+        lines += [f"- {query.description}", "", "  ```promql", f"  {query.promql}", "  ```", ""]
+    if lines[-1] == "":
+        lines.pop()
+    lines += [
+        "",
+        "## Mitigation",
+        "",
+        *_numbered(runbook.mitigation),
+        "",
+        "## Recovery",
+        "",
+        *_numbered(runbook.recovery),
+        "",
+        "## Verification",
+        "",
+        *_bulleted(runbook.verification),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def runbook_files(plan: Plan) -> dict[str, str]:
+    """File name → markdown for every runbook of the plan, in priority order."""
+    files: dict[str, str] = {}
+    for runbook in plan.monitoring.runbooks:
+        name = runbook_filename(runbook)
+        if name in files:  # two slugs that sanitise alike: keep both, told apart by the id
+            name = f"{runbook.failure_mode_id.lower()}-{name}"
+        files[name] = runbook_markdown(runbook, plan.header.system)
+    return files
+
+
+def postmortem_markdown_of(template: PostmortemTemplate) -> str:
+    """The post-mortem template: per section, the plan's figures, then the prompts to fill in."""
+    lines = [f"# {template.title}"]
+    for section in template.sections:
+        lines += ["", f"## {section.heading}", ""]
+        if section.prefilled:
+            lines += [f"- {item}" for item in section.prefilled]
+            lines.append("")
+        lines += [f"- **{prompt}**" for prompt in section.prompts] or ["_Nothing to fill in._"]
+    return "\n".join(lines) + "\n"
+
+
+def postmortem_markdown(plan: Plan) -> str:
+    """The plan's post-mortem template as markdown (`reliability postmortem SPEC`)."""
+    return postmortem_markdown_of(plan.monitoring.postmortem)

@@ -1,0 +1,65 @@
+"""The plain-text report in the seed's OUTPUT FORMAT: header rules, section rules, pipe tables and
+box-drawn diagrams, at most `MAX_WIDTH` columns, byte-for-byte deterministic."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from planner.model import Plan
+from planner.render.document import (
+    Block,
+    Diagram,
+    Heading,
+    Paragraph,
+    Section,
+    Table,
+    Title,
+    document,
+)
+from planner.render.layout import MAX_WIDTH, header_block, section, table
+
+
+def _block(block: Block) -> list[str]:
+    if isinstance(block, Title):
+        return header_block(block.title, block.fields)
+    if isinstance(block, Section):
+        return section(block.title)
+    if isinstance(block, Heading):
+        return [block.text]
+    if isinstance(block, Table):
+        # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
+        rows = [[cell.replace("|", "¦") for cell in row] for row in block.rows]
+        return table(block.headers, rows)
+    if isinstance(block, Diagram):
+        return list(block.lines)
+    if isinstance(block, Paragraph):
+        return textwrap.wrap(block.text, MAX_WIDTH, break_on_hyphens=False) or [""]
+    lines: list[str] = []
+    for item in block.items:
+        lines += textwrap.wrap(
+            item,
+            MAX_WIDTH,
+            initial_indent="- ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        )
+    return lines
+
+
+def render_blocks(blocks: Sequence[Block]) -> str:
+    """Draw blocks as text: blank lines between blocks, none between a heading and its body."""
+    lines: list[str] = []
+    previous: Block | None = None
+    for block in blocks:
+        # The seed puts a section's first block right under its rule, as a heading's body.
+        if previous is not None and not isinstance(previous, Heading | Section):
+            lines.append("")
+        lines += _block(block)
+        previous = block
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def render_text(plan: Plan, sections: Sequence[str] | None = None) -> str:
+    """The report (or some of its sections) as plain text."""
+    return render_blocks(document(plan, sections))

@@ -1,0 +1,167 @@
+"""The renderers on a hand-built plan: sections, formats, width, escaping, no made-up SLA."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+import yaml
+
+from planner.render import dump_document, render_plan
+from planner.render.document import SECTIONS, SLA_HOW_TO
+from planner.render.runbooks import postmortem_markdown, runbook_files
+from tests.render_plans import MODES, sample_plan
+
+
+def _section_titles(text: str) -> list[str]:
+    lines = text.splitlines()
+    return [lines[i - 1] for i, line in enumerate(lines) if line and set(line) == {"─"}]
+
+
+def test_text_report_has_the_seed_sections_in_order() -> None:
+    text = render_plan(sample_plan(), "text")
+    assert text.startswith("RELIABILITY ENGINEERING PLAN\n═")
+    assert _section_titles(text) == [
+        "FAILURE MODE ANALYSIS",
+        "AVAILABILITY",
+        "RESILIENCE MECHANISMS",
+        "RECOVERY PROCEDURES",
+        "MONITORING & ALERTS",
+        "SLA TRACKING",
+    ]
+    for heading in ("Failure Modes:", "Blast Radius:", "Architecture:", "Failover Plan:"):
+        assert f"\n{heading}\n" in text
+
+
+@pytest.mark.parametrize("sla", [False, True])
+def test_text_report_fits_100_columns_without_trailing_space(sla: bool) -> None:
+    text = render_plan(sample_plan(sla=sla), "text")
+    for line in text.splitlines():
+        assert len(line) <= 100, line
+        assert line == line.rstrip(), line
+
+
+def test_text_report_header_shows_target_and_modeled_current() -> None:
+    text = render_plan(sample_plan(), "text")
+    assert "\nSLA Target: 99.99%\n" in text
+    assert "\nCurrent: 99.4502% (modeled from the spec)\n" in text
+
+
+def test_every_failure_mode_is_a_row_with_its_priority_and_rpn() -> None:
+    text = render_plan(sample_plan(), "text", ["failures"])
+    rows = [line for line in text.splitlines() if line.startswith("| FM-")]
+    assert [row.split("|")[1].strip() for row in rows] == [m.id for m in MODES]
+    assert [row.split("|")[6].strip() for row in rows] == [m.priority for m in MODES]
+    assert [row.split("|")[7].strip() for row in rows] == [str(m.rpn) for m in MODES]
+    # a literal pipe in a cell must not add a column to the plain-text table
+    assert len({row.count("|") for row in rows}) == 1
+
+
+def test_risk_matrix_counts_come_from_the_failure_modes() -> None:
+    text = render_plan(sample_plan(), "text", ["failures"])
+    high = next(line for line in text.splitlines() if line.startswith("│ High   │"))
+    low = next(line for line in text.splitlines() if line.startswith("│ Low    │"))
+    # FM-001 is H×H and FM-002 is H×M, both in critical cells; FM-004 is L×L (monitor)
+    assert high.split("│")[2].split() == ["·", "●1", "●1"]
+    assert low.split("│")[2].split() == ["○1", "·", "·"]
+
+
+def test_sections_filter_keeps_header_and_only_the_asked_sections() -> None:
+    text = render_plan(sample_plan(), "text", ["recovery"])
+    assert _section_titles(text) == ["RECOVERY PROCEDURES"]
+    assert "System: ai-gateway" in text
+
+
+def test_unknown_section_and_unknown_format_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown report section"):
+        render_plan(sample_plan(), "text", ["nope"])
+    with pytest.raises(ValueError, match="unknown format"):
+        render_plan(sample_plan(), "pdf")
+
+
+def test_unmeasured_sla_says_how_to_measure_and_shows_no_actual_figure() -> None:
+    text = render_plan(sample_plan(), "text", ["sla"])
+    sla = text[text.index("SLA TRACKING") :]
+    rows = [line for line in sla.splitlines() if line.startswith(("| This", "| YTD"))]
+    assert [row.split("|")[1].strip() for row in rows] == ["This month", "This quarter", "YTD"]
+    assert all(row.split("|")[3].strip() == "not measured" for row in rows)
+    assert "reliability sla SPEC --prometheus URL" in sla
+    # the month's budget is derived from the target (30 d × 0.01 % = 4.32 min), not measured
+    assert "Error Budget: 4.3 minutes per 30 days at 99.99%" in sla
+    assert "remaining this month: not measured" in sla
+
+
+def test_measured_sla_shows_the_rows_and_the_remaining_budget() -> None:
+    text = render_plan(sample_plan(sla=True), "text", ["sla"])
+    assert "| This month | 99.99% | 99.995% | 50%" in text
+    assert "| YTD        | 99.99% | —       | —" in text
+    assert "Error Budget: 2.2 minutes remaining this month" in text
+    assert SLA_HOW_TO not in text
+
+
+def test_markdown_has_the_same_tables() -> None:
+    md = render_plan(sample_plan(), "markdown")
+    assert md.startswith("# Reliability Engineering Plan\n")
+    assert "## Failure Mode Analysis" in md
+    rows = [line for line in md.splitlines() if line.startswith("| FM-")]
+    assert len(rows) == len(MODES)
+    assert r"Cache outage \| stampede" in md  # escaped, so the row keeps its columns
+    assert "```text\n┌" in md  # diagrams stay box-drawn, in code blocks
+
+
+def test_html_is_one_escaped_self_contained_page() -> None:
+    page = render_plan(sample_plan(), "html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert not re.search(r"""(src|href)\s*=""", page)  # no external resource of any kind
+
+    class Balanced(HTMLParser):
+        void = frozenset({"meta", "br"})
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in self.void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.stack.pop() == tag
+
+    parser = Balanced()
+    parser.feed(page)
+    assert parser.stack == []
+    assert page.count("<h2>") == len(SECTIONS)
+
+
+def test_dump_document_round_trips_json_and_yaml() -> None:
+    doc = {"version": 1, "system": "ü", "mechanisms": {"a": {"timeout": 2.5}}}
+    assert json.loads(dump_document(doc, "json")) == doc
+    assert yaml.safe_load(dump_document(doc, "yaml")) == doc
+
+
+def test_runbook_files_are_safe_names_with_every_section() -> None:
+    files = runbook_files(sample_plan())
+    assert list(files) == ["fm-001-llm-primary-429-rate-limiting.md", "fm-002-timeouts.md"]
+    first = files["fm-001-llm-primary-429-rate-limiting.md"]
+    headings = [line for line in first.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Symptoms",
+        "## Alert",
+        "## Diagnosis",
+        "## Mitigation",
+        "## Recovery",
+        "## Verification",
+    ]
+    assert 'rate(x{code="429"}[5m])' in first
+    assert "_Nothing planned._" in files["fm-002-timeouts.md"]
+
+
+def test_postmortem_has_prefilled_figures_and_prompts() -> None:
+    md = postmortem_markdown(sample_plan())
+    assert md.startswith("# Post-mortem: ai-gateway\n")
+    assert "## Impact\n\n- Target: 99.99%\n\n- **Users impacted**" in md
+    assert "## Timeline" in md
