@@ -28,30 +28,45 @@ from resilience._events import (
     add_hook,
     remove_hook,
 )
+from resilience.breaker import BreakerState, CircuitBreaker
+from resilience.bulkhead import Bulkhead
+from resilience.fallback import Fallback
+from resilience.policy import Policy
+from resilience.retry import FullJitterBackoff, Retry, RetryBudget
+from resilience.timeout import Timeout
 
 __all__ = [
     "AttemptTimeoutError",
+    "BreakerState",
+    "Bulkhead",
     "BulkheadFullError",
     "CallFinished",
     "CallOutcome",
     "ChaosInjected",
+    "CircuitBreaker",
     "CircuitOpenError",
     "ConfigError",
     "DeadlineExceededError",
     "Event",
+    "Fallback",
     "FallbackUsed",
+    "FullJitterBackoff",
     "HedgeStarted",
     "HedgeWon",
     "Hook",
     "Outcome",
+    "Policy",
     "PolicyInfo",
     "RateLimitedError",
     "Rejected",
     "RejectedError",
     "ResilienceError",
+    "Retry",
+    "RetryBudget",
     "RetryScheduled",
     "StateChanged",
     "TimedOut",
+    "Timeout",
     "add_hook",
     "remove_hook",
 ]

@@ -64,6 +64,21 @@ nested policy inherits the tighter of the two deadlines.
 """
 
 
+class TestingMode:
+    """The switch `resilience.testing.set_testing` flips: no backoff sleeps, capped attempts."""
+
+    __slots__ = ("active", "attempts", "cap")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.attempts = 1
+        self.cap = False
+
+
+testing_mode = TestingMode()
+"""Process-wide testing mode, read by `Retry` on its failure path only."""
+
+
 def remaining_time() -> float | None:
     """Seconds left before the current deadline (may be negative), or None without a deadline."""
     deadline = deadline_var.get()

@@ -1,4 +1,4 @@
-"""Helpers for testing code that uses resilience: virtual time.
+"""Helpers for testing code that uses resilience: virtual time and testing mode.
 
 `VirtualTimeLoop` is an asyncio event loop whose clock stands still while work is ready and jumps
 straight to the next timer when the loop would otherwise wait, so `asyncio.sleep(60)`,
@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import selectors
 from typing import Any
+
+from resilience._core import testing_mode
+from resilience._errors import ConfigError
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -55,3 +58,35 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 def virtual_time_loop_factory(**kwargs: Any) -> VirtualTimeLoop:
     """A loop factory for `asyncio.Runner` / pytest-asyncio."""
     return VirtualTimeLoop(**kwargs)
+
+
+class _TestingSwitch:
+    """Returned by `set_testing`; as a context manager it restores the previous mode on exit."""
+
+    def __init__(self, previous: tuple[bool, int, bool]) -> None:
+        self._previous = previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        testing_mode.active, testing_mode.attempts, testing_mode.cap = self._previous
+
+
+def set_testing(testing: bool, *, attempts: int = 1, cap: bool = False) -> _TestingSwitch:
+    """Switch testing mode for your own test suite: retries make `attempts` attempts, no sleeps.
+
+    With ``cap=True`` a retry makes ``min(attempts, max_attempts)`` attempts instead. Works as a
+    plain call (``set_testing(True)``) or as a context manager that restores the previous mode
+    (``with set_testing(True, attempts=2): ...``), like stamina's. Added in 0.1.0.
+    """
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise ConfigError(f"set_testing attempts: expected an integer >= 1, got {attempts!r}")
+    previous = (testing_mode.active, testing_mode.attempts, testing_mode.cap)
+    testing_mode.active, testing_mode.attempts, testing_mode.cap = bool(testing), attempts, cap
+    return _TestingSwitch(previous)
+
+
+def is_testing() -> bool:
+    """True while testing mode is on."""
+    return testing_mode.active

@@ -1,0 +1,124 @@
+"""`Fallback`: serve a substitute value when the call fails (or returns an unacceptable result)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
+from resilience._errors import ConfigError
+from resilience._events import FallbackUsed
+
+T = TypeVar("T")
+
+ExcTypes = tuple[type[BaseException], ...]
+
+
+class Fallback(Mechanism):
+    """On a failure matching `on` (or a result matching `if_result`), return
+    ``handler(failure, *args, **kwargs)`` instead: `failure` is the exception (or the rejected
+    result) and `args`/`kwargs` are the call's own arguments. `handler` may be sync or async.
+
+    `on` defaults to every `Exception`, so the fallback also serves our own rejections
+    (`CircuitOpenError`, `BulkheadFullError`, `RateLimitedError`) and timeouts. Cancellation is
+    never caught. In a `Policy` it is the outermost layer, so it sees the final outcome; an
+    ``async with`` block cannot be substituted, so there the fallback lets the error through.
+    Added in 0.1.0.
+    """
+
+    mechanism = "fallback"
+
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        *,
+        on: type[BaseException] | ExcTypes | Callable[[BaseException], bool] = (Exception,),
+        if_result: Callable[[Any], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        if not callable(handler):
+            raise ConfigError(f"Fallback.handler: expected a callable, got {handler!r}")
+        self.handler = handler
+        if isinstance(on, type) and issubclass(on, BaseException):
+            on = (on,)
+        self._types: ExcTypes | None
+        self._pred: Callable[[BaseException], bool] | None
+        if isinstance(on, tuple) and all(
+            isinstance(t, type) and issubclass(t, Exception) for t in on
+        ):
+            self._types, self._pred = on, None
+        elif callable(on) and not isinstance(on, type | tuple):
+            self._types, self._pred = None, on
+        else:
+            raise ConfigError(
+                f"Fallback.on: expected Exception subclasses or a predicate, got {on!r}"
+            )
+        self.on = on
+        self.if_result = if_result
+
+    def describe(self) -> str:
+        """Every setting as one line of text."""
+        name = getattr(self.handler, "__qualname__", repr(self.handler))
+        on = self.on
+        on_text = (
+            "(" + ", ".join(t.__name__ for t in on) + ")"
+            if isinstance(on, tuple)
+            else getattr(on, "__name__", "predicate")
+        )
+        return (
+            f"Fallback(handler={name}, on={on_text}, "
+            f"if_result={'set' if self.if_result else 'None'})"
+        )
+
+    def _matches(self, exc: Exception) -> bool:
+        if self._types is not None:
+            return isinstance(exc, self._types)
+        assert self._pred is not None
+        return bool(self._pred(exc))
+
+    def _used(self, ctx: CallContext, exc: Exception | None) -> None:
+        ctx.fallback_used = True
+        if ctx.emitter.handlers:
+            ctx.emitter.emit(FallbackUsed(ctx.policy, exc))
+
+    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+        """Run a call; on a matching failure, run the handler instead."""
+        return self._run(nxt, call, ctx)
+
+    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        if ctx.once:
+            return await nxt(call, ctx)
+        try:
+            result = await nxt(call, ctx)
+        except Exception as exc:
+            if not self._matches(exc):
+                raise
+            self._used(ctx, exc)
+            value = self.handler(exc, *ctx.args, **ctx.kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+            return value  # type: ignore[no-any-return]
+        check = self.if_result
+        if check is not None and check(result):
+            self._used(ctx, None)
+            value = self.handler(result, *ctx.args, **ctx.kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+            return value  # type: ignore[no-any-return]
+        return result
+
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Run a sync call; on a matching failure, run the (sync) handler instead."""
+        try:
+            result = nxt(call, ctx)
+        except Exception as exc:
+            if not self._matches(exc):
+                raise
+            self._used(ctx, exc)
+            return self.handler(exc, *ctx.args, **ctx.kwargs)  # type: ignore[no-any-return]
+        check = self.if_result
+        if check is not None and check(result):
+            self._used(ctx, None)
+            return self.handler(result, *ctx.args, **ctx.kwargs)  # type: ignore[no-any-return]
+        return result
