@@ -59,10 +59,12 @@ exit codes: 0 ok, 1 a check failed, 2 bad input or an unreachable server
 
 def _load_plan_of(spec_path: str) -> Any:
     """The spec at `spec_path`, analysed into a plan (imports kept local: `--help` stays fast)."""
-    from planner.build import build_plan
     from planner.spec import load_spec
 
-    return build_plan(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    from planner.build import build_plan
+
+    return build_plan(spec)
 
 
 def _report(sections: tuple[str, ...] | None) -> Handler:
