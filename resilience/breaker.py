@@ -167,6 +167,12 @@ class CircuitBreaker(Mechanism):
         self._half_permits = 0
         self._lock = threading.Lock()  # sync (threaded) callers only; the async path is lock-free
         self._own_emitter = Emitter(self.standalone_info(name))
+        # Shared state (resilience/storage/_breaker.py): None costs nothing on the closed path.
+        self._shared: Any = None
+        if storage is not None:
+            from resilience.storage._breaker import share
+
+            self._shared = share(self, storage)
 
     # ------------------------------------------------------------------ readouts and control
 
@@ -271,6 +277,8 @@ class CircuitBreaker(Mechanism):
             self._window.reset()
             self._readout = self._window
         self._state = to
+        if self._shared is not None:
+            self._shared.state_changed(old.value, to.value)
         if old is not to:
             for emitter in self._emitters or (self._own_emitter,):
                 if emitter.handlers:
@@ -318,6 +326,8 @@ class CircuitBreaker(Mechanism):
 
     def _release(self, gen: int) -> None:
         """Give a half-open permit back (cancelled or ignored call)."""
+        if self._shared is not None and self._shared.release(gen):
+            return  # a fleet permit: it goes back to the fleet
         if gen == self._gen and self._state is HALF_OPEN:
             self._half_permits += 1
 
@@ -333,6 +343,8 @@ class CircuitBreaker(Mechanism):
             window = self._window
             minimum = self._closed_min
         window.record(failed, slow, now)
+        if state is HALF_OPEN and self._shared is not None:
+            self._shared.record(gen, failed, slow)
         if state is METRICS_ONLY:
             return
         calls, failures, slow_calls = window.counts(now)
@@ -369,7 +381,12 @@ class CircuitBreaker(Mechanism):
     async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         clock = self._clock
         start = clock()
-        gen = self._gen if self._state is CLOSED else self._acquire(start, ctx)
+        if self._state is CLOSED:
+            gen = self._gen
+        elif self._shared is None:
+            gen = self._acquire(start, ctx)
+        else:
+            gen = await self._shared.acquire(start, ctx)  # fleet-wide half-open permits
         try:
             result = await nxt(call, ctx)
         except Exception as exc:

@@ -1,0 +1,125 @@
+"""How a `CircuitBreaker` uses a `BreakerStorage`: the glue behind `CircuitBreaker(storage=...)`.
+
+The breaker calls this adapter at its seams (never on the closed-state call path):
+
+- `state_changed` from `_transition`: a local trip is published to the fleet;
+- `acquire` instead of `_acquire` when the breaker is not closed: half-open permits come from the
+  fleet (exactly `half_open_calls` across all instances); if the storage is unavailable, the
+  breaker's own local `_acquire` decides;
+- `release` / `record` from `_release` / `_record`: a fleet permit's outcome goes to the fleet,
+  which closes or reopens the breaker everywhere.
+
+The storage calls `shared_counts` (the local closed window) and `apply_shared` (adopt the fleet's
+state) from its background sync.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from resilience._core import CallContext
+from resilience.storage import BreakerLink, BreakerSettings, BreakerStorage
+
+if TYPE_CHECKING:
+    from resilience.breaker import CircuitBreaker
+
+# Manual states are this instance's operator decision: the fleet never overrides them.
+_MANUAL = frozenset({"disabled", "forced_open", "metrics_only"})
+
+
+class SharedBreakerAdapter:
+    """Connects one `CircuitBreaker` to a `BreakerStorage` (see the module docstring)."""
+
+    __slots__ = ("_breaker", "_fleet_gen", "link")
+
+    def __init__(self, breaker: CircuitBreaker, storage: BreakerStorage) -> None:
+        if not isinstance(storage, BreakerStorage):
+            from resilience._errors import ConfigError
+
+            raise ConfigError(
+                f"CircuitBreaker.storage: expected a BreakerStorage such as "
+                f"resilience.storage.RedisStorage, got {storage!r}"
+            )
+        self._breaker = breaker
+        # The breaker's local generation whose half-open permits were granted by the fleet.
+        self._fleet_gen = -2
+        settings = BreakerSettings(
+            failure_rate_threshold=breaker.failure_rate_threshold,
+            slow_call_rate_threshold=(
+                breaker.slow_call_rate_threshold if breaker.slow_call_rate_threshold < 1 else 2.0
+            ),
+            minimum_calls=breaker.minimum_calls,
+            half_open_calls=breaker.half_open_calls,
+            open_durations=BreakerSettings.durations_from(breaker.open_duration),
+            max_wait_in_half_open=breaker.max_wait_in_half_open or None,
+        )
+        self.link: BreakerLink = storage.attach(breaker.name, settings, self)
+
+    # ------------------------------------------------------------------ SharedBreaker protocol
+
+    def shared_counts(self) -> tuple[int, int, int]:
+        """The local closed-state window (zeros in any other state)."""
+        breaker = self._breaker
+        if breaker.state != "closed":
+            return (0, 0, 0)
+        return breaker.window_counts()
+
+    def apply_shared(self, state: str, open_remaining: float) -> None:
+        """Move the breaker to the fleet's state; an open one probes after `open_remaining` s."""
+        from resilience.breaker import BreakerState
+
+        breaker = self._breaker
+        if breaker.state in _MANUAL:
+            return
+        with breaker._lock:  # threads running sync callables hold it while they decide
+            now = breaker._clock()
+            breaker._transition(BreakerState(state), now)
+            if state == "open":
+                breaker._open_until = now + open_remaining
+
+    # ------------------------------------------------------------------ the breaker's seams
+
+    def state_changed(self, from_state: str, to_state: str) -> None:
+        """Called by `_transition` for every change."""
+        self.link.state_changed(str(from_state), str(to_state))
+
+    async def acquire(self, now: float, ctx: CallContext) -> int:
+        """Permission for one call while not closed: a fleet permit, or the local decision."""
+        breaker = self._breaker
+        state = breaker.state
+        if state in _MANUAL or (state == "open" and now < breaker._open_until):
+            return breaker._acquire(now, ctx)  # manual states and known-open: no round trip
+        granted = await self.link.acquire_permit()
+        if granted is None:
+            return breaker._acquire(breaker._clock(), ctx)  # storage unavailable: local state
+        # The reply may have moved the breaker (to closed, half_open or open) via apply_shared.
+        state = breaker.state
+        if state == "closed":
+            return breaker._gen
+        now = breaker._clock()
+        if granted:
+            if state != "half_open":
+                from resilience.breaker import BreakerState
+
+                breaker._transition(BreakerState.HALF_OPEN, now)
+            self._fleet_gen = breaker._gen
+            return breaker._gen
+        retry_after = breaker._open_until - now if state == "open" else None
+        raise breaker._reject(ctx, retry_after if retry_after and retry_after > 0 else None)
+
+    def release(self, gen: int) -> bool:
+        """A fleet permit's call was cancelled or ignored: the permit goes back to the fleet."""
+        if gen != self._fleet_gen or gen != self._breaker._gen:
+            return False
+        self.link.release_permit()
+        return True
+
+    def record(self, gen: int, failed: bool, slow: bool) -> None:
+        """A fleet permit's call finished: the fleet counts it toward closing or reopening."""
+        if gen == self._fleet_gen:
+            self.link.record(failed, slow)
+
+
+def share(breaker: CircuitBreaker, storage: Any) -> SharedBreakerAdapter:
+    """Attach `breaker` to `storage` (called by `CircuitBreaker(storage=...)`)."""
+    return SharedBreakerAdapter(breaker, storage)

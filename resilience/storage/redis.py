@@ -1,0 +1,465 @@
+"""`RedisStorage`: circuit-breaker state and token buckets shared through Redis (``redis.asyncio``).
+
+Keys: one hash per policy, ``{namespace}:{policy}``, holding the breaker's shared state, each
+instance's window counts and the policy's token bucket; every write refreshes its TTL (`key_ttl`).
+Every decision (merge the windows and trip, grant a half-open permit, close or reopen after the
+probes, take a token) is one Lua script, so it is atomic across the fleet. Time is the Redis
+server's clock.
+
+Round trips: none on a breaker's closed-state call path; one per attached breaker per
+`sync_interval` (the background sync); one per half-open permit and probe outcome; one per
+rate-limited call. `round_trips` counts them.
+
+Failure handling: a command that fails or takes longer than `timeout` is counted
+(`StorageError` event → ``resilience_storage_errors_total``) and the storage is considered down
+for a backoff (exponential with full jitter, up to `max_backoff`): meanwhile every operation
+answers at once from local state, so a dead or slow Redis never slows down or fails a call. The
+next operation after the backoff reconnects.
+
+Added in 0.1.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import uuid
+from importlib import resources
+from typing import Any
+
+try:
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "RedisStorage needs the redis package: pip install 'reliability-os[redis]'"
+    ) from exc
+
+from resilience._errors import ConfigError
+from resilience._events import Emitter, PolicyInfo, StorageError
+from resilience.storage import BreakerSettings, SharedBreaker, SharedView
+
+__all__ = ["RedisStorage"]
+
+_log = logging.getLogger("resilience.storage")
+
+_BREAKER_LUA = resources.files("resilience.storage").joinpath("breaker.lua").read_text()
+_RATELIMIT_LUA = resources.files("resilience.storage").joinpath("ratelimit.lua").read_text()
+
+_ZERO = ("0", "0", "0")
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"RedisStorage: {name} expected seconds > 0, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"RedisStorage: {name} expected seconds > 0, got {value!r}")
+    return float(value)
+
+
+class RedisStorage:
+    """Shares circuit breakers and rate limits between processes through one Redis.
+
+    `url` is a redis-py URL (``redis://host:6379/0``, ``rediss://`` for TLS, ``unix://``);
+    `namespace` prefixes every key, so several services can share one Redis; `sync_interval` is
+    how often each breaker merges its window with the fleet's (a trip anywhere is seen everywhere
+    within it); `key_ttl` is how long an idle policy's keys live; `timeout` bounds every command;
+    `max_backoff` caps the wait before reconnecting. Use one storage per process for all breakers
+    and limiters; `aclose()` stops its background task and closes its connections.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "resilience",
+        sync_interval: float = 1.0,
+        key_ttl: float = 3600.0,
+        timeout: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ConfigError(f"RedisStorage: url expected a redis:// URL, got {url!r}")
+        if not isinstance(namespace, str) or not namespace:
+            raise ConfigError(
+                f"RedisStorage: namespace expected a non-empty string, got {namespace!r}"
+            )
+        self.url = url
+        self.namespace = namespace
+        self.sync_interval = _positive("sync_interval", sync_interval)
+        self.key_ttl = _positive("key_ttl", key_ttl)
+        self.timeout = _positive("timeout", timeout)
+        self.max_backoff = _positive("max_backoff", max_backoff)
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.round_trips = 0
+        """Redis commands sent so far (scripts and reconnect pings)."""
+        self.errors = 0
+        """Failed or timed-out Redis commands so far."""
+        self._links: dict[str, _BreakerLink] = {}
+        self._buckets: dict[str, _LocalBucket] = {}
+        self._emitters: dict[str, Emitter] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Redis | None = None
+        self._scripts: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._consecutive_errors = 0
+        self._down_until = -math.inf
+
+    def key(self, policy: str) -> str:
+        """The Redis key of `policy`'s shared state."""
+        return f"{self.namespace}:{policy}"
+
+    def describe(self) -> str:
+        """One line with every setting (no credentials)."""
+        return (
+            f"RedisStorage(namespace={self.namespace!r}, sync_interval={self.sync_interval:g}s, "
+            f"key_ttl={self.key_ttl:g}s, timeout={self.timeout:g}s)"
+        )
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    @property
+    def available(self) -> bool:
+        """False while the storage backs off after an error (operations then answer locally)."""
+        return self._now() >= self._down_until
+
+    # ------------------------------------------------------------------------------- breakers
+
+    def attach(self, name: str, settings: BreakerSettings, breaker: SharedBreaker) -> _BreakerLink:
+        """Share breaker `name`'s state with every instance using the same namespace."""
+        link = _BreakerLink(self, name, settings, breaker)
+        self._links[name] = link
+        self._emitter(name)
+        link.ensure_started()
+        return link
+
+    def _detach(self, link: _BreakerLink) -> None:
+        if self._links.get(link.name) is link:
+            del self._links[link.name]
+
+    # ----------------------------------------------------------------------------- rate limits
+
+    async def reserve(
+        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+    ) -> tuple[bool, float]:
+        """Take one token of the fleet's bucket `key`: `(True, wait)` or `(False, retry_after)`.
+
+        While Redis is unreachable the bucket is this process's own (same rate and burst).
+        """
+        args = (repr(float(rate_per_s)), str(int(burst)), "1", repr(float(max_wait)),
+                repr(self.key_ttl))
+        reply = await self._eval("ratelimit", "reserve", key, args)
+        if reply is None:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _LocalBucket(rate_per_s, burst)
+            return bucket.reserve(self._now(), max_wait)
+        return bool(int(reply[0])), float(reply[1])
+
+    # ----------------------------------------------------------------------- background sync
+
+    def _ensure_task(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first async use starts it
+        if self._loop is not loop:
+            self._bind_loop(loop)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._sync_forever(), name=f"{self!r} sync")
+
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        # redis.asyncio connections belong to one loop: a new loop gets a new client.
+        self._loop = loop
+        self._client = None
+        self._scripts = {}
+        self._task = None
+        self._wake = asyncio.Event()
+
+    def _wake_soon(self) -> None:
+        loop = self._loop
+        wake = self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
+
+    async def _sync_forever(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.sync_interval):
+                    await wake.wait()
+            wake.clear()
+            for link in list(self._links.values()):
+                try:
+                    await link.sync()
+                except Exception:  # a bug here must not stop sharing for every other breaker
+                    _log.exception("resilience storage: syncing %r failed", link.name)
+
+    def _spawn(self, coro: Any) -> None:
+        """Run `coro` in the background (rare paths only: half-open outcomes and releases)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            return
+        task = loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def start(self) -> None:
+        """Start the background sync now (it also starts by itself on first use)."""
+        self._ensure_task()
+
+    async def aclose(self) -> None:
+        """Stop the background sync and close the connections."""
+        tasks = [t for t in (self._task, *self._background) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def __aenter__(self) -> RedisStorage:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------ commands
+
+    def _now(self) -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return -math.inf if self._loop is None else self._loop.time()
+
+    def _get_client(self) -> Redis:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._bind_loop(loop)
+        if self._client is None:
+            # No retries inside redis-py: a failed command is answered locally and the storage
+            # backs off as a whole, instead of every caller retrying against a dead server.
+            self._client = Redis.from_url(
+                self.url,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+            )
+            self._scripts = {
+                "breaker": self._client.register_script(_BREAKER_LUA),
+                "ratelimit": self._client.register_script(_RATELIMIT_LUA),
+            }
+        return self._client
+
+    async def _eval(self, script: str, operation: str, policy: str, args: tuple[str, ...]) -> Any:
+        """Run one script on `policy`'s key; None when Redis is down, slow or failing."""
+        if not self.available:
+            return None
+        self._get_client()
+        try:
+            self.round_trips += 1
+            async with asyncio.timeout(self.timeout * 2):
+                # A NOSCRIPT reply (fresh server) makes redis-py load the script: 2 commands.
+                reply = await self._scripts[script](keys=[self.key(policy)], args=list(args))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # redis errors, OSError, TimeoutError: all mean "unavailable"
+            self._failed(policy, operation, exc)
+            return None
+        if self._consecutive_errors:
+            _log.warning("resilience storage: %s is reachable again", self.describe())
+        self._consecutive_errors = 0
+        return reply
+
+    def _failed(self, policy: str, operation: str, exc: BaseException) -> None:
+        self.errors += 1
+        self._consecutive_errors += 1
+        if self._consecutive_errors == 1:
+            _log.warning(
+                "resilience storage: %s failed (%s: %s); using local state until it is back",
+                self.describe(), type(exc).__name__, exc,
+            )
+        # Full jitter spreads the fleet's reconnects; the floor keeps a flapping server from
+        # being hammered by every call.
+        ceiling = min(self.max_backoff, self.timeout * 2 ** (self._consecutive_errors - 1))
+        self._down_until = self._now() + max(self.timeout / 2, random.uniform(0, ceiling))
+        # The connection may be half-broken: drop the client, the next use reconnects.
+        client, self._client = self._client, None
+        if client is not None:
+            self._spawn(_close_quietly(client))
+        emitter = self._emitter(policy)
+        if emitter.handlers:
+            emitter.emit(StorageError(policy, "redis", operation, type(exc).__name__))
+
+    def _emitter(self, policy: str) -> Emitter:
+        emitter = self._emitters.get(policy)
+        if emitter is None:
+            info = PolicyInfo(name=policy, mechanisms=("storage",))
+            emitter = self._emitters[policy] = Emitter(info)
+        return emitter
+
+
+async def _close_quietly(client: Redis) -> None:
+    with contextlib.suppress(Exception):
+        await client.aclose()
+
+
+class _BreakerLink:
+    """One breaker's connection to a `RedisStorage` (see `resilience.storage.BreakerLink`)."""
+
+    __slots__ = ("_breaker", "_permit_generation", "_settings_args", "_storage", "_trip_pending",
+                 "applying", "generation", "name")
+
+    def __init__(
+        self, storage: RedisStorage, name: str, settings: BreakerSettings, breaker: SharedBreaker
+    ) -> None:
+        self._storage = storage
+        self.name = name
+        self._breaker = breaker
+        lease = settings.max_wait_in_half_open or max(30.0, 10 * storage.sync_interval)
+        self._settings_args = (
+            repr(float(settings.failure_rate_threshold)),
+            repr(float(settings.slow_call_rate_threshold)),
+            str(int(settings.minimum_calls)),
+            str(int(settings.half_open_calls)),
+            ",".join(repr(float(d)) for d in settings.open_durations),
+            repr(3 * storage.sync_interval),
+            repr(float(lease)),
+            repr(storage.key_ttl),
+        )
+        self.generation = 0
+        """The fleet generation the breaker's local state belongs to (0: not synced yet)."""
+        self.applying = False
+        self._trip_pending = False
+        self._permit_generation = 0
+
+    def __repr__(self) -> str:
+        return f"<breaker link {self.name!r} gen={self.generation} via {self._storage!r}>"
+
+    async def _call(
+        self, operation: str, generation: int, counts: tuple[str, str, str] = _ZERO
+    ) -> tuple[SharedView, bool] | None:
+        args = (operation, self._storage.instance_id, str(generation), *counts,
+                *self._settings_args)
+        reply = await self._storage._eval("breaker", operation, self.name, args)
+        if reply is None:
+            return None
+        state = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        view = SharedView(
+            state=state,
+            generation=int(reply[1]),
+            open_remaining=float(reply[2]),
+            open_count=int(reply[3]),
+            calls=int(reply[4]),
+            failures=int(reply[5]),
+            slow=int(reply[6]),
+        )
+        self._apply(view)
+        return view, bool(int(reply[7]))
+
+    def _apply(self, view: SharedView) -> None:
+        if view.generation == self.generation:
+            return
+        first = self.generation == 0
+        self.generation = view.generation
+        if first and view.state == "closed":
+            return  # nothing to adopt: keep the window counted so far
+        self.applying = True
+        try:
+            self._breaker.apply_shared(view.state, view.open_remaining)
+        finally:
+            self.applying = False
+
+    async def sync(self) -> SharedView | None:
+        """Publish a pending trip, then merge this instance's window with the fleet's."""
+        if self._trip_pending:
+            self._trip_pending = False
+            await self._call("trip", self.generation)
+        calls, failures, slow = self._breaker.shared_counts()
+        result = await self._call("sync", self.generation, (str(calls), str(failures), str(slow)))
+        return None if result is None else result[0]
+
+    # --------------------------------------------------------------------- BreakerLink protocol
+
+    def ensure_started(self) -> None:
+        """Start the storage's background sync on the running loop if needed."""
+        self._storage._ensure_task()
+
+    def state_changed(self, from_state: str, to_state: str) -> None:
+        """A local trip (closed/half_open → open) is published to the fleet at once."""
+        if self.applying:
+            return  # the storage itself caused this change
+        if to_state == "open" and from_state in ("closed", "half_open"):
+            self._trip_pending = True
+            self._storage._ensure_task()
+            self._storage._wake_soon()
+
+    async def acquire_permit(self) -> bool | None:
+        """One of the fleet's `half_open_calls` permits (None: storage unavailable)."""
+        self._storage._ensure_task()
+        result = await self._call("acquire", self.generation)
+        if result is None:
+            return None
+        view, granted = result
+        if granted:
+            self._permit_generation = view.generation
+        return granted
+
+    def release_permit(self) -> None:
+        """Give a permit back (its call was cancelled or ignored)."""
+        self._storage._spawn(self._call("release", self._permit_generation))
+
+    def record(self, failed: bool, slow: bool) -> None:
+        """Record a probe's outcome; the fleet closes or reopens after the last one."""
+        counts = ("1", "1" if failed else "0", "1" if slow else "0")
+        self._storage._spawn(self._call("record", self._permit_generation, counts))
+
+    def close(self) -> None:
+        """Stop sharing this breaker."""
+        self._storage._detach(self)
+
+
+class _LocalBucket:
+    """The token bucket a process uses alone while Redis is unreachable."""
+
+    __slots__ = ("burst", "last", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.last: float | None = None
+
+    def reserve(self, now: float, max_wait: float) -> tuple[bool, float]:
+        if self.last is not None and now > self.last:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        wait = 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        if wait > max_wait:
+            return False, wait
+        self.tokens -= 1.0
+        return True, wait
