@@ -288,8 +288,21 @@ class WaitExponentialJitter(_Model):
     jitter: Duration | None = None
 
 
+class WaitFullJitter(_Model):
+    """`resilience.retry.FullJitterBackoff(initial, max, multiplier)`: the library default.
+
+    Attempt n waits uniformly in [0, min(max, initial × multiplier^(n−1))].
+    """
+
+    kind: Literal["full_jitter"]
+    initial: PositiveDuration | None = None
+    max: PositiveDuration | None = None
+    multiplier: Annotated[float, Field(ge=1)] | None = None
+
+
 WaitConfig: TypeAlias = Annotated[
-    WaitFixed
+    WaitFullJitter
+    | WaitFixed
     | WaitNone
     | WaitRandom
     | WaitIncrementing
@@ -298,10 +311,14 @@ WaitConfig: TypeAlias = Annotated[
     | WaitExponentialJitter,
     Field(discriminator="kind"),
 ]
-"""A tenacity wait strategy, chosen by `kind`; the other keys are that function's arguments."""
+"""A wait strategy chosen by `kind`; the other keys are that function's arguments.
+
+`full_jitter` is the library default (`FullJitterBackoff`); the others are tenacity's `wait_<kind>`.
+"""
 
 WAIT_KINDS = frozenset(
     {
+        "full_jitter",
         "fixed",
         "none",
         "random",
@@ -314,10 +331,11 @@ WAIT_KINDS = frozenset(
 
 
 class RetryBudgetConfig(_Model):
-    """`RetryBudget(ratio, min_per_second)`: retries ≤ ratio × calls, Envoy style."""
+    """`RetryBudget(ratio, min_per_second, ttl)`: retries ≤ ratio × calls, Envoy style."""
 
     ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     min_per_second: Annotated[float, Field(ge=0)] | None = None
+    ttl: Annotated[int, Field(ge=1, le=3600)] | None = None
 
 
 class RetryConfig(_Model):
