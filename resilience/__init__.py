@@ -31,7 +31,10 @@ from resilience._events import (
 from resilience.breaker import BreakerState, CircuitBreaker
 from resilience.bulkhead import Bulkhead
 from resilience.fallback import Fallback
+from resilience.hedge import Hedge
+from resilience.plan import PlanError, PlanPolicy, PlanRegistry, load_plan
 from resilience.policy import Policy
+from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
 from resilience.timeout import Timeout
 
@@ -51,13 +54,18 @@ __all__ = [
     "Fallback",
     "FallbackUsed",
     "FullJitterBackoff",
+    "Hedge",
     "HedgeStarted",
     "HedgeWon",
     "Hook",
     "Outcome",
+    "PlanError",
+    "PlanPolicy",
+    "PlanRegistry",
     "Policy",
     "PolicyInfo",
     "RateLimitedError",
+    "RateLimiter",
     "Rejected",
     "RejectedError",
     "ResilienceError",
@@ -68,5 +76,6 @@ __all__ = [
     "TimedOut",
     "Timeout",
     "add_hook",
+    "load_plan",
     "remove_hook",
 ]
