@@ -118,7 +118,9 @@ async def test_latency_trips_the_attempt_timeout_like_a_slow_dependency() -> Non
 async def test_outcome_and_behaviour() -> None:
     ran: list[int] = []
     behaviour = BehaviourInjection(lambda: ran.append(1), injection_rate=1.0, enabled=True)
-    outcome = OutcomeInjection(lambda: {"status": 503}, injection_rate=1.0, enabled=True)
+    outcome: OutcomeInjection[dict[str, int]] = OutcomeInjection(
+        lambda: {"status": 503}, injection_rate=1.0, enabled=True
+    )
     assert await Policy("dep-b", chaos=behaviour)(ok)() == "real"
     assert ran == [1]
     assert await Policy("dep-o", chaos=outcome)(ok)() == {"status": 503}

@@ -1,0 +1,483 @@
+"""Run an experiment: steady state before, the method, steady state after, rollbacks — always.
+
+The order is Chaos Toolkit's, with its ``rollbacks: always`` strategy fixed on: rollbacks run after
+a deviation, after a failed action and after an interruption, and a failed rollback does not stop
+the next one. A steady state that does not hold *before* the method skips the method (the system
+was not steady, so the experiment proves nothing). A failed action aborts the method.
+
+While it runs, the runner draws a progress bar and (on a terminal) a live line of the
+steady-state probes, re-sampled every ``runtime.hypothesis_frequency`` seconds during the method;
+elsewhere it prints one line per activity. It returns the JSON journal (Chaos Toolkit's keys plus
+``verdict``) and a `Verdict`. Added in 0.1.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+from chaos import actions, probes
+from chaos.experiment import (
+    Action,
+    Experiment,
+    HttpProvider,
+    InjectionProvider,
+    LoadProvider,
+    MetricProvider,
+    Probe,
+    PrometheusProvider,
+)
+from chaos.probes import ActivityError
+from chaos.tolerance import describe, within
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One probe out of tolerance: where (before, after, method), which, expected and got."""
+
+    phase: str
+    probe: str
+    expected: str
+    got: Any
+
+    def __str__(self) -> str:
+        return f"{self.phase}: {self.probe}: got {_show(self.got)}, expected {self.expected}"
+
+
+@dataclass
+class Verdict:
+    """What an experiment showed."""
+
+    title: str
+    status: str = "completed"
+    """completed | failed (steady state not met before) | aborted (an action failed) |
+    interrupted."""
+    held_before: bool | None = None
+    held_after: bool | None = None
+    deviations: list[Deviation] = field(default_factory=list)
+    failed_activities: list[str] = field(default_factory=list)
+    rollbacks_run: int = 0
+    rollbacks_failed: int = 0
+
+    @property
+    def held(self) -> bool:
+        """True when everything ran and every judged probe was within tolerance."""
+        return (
+            self.status == "completed"
+            and self.held_before is not False
+            and self.held_after is not False
+            and not self.deviations
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the journal."""
+        data = asdict(self)
+        data["held"] = self.held
+        data["deviations"] = [
+            {**asdict(d), "message": str(d)} for d in self.deviations
+        ]
+        return data
+
+
+@dataclass
+class RunResult:
+    """The journal (JSON-ready) and the verdict of one run."""
+
+    journal: dict[str, Any]
+    verdict: Verdict
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None:
+        return "no value"
+    return str(value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write `data` as JSON through a temporary file and `os.replace` (no half-written file)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, default=str)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class Display:
+    """Progress bar and live steady-state line on a terminal; one line per activity elsewhere."""
+
+    BAR = 24
+
+    def __init__(self, stream: TextIO | None, total: int, live: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.live = self.tty if live is None else live
+        self.total = max(total, 1)
+        self.done = 0
+        self.current = ""
+        self.steady = ""
+        self._drawn = 0
+
+    def _draw(self) -> None:
+        if self.stream is None or not self.tty:
+            return
+        filled = round(self.BAR * self.done / self.total)
+        bar = "█" * filled + "░" * (self.BAR - filled)
+        lines = [f"[{bar}] {self.done}/{self.total}  {self.current}"]
+        if self.steady:
+            lines.append(f"steady state: {self.steady}")
+        erase = "\r\x1b[2K" + "\x1b[1A\r\x1b[2K" * max(self._drawn - 1, 0)
+        self.stream.write(erase + "\n".join(lines))
+        self.stream.flush()
+        self._drawn = len(lines)
+
+    def start(self, label: str) -> None:
+        """An activity starts."""
+        self.current = label
+        self._draw()
+
+    def finish(self, label: str, outcome: str) -> None:
+        """An activity finished with `outcome`."""
+        self.done += 1
+        if self.tty:
+            self.current = f"{label}: {outcome}"
+            self._draw()
+        elif self.stream is not None:
+            self.stream.write(f"[{self.done}/{self.total}] {label}: {outcome}\n")
+            self.stream.flush()
+
+    def steady_state(self, text: str) -> None:
+        """New live steady-state readings."""
+        self.steady = text
+        self._draw()
+
+    def close(self) -> None:
+        """Leave the terminal on a fresh line."""
+        if self.stream is not None and self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Runner:
+    """Runs one experiment (use `run_experiment`)."""
+
+    def __init__(self, experiment: Experiment, display: Display) -> None:
+        self.experiment = experiment
+        self.display = display
+        self.verdict = Verdict(experiment.title)
+        self.baselines: dict[str, float] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.journal: dict[str, Any] | None = None
+        """The journal of an interrupted run (set before the interruption propagates)."""
+
+    # ------------------------------------------------------------------------------- providers
+
+    async def _call(self, provider: Any) -> Any:
+        session = self.session
+        if isinstance(provider, InjectionProvider):
+            return await actions.switch_injection(provider, session)
+        if isinstance(provider, LoadProvider):
+            return await actions.drive_load(provider, session)
+        if isinstance(provider, HttpProvider):
+            return await probes.http_requests(provider, session)
+        if isinstance(provider, PrometheusProvider):
+            return await probes.prometheus_query(provider, session)
+        if isinstance(provider, MetricProvider):
+            value = await probes.metric_value(provider, session)
+            if provider.mode == "increase":
+                key = provider.model_dump_json()
+                if key not in self.baselines:
+                    raise ActivityError(
+                        f"metric {provider.name}: no baseline was read when the experiment started"
+                    )
+                return value - self.baselines[key]
+            return value
+        raise TypeError(f"unknown provider {provider!r}")
+
+    def _increase_probes(self) -> list[MetricProvider]:
+        hypothesis = self.experiment.steady_state_hypothesis
+        activities: list[Probe | Action] = [
+            *(hypothesis.probes if hypothesis else []),
+            *self.experiment.method,
+        ]
+        return [
+            a.provider
+            for a in activities
+            if isinstance(a.provider, MetricProvider) and a.provider.mode == "increase"
+        ]
+
+    async def _read_baselines(self) -> None:
+        for provider in self._increase_probes():
+            key = provider.model_dump_json()
+            if key not in self.baselines:
+                # A failed baseline read leaves the key out: the probe then fails with the reason.
+                with contextlib.suppress(ActivityError):
+                    self.baselines[key] = await probes.metric_value(provider, self.session)
+
+    # ------------------------------------------------------------------------------ activities
+
+    async def activity(self, activity: Probe | Action, phase: str) -> dict[str, Any]:
+        """Run one activity with its pauses; its journal record (never raises an Exception)."""
+        label = f"{phase} {activity.type} {activity.name}"
+        self.display.start(label)
+        record: dict[str, Any] = {
+            "activity": activity.model_dump(mode="json", by_alias=True),
+            "status": "succeeded",
+            "start": _now(),
+        }
+        started = time.monotonic()
+        try:
+            if activity.pauses.before:
+                await asyncio.sleep(activity.pauses.before)
+            record["output"] = await self._call(activity.provider)
+            if activity.pauses.after:
+                await asyncio.sleep(activity.pauses.after)
+        except (ActivityError, aiohttp.ClientError, OSError) as exc:
+            record["status"] = "failed"
+            record["output"] = None
+            record["exception"] = f"{type(exc).__name__}: {exc}"
+        record["end"] = _now()
+        record["duration"] = round(time.monotonic() - started, 6)
+        outcome = record["status"]
+        if isinstance(activity, Probe) and activity.tolerance is not None:
+            met, got = (
+                within(activity.tolerance, record["output"])
+                if record["status"] == "succeeded"
+                else (False, None)
+            )
+            record["tolerance_met"] = met
+            record["judged_value"] = got
+            outcome = f"{_show(got)} ({'ok' if met else 'OUT of tolerance'})"
+            if record["status"] == "failed":
+                outcome = f"failed: {record['exception']}"
+        elif record["status"] == "failed":
+            outcome = f"failed: {record['exception']}"
+        self.display.finish(label, outcome)
+        return record
+
+    def _judge(self, phase: str, probe: Probe, record: dict[str, Any]) -> None:
+        if probe.tolerance is not None and not record.get("tolerance_met"):
+            got = record.get("judged_value") if record["status"] == "succeeded" else (
+                record.get("exception")
+            )
+            self.verdict.deviations.append(
+                Deviation(phase, probe.name, describe(probe.tolerance), got)
+            )
+
+    async def hypothesis(self, phase: str, judge: bool = True) -> dict[str, Any] | None:
+        """Run every steady-state probe; record deviations when `judge`."""
+        hypothesis = self.experiment.steady_state_hypothesis
+        if hypothesis is None:
+            return None
+        records = []
+        for probe in hypothesis.probes:
+            record = await self.activity(probe, f"steady state {phase}:")
+            records.append(record)
+            if judge:
+                self._judge(phase, probe, record)
+        return {
+            "steady_state_met": all(r.get("tolerance_met") for r in records),
+            "probes": records,
+        }
+
+    async def _sample_during(self, during: list[dict[str, Any]]) -> None:
+        """Live steady-state line: re-run the hypothesis probes while the method runs."""
+        hypothesis = self.experiment.steady_state_hypothesis
+        if hypothesis is None:
+            return
+        while True:
+            await asyncio.sleep(self.experiment.runtime.hypothesis_frequency)
+            readings = []
+            records = []
+            for probe in hypothesis.probes:
+                record: dict[str, Any] = {"activity": probe.name, "start": _now()}
+                try:
+                    output = await self._call(probe.provider)
+                    assert probe.tolerance is not None
+                    met, got = within(probe.tolerance, output)
+                except (ActivityError, aiohttp.ClientError, OSError) as exc:
+                    met, got = False, None
+                    record["exception"] = f"{type(exc).__name__}: {exc}"
+                record.update(tolerance_met=met, judged_value=got, end=_now())
+                records.append(record)
+                readings.append(f"{probe.name} {_show(got)} {'✓' if met else '✗'}")
+            during.append(
+                {"steady_state_met": all(r["tolerance_met"] for r in records), "probes": records}
+            )
+            self.display.steady_state("  ".join(readings))
+
+    async def method(self, run: list[dict[str, Any]], during: list[dict[str, Any]]) -> None:
+        """Run the method's activities in order (background ones concurrently)."""
+        sampler = (
+            asyncio.create_task(self._sample_during(during)) if self.display.live else None
+        )
+        background: list[tuple[Probe | Action, asyncio.Task[dict[str, Any]]]] = []
+        try:
+            for activity in self.experiment.method:
+                if activity.background:
+                    task = asyncio.create_task(self.activity(activity, "method"))
+                    background.append((activity, task))
+                    continue
+                record = await self.activity(activity, "method")
+                run.append(record)
+                self._after_method_activity(activity, record)
+                if self.verdict.status == "aborted":
+                    break
+            for activity, task in background:
+                record = await task
+                run.append(record)
+                self._after_method_activity(activity, record)
+        finally:
+            for _, task in background:
+                task.cancel()
+            if sampler is not None:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+
+    def _after_method_activity(self, activity: Probe | Action, record: dict[str, Any]) -> None:
+        if isinstance(activity, Probe):
+            self._judge("method", activity, record)
+        elif record["status"] == "failed":
+            self.verdict.failed_activities.append(f"{activity.name}: {record['exception']}")
+            self.verdict.status = "aborted"
+
+    async def rollbacks(self) -> list[dict[str, Any]]:
+        """Run every rollback; a failed one does not stop the others."""
+        records = []
+        for action in self.experiment.rollbacks:
+            record = await self.activity(action, "rollback")
+            records.append(record)
+            self.verdict.rollbacks_run += 1
+            if record["status"] == "failed":
+                self.verdict.rollbacks_failed += 1
+        return records
+
+    # ------------------------------------------------------------------------------------- run
+
+    async def run(self) -> dict[str, Any]:
+        """The whole experiment; returns the journal."""
+        start, started = _now(), time.monotonic()
+        states: dict[str, Any] = {"before": None, "after": None, "during": []}
+        run: list[dict[str, Any]] = []
+        rollbacks: list[dict[str, Any]] = []
+        interrupted: BaseException | None = None
+        async with aiohttp.ClientSession() as session:
+            self.session = session
+            try:
+                await self._read_baselines()
+                states["before"] = await self.hypothesis("before")
+                if states["before"] is not None:
+                    self.verdict.held_before = states["before"]["steady_state_met"]
+                if self.verdict.held_before is False:
+                    self.verdict.status = "failed"
+                else:
+                    await self.method(run, states["during"])
+                    if self.verdict.status == "completed":
+                        states["after"] = await self.hypothesis("after")
+                        if states["after"] is not None:
+                            self.verdict.held_after = states["after"]["steady_state_met"]
+            except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+                self.verdict.status = "interrupted"
+                interrupted = exc
+            finally:
+                # Always: the fault must not outlive the experiment.
+                rollbacks = await self.rollbacks()
+                self.display.close()
+        journal = {
+            "reliability-os": "0.1.0",
+            "platform": platform.platform(),
+            "node": platform.node(),
+            "experiment": self.experiment.to_dict(),
+            "start": start,
+            "status": self.verdict.status,
+            "deviated": bool(self.verdict.deviations) or self.verdict.held_after is False,
+            "steady_states": states,
+            "run": run,
+            "rollbacks": rollbacks,
+            "end": _now(),
+            "duration": round(time.monotonic() - started, 6),
+            "verdict": self.verdict.to_dict(),
+        }
+        if interrupted is not None:
+            self.journal = journal
+            raise interrupted
+        return journal
+
+
+async def run_experiment(
+    experiment: Experiment,
+    *,
+    journal_path: str | os.PathLike[str] | None = None,
+    stream: TextIO | None = None,
+    live: bool | None = None,
+) -> RunResult:
+    """Run `experiment`; progress goes to `stream` (default stderr), the journal to a file if given.
+
+    `live` turns the live steady-state sampling on or off (default: on when `stream` is a
+    terminal). An interruption still runs the rollbacks and writes the journal, then propagates.
+    """
+    hypothesis = experiment.steady_state_hypothesis
+    total = 2 * len(hypothesis.probes) if hypothesis else 0
+    total += len(experiment.method) + len(experiment.rollbacks)
+    display = Display(sys.stderr if stream is None else stream, total, live)
+    runner = Runner(experiment, display)
+    try:
+        journal = await runner.run()
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        if journal_path is not None and runner.journal is not None:
+            write_json_atomic(journal_path, runner.journal)
+        raise
+    if journal_path is not None:
+        write_json_atomic(journal_path, journal)
+    return RunResult(journal, runner.verdict)
+
+
+def format_verdict(verdict: Verdict) -> str:
+    """The verdict as a few lines of text for the terminal."""
+
+    def held(value: bool | None) -> str:
+        return {True: "held", False: "DEVIATED", None: "not checked"}[value]
+
+    lines = [
+        f"experiment: {verdict.title}",
+        f"status: {verdict.status}",
+        f"steady state before the method: {held(verdict.held_before)}",
+        f"steady state after the method: {held(verdict.held_after)}",
+    ]
+    if verdict.deviations:
+        lines.append("deviations:")
+        lines.extend(f"  - {d}" for d in verdict.deviations)
+    if verdict.failed_activities:
+        lines.append("failed actions:")
+        lines.extend(f"  - {a}" for a in verdict.failed_activities)
+    lines.append(
+        f"rollbacks: {verdict.rollbacks_run} run, {verdict.rollbacks_failed} failed"
+    )
+    lines.append(
+        "verdict: the hypothesis held" if verdict.held else "verdict: the hypothesis did NOT hold"
+    )
+    return "\n".join(lines)
