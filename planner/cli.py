@@ -130,10 +130,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     path: str = args.file
     document = _read_document(path)
     if isinstance(document, dict) and "components" in document:
-        from planner.build import build_plan
         from planner.spec import load_spec
 
         spec = load_spec(path)
+        from planner.build import build_plan
+
         plan = build_plan(spec)  # the analyses check what the schema alone cannot
         edges = sum(len(c.dependencies) for c in spec.components)
         modes = len(plan.failure_modes)

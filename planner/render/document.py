@@ -543,12 +543,36 @@ _BUILDERS = {
 }
 
 
+#: The `Plan` fields (and `report` keys of the JSON/YAML document) behind each section.
+REPORT_KEYS = {
+    "failures": ("failure_modes", "risk_matrix", "blast_radius", "spofs"),
+    "availability": ("availability",),
+    "mechanisms": ("mechanisms", "redundancy"),
+    "recovery": ("recovery",),
+    "monitoring": ("monitoring",),
+    "sla": ("sla",),
+}
+
+#: Report keys every partial document keeps: who the plan is for and the modeled availability.
+ALWAYS_KEYS = ("header", "current")
+
+
+def _check_sections(sections: Sequence[str]) -> None:
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}; expected some of {SECTIONS}")
+
+
+def report_keys(sections: Sequence[str]) -> set[str]:
+    """The `report` keys a partial JSON/YAML document keeps for `sections`."""
+    _check_sections(sections)
+    return {*ALWAYS_KEYS, *(key for name in sections for key in REPORT_KEYS[name])}
+
+
 def document(plan: Plan, sections: Sequence[str] | None = None) -> list[Block]:
     """The header, then `sections` (default: all of SECTIONS) in report order."""
     wanted = SECTIONS if sections is None else tuple(sections)
-    unknown = [name for name in wanted if name not in _BUILDERS]
-    if unknown:
-        raise ValueError(f"unknown report section(s) {unknown}; expected some of {SECTIONS}")
+    _check_sections(wanted)
     blocks = header(plan)
     for name in SECTIONS:
         if name in wanted:
