@@ -1,0 +1,136 @@
+"""OpenTelemetryHook: metrics via the SDK's in-memory reader, span events on the current span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from exporters._watch import BREAKER_STATES
+from exporters.opentelemetry import OpenTelemetryHook
+from resilience import CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
+from resilience._events import Emitter
+from resilience.breaker import CircuitBreaker
+from resilience.policy import Policy
+from resilience.retry import Retry
+
+
+@pytest.fixture
+def otel() -> tuple[InMemoryMetricReader, TracerProvider, InMemorySpanExporter]:
+    reader = InMemoryMetricReader()
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    return reader, tracer_provider, spans
+
+
+def points(reader: InMemoryMetricReader) -> dict[str, dict[tuple[tuple[str, Any], ...], Any]]:
+    """instrument name → {sorted attributes: value (sum, gauge value, or histogram count)}."""
+    data = reader.get_metrics_data()
+    assert data is not None
+    out: dict[str, dict[tuple[tuple[str, Any], ...], Any]] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            assert sm.scope.name == "reliability-os"
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    value = getattr(p, "value", None)
+                    if value is None:
+                        value = (p.count, p.sum)
+                    out.setdefault(metric.name, {})[tuple(sorted(p.attributes.items()))] = value
+    return out
+
+
+async def test_policy_calls_become_metrics_and_span_events(otel: tuple[
+        InMemoryMetricReader, TracerProvider, InMemorySpanExporter]) -> None:
+    reader, tracer_provider, spans = otel
+    hook = OpenTelemetryHook(MeterProvider(metric_readers=[reader]))
+    breaker = CircuitBreaker("llm", minimum_calls=4, window_size=4, failure_rate_threshold=0.5,
+                             open_duration=30)
+    policy = Policy("llm", retry=Retry(max_attempts=3, wait=0.1), breaker=breaker, hooks=[hook])
+    failures_left = {"n": 2}
+
+    @policy
+    async def flaky() -> str:
+        if failures_left["n"]:
+            failures_left["n"] -= 1
+            raise OSError("connection reset")
+        return "ok"
+
+    @policy
+    async def down() -> str:
+        raise OSError("down")
+
+    tracer = tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("request-1"):
+        assert await flaky() == "ok"  # fail, fail, success: 2 retries, window 3 calls
+    with tracer.start_as_current_span("request-2"), pytest.raises(CircuitOpenError):
+        await down()  # 4th outcome trips the breaker; the retry is then refused
+
+    got = points(reader)
+    assert got["resilience.calls"] == {
+        (("outcome", "success"), ("policy", "llm")): 1,
+        (("outcome", "rejected"), ("policy", "llm")): 1}
+    assert got["resilience.call.duration"][(("policy", "llm"),)][0] == 2
+    assert got["resilience.retries"] == {(("policy", "llm"),): 3}
+    assert got["resilience.rejections"] == {
+        (("mechanism", "circuit_breaker"), ("policy", "llm")): 1}
+    assert got["resilience.circuit_breaker.transitions"] == {
+        (("from_state", "closed"), ("policy", "llm"), ("to_state", "open")): 1}
+    assert got["resilience.circuit_breaker.state"] == {
+        (("policy", "llm"), ("state", s)): int(s == "open") for s in BREAKER_STATES}
+
+    by_span = {s.name: [(e.name, dict(e.attributes or {})) for e in s.events]
+               for s in spans.get_finished_spans()}
+    assert by_span["request-1"] == [
+        ("resilience.retry", {"policy": "llm", "attempt": 1, "wait": 0.1,
+                              "exception.type": "OSError"}),
+        ("resilience.retry", {"policy": "llm", "attempt": 2, "wait": 0.1,
+                              "exception.type": "OSError"})]
+    names = [name for name, _ in by_span["request-2"]]
+    assert sorted(names) == ["resilience.circuit_breaker.state_change", "resilience.rejected",
+                             "resilience.retry"]
+    assert dict(by_span["request-2"])["resilience.circuit_breaker.state_change"] == {
+        "policy": "llm", "from_state": "closed", "to_state": "open"}
+    assert names.index("resilience.rejected") == 2  # refused after the breaker opened
+
+
+def test_fallback_and_timeout_span_events_and_bulkhead_gauges(otel: tuple[
+        InMemoryMetricReader, TracerProvider, InMemorySpanExporter]) -> None:
+    reader, tracer_provider, spans = otel
+    in_flight = {"n": 3}
+    info = PolicyInfo("search", ("bulkhead", "fallback", "timeout"),
+                      bulkhead_in_flight=lambda: in_flight["n"], bulkhead_capacity=lambda: 10)
+    emitter = Emitter(info, [OpenTelemetryHook(MeterProvider(metric_readers=[reader]))])
+    with tracer_provider.get_tracer("test").start_as_current_span("request"):
+        emitter.emit(TimedOut("search", "attempt", 0.25))
+        emitter.emit(FallbackUsed("search", TimeoutError()))
+    emitter.emit(FallbackUsed("search"))  # no current span: metrics only, nothing to attach to
+
+    (span,) = spans.get_finished_spans()
+    assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
+        ("resilience.timeout", {"policy": "search", "kind": "attempt", "timeout": 0.25}),
+        ("resilience.fallback", {"policy": "search", "exception.type": "TimeoutError"})]
+    got = points(reader)
+    assert got["resilience.timeouts"] == {(("kind", "attempt"), ("policy", "search")): 1}
+    assert got["resilience.bulkhead.in_flight"] == {(("policy", "search"),): 3}
+    in_flight["n"] = 7
+    assert points(reader)["resilience.bulkhead.in_flight"] == {(("policy", "search"),): 7}
+    assert points(reader)["resilience.bulkhead.capacity"] == {(("policy", "search"),): 10}
+
+
+def test_span_events_can_be_turned_off(otel: tuple[
+        InMemoryMetricReader, TracerProvider, InMemorySpanExporter]) -> None:
+    reader, tracer_provider, spans = otel
+    emitter = Emitter(PolicyInfo("q"), [OpenTelemetryHook(MeterProvider(metric_readers=[reader]),
+                                                          span_events=False)])
+    with tracer_provider.get_tracer("test").start_as_current_span("request"):
+        emitter.emit(TimedOut("q", "total", 1.0))
+    (span,) = spans.get_finished_spans()
+    assert span.events == ()
+    assert points(reader)["resilience.timeouts"] == {(("kind", "total"), ("policy", "q")): 1}
