@@ -24,6 +24,7 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec
@@ -83,7 +84,15 @@ def _wait(config: Any) -> Any:
     kind = options.pop("kind")
     if isinstance(config, WaitFullJitter):
         return FullJitterBackoff(**options)
+    if kind == "exponential_jitter" and "initial" in options and _JITTER_HAS_MULTIPLIER:
+        # tenacity ≥ 9.1 renamed `initial` to `multiplier` (same meaning) and warns on `initial`.
+        options["multiplier"] = options.pop("initial")
     return getattr(tenacity, f"wait_{kind}")(**options)
+
+
+_JITTER_HAS_MULTIPLIER = (
+    "multiplier" in inspect.signature(tenacity.wait_exponential_jitter).parameters
+)
 
 
 def _open_duration(config: ExponentialOpenDuration) -> Callable[[int], float]:
