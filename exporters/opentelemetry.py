@@ -18,9 +18,9 @@ instrument                                       kind           attributes
 ================================================ ============== ===============================
 
 Observable gauges are read from the live policies at collection time. Retries, breaker
-transitions, rejections, timeouts and fallbacks are also added as events to the current span
-(the span of the call that caused them), when it is recording. Requires ``opentelemetry-api``
-(``pip install reliability-os[otel]`` brings the SDK).
+transitions, rejections, timeouts, fallbacks and chaos injections are also added as events to the
+current span (the span of the call that caused them), when it is recording. Requires
+``opentelemetry-api`` (``pip install reliability-os[otel]`` brings the SDK).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from exporters._watch import BREAKER_STATES, PolicyWatch
 from resilience import (
     CallFinished,
     CallOutcome,
+    ChaosInjected,
     FallbackUsed,
     PolicyInfo,
     Rejected,
@@ -168,6 +169,8 @@ class _Handler:
         if isinstance(event, FallbackUsed):
             return "resilience.fallback", {"policy": policy,
                                            "exception.type": _exception_type(event.exception)}
+        if isinstance(event, ChaosInjected):  # so a trace shows which failures were injected
+            return "resilience.chaos", {"policy": policy, "fault": event.fault}
         return "", {}
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from exporters._watch import BREAKER_STATES
 from exporters.opentelemetry import OpenTelemetryHook
-from resilience import CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
+from resilience import ChaosInjected, CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
 from resilience._events import Emitter
 from resilience.breaker import CircuitBreaker
 from resilience.policy import Policy
@@ -110,12 +110,14 @@ def test_fallback_and_timeout_span_events_and_bulkhead_gauges(otel: tuple[
     with tracer_provider.get_tracer("test").start_as_current_span("request"):
         emitter.emit(TimedOut("search", "attempt", 0.25))
         emitter.emit(FallbackUsed("search", TimeoutError()))
+        emitter.emit(ChaosInjected("search", "latency"))
     emitter.emit(FallbackUsed("search"))  # no current span: metrics only, nothing to attach to
 
     (span,) = spans.get_finished_spans()
     assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
         ("resilience.timeout", {"policy": "search", "kind": "attempt", "timeout": 0.25}),
-        ("resilience.fallback", {"policy": "search", "exception.type": "TimeoutError"})]
+        ("resilience.fallback", {"policy": "search", "exception.type": "TimeoutError"}),
+        ("resilience.chaos", {"policy": "search", "fault": "latency"})]
     got = points(reader)
     assert got["resilience.timeouts"] == {(("kind", "attempt"), ("policy", "search")): 1}
     assert got["resilience.bulkhead.in_flight"] == {(("policy", "search"),): 3}
