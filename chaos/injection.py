@@ -26,28 +26,40 @@ emits `resilience.ChaosInjected(policy, fault)` (the Prometheus exporter counts 
 Strategies bound to a policy are listed in a `ChaosRegistry` (by default `registry`), which the
 admin endpoint (`chaos.admin`) uses to switch them on and off per policy at runtime.
 
+A policy built in code takes them in its slot (``Policy("llm", ..., chaos=[...])``). A policy built
+from a plan file (`resilience.load_plan`) has no place for code in its file, so `inject` puts the
+strategies just inside it, the same innermost position::
+
+    llm = plan.policy("llm-primary", fallback=cached_answer)
+
+    @llm
+    @inject(llm, FaultInjection(aiohttp.ClientError), LatencyInjection(5.0))
+    async def ask_llm(prompt: str) -> str: ...
+
 Added in 0.1.0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import math
 import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from resilience import ChaosInjected, ConfigError
 from resilience._clock import Sleeper
 from resilience._clock import sleep as _default_sleep
-from resilience._core import Call, CallContext, Step, SyncStep
+from resilience._core import Call, CallContext, Step, SyncStep, compose
 from resilience._events import Emitter
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
 
 FAULT_KINDS = ("fault", "latency", "outcome", "behaviour")
 """The `fault` label of each strategy, as in `ChaosInjected.fault` and the metric."""
@@ -369,6 +381,41 @@ class BehaviourInjection(Injection):
                 result.close()
             raise TypeError("BehaviourInjection: an async behaviour cannot run in a sync call")
         return nxt(call, ctx)
+
+
+class _HasEmitter(Protocol):
+    name: str
+    emitter: Emitter
+
+
+def inject(
+    policy: _HasEmitter, *injections: Injection
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Decorate a coroutine function with `injections`, reporting through `policy`.
+
+    Put it *inside* the policy's own decorator: each attempt the policy makes goes through the
+    strategies, which bind to the policy's name and emitter (so `ChaosInjected` is labelled with
+    the policy and the admin endpoint finds them under its name). Added in 0.1.0.
+    """
+    for injection in injections:
+        if not isinstance(injection, Injection):
+            raise ConfigError(f"inject: expected chaos strategies, got {injection!r}")
+        injection.bind(policy.name, policy.emitter)
+    step = compose(list(injections))
+
+    def decorator(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"inject: {fn!r} is not a coroutine function (async def)")
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            ctx = CallContext(policy.name, policy.emitter, args, kwargs)
+            result: T = await step(functools.partial(fn, *args, **kwargs), ctx)
+            return result
+
+        return wrapper
+
+    return decorator
 
 
 class ChaosRegistry:

@@ -1,5 +1,5 @@
 """A small aiohttp service on 127.0.0.1 for the chaos tests: one route calls a dependency through a
-Policy whose chaos slot holds a FaultInjection, with /metrics and the chaos admin endpoint."""
+policy with fault and latency strategies innermost, with /metrics and the chaos admin endpoint."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from chaos.admin import admin_routes
-from chaos.injection import ChaosRegistry, FaultInjection, LatencyInjection
+from chaos.injection import ChaosRegistry, FaultInjection, LatencyInjection, inject
 from exporters.aiohttp import setup
 from exporters.prometheus import PrometheusHook
+from resilience import add_hook, remove_hook
 from resilience.policy import Policy
 
 TOKEN = "s3cret-chaos-token"
@@ -38,26 +39,24 @@ class Service:
 @asynccontextmanager
 async def running_service(
     policy_name: str,
-    mechanisms: Callable[[], dict[str, object]] | None,
+    build: Callable[[], Policy] | None,
     *,
     seed: int = 1,
 ) -> AsyncIterator[Service]:
     """Serve ``GET /ask`` (200 with the dependency's or the fallback's answer, 503 when the call
-    failed) on a free loopback port; `mechanisms()` gives the Policy's keyword arguments."""
+    failed) on a free loopback port; `build()` makes the policy (None: no mechanisms at all)."""
     registry = CollectorRegistry()
+    hook = PrometheusHook(registry)
+    add_hook(hook)
+    policy = build() if build is not None else Policy(policy_name)
     fault = FaultInjection(lambda: DependencyDown("injected"), rng=random.Random(seed))
     latency = LatencyInjection(0.2, rng=random.Random(seed + 1))
-    policy = Policy(
-        policy_name,
-        **(mechanisms() if mechanisms else {}),  # type: ignore[arg-type]
-        chaos=[fault, latency],
-        hooks=[PrometheusHook(registry)],
-    )
     chaos = ChaosRegistry()
     chaos.add(policy_name, fault)
     chaos.add(policy_name, latency)
 
     @policy
+    @inject(policy, fault, latency)
     async def call_dependency() -> str:
         return "model answer"
 
@@ -80,3 +79,4 @@ async def running_service(
         yield Service(f"http://127.0.0.1:{port}", fault, latency, registry, chaos)
     finally:
         await runner.cleanup()
+        remove_hook(hook)

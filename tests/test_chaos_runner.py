@@ -12,7 +12,7 @@ import pytest
 
 from chaos.experiment import parse_experiment
 from chaos.runner import format_verdict, run_experiment
-from resilience import CircuitBreaker, Fallback, FullJitterBackoff, Retry
+from resilience import CircuitBreaker, Fallback, FullJitterBackoff, Policy, Retry
 from tests.chaos_service import TOKEN, running_service
 
 pytestmark = pytest.mark.integration
@@ -20,16 +20,17 @@ pytestmark = pytest.mark.integration
 POLICY = "llm-primary"
 
 
-def plan_mechanisms() -> dict[str, object]:
+def plan_mechanisms() -> Policy:
     """The mechanisms a plan gives a hard dependency with a fallback (small waits: a test)."""
-    return {
-        "retry": Retry(max_attempts=3, wait=FullJitterBackoff(initial=0.001, max=0.005)),
-        "breaker": CircuitBreaker(
+    return Policy(
+        POLICY,
+        retry=Retry(max_attempts=3, wait=FullJitterBackoff(initial=0.001, max=0.005)),
+        breaker=CircuitBreaker(
             POLICY, minimum_calls=20, window_size=50, failure_rate_threshold=0.5,
             open_duration=0.2,
         ),
-        "fallback": Fallback(lambda failure, *a, **k: "cached answer"),
-    }
+        fallback=Fallback(lambda failure, *a, **k: "cached answer"),
+    )
 
 
 def experiment(base_url: str, rate: float = 0.5) -> dict[str, Any]:

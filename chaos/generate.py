@@ -1,0 +1,296 @@
+"""Experiments generated from a plan: one per P1/P2 failure mode, testing what the plan predicts.
+
+For each P1/P2 failure mode whose component is a dependency with a policy in the plan's mechanism
+table, the experiment:
+
+1. switches on, through the service's chaos admin endpoint, the strategy of that mode's fault on
+   every policy protecting the component (``fault`` for crashes, errors, overload and bad data;
+   ``latency`` for slowness, twice the planned attempt timeout so the timeout must fire;
+   ``outcome`` for rate limiting, the service's fake 429), at rate 1.0 for a dependency that is
+   down (a crash or a non-transient mode) and 0.5 for a partial one;
+2. drives load against the entry point at the planned rate for the breaker's planned trip time
+   (a full outage only), then checks what the plan predicts: the breaker opened within that time
+   (``resilience_circuit_breaker_transitions_total{to_state="open"}`` increased) and the fallback
+   served (``resilience_calls_total{outcome="fallback"}`` increased) where the plan has one;
+3. rolls back (switches the strategy off), always.
+
+Its steady-state hypothesis: the entry point's error ratio stays within the plan's figures — the
+SLO's error budget (1 − SLO), or the users the plan says this failure still impacts with its
+mechanisms, whichever is larger (a partial fault impacts at most as many as the full one).
+
+The plan's data comes in as plain values (`PlanFacts`) or as the planner's JSON document
+(`facts_from_plan_dict`): chaos does not import the planner. Added in 0.1.0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos.experiment import MAX_REQUESTS, Experiment, parse_experiment
+from resilience.config import parse_duration
+
+DEFAULT_CONFIGURATION: dict[str, str] = {
+    "base_url": "http://127.0.0.1:8080/",
+    "admin_url": "http://127.0.0.1:8080/admin/chaos",
+    "metrics_url": "http://127.0.0.1:8080/metrics",
+}
+"""Where the generated experiments look for the service; edit `configuration` in each file."""
+
+FULL_OUTAGE_RATE = 1.0
+PARTIAL_RATE = 0.5
+PROBE_REQUESTS = 200
+PROBE_CONCURRENCY = 10
+LATENCY_OVER_TIMEOUT = 2.0
+
+_FAULT_BY_CATEGORY = {
+    "latency": "latency",
+    "rate_limit": "outcome",
+}
+
+
+@dataclass(frozen=True)
+class FailureModeFacts:
+    """What the generator needs from one failure mode of the plan."""
+
+    id: str
+    component: str
+    name: str
+    failure: str
+    category: str
+    priority: str
+    transient: bool
+    users_impacted: float  # percent, without mechanisms
+    users_impacted_with: float  # percent, with the planned mechanisms
+
+
+@dataclass(frozen=True)
+class BreakerFacts:
+    """The planned trip time of one policy's breaker: a full outage opens it within `trip` s."""
+
+    trip_seconds: float | None
+    minimum_calls: int
+    rps: float | None
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """The plan's data the generator uses, as plain values."""
+
+    system: str
+    slo: float  # percent
+    failure_modes: Sequence[FailureModeFacts]
+    policies: Mapping[str, Mapping[str, Any]]  # the mechanism table (policy → its sections)
+    breakers: Mapping[str, BreakerFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A P1/P2 failure mode no experiment was generated for, and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated experiment: the file name, its data (with ``${...}`` placeholders)."""
+
+    filename: str
+    data: dict[str, Any]
+    experiment: Experiment
+
+
+def _value(item: Any) -> Any:
+    return item.get("value") if isinstance(item, Mapping) else item
+
+
+def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
+    """`PlanFacts` from the planner's JSON/YAML document (``reliability plan --format json``)."""
+    report = plan.get("report") or {}
+    modes = []
+    for fm in report.get("failure_modes") or []:
+        modes.append(
+            FailureModeFacts(
+                id=str(fm["id"]),
+                component=str(fm["component"]),
+                name=str(fm.get("name", "")),
+                failure=str(fm.get("failure", "")),
+                category=str(fm.get("category", "")),
+                priority=str(fm["priority"]),
+                transient=bool(fm.get("transient", True)),
+                users_impacted=float(_value(fm.get("users_impacted")) or 0.0),
+                users_impacted_with=float(_value(fm.get("users_impacted_with")) or 0.0),
+            )
+        )
+    mechanisms = report.get("mechanisms") or {}
+    rows = mechanisms.get("rows", []) if isinstance(mechanisms, Mapping) else mechanisms
+    breakers: dict[str, BreakerFacts] = {}
+    for row in rows or []:
+        if row.get("mechanism") != "circuit_breaker":
+            continue
+        trip = (row.get("figures") or {}).get("trip") or {}
+        inputs = trip.get("inputs") or {}
+        seconds = trip.get("unit") == "s"
+        breakers[str(row["policy"])] = BreakerFacts(
+            trip_seconds=float(trip["value"]) if seconds else None,
+            minimum_calls=int(inputs.get("minimum_calls", trip.get("value", 0)) or 0),
+            rps=float(inputs["rps"]) if seconds and "rps" in inputs else None,
+        )
+    table = plan.get("mechanisms") or {}
+    return PlanFacts(
+        system=str(plan.get("system", "")),
+        slo=float(plan.get("slo", 0.0)),
+        failure_modes=tuple(modes),
+        policies={k: v for k, v in table.items() if k != "defaults" and isinstance(v, Mapping)},
+        breakers=breakers,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def policies_for(component: str, policies: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Policies protecting calls to `component`: named after it, or ``caller.component``."""
+    return sorted(p for p in policies if p == component or p.endswith(f".{component}"))
+
+
+def _fault_and_rate(mode: FailureModeFacts) -> tuple[str, float]:
+    fault = _FAULT_BY_CATEGORY.get(mode.category, "fault")
+    down = mode.category == "crash" or not mode.transient
+    return fault, FULL_OUTAGE_RATE if down and fault == "fault" else PARTIAL_RATE
+
+
+def _timeout(policy: Mapping[str, Any]) -> float | None:
+    raw = policy.get("timeout") or policy.get("deadline")
+    return None if raw is None else parse_duration(raw)
+
+
+def _metric_probe(name: str, metric: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "probe",
+        "name": name,
+        "provider": {"type": "metric", "url": "${metrics_url}", "name": metric,
+                     "labels": labels, "mode": "increase"},
+        "tolerance": {"type": "range", "range": [1, math.inf]},
+    }
+
+
+def generate_one(
+    mode: FailureModeFacts, facts: PlanFacts, configuration: Mapping[str, str],
+    injection_rate: float | None = None,
+) -> Generated | Skipped:
+    """The experiment of one failure mode, or why there is none."""
+    policies = policies_for(mode.component, facts.policies)
+    if not policies:
+        return Skipped(mode.id, f"{mode.component} has no policy in the mechanism table (the "
+                                "fault cannot be injected through a dependency call)")
+    fault, rate = _fault_and_rate(mode)
+    if injection_rate is not None:
+        rate = injection_rate
+    switch: dict[str, Any] = {"fault": fault, "enabled": True, "injection_rate": rate}
+    if fault == "latency":
+        timeouts = [t for p in policies if (t := _timeout(facts.policies[p])) is not None]
+        if not timeouts:
+            return Skipped(mode.id, f"{', '.join(policies)}: no timeout planned, so no latency "
+                                    "that the plan predicts it contains")
+        switch["latency"] = round(LATENCY_OVER_TIMEOUT * max(timeouts), 3)
+    budget = max(0.0, 1.0 - facts.slo / 100.0)
+    allowed = max(budget, mode.users_impacted_with / 100.0)
+    prediction = (
+        f"the SLO holds (error ratio ≤ {budget:.4%})" if allowed == budget
+        else f"errors stay within the plan's blast radius ({allowed:.2%} of users)"
+    )
+    method: list[dict[str, Any]] = []
+    rollbacks: list[dict[str, Any]] = []
+    for policy in policies:
+        method.append({
+            "type": "action", "name": f"inject-{fault}-{policy}",
+            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
+                         **switch},
+        })
+        rollbacks.append({
+            "type": "action", "name": f"stop-{fault}-{policy}",
+            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
+                         "fault": fault, "enabled": False},
+        })
+    breaker_checks: list[dict[str, Any]] = []
+    load: dict[str, Any] = {"type": "load", "url": "${base_url}", "requests": PROBE_REQUESTS,
+                            "concurrency": PROBE_CONCURRENCY}
+    for policy in policies:
+        breaker = facts.breakers.get(policy)
+        if breaker is None or "circuit_breaker" not in facts.policies[policy]:
+            continue
+        if rate < FULL_OUTAGE_RATE or fault != "fault":
+            continue  # the plan's trip time is for a full outage only
+        if breaker.trip_seconds is not None and breaker.rps is not None:
+            # The planned rate for the planned time: the breaker must open within it.
+            load["rate"] = breaker.rps
+            load["requests"] = min(MAX_REQUESTS, math.ceil(breaker.trip_seconds * breaker.rps))
+            within = f"{breaker.trip_seconds:g}s"
+        else:
+            load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))
+            within = f"{breaker.minimum_calls} calls"
+        breaker_checks.append(_metric_probe(
+            f"breaker-{policy}-opened-within-{_slug(within)}",
+            "resilience_circuit_breaker_transitions_total",
+            {"policy": policy, "to_state": "open"},
+        ))
+    method.append({"type": "action", "name": "drive-load", "provider": load})
+    method.extend(breaker_checks)
+    for policy in policies:
+        if "fallback" in facts.policies[policy]:
+            method.append(_metric_probe(f"fallback-{policy}-served", "resilience_calls_total",
+                                        {"policy": policy, "outcome": "fallback"}))
+    data: dict[str, Any] = {
+        "version": 1,
+        "title": f"{mode.id} {mode.component} {mode.name}: {prediction}",
+        "description": (
+            f"{mode.failure} ({mode.priority}). Injects {fault} at rate {rate:g} on "
+            f"{', '.join(policies)}; the plan predicts {prediction}. Generated from the "
+            f"{facts.system} plan; set the admin token in $RELIABILITY_CHAOS_TOKEN."
+        ),
+        "tags": ["planner-generated", facts.system, mode.id, mode.priority, mode.component],
+        "contributions": {"reliability": "high" if mode.priority == "P1" else "medium"},
+        "configuration": dict(configuration),
+        "steady-state-hypothesis": {
+            "title": prediction,
+            "probes": [{
+                "type": "probe", "name": "entry-error-ratio",
+                "provider": {"type": "http", "url": "${base_url}", "requests": PROBE_REQUESTS,
+                             "concurrency": PROBE_CONCURRENCY},
+                "tolerance": {"type": "range", "range": [0, round(allowed, 6)],
+                              "target": "error_ratio"},
+            }],
+        },
+        "method": method,
+        "rollbacks": rollbacks,
+    }
+    filename = f"{_slug(mode.id)}-{_slug(mode.component)}-{_slug(mode.name or mode.category)}.yaml"
+    experiment = parse_experiment(data, filename)  # what we write must load
+    return Generated(filename, data, experiment)
+
+
+def generate(
+    facts: PlanFacts,
+    configuration: Mapping[str, str] | None = None,
+    *,
+    injection_rate: float | None = None,
+) -> tuple[list[Generated], list[Skipped]]:
+    """One experiment per P1/P2 failure mode, and the modes skipped with the reason."""
+    config = {**DEFAULT_CONFIGURATION, **(configuration or {})}
+    made: list[Generated] = []
+    skipped: list[Skipped] = []
+    for mode in facts.failure_modes:
+        if mode.priority not in ("P1", "P2"):
+            continue
+        result = generate_one(mode, facts, config, injection_rate)
+        if isinstance(result, Generated):
+            made.append(result)
+        else:
+            skipped.append(result)
+    return made, skipped
