@@ -185,7 +185,7 @@ def decorate(
 
     Emits `CallFinished` for every call that was not cancelled, when a hook listens.
     """
-    if inspect.iscoroutinefunction(fn):
+    if _is_async(fn):
         afn = cast(Callable[P, Awaitable[Any]], fn)
 
         @functools.wraps(fn)
@@ -225,6 +225,14 @@ def decorate(
         return result
 
     return sync_wrapper
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or (
+        not inspect.isfunction(fn)
+        and inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+    )
 
 
 class _BodyMarker:
