@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from exporters.aiohttp import setup, start_http_server
-from exporters.health import Readiness
+from exporters.health import Readiness, default_readiness
 from exporters.prometheus import PrometheusHook
-from resilience import PolicyInfo
-from resilience._events import Emitter
+from resilience import CircuitBreaker, Policy, PolicyInfo, remove_hook
+from resilience._events import Emitter, global_hooks
 from tests.servers import require_binary
 
 pytestmark = pytest.mark.real_time
@@ -222,3 +222,22 @@ async def test_a_cancelled_request_is_not_recorded() -> None:
     hang_series = [s for m in reg.collect() for s in m.samples if s.labels.get("http_route")
                    == "/hang"]
     assert hang_series == []
+
+
+async def test_setup_without_readiness_uses_the_process_wide_hook() -> None:
+    app = web.Application()
+    setup(app, registry=CollectorRegistry())
+    default = default_readiness()
+    try:
+        assert default_readiness() is default and global_hooks().count(default) == 1
+        breaker = CircuitBreaker("orders-db", minimum_calls=100)
+        policy = Policy("orders-db", breaker=breaker, critical=True)  # built after setup
+        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+            assert (await c.get("/readyz")).status == 200
+            breaker.force_open()
+            resp = await c.get("/readyz")
+            assert resp.status == 503
+            assert await resp.text() == "not ready: circuit open for critical orders-db\n"
+        del policy
+    finally:
+        remove_hook(default)
