@@ -180,7 +180,9 @@ def _alert(
     return {
         "alert": ALERT_NAME,
         "expr": expr,
-        "labels": {"severity": severity},
+        # service and slo come with the series too; spelled out so that promtool's duplicate
+        # check tells the alerts of several SLOs in one file apart.
+        "labels": _labels(slo, severity=severity),
         "annotations": {
             "summary": (
                 f"{{{{ $labels.service }}}} {{{{ $labels.slo }}}}: error budget burning too fast"
@@ -221,6 +223,11 @@ def build_rules(
     """Recording and alerting rules for every SLO, two groups per SLO."""
     if min_errors < 0:
         raise ValueError(f"min_errors must be 0 or more, got {min_errors}")
+    seen = [(slo.service, slo.name) for slo in slos]
+    for pair in seen:
+        if seen.count(pair) > 1:
+            # The recorded series would collide: both SLOs write the same service/slo labels.
+            raise ValueError(f"SLO {pair[0]}/{pair[1]} appears more than once")
     groups: list[dict[str, Any]] = []
     warnings: list[str] = []
     for slo in slos:
