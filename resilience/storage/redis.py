@@ -110,6 +110,7 @@ class RedisStorage:
         self._background: set[asyncio.Task[Any]] = set()
         self._consecutive_errors = 0
         self._down_until = -math.inf
+        self._closing = False
 
     def key(self, policy: str) -> str:
         """The Redis key of `policy`'s shared state."""
@@ -172,6 +173,8 @@ class RedisStorage:
             return  # no loop yet: the first async use starts it
         if self._loop is not loop:
             self._bind_loop(loop)
+        if self._closing:
+            return
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._sync_forever(), name=f"{self!r} sync")
 
@@ -200,10 +203,15 @@ class RedisStorage:
     async def _sync_forever(self) -> None:
         wake = self._wake
         assert wake is not None
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.sync_interval):
-                    await wake.wait()
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            # call_later rather than asyncio.timeout: on 3.11 a timeout expiring together with
+            # aclose()'s cancel() can swallow the cancel, and this loop would never end.
+            timer = loop.call_later(self.sync_interval, wake.set)
+            try:
+                await wake.wait()
+            finally:
+                timer.cancel()
             wake.clear()
             for link in list(self._links.values()):
                 try:
@@ -228,6 +236,7 @@ class RedisStorage:
 
     async def aclose(self) -> None:
         """Stop the background sync and close the connections."""
+        self._closing = True
         tasks = [t for t in (self._task, *self._background) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -282,9 +291,9 @@ class RedisStorage:
         self._get_client()
         try:
             self.round_trips += 1
-            async with asyncio.timeout(self.timeout * 2):
-                # A NOSCRIPT reply (fresh server) makes redis-py load the script: 2 commands.
-                reply = await self._scripts[script](keys=[self.key(policy)], args=list(args))
+            # socket_timeout / socket_connect_timeout bound the wait. A NOSCRIPT reply (fresh
+            # server) makes redis-py load the script and retry: 2 more commands, once.
+            reply = await self._scripts[script](keys=[self.key(policy)], args=list(args))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # redis errors, OSError, TimeoutError: all mean "unavailable"
