@@ -1,0 +1,169 @@
+"""The cancellation contract, at every await point of every mechanism.
+
+`CancelledError` propagates unchanged; it is never retried, never recorded as a failure or a
+success, never turned into a timeout or a fallback, and every permit is given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from resilience import (
+    Bulkhead,
+    CallFinished,
+    CircuitBreaker,
+    Fallback,
+    Policy,
+    Retry,
+    Timeout,
+)
+from resilience._core import deadline_var
+
+
+class Boom(Exception):
+    pass
+
+
+async def cancel_after(seconds: float, fn: Callable[[], Awaitable[Any]]) -> None:
+    """Start fn(), cancel it after `seconds`, and check CancelledError comes back unchanged."""
+    task = asyncio.ensure_future(fn())
+    await asyncio.sleep(seconds)
+    assert not task.done(), "the call finished before it could be cancelled"
+    task.cancel("by the test")
+    with pytest.raises(asyncio.CancelledError) as info:
+        await task
+    assert info.value.args == ("by the test",)
+
+
+async def test_breaker_closed_records_nothing() -> None:
+    breaker = CircuitBreaker("b", minimum_calls=1, window_size=1)
+    sleep = breaker(asyncio.sleep)
+    await cancel_after(1, lambda: sleep(5))
+    assert breaker.window_counts() == (0, 0, 0)
+    assert breaker.state == "closed"
+
+
+async def test_breaker_half_open_gives_the_permit_back() -> None:
+    breaker = CircuitBreaker(
+        "b", minimum_calls=1, window_size=1, half_open_calls=1, open_duration=1
+    )
+
+    @breaker
+    async def call(seconds: float, fail: bool = False) -> str:
+        await asyncio.sleep(seconds)
+        if fail:
+            raise Boom
+        return "ok"
+
+    with pytest.raises(Boom):
+        await call(0, True)
+    await asyncio.sleep(1)
+    await cancel_after(1, lambda: call(5))
+    assert breaker.state == "half_open"
+    assert await call(0) == "ok"  # the single probe permit is available again
+    assert breaker.state == "closed"
+
+
+@pytest.mark.parametrize("point", ["first attempt", "backoff sleep", "second attempt"])
+async def test_retry_never_retries_a_cancellation(point: str) -> None:
+    attempts: list[float] = []
+
+    @Retry(max_attempts=5, wait=2.0, retry_on=lambda exc: True)  # even a catch-all predicate
+    async def call() -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) == 1:
+            await asyncio.sleep(1)
+            raise Boom
+        await asyncio.sleep(10)
+
+    at = {"first attempt": 0.5, "backoff sleep": 2.0, "second attempt": 4.0}[point]
+    await cancel_after(at, call)
+    await asyncio.sleep(30)
+    assert len(attempts) == (2 if point == "second attempt" else 1)
+
+
+async def test_timeout_and_deadline_let_an_outer_cancellation_through() -> None:
+    timeout = Timeout(10)
+    policy = Policy("p", timeout=timeout, deadline=20)
+
+    @policy
+    async def call() -> None:
+        await asyncio.sleep(30)
+
+    await cancel_after(5, call)
+    assert timeout._queue is not None and timeout._queue.active == 0
+    assert deadline_var.get() is None
+    await asyncio.sleep(30)  # the timers fire later and find nothing to cancel
+
+
+@pytest.mark.parametrize("where", ["holding a slot", "waiting for a slot"])
+async def test_bulkhead_gives_every_slot_back(where: str) -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=100)
+
+    @bulkhead
+    async def hold(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    holder = asyncio.ensure_future(hold(10))
+    await asyncio.sleep(0)
+    if where == "holding a slot":
+        holder.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await holder
+    else:
+        await cancel_after(1, lambda: hold(1))
+        assert bulkhead.waiting == 0
+        await holder
+    assert bulkhead.in_flight == 0
+    await hold(0)
+
+
+@pytest.mark.parametrize("where", ["in the call", "in an async handler"])
+async def test_fallback_never_catches_a_cancellation(where: str) -> None:
+    async def slow_handler(exc: BaseException) -> str:
+        await asyncio.sleep(10)
+        return "fallback"
+
+    @Fallback(slow_handler)
+    async def call() -> str:
+        if where == "in the call":
+            await asyncio.sleep(10)
+        raise Boom
+
+    await cancel_after(1, call)
+
+
+async def test_full_policy_cancelled_at_each_stage_emits_no_call_finished() -> None:
+    events: list[object] = []
+    breaker = CircuitBreaker("b", minimum_calls=1, window_size=1)
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=50)
+    policy = Policy(
+        "full",
+        breaker=breaker,
+        retry=Retry(max_attempts=3, wait=5),
+        timeout=2,
+        bulkhead=bulkhead,
+        fallback=Fallback(lambda exc: "fallback"),
+        deadline=100,
+        hooks=[events.append],
+    )
+    attempts = 0
+
+    @policy
+    async def call() -> str:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(1)
+        raise Boom
+
+    for at in (0.5, 1.5):  # during attempt 1; during the backoff sleep after it
+        attempts = 0
+        breaker.disable()  # keep the breaker out of the way
+        await cancel_after(at, call)
+        assert attempts == 1
+        assert bulkhead.in_flight == 0
+    assert not [e for e in events if isinstance(e, CallFinished)]
