@@ -10,7 +10,7 @@ import asyncio
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -67,13 +67,13 @@ async def boom() -> str:
     raise ConnectionError("dependency down")
 
 
-async def until(predicate: object, timeout: float) -> float:
-    """Seconds until `predicate()` holds (polled every 5 ms); fails after `timeout`."""
+async def until(predicate: object, within: float) -> float:
+    """Seconds until `predicate()` holds (polled every 5 ms); fails after `within` seconds."""
     assert callable(predicate)
     start = time.monotonic()
     while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not true within {timeout}s")
+        if time.monotonic() - start > within:
+            raise AssertionError(f"not true within {within}s")
         await asyncio.sleep(0.005)
     return time.monotonic() - start
 
@@ -87,7 +87,7 @@ async def test_trip_in_one_instance_opens_all_within_the_sync_interval(
         with pytest.raises(ConnectionError):
             await bs[0](boom)()
     assert bs[0].state == "open"
-    waited = await until(lambda: all(b.state == "open" for b in bs), timeout=1.0)
+    waited = await until(lambda: all(b.state == "open" for b in bs), within=1.0)
     assert waited <= SYNC + 0.05
     with pytest.raises(CircuitOpenError) as info:
         await bs[2](ok)()
@@ -104,7 +104,7 @@ async def test_fleet_trips_on_merged_counts_no_instance_could_see(
             with pytest.raises(ConnectionError):
                 await b(boom)()
     assert [b.state for b in bs] == ["closed"] * 3
-    await until(lambda: all(b.state == "open" for b in bs), timeout=4 * SYNC + 0.2)
+    await until(lambda: all(b.state == "open" for b in bs), within=4 * SYNC + 0.2)
 
 
 async def test_half_open_admits_exactly_n_probes_across_instances(
@@ -114,11 +114,11 @@ async def test_half_open_admits_exactly_n_probes_across_instances(
     for _ in range(4):
         with pytest.raises(ConnectionError):
             await bs[0](boom)()
-    await until(lambda: all(b.state == "open" for b in bs), timeout=1.0)
+    await until(lambda: all(b.state == "open" for b in bs), within=1.0)
     await asyncio.sleep(0.35)  # open_duration passed everywhere
     started: list[int] = []
 
-    def probe(i: int) -> object:
+    def probe(i: int) -> Callable[[], Awaitable[str]]:
         async def call() -> str:
             started.append(i)
             await asyncio.sleep(0.2)  # still in flight while every other attempt asks
@@ -127,12 +127,12 @@ async def test_half_open_admits_exactly_n_probes_across_instances(
         return call
 
     attempts = [b(probe(i))() for i, b in enumerate(bs) for _ in range(10)]
-    results = await asyncio.gather(*attempts, return_exceptions=True)  # type: ignore[arg-type]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
     assert len(started) == 3
     assert sum(r == "ok" for r in results) == 3
     assert all(isinstance(r, CircuitOpenError) for r in results if r != "ok")
     # The 3 successful probes closed the fleet: every instance closes.
-    await until(lambda: all(b.state == "closed" for b in bs), timeout=4 * SYNC + 0.2)
+    await until(lambda: all(b.state == "closed" for b in bs), within=4 * SYNC + 0.2)
 
 
 async def test_failed_probe_reopens_every_instance(fleet: list[RedisStorage]) -> None:
@@ -140,12 +140,12 @@ async def test_failed_probe_reopens_every_instance(fleet: list[RedisStorage]) ->
     for _ in range(2):
         with pytest.raises(ConnectionError):
             await bs[0](boom)()
-    await until(lambda: all(b.state == "open" for b in bs), timeout=1.0)
+    await until(lambda: all(b.state == "open" for b in bs), within=1.0)
     await asyncio.sleep(0.35)
     for b in bs[1:]:
         with pytest.raises(ConnectionError):
             await b(boom)()
-    await until(lambda: all(b.state == "open" for b in bs), timeout=4 * SYNC + 0.2)
+    await until(lambda: all(b.state == "open" for b in bs), within=4 * SYNC + 0.2)
     with pytest.raises(CircuitOpenError) as info:
         await bs[0](ok)()
     assert info.value.retry_after is not None and info.value.retry_after > 0.1
@@ -157,7 +157,7 @@ async def test_cancelled_probe_gives_its_permit_back_to_the_fleet(
     bs = breakers(fleet, half_open_calls=1, minimum_calls=1)
     with pytest.raises(ConnectionError):
         await bs[0](boom)()
-    await until(lambda: all(b.state == "open" for b in bs), timeout=1.0)
+    await until(lambda: all(b.state == "open" for b in bs), within=1.0)
     await asyncio.sleep(0.35)
 
     async def hang() -> str:
@@ -200,7 +200,8 @@ async def test_keys_are_namespaced_and_expire(redis_srv: RedisServer, namespace:
             await ba(boom)()
         await asyncio.sleep(SYNC * 3)
         assert ba.state == "open" and bb.state == "closed"  # other namespace: other breaker
-        keys = sorted(k.decode() for k in await client.keys(f"{namespace}*"))
+        found = await client.keys(f"{namespace}*")
+        keys = sorted(k.decode() if isinstance(k, bytes) else k for k in found)
         assert keys == [f"{namespace}:llm", f"{namespace}x:llm"]
         ttl = await client.ttl(f"{namespace}:llm")
         assert 0 < ttl <= 30 + 60  # key_ttl plus the open duration still to run
@@ -239,9 +240,10 @@ async def test_shared_token_bucket_limits_the_fleet_not_each_instance(
 async def test_reservation_within_max_wait_spaces_the_fleet_at_the_rate(
     fleet: list[RedisStorage],
 ) -> None:
-    limiters = [RateLimiter(rate_per_s=20, burst=1, max_wait=1.0, storage=s) for s in fleet]
-    for limiter in limiters:
-        limiter.bind("embeddings", None)
+    limiters = [
+        RateLimiter(rate_per_s=20, burst=1, max_wait=1.0, storage=s, key="embeddings")
+        for s in fleet
+    ]
     start = time.monotonic()
     await asyncio.gather(*(limiter.acquire() for limiter in limiters for _ in range(3)))
     elapsed = time.monotonic() - start
