@@ -39,7 +39,7 @@ use ``injection`` (switch a strategy through `chaos.admin`), ``load`` (bounded r
 URL) or ``http``. Tolerances are Chaos Toolkit's: a scalar (matched exactly), ``[low, high]``
 (inclusive), a longer list (membership), ``{type: range, range: [low, high]}`` or
 ``{type: regex, pattern: ...}``; ``target`` picks a field of a probe's result (``error_ratio``,
-``latency.p99``); without it a result with a ``status`` is judged by its status, as in Chaos
+``latency_p99``); without it a result with a ``status`` is judged by its status, as in Chaos
 Toolkit. Unlike Chaos Toolkit, a tolerance on a *method* probe is judged too: it is how an
 experiment checks what a plan predicts during the fault (the breaker opened, the fallback served).
 
@@ -126,7 +126,8 @@ class HttpProvider(_Model):
 
     The result: ``status`` (of the last response; None when it failed), ``requests``, ``errors``
     (5xx, no response, or a status other than `expected_status` when given), ``error_ratio``,
-    ``statuses`` (count per status) and ``latency`` (``p50``, ``p99``, ``max``, ``mean`` seconds).
+    ``statuses`` (count per status) and ``latency_p50``, ``latency_p99``, ``latency_max``,
+    ``latency_mean`` (seconds).
     """
 
     type: Literal["http"]
@@ -355,6 +356,11 @@ def load_experiment(path: str | Path) -> Experiment:
         first_line = str(exc).splitlines()[0]
         raise ExperimentError(f"{source}: not valid {kind}: {first_line}") from None
     return parse_experiment(data, source)
+
+
+def dump_document(data: dict[str, Any]) -> str:
+    """Experiment data (e.g. with ``${...}`` placeholders kept) as YAML, in the given key order."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
 def dump_experiment(experiment: Experiment) -> str:

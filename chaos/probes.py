@@ -56,12 +56,11 @@ def summarise(
         "errors": errors,
         "error_ratio": errors / len(statuses) if statuses else 0.0,
         "statuses": dict(sorted(counts.items())),
-        "latency": {
-            "p50": _quantile(ordered, 0.50),
-            "p99": _quantile(ordered, 0.99),
-            "max": ordered[-1] if ordered else 0.0,
-            "mean": sum(ordered) / len(ordered) if ordered else 0.0,
-        },
+        # Flat keys: Chaos Toolkit's `target` selects one top-level key, not a path.
+        "latency_p50": _quantile(ordered, 0.50),
+        "latency_p99": _quantile(ordered, 0.99),
+        "latency_max": ordered[-1] if ordered else 0.0,
+        "latency_mean": sum(ordered) / len(ordered) if ordered else 0.0,
     }
 
 
