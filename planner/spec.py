@@ -365,9 +365,7 @@ def _check_graph(components: tuple[Component, ...]) -> None:
     cycle = _find_cycle(components)
     if cycle is not None:
         raise ValueError("components: dependency cycle " + " -> ".join(cycle))
-    shares = [
-        (i, c.traffic_share) for i, c in enumerate(components) if c.traffic_share is not None
-    ]
+    shares = [(i, c.traffic_share) for i, c in enumerate(components) if c.traffic_share is not None]
     flagged = [c for c in components if c.entry_point]
     if shares:
         total = sum(share for _, share in shares)

@@ -1,0 +1,290 @@
+"""Availability math: downtime budgets per tier and period, and the system's modeled availability.
+
+Formulas (independent failures assumed; correlated failures are what the zone/region failure modes
+and the blast radius are for):
+
+- one replica: the declared percentage, or `MTBF / (MTBF + MTTR)`, or the kind's catalog default;
+- k-of-n replicas: `Σ_{i=k..n} C(n,i) aⁱ (1−a)ⁿ⁻ⁱ` (k = 1 is `1 − (1−a)ⁿ`);
+- an entry point: the serial product over itself and its hard closure (each component once);
+- with the plan's fallbacks: edges with a fallback leave the serial chain; each contributes
+  `1 − (1 − A_target)(1 − A_fallback)`, or 1 for a free-text (degraded) answer;
+- the system: entry points weighted by their traffic share.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from planner.catalog import KIND_DEFAULTS
+from planner.graph import Graph
+from planner.model import (
+    AvailabilitySection,
+    Cap,
+    ComponentAvailability,
+    DowntimeCell,
+    DowntimeRow,
+    EntryAvailability,
+    Figure,
+)
+from planner.spec import TIERS, Component
+from planner.units import DAY
+
+#: Periods of the downtime table, each labelled with its convention.
+PERIODS: tuple[tuple[str, float], ...] = (
+    ("day (24 h)", 1.0),
+    ("week (7 d)", 7.0),
+    ("28d", 28.0),
+    ("30d", 30.0),
+    ("quarter (365.25/4 d)", 365.25 / 4),
+    ("year (365 d)", 365.0),
+)
+
+#: Length of the SLO period in days; a calendar month is counted as the average 365.25/12 days.
+PERIOD_DAYS: dict[str, float] = {"30d": 30.0, "28d": 28.0, "calendar_month": 365.25 / 12}
+PERIOD_LABELS: dict[str, str] = {
+    "30d": "30 days",
+    "28d": "28 days",
+    "calendar_month": "calendar month (average 365.25/12 = 30.4375 days)",
+}
+
+
+def downtime_seconds(objective_percent: float, days: float) -> float:
+    """Allowed downtime in seconds for an objective over `days` days: (1 − SLO) × period."""
+    return (100.0 - objective_percent) / 100.0 * days * DAY
+
+
+def downtime_figure(objective_percent: float, days: float, period: str) -> Figure:
+    """`downtime_seconds` as a traceable Figure."""
+    return Figure(
+        downtime_seconds(objective_percent, days),
+        "s",
+        "(1 - objective/100) × period_days × 86400",
+        {"objective": objective_percent, "period_days": days, "period": period},
+    )
+
+
+def downtime_table(objective: float, tier: str) -> tuple[DowntimeRow, ...]:
+    """One row per tier (and the target when it is not a tier) over every labelled period."""
+    rows = [(name, value) for name, value in TIERS.items()]
+    if objective not in TIERS.values():
+        rows.append((f"target ({tier})", objective))
+    rows.sort(key=lambda row: row[1])
+    return tuple(
+        DowntimeRow(
+            label,
+            value,
+            tuple(
+                DowntimeCell(period, days, downtime_figure(value, days, period))
+                for period, days in PERIODS
+            ),
+        )
+        for label, value in rows
+    )
+
+
+def k_of_n(a: float, n: int, k: int) -> float:
+    """Probability that at least k of n independent units of availability `a` (0–1) are up.
+
+    Computed as 1 − P(fewer than k up) so that high availabilities keep their precision.
+    """
+    down = math.fsum(math.comb(n, i) * a**i * (1.0 - a) ** (n - i) for i in range(k))
+    return 1.0 - down
+
+
+@dataclass(frozen=True)
+class Modeled:
+    """The availability model of a spec, reusable with overridden component figures."""
+
+    graph: Graph
+    per_replica: Mapping[str, Figure]
+    effective: Mapping[str, Figure]
+    mttr: Mapping[str, Figure]
+    source: Mapping[str, str]
+
+
+def replica_availability(comp: Component) -> tuple[Figure, Figure, str]:
+    """(per-replica availability in percent, MTTR in seconds, source of the figure)."""
+    defaults = KIND_DEFAULTS[comp.kind]
+    if comp.mtbf is not None and comp.mttr is not None:
+        value = comp.mtbf / (comp.mtbf + comp.mttr) * 100.0
+        per = Figure(
+            value, "%", "mtbf / (mtbf + mttr) × 100", {"mtbf_s": comp.mtbf, "mttr_s": comp.mttr}
+        )
+        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
+        return per, mttr, "mtbf/mttr"
+    if comp.mttr is not None:
+        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
+    else:
+        mttr = Figure(defaults.mttr, "s", "catalog default", {"kind": comp.kind})
+    if comp.availability is not None:
+        per = Figure(comp.availability, "%", "declared", {"component": comp.name})
+        return per, mttr, "declared"
+    per = Figure(defaults.availability, "%", "catalog default", {"kind": comp.kind})
+    return per, mttr, "catalog default"
+
+
+def effective_availability(per_replica: float, replicas: int, min_healthy: int) -> Figure:
+    """A component's availability (percent) with k-of-n replicas."""
+    a = per_replica / 100.0
+    value = k_of_n(a, replicas, min_healthy) * 100.0
+    if replicas == 1:
+        formula = "a"
+    elif min_healthy == 1:
+        formula = "1 - (1 - a)^n"
+    else:
+        formula = "Σ_{i=k..n} C(n,i) a^i (1-a)^(n-i)"
+    return Figure(value, "%", formula, {"a": per_replica, "n": replicas, "k": min_healthy})
+
+
+def model(graph: Graph) -> Modeled:
+    """Per-component figures of a spec."""
+    per: dict[str, Figure] = {}
+    eff: dict[str, Figure] = {}
+    mttr: dict[str, Figure] = {}
+    source: dict[str, str] = {}
+    for name in graph.names:
+        comp = graph.components[name]
+        p, m, s = replica_availability(comp)
+        per[name], mttr[name], source[name] = p, m, s
+        eff[name] = effective_availability(p.value, comp.replicas, comp.min_healthy)
+    return Modeled(graph, per, eff, mttr, source)
+
+
+def _product(values: list[float]) -> float:
+    # a sum of logs keeps the product of thousands of near-1 factors accurate
+    if any(v <= 0.0 for v in values):
+        return 0.0
+    return math.exp(math.fsum(math.log(v) for v in values))
+
+
+def entry_availability(graph: Graph, effective: Mapping[str, float], entry: str) -> float:
+    """Serial product (fraction) over the entry and its hard closure, each component once."""
+    members = [entry, *graph.hard_closure(entry)]
+    return _product([effective[name] for name in members])
+
+
+def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry: str) -> float:
+    """The entry's availability (fraction) once the plan's fallbacks are wired."""
+    members = {entry, *graph.mandatory_closure(entry)}
+    factors = [effective[name] for name in members]
+    for name in sorted(members):
+        for edge in graph.edges[name]:
+            if not edge.hard or not edge.degrades:
+                continue
+            fallback = graph.fallback_of(edge)
+            if fallback is None:
+                continue  # a soft edge or a free-text fallback: the caller answers anyway
+            primary = entry_availability(graph, effective, edge.target)
+            backup = entry_availability(graph, effective, fallback)
+            factors.append(1.0 - (1.0 - primary) * (1.0 - backup))
+    return _product(factors)
+
+
+def system_availability(graph: Graph, effective: Mapping[str, float], *, with_: bool) -> float:
+    """Traffic-weighted availability (fraction) over the entry points."""
+    fn = entry_availability_with if with_ else entry_availability
+    return math.fsum(share * fn(graph, effective, e) for e, share in graph.entry_shares.items())
+
+
+def _fractions(figures: Mapping[str, Figure]) -> dict[str, float]:
+    return {name: fig.value / 100.0 for name, fig in figures.items()}
+
+
+def analyse(graph: Graph, modeled: Modeled) -> AvailabilitySection:
+    """Downtime table, modeled availability as specified and with the plan, and the caps."""
+    spec = graph.spec
+    target_value = spec.objective
+    target = Figure(
+        target_value,
+        "%",
+        "declared slo" if spec.slo is not None else "tier objective",
+        {"tier": spec.tier_label},
+    )
+    eff = _fractions(modeled.effective)
+    entries = []
+    for entry, share in sorted(graph.entry_shares.items()):
+        members = sorted({entry, *graph.hard_closure(entry)})
+        now = entry_availability(graph, eff, entry) * 100.0
+        later = entry_availability_with(graph, eff, entry) * 100.0
+        inputs: dict[str, float | int | str] = {
+            f"A[{m}]": modeled.effective[m].value for m in members
+        }
+        entries.append(
+            EntryAvailability(
+                entry,
+                share,
+                Figure(now, "%", "Π A over the entry and its hard closure", inputs),
+                Figure(
+                    later,
+                    "%",
+                    "Π A over the mandatory closure × Π (1 - (1-A_t)(1-A_fallback))",
+                    {"entry": entry},
+                ),
+            )
+        )
+    share_inputs: dict[str, float | int | str] = {
+        f"share[{e.component}]": e.traffic_share for e in entries
+    }
+    current_value = math.fsum(e.traffic_share * e.availability.value for e in entries)
+    with_value = math.fsum(e.traffic_share * e.availability_with.value for e in entries)
+    current = Figure(
+        current_value,
+        "%",
+        "Σ share × A_entry",
+        {**share_inputs, **{f"A[{e.component}]": e.availability.value for e in entries}},
+    )
+    with_mechanisms = Figure(
+        with_value,
+        "%",
+        "Σ share × A_entry with fallbacks",
+        {**share_inputs, **{f"A[{e.component}]": e.availability_with.value for e in entries}},
+    )
+    return AvailabilitySection(
+        target=target,
+        downtime=downtime_table(target_value, spec.tier_label),
+        current=current,
+        with_mechanisms=with_mechanisms,
+        meets_target=current_value >= target_value,
+        components=tuple(
+            ComponentAvailability(
+                name,
+                modeled.source[name],  # type: ignore[arg-type]
+                modeled.per_replica[name],
+                modeled.effective[name],
+                modeled.mttr[name],
+            )
+            for name in sorted(graph.names)
+        ),
+        entry_points=tuple(entries),
+        caps=caps(graph, modeled, target_value),
+    )
+
+
+def caps(graph: Graph, modeled: Modeled, target: float) -> tuple[Cap, ...]:
+    """Components on an entry's hard path whose availability is the highest SLO they allow.
+
+    Listed: every component below the target, or, when none is, the three lowest.
+    """
+    reach: dict[str, list[str]] = {}
+    for entry in sorted(graph.entry_shares):
+        for name in (entry, *graph.hard_closure(entry)):
+            reach.setdefault(name, []).append(entry)
+    ranked = sorted(reach, key=lambda n: (modeled.effective[n].value, n))
+    below = [n for n in ranked if modeled.effective[n].value < target]
+    chosen = below if below else ranked[:3]
+    return tuple(
+        Cap(
+            name,
+            Figure(
+                modeled.effective[name].value,
+                "%",
+                "max SLO = A of a serial component",
+                {"A": modeled.effective[name].value},
+            ),
+            modeled.effective[name].value < target,
+            tuple(sorted(reach[name])),
+        )
+        for name in chosen
+    )

@@ -1,0 +1,162 @@
+"""The dependency graph of a spec, indexed once and shared by every analysis.
+
+Closures are memoised in reverse topological order (each component's closure is built from its
+targets' closures, never by a fresh walk), so planning stays near-linear in the size of the output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from planner.spec import Component, Dependency, SystemSpec
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One dependency edge with its caller."""
+
+    caller: str
+    dep: Dependency
+
+    @property
+    def target(self) -> str:
+        """The called component."""
+        return self.dep.target
+
+    @property
+    def hard(self) -> bool:
+        """True for a hard dependency (the target's outage is the caller's)."""
+        return self.dep.type == "hard"
+
+    @property
+    def degrades(self) -> bool:
+        """True when the plan turns a failure of the target into degradation (fallback or soft)."""
+        return self.dep.type == "soft" or self.dep.fallback is not None
+
+
+_EdgePredicate = Callable[[Edge], bool]
+
+
+class Graph:
+    """Indexes, topological order, callers, traffic and memoised hard closures of a spec."""
+
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+        self.names: tuple[str, ...] = tuple(c.name for c in spec.components)
+        self.components: dict[str, Component] = {c.name: c for c in spec.components}
+        self.edges: dict[str, tuple[Edge, ...]] = {
+            c.name: tuple(Edge(c.name, d) for d in c.dependencies) for c in spec.components
+        }
+        callers: dict[str, list[Edge]] = {name: [] for name in self.names}
+        for name in self.names:
+            for edge in self.edges[name]:
+                callers[edge.target].append(edge)
+        self.callers: dict[str, tuple[Edge, ...]] = {k: tuple(v) for k, v in callers.items()}
+        self.entry_shares: dict[str, float] = spec.entry_shares()
+        self.order: tuple[str, ...] = self._topological()  # dependencies before their callers
+        self.rps: dict[str, float | None] = self._traffic()
+        self._closure: dict[str, frozenset[str]] = {}
+        self._mandatory: dict[str, frozenset[str]] = {}
+
+    # -- structure -----------------------------------------------------------------------------
+
+    def _topological(self) -> tuple[str, ...]:
+        """Kahn's algorithm on "depends on" edges: every target comes before its callers."""
+        pending = {name: len(self.edges[name]) for name in self.names}
+        ready = deque(name for name in self.names if pending[name] == 0)
+        order: list[str] = []
+        while ready:
+            name = ready.popleft()
+            order.append(name)
+            for edge in self.callers[name]:
+                pending[edge.caller] -= 1
+                if pending[edge.caller] == 0:
+                    ready.append(edge.caller)
+        return tuple(order)  # the spec validator already refused cycles
+
+    def fallback_of(self, edge: Edge) -> str | None:
+        """The component an edge falls back to, or None for none / a free-text fallback."""
+        fallback = edge.dep.fallback
+        return fallback if fallback is not None and fallback in self.components else None
+
+    def _traffic(self) -> dict[str, float | None]:
+        """Requests per second per component: declared, else summed from callers × calls."""
+        rps: dict[str, float | None] = {}
+        for name in reversed(self.order):  # callers before their targets
+            comp = self.components[name]
+            if comp.rps is not None:
+                rps[name] = comp.rps
+                continue
+            incoming = [(rps[e.caller], e.dep.calls_per_request) for e in self.callers[name]]
+            known = [r * calls for r, calls in incoming if r is not None]
+            rps[name] = sum(known) if known else None
+        return rps
+
+    def edge_rps(self, edge: Edge) -> float | None:
+        """Calls per second over one edge.
+
+        The caller's rps × calls per request; when the target declares its own rps (it knows
+        what really reaches it, after caches), that rps split over its callers in that proportion.
+        """
+        caller = self.rps[edge.caller]
+        offered = None if caller is None else caller * edge.dep.calls_per_request
+        declared = self.components[edge.target].rps
+        if declared is None:
+            return offered
+        flows = [self.rps[e.caller] for e in self.callers[edge.target]]
+        if offered is None or any(f is None for f in flows):
+            return declared / len(flows)
+        total = math.fsum(
+            (f or 0.0) * e.dep.calls_per_request
+            for f, e in zip(flows, self.callers[edge.target], strict=True)
+        )
+        return declared * offered / total if total > 0 else declared / len(flows)
+
+    # -- closures ------------------------------------------------------------------------------
+
+    def hard_closure(self, name: str) -> frozenset[str]:
+        """Every component `name` transitively needs over hard edges (itself excluded)."""
+        if not self._closure:
+            self._closure = self._build(lambda e: e.hard)
+        return self._closure[name]
+
+    def mandatory_closure(self, name: str) -> frozenset[str]:
+        """Like `hard_closure`, but edges the plan gives a fallback are not followed."""
+        if not self._mandatory:
+            self._mandatory = self._build(lambda e: e.hard and not e.degrades)
+        return self._mandatory[name]
+
+    def _build(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
+        closure: dict[str, frozenset[str]] = {}
+        empty: frozenset[str] = frozenset()
+        for name in self.order:
+            targets = [e.target for e in self.edges[name] if follow(e)]
+            if not targets:
+                closure[name] = empty
+            elif len(targets) == 1:
+                closure[name] = closure[targets[0]] | {targets[0]}
+            else:
+                acc = set(targets)
+                for target in targets:
+                    acc.update(closure[target])
+                closure[name] = frozenset(acc)
+        return closure
+
+    def upstream(self, sources: Iterable[str], propagates: _EdgePredicate) -> set[str]:
+        """`sources` and every caller reached backwards over edges where `propagates` holds."""
+        seen = set(sources)
+        queue = deque(seen)
+        while queue:
+            name = queue.popleft()
+            for edge in self.callers[name]:
+                if edge.caller not in seen and propagates(edge):
+                    seen.add(edge.caller)
+                    queue.append(edge.caller)
+        return seen
+
+    def users_share(self, affected: Iterable[str]) -> float:
+        """Share of user traffic (0–1) entering at an affected entry point."""
+        return math.fsum(self.entry_shares.get(name, 0.0) for name in affected)

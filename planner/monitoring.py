@@ -1,0 +1,487 @@
+"""Monitoring: signals with derived thresholds, burn-rate alerts, runbooks, incidents, post-mortems.
+
+Thresholds:
+- availability over the period: warning when half the error budget is gone, critical when all is;
+- latency p99 per entry point: warning above its p99 × 1.5 (the headroom the callers' timeouts
+  use), critical above its latency budget (callers give up), or 3 × p99 without a budget;
+- errors over 5 minutes: warning above a burn rate of 1 (the budget lasts exactly the period),
+  critical above the fastest page burn rate (14.4 for 30 days, rescaled for other periods);
+- saturation (CPU): with n replicas, losing one moves its load to n − 1, so each must stay under
+  (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
+- bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for).
+Burn-rate alerts reuse the SLO rules' table (planner.slo.definition) so the report and the rules
+agree. A runbook is written for every P1 and P2 failure mode.
+"""
+
+from __future__ import annotations
+
+from planner.failures import Failures
+from planner.graph import Graph
+from planner.mechanisms import TIMEOUT_HEADROOM, EdgePlan, Mechanisms, latency
+from planner.model import (
+    BurnRateAlert,
+    DiagnosisQuery,
+    FailureMode,
+    Figure,
+    MonitoringSection,
+    PostmortemSection,
+    PostmortemTemplate,
+    RecoverySection,
+    Runbook,
+    SeverityLevel,
+    Signal,
+)
+from planner.slo.definition import (
+    RULE_PERIODS,
+    SloDefinition,
+    burn_windows,
+    definitions_from_spec,
+    prom_duration,
+)
+from planner.slo.rules import ALERT_NAME
+from planner.units import format_duration as human
+from planner.units import format_percent
+
+SEVERITY = {"P1": "SEV1", "P2": "SEV2", "P3": "SEV3"}
+
+
+def plan(
+    graph: Graph, failures: Failures, mech: Mechanisms, recovery: RecoverySection
+) -> MonitoringSection:
+    """Signals, burn-rate alerts, runbooks (P1/P2), severities and the post-mortem template."""
+    slos = definitions_from_spec(graph.spec)
+    main = slos[0]
+    period = RULE_PERIODS[graph.spec.slo_period]
+    alerts = burn_rate_alerts(main, period)
+    signals = _signals(graph, main, alerts)
+    runbooks = tuple(
+        _runbook(graph, mode, mech, recovery, main)
+        for mode in failures.modes
+        if mode.priority in ("P1", "P2")
+    )
+    return MonitoringSection(
+        signals, alerts, runbooks, _severities(main), _postmortem(graph, main, alerts, recovery)
+    )
+
+
+def burn_rate_alerts(slo: SloDefinition, period_seconds: int) -> tuple[BurnRateAlert, ...]:
+    """The four multi-window conditions with their factors, thresholds and time to fire."""
+    out = []
+    budget = slo.budget
+    for w in burn_windows(period_seconds):
+        ratio = w.error_ratio(budget)
+        fire = ratio * w.long if ratio <= 1.0 else float("inf")
+        out.append(
+            BurnRateAlert(
+                severity=w.severity,
+                long_window=Figure(
+                    w.long, "s", "SRE Workbook window", {"window": prom_duration(w.long)}
+                ),
+                short_window=Figure(w.short, "s", "long / 12", {"window": prom_duration(w.short)}),
+                burn_rate=Figure(
+                    w.factor,
+                    "x",
+                    "budget_share × period / long_window",
+                    {
+                        "budget_share": w.budget_share,
+                        "period_s": period_seconds,
+                        "long_window_s": w.long,
+                    },
+                ),
+                budget_consumed=Figure(w.budget_share * 100.0, "%", "budget_share", {}),
+                error_ratio=Figure(
+                    ratio,
+                    "ratio",
+                    "burn_rate × (1 - objective)",
+                    {"burn_rate": w.factor, "budget": budget},
+                ),
+                time_to_fire=Figure(
+                    fire,
+                    "s",
+                    "error_ratio_threshold × long_window at a 100 % outage"
+                    " (never when the threshold is above 1)",
+                    {"threshold": ratio, "long_window_s": w.long},
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _sli(slo: SloDefinition, window: str) -> str:
+    return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
+
+
+def _signals(
+    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...]
+) -> tuple[Signal, ...]:
+    target = slo.objective
+    budget_pct = 100.0 - target
+    period = prom_duration(RULE_PERIODS[graph.spec.slo_period])
+    page = max(a.burn_rate.value for a in alerts)
+    signals = [
+        Signal(
+            "Availability",
+            "Uptime %",
+            f"100 * (1 - {_sli(slo, period)})",
+            "<",
+            Figure(100.0 - budget_pct / 2, "%", "100 - budget / 2", {"objective": target}),
+            Figure(target, "%", "objective", {"objective": target}),
+            "Page",
+            f"half the {period} error budget gone warns; all of it is an SLO breach",
+        ),
+        Signal(
+            "Errors",
+            "Rate (5m)",
+            f"100 * {_sli(slo, '5m')}",
+            ">",
+            Figure(budget_pct, "%", "burn rate 1 × (100 - objective)", {"objective": target}),
+            Figure(
+                page * budget_pct,
+                "%",
+                "page burn rate × (100 - objective)",
+                {"burn_rate": page, "objective": target},
+            ),
+            "Page",
+            f"above {format_percent(budget_pct)}% the budget runs out before the period ends;"
+            f" above {page:g}× it is the fast-burn page",
+        ),
+    ]
+    for entry in sorted(graph.entry_shares):
+        comp = graph.components[entry]
+        _p50, p99, src = latency(graph, entry)
+        warn = p99 * TIMEOUT_HEADROOM
+        crit = comp.latency_budget if comp.latency_budget is not None else 3 * p99
+        signals.append(
+            Signal(
+                "Latency",
+                f"p99 ({entry})",
+                "histogram_quantile(0.99, sum by (le) (rate("
+                f'http_server_request_duration_seconds_bucket{{job="{entry}"}}[5m])))',
+                ">",
+                Figure(
+                    warn,
+                    "s",
+                    "p99 × headroom",
+                    {"p99": p99, "headroom": TIMEOUT_HEADROOM, "p99_source": src},
+                ),
+                Figure(
+                    crit,
+                    "s",
+                    "latency_budget" if comp.latency_budget is not None else "3 × p99",
+                    {"p99": p99},
+                ),
+                "Page",
+                "beyond p99 × 1.5 callers' timeouts start to fire;"
+                " beyond the budget callers give up",
+            )
+        )
+    for entry in sorted(graph.entry_shares):
+        n = graph.components[entry].replicas
+        crit = (n - 1) / n * 100.0 if n > 1 else 80.0
+        signals.append(
+            Signal(
+                "Saturation",
+                f"CPU ({entry})",
+                f'100 * max(rate(process_cpu_seconds_total{{job="{entry}"}}[5m]))',
+                ">",
+                Figure(crit * 0.8, "%", "0.8 × critical", {"critical": crit}),
+                Figure(
+                    crit,
+                    "%",
+                    "(n - 1) / n × 100 (N+1)" if n > 1 else "single replica: 80 %",
+                    {"replicas": n},
+                ),
+                "Scale",
+                f"{n} replicas: losing one must not overload the rest"
+                if n > 1
+                else "one replica: keep 20 % for spikes",
+            )
+        )
+    signals.append(
+        Signal(
+            "Saturation",
+            "Bulkheads",
+            "100 * max by (policy) (resilience_bulkhead_in_flight / resilience_bulkhead_capacity)",
+            ">",
+            Figure(100.0 / TIMEOUT_HEADROOM, "%", "1 / headroom", {"headroom": TIMEOUT_HEADROOM}),
+            Figure(90.0, "%", "rejections imminent", {}),
+            "Scale",
+            "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
+            " slower or busier than planned",
+        )
+    )
+    return tuple(signals)
+
+
+def _queries(
+    mode: FailureMode, plans: tuple[EdgePlan, ...], slo: SloDefinition
+) -> tuple[DiagnosisQuery, ...]:
+    out = [DiagnosisQuery("user-facing error ratio over 5 minutes", _sli(slo, "5m"))]
+    if not plans:
+        out.append(
+            DiagnosisQuery(
+                f"is {mode.component} being scraped (1 = up)", f'up{{job="{mode.component}"}}'
+            )
+        )
+        out.append(
+            DiagnosisQuery(
+                "CPU use", f'rate(process_cpu_seconds_total{{job="{mode.component}"}}[5m])'
+            )
+        )
+        return tuple(out)
+    sel = "|".join(sorted(p.policy for p in plans))
+    match = f'policy=~"{sel}"' if len(plans) > 1 else f'policy="{sel}"'
+    out.append(
+        DiagnosisQuery(
+            "breaker state of the callers' policies (1 = current state)",
+            f"resilience_circuit_breaker_state{{{match}}} == 1",
+        )
+    )
+    out.append(
+        DiagnosisQuery(
+            "call outcomes per second",
+            f"sum by (policy, outcome) (rate(resilience_calls_total{{{match}}}[5m]))",
+        )
+    )
+    if mode.category in ("latency", "overload"):
+        out.append(
+            DiagnosisQuery(
+                "p99 of the calls",
+                "histogram_quantile(0.99, sum by (policy, le) (rate("
+                f"resilience_call_duration_seconds_bucket{{{match}}}[5m])))",
+            )
+        )
+        out.append(
+            DiagnosisQuery(
+                "timeouts per second",
+                f"sum by (policy, kind) (rate(resilience_timeouts_total{{{match}}}[5m]))",
+            )
+        )
+    if mode.category in ("rate_limit", "overload"):
+        out.append(
+            DiagnosisQuery(
+                "rejections by our own mechanisms",
+                f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{match}}}[5m]))",
+            )
+        )
+    if mode.transient:
+        out.append(
+            DiagnosisQuery(
+                "retries per second",
+                f"sum by (policy) (rate(resilience_retries_total{{{match}}}[5m]))",
+            )
+        )
+    return tuple(out)
+
+
+_SYMPTOMS = {
+    "crash": "{c} stops answering: connection errors, then its breakers open",
+    "errors": "{c} answers with errors (5xx)",
+    "deploy": "errors start right after a deploy or configuration change of {c}",
+    "latency": "{c} gets slow: p99 rises, timeouts fire",
+    "overload": "{c} saturates: queueing, timeouts and rejections",
+    "rate_limit": "{c} answers 429 (rate limited); our rate limiter rejects calls",
+    "data": "{c} serves stale or missing data",
+    "quality": "{c} answers succeed but are wrong, truncated or refused",
+    "zone": "every replica in {c} is lost at once; several alerts fire together",
+    "region": "the whole region {c} is lost",
+}
+
+_MITIGATION = {
+    "crash": (
+        "restart or replace the failed instances; if the breaker is open, callers already fail fast"
+    ),
+    "errors": (
+        "check the provider's status page or the recent changes; fail over to the fallback"
+        " if the breaker has not"
+    ),
+    "deploy": "roll back to the previous version now; investigate afterwards",
+    "latency": (
+        "shed non-critical traffic; scale out; the timeouts and bulkheads keep callers responsive"
+    ),
+    "overload": "scale out or shed load; the bulkhead caps concurrency so callers are not starved",
+    "rate_limit": (
+        "cut non-critical callers, ask the provider for more quota; retries honour Retry-After"
+    ),
+    "data": "stop the writes that make it worse; check replication and the last good backup",
+    "quality": (
+        "switch traffic to the fallback provider or a pinned model version; add answer validation"
+    ),
+    "zone": "drain the zone at the load balancer; rebuild what cannot run elsewhere",
+    "region": "declare a disaster; follow the DR strategy",
+}
+
+
+def _runbook(
+    graph: Graph, mode: FailureMode, mech: Mechanisms, recovery: RecoverySection, slo: SloDefinition
+) -> Runbook:
+    plans = mech.by_target.get(mode.component, ())
+    c = mode.component
+    symptoms = [_SYMPTOMS.get(mode.category, "{c}: " + mode.failure).format(c=c), mode.failure]
+    if mode.users_impacted.value > 0:
+        symptoms.append(
+            f"up to {format_percent(mode.users_impacted.value, 2)}% of users see failures"
+            " without the mechanisms,"
+            f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
+        )
+    if mode.users_impacted.value > 0 or not plans:
+        alert = (
+            f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
+            " (fast burn of the error budget)"
+        )
+    else:
+        names = ", ".join(sorted(p.policy for p in plans))
+        alert = (
+            f"circuit breaker open on {names}"
+            ' (resilience_circuit_breaker_state{state="open"} == 1)'
+        )
+    mitigation = [_MITIGATION.get(mode.category, "apply the mitigation: " + mode.mitigation)]
+    for p in plans:
+        text = (
+            f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)},"
+            f" {p.max_attempts} attempt(s)"
+        )
+        if p.fallback is not None or p.has_fallback:
+            text += f", fallback → {p.fallback or 'degraded answer'}"
+        mitigation.append(text)
+    if mode.mitigation:
+        mitigation.append("planned containment: " + mode.mitigation)
+    steps = [s for s in recovery.scenarios if s.component == c]
+    recovery_steps = [
+        f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
+    ]
+    if not recovery_steps:
+        recovery_steps = ["restore the lost placement: " + mode.mitigation]
+    error_threshold = 100.0 - slo.objective
+    verification = [
+        f"{_sli(slo, '5m')} back below {error_threshold / 100:g} (burn rate < 1)",
+    ]
+    if plans:
+        sel = "|".join(sorted(p.policy for p in plans))
+        verification.append(
+            f'resilience_circuit_breaker_state{{policy=~"{sel}",state="closed"}} == 1'
+            " for every policy"
+        )
+    verification.append("the alert has resolved and stayed resolved for 30 minutes")
+    slug = f"{mode.id.lower()}-{c.replace(':', '-')}-{mode.name}"
+    return Runbook(
+        failure_mode_id=mode.id,
+        slug=slug,
+        title=f"{mode.id} {c}: {mode.failure}",
+        component=c,
+        priority=mode.priority,
+        severity=SEVERITY[mode.priority],
+        symptoms=tuple(symptoms),
+        alert=alert,
+        diagnosis=_queries(mode, plans, slo),
+        mitigation=tuple(mitigation),
+        recovery=tuple(recovery_steps),
+        verification=tuple(verification),
+    )
+
+
+def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
+    page = f'{ALERT_NAME}{{slo="{slo.name}",severity="page"}}'
+    ticket = f'{ALERT_NAME}{{slo="{slo.name}",severity="ticket"}}'
+    return (
+        SeverityLevel(
+            "SEV1",
+            "P1",
+            "users failing now or the budget burning fast",
+            "page",
+            Figure(300.0, "s", "on-call convention", {}),
+            (page,),
+        ),
+        SeverityLevel(
+            "SEV2",
+            "P2",
+            "degraded: a fallback serving, a critical breaker open, latency critical",
+            "page",
+            Figure(1800.0, "s", "on-call convention", {}),
+            ("circuit breaker open on a critical policy", "latency p99 critical"),
+        ),
+        SeverityLevel(
+            "SEV3",
+            "P3",
+            "slow burn or a warning threshold",
+            "ticket",
+            Figure(86400.0, "s", "next business day", {}),
+            (ticket, "warning thresholds"),
+        ),
+    )
+
+
+def _postmortem(
+    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...], recovery: RecoverySection
+) -> PostmortemTemplate:
+    period_s = RULE_PERIODS[graph.spec.slo_period]
+    budget_s = slo.budget * period_s
+    per_minute = 60.0 / budget_s * 100.0 if budget_s > 0 else float("inf")
+    fastest = min(a.time_to_fire.value for a in alerts)
+    rto_lines = tuple(
+        f"{s.scenario}: RTO ≈ {human(s.rto.value)}"
+        + (f" (target {human(s.rto_target.value)}, {s.status})" if s.rto_target else "")
+        for s in recovery.scenarios[:5]
+    )
+    users = graph.spec.users
+    return PostmortemTemplate(
+        title=f"Post-mortem: {graph.spec.system} — <incident title>",
+        sections=(
+            PostmortemSection(
+                "Summary",
+                (
+                    "What happened, in two sentences.",
+                    "Severity (SEV1–3) and failure mode ID (FM-…).",
+                ),
+            ),
+            PostmortemSection(
+                "Impact",
+                (
+                    "Duration (start → detected → mitigated → resolved).",
+                    "Users and requests affected.",
+                    "Error budget consumed (minutes and % of the period).",
+                ),
+                (
+                    f"Users: {users}" if users is not None else "Users: not in the spec",
+                    f"Error budget: {human(budget_s)} per {prom_duration(period_s)}"
+                    f" at {format_percent(slo.objective)}%",
+                    f"One minute of full outage uses {per_minute:.1f}% of the period's budget",
+                ),
+            ),
+            PostmortemSection(
+                "Timeline",
+                ("UTC timestamps: trigger, first alert, acknowledged, mitigated, resolved.",),
+                (f"Expected time to page at a full outage: {human(fastest)}",),
+            ),
+            PostmortemSection(
+                "Root cause and trigger",
+                ("The cause, the trigger, and why the mechanisms did or did not contain it.",),
+            ),
+            PostmortemSection(
+                "Detection",
+                ("Which alert fired first? Was it the planned one?", "Time to detect vs expected."),
+            ),
+            PostmortemSection(
+                "Response and recovery",
+                ("Steps taken, what worked, RTO/RPO achieved vs planned.",),
+                rto_lines,
+            ),
+            PostmortemSection(
+                "Error budget",
+                (
+                    "Budget remaining after the incident.",
+                    "Release policy: freeze non-fix releases while the budget is exhausted.",
+                ),
+            ),
+            PostmortemSection(
+                "What went well / badly / lucky", ("Blameless: systems and processes, not people.",)
+            ),
+            PostmortemSection(
+                "Action items",
+                (
+                    "Owner, priority (P1–P3), due date and ticket for each.",
+                    "Update the spec, the plan and the chaos experiment for this failure mode.",
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,468 @@
+"""Recovery: RTO/RPO per disruption, DR strategy, backups, the failover plan and reconciliation.
+
+RTO = detect + decide + failover + warm-up, with
+- detect: health checks every 10 s, 3 failures (the Kubernetes probe defaults) = 30 s; for a
+  software failure on every replica, the fastest page alert's time to fire during a full outage;
+- decide: 0 when the failover is automatic, else the SEV1 acknowledge time (5 min);
+- failover: 0 with a spare replica behind health checks; a replica promotion (120 s, the upper
+  end of managed Postgres/MySQL failovers) for a replicated store; else the component's MTTR;
+- warm-up: the kind's time from started to serving at full capacity.
+RPO = 0 for stateless or synchronously replicated data; the replication lag for async
+replication; the backup interval when only backups protect the data (unbounded without them).
+Status per Resilience Hub: met when both estimates are within the targets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from planner.availability import Modeled
+from planner.blast import Blast
+from planner.catalog import KIND_DEFAULTS
+from planner.graph import Graph
+from planner.mechanisms import Mechanisms
+from planner.model import (
+    BackupPlan,
+    DrStrategy,
+    FailoverStep,
+    Figure,
+    Reconciliation,
+    RecoveryScenario,
+    RecoverySection,
+)
+from planner.spec import Component, RecoveryTarget
+from planner.units import DAY
+from planner.units import format_duration as human
+
+HEALTH_CHECK = 30.0  # 3 failed probes × 10 s
+DECIDE_HUMAN = 300.0  # SEV1 acknowledge time
+PROMOTION = 120.0
+
+#: AWS DR whitepaper bands, upper ends: (strategy, label, typical RTO s, typical RPO s).
+STRATEGIES: tuple[tuple[str, str, float, float], ...] = (
+    ("backup_restore", "Backup & restore", 24 * 3600.0, 24 * 3600.0),
+    ("pilot_light", "Pilot light", 3600.0, 900.0),
+    ("warm_standby", "Warm standby", 900.0, 60.0),
+    ("active_active", "Multi-site active/active", 60.0, 0.0),
+)
+TIER_STRATEGY = {
+    "ultra": "active_active",
+    "critical": "active_active",
+    "high": "warm_standby",
+    "standard": "pilot_light",
+}
+
+
+def _rto(detect: float, decide: float, failover: float, warm: float, why: str) -> Figure:
+    return Figure(
+        round(detect + decide + failover + warm, 6),
+        "s",
+        "detect + decide + failover + warm-up",
+        {"detect": detect, "decide": decide, "failover": failover, "warm_up": warm, "how": why},
+    )
+
+
+def _rpo(comp: Component | None, *, data_loss: bool = False) -> Figure:
+    data = comp.data if comp is not None else None
+    if data is None or not data.stateful:
+        return Figure(0.0, "s", "stateless", {})
+    if not data_loss and data.replication == "sync":
+        return Figure(0.0, "s", "synchronous replication", {})
+    if not data_loss and data.replication == "async" and data.replication_lag is not None:
+        return Figure(
+            data.replication_lag,
+            "s",
+            "async replication lag",
+            {"replication_lag": data.replication_lag},
+        )
+    if data.backup_interval is not None:
+        return Figure(
+            data.backup_interval, "s", "backup interval", {"backup_interval": data.backup_interval}
+        )
+    return Figure(math.inf, "s", "no backup declared: unbounded", {})
+
+
+def _target(graph: Graph, disruption: str) -> RecoveryTarget | None:
+    targets = graph.spec.recovery_targets
+    if targets is None:
+        return None
+    key = "host" if disruption == "host" else disruption
+    specific = targets.per_disruption.get(key)  # type: ignore[call-overload]
+    if disruption == "host" and specific is None:
+        specific = targets.per_disruption.get("software")
+    rto = specific.rto if specific is not None and specific.rto is not None else targets.rto
+    rpo = specific.rpo if specific is not None and specific.rpo is not None else targets.rpo
+    if rto is None and rpo is None:
+        return None
+    return RecoveryTarget(rto=rto, rpo=rpo)
+
+
+Disruption = Literal["software", "host", "zone", "region", "data_loss"]
+Status = Literal["met", "breached", "no target"]
+
+
+def _scenario(
+    graph: Graph,
+    text: str,
+    disruption: Disruption,
+    component: str,
+    rto: Figure,
+    rpo: Figure,
+    procedure: str,
+) -> RecoveryScenario:
+    target = _target(graph, "data_loss" if disruption == "data_loss" else disruption)
+    rto_t = rpo_t = None
+    status: Status = "no target"
+    if target is not None:
+        ok = True
+        if target.rto is not None:
+            rto_t = Figure(target.rto, "s", "recovery_targets", {"disruption": disruption})
+            ok = ok and rto.value <= target.rto
+        if target.rpo is not None:
+            rpo_t = Figure(target.rpo, "s", "recovery_targets", {"disruption": disruption})
+            ok = ok and rpo.value <= target.rpo
+        status = "met" if ok else "breached"
+    return RecoveryScenario(
+        text,
+        disruption,
+        component,
+        rto,
+        rpo,
+        rto_t,
+        rpo_t,
+        status,
+        procedure,
+    )
+
+
+def _page_time(graph: Graph) -> float:
+    # the 14.4×/1h page during a 100 % outage fires after burn × (1 - SLO) × 1 h (≥ one 30 s eval)
+    budget = (100.0 - graph.spec.objective) / 100.0
+    return max(HEALTH_CHECK, 14.4 * budget * 3600.0)
+
+
+def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> RecoverySection:
+    """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation."""
+    scenarios: list[RecoveryScenario] = []
+    page = _page_time(graph)
+    for name in sorted(graph.names):
+        comp = graph.components[name]
+        kind = KIND_DEFAULTS[comp.kind]
+        mttr = modeled.mttr[name].value
+        spare = comp.replicas > comp.min_healthy
+        replicated = comp.data is not None and comp.data.replication != "none"
+        # software: a bad version on every replica; rolled back by a person after the page
+        scenarios.append(
+            _scenario(
+                graph,
+                f"{name} bad deploy / software failure",
+                "software",
+                name,
+                _rto(
+                    page,
+                    DECIDE_HUMAN,
+                    0.0 if kind.managed else kind.warm_up,
+                    0.0,
+                    "page alert, on-call decides, roll back"
+                    if not kind.managed
+                    else "page alert, on-call switches to the fallback or waits for the provider",
+                ),
+                Figure(0.0, "s", "a rollback loses no data", {}),
+                "provider incident: fall back and follow the provider's status page"
+                if kind.managed
+                else "roll back to the previous version (canary first);"
+                " verify with the burn-rate alerts",
+            )
+        )
+        if replicated and comp.kind == "database":
+            # a database's replicas are standbys: losing the primary means a promotion
+            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
+            proc = "promote the replica, repoint clients, rebuild a new replica"
+            spare = False
+        elif spare:
+            rto = _rto(
+                HEALTH_CHECK, 0.0, 0.0, 0.0, "health checks remove the instance; spares serve"
+            )
+            proc = (
+                f"health checks drop the failed instance; {comp.replicas - 1} of"
+                f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
+            )
+        elif replicated:
+            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
+            proc = "promote the replica, repoint clients, rebuild a new replica"
+        else:
+            rto = _rto(
+                HEALTH_CHECK, 0.0, mttr, kind.warm_up, "restart or replace the only instance"
+            )
+            proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
+        scenarios.append(
+            _scenario(
+                graph,
+                f"{name} host failure",
+                "host",
+                name,
+                rto,
+                _rpo(comp) if not spare else Figure(0.0, "s", "spare replica holds the data", {}),
+                proc,
+            )
+        )
+        if comp.data is not None and comp.data.stateful:
+            scenarios.append(
+                _scenario(
+                    graph,
+                    f"{name} data loss / corruption",
+                    "data_loss",
+                    name,
+                    _rto(
+                        0.0,
+                        DECIDE_HUMAN,
+                        mttr,
+                        kind.warm_up,
+                        "restore the last backup (detection excluded)",
+                    ),
+                    _rpo(comp, data_loss=True),
+                    "stop writes, restore the last good backup (point in time if available), replay"
+                    " the writes since from logs or the source of truth, verify counts",
+                )
+            )
+    for row in blast.rows:
+        if row.scope == "component":
+            continue
+        place = row.source.split(":", 1)[1]
+        down = row.affected
+        if not down:
+            rto = _rto(
+                HEALTH_CHECK, 0.0, 0.0, 0.0, "every component keeps enough replicas elsewhere"
+            )
+            rpo = Figure(0.0, "s", "replicas elsewhere hold the data", {})
+            proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
+        else:
+            comps = [graph.components[n] for n in down]
+            failover = max(modeled.mttr[c.name].value for c in comps)
+            warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
+            rto = _rto(
+                HEALTH_CHECK,
+                DECIDE_HUMAN,
+                failover,
+                warm,
+                f"rebuild {', '.join(down)} outside {row.scope} {place}",
+            )
+            rpos = [_rpo(c) for c in comps]
+            rpo = max(rpos, key=lambda f: f.value)
+            proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
+        scenarios.append(
+            _scenario(graph, f"{row.scope} {place} outage", row.scope, row.source, rto, rpo, proc)
+        )
+    if not any(c.regions for c in graph.components.values()):
+        scenarios.append(_region_loss(graph, modeled))
+    return RecoverySection(
+        tuple(scenarios),
+        strategy(graph),
+        backups(graph),
+        failover_steps(graph, blast, mech, page),
+        reconciliation(graph),
+    )
+
+
+def _region_loss(graph: Graph, modeled: Modeled) -> RecoveryScenario:
+    comps = list(graph.components.values())
+    failover = max(modeled.mttr[c.name].value for c in comps)
+    warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
+    rto = _rto(
+        HEALTH_CHECK,
+        DECIDE_HUMAN,
+        failover,
+        warm,
+        "lower bound: rebuild in another region, data restore time not in the spec",
+    )
+    stateful = [c for c in comps if c.data is not None and c.data.stateful]
+    rpo = max(
+        (_rpo(c, data_loss=True) for c in stateful),
+        key=lambda f: f.value,
+        default=Figure(0.0, "s", "stateless", {}),
+    )
+    return _scenario(
+        graph,
+        "region outage (single region)",
+        "region",
+        "region",
+        rto,
+        rpo,
+        "rebuild every component in another region from backups and IaC",
+    )
+
+
+def strategy(graph: Graph) -> DrStrategy:
+    """The cheapest AWS DR strategy whose typical RTO/RPO meet the region targets."""
+    target = _target(graph, "region")
+    chosen = None
+    if target is not None:
+        for key, label, rto, rpo in STRATEGIES:
+            if (target.rto is None or rto <= target.rto) and (
+                target.rpo is None or rpo <= target.rpo
+            ):
+                chosen = (key, label, rto, rpo)
+                break
+        chosen = chosen or STRATEGIES[-1]
+        reason = (
+            "cheapest strategy whose typical RTO ≤"
+            f" {human(target.rto) if target.rto is not None else 'any'}"
+            f" and RPO ≤ {human(target.rpo) if target.rpo is not None else 'any'} (region targets)"
+        )
+    else:
+        key = TIER_STRATEGY.get(graph.spec.tier_label, "backup_restore")
+        chosen = next(s for s in STRATEGIES if s[0] == key)
+        reason = f"no region targets: the default for tier {graph.spec.tier_label}"
+    key, label, rto, rpo = chosen
+    return DrStrategy(
+        key,  # type: ignore[arg-type]
+        label,
+        Figure(rto, "s", "AWS DR band upper end", {"strategy": key}),
+        Figure(rpo, "s", "AWS DR band upper end", {"strategy": key}),
+        reason,
+    )
+
+
+def backups(graph: Graph) -> tuple[BackupPlan, ...]:
+    """A backup plan per stateful component: interval within the RPO, retention over a period."""
+    out: list[BackupPlan] = []
+    targets = graph.spec.recovery_targets
+    rpo_target = targets.rpo if targets is not None else None
+    period_days = {"30d": 30.0, "28d": 28.0}.get(graph.spec.slo_period, 365.25 / 12)
+    retention = (period_days + 7) * DAY
+    for name in sorted(graph.names):
+        comp = graph.components[name]
+        if comp.data is None or not comp.data.stateful:
+            continue
+        declared = comp.data.backup_interval
+        if declared is not None and (rpo_target is None or declared <= rpo_target):
+            interval = Figure(declared, "s", "declared", {"component": name})
+            method = "scheduled snapshots"
+        elif rpo_target is not None:
+            interval = Figure(rpo_target, "s", "≤ RPO target", {"rpo": rpo_target})
+            method = (
+                "continuous log archiving (point-in-time recovery) + daily snapshots"
+                if comp.kind == "database"
+                else "snapshots at the RPO interval"
+            )
+        else:
+            interval = Figure(DAY, "s", "daily (no RPO target, no interval declared)", {})
+            method = "daily snapshots"
+        if comp.kind == "queue":
+            method = (
+                "messages are in flight, not stored: replicate the broker, keep a dead-letter queue"
+            )
+        elif comp.kind in ("vector_db", "search"):
+            method += "; or rebuild the index from the source of truth"
+        out.append(
+            BackupPlan(
+                component=name,
+                method=method,
+                interval=interval,
+                retention=Figure(
+                    retention,
+                    "s",
+                    "(SLO period + 7 d) so a corruption found a week"
+                    " after the period can still be undone",
+                    {"period_days": period_days},
+                ),
+                restore_test=(
+                    "restore into a scratch environment monthly and time it"
+                    " (it is the RTO of data loss)"
+                ),
+                reason=(
+                    f"RPO for data loss = backup interval ({human(interval.value)})"
+                    + (
+                        f"; the declared {human(declared)} exceeds the"
+                        f" {human(rpo_target)} RPO target"
+                        if declared is not None and rpo_target is not None and declared > rpo_target
+                        else ""
+                    )
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def failover_steps(
+    graph: Graph, blast: Blast, mech: Mechanisms, page: float
+) -> tuple[FailoverStep, ...]:
+    """The seed's seven failover steps, filled with this system's components and figures."""
+    rows = [r for r in blast.rows if r.scope == "component"]
+    primary = max(rows, key=lambda r: (r.users_impacted.value, len(r.affected), r.source)).source
+    comp = graph.components[primary]
+    fallbacks = sorted(f"{p.policy} → {p.fallback}" for p in mech.edges if p.fallback is not None)
+    if comp.data is not None and comp.data.replication != "none":
+        shift = f"promote the {primary} replica (≈{human(PROMOTION)}); clients reconnect"
+    elif comp.replicas > comp.min_healthy:
+        shift = f"load balancer sends {primary} traffic to the healthy replicas"
+    else:
+        shift = f"{primary} has no secondary: restart it (MTTR) — see the redundancy proposals"
+    if fallbacks:
+        shift += "; breakers open and fall back: " + ", ".join(fallbacks[:5])
+    mttr = comp.mttr if comp.mttr is not None else KIND_DEFAULTS[comp.kind].mttr
+    return (
+        FailoverStep(
+            "Primary",
+            "Health check fails",
+            f"{primary}: 3 failed probes 10 s apart ({human(HEALTH_CHECK)});"
+            f" page within {human(page)}",
+        ),
+        FailoverStep("Traffic shift", "Secondary", shift),
+        FailoverStep(
+            "Validate",
+            "Health + data",
+            "readiness green, error ratio back under the SLO, breakers closed"
+            + (
+                "; replication position and row counts match"
+                if comp.data and comp.data.stateful
+                else ""
+            ),
+        ),
+        FailoverStep("Alert", "Ops team notified", "SEV1 page to on-call; incident channel opened"),
+        FailoverStep(
+            "Investigate", "Root cause", "follow the runbook of the failure mode that fired"
+        ),
+        FailoverStep(
+            "Recover", "Restore primary", f"repair or rebuild {primary} (MTTR {human(mttr)})"
+        ),
+        FailoverStep(
+            "Failback",
+            "Return traffic",
+            "after 30 min healthy: return traffic gradually; half-open probes close the breakers",
+        ),
+    )
+
+
+def reconciliation(graph: Graph) -> tuple[Reconciliation, ...]:
+    """Data reconciliation steps for every stateful component."""
+    out: list[Reconciliation] = []
+    for name in sorted(graph.names):
+        comp = graph.components[name]
+        if comp.data is None or not comp.data.stateful:
+            continue
+        data = comp.data
+        window = (
+            f"the last {human(data.replication_lag)} of writes (async lag)"
+            if data.replication == "async" and data.replication_lag is not None
+            else "no writes (synchronous replication)"
+            if data.replication == "sync"
+            else f"up to {human(data.backup_interval)} of writes (since the last backup)"
+            if data.backup_interval is not None
+            else "an unknown window (no backup interval declared)"
+        )
+        out.append(
+            Reconciliation(
+                name,
+                (
+                    f"bound the loss window: {window}",
+                    "list writes acknowledged in that window from application logs,"
+                    " the outbox or the queue",
+                    "replay the missing writes idempotently (keys/versions decide conflicts)",
+                    "compare counts and checksums between the old primary's data and the new one",
+                    "record what could not be reconciled in the post-mortem",
+                ),
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,142 @@
+"""Redundancy and isolation design.
+
+A serial chain of m components meets a target T only if each does better than T; the plan asks
+each component on an entry's hard path for `1 − (1 − T)/m` (the error budget split evenly over the
+m components of the largest chain it sits in) and proposes the fewest replicas — keeping its k —
+that reach it, spread over the declared zones. Managed kinds (model and external APIs, DNS, CDN,
+object storage, load balancers) cannot be replicated by us: the proposal is independent providers
+behind a fallback. Isolation: a bulkhead per dependency of every caller with two or more, so one
+saturated dependency cannot hold every worker of the caller.
+"""
+
+from __future__ import annotations
+
+from planner.availability import Modeled, effective_availability, system_availability
+from planner.catalog import KIND_DEFAULTS
+from planner.graph import Graph
+from planner.mechanisms import Mechanisms, latency
+from planner.model import Figure, IsolationProposal, RedundancyProposal, RedundancySection
+from planner.units import format_percent
+
+MAX_REPLICAS = 9
+
+
+def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySection:
+    """Replica proposals for components below their share of the target, and bulkheads."""
+    target = graph.spec.objective
+    chain: dict[str, int] = {}
+    for entry in graph.entry_shares:
+        members = (entry, *graph.hard_closure(entry))
+        for name in members:
+            chain[name] = max(chain.get(name, 0), len(members))
+    zones = sorted({z for c in graph.components.values() for z in c.zones})
+    eff = {n: f.value / 100.0 for n, f in modeled.effective.items()}
+    proposals: list[RedundancyProposal] = []
+    improved = dict(eff)
+    for name in sorted(chain):
+        comp = graph.components[name]
+        need = 100.0 - (100.0 - target) / chain[name]
+        if modeled.effective[name].value >= need:
+            continue
+        per = modeled.per_replica[name].value
+        k = comp.min_healthy
+        chosen: Figure | None = None
+        n = comp.replicas
+        for n in range(comp.replicas + 1, max(MAX_REPLICAS, k + 1) + 1):
+            candidate = effective_availability(per, n, k)
+            if candidate.value >= need:
+                chosen = candidate
+                break
+        if chosen is None:
+            chosen = effective_availability(per, n, k)
+        single = dict(eff)
+        single[name] = chosen.value / 100.0
+        improved[name] = chosen.value / 100.0
+        after = system_availability(graph, single, with_=False) * 100.0
+        managed = KIND_DEFAULTS[comp.kind].managed
+        placement = _placement(comp.zones, zones, n) if not managed else ()
+        reached = chosen.value >= need
+        how = (
+            f"{n - 1} independent provider(s) behind a fallback"
+            if managed
+            else f"{n} replicas (k = {k})"
+            + (f" across zones {', '.join(placement)}" if placement else "")
+        )
+        reason = (
+            f"{name} allows at most {format_percent(modeled.effective[name].value)}%; as one of"
+            f" {chain[name]} serial components it needs ≥ {format_percent(need, 5)}%"
+            f" (1 - (1 - {format_percent(target)}%)/{chain[name]}); {how} give"
+            f" {format_percent(chosen.value, 5)}%"
+        )
+        if not reached:
+            reason += f" — still short with {MAX_REPLICAS} replicas: raise the per-replica figure"
+        if not placement and not managed and not zones:
+            reason += "; declare zones to spread the replicas over failure domains"
+        proposals.append(
+            RedundancyProposal(
+                component=name,
+                current_replicas=comp.replicas,
+                current_min_healthy=k,
+                proposed_replicas=n,
+                proposed_min_healthy=k,
+                placement=placement,
+                current=modeled.effective[name],
+                resulting=chosen,
+                system_after=Figure(
+                    after,
+                    "%",
+                    "Σ share × Π A with this proposal",
+                    {"component": name, "replicas": n, "k": k},
+                ),
+                reason=reason,
+            )
+        )
+    achievable = system_availability(graph, improved, with_=False) * 100.0
+    return RedundancySection(
+        tuple(proposals),
+        _isolation(graph, mech),
+        Figure(achievable, "%", "Σ share × Π A with every proposal", {"proposals": len(proposals)}),
+    )
+
+
+def _placement(own: tuple[str, ...], zones: list[str], replicas: int) -> tuple[str, ...]:
+    if not zones:
+        return ()
+    ordered = list(own) + [z for z in zones if z not in own]
+    return tuple(sorted(ordered[: max(len(own), min(replicas, len(ordered)))]))
+
+
+def _isolation(graph: Graph, mech: Mechanisms) -> tuple[IsolationProposal, ...]:
+    out: list[IsolationProposal] = []
+    plans_by_caller: dict[str, list[tuple[str, str, int, float]]] = {}
+    for plan in mech.edges:
+        if plan.bulkhead is not None:
+            plans_by_caller.setdefault(plan.edge.caller, []).append(
+                (plan.edge.target, plan.policy, plan.bulkhead, graph.edge_rps(plan.edge) or 0.0)
+            )
+    for caller in sorted(plans_by_caller):
+        deps = sorted(plans_by_caller[caller])
+        if len(deps) < 2:
+            continue
+        slowest = max(deps, key=lambda d: (latency(graph, d[0])[1], d[0]))
+        p99 = latency(graph, slowest[0])[1]
+        for target, policy, size, rps in deps:
+            out.append(
+                IsolationProposal(
+                    caller=caller,
+                    target=target,
+                    max_concurrent=size,
+                    reason=(
+                        f"{caller} calls {len(deps)} dependencies; without a bulkhead each, a"
+                        f" saturated {slowest[0]} (p99 {p99:g}s) could hold all of {caller}'s"
+                        f" workers and starve the others"
+                    ),
+                    figure=Figure(
+                        size,
+                        "count",
+                        "ceil(rps × p99 × headroom)",
+                        {"rps": rps, "p99": latency(graph, target)[1], "policy": policy},
+                    ),
+                )
+            )
+    return tuple(out)
