@@ -1,0 +1,1 @@
+"""Integrations of resilience policies with client libraries (`resilience.integrations.aiohttp`)."""
