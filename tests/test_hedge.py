@@ -168,3 +168,17 @@ async def test_hedging_cuts_the_tail(delay: float | str, expected: float) -> Non
 def test_invalid_settings_name_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         Hedge(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_cancelled_losers_are_neutral_to_the_breaker() -> None:
+    from resilience import CircuitBreaker
+
+    breaker = CircuitBreaker("llm", minimum_calls=1, window_size=100)
+    backend = Backend(*([1.0, 0.05] * 20))  # every primary is slow, every hedge fast
+    call = Policy("llm", hedge=Hedge(delay=0.1), breaker=breaker)(backend.call)
+    for _ in range(20):
+        assert await call() == f"attempt {backend.started - 1}"
+    assert backend.cancelled == 20
+    # 20 winners recorded as successes; the 20 cancelled primaries recorded as nothing.
+    assert breaker.window_counts() == (20, 0, 0)
+    assert breaker.failure_rate == 0.0 and breaker.state == "closed"
