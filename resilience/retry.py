@@ -233,7 +233,8 @@ class Retry(Mechanism):
             else getattr(on, "__name__", "predicate")
         )
         return (
-            f"Retry(max_attempts={self.max_attempts}, wait={self.wait!r}, retry_on={on_text}, "
+            f"Retry(max_attempts={self.max_attempts}, wait={_wait_text(self.wait)}, "
+            f"retry_on={on_text}, "
             f"retry_if_result={'set' if self.retry_if_result else 'None'}, "
             f"max_retry_after={self.max_retry_after:g}, budget={self.budget!r})"
         )
@@ -366,3 +367,12 @@ class Retry(Mechanism):
                 ctx.attempt = attempt
         finally:
             _retrying.reset(token)
+
+
+def _wait_text(wait: object) -> str:
+    """A readable wait strategy: tenacity's objects have no repr of their settings."""
+    text = repr(wait)
+    if " object at 0x" not in text:
+        return text
+    settings = ", ".join(f"{k}={v!r}" for k, v in vars(wait).items() if not k.startswith("_"))
+    return f"{type(wait).__name__}({settings})"
