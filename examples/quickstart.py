@@ -8,14 +8,15 @@ from resilience import CircuitBreaker, Fallback, Policy, Retry
 rng = random.Random(6)  # injected failures, reproducible
 phase = "flaky"  # flaky: 30% of attempts fail; down: all fail; healthy: none fail
 attempts = 0
+breaker = CircuitBreaker(
+    "inventory", failure_rate_threshold=0.6, minimum_calls=4, window_size=8, open_duration=0.3,
+    half_open_calls=2,
+)
 inventory = Policy(
     "inventory",
     retry=Retry(max_attempts=3, wait=0.02),
     timeout=0.2,
-    breaker=CircuitBreaker(
-        "inventory", failure_rate_threshold=0.6, minimum_calls=4, window_size=8,
-        open_duration=0.3, half_open_calls=2,
-    ),
+    breaker=breaker,
     fallback=Fallback(lambda exc, sku: f"stock unknown ({type(exc).__name__})"),
 )
 
@@ -37,8 +38,7 @@ async def main() -> None:
         await asyncio.sleep(0.1 if phase == "healthy" else 0.01)
         attempts = 0
         result = await stock(f"sku-{i}")
-        state = inventory.info.breaker_state()  # type: ignore[misc]
-        print(f"call {i:2} ({phase:7}): {result:33} {attempts} attempt(s), breaker {state}")
+        print(f"call {i:2} ({phase:7}): {result:33} {attempts} attempt(s), breaker {breaker.state}")
 
 
 asyncio.run(main())
