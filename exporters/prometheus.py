@@ -107,20 +107,20 @@ class _Instruments:
     """The metric objects of one registry, shared by every hook that records into it."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
+        # no reference back to `registry`: it is the key of a WeakKeyDictionary
         self.gauges = _ScrapeGauges()
         registry.register(self.gauges)
         self.lock = threading.Lock()
         self.native: ResilienceNames | None = None
         self.r4j: Resilience4jNames | None = None
 
-    def enable(self, names: Names) -> None:
+    def enable(self, registry: CollectorRegistry, names: Names) -> None:
         with self.lock:
             if names in ("resilience", "both") and self.native is None:
-                self.native = ResilienceNames(self.registry)
+                self.native = ResilienceNames(registry)
                 self.gauges.resilience = True
             if names in ("resilience4j", "both") and self.r4j is None:
-                self.r4j = Resilience4jNames(self.registry)
+                self.r4j = Resilience4jNames(registry)
                 self.gauges.resilience4j = True
 
 
@@ -342,7 +342,7 @@ class PrometheusHook:
         self.registry = registry if registry is not None else REGISTRY
         self.names = names
         self._instruments = _instruments_for(self.registry)
-        self._instruments.enable(names)
+        self._instruments.enable(self.registry, names)
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Bind the label children of `policy` and set its breaker state gauge."""
