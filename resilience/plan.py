@@ -79,6 +79,11 @@ def _set(section: Any) -> dict[str, Any]:
     }
 
 
+_JITTER_HAS_MULTIPLIER = (
+    "multiplier" in inspect.signature(tenacity.wait_exponential_jitter).parameters
+)
+
+
 def _wait(config: Any) -> Any:
     options = _set(config)
     kind = options.pop("kind")
@@ -88,11 +93,6 @@ def _wait(config: Any) -> Any:
         # tenacity ≥ 9.1 renamed `initial` to `multiplier` (same meaning) and warns on `initial`.
         options["multiplier"] = options.pop("initial")
     return getattr(tenacity, f"wait_{kind}")(**options)
-
-
-_JITTER_HAS_MULTIPLIER = (
-    "multiplier" in inspect.signature(tenacity.wait_exponential_jitter).parameters
-)
 
 
 def _open_duration(config: ExponentialOpenDuration) -> Callable[[int], float]:
