@@ -1,5 +1,6 @@
 """reliability-os runtime: async resilience mechanisms configured from a reliability plan."""
 
+from resilience._core import remaining_time
 from resilience._errors import (
     AttemptTimeoutError,
     BulkheadFullError,
@@ -77,5 +78,6 @@ __all__ = [
     "Timeout",
     "add_hook",
     "load_plan",
+    "remaining_time",
     "remove_hook",
 ]
