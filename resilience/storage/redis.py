@@ -312,10 +312,10 @@ class RedisStorage:
                 "resilience storage: %s failed (%s: %s); using local state until it is back",
                 self.describe(), type(exc).__name__, exc,
             )
-        # Full jitter spreads the fleet's reconnects; the floor keeps a flapping server from
-        # being hammered by every call.
+        # Jitter spreads the fleet's reconnects; the floor (half the ceiling) keeps a dead server
+        # from being tried by every call.
         ceiling = min(self.max_backoff, self.timeout * 2 ** (self._consecutive_errors - 1))
-        self._down_until = self._now() + max(self.timeout / 2, random.uniform(0, ceiling))
+        self._down_until = self._now() + random.uniform(ceiling / 2, ceiling)
         # The connection may be half-broken: drop the client, the next use reconnects.
         client, self._client = self._client, None
         if client is not None:

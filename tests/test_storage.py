@@ -1,0 +1,149 @@
+"""Shared state without a Redis server: the optional extra, bad settings, Redis unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from resilience import CircuitOpenError, ConfigError, RateLimitedError, add_hook, remove_hook
+from resilience._events import Event, StorageError
+from resilience.breaker import CircuitBreaker
+from resilience.ratelimiter import RateLimiter
+from resilience.storage import BreakerSettings, BreakerStorage, RateLimiterStorage, RedisStorage
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_resilience_imports_and_works_without_the_redis_package() -> None:
+    script = """
+import sys
+sys.modules["redis"] = None  # as if the extra were not installed
+import asyncio, resilience, resilience.storage
+from resilience.breaker import CircuitBreaker
+async def ok():
+    return 1
+print(asyncio.run(CircuitBreaker("x")(ok)()))
+try:
+    resilience.storage.RedisStorage
+except ImportError as exc:
+    print(exc)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1"
+    assert "pip install 'reliability-os[redis]'" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"url": ""}, "url"),
+        ({"namespace": ""}, "namespace"),
+        ({"sync_interval": 0}, "sync_interval"),
+        ({"sync_interval": float("nan")}, "sync_interval"),
+        ({"key_ttl": -1}, "key_ttl"),
+        ({"timeout": True}, "timeout"),
+        ({"max_backoff": "5"}, "max_backoff"),
+    ],
+)
+def test_bad_settings_name_the_field(kwargs: dict[str, object], field: str) -> None:
+    settings: dict[str, object] = {"url": "redis://127.0.0.1:1/0", **kwargs}
+    url = settings.pop("url")
+    with pytest.raises(ConfigError, match=f"RedisStorage: {field} expected"):
+        RedisStorage(url, **settings)  # type: ignore[arg-type]
+
+
+def test_breaker_refuses_a_storage_that_is_not_one() -> None:
+    with pytest.raises(ConfigError, match=r"CircuitBreaker\.storage: expected a BreakerStorage"):
+        CircuitBreaker("x", storage=object())
+
+
+def test_redis_storage_keeps_both_storage_contracts() -> None:
+    store = RedisStorage("redis://127.0.0.1:1/0", namespace="shop")
+    assert isinstance(store, BreakerStorage) and isinstance(store, RateLimiterStorage)
+    assert store.key("payments") == "shop:payments"
+    assert "redis://" not in store.describe()  # a URL may carry a password
+
+
+def test_open_durations_from_a_growing_function() -> None:
+    durations = BreakerSettings.durations_from(lambda n: min(60.0, 5.0 * 2 ** (n - 1)))
+    assert durations[:5] == (5.0, 10.0, 20.0, 40.0, 60.0)
+    assert durations[-1] == 60.0
+    assert BreakerSettings.durations_from(30) == (30.0,)
+
+
+async def ok() -> str:
+    return "ok"
+
+
+async def boom() -> str:
+    raise ConnectionError("dependency down")
+
+
+@pytest.mark.real_time
+async def test_unreachable_redis_breaker_runs_on_local_state_and_counts_errors() -> None:
+    events: list[Event] = []
+
+    def hook(event: Event) -> None:
+        if isinstance(event, StorageError):
+            events.append(event)
+
+    add_hook(hook)
+    # Nothing listens on this loopback port: every connect is refused at once.
+    store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t",
+                         sync_interval=0.02, max_backoff=0.05)
+    try:
+        b = CircuitBreaker("search", storage=store, minimum_calls=2, window_size=2,
+                           failure_rate_threshold=1.0, half_open_calls=1, open_duration=0.1)
+        guarded, failing = b(ok), b(boom)
+        for _ in range(100):
+            assert await guarded() == "ok"
+        for _ in range(2):
+            with pytest.raises(ConnectionError):
+                await failing()
+        assert b.state == "open"
+        with pytest.raises(CircuitOpenError):
+            await guarded()
+        await asyncio.sleep(0.12)
+        assert await guarded() == "ok"  # a local half-open probe
+        assert b.state == "closed"
+        await asyncio.sleep(0.1)
+        assert events and store.errors == len(events)
+        errors = [e for e in events if isinstance(e, StorageError)]
+        assert {(e.policy, e.backend) for e in errors} == {("search", "redis")}
+        assert {e.operation for e in errors} <= {"sync", "trip", "acquire"}
+        assert all(isinstance(e, StorageError) and e.error for e in events)
+    finally:
+        remove_hook(hook)
+        await store.aclose()
+
+
+@pytest.mark.real_time
+async def test_unreachable_redis_rate_limit_is_local_and_backs_off() -> None:
+    store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t", max_backoff=1.0)
+    try:
+        limiter = RateLimiter(rate_per_s=1, burst=3, storage=store, key="provider")
+        start = time.monotonic()
+        granted = 0
+        for _ in range(200):
+            try:
+                await limiter.acquire()
+                granted += 1
+            except RateLimitedError:
+                pass
+        assert granted == 3  # the process's own bucket: same burst, same rate
+        assert time.monotonic() - start < 0.5
+        # Backoff: a dead Redis is tried again after a pause, not on every call.
+        assert 1 <= store.round_trips <= 3
+        assert not store.available
+    finally:
+        await store.aclose()
