@@ -4,19 +4,22 @@ For each P1/P2 failure mode whose component is a dependency with a policy in the
 table, the experiment:
 
 1. switches on, through the service's chaos admin endpoint, the strategy of that mode's fault on
-   every policy protecting the component (``fault`` for crashes, errors, overload and bad data;
-   ``latency`` for slowness, twice the planned attempt timeout so the timeout must fire;
-   ``outcome`` for rate limiting, the service's fake 429), at rate 1.0 for a dependency that is
-   down (a crash or a non-transient mode) and 0.5 for a partial one;
-2. drives load against the entry point at the planned rate for the breaker's planned trip time
-   (a full outage only), then checks what the plan predicts: the breaker opened within that time
-   (``resilience_circuit_breaker_transitions_total{to_state="open"}`` increased) and the fallback
-   served (``resilience_calls_total{outcome="fallback"}`` increased) where the plan has one;
+   every policy protecting the component: ``fault`` (an exception) for crashes, errors, overload;
+   ``latency`` for slowness, twice the planned attempt timeout so that the timeout must fire;
+   ``outcome`` (a wrong result: the service's fake 429 or bad answer) for rate limiting, degraded
+   quality and bad data. The rate is 1.0 for a dependency that is down (a crash, or a mode that
+   is not transient) and 0.5 for a partial failure;
+2. drives load against the entry point, then checks what the plan predicts for this mode (its
+   ``mechanisms`` list): for a full outage, the breaker opened within the planned trip time at the
+   planned rate (``resilience_circuit_breaker_transitions_total{to_state="open"}`` increased; with
+   a time window, injection waits one window length first so the steady-state probe's successes
+   have left it); the fallback served (``resilience_calls_total{outcome="fallback"}`` increased);
 3. rolls back (switches the strategy off), always.
 
 Its steady-state hypothesis: the entry point's error ratio stays within the plan's figures — the
 SLO's error budget (1 − SLO), or the users the plan says this failure still impacts with its
 mechanisms, whichever is larger (a partial fault impacts at most as many as the full one).
+Requests may take the entry's latency budget (from the plan's deadline derivation).
 
 The plan's data comes in as plain values (`PlanFacts`) or as the planner's JSON document
 (`facts_from_plan_dict`): chaos does not import the planner. Added in 0.1.0.
@@ -48,7 +51,9 @@ LATENCY_OVER_TIMEOUT = 2.0
 
 _FAULT_BY_CATEGORY = {
     "latency": "latency",
-    "rate_limit": "outcome",
+    "rate_limit": "outcome",  # the dependency answers 429: a result, not an exception
+    "quality": "outcome",  # degraded answers: a wrong result
+    "data": "outcome",  # stale or corrupt data: a wrong result
 }
 
 
@@ -65,6 +70,7 @@ class FailureModeFacts:
     transient: bool
     users_impacted: float  # percent, without mechanisms
     users_impacted_with: float  # percent, with the planned mechanisms
+    mechanisms: tuple[str, ...] = ()  # "policy: mechanism" entries the plan says contain it
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class PlanFacts:
     failure_modes: Sequence[FailureModeFacts]
     policies: Mapping[str, Mapping[str, Any]]  # the mechanism table (policy → its sections)
     breakers: Mapping[str, BreakerFacts] = field(default_factory=dict)
+    request_timeout: float | None = None  # the entry points' latency budget, seconds
 
 
 @dataclass(frozen=True)
@@ -124,12 +131,20 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
                 transient=bool(fm.get("transient", True)),
                 users_impacted=float(_value(fm.get("users_impacted")) or 0.0),
                 users_impacted_with=float(_value(fm.get("users_impacted_with")) or 0.0),
+                mechanisms=tuple(str(m) for m in fm.get("mechanisms") or ()),
             )
         )
     mechanisms = report.get("mechanisms") or {}
     rows = mechanisms.get("rows", []) if isinstance(mechanisms, Mapping) else mechanisms
     breakers: dict[str, BreakerFacts] = {}
+    budgets: list[float] = []
     for row in rows or []:
+        if row.get("mechanism") == "deadline":
+            budget = (((row.get("figures") or {}).get("deadline") or {}).get("inputs") or {}).get(
+                "budget"
+            )
+            if isinstance(budget, int | float):
+                budgets.append(float(budget))
         if row.get("mechanism") != "circuit_breaker":
             continue
         trip = (row.get("figures") or {}).get("trip") or {}
@@ -147,6 +162,7 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
         failure_modes=tuple(modes),
         policies={k: v for k, v in table.items() if k != "defaults" and isinstance(v, Mapping)},
         breakers=breakers,
+        request_timeout=max(budgets) if budgets else None,
     )
 
 
@@ -166,8 +182,24 @@ def _fault_and_rate(mode: FailureModeFacts) -> tuple[str, float]:
 
 
 def _timeout(policy: Mapping[str, Any]) -> float | None:
+    """The planned attempt timeout (else the deadline)."""
     raw = policy.get("timeout") or policy.get("deadline")
     return None if raw is None else parse_duration(raw)
+
+
+def _deadline(policy: Mapping[str, Any]) -> float | None:
+    """The planned deadline over all attempts (else the attempt timeout)."""
+    raw = policy.get("deadline") or policy.get("timeout")
+    return None if raw is None else parse_duration(raw)
+
+
+def _request_timeout(facts: PlanFacts) -> float | None:
+    """How long a probe request may take: the entry's latency budget, else every policy's
+    deadline (or timeout) in a row, the most a request calling them all in turn can need."""
+    if facts.request_timeout is not None:
+        return facts.request_timeout
+    total = sum(t for p in facts.policies.values() if (t := _deadline(p)) is not None)
+    return round(total + 1.0, 3) if total else None
 
 
 def _metric_probe(name: str, metric: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -205,33 +237,30 @@ def generate_one(
         f"the SLO holds (error ratio ≤ {budget:.4%})" if allowed == budget
         else f"errors stay within the plan's blast radius ({allowed:.2%} of users)"
     )
-    method: list[dict[str, Any]] = []
-    rollbacks: list[dict[str, Any]] = []
-    for policy in policies:
-        method.append({
-            "type": "action", "name": f"inject-{fault}-{policy}",
-            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
-                         **switch},
-        })
-        rollbacks.append({
-            "type": "action", "name": f"stop-{fault}-{policy}",
-            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
-                         "fault": fault, "enabled": False},
-        })
+    timeout = _request_timeout(facts)
+    traffic: dict[str, Any] = {"requests": PROBE_REQUESTS, "concurrency": PROBE_CONCURRENCY}
+    if timeout is not None:
+        traffic["timeout"] = timeout
+    load: dict[str, Any] = {"type": "load", "url": "${base_url}", **traffic}
     breaker_checks: list[dict[str, Any]] = []
-    load: dict[str, Any] = {"type": "load", "url": "${base_url}", "requests": PROBE_REQUESTS,
-                            "concurrency": PROBE_CONCURRENCY}
+    settle = 0.0  # seconds for the steady-state probe's calls to leave the breakers' windows
     for policy in policies:
         breaker = facts.breakers.get(policy)
-        if breaker is None or "circuit_breaker" not in facts.policies[policy]:
+        config = facts.policies[policy].get("circuit_breaker")
+        if breaker is None or not isinstance(config, Mapping):
             continue
+        if f"{policy}: circuit_breaker" not in mode.mechanisms:
+            continue  # the plan does not count on this breaker for this mode
         if rate < FULL_OUTAGE_RATE or fault != "fault":
             continue  # the plan's trip time is for a full outage only
+        if config.get("window_type") == "time":
+            # The probe's successes would dilute the outage's failure rate inside the window.
+            settle = max(settle, float(config.get("window_size", 0)))
         if breaker.trip_seconds is not None and breaker.rps is not None:
             # The planned rate for the planned time: the breaker must open within it.
             load["rate"] = breaker.rps
             load["requests"] = min(MAX_REQUESTS, math.ceil(breaker.trip_seconds * breaker.rps))
-            within = f"{breaker.trip_seconds:g}s"
+            within = f"{breaker.trip_seconds:.3g}s"
         else:
             load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))
             within = f"{breaker.minimum_calls} calls"
@@ -240,10 +269,26 @@ def generate_one(
             "resilience_circuit_breaker_transitions_total",
             {"policy": policy, "to_state": "open"},
         ))
+    method: list[dict[str, Any]] = []
+    rollbacks: list[dict[str, Any]] = []
+    for policy in policies:
+        action: dict[str, Any] = {
+            "type": "action", "name": f"inject-{fault}-{policy}",
+            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
+                         **switch},
+        }
+        if settle and not method:
+            action["pauses"] = {"before": settle}
+        method.append(action)
+        rollbacks.append({
+            "type": "action", "name": f"stop-{fault}-{policy}",
+            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
+                         "fault": fault, "enabled": False},
+        })
     method.append({"type": "action", "name": "drive-load", "provider": load})
     method.extend(breaker_checks)
     for policy in policies:
-        if "fallback" in facts.policies[policy]:
+        if f"{policy}: fallback" in mode.mechanisms and "fallback" in facts.policies[policy]:
             method.append(_metric_probe(f"fallback-{policy}-served", "resilience_calls_total",
                                         {"policy": policy, "outcome": "fallback"}))
     data: dict[str, Any] = {
@@ -261,8 +306,7 @@ def generate_one(
             "title": prediction,
             "probes": [{
                 "type": "probe", "name": "entry-error-ratio",
-                "provider": {"type": "http", "url": "${base_url}", "requests": PROBE_REQUESTS,
-                             "concurrency": PROBE_CONCURRENCY},
+                "provider": {"type": "http", "url": "${base_url}", **traffic},
                 "tolerance": {"type": "range", "range": [0, round(allowed, 6)],
                               "target": "error_ratio"},
             }],

@@ -44,11 +44,13 @@ TABLE: dict[str, Any] = {
 
 
 def mode(id: str, component: str, category: str, *, priority: str = "P1",
-         transient: bool = True, with_: float = 0.0) -> FailureModeFacts:
+         transient: bool = True, with_: float = 0.0,
+         mechanisms: tuple[str, ...] = (f"{POLICY}: circuit_breaker", f"{POLICY}: fallback"),
+         ) -> FailureModeFacts:
     return FailureModeFacts(id=id, component=component, name=f"{component}-{category}",
                             failure=f"{component} {category}", category=category,
                             priority=priority, transient=transient, users_impacted=100.0,
-                            users_impacted_with=with_)
+                            users_impacted_with=with_, mechanisms=mechanisms)
 
 
 def facts(*modes: FailureModeFacts, trip: float = 1.0, rps: float = 100.0) -> PlanFacts:
@@ -98,6 +100,31 @@ def test_latency_is_twice_the_planned_timeout_and_rate_limits_inject_the_outcome
     assert limited["fault"] == "outcome"
 
 
+def test_only_the_mechanisms_the_plan_counts_on_are_checked() -> None:
+    data = only(generate(facts(mode("FM-009", POLICY, "crash", transient=False,
+                                    mechanisms=(f"{POLICY}: timeout",)))))
+    assert [a["name"] for a in data["method"]] == [f"inject-fault-{POLICY}", "drive-load"]
+
+
+def test_a_time_window_is_left_to_empty_before_the_outage_and_requests_get_the_budget() -> None:
+    policies = {POLICY: {**TABLE["mechanisms"][POLICY], "circuit_breaker": {
+        "window_type": "time", "window_size": 10, "minimum_calls": 100}}}
+    plan = PlanFacts(system="s", slo=99.9, failure_modes=(mode("FM-010", POLICY, "crash"),),
+                     policies=policies, request_timeout=30.0,
+                     breakers={POLICY: BreakerFacts(trip_seconds=0.5, minimum_calls=100,
+                                                    rps=200.0)})
+    data = only(generate(plan))
+    assert data["method"][0]["pauses"] == {"before": 10.0}
+    assert data["method"][1]["provider"]["timeout"] == 30.0
+    assert data["method"][1]["provider"]["requests"] == 100
+    assert data["steady-state-hypothesis"]["probes"][0]["provider"]["timeout"] == 30.0
+
+
+def test_wrong_answers_are_injected_as_outcomes() -> None:
+    data = only(generate(facts(mode("FM-011", POLICY, "quality", transient=False))))
+    assert data["method"][0]["provider"]["fault"] == "outcome"
+
+
 def test_blast_radius_bound_replaces_the_budget_when_the_plan_predicts_impact() -> None:
     data = only(generate(facts(mode("FM-005", POLICY, "errors", with_=30.0))))
     assert data["steady-state-hypothesis"]["probes"][0]["tolerance"]["range"][1] == 0.3
@@ -137,17 +164,22 @@ def test_facts_from_the_planners_document() -> None:
                 "users_impacted": {"value": 100.0, "unit": "%", "formula": "f", "inputs": {}},
                 "users_impacted_with": {"value": 0.0, "unit": "%", "formula": "f", "inputs": {}},
             }],
-            "mechanisms": {"rows": [{
+            "mechanisms": [{
+                "policy": POLICY, "mechanism": "deadline",
+                "figures": {"deadline": {"value": 2.0, "unit": "s", "formula": "budget - ...",
+                                         "inputs": {"budget": 30.0}}},
+            }, {
                 "policy": POLICY, "mechanism": "circuit_breaker",
                 "figures": {"trip": {"value": 10.0, "unit": "s", "formula": "minimum_calls / rps",
                                      "inputs": {"minimum_calls": 100, "rps": 10.0}}},
-            }]},
+            }],
         },
     }
     got = facts_from_plan_dict(document)
     assert got.slo == 99.95 and list(got.policies) == [POLICY]
     assert got.failure_modes[0].users_impacted_with == 0.0
     assert got.breakers[POLICY] == BreakerFacts(trip_seconds=10.0, minimum_calls=100, rps=10.0)
+    assert got.request_timeout == 30.0
 
 
 # --------------------------------------------------------------------------- against a service

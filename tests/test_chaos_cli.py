@@ -1,0 +1,125 @@
+"""`reliability chaos run|generate|export`: exit codes, journal, files written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaos.experiment import load_experiment
+from planner.cli import main
+from tests.chaos_service import TOKEN, running_service
+from tests.test_chaos_generate import POLICY, TABLE, from_plan
+from tests.test_chaos_runner import experiment
+
+
+def write(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("mechanisms", "code"), [(True, 0), (False, 1)],
+                         ids=["held", "deviated"])
+async def test_run_exit_code_verdict_and_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    mechanisms: bool, code: int,
+) -> None:
+    monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
+    async with running_service(POLICY, from_plan if mechanisms else None) as service:
+        exp = write(tmp_path / "exp.yaml", experiment(service.base_url))
+        journal = tmp_path / "journal.json"
+        got = await asyncio.to_thread(main, ["chaos", "run", str(exp), "--journal", str(journal)])
+        assert not service.fault.enabled
+    out, err = capsys.readouterr()
+    assert got == code
+    assert ("the hypothesis held" in out) is mechanisms
+    assert json.loads(journal.read_text())["deviated"] is not mechanisms
+    assert "[1/6]" in err  # one line per activity when stderr is not a terminal
+
+
+@pytest.mark.integration
+async def test_run_aborted_when_the_admin_token_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RELIABILITY_CHAOS_TOKEN", raising=False)
+    async with running_service(POLICY, from_plan) as service:
+        exp = write(tmp_path / "exp.yaml", experiment(service.base_url))
+        got = await asyncio.to_thread(main, ["chaos", "run", str(exp), "--journal",
+                                             str(tmp_path / "j.json")])
+    out, _ = capsys.readouterr()
+    assert got == 2
+    assert "RELIABILITY_CHAOS_TOKEN, which is not set" in out
+
+
+def test_bad_experiment_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exp = write(tmp_path / "exp.yaml", {"title": "t", "method": [{"type": "action"}]})
+    journal = tmp_path / "journal.json"
+    assert main(["chaos", "run", str(exp), "--journal", str(journal)]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "exp.yaml: method[0]" in err and "Traceback" not in err
+    assert not journal.exists()
+    assert main(["chaos", "export", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_export_writes_strict_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exp = write(tmp_path / "exp.yaml", experiment("http://127.0.0.1:1"))
+    out = tmp_path / "ctk.json"
+    assert main(["chaos", "export", str(exp), "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["title"] == load_experiment(exp).title
+    assert data["runtime"]["rollbacks"]["strategy"] == "always"
+    assert main(["chaos", "export", str(exp)]) == 0
+    assert json.loads(capsys.readouterr().out) == data
+
+
+def plan_document() -> dict[str, Any]:
+    return {
+        **TABLE,
+        "report": {"failure_modes": [
+            {"id": "FM-001", "component": POLICY, "name": "errors", "failure": "5xx",
+             "category": "errors", "priority": "P1", "transient": True,
+             "users_impacted": {"value": 100.0}, "users_impacted_with": {"value": 0.0}},
+            {"id": "FM-002", "component": "zone:a", "name": "zone-outage", "failure": "zone",
+             "category": "zone", "priority": "P2", "transient": False,
+             "users_impacted": {"value": 50.0}, "users_impacted_with": {"value": 0.0}},
+        ]},
+    }
+
+
+def test_generate_from_a_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_document()))
+    out = tmp_path / "experiments"
+    assert main(["chaos", "generate", str(plan), "-o", str(out),
+                 "--url", "http://127.0.0.1:9/ask", "--injection-rate", "0.25"]) == 0
+    stdout, stderr = capsys.readouterr()
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["fm-001-llm-primary-errors.yaml"]
+    assert stdout.strip() == str(files[0])
+    assert "FM-002: no experiment:" in stderr
+    exp = load_experiment(files[0])
+    assert exp.configuration["base_url"] == "http://127.0.0.1:9/ask"
+    switch = exp.method[0].provider
+    assert switch.injection_rate == 0.25  # type: ignore[union-attr]
+    assert "${admin_url}" in files[0].read_text()  # placeholders kept for editing
+
+
+def test_generate_from_the_example_specs(tmp_path: Path) -> None:
+    for spec in sorted(Path("examples").glob("*/system.yaml")):
+        out = tmp_path / spec.parent.name
+        assert main(["chaos", "generate", str(spec), "-o", str(out)]) == 0
+        for path in out.iterdir():
+            load_experiment(path)  # every generated file loads
+    outage = load_experiment(tmp_path / "ai_gateway" / "fm-003-llm-primary-outage-5xx.yaml")
+    switch = outage.method[0].provider
+    assert (switch.policy, switch.fault) == ("llm-primary", "fault")  # type: ignore[union-attr]
+    probe = outage.steady_state_hypothesis.probes[0]  # type: ignore[union-attr]
+    assert probe.tolerance.range == (0, pytest.approx(0.0001))  # type: ignore[union-attr]
+    assert probe.provider.timeout == 30.0  # gateway.latency_budget
