@@ -83,6 +83,22 @@ def _full_policy() -> Body:
     return policy(f)
 
 
+def _full_policy_prometheus() -> Body:
+    from prometheus_client import CollectorRegistry
+
+    from exporters import PrometheusHook
+
+    policy = Policy(
+        "bench",
+        breaker=CircuitBreaker("bench"),
+        retry=Retry(max_attempts=3),
+        timeout=Timeout(1.0),
+        bulkhead=Bulkhead(max_concurrent=100),
+        hooks=[PrometheusHook(CollectorRegistry())],
+    )
+    return policy(f)
+
+
 def cases() -> list[Case]:
     """Every row, in table order."""
     return [
@@ -95,6 +111,7 @@ def cases() -> list[Case]:
         Case("ours: CircuitBreaker", lambda: CircuitBreaker("bench")(f), ours=True),
         Case("ours: Timeout(1.0)", lambda: Timeout(1.0)(f), ours=True),
         Case("ours: full Policy (breaker+retry+timeout+bulkhead)", _full_policy, ours=True),
+        Case("ours: full Policy + Prometheus hook", _full_policy_prometheus, ours=True),
     ]
 
 
