@@ -425,6 +425,8 @@ class SlaSection:
     budget_remaining_minutes: Figure | None
     burn_rates: Mapping[str, Figure] = field(default_factory=dict)  # window → burn rate now
     notes: tuple[str, ...] = ()
+    # window → seconds until this month's budget is gone at that window's burn rate (SLO helper)
+    projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
 
 
 # -- the plan ----------------------------------------------------------------------------------
