@@ -17,6 +17,7 @@ metric                                          type      labels
 ``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state
 ``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
 ``resilience_bulkhead_capacity``                gauge     policy (read at scrape time)
+``resilience_storage_errors_total``             counter   policy, operation (shared state, Redis)
 =============================================== ========= ======================================
 
 Label children are bound once per policy in `bind`, so a call costs a counter increment and a
@@ -52,7 +53,7 @@ from resilience import (
     StateChanged,
     TimedOut,
 )
-from resilience._events import Event, EventHandler
+from resilience._events import Event, EventHandler, StorageError
 
 Names = Literal["resilience", "resilience4j", "both"]
 
@@ -346,6 +347,8 @@ class PrometheusHook:
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Bind the label children of `policy` and set its breaker state gauge."""
+        if policy.mechanisms == ("storage",):  # a shared-state backend's emitter (storage/)
+            return _StorageErrors(self.registry, policy)
         ins = self._instruments
         ins.gauges.watch.add(policy)
         native = _NativeHandler(ins.native, policy) if ins.native and self.names != (
@@ -357,3 +360,39 @@ class PrometheusHook:
 
     def __repr__(self) -> str:
         return f"PrometheusHook(names={self.names!r})"
+
+
+# ------------------------------------------------------------------ shared-state storage errors
+
+_storage_counters: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = (
+    weakref.WeakKeyDictionary())
+
+
+class _StorageErrors:
+    """Counts `StorageError` events as ``resilience_storage_errors_total{policy, operation}``.
+
+    A storage (e.g. `resilience.storage.RedisStorage`) emits them when Redis failed and a
+    mechanism fell back to local state; `operation` is one of a few fixed names.
+    """
+
+    __slots__ = ("_children", "_counter", "_name")
+
+    def __init__(self, registry: CollectorRegistry, info: PolicyInfo) -> None:
+        with _instruments_lock:
+            counter = _storage_counters.get(registry)
+            if counter is None:
+                counter = _storage_counters[registry] = Counter(
+                    "resilience_storage_errors",
+                    "Shared-state backend failures (the mechanism used local state instead).",
+                    ["policy", "operation"], registry=registry)
+        self._counter = counter
+        self._name = info.name
+        self._children: dict[str, Counter] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StorageError):
+            child = self._children.get(event.operation)
+            if child is None:
+                child = self._children[event.operation] = self._counter.labels(
+                    self._name, event.operation)
+            child.inc()

@@ -147,3 +147,25 @@ async def test_unreachable_redis_rate_limit_is_local_and_backs_off() -> None:
         assert not store.available
     finally:
         await store.aclose()
+
+
+@pytest.mark.real_time
+async def test_storage_errors_are_exported_to_prometheus() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from exporters.prometheus import PrometheusHook
+
+    registry = CollectorRegistry()
+    hook = PrometheusHook(registry)
+    add_hook(hook)
+    store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t", max_backoff=1.0)
+    try:
+        limiter = RateLimiter(rate_per_s=10, storage=store, key="provider")
+        await limiter.acquire()
+        text = generate_latest(registry).decode()
+        assert 'resilience_storage_errors_total{operation="reserve",policy="provider"} 1.0' in text
+        lines = [line for line in text.splitlines() if 'policy="provider"' in line]
+        assert all(line.startswith("resilience_storage_errors") for line in lines)  # no policy
+    finally:
+        remove_hook(hook)
+        await store.aclose()
