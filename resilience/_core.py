@@ -378,9 +378,10 @@ class Mechanism:
         """Run one call through this mechanism (see `Layer`)."""
         raise NotImplementedError
 
-    def standalone_name(self) -> str:
-        """The name events carry when this mechanism is used alone with ``async with``."""
-        return self.mechanism
+    def standalone_name(self, fn: Callable[..., Any] | None = None) -> str:
+        """The name events carry when this mechanism is used alone: the decorated function's
+        qualified name, or the mechanism's name for ``async with``."""
+        return self.mechanism if fn is None else _qualname(fn)
 
     def standalone_info(self, name: str) -> PolicyInfo:
         """The `PolicyInfo` of this mechanism used alone under `name`."""
@@ -393,15 +394,15 @@ class Mechanism:
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a coroutine function (or a sync function, where the mechanism allows it)."""
-        name = self.standalone_name() if self.mechanism == "circuit_breaker" else _qualname(fn)
+        name = self.standalone_name(fn)
         emitter = self._standalone_emitter(name)
         return decorate(fn, name, emitter, compose([self]), lambda: compose_sync([self]))
 
     async def __aenter__(self) -> None:
-        if self._block_emitter is None:
-            self._block_emitter = self._standalone_emitter(self.standalone_name())
-        ctx = CallContext(self.standalone_name(), self._block_emitter, once=True)
-        await enter_block(compose([self]), ctx)
+        emitter = self._block_emitter
+        if emitter is None:
+            emitter = self._block_emitter = self._standalone_emitter(self.standalone_name())
+        await enter_block(compose([self]), CallContext(emitter.info.name, emitter, once=True))
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
         return await exit_block(exc)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -165,7 +165,9 @@ class CircuitBreaker(Mechanism):
         self._consecutive_opens = 0
         self._half_open_since = 0.0
         self._half_permits = 0
-        self._lock = threading.Lock()  # sync (threaded) callers only; the async path is lock-free
+        # Sync (threaded) callers only; the async path is lock-free. Re-entrant because hooks run
+        # under it and may read the breaker.
+        self._lock = threading.RLock()
         self._own_emitter = Emitter(self.standalone_info(name))
         # Shared state (resilience/storage/_breaker.py): None costs nothing on the closed path.
         self._shared: Any = None
@@ -240,8 +242,8 @@ class CircuitBreaker(Mechanism):
 
     # ------------------------------------------------------------------ standalone wiring
 
-    def standalone_name(self) -> str:
-        """Events of a standalone breaker carry its name."""
+    def standalone_name(self, fn: Callable[..., Any] | None = None) -> str:
+        """Events of a standalone breaker carry its name, whatever it decorates."""
         return self.name
 
     def standalone_info(self, name: str) -> PolicyInfo:
@@ -374,11 +376,8 @@ class CircuitBreaker(Mechanism):
 
     # ------------------------------------------------------------------ running calls
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call (attempt) through the breaker."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         clock = self._clock
         start = clock()
         if self._state is CLOSED:

@@ -6,8 +6,8 @@ import asyncio
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import BulkheadFullError, ConfigError
@@ -124,11 +124,8 @@ class Bulkhead(Mechanism):
         if fut in self._waiters:
             self._waiters.remove(fut)
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call in a slot."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         if self._in_flight < self.capacity and not self._waiters:
             self._in_flight += 1
         else:

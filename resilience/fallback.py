@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
@@ -82,11 +82,8 @@ class Fallback(Mechanism):
         if ctx.emitter.handlers:
             ctx.emitter.emit(FallbackUsed(ctx.policy, exc))
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run a call; on a matching failure, run the handler instead."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         if ctx.once:
             return await nxt(call, ctx)
         try:

@@ -78,8 +78,12 @@ class Policy:
         self.name = name
         self.breaker = breaker
         self.retry = retry
+        if isinstance(timeout, bool):
+            raise ConfigError(
+                f"Policy {name!r} timeout: expected seconds or a Timeout, got {timeout!r}"
+            )
         self.timeout: Layer | None = (
-            Timeout(float(timeout)) if isinstance(timeout, int | float) else timeout
+            Timeout(timeout) if isinstance(timeout, int | float) else timeout
         )
         self.deadline = None if deadline is None else Deadline(deadline)
         self.bulkhead = bulkhead

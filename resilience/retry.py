@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -33,7 +34,10 @@ from resilience._events import Rejected, RetryScheduled
 
 T = TypeVar("T")
 
-_retrying: ContextVar[bool] = ContextVar("resilience_retrying", default=False)
+# The task (or thread) running an outer retry loop. Only a retry in that same task counts as
+# nested: a task spawned inside a retried call and left running must keep its own retries.
+_retrying: ContextVar[object] = ContextVar("resilience_retrying", default=None)
+_current_task = asyncio.current_task
 _NO_RETRY = -1.0
 
 
@@ -300,16 +304,14 @@ class Retry(Mechanism):
 
     # ------------------------------------------------------------------ the loops
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run a call, retrying failed attempts."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
-        if ctx.once or _retrying.get():
+        task = _current_task()
+        if ctx.once or _retrying.get() is task:
             return await nxt(call, ctx)  # an async with body, or nested in an outer retry
         if self.budget is not None:
             self.budget.record_call()
-        token = _retrying.set(True)
+        token = _retrying.set(task)
         try:
             attempt = 1
             start = 0.0
@@ -339,11 +341,12 @@ class Retry(Mechanism):
 
     def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
         """Run a sync call, retrying failed attempts (sleeps the calling thread)."""
-        if ctx.once or _retrying.get():
+        thread = threading.current_thread()
+        if ctx.once or _retrying.get() is thread:
             return nxt(call, ctx)
         if self.budget is not None:
             self.budget.record_call()
-        token = _retrying.set(True)
+        token = _retrying.set(thread)
         try:
             attempt = 1
             start = time.monotonic()

@@ -15,7 +15,6 @@ import asyncio
 import math
 import weakref
 from collections import deque
-from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
@@ -139,11 +138,8 @@ class Timeout(_TimerLayer):
         """Every setting as one line of text."""
         return f"Timeout(attempt, seconds={self.seconds:g})"
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one attempt under the timeout."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         task = self._task()
         loop = task.get_loop()
         queue = self._queue if loop is self._qloop else None
@@ -188,11 +184,8 @@ class Deadline(_TimerLayer):
         """Every setting as one line of text."""
         return f"Timeout(total, seconds={self.seconds:g})"
 
-    def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run the whole call (all attempts) under the deadline."""
-        return self._run(nxt, call, ctx)
-
-    async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         task = self._task()
         loop = task.get_loop()
         queue = self._queue if loop is self._qloop else None

@@ -278,3 +278,25 @@ def test_sync_function_retry() -> None:
 def test_bad_settings_name_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         Retry(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_task_spawned_inside_a_retried_call_keeps_its_own_retries() -> None:
+    background_calls = 0
+
+    @Retry(max_attempts=3, wait=0)
+    async def background() -> None:
+        nonlocal background_calls
+        background_calls += 1
+        raise Boom
+
+    spawned: list[asyncio.Task[None]] = []
+
+    @Retry(max_attempts=2, wait=0)
+    async def outer() -> str:
+        spawned.append(asyncio.ensure_future(background()))
+        return "ok"
+
+    assert await outer() == "ok"
+    with pytest.raises(Boom):
+        await spawned[0]
+    assert background_calls == 3
