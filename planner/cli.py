@@ -126,6 +126,13 @@ def _read_document(path: str) -> object:
         raise PlannerError(f"{path}: not valid YAML{where}") from None
 
 
+def _count(n: int, word: str) -> str:
+    """`1 policy`, `3 policies`, `2 components`."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     path: str = args.file
     document = _read_document(path)
@@ -138,10 +145,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         plan = build_plan(spec)  # the analyses check what the schema alone cannot
         edges = sum(len(c.dependencies) for c in spec.components)
         modes = len(plan.failure_modes)
-        print(
-            f"{path}: valid system spec: {spec.system}, {len(spec.components)} component(s),"
-            f" {edges} dependency(ies), {modes} failure mode(s)"
+        counts = ", ".join(
+            _count(n, word)
+            for n, word in (
+                (len(spec.components), "component"),
+                (edges, "dependency"),
+                (modes, "failure mode"),
+            )
         )
+        print(f"{path}: valid system spec: {spec.system}, {counts}")
         return 0
     if isinstance(document, dict) and "mechanisms" in document:
         import resilience
@@ -150,7 +162,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         mechanisms = document["mechanisms"] or {}
         names = sorted(name for name in mechanisms if name != "defaults")
         listed = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
-        print(f"{path}: valid plan: {document.get('system')}, {len(names)} policy(ies): {listed}")
+        policies = _count(len(names), "policy")
+        print(f"{path}: valid plan: {document.get('system')}, {policies}: {listed}")
         return 0
     raise PlannerError(
         f"{path}: neither a system spec (no 'components' key) nor a plan (no 'mechanisms' key)"

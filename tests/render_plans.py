@@ -93,8 +93,8 @@ def _risk_matrix() -> tuple[RiskCell, ...]:
             ids = tuple(m.id for m in MODES if (m.impact, m.probability) == (impact, prob))
             cells.append(
                 RiskCell(
-                    impact=impact,  # type: ignore[arg-type]
-                    probability=prob,  # type: ignore[arg-type]
+                    impact=impact,
+                    probability=prob,
                     critical=(impact, prob) in SEED_CRITICAL,
                     count=len(ids),
                     ids=ids,

@@ -21,6 +21,11 @@ def spec(example: str) -> str:
     return str(ROOT / "examples" / example / "system.yaml")
 
 
+async def _degraded(*args: object, **kwargs: object) -> str:
+    """A fallback handler for the plans' fallback policies."""
+    return "degraded answer"
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
     code = main(list(argv))
@@ -40,9 +45,14 @@ def test_plan_files_of_every_example_load_with_load_plan(
     assert document["version"] == 1
     assert document["system"] == yaml.safe_load(Path(spec(example)).read_text())["system"]
     registry = resilience.load_plan(out)
-    for name in document["mechanisms"]:
-        if name != "defaults":
-            assert registry.policy(name) is not None
+    mechanisms = document["mechanisms"]
+    assert set(registry.names()) == set(mechanisms) - {"defaults"}
+    for name in registry.names():
+        # a plan's fallback needs its handler from code, exactly as a service supplies it
+        handler = _degraded if "fallback" in mechanisms[name] else None
+        assert registry.policy(name, fallback=handler).name == name
+        if "timeout" in mechanisms[name]:
+            assert registry.config(name).timeout == mechanisms[name]["timeout"]
 
 
 def test_stdout_and_dash_o_give_the_same_bytes(
@@ -134,7 +144,9 @@ def test_validate_tells_a_spec_from_a_plan(
 ) -> None:
     code, out, _ = run(capsys, "validate", spec("ai_gateway"))
     assert code == 0
-    assert out.startswith(f"{spec('ai_gateway')}: valid system spec: ai-gateway, 5 component(s)")
+    assert out.startswith(
+        f"{spec('ai_gateway')}: valid system spec: ai-gateway, 5 components, 4 dependencies, "
+    )
     plan = tmp_path / "plan.yaml"
     assert run(capsys, "plan", spec("ai_gateway"), "--format", "yaml", "-o", str(plan))[0] == 0
     code, out, _ = run(capsys, "validate", str(plan))

@@ -4,6 +4,7 @@ also for the subcommands that other modules register."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 import types
@@ -108,7 +109,7 @@ def test_debug_env_shows_the_traceback_of_an_internal_error(
 def test_a_missing_extension_is_skipped_but_a_broken_one_is_not(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_import = cli.importlib.import_module
+    real_import = importlib.import_module
 
     def import_module(name: str) -> types.ModuleType:
         if name == "planner.cli_chaos":
@@ -117,7 +118,7 @@ def test_a_missing_extension_is_skipped_but_a_broken_one_is_not(
             raise ModuleNotFoundError("No module named 'promql_parser'", name="promql_parser")
         return real_import(name)
 
-    monkeypatch.setattr(cli.importlib, "import_module", import_module)
+    monkeypatch.setattr("planner.cli.importlib.import_module", import_module)
     # cli_chaos missing: skipped silently; cli_slo present but broken: reported, not hidden
     assert cli.main(["--help"]) == cli.EXIT_INTERNAL
     assert "promql_parser" in capsys.readouterr().err

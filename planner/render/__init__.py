@@ -25,14 +25,14 @@ FORMATS = ("text", "markdown", "html", "json", "yaml")
 def dump_document(document: Any, format: str) -> str:
     """A plain-data document as JSON (2-space indent) or YAML (block style, keys in order)."""
     if format == "json":
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if format == "yaml":
         return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     raise ValueError(f"dump_document: expected json or yaml, got {format!r}")
 
 
 def _plan_document(plan: Plan, sections: Sequence[str] | None) -> dict[str, Any]:
-    from planner.serialize import plan_to_dict
+    from planner.build import plan_to_dict
 
     data = plan_to_dict(plan)
     if sections is None:

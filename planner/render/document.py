@@ -7,10 +7,10 @@ FORMAT; the sections the seed lacks (availability, redundancy) sit next to their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from planner.model import DowntimeRow, MechanismRow, Plan
+from planner.model import MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.layout import flow_box, risk_matrix_box, tree_box
 from planner.render.runbooks import runbook_filename
@@ -163,19 +163,17 @@ def _with_mechanisms(users: float, degraded: Sequence[str]) -> str:
 def availability(plan: Plan) -> list[Block]:
     """Downtime budgets per tier and period, modeled availability, and what caps it."""
     section = plan.availability
-    periods = [cell.period for cell in section.downtime[0].cells] if section.downtime else []
+    # Periods down, tiers across: six periods side by side would not fit 100 columns.
+    rows = section.downtime
+    periods = [cell.period for cell in rows[0].cells] if rows else []
     blocks: list[Block] = [
         Section("AVAILABILITY"),
         Heading("Downtime Budget:"),
         _table(
-            ("Tier", "Uptime", *periods),
+            ("Period", *(f"{row.label} {fmt.percent(row.objective)}" for row in rows)),
             (
-                (
-                    row.label,
-                    fmt.percent(row.objective),
-                    *(fmt.figure(c.downtime) for c in row.cells),
-                )
-                for row in section.downtime
+                (period, *(fmt.figure(row.cells[i].downtime) for row in rows))
+                for i, period in enumerate(periods)
             ),
         ),
         Heading("Modeled Availability:"),
@@ -230,10 +228,6 @@ def availability(plan: Plan) -> list[Block]:
     return blocks
 
 
-def _downtimes(row: DowntimeRow) -> list[str]:
-    return [fmt.figure(cell.downtime) for cell in row.cells]
-
-
 # ---------------------------------------------------------------------------------- mechanisms
 
 _LAYERS = (
@@ -256,19 +250,69 @@ _MECHANISM_NAMES = {
 }
 
 
+_MECHANISM_SINGULAR = {
+    "circuit_breaker": "Circuit breaker",
+    "bulkhead": "Bulkhead",
+    "timeout": "Timeout",
+    "deadline": "Deadline",
+    "retry": "Retry",
+    "retry_budget": "Retry budget",
+    "rate_limiter": "Rate limiter",
+    "fallback": "Fallback",
+    "hedge": "Hedge",
+}
+
+
+def mechanism_label(mechanism: str) -> str:
+    """The seed's name of one mechanism (`circuit_breaker` → `Circuit breaker`)."""
+    return _MECHANISM_SINGULAR.get(mechanism, mechanism.replace("_", " ").capitalize())
+
+
 def mechanism_name(mechanism: str) -> str:
-    """Display name of a mechanism-table section (`circuit_breaker` → `Circuit breakers`)."""
+    """Plural display name, for the layers box (`circuit_breaker` → `Circuit breakers`)."""
     return _MECHANISM_NAMES.get(mechanism, mechanism.replace("_", " ").capitalize())
 
 
-def _layer_items(rows: Sequence[MechanismRow], types: Sequence[str]) -> list[str]:
+#: Mechanism names that are keys of a mechanism-table policy entry.
+_TABLE_KEYS = frozenset(
+    (
+        "timeout",
+        "deadline",
+        "retry",
+        "circuit_breaker",
+        "bulkhead",
+        "rate_limiter",
+        "fallback",
+        "hedge",
+    )
+)
+
+
+def _configured(plan: Plan, row: MechanismRow) -> bool:
+    """Whether the mechanism table really sets up `row` (a row may explain why it does not)."""
+    entry = plan.mechanism_table.get(row.policy)
+    if not isinstance(entry, Mapping):
+        return True
+    if row.mechanism == "retry_budget":
+        retry = entry.get("retry")
+        return isinstance(retry, Mapping) and retry.get("budget") is not None
+    if row.mechanism in _TABLE_KEYS:
+        return entry.get(row.mechanism) is not None
+    return True
+
+
+def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
     by_mechanism: dict[str, list[str]] = {}
-    for row in rows:
-        if row.type in types:
+    for row in plan.mechanisms:
+        if row.type in types and _configured(plan, row):
             policies = by_mechanism.setdefault(row.mechanism, [])
             if row.policy not in policies:
                 policies.append(row.policy)
     return [f"{mechanism_name(m)}: {', '.join(p)}" for m, p in by_mechanism.items()]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def layers(plan: Plan) -> list[str]:
@@ -276,15 +320,16 @@ def layers(plan: Plan) -> list[str]:
     groups: list[tuple[str, list[str]]] = []
     for name, types in _LAYERS:
         if types:
-            items = _layer_items(plan.mechanisms, types)
+            items = _layer_items(plan, types)
         else:
             signals = plan.monitoring.signals
             alerts = plan.monitoring.burn_rate_alerts
             items = []
             if signals:
-                items.append("Health signals: " + ", ".join(s.signal.lower() for s in signals))
+                names = _unique(s.signal.lower() for s in signals)
+                items.append("Health signals: " + ", ".join(names))
             if alerts:
-                rates = "/".join(fmt.figure(a.burn_rate) for a in alerts)
+                rates = "/".join(_unique(fmt.figure(a.burn_rate) for a in alerts))
                 items.append(f"Burn-rate alerts: {rates}")
         if name == "LAYER 4: Recovery" and plan.recovery.failover:
             items.append(f"Failover: {plan.recovery.strategy.label}")
@@ -298,23 +343,20 @@ def mechanisms(plan: Plan) -> list[Block]:
         Section("RESILIENCE MECHANISMS"),
         Heading("Architecture:"),
         Diagram("resilience-layers", tuple(layers(plan))),
-        _table(
-            ("Policy", "Mechanism", "Type", "Config", "Trigger"),
-            (
-                (r.policy, mechanism_name(r.mechanism), r.type, r.config, r.trigger)
-                for r in plan.mechanisms
-            ),
-        ),
     ]
-    if plan.mechanisms:
+    # One small table per policy (the seed's four columns), then why each setting is what it is.
+    by_policy: dict[str, list[MechanismRow]] = {}
+    for row in plan.mechanisms:
+        by_policy.setdefault(row.policy, []).append(row)
+    for policy, rows in by_policy.items():
+        first = rows[0]
         blocks += [
-            Heading("Why These Settings:"),
-            Bullets(
-                tuple(
-                    f"{r.policy} {mechanism_name(r.mechanism).lower()}: {r.reason}"
-                    for r in plan.mechanisms
-                )
+            Heading(f"Policy {policy} ({first.caller} → {first.target}):"),
+            _table(
+                ("Mechanism", "Type", "Config", "Trigger"),
+                ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
             ),
+            Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
         ]
     redundancy = plan.redundancy
     if redundancy.proposals:
@@ -365,7 +407,7 @@ def recovery(plan: Plan) -> list[Block]:
     blocks: list[Block] = [
         Section("RECOVERY PROCEDURES"),
         _table(
-            ("Scenario", "RTO", "RPO", "Target RTO / RPO", "Status", "Procedure"),
+            ("Scenario", "RTO", "RPO", "Target", "Status", "Procedure"),
             (
                 (
                     s.scenario,
@@ -465,8 +507,7 @@ def monitoring(plan: Plan) -> list[Block]:
         blocks.append(
             Bullets(
                 tuple(
-                    f"{runbook_filename(r)} — {r.priority} {r.severity}: {r.title}"
-                    for r in section.runbooks
+                    f"{runbook_filename(r)} ({r.priority}, {r.severity})" for r in section.runbooks
                 )
             )
         )

@@ -11,8 +11,20 @@ from planner.units import format_duration, format_percent
 NONE = "—"
 
 
-def percent(value: float, digits: int = 4) -> str:
-    """`99.9523%`; never rounds an availability below 100 up to "100%"."""
+def _default_digits(value: float) -> int:
+    if value >= 90 or value == 0:
+        return 4
+    return max(1, 2 - math.floor(math.log10(abs(value))))
+
+
+def percent(value: float, digits: int | None = None) -> str:
+    """`99.9523%`, `53.3%`, `0.144%`; never rounds an availability below 100 up to "100%".
+
+    By default availabilities (≥ 90) keep four decimals, so the nines stay visible; smaller
+    percentages keep three significant digits.
+    """
+    if digits is None:
+        digits = _default_digits(value)
     text = format_percent(value, digits)
     while value < 100 and text == "100" and digits < 12:
         digits += 1
@@ -38,6 +50,8 @@ def figure(fig: Figure | None) -> str:
     value = fig.value
     if math.isnan(value):
         return NONE
+    if math.isinf(value):
+        return "unbounded" if value > 0 else "-unbounded"
     if unit in ("s", "seconds", "second"):
         return duration(value)
     if unit in ("%", "percent"):

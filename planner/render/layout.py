@@ -47,15 +47,30 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _fit_widths(natural: list[int], minimum: list[int], budget: int) -> list[int]:
-    """Shrink the widest columns, one column at a time, until their sum fits `budget`."""
-    widths = list(natural)
-    while sum(widths) > budget:
-        shrinkable = [i for i, w in enumerate(widths) if w > minimum[i]]
-        if not shrinkable:
-            break  # cannot fit: the caller's minimums win over the width limit
-        widest = max(shrinkable, key=lambda i: (widths[i], -i))
-        widths[widest] -= 1
-    return widths
+    """Column widths that fit `budget`: each column keeps its minimum and gets a share of the
+    remaining room in proportion to how much more it would need, so long text columns (a
+    procedure, a reason) get more room than short ones. Deterministic: ties go to the left."""
+    if sum(natural) <= budget:
+        return list(natural)
+    room = budget - sum(minimum)
+    if room <= 0:
+        return list(minimum)  # cannot fit: the minimums win over the width limit
+    want = [n - m for n, m in zip(natural, minimum, strict=True)]
+    total = sum(want)
+    shares = [w * room / total for w in want]
+    widths = [m + int(share) for m, share in zip(minimum, shares, strict=True)]
+    leftover = budget - sum(widths)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-(shares[i] - int(shares[i])), i))
+    for i in by_remainder[:leftover]:
+        widths[i] += 1
+    return [min(w, n) for w, n in zip(widths, natural, strict=True)]
+
+
+#: A column is never narrowed below its longest word, up to this many characters.
+WORD_LIMIT = 16
+
+#: Columns at most this wide (IDs, levels, durations, percentages) are never wrapped.
+SHORT_COLUMN = 12
 
 
 def table(
@@ -77,9 +92,20 @@ def table(
         max([len(headers[i])] + [max(len(part) for part in row[i].split("\n")) for row in rows])
         for i in range(columns)
     ]
-    # Header words stay whole: a column is never narrower than its longest header word.
+    # Short columns stay whole; in the others headers up to WORD_LIMIT stay on one line, longer
+    # ones keep their words whole, and body words up to WORD_LIMIT (component names) are whole.
     minimum = [
-        min(natural[i], max(min_column, *(len(word) for word in headers[i].split())))
+        natural[i]
+        if natural[i] <= SHORT_COLUMN
+        else min(
+            natural[i],
+            max(
+                min_column,
+                len(headers[i]) if len(headers[i]) <= WORD_LIMIT else 0,
+                *(len(word) for word in headers[i].split()),
+                min(WORD_LIMIT, max((len(w) for row in rows for w in row[i].split()), default=0)),
+            ),
+        )
         for i in range(columns)
     ]
     overhead = 3 * columns + 1  # "| " before each cell, " " after, and the closing "|"
