@@ -182,3 +182,14 @@ async def test_cancelled_losers_are_neutral_to_the_breaker() -> None:
     # 20 winners recorded as successes; the 20 cancelled primaries recorded as nothing.
     assert breaker.window_counts() == (20, 0, 0)
     assert breaker.failure_rate == 0.0 and breaker.state == "closed"
+
+
+async def test_each_attempt_gets_its_own_attempt_timeout() -> None:
+    from resilience import AttemptTimeoutError
+
+    backend = Backend(60.0, 0.05, 60.0, 60.0)
+    call = Policy("llm", hedge=Hedge(delay=0.1), timeout=0.5)(backend.call)
+    assert await call() == "attempt 1"  # the hung primary did not hold the hedge back
+    with pytest.raises(AttemptTimeoutError):
+        await call()  # both attempts hang: each times out on its own
+    assert asyncio.get_running_loop().time() == pytest.approx(0.15 + 0.6)

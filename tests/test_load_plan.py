@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import aiohttp
 import pytest
 import tenacity
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from resilience import (
@@ -365,3 +368,39 @@ async def test_built_policies_protect_calls() -> None:
         assert calls == 2
     finally:
         remove_hook(seen.append)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    depth=st.integers(min_value=1, max_value=5),
+    values=st.lists(st.one_of(st.none(), st.integers(1, 9)), min_size=6, max_size=6),
+    lists=st.lists(
+        st.one_of(st.none(), st.sampled_from(["KeyError", "ValueError"])), min_size=6, max_size=6
+    ),
+)
+def test_inheritance_takes_each_option_from_the_nearest_entry_that_sets_it(
+    depth: int, values: list[int | None], lists: list[str | None]
+) -> None:
+    """p0 → p1 → ... → p{depth-1} → defaults: each option comes from the first entry setting it."""
+    names = [f"p{i}" for i in range(depth)] + ["defaults"]
+    mechanisms: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        retry: dict[str, Any] = {}
+        if values[i] is not None:
+            retry["max_attempts"] = values[i]
+        if lists[i] is not None:
+            retry["retry_on"] = [lists[i]]
+        entry: dict[str, Any] = {"retry": retry}
+        if name != "defaults" and i + 1 < depth:
+            entry["base"] = names[i + 1]
+        mechanisms[name] = entry
+    built = load_plan(_plan(**mechanisms)).policy("p0").retry
+    assert isinstance(built, Retry)
+    chain = range(len(names))
+    expected_attempts = next((values[i] for i in chain if values[i] is not None), 3)
+    expected_on = next((lists[i] for i in chain if lists[i] is not None), None)
+    assert built.max_attempts == expected_attempts  # 3 is the library default
+    if expected_on is None:
+        assert built.retry_on == (Exception,)
+    else:
+        assert built.retry_on == (getattr(builtins, expected_on),)

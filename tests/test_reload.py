@@ -177,6 +177,8 @@ async def test_hooks_stay_bound_and_see_each_event_once(
         )
     finally:
         remove_hook(hook)
+    # Reloads do not pile up emitters on a kept breaker: it reports to the policy's one emitter.
+    assert db.breaker is not None and db.breaker._emitters == (db.emitter,)  # type: ignore[attr-defined]
     # The hook re-bound with the live configuration: the breaker is now listed, its state readable.
     assert infos[-1].mechanisms == ("circuit_breaker", "timeout")
     assert infos[-1].breaker_state is not None and infos[-1].breaker_state() == "closed"
