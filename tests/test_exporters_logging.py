@@ -43,6 +43,7 @@ async def test_stdlib_lines(caplog: pytest.LogCaptureFixture) -> None:
     await run_calls(make_policy(LoggingHook(logger)))
 
     lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    fields = [r.__dict__["resilience"] for r in caplog.records]  # set through `extra`
     assert lines == [
         (logging.WARNING, "event=retry_scheduled policy=llm attempt=1 wait=0.5 "
                           "error='OSError: upstream said 503'"),
@@ -51,13 +52,12 @@ async def test_stdlib_lines(caplog: pytest.LogCaptureFixture) -> None:
         (logging.WARNING, "event=retry_scheduled policy=llm attempt=2 wait=0.5 "
                           "error='OSError: upstream said 503'"),
         (logging.WARNING, "event=call_rejected policy=llm mechanism=circuit_breaker "
-                          f"retry_after={caplog.records[3].resilience['retry_after']}"),
+                          f"retry_after={fields[3]['retry_after']}"),
     ]
-    assert caplog.records[1].resilience == {  # type: ignore[attr-defined]
+    assert fields[1] == {
         "event": "circuit_breaker_state_changed", "policy": "llm", "from_state": "closed",
         "to_state": "open"}
-    retry_after = caplog.records[3].resilience["retry_after"]  # type: ignore[attr-defined]
-    assert 0 < retry_after <= 30
+    assert 0 < fields[3]["retry_after"] <= 30
 
 
 async def test_structlog_lines() -> None:

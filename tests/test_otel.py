@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -39,10 +39,10 @@ def points(reader: InMemoryMetricReader) -> dict[str, dict[tuple[tuple[str, Any]
             assert sm.scope.name == "reliability-os"
             for metric in sm.metrics:
                 for p in metric.data.data_points:
-                    value = getattr(p, "value", None)
-                    if value is None:
-                        value = (p.count, p.sum)
-                    out.setdefault(metric.name, {})[tuple(sorted(p.attributes.items()))] = value
+                    value = (p.count, p.sum) if isinstance(p, HistogramDataPoint) else getattr(
+                        p, "value", None)
+                    key = tuple(sorted((p.attributes or {}).items()))
+                    out.setdefault(metric.name, {})[key] = value
     return out
 
 
