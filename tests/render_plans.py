@@ -174,6 +174,16 @@ def sample_plan(sla: bool = False) -> Plan:
             "cache",
             "gateway",
             "cache",
+            "retry",
+            "Recovery",
+            "none",
+            "-",
+            "no transient failure mode",
+        ),
+        MechanismRow(
+            "cache",
+            "gateway",
+            "cache",
             "bulkhead",
             "Isolation",
             "12 concurrent",
@@ -266,7 +276,15 @@ def sample_plan(sla: bool = False) -> Plan:
         spofs=(SinglePointOfFailure("llm-primary", "single replica, hard dependency", f(100.0)),),
         availability=availability,
         mechanisms=mechanisms,
-        mechanism_table={"llm-primary": {"timeout": 8.8}},
+        mechanism_table={
+            "llm-primary": {
+                "timeout": 8.8,
+                "circuit_breaker": {"failure_rate_threshold": 0.5},
+                "retry": {"max_attempts": 3},
+                "rate_limiter": {"rate_per_s": 180},
+            },
+            "cache": {"bulkhead": {"max_concurrent": 12}},
+        },
         redundancy=RedundancySection(
             proposals=(
                 RedundancyProposal(

@@ -147,6 +147,7 @@ def test_runbook_files_are_safe_names_with_every_section() -> None:
     files = runbook_files(sample_plan())
     assert list(files) == ["fm-001-llm-primary-429-rate-limiting.md", "fm-002-timeouts.md"]
     first = files["fm-001-llm-primary-429-rate-limiting.md"]
+    assert first.startswith("# FM-001: llm-primary: 429 rate limiting\n")
     headings = [line for line in first.splitlines() if line.startswith("## ")]
     assert headings == [
         "## Symptoms",
@@ -163,5 +164,28 @@ def test_runbook_files_are_safe_names_with_every_section() -> None:
 def test_postmortem_has_prefilled_figures_and_prompts() -> None:
     md = postmortem_markdown(sample_plan())
     assert md.startswith("# Post-mortem: ai-gateway\n")
-    assert "## Impact\n\n- Target: 99.99%\n\n- **Users impacted**" in md
+    assert (
+        "## Impact\n\nFrom the plan:\n\n- Target: 99.99%\n\nTo fill in:\n\n- **Users impacted**"
+        in md
+    )
     assert "## Timeline" in md
+
+
+def test_mechanisms_get_one_table_per_policy_with_every_reason() -> None:
+    plan = sample_plan()
+    text = render_plan(plan, "text", ["mechanisms"])
+    assert "\nPolicy llm-primary (gateway → llm-primary):\n| Mechanism " in text
+    assert "\nPolicy cache (gateway → cache):\n" in text
+    for row in plan.mechanisms:
+        assert row.config in text and f": {row.reason}" in text
+
+
+def test_layers_box_lists_only_mechanisms_the_table_sets_up() -> None:
+    text = render_plan(sample_plan(), "text", ["mechanisms"])
+    layer_lines = [line.strip("│ ") for line in text.splitlines() if line.startswith("│")]
+    # the cache's retry row explains why there is none: it is not a layer-4 entry
+    assert "├── Retry with backoff: llm-primary" in layer_lines
+    assert "├── Circuit breakers: llm-primary" in layer_lines
+    assert "└── Bulkheads: cache" in layer_lines
+    assert "| Retry     | Recovery  | none" in text  # still shown, with its reason
+    assert "- Retry: no transient failure mode" in text

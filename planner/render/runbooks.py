@@ -26,8 +26,11 @@ def _bulleted(items: tuple[str, ...]) -> list[str]:
 def runbook_markdown(runbook: Runbook, system: str) -> str:
     """One runbook: symptoms, the alert that fires, diagnosis queries, mitigation, recovery,
     verification."""
+    title = runbook.title
+    if not title.startswith(runbook.failure_mode_id):
+        title = f"{runbook.failure_mode_id}: {title}"
     lines = [
-        f"# {runbook.failure_mode_id}: {runbook.title}",
+        f"# {title}",
         "",
         f"- **System:** {system}",
         f"- **Component:** {runbook.component}",
@@ -84,9 +87,14 @@ def postmortem_markdown_of(template: PostmortemTemplate) -> str:
     for section in template.sections:
         lines += ["", f"## {section.heading}", ""]
         if section.prefilled:
+            lines += ["From the plan:", ""]
             lines += [f"- {item}" for item in section.prefilled]
             lines.append("")
-        lines += [f"- **{prompt}**" for prompt in section.prompts] or ["_Nothing to fill in._"]
+        if section.prompts:
+            lines += ["To fill in:", ""]
+            lines += [f"- **{prompt}**" for prompt in section.prompts]
+        elif lines[-1] == "":
+            lines.pop()
     return "\n".join(lines) + "\n"
 
 
