@@ -86,7 +86,8 @@ async def ask_model(
     async with session.post(url, json={"prompt": prompt, "context": context}) as resp:
         if resp.status >= 500 or resp.status == 429:
             await resp.read()
-            raise BackendError(backend, resp.status, parse_retry_after(resp.headers.get("Retry-After")))
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            raise BackendError(backend, resp.status, retry_after)
         resp.raise_for_status()
         body: Completion = await resp.json()
         return {**body, "served_by": backend}
