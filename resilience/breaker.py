@@ -156,6 +156,7 @@ class CircuitBreaker(Mechanism):
                 f"CircuitBreaker.window_type: expected 'count' or 'time', got {window_type!r}"
             )
         self.window_type = window_type
+        self._count_closed = window_type == "count"
         self._half_window = CountWindow(self.half_open_calls)
         self._half_min = min(self.minimum_calls, self.half_open_calls)
         self._readout: CountWindow | TimeWindow = self._window
@@ -349,6 +350,11 @@ class CircuitBreaker(Mechanism):
             self._shared.record(gen, failed, slow)
         if state is METRICS_ONLY:
             return
+        plain = not (failed or slow)
+        if plain and self._count_closed and state is CLOSED and window.calls > minimum:
+            # Hot path: the window held >= minimum_calls before this success and did not trip, and
+            # a plain success cannot raise a count window's rates.
+            return
         calls, failures, slow_calls = window.counts(now)
         if calls < minimum:
             return
@@ -394,7 +400,11 @@ class CircuitBreaker(Mechanism):
         except BaseException:
             self._release(gen)  # cancelled: neither success nor failure
             raise
-        self._on_result(gen, result, start)
+        if self.failure_if_result is None:
+            now = clock()
+            self._record(gen, False, now - start, now)
+        else:
+            self._on_result(gen, result, start)
         return result
 
     def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
