@@ -116,7 +116,7 @@ def test_runbook_writes_one_file_per_p1_p2_failure_mode(
     assert len(files) == len(urgent) > 0
     assert sorted(out.split()) == sorted(str(f) for f in files)
     titles = sorted(f.read_text(encoding="utf-8").splitlines()[0] for f in files)
-    assert [t.split(":")[0].removeprefix("# ") for t in titles] == sorted(urgent)
+    assert [t.removeprefix("# ").split()[0].rstrip(":") for t in titles] == sorted(urgent)
     for f in files:
         text = f.read_text(encoding="utf-8")
         assert "## Symptoms" in text and "## Mitigation" in text and "## Verification" in text

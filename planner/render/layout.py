@@ -25,7 +25,7 @@ EMPTY_MARK = "·"
 
 def header_block(title: str, fields: Sequence[tuple[str, str]], width: int = 39) -> list[str]:
     """The report's title, a double rule, `Name: value` lines and a closing double rule."""
-    body = [f"{name}: {value}" for name, value in fields]
+    body = [part for name, value in fields for part in wrap(f"{name}: {value}", MAX_WIDTH)]
     rule_width = max([width, len(title)] + [len(line) for line in body])
     rule = "═" * min(rule_width, MAX_WIDTH)
     return [title, rule, *body, rule]
@@ -36,8 +36,8 @@ def section(title: str, width: int = 36) -> list[str]:
     return [title, "─" * max(width, len(title))]
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """Wrap one cell to `width` columns; words longer than the column are broken."""
+def wrap(text: str, width: int = MAX_WIDTH) -> list[str]:
+    """Wrap text to `width` columns, keeping its line breaks; longer words are broken."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         lines.extend(
@@ -112,7 +112,7 @@ def table(
     widths = _fit_widths(natural, minimum, max_width - overhead)
 
     def physical(cells: Sequence[str]) -> list[str]:
-        wrapped = [_wrap(cell, widths[i]) for i, cell in enumerate(cells)]
+        wrapped = [wrap(cell, widths[i]) for i, cell in enumerate(cells)]
         height = max(len(w) for w in wrapped)
         out = []
         for line_no in range(height):
@@ -140,7 +140,7 @@ def box(lines: Sequence[str], min_width: int = 37) -> list[str]:
     inner = min(max([min_width] + [len(line) + 2 for line in lines]), inner_limit)
     body: list[str] = []
     for line in lines:
-        pieces = [line] if len(line) + 2 <= inner else _wrap(line, inner - 2)
+        pieces = [line] if len(line) + 2 <= inner else wrap(line, inner - 2)
         body.extend(f"│ {piece.ljust(inner - 1)}│" for piece in pieces)
     return ["┌" + "─" * inner + "┐", *body, "└" + "─" * inner + "┘"]
 
@@ -194,7 +194,7 @@ def tree_box(title: str, groups: Sequence[tuple[str, Sequence[str]]]) -> list[st
         for index, item in enumerate(items):
             branch = "└── " if index == len(items) - 1 else "├── "
             # Continuation lines of a long item stay under its text, not under the branch.
-            wrapped = _wrap(item, MAX_WIDTH - 4 - len(branch) - 2)
+            wrapped = wrap(item, MAX_WIDTH - 4 - len(branch) - 2)
             lines.append(branch + wrapped[0])
             lines.extend(("    " if branch == "└── " else "│   ") + more for more in wrapped[1:])
     return box(lines)
@@ -211,5 +211,5 @@ def flow_box(steps: Sequence[tuple[str, str, str]]) -> list[str]:
             lines.append("       ↓")
         lines.append(f"{step} → {action}" if action else step)
         if detail:
-            lines.extend("    " + part for part in _wrap(detail, MAX_WIDTH - 10))
+            lines.extend("    " + part for part in wrap(detail, MAX_WIDTH - 10))
     return box(lines)

@@ -17,7 +17,7 @@ from planner.render.document import (
     Title,
     document,
 )
-from planner.render.layout import MAX_WIDTH, header_block, section, table
+from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
 
 
 def _block(block: Block) -> list[str]:
@@ -26,7 +26,7 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Section):
         return section(block.title)
     if isinstance(block, Heading):
-        return [block.text]
+        return wrap(block.text)
     if isinstance(block, Table):
         # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
         rows = [[cell.replace("|", "¦") for cell in row] for row in block.rows]
@@ -34,7 +34,7 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Diagram):
         return list(block.lines)
     if isinstance(block, Paragraph):
-        return textwrap.wrap(block.text, MAX_WIDTH, break_on_hyphens=False) or [""]
+        return wrap(block.text)
     lines: list[str] = []
     for item in block.items:
         lines += textwrap.wrap(
