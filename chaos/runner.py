@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import sys
@@ -111,13 +112,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _strict(value: Any) -> Any:
+    """`value` with infinities and NaN as strings: strict JSON (jq, browsers) has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write `data` as JSON through a temporary file and `os.replace` (no half-written file)."""
+    """Write `data` as strict JSON through a temporary file and `os.replace` (never half-written).
+
+    Infinite bounds (a tolerance ``[1, .inf]``) are written as the string ``"inf"``.
+    """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
+            json.dump(_strict(data), handle, indent=2, default=str, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, target)
     except BaseException:

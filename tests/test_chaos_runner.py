@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -165,6 +166,39 @@ async def test_a_steady_state_broken_before_the_method_skips_it() -> None:
     assert result.verdict.held_before is False
     assert result.journal["run"] == []
     assert result.verdict.rollbacks_run == 1
+
+
+async def test_an_interrupted_run_still_rolls_back_and_writes_its_journal(
+    tmp_path: Path,
+) -> None:
+    async with running_service(POLICY, plan_mechanisms) as service:
+        data = experiment(service.base_url)
+        data["method"][1]["pauses"] = {"before": 30}  # interrupted while the fault is on
+        journal_path = tmp_path / "journal.json"
+        switched = asyncio.Event()
+
+        class Progress(io.StringIO):
+            def isatty(self) -> bool:
+                return True  # a terminal: the runner draws each activity as it starts
+
+            def write(self, text: str) -> int:
+                if "method action drive-load" in text:
+                    switched.set()  # the switch is done; drive-load waits 30 s before it starts
+                return super().write(text)
+
+        run = asyncio.create_task(run_experiment(
+            parse_experiment(data, "inline"), journal_path=journal_path, stream=Progress(),
+            live=False))
+        await switched.wait()
+        assert service.fault.enabled
+        run.cancel()  # what Ctrl-C does to asyncio.run's main task
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        assert not service.fault.enabled
+    journal = json.loads(journal_path.read_text())  # strict JSON: the "inf" bound is a string
+    assert journal["status"] == "interrupted"
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    assert journal["experiment"]["method"][2]["tolerance"]["range"] == [1.0, "inf"]
 
 
 async def test_live_steady_state_line_and_progress_bar_on_a_terminal() -> None:
