@@ -107,7 +107,8 @@ def test_markdown_has_the_same_tables() -> None:
     assert "## Failure Mode Analysis" in md
     rows = [line for line in md.splitlines() if line.startswith("| FM-")]
     assert len(rows) == len(MODES)
-    assert r"Cache outage \| stampede" in md  # escaped, so the row keeps its columns
+    assert r"Cache outage \| stampede \<script>" in md  # the row keeps its columns, no raw HTML
+    assert "<script>" not in md.replace(r"\<script>", "")
     assert "```text\n┌" in md  # diagrams stay box-drawn, in code blocks
 
 

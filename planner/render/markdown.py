@@ -17,9 +17,14 @@ from planner.render.document import (
 )
 
 
+def escape_text(text: str) -> str:
+    """Text with `<` backslash-escaped, so no spec text becomes raw HTML in a markdown viewer."""
+    return text.replace("\\", "\\\\").replace("<", "\\<")
+
+
 def escape_cell(text: str) -> str:
-    """A table cell's text with pipes escaped and newlines turned into `<br>`."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    """A table cell's text escaped (`<`, pipes) with newlines turned into `<br>`."""
+    return escape_text(text).replace("|", "\\|").replace("\n", "<br>")
 
 
 def _table(block: Table) -> list[str]:
@@ -31,18 +36,19 @@ def _table(block: Table) -> list[str]:
 
 def _block(block: Block) -> list[str]:
     if isinstance(block, Title):
-        return [f"# {block.title.title()}", "", *(f"- **{k}:** {v}" for k, v in block.fields)]
+        fields = (f"- **{k}:** {escape_text(v)}" for k, v in block.fields)
+        return [f"# {block.title.title()}", "", *fields]
     if isinstance(block, Section):
         return [f"## {block.title.title().replace('&', 'and')}"]
     if isinstance(block, Heading):
-        return [f"### {block.text.rstrip(':')}"]
+        return [f"### {escape_text(block.text.rstrip(':'))}"]
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Diagram):
         return ["```text", *block.lines, "```"]
     if isinstance(block, Paragraph):
-        return [block.text]
-    return [f"- {item}" for item in block.items]
+        return [escape_text(block.text)]
+    return [f"- {escape_text(item)}" for item in block.items]
 
 
 def render_blocks(blocks: Sequence[Block]) -> str:
