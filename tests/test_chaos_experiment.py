@@ -74,7 +74,7 @@ def test_errors_name_the_file_and_the_field(change: dict[str, Any], field: str, 
 def test_a_steady_state_probe_needs_a_tolerance() -> None:
     data = minimal()
     del data["steady-state-hypothesis"]["probes"][0]["tolerance"]
-    with pytest.raises(ExperimentError, match="steady-state-hypothesis: .*needs a tolerance"):
+    with pytest.raises(ExperimentError, match=r"steady-state-hypothesis: .*needs a tolerance"):
         parse_experiment(data, "exp.yaml")
 
 
@@ -86,7 +86,7 @@ def test_undefined_variable_and_bad_files(tmp_path: Path) -> None:
         parse_experiment(data, "exp.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("title: [unclosed\n")
-    with pytest.raises(ExperimentError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ExperimentError, match=r"bad\.yaml: not valid YAML"):
         load_experiment(bad)
     with pytest.raises(ExperimentError, match="no such experiment file"):
         load_experiment(tmp_path / "missing.yaml")
