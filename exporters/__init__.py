@@ -13,7 +13,7 @@ one with ``Policy(..., hooks=[hook])``.
 Added in 0.1.0.
 """
 
-from exporters.aiohttp import metrics_middleware, setup, start_http_server
+from exporters.aiohttp import instrument, setup, start_http_server
 from exporters.health import Readiness, ReadinessReport, default_readiness
 from exporters.logging import LoggingHook
 from exporters.prometheus import PrometheusHook
@@ -24,7 +24,7 @@ __all__ = [
     "Readiness",
     "ReadinessReport",
     "default_readiness",
-    "metrics_middleware",
+    "instrument",
     "setup",
     "start_http_server",
 ]

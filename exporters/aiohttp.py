@@ -2,11 +2,12 @@
 
 ``setup(app)`` adds all of it to an `aiohttp.web.Application`:
 
-- a middleware recording ``http_server_request_duration_seconds{http_request_method, http_route,
-  http_response_status_code}`` (named after the OpenTelemetry HTTP semantic conventions). The route
-  label is the route *template* (``/items/{id}``), never the raw path; requests no route matched
-  share the label ``unmatched`` and methods outside the standard set share ``_OTHER``, so the
-  number of series stays bounded whatever clients send;
+- `instrument`: ``http_server_request_duration_seconds{http_request_method, http_route,
+  http_response_status_code}`` (named after the OpenTelemetry HTTP semantic conventions), with the
+  status the client actually received. The route label is the route *template*
+  (``/items/{id}``), never the raw path; requests no route matched share the label ``unmatched``
+  and methods outside the standard set share ``_OTHER``, so the number of series stays bounded
+  whatever clients send;
 - ``/metrics`` (Prometheus text or OpenMetrics, as the scraper asks), ``/healthz`` (liveness: the
   process answers) and ``/readyz`` (readiness: 503 while the breaker of a ``critical`` policy is
   open);
@@ -22,10 +23,11 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -67,40 +69,43 @@ def route_label(request: web.Request) -> str:
     return resource.canonical
 
 
-def metrics_middleware(registry: CollectorRegistry | None = None) -> Middleware:
-    """A middleware recording the HTTP server SLI histogram into `registry` (default: global).
+_started: ContextVar[float | None] = ContextVar("exporters_request_started", default=None)
+"""When the current request entered the middleware (each request runs in its own task)."""
 
-    Each distinct (method, route, status) child is looked up once and cached; the set is bounded
-    by the application's routes. Cancelled requests (the client went away) are not recorded.
+
+def instrument(app: web.Application, registry: CollectorRegistry | None = None) -> None:
+    """Record ``http_server_request_duration_seconds`` for every request `app` answers.
+
+    A middleware notes when the request arrived; an ``on_response_prepare`` signal records the
+    status actually sent, when the headers go out. So a handler's exception turned into a 500, a
+    `TimeoutError` turned into aiohttp's 504, and a `FileResponse` that finds no file (404) are
+    recorded as what the client received. The duration runs to the response headers (the body of
+    a streamed response is not included). Requests cancelled before a response (the client went
+    away) are not recorded. Each (method, route, status) child is looked up once and cached; the
+    set is bounded by the application's routes.
     """
     histogram = _request_histogram(registry if registry is not None else REGISTRY)
     children: dict[tuple[str, str, int], Histogram] = {}
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        status = 500  # an exception that is not an HTTPException becomes a 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = 0
-            raise
-        finally:
-            if status:
-                method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
-                key = (method, route_label(request), status)
-                child = children.get(key)
-                if child is None:
-                    child = children[key] = histogram.labels(key[0], key[1], str(status))
-                child.observe(loop.time() - start)
+        _started.set(asyncio.get_running_loop().time())
+        return await handler(request)
 
-    return middleware
+    async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        start = _started.get()
+        if start is None:  # not through our middleware, or already recorded for this request
+            return
+        _started.set(None)
+        method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+        key = (method, route_label(request), response.status)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = histogram.labels(method, key[1], str(response.status))
+        child.observe(asyncio.get_running_loop().time() - start)
+
+    app.middlewares.insert(0, middleware)
+    app.on_response_prepare.append(on_response_prepare)
 
 
 def metrics_handler(registry: CollectorRegistry | None = None) -> Handler:
@@ -138,12 +143,12 @@ def setup(
     middleware: bool = True,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
 ) -> None:
-    """Add the SLI middleware (outermost), ``/metrics``, ``/healthz``, ``/readyz``, `extra_routes`.
+    """Add the HTTP SLI (`instrument`), ``/metrics``, ``/healthz``, ``/readyz`` and `extra_routes`.
 
     `readiness` defaults to the process-wide `Readiness` hook (installed on first use).
     """
     if middleware:
-        app.middlewares.insert(0, metrics_middleware(registry))
+        instrument(app, registry)
     app.router.add_get(metrics_path, metrics_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(readiness or default_readiness()))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -46,11 +48,25 @@ async def slow(request: web.Request) -> web.Response:
     return web.Response(text="slow")
 
 
+async def timed_out(request: web.Request) -> web.Response:
+    raise TimeoutError("a policy deadline")  # aiohttp answers 504
+
+
+async def stream_then_fail(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)  # 200 and headers are on the wire
+    await response.write(b"partial")
+    raise RuntimeError("broke mid-stream")
+
+
 def make_app(reg: CollectorRegistry, readiness: Readiness | None = None) -> web.Application:
     app = web.Application()
     app.router.add_get("/items/{id}", item)
     app.router.add_route("*", "/boom", boom)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/timeout", timed_out)
+    app.router.add_get("/stream", stream_then_fail)
+    app.router.add_static("/static", Path(__file__).parent)
     setup(app, registry=reg, readiness=readiness or Readiness(),
           extra_routes=[web.get("/admin/chaos", chaos_admin)])
     return app
@@ -80,6 +96,11 @@ async def test_records_route_template_method_and_status(client: Client) -> None:
     assert (await c.get("/boom")).status == 500
     assert (await c.request("PURGE", "/boom")).status == 500
     assert (await c.get("/slow")).status == 200
+    assert (await c.get("/timeout")).status == 504
+    assert (await c.get("/static/servers.py")).status == 200
+    assert (await c.get("/static/no-such-file.py")).status == 404
+    with contextlib.suppress(aiohttp.ClientError):
+        await (await c.get("/stream")).read()
 
     assert count(reg, "GET", "/items/{id}", 200) == 3
     assert count(reg, "GET", "/items/{id}", 404) == 1
@@ -87,6 +108,11 @@ async def test_records_route_template_method_and_status(client: Client) -> None:
     assert count(reg, "POST", "unmatched", 405) == 1
     assert count(reg, "GET", "/boom", 500) == 1
     assert count(reg, "_OTHER", "/boom", 500) == 1
+    assert count(reg, "GET", "/timeout", 504) == 1
+    assert count(reg, "GET", "/static", 200) == 1
+    assert count(reg, "GET", "/static", 404) == 1  # FileResponse decides its status late
+    assert count(reg, "GET", "/stream", 200) == 1  # what was sent, recorded once
+    assert count(reg, "GET", "/stream", 500) is None
     slow_sum = reg.get_sample_value(f"{H}_sum", {"http_request_method": "GET",
                                                  "http_route": "/slow",
                                                  "http_response_status_code": "200"})
