@@ -33,8 +33,10 @@ from resilience.config import (
     PlanFile,
     PolicyConfig,
     RateLimiterConfig,
+    RedisStorageConfig,
     RetryBudgetConfig,
     RetryConfig,
+    StorageConfig,
     WaitConfig,
 )
 
@@ -134,6 +136,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "fallback": FallbackConfig,
     "hedge": HedgeConfig,
     "budget": RetryBudgetConfig,
+    "storage": StorageConfig,
+    "redis": RedisStorageConfig,
 }
 
 # The tag a discriminated union adds to an error's location, per field: dropped from the path.

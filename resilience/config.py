@@ -20,6 +20,8 @@ runtime (`resilience.load_plan`, which reads them). A plan file looks like::
         rate_limiter: {rate_per_s: 50, burst: 100}
         fallback: {on: [aiohttp.ClientError]}
         hedge: {delay: p95, max_hedges: 1}
+    storage:                  # optional: share breakers and rate limits across instances
+      redis: {url: "redis://cache:6379/0", namespace: ai-gateway, sync_interval: 1s}
     report: {...}             # the planner's report: ignored by load_plan
 
 Rules:
@@ -71,8 +73,10 @@ __all__ = [
     "PlanFile",
     "PolicyConfig",
     "RateLimiterConfig",
+    "RedisStorageConfig",
     "RetryBudgetConfig",
     "RetryConfig",
+    "StorageConfig",
     "WaitConfig",
     "parse_duration",
     "plan_json_schema",
@@ -477,6 +481,34 @@ class PolicyConfig(_Model):
     hedge: HedgeConfig | None = None
 
 
+class RedisStorageConfig(_Model):
+    """`RedisStorage(url, namespace, sync_interval, key_ttl, timeout)` options; `url` required."""
+
+    url: str = Field(description="redis-py URL: redis://host:6379/0, rediss:// (TLS) or unix://")
+    namespace: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="key prefix: keys are {namespace}:{policy}"
+    )
+    sync_interval: PositiveDuration | None = Field(
+        default=None, description="how often each breaker merges its window with the fleet's"
+    )
+    key_ttl: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        # The message never repeats the URL: it may carry a password.
+        if not re.match(r"^(redis|rediss|unix)://\S+$", value):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+
+class StorageConfig(_Model):
+    """Shared state for every circuit breaker and rate limiter of the plan."""
+
+    redis: RedisStorageConfig
+
+
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 PolicyName: TypeAlias = Annotated[str, Field(pattern=_NAME_RE)]
@@ -493,6 +525,9 @@ class PlanFile(_Model):
     )
     mechanisms: dict[PolicyName, PolicyConfig] = Field(
         description="policy name → its mechanisms; the entry 'defaults' is inherited by all"
+    )
+    storage: StorageConfig | None = Field(
+        default=None, description="share breaker state and rate limits across instances (Redis)"
     )
     report: Any = Field(default=None, description="the planner's report; ignored by load_plan")
 

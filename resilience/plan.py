@@ -44,6 +44,7 @@ from resilience.config import (
     PlanFile,
     PolicyConfig,
     RetryConfig,
+    StorageConfig,
     WaitFullJitter,
     resolve_dotted_path,
 )
@@ -106,8 +107,8 @@ def _open_duration(config: ExponentialOpenDuration) -> Callable[[int], float]:
     return open_duration
 
 
-def build_breaker(name: str, config: CircuitBreakerConfig) -> CircuitBreaker:
-    """`CircuitBreaker(name, ...)` from its section."""
+def build_breaker(name: str, config: CircuitBreakerConfig, storage: Any = None) -> CircuitBreaker:
+    """`CircuitBreaker(name, ...)` from its section (`storage`: the plan's shared state)."""
     options = _set(config)
     for key in ("record_on", "ignore_on"):
         if key in options:
@@ -116,7 +117,7 @@ def build_breaker(name: str, config: CircuitBreakerConfig) -> CircuitBreaker:
         options["failure_if_result"] = _function(options["failure_if_result"])
     if isinstance(options.get("open_duration"), ExponentialOpenDuration):
         options["open_duration"] = _open_duration(options["open_duration"])
-    return CircuitBreaker(name, **options)
+    return CircuitBreaker(name, storage=storage, **options)
 
 
 def build_retry(config: RetryConfig) -> Retry:
@@ -152,6 +153,26 @@ _BUILDERS: dict[str, Callable[[str, Any], Layer]] = {
     "rate_limiter": lambda _name, c: RateLimiter(**_set(c)),
     "hedge": lambda _name, c: Hedge(**_set(c)),
 }
+
+def _build_shared(section: str, name: str, config: Any, storage: Any) -> Layer:
+    """A breaker or rate limiter sharing its state through the plan's `storage` section."""
+    if section == "circuit_breaker":
+        return build_breaker(name, config, storage)
+    return RateLimiter(storage=storage, key=name, **_set(config))
+
+
+def build_storage(config: StorageConfig | None) -> Any:
+    """The plan's `storage` section as a `RedisStorage` (None without one)."""
+    if config is None:
+        return None
+    try:
+        from resilience.storage.redis import RedisStorage
+    except ImportError as exc:
+        raise _Problem("storage.redis", str(exc)) from None
+    options = _set(config.redis)
+    return RedisStorage(options.pop("url"), **options)
+
+
 _SLOT = {
     "circuit_breaker": "breaker",
     "retry": "retry",
@@ -210,6 +231,7 @@ class _Built:
         config: PolicyConfig,
         fallback: Handler | None,
         previous: PlanPolicy | None,
+        storage: Any = None,
     ) -> None:
         self.config = config
         self.sections: dict[str, Any] = {}
@@ -232,6 +254,8 @@ class _Built:
                     and _reuse_breaker(old_layer, old_config, value)
                 ):
                     layer = old_layer
+                elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
+                    layer = _build_shared(section, name, value, storage)
                 else:
                     layer = builder(name, value)
             except (ValueError, TypeError) as exc:
@@ -333,14 +357,21 @@ class PlanRegistry:
     def __init__(self, read: ReadPlan) -> None:
         self._lock = threading.Lock()  # policy() and reload() may come from several threads
         self._policies: dict[str, PlanPolicy] = {}
-        self._install(read, self._build_all(read, {}))
+        try:
+            # The plan's shared state (`RedisStorage`), or None without a `storage` section.
+            self.storage: Any = build_storage(read.plan.storage)
+        except _Problem as exc:
+            raise PlanError(read.source, [(exc.path, exc.problem)]) from None
+        self._install(read, self._build_all(read, {}, self.storage))
 
     def _install(self, read: ReadPlan, built: dict[str, _Built]) -> None:
         self._read = read
         self._built = built
 
     @staticmethod
-    def _build_all(read: ReadPlan, live: dict[str, PlanPolicy]) -> dict[str, _Built]:
+    def _build_all(
+        read: ReadPlan, live: dict[str, PlanPolicy], storage: Any = None
+    ) -> dict[str, _Built]:
         """Build every policy's layers (validation of the whole plan before anything changes)."""
         built: dict[str, _Built] = {}
         problems: list[tuple[str, str]] = []
@@ -348,7 +379,7 @@ class PlanRegistry:
             current = live.get(name)
             handler = current.fallback_handler if current is not None else None
             try:
-                built[name] = _Built(name, config, handler, current)
+                built[name] = _Built(name, config, handler, current, storage)
                 if current is not None:  # in use: it must be complete now
                     built[name].check_handler(name)
             except _Problem as exc:
@@ -414,7 +445,7 @@ class PlanRegistry:
             try:
                 built = self._built[name]
                 if fallback is not None:
-                    built = _Built(name, self._read.policies[name], fallback, None)
+                    built = _Built(name, self._read.policies[name], fallback, None, self.storage)
                 built.check_handler(name)
             except _Problem as exc:
                 raise PlanError(self.source, [(exc.path, exc.problem)]) from None
@@ -440,10 +471,20 @@ class PlanRegistry:
                     read.source,
                     [(f"mechanisms.{n}", "missing, but the policy is in use") for n in gone],
                 )
-            built = self._build_all(read, self._policies)
+            if read.plan.storage != self._read.plan.storage:
+                raise PlanError(read.source, [(
+                    "storage",
+                    "cannot change on reload (breakers would lose their shared state); restart",
+                )])
+            built = self._build_all(read, self._policies, self.storage)
             for name, policy in self._policies.items():
                 policy._swap(built[name])
             self._install(read, built)
+
+    async def aclose(self) -> None:
+        """Stop sharing state: close the plan's storage, if it has one."""
+        if self.storage is not None:
+            await self.storage.aclose()
 
     def __repr__(self) -> str:
         return f"<PlanRegistry {self.system!r} from {self.source}: {', '.join(self.names())}>"

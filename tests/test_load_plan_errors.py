@@ -54,7 +54,7 @@ def _error(path: Path | dict[str, Any]) -> PlanError:
             {"reports": {}},
             "(top level)",
             "unknown key 'reports'; expected one of: version, system, tier, slo, mechanisms, "
-            "report",
+            "storage, report",
             id="unknown-top-level-key",
         ),
         pytest.param(

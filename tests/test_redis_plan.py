@@ -1,0 +1,115 @@
+"""`storage: {redis: {url, namespace, sync_interval}}` in a plan shares its breakers and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from resilience import CircuitOpenError, RateLimitedError
+from resilience.plan import PlanError, load_plan
+from resilience.storage.redis import RedisStorage
+from tests.servers import RedisServer
+
+
+def plan(url: str, namespace: str, **storage: Any) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "system": "shop",
+        "storage": {"redis": {"url": url, "namespace": namespace, "sync_interval": "50ms",
+                              **storage}},
+        "mechanisms": {
+            "payments": {
+                "circuit_breaker": {"minimum_calls": 1, "window_size": 1, "open_duration": "10s"},
+            },
+            "provider": {"rate_limiter": {"rate_per_s": 1, "burst": 2}},
+        },
+    }
+
+
+@pytest.fixture
+def redis_srv() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+async def test_two_instances_loading_one_plan_share_breaker_and_rate_limit(
+    redis_srv: RedisServer,
+) -> None:
+    spec = plan(redis_srv.url, f"shop{uuid.uuid4().hex[:6]}")
+    first, second = load_plan(spec), load_plan(spec)
+    try:
+        assert isinstance(first.storage, RedisStorage)
+        assert first.storage.sync_interval == 0.05
+        pay1, pay2 = first.policy("payments"), second.policy("payments")
+        api1, api2 = first.policy("provider"), second.policy("provider")
+
+        async def call() -> str:
+            return "done"
+
+        outcomes = []
+        for api in (api1, api2, api2, api1):
+            try:
+                outcomes.append(await api(call)())
+            except RateLimitedError:
+                outcomes.append("limited")
+        assert outcomes == ["done", "done", "limited", "limited"]  # one burst of 2 for both
+
+        @pay1
+        async def charge_down() -> None:
+            raise ConnectionError("payment provider down")
+
+        @pay2
+        async def charge() -> str:
+            return "charged"
+
+        assert await charge() == "charged"
+        with pytest.raises(ConnectionError):
+            await charge_down()
+        await asyncio.sleep(0.15)
+        with pytest.raises(CircuitOpenError):
+            await charge()  # opened by the other instance's failure
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+def test_storage_section_errors_name_the_field_and_hide_the_url(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan("http://user:secret@cache:6379", "shop")))
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    message = str(info.value)
+    assert "storage.redis.url: expected a redis://, rediss:// or unix:// URL" in message
+    assert "secret" not in message
+
+    path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_every=1)))
+    with pytest.raises(PlanError, match=r"storage\.redis: unknown key 'sync_every'; expected one "
+                                        r"of: url, namespace, sync_interval, key_ttl, timeout"):
+        load_plan(path)
+
+    path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_interval="0s")))
+    with pytest.raises(PlanError, match=r"storage\.redis\.sync_interval"):
+        load_plan(path)
+
+
+async def test_storage_cannot_change_on_reload(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan("redis://127.0.0.1:1/0", "shop")))
+    registry = load_plan(path)
+    try:
+        path.write_text(yaml.safe_dump(plan("redis://127.0.0.1:1/0", "other")))
+        with pytest.raises(PlanError, match="storage: cannot change on reload"):
+            registry.reload()
+        assert registry.storage.namespace == "shop"
+    finally:
+        await registry.aclose()
