@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -144,6 +145,7 @@ class CircuitBreaker(Mechanism):
         self.failure_if_result = failure_if_result
         self.storage = storage
         self._clock: Callable[[], float] = clock or _clock.monotonic
+        self._loop_clock = clock is None  # async calls then read the running loop's clock directly
         self._window: CountWindow | TimeWindow
         if window_type == "count":
             self._window = CountWindow(self.window_size)
@@ -384,7 +386,7 @@ class CircuitBreaker(Mechanism):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call (attempt) through the breaker."""
-        clock = self._clock
+        clock = _get_running_loop().time if self._loop_clock else self._clock
         start = clock()
         if self._state is CLOSED:
             gen = self._gen
@@ -395,7 +397,12 @@ class CircuitBreaker(Mechanism):
         try:
             result = await nxt(call, ctx)
         except Exception as exc:
-            self._on_exception(gen, exc, start)
+            if isinstance(exc, self._ignored):
+                self._release(gen)  # IGNORED: not the dependency's fault, or configured away
+            else:
+                now = clock()
+                # An exception outside record_on counts as a success (resilience4j semantics).
+                self._record(gen, isinstance(exc, self.record_on), now - start, now)
             raise
         except BaseException:
             self._release(gen)  # cancelled: neither success nor failure

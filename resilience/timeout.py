@@ -113,12 +113,6 @@ class _TimerLayer(Mechanism):
         self._qloop, self._queue = loop, queue
         return queue
 
-    def _task(self) -> asyncio.Task[Any]:
-        task = _current_task()
-        if task is None:
-            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
-        return task
-
 
 class Timeout(_TimerLayer):
     """Bound each attempt to `seconds`; an overdue attempt is cancelled and `AttemptTimeoutError`
@@ -140,7 +134,9 @@ class Timeout(_TimerLayer):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one attempt under the timeout."""
-        task = self._task()
+        task = _current_task()
+        if task is None:
+            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
         loop = task.get_loop()
         queue = self._queue if loop is self._qloop else None
         if queue is None:
@@ -160,7 +156,9 @@ class Timeout(_TimerLayer):
                 ) from exc
             raise
         finally:
-            queue.done(entry)
+            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
+                entry.state = _DONE
+                queue.active -= 1
         if entry.state == _FIRED:
             task.uncancel()  # the inner code swallowed our cancellation: keep the count balanced
         return result
@@ -186,7 +184,9 @@ class Deadline(_TimerLayer):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run the whole call (all attempts) under the deadline."""
-        task = self._task()
+        task = _current_task()
+        if task is None:
+            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
         loop = task.get_loop()
         queue = self._queue if loop is self._qloop else None
         if queue is None:
@@ -209,7 +209,9 @@ class Deadline(_TimerLayer):
                 ) from exc
             raise
         finally:
-            queue.done(entry)
+            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
+                entry.state = _DONE
+                queue.active -= 1
             deadline_var.reset(token)
         if entry.state == _FIRED:
             task.uncancel()
