@@ -46,7 +46,7 @@ def test_text_report_fits_100_columns_without_trailing_space(sla: bool) -> None:
 def test_text_report_header_shows_target_and_modeled_current() -> None:
     text = render_plan(sample_plan(), "text")
     assert "\nSLA Target: 99.99%\n" in text
-    assert "\nCurrent: 99.4502% (modeled from the spec)\n" in text
+    assert "\nCurrent: 99.4502% (modeled from the spec; below target)\n" in text
 
 
 def test_every_failure_mode_is_a_row_with_its_priority_and_rpn() -> None:

@@ -90,11 +90,12 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
 def header(plan: Plan) -> list[Block]:
     """The seed's header box: system, tier, SLA target and the modeled current availability."""
     head = plan.header
+    below = "" if plan.availability.meets_target else "; below target"
     fields = [
         ("System", head.system),
         ("Tier", head.tier),
         ("SLA Target", fmt.percent(head.target.value)),
-        ("Current", f"{fmt.percent(plan.current.value)} (modeled from the spec)"),
+        ("Current", f"{fmt.percent(plan.current.value)} (modeled from the spec{below})"),
         ("SLO period", head.period_label),
     ]
     if head.users is not None:
