@@ -168,6 +168,9 @@ class Injection:
 
     def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
         """Run one call, injecting with probability `injection_rate` when enabled."""
+        if self._enabled is False:
+            # Chaos off: hand back the inner coroutine itself, no frame of ours on the call.
+            return nxt(call, ctx)
         return self._run(nxt, call, ctx)
 
     async def _run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
