@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pybreaker
 import pytest
@@ -30,8 +32,8 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def make(**kw: object) -> tuple[CircuitBreaker, object]:
-    breaker = CircuitBreaker("dep", **kw)  # type: ignore[arg-type]
+def make(**kw: Any) -> tuple[CircuitBreaker, Callable[..., Awaitable[str]]]:
+    breaker = CircuitBreaker("dep", **kw)
 
     @breaker
     async def call(outcome: str = "ok", seconds: float = 0.0) -> str:
@@ -46,11 +48,11 @@ def make(**kw: object) -> tuple[CircuitBreaker, object]:
     return breaker, call
 
 
-async def run(call: object, *outcomes: str) -> list[str]:
+async def run(call: Callable[..., Awaitable[str]], *outcomes: str) -> list[str]:
     seen = []
     for outcome in outcomes:
         try:
-            seen.append(await call(outcome))  # type: ignore[operator]
+            seen.append(await call(outcome))
         except CircuitOpenError:
             seen.append("rejected")
         except Exception as exc:
@@ -141,7 +143,7 @@ async def test_half_open_failures_reopen_with_growing_open_duration() -> None:
 
     def grow(n: int) -> float:
         durations.append(n)
-        return 10.0 * 2 ** (n - 1)
+        return 10.0 * 2.0 ** (n - 1)
 
     breaker, call = make(minimum_calls=2, window_size=2, open_duration=grow, half_open_calls=2)
     await run(call, "fail", "fail")
