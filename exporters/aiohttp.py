@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -69,43 +69,60 @@ def route_label(request: web.Request) -> str:
     return resource.canonical
 
 
-_started: ContextVar[float | None] = ContextVar("exporters_request_started", default=None)
-"""When the current request entered the middleware (each request runs in its own task)."""
+RequestRecorder = Callable[[str, str, int, float], None]
+"""Receives (method label, route label, status code, seconds) once per answered request."""
+
+
+def record_requests(app: web.Application, record: RequestRecorder) -> None:
+    """Call `record` once for every request `app` answers, when the response headers go out.
+
+    A middleware (outermost) notes when the request arrived; an ``on_response_prepare`` signal
+    reports the status actually sent. So a handler's exception turned into a 500, a `TimeoutError`
+    turned into aiohttp's 504, and a `FileResponse` that finds no file (404) are reported as what
+    the client received; a streamed response is reported once, with the status it started with.
+    The duration runs to the response headers. Requests cancelled before any response (the client
+    went away) are not reported. Labels are bounded: route templates, `UNMATCHED_ROUTE`,
+    `OTHER_METHOD`.
+    """
+    # One variable per registration, so that several recorders on one app each see every request;
+    # each request runs in its own task, so the value never leaks between requests.
+    started: ContextVar[float | None] = ContextVar("exporters_request_started", default=None)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started.set(asyncio.get_running_loop().time())
+        return await handler(request)
+
+    async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        start = started.get()
+        if start is None:  # not through our middleware, or already reported for this request
+            return
+        started.set(None)
+        method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+        record(method, route_label(request), response.status,
+               asyncio.get_running_loop().time() - start)
+
+    app.middlewares.insert(0, middleware)
+    app.on_response_prepare.append(on_response_prepare)
 
 
 def instrument(app: web.Application, registry: CollectorRegistry | None = None) -> None:
     """Record ``http_server_request_duration_seconds`` for every request `app` answers.
 
-    A middleware notes when the request arrived; an ``on_response_prepare`` signal records the
-    status actually sent, when the headers go out. So a handler's exception turned into a 500, a
-    `TimeoutError` turned into aiohttp's 504, and a `FileResponse` that finds no file (404) are
-    recorded as what the client received. The duration runs to the response headers (the body of
-    a streamed response is not included). Requests cancelled before a response (the client went
-    away) are not recorded. Each (method, route, status) child is looked up once and cached; the
-    set is bounded by the application's routes.
+    See `record_requests` for what is recorded and when. Each (method, route, status) child is
+    looked up once and cached.
     """
     histogram = _request_histogram(registry if registry is not None else REGISTRY)
     children: dict[tuple[str, str, int], Histogram] = {}
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        _started.set(asyncio.get_running_loop().time())
-        return await handler(request)
-
-    async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-        start = _started.get()
-        if start is None:  # not through our middleware, or already recorded for this request
-            return
-        _started.set(None)
-        method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
-        key = (method, route_label(request), response.status)
+    def record(method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
         child = children.get(key)
         if child is None:
-            child = children[key] = histogram.labels(method, key[1], str(response.status))
-        child.observe(asyncio.get_running_loop().time() - start)
+            child = children[key] = histogram.labels(method, route, str(status))
+        child.observe(seconds)
 
-    app.middlewares.insert(0, middleware)
-    app.on_response_prepare.append(on_response_prepare)
+    record_requests(app, record)
 
 
 def metrics_handler(registry: CollectorRegistry | None = None) -> Handler:

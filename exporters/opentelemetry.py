@@ -17,6 +17,9 @@ instrument                                       kind           attributes
 ``resilience.bulkhead.in_flight``, ``.capacity`` observable     policy
 ================================================ ============== ===============================
 
+`instrument_aiohttp(app)` adds the HTTP server SLI, ``http.server.request.duration`` with the
+semantic conventions' attributes (the OTel twin of ``http_server_request_duration_seconds``).
+
 Observable gauges are read from the live policies at collection time. Retries, breaker
 transitions, rejections, timeouts, fallbacks and chaos injections are also added as events to the
 current span (the span of the call that caused them), when it is recording. Requires
@@ -29,10 +32,13 @@ import threading
 import weakref
 from collections.abc import Iterable
 
+from aiohttp import web
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
 
 from exporters._watch import BREAKER_STATES, PolicyWatch
+from exporters.aiohttp import record_requests
+from exporters.prometheus import DURATION_BUCKETS
 from resilience import (
     CallFinished,
     CallOutcome,
@@ -172,6 +178,37 @@ class _Handler:
         if isinstance(event, ChaosInjected):  # so a trace shows which failures were injected
             return "resilience.chaos", {"policy": policy, "fault": event.fault}
         return "", {}
+
+
+def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | None = None) -> None:
+    """Record ``http.server.request.duration`` (s) for every request `app` answers.
+
+    Attributes follow the OpenTelemetry HTTP semantic conventions: ``http.request.method``,
+    ``http.route`` (the route template, ``unmatched`` when none matched) and
+    ``http.response.status_code`` (the status the client received); see
+    `exporters.aiohttp.record_requests`.
+    """
+    provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    meter = provider.get_meter(METER_NAME)
+    description = "Duration of HTTP server requests."
+    try:
+        histogram = meter.create_histogram(
+            "http.server.request.duration", unit="s", description=description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS)
+    except TypeError:  # opentelemetry-api < 1.23 has no bucket advice: the SDK's defaults apply
+        histogram = meter.create_histogram("http.server.request.duration", unit="s",
+                                           description=description)
+    attributes: dict[tuple[str, str, int], dict[str, str | int]] = {}
+
+    def record(method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        attrs = attributes.get(key)
+        if attrs is None:
+            attrs = attributes[key] = {"http.request.method": method, "http.route": route,
+                                       "http.response.status_code": status}
+        histogram.record(seconds, attrs)
+
+    record_requests(app, record)
 
 
 class OpenTelemetryHook:

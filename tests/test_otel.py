@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
 
 from exporters._watch import BREAKER_STATES
-from exporters.opentelemetry import OpenTelemetryHook
+from exporters.aiohttp import instrument
+from exporters.opentelemetry import OpenTelemetryHook, instrument_aiohttp
 from resilience import ChaosInjected, CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
 from resilience._events import Emitter
 from resilience.breaker import CircuitBreaker
@@ -136,3 +140,31 @@ def test_span_events_can_be_turned_off(otel: tuple[
     (span,) = spans.get_finished_spans()
     assert span.events == ()
     assert points(reader)["resilience.timeouts"] == {(("kind", "total"), ("policy", "q")): 1}
+
+
+@pytest.mark.real_time
+async def test_http_server_duration_next_to_the_prometheus_sli(otel: tuple[
+        InMemoryMetricReader, TracerProvider, InMemorySpanExporter]) -> None:
+    reader = otel[0]
+    reg = CollectorRegistry()
+
+    async def item(request: web.Request) -> web.Response:
+        return web.Response(text=request.match_info["id"])
+
+    app = web.Application()
+    app.router.add_get("/items/{id}", item)
+    instrument_aiohttp(app, MeterProvider(metric_readers=[reader]))
+    instrument(app, reg)  # both recorders see every request
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        for path in ("/items/1", "/items/2", "/nope"):
+            await client.get(path)
+
+    got = points(reader)["http.server.request.duration"]
+    assert {k: v[0] for k, v in got.items()} == {
+        (("http.request.method", "GET"), ("http.response.status_code", 200),
+         ("http.route", "/items/{id}")): 2,
+        (("http.request.method", "GET"), ("http.response.status_code", 404),
+         ("http.route", "unmatched")): 1}
+    assert reg.get_sample_value("http_server_request_duration_seconds_count", {
+        "http_request_method": "GET", "http_route": "/items/{id}",
+        "http_response_status_code": "200"}) == 2
