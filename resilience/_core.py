@@ -46,6 +46,7 @@ from resilience._events import CallFinished, CallOutcome, Emitter, PolicyInfo
 
 T = TypeVar("T")
 P = ParamSpec("P")
+FnT = TypeVar("FnT", bound=Callable[..., Any])
 
 Call: TypeAlias = Callable[[], Awaitable[T]]
 """Creates one fresh awaitable of the user's function (one attempt)."""
@@ -392,11 +393,12 @@ class Mechanism:
         self.bind(name, emitter)
         return emitter
 
-    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+    def __call__(self, fn: FnT) -> FnT:
         """Decorate a coroutine function (or a sync function, where the mechanism allows it)."""
         name = self.standalone_name(fn)
         emitter = self._standalone_emitter(name)
-        return decorate(fn, name, emitter, compose([self]), lambda: compose_sync([self]))
+        wrapped = decorate(fn, name, emitter, compose([self]), lambda: compose_sync([self]))
+        return cast(FnT, wrapped)
 
     async def __aenter__(self) -> None:
         emitter = self._block_emitter
