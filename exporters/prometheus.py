@@ -18,6 +18,8 @@ metric                                          type      labels
 ``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
 ``resilience_bulkhead_capacity``                gauge     policy (read at scrape time)
 ``resilience_storage_errors_total``             counter   policy, operation (shared state, Redis)
+``resilience_chaos_injections_total``           counter   policy, fault (fault, latency, outcome,
+                                                          behaviour: `chaos` strategies)
 =============================================== ========= ======================================
 
 Label children are bound once per policy in `bind`, so a call costs a counter increment and a
@@ -46,6 +48,7 @@ from exporters._watch import BREAKER_STATES, PolicyWatch
 from resilience import (
     CallFinished,
     CallOutcome,
+    ChaosInjected,
     ConfigError,
     PolicyInfo,
     Rejected,
@@ -161,13 +164,16 @@ class ResilienceNames:
         self.transitions = Counter("resilience_circuit_breaker_transitions",
                                    "Circuit breaker state transitions.",
                                    ["policy", "from_state", "to_state"], registry=registry)
+        self.chaos = Counter("resilience_chaos_injections",
+                             "Faults injected by chaos strategies (chaos package).",
+                             ["policy", "fault"], registry=registry)
 
 
 class _NativeHandler:
     """Records one policy's events under DESIGN.md's names, through pre-bound children."""
 
-    __slots__ = ("_calls", "_duration", "_m", "_name", "_rejections", "_retries", "_states",
-                 "_timeouts", "_transitions")
+    __slots__ = ("_calls", "_chaos", "_duration", "_m", "_name", "_rejections", "_retries",
+                 "_states", "_timeouts", "_transitions")
 
     def __init__(self, m: ResilienceNames, info: PolicyInfo) -> None:
         name = self._name = info.name
@@ -180,6 +186,7 @@ class _NativeHandler:
         self._timeouts: dict[str, Counter] = {}
         self._transitions: dict[tuple[str, str], Counter] = {}
         self._states: dict[str, Gauge] = {}
+        self._chaos: dict[str, Counter] = {}
         if "circuit_breaker" in info.mechanisms or info.breaker_state is not None:
             self._states = {s: m.state.labels(name, s) for s in BREAKER_STATES}
             self._set_state(info.breaker_state() if info.breaker_state else "closed")
@@ -222,6 +229,12 @@ class _NativeHandler:
                 transition = self._transitions[key] = self._m.transitions.labels(self._name, *key)
             transition.inc()
             self._set_state(event.to_state)
+        elif kind is ChaosInjected:
+            assert isinstance(event, ChaosInjected)
+            injected = self._chaos.get(event.fault)
+            if injected is None:
+                injected = self._chaos[event.fault] = self._m.chaos.labels(self._name, event.fault)
+            injected.inc()
 
 
 class Resilience4jNames:

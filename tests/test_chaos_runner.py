@@ -103,6 +103,10 @@ async def test_with_the_plans_mechanisms_the_hypothesis_holds_under_half_faults(
             {"policy": POLICY, "from_state": "closed", "to_state": "open"},
         )
         assert opened is not None and opened >= 1
+        counted = service.registry.get_sample_value(
+            "resilience_chaos_injections_total", {"policy": POLICY, "fault": "fault"}
+        )
+        assert counted == service.fault.injected  # exported for dashboards
         assert not service.fault.enabled  # rolled back
     verdict = result.verdict
     assert verdict.held, format_verdict(verdict)
