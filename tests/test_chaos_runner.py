@@ -213,7 +213,9 @@ async def test_live_steady_state_line_and_progress_bar_on_a_terminal() -> None:
     async with running_service(POLICY, plan_mechanisms) as service:
         data = experiment(service.base_url)
         data["runtime"] = {"hypothesis_frequency": 0.05}
-        data["method"][1]["pauses"] = {"after": 0.3}
+        # Small samples and a long enough method: a few live readings even on a slow machine.
+        data["steady-state-hypothesis"]["probes"][0]["provider"]["requests"] = 20
+        data["method"][1]["pauses"] = {"after": 0.5}
         stream = Tty()
         result = await run_experiment(parse_experiment(data, "inline"), stream=stream)
     out = stream.getvalue()
