@@ -1,0 +1,163 @@
+"""`reliability dashboard`: every panel query parses on a real Prometheus, and the panels read
+the series the rules and the exporters actually produce."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from planner.slo.dashboard import SCHEMA_VERSION, build_dashboard, panel_queries
+from planner.slo.definition import definitions_from_spec
+from planner.slo.rules import build_rules
+from planner.spec import load_spec
+from tests.servers import PrometheusServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*/system.yaml"))
+
+#: What Grafana substitutes before it sends a query: its built-in interval and the `policy`
+#: variable's "All" value.
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$policy": ".*"}
+
+#: The exporters' metric names (DESIGN.md), as Prometheus sees them.
+EXPORTER_METRICS = {
+    "resilience_calls_total",
+    "resilience_call_duration_seconds_bucket",
+    "resilience_retries_total",
+    "resilience_rejections_total",
+    "resilience_timeouts_total",
+    "resilience_circuit_breaker_state",
+    "resilience_bulkhead_in_flight",
+    "resilience_bulkhead_capacity",
+    "http_server_request_duration_seconds_bucket",
+    "http_server_request_duration_seconds_count",
+}
+
+
+def _substitute(expr: str) -> str:
+    for name, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
+def _dashboards() -> list[tuple[str, dict[str, object]]]:
+    out = []
+    for path in EXAMPLES:
+        spec = load_spec(path)
+        out.append((path.parent.name, build_dashboard(spec, definitions_from_spec(spec))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> Iterator[PrometheusServer]:
+    """A Prometheus with every example's rules loaded (they must load, not only parse)."""
+    rules = {
+        f"{path.parent.name}.yml": build_rules(definitions_from_spec(load_spec(path))).to_yaml()
+        for path in EXAMPLES
+    }
+    config = "global:\n  evaluation_interval: 1m\nrule_files:\n" + "".join(
+        f"  - {name}\n" for name in rules
+    )
+    with PrometheusServer(config, rule_files=rules) as server:
+        yield server
+
+
+def _get(url: str) -> dict[str, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body: dict[str, object] = json.load(resp)
+    except urllib.error.HTTPError as exc:  # a 400 carries the parse error as JSON
+        body = json.load(exc)
+    return body
+
+
+@pytest.mark.integration
+def test_every_panel_query_parses_on_prometheus(prometheus: PrometheusServer) -> None:
+    checked = 0
+    for name, dashboard in _dashboards():
+        for title, expr in panel_queries(dashboard):
+            query = urllib.parse.urlencode({"query": _substitute(expr)})
+            body = _get(f"{prometheus.url}/api/v1/query?{query}")
+            assert body["status"] == "success", f"{name} / {title}: {body.get('error')}\n{expr}"
+            checked += 1
+    assert checked >= 3 * 17
+
+
+@pytest.mark.integration
+def test_generated_rules_load_into_prometheus(prometheus: PrometheusServer) -> None:
+    body = _get(f"{prometheus.url}/api/v1/rules")
+    groups = body["data"]["groups"]  # type: ignore[index]
+    names = {g["name"] for g in groups}
+    assert {"slo-ai-gateway-availability", "slo-web-shop-availability-period"} <= names
+    assert all(r["health"] != "err" for g in groups for r in g["rules"])
+
+
+def test_slo_panels_read_series_the_rules_record() -> None:
+    for path in EXAMPLES:
+        spec = load_spec(path)
+        slos = definitions_from_spec(spec)
+        recorded = {
+            r["record"]
+            for g in build_rules(slos).groups
+            for r in g["rules"]
+            if "record" in r
+        }
+        for _, expr in panel_queries(build_dashboard(spec, slos)):
+            for name in re.findall(r"\b(slo:[a-z_]+:[a-z0-9_]+)", expr):
+                assert name in recorded, f"{path.parent.name}: {name} is not recorded"
+
+
+def test_runtime_panels_read_the_exporters_metric_names() -> None:
+    _, dashboard = _dashboards()[0]
+    used = {
+        m
+        for _, expr in panel_queries(dashboard)
+        for m in re.findall(r"\b((?:resilience|http_server)_[a-z_]+)\b", expr)
+    }
+    assert used == EXPORTER_METRICS
+
+
+def test_dashboard_shape() -> None:
+    for _, dashboard in _dashboards():
+        assert dashboard["schemaVersion"] == SCHEMA_VERSION
+        panels = dashboard["panels"]
+        assert isinstance(panels, list)
+        ids = [p["id"] for p in panels]
+        assert len(ids) == len(set(ids))
+        cells: set[tuple[int, int]] = set()
+        for p in panels:
+            pos = p["gridPos"]
+            assert pos["x"] + pos["w"] <= 24
+            own = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"])
+                   for y in range(pos["y"], pos["y"] + pos["h"])}
+            assert not own & cells, f"panel {p['title']} overlaps another"
+            cells |= own
+            for target in p.get("targets", []):
+                assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+        titles = {p["title"] for p in panels}
+        assert {"Availability (30d)", "Error budget remaining", "Burn rate",
+                "Circuit breaker state", "Bulkhead saturation", "Retries per call",
+                "p99 latency per policy"} <= titles
+
+
+def test_hard_dependencies_panel_names_the_entry_points_hard_dependencies() -> None:
+    spec = load_spec(ROOT / "examples/web_shop/system.yaml")
+    dashboard = build_dashboard(spec, definitions_from_spec(spec))
+    (expr,) = [e for t, e in panel_queries(dashboard) if t.startswith("Hard dependencies")]
+    for name in ("postgres", "payment-api", "order-queue"):
+        assert name in expr
+    assert "redis" not in expr  # a soft dependency of the storefront
+
+
+def test_cli_writes_the_dashboard_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "dashboard.json"
+    assert main(["dashboard", str(EXAMPLES[0]), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["schemaVersion"] == SCHEMA_VERSION
+    assert [p.name for p in tmp_path.iterdir()] == ["dashboard.json"]
