@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 from pathlib import Path
@@ -404,3 +405,40 @@ def test_inheritance_takes_each_option_from_the_nearest_entry_that_sets_it(
         assert built.retry_on == (Exception,)
     else:
         assert built.retry_on == (getattr(builtins, expected_on),)
+
+
+def test_plan_policies_decorate_sync_functions_when_every_mechanism_can() -> None:
+    plan = load_plan(
+        _plan(
+            sync={
+                "retry": {"max_attempts": 3, "wait": {"kind": "none"}},
+                "bulkhead": {"max_concurrent": 2},
+            },
+            timed={"timeout": 1},
+        )
+    )
+    calls = 0
+
+    @plan.policy("sync")
+    def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionError("again")
+        return "ok"
+
+    assert flaky() == "ok" and calls == 3
+    with pytest.raises(TypeError, match="cannot run a sync function"):
+        plan.policy("timed")(lambda: None)
+
+
+async def test_plan_policies_work_as_async_with() -> None:
+    plan = load_plan(_plan(db={"bulkhead": {"max_concurrent": 1}, "timeout": "100ms"}))
+    db = plan.policy("db")
+    async with db:
+        pass
+    from resilience import AttemptTimeoutError
+
+    with pytest.raises(AttemptTimeoutError):
+        async with db:
+            await asyncio.sleep(1)
