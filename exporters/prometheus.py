@@ -55,6 +55,7 @@ from resilience import (
     RetryScheduled,
     StateChanged,
     TimedOut,
+    _clock,
 )
 from resilience._events import Event, EventHandler, StorageError
 
@@ -262,8 +263,28 @@ class Resilience4jNames:
                                    "retry", ["name", "kind"], registry=registry)
 
 
-_retried: ContextVar[tuple[str, ...]] = ContextVar("exporters_retried", default=())
-"""Policies that scheduled a retry during the current call (the call runs in one task)."""
+_retried: ContextVar[tuple[tuple[str, float], ...]] = ContextVar("exporters_retried", default=())
+"""(policy, when) of the last retry each policy scheduled in the current task.
+
+Events carry no call identity, but a call's retries run in the caller's task, before its
+`CallFinished`; a retry counts for a call when it was scheduled after the call started (``now -
+duration``), so the entry a cancelled call left behind (it gets no `CallFinished`) is ignored.
+"""
+
+
+def _take_retried(policy: str, started: float) -> bool:
+    """Whether `policy` scheduled a retry in this task since `started`; forgets the entry."""
+    pending = _retried.get()
+    for name, when in pending:
+        if name == policy:
+            _retried.set(tuple(p for p in pending if p[0] != policy))
+            return when >= started - 1e-9
+    return False
+
+
+def _note_retry(policy: str) -> None:
+    pending = _retried.get()
+    _retried.set((*(p for p in pending if p[0] != policy), (policy, _clock.monotonic())))
 
 _R4J_KIND = {CallOutcome.SUCCESS: "successful", CallOutcome.FAILURE: "failed",
              CallOutcome.FALLBACK: "failed"}
@@ -314,15 +335,10 @@ class _R4jHandler:
                 else:
                     self._calls[outcome].observe(event.duration)
             if self._retry:
-                pending = _retried.get()
-                retried = self._name in pending
-                if retried:
-                    _retried.set(tuple(p for p in pending if p != self._name))
+                retried = _take_retried(self._name, _clock.monotonic() - event.duration)
                 self._retry[outcome is CallOutcome.SUCCESS, retried].inc()
         elif kind is RetryScheduled:
-            pending = _retried.get()
-            if self._name not in pending:
-                _retried.set((*pending, self._name))
+            _note_retry(self._name)
         elif kind is Rejected:
             assert isinstance(event, Rejected)
             if event.mechanism == "circuit_breaker" and self._not_permitted is not None:

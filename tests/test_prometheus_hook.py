@@ -254,3 +254,22 @@ def test_exposition_has_no_exception_text_or_attempt_numbers() -> None:
     assert "reset" not in text and "x17" not in text
     series = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert len(series) < 120  # fixed by the label sets, not by the 98 events
+
+
+async def test_a_retry_of_a_cancelled_call_is_not_credited_to_the_next_call() -> None:
+    reg = CollectorRegistry()
+    emitter = Emitter(policy("llm"), [PrometheusHook(reg, names="resilience4j")])
+    loop = asyncio.get_running_loop()
+
+    # a call schedules a retry and is then cancelled: no CallFinished
+    emitter.emit(RetryScheduled("llm", 1, 0.1))
+    await asyncio.sleep(1.0)
+    # the next call in the same task succeeds at once
+    start = loop.time()
+    await asyncio.sleep(0.2)
+    emitter.emit(CallFinished("llm", CallOutcome.SUCCESS, loop.time() - start))
+
+    assert value(reg, "resilience4j_retry_calls_total", name="llm",
+                 kind="successful_without_retry") == 1
+    assert value(reg, "resilience4j_retry_calls_total", name="llm",
+                 kind="successful_with_retry") == 0
