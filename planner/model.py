@@ -16,7 +16,7 @@ Priority = Literal["P1", "P2", "P3"]
 Scope = Literal["component", "zone", "region"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Figure:
     """A derived number with its unit, the formula that produced it and that formula's inputs."""
 
@@ -29,7 +29,7 @@ class Figure:
 # -- header ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Header:
     """Who and what the plan is for (the seed's header box)."""
 
@@ -47,7 +47,7 @@ class Header:
 # -- failure modes -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FailureMode:
     """One row of the failure-mode analysis (FMEA)."""
 
@@ -74,7 +74,7 @@ class FailureMode:
     mitigation: str  # what contains it, or why no mechanism applies
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RiskCell:
     """One cell of the seed's 3 × 3 risk matrix; ● cells (critical) make P1."""
 
@@ -88,7 +88,7 @@ class RiskCell:
 # -- blast radius ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlastRow:
     """What one failure takes down, without and with the planned mechanisms."""
 
@@ -102,7 +102,7 @@ class BlastRow:
     users_impacted_with: Figure  # percent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SinglePointOfFailure:
     """A component whose single failure takes users down."""
 
@@ -114,7 +114,7 @@ class SinglePointOfFailure:
 # -- availability ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DowntimeCell:
     """Allowed downtime for one objective over one labelled period."""
 
@@ -123,7 +123,7 @@ class DowntimeCell:
     downtime: Figure  # seconds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DowntimeRow:
     """Allowed downtime per period for one tier (or the custom target)."""
 
@@ -132,7 +132,7 @@ class DowntimeRow:
     cells: tuple[DowntimeCell, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ComponentAvailability:
     """A component's modeled availability, alone and with its replicas."""
 
@@ -143,7 +143,7 @@ class ComponentAvailability:
     mttr: Figure  # seconds, declared or the kind's catalog default
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryAvailability:
     """Modeled availability seen by users entering at one entry point."""
 
@@ -153,7 +153,7 @@ class EntryAvailability:
     availability_with: Figure  # percent, with fallbacks wired by the plan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cap:
     """A component that limits the system: the highest SLO it allows."""
 
@@ -163,7 +163,7 @@ class Cap:
     entry_points: tuple[str, ...]  # entries whose hard closure contains it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AvailabilitySection:
     """Downtime budgets and the modeled availability against the target."""
 
@@ -180,7 +180,7 @@ class AvailabilitySection:
 # -- mechanisms --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MechanismRow:
     """One derived mechanism for one dependency (the seed's mechanism table, with reasons)."""
 
@@ -198,7 +198,7 @@ class MechanismRow:
 # -- redundancy --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RedundancyProposal:
     """Replicas and placement that lift a capping component to the target."""
 
@@ -214,7 +214,7 @@ class RedundancyProposal:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IsolationProposal:
     """A bulkhead per dependency where one dependency's saturation would starve the others."""
 
@@ -225,7 +225,7 @@ class IsolationProposal:
     figure: Figure
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RedundancySection:
     """Redundancy and isolation design."""
 
@@ -237,7 +237,7 @@ class RedundancySection:
 # -- recovery ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecoveryScenario:
     """RTO/RPO estimate for one disruption, against the target."""
 
@@ -252,7 +252,7 @@ class RecoveryScenario:
     procedure: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DrStrategy:
     """The cheapest disaster-recovery strategy that meets the targets."""
 
@@ -263,7 +263,7 @@ class DrStrategy:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupPlan:
     """How one stateful component's data is protected."""
 
@@ -275,7 +275,7 @@ class BackupPlan:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FailoverStep:
     """One step of the seed's failover diagram, made concrete for this system."""
 
@@ -284,7 +284,7 @@ class FailoverStep:
     detail: str  # "gateway: 3 failed checks every 10s"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reconciliation:
     """Data reconciliation after a failover of a stateful component."""
 
@@ -292,7 +292,7 @@ class Reconciliation:
     steps: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecoverySection:
     """Recovery procedures."""
 
@@ -306,7 +306,7 @@ class RecoverySection:
 # -- monitoring --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signal:
     """A health signal with thresholds (the seed's monitoring table)."""
 
@@ -320,7 +320,7 @@ class Signal:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BurnRateAlert:
     """One multi-window multi-burn-rate alert condition."""
 
@@ -333,7 +333,7 @@ class BurnRateAlert:
     time_to_fire: Figure  # seconds until it fires during a 100 % outage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DiagnosisQuery:
     """A PromQL query a responder runs, and what it tells them."""
 
@@ -341,7 +341,7 @@ class DiagnosisQuery:
     promql: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Runbook:
     """What to do when one P1/P2 failure mode happens."""
 
@@ -359,7 +359,7 @@ class Runbook:
     verification: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeverityLevel:
     """Incident severity mapped to failure-mode priority and response."""
 
@@ -371,7 +371,7 @@ class SeverityLevel:
     alerts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostmortemSection:
     """One section of the post-mortem template."""
 
@@ -380,7 +380,7 @@ class PostmortemSection:
     prefilled: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostmortemTemplate:
     """A blameless post-mortem template with the plan's figures pre-filled."""
 
@@ -388,7 +388,7 @@ class PostmortemTemplate:
     sections: tuple[PostmortemSection, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MonitoringSection:
     """Signals, burn-rate alerts, runbooks, incident response and the post-mortem template."""
 
@@ -402,7 +402,7 @@ class MonitoringSection:
 # -- SLA tracking (filled by the SLO helper from Prometheus) -----------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlaRow:
     """Compliance over one period, measured."""
 
@@ -414,7 +414,7 @@ class SlaRow:
     coverage: Figure | None  # share of the period with data (percent)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlaSection:
     """SLA tracking from measurements; absent until measured, never invented."""
 
@@ -432,7 +432,7 @@ class SlaSection:
 # -- the plan ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The whole reliability engineering plan."""
 

@@ -26,6 +26,7 @@ from planner.model import (
     MonitoringSection,
     PostmortemSection,
     PostmortemTemplate,
+    RecoveryScenario,
     RecoverySection,
     Runbook,
     SeverityLevel,
@@ -54,8 +55,11 @@ def plan(
     period = RULE_PERIODS[graph.spec.slo_period]
     alerts = burn_rate_alerts(main, period)
     signals = _signals(graph, main, alerts)
+    scenarios: dict[str, list[RecoveryScenario]] = {}
+    for scenario in recovery.scenarios:
+        scenarios.setdefault(scenario.component, []).append(scenario)
     runbooks = tuple(
-        _runbook(graph, mode, mech, recovery, main)
+        _runbook(graph, mode, mech, scenarios, main)
         for mode in failures.modes
         if mode.priority in ("P1", "P2")
     )
@@ -313,7 +317,11 @@ _MITIGATION = {
 
 
 def _runbook(
-    graph: Graph, mode: FailureMode, mech: Mechanisms, recovery: RecoverySection, slo: SloDefinition
+    graph: Graph,
+    mode: FailureMode,
+    mech: Mechanisms,
+    scenarios: dict[str, list[RecoveryScenario]],
+    slo: SloDefinition,
 ) -> Runbook:
     plans = mech.by_target.get(mode.component, ())
     c = mode.component
@@ -346,7 +354,7 @@ def _runbook(
         mitigation.append(text)
     if mode.mitigation:
         mitigation.append("planned containment: " + mode.mitigation)
-    steps = [s for s in recovery.scenarios if s.component == c]
+    steps = scenarios.get(c, [])
     recovery_steps = [
         f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
     ]

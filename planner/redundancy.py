@@ -11,7 +11,14 @@ saturated dependency cannot hold every worker of the caller.
 
 from __future__ import annotations
 
-from planner.availability import Modeled, effective_availability, system_availability
+import math
+
+from planner.availability import (
+    Modeled,
+    effective_availability,
+    entry_availability,
+    system_availability,
+)
 from planner.catalog import KIND_DEFAULTS
 from planner.graph import Graph
 from planner.mechanisms import Mechanisms, latency
@@ -24,13 +31,18 @@ MAX_REPLICAS = 9
 def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySection:
     """Replica proposals for components below their share of the target, and bulkheads."""
     target = graph.spec.objective
+    eff = {n: f.value / 100.0 for n, f in modeled.effective.items()}
     chain: dict[str, int] = {}
-    for entry in graph.entry_shares:
+    reach: dict[str, list[str]] = {}
+    base: dict[str, float] = {}
+    for entry in sorted(graph.entry_shares):
         members = (entry, *graph.hard_closure(entry))
+        base[entry] = entry_availability(graph, eff, entry)
         for name in members:
             chain[name] = max(chain.get(name, 0), len(members))
+            reach.setdefault(name, []).append(entry)
+    system_now = math.fsum(graph.entry_shares[e] * a for e, a in base.items())
     zones = sorted({z for c in graph.components.values() for z in c.zones})
-    eff = {n: f.value / 100.0 for n, f in modeled.effective.items()}
     proposals: list[RedundancyProposal] = []
     improved = dict(eff)
     for name in sorted(chain):
@@ -49,10 +61,17 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
                 break
         if chosen is None:
             chosen = effective_availability(per, n, k)
-        single = dict(eff)
-        single[name] = chosen.value / 100.0
         improved[name] = chosen.value / 100.0
-        after = system_availability(graph, single, with_=False) * 100.0
+        # only the entries whose hard closure holds this component change, by new/old
+        ratio = improved[name] / eff[name] if eff[name] > 0 else math.inf
+        after = 100.0 * (
+            system_now
+            + math.fsum(
+                graph.entry_shares[e] * _scaled(base[e], ratio, graph, improved, e)
+                - base[e] * graph.entry_shares[e]
+                for e in reach[name]
+            )
+        )
         managed = KIND_DEFAULTS[comp.kind].managed
         placement = _placement(comp.zones, zones, n) if not managed else ()
         reached = chosen.value >= need
@@ -97,6 +116,14 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
         _isolation(graph, mech),
         Figure(achievable, "%", "Σ share × Π A with every proposal", {"proposals": len(proposals)}),
     )
+
+
+def _scaled(
+    base: float, ratio: float, graph: Graph, improved: dict[str, float], entry: str
+) -> float:
+    if math.isinf(ratio):  # the component was at 0 %: recompute the entry outright
+        return entry_availability(graph, improved, entry)
+    return base * ratio
 
 
 def _placement(own: tuple[str, ...], zones: list[str], replicas: int) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -30,8 +31,11 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+@functools.lru_cache(maxsize=4096)
 def format_duration(seconds: float) -> str:
     """Human form of a duration, to 0.1 s: "8h 45m 36s", "4m 19.2s", "250ms"."""
+    if math.isinf(seconds):
+        return "unbounded" if seconds > 0 else "-unbounded"
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds == 0:
@@ -56,6 +60,7 @@ def format_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_spec_duration(seconds: float) -> str:
     """A duration in the spec's and the mechanism table's notation ("250ms", "2s", "90s", "15m")."""
     if seconds < 1:

@@ -1,0 +1,163 @@
+"""Availability math against hand-computed values, and the modeled availability of small systems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner import availability
+from planner.graph import Graph
+from planner.spec import parse_spec
+
+
+def spec(components: list[dict[str, Any]], **top: Any) -> Graph:
+    doc = {"version": 1, "system": "s", "tier": "critical", "components": components, **top}
+    return Graph(parse_spec(doc))
+
+
+def analyse(graph: Graph) -> availability.AvailabilitySection:
+    return availability.analyse(graph, availability.model(graph))
+
+
+@pytest.mark.parametrize(
+    ("objective", "days", "seconds"),
+    [
+        (99.99, 30, 259.2),  # 4.32 min
+        (99.9, 30, 2592.0),  # 43m 12s
+        (99.9, 28, 2419.2),  # 40m 19.2s
+        (99.9, 365, 31536.0),  # 8h 45m 36s
+        (99.95, 365, 15768.0),  # 4h 22m 48s
+        (99.999, 365, 315.36),  # 5m 15.4s
+        (99.9, 1, 86.4),
+    ],
+)
+def test_downtime_budget(objective: float, days: float, seconds: float) -> None:
+    assert availability.downtime_seconds(objective, days) == pytest.approx(seconds, rel=1e-9)
+
+
+def test_downtime_table_labels_every_period_and_adds_a_custom_target() -> None:
+    rows = availability.downtime_table(99.5, "custom")
+    assert [r.objective for r in rows] == [99.5, 99.9, 99.95, 99.99, 99.999]
+    critical = next(r for r in rows if r.label == "critical")
+    by_period = {c.period: c.downtime.value for c in critical.cells}
+    assert by_period["30d"] == pytest.approx(259.2)
+    assert by_period["year (365 d)"] == pytest.approx(3153.6)
+    assert by_period["quarter (365.25/4 d)"] == pytest.approx(0.0001 * 91.3125 * 86400)
+    assert critical.cells[0].downtime.inputs["period_days"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "n", "k", "expected"),
+    [
+        (0.99, 2, 1, 0.9999),  # two 99 % replicas = 99.99 %
+        (0.99, 3, 2, 0.999702),  # 2-of-3 at 99 % = 99.9702 %
+        (0.999, 3, 2, 0.999997002),
+        (0.999, 4, 3, 0.999994007997),  # 0.999^4 + 4·0.999³·0.001
+        (0.999, 2, 2, 0.998001),  # 2-of-2 is serial
+        (0.9, 1, 1, 0.9),
+    ],
+)
+def test_k_of_n(a: float, n: int, k: int, expected: float) -> None:
+    assert availability.k_of_n(a, n, k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_mtbf_mttr() -> None:
+    g = spec([{"name": "x", "kind": "service", "mtbf": "720h", "mttr": "1h"}])
+    per, mttr, source = availability.replica_availability(g.components["x"])
+    assert per.value == pytest.approx(100 * 720 / 721)  # 99.861 %
+    assert (mttr.value, source) == (3600.0, "mtbf/mttr")
+    assert per.formula == "mtbf / (mtbf + mttr) × 100"
+
+
+def test_serial_product_over_hard_dependencies() -> None:
+    g = spec(
+        [
+            {"name": "a", "kind": "service", "entry_point": True, "availability": 99.99,
+             "dependencies": [{"target": "b"}, {"target": "soft", "type": "soft"}]},
+            {"name": "b", "kind": "service", "availability": 99.99,
+             "dependencies": [{"target": "c"}]},
+            {"name": "c", "kind": "database", "availability": 99.99},
+            {"name": "soft", "kind": "cache", "availability": 90.0},
+        ]
+    )
+    section = analyse(g)
+    # AWS: 99.99 % × 99.99 % × 99.99 % = 99.97 %; the soft dependency does not count
+    assert section.current.value == pytest.approx(100 * 0.9999**3)
+    assert section.meets_target is False
+    assert section.entry_points[0].availability.inputs == {
+        "A[a]": 99.99, "A[b]": 99.99, "A[c]": 99.99
+    }
+
+
+def test_a_shared_dependency_counts_once() -> None:
+    g = spec(
+        [
+            {"name": "a", "kind": "service", "entry_point": True, "availability": 99.0,
+             "dependencies": [{"target": "b"}, {"target": "c"}]},
+            {"name": "b", "kind": "service", "availability": 99.0, "dependencies": [{"target": "d"}]},
+            {"name": "c", "kind": "service", "availability": 99.0, "dependencies": [{"target": "d"}]},
+            {"name": "d", "kind": "database", "availability": 99.0},
+        ]
+    )
+    assert analyse(g).current.value == pytest.approx(100 * 0.99**4)
+
+
+def test_traffic_weighted_over_entry_points() -> None:
+    g = spec(
+        [
+            {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.75,
+             "availability": 99.0},
+            {"name": "api", "kind": "service", "entry_point": True, "traffic_share": 0.25,
+             "availability": 98.0},
+        ]
+    )
+    assert analyse(g).current.value == pytest.approx(0.75 * 99.0 + 0.25 * 98.0)
+
+
+def test_fallback_component_runs_in_parallel_with_the_mechanisms() -> None:
+    g = spec(
+        [
+            {"name": "gw", "kind": "service", "entry_point": True, "availability": 99.99,
+             "dependencies": [{"target": "llm1", "fallback": "llm2"}]},
+            {"name": "llm1", "kind": "llm_api", "availability": 99.0},
+            {"name": "llm2", "kind": "llm_api", "availability": 98.0},
+        ]
+    )
+    section = analyse(g)
+    assert section.current.value == pytest.approx(100 * 0.9999 * 0.99)
+    assert section.with_mechanisms.value == pytest.approx(100 * 0.9999 * (1 - 0.01 * 0.02))
+
+
+def test_free_text_fallback_removes_the_edge_with_mechanisms() -> None:
+    g = spec(
+        [
+            {"name": "gw", "kind": "service", "entry_point": True, "availability": 99.9,
+             "dependencies": [{"target": "db", "fallback": "cached page"}]},
+            {"name": "db", "kind": "database", "availability": 95.0},
+        ]
+    )
+    section = analyse(g)
+    assert section.with_mechanisms.value == pytest.approx(99.9)
+    assert section.current.value == pytest.approx(99.9 * 0.95)
+
+
+def test_caps_name_the_components_below_target() -> None:
+    g = spec(
+        [
+            {"name": "gw", "kind": "service", "entry_point": True, "replicas": 3,
+             "availability": 99.9, "dependencies": [{"target": "db"}]},
+            {"name": "db", "kind": "database", "availability": 99.95},
+        ]
+    )
+    caps = analyse(g).caps
+    assert [c.component for c in caps] == ["db"]
+    assert caps[0].max_slo.value == pytest.approx(99.95)
+    assert caps[0].below_target and caps[0].entry_points == ("gw",)
+
+
+def test_catalog_default_is_labelled() -> None:
+    g = spec([{"name": "x", "kind": "database", "entry_point": True}])
+    comp = analyse(g).components[0]
+    assert comp.source == "catalog default"
+    assert comp.per_replica.inputs == {"kind": "database"}

@@ -1,0 +1,108 @@
+"""Blast radius over the dependency graph, without and with breakers + fallbacks; SPOFs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner import blast
+from planner.graph import Graph
+from planner.spec import parse_spec
+
+
+def graph(components: list[dict[str, Any]], **top: Any) -> Graph:
+    doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
+    return Graph(parse_spec(doc))
+
+
+def shop() -> Graph:
+    # web (70 %) and api (30 %) share a database; web's catalog call falls back to a replica
+    return graph(
+        [
+            {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.7,
+             "replicas": 2, "zones": ["a", "b"],
+             "dependencies": [{"target": "db"}, {"target": "catalog", "fallback": "replica"},
+                              {"target": "recs", "type": "soft"}]},
+            {"name": "api", "kind": "service", "entry_point": True, "traffic_share": 0.3,
+             "replicas": 2, "zones": ["a", "b"], "dependencies": [{"target": "db"}]},
+            {"name": "catalog", "kind": "service", "replicas": 2, "zones": ["a", "b"],
+             "dependencies": [{"target": "db"}]},
+            {"name": "replica", "kind": "database", "zones": ["b"]},
+            {"name": "recs", "kind": "service", "zones": ["a"]},
+            {"name": "db", "kind": "database", "replicas": 2, "min_healthy": 1, "zones": ["a", "b"]},
+        ],
+        users=1000,
+    )
+
+
+def test_hard_edges_carry_an_outage_to_every_caller() -> None:
+    row = blast.analyse(shop()).by_source["db"]
+    assert row.affected == ("api", "catalog", "db", "web")
+    assert row.users_impacted.value == pytest.approx(100.0)
+    assert row.users_impacted.inputs["users_impacted"] == 1000
+
+
+def test_a_fallback_turns_a_hard_edge_into_degradation() -> None:
+    row = blast.analyse(shop()).by_source["catalog"]
+    assert row.affected == ("catalog", "web")
+    assert row.users_impacted.value == pytest.approx(70.0)
+    assert row.affected_with == ("catalog",)
+    assert row.degraded_with == ("web",)
+    assert row.users_impacted_with.value == 0.0
+
+
+def test_a_soft_dependency_only_degrades() -> None:
+    row = blast.analyse(shop()).by_source["recs"]
+    assert row.affected == ("recs",)
+    assert row.degraded_with == ("web",)
+    assert row.users_impacted.value == 0.0
+
+
+def test_the_fallback_down_too_means_down() -> None:
+    g = shop()
+    assert blast.down_with(g, ["catalog", "replica"]) == {"catalog", "replica", "web"}
+    # and a fallback that depends on the failed component cannot save the call
+    g2 = graph(
+        [
+            {"name": "gw", "kind": "service", "entry_point": True,
+             "dependencies": [{"target": "a", "fallback": "b"}]},
+            {"name": "a", "kind": "service", "dependencies": [{"target": "shared"}]},
+            {"name": "b", "kind": "service", "dependencies": [{"target": "shared"}]},
+            {"name": "shared", "kind": "database"},
+        ]
+    )
+    assert blast.down_with(g2, ["shared"]) == {"a", "b", "gw", "shared"}
+    assert blast.down_with(g2, ["a"]) == {"a"}
+
+
+def test_zone_outage_takes_down_what_keeps_too_few_replicas() -> None:
+    rows = blast.analyse(shop()).by_source
+    # zone b: 'replica' lives only there; db/web/api/catalog keep one replica in a
+    assert rows["zone:b"].affected == ("replica",)
+    assert rows["zone:b"].users_impacted.value == 0.0
+    # zone a: 'recs' lives only there, and nothing needs it hard
+    assert rows["zone:a"].affected == ("recs",)
+    g = graph(
+        [{"name": "x", "kind": "service", "entry_point": True, "replicas": 3, "min_healthy": 2,
+          "zones": ["a", "b"]}]
+    )
+    # round-robin: a gets replicas 1 and 3, so losing a leaves 1 < 2
+    assert blast.placement_down(g, "zone", "a") == {"x"}
+    assert blast.placement_down(g, "zone", "b") == set()
+
+
+def test_single_points_of_failure() -> None:
+    found = {s.component: s for s in blast.analyse(shop()).spofs}
+    # db has a spare replica; recs and replica only degrade; the entries have spares
+    assert found == {}
+    g = graph(
+        [
+            {"name": "gw", "kind": "service", "entry_point": True, "replicas": 2,
+             "zones": ["a"], "dependencies": [{"target": "db"}]},
+            {"name": "db", "kind": "database"},
+        ]
+    )
+    spofs = {s.component: s.reason for s in blast.analyse(g).spofs}
+    assert spofs == {"db": "one replica; no fallback on its callers' edges",
+                     "gw": "2 replicas, all in zone a"}
