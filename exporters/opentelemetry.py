@@ -13,6 +13,8 @@ instrument                                       kind           attributes
 ``resilience.rejections``                        counter        policy, mechanism
 ``resilience.timeouts``                          counter        policy, kind
 ``resilience.circuit_breaker.transitions``       counter        policy, from_state, to_state
+``resilience.chaos.injections``                  counter        policy, fault
+``resilience.storage.errors``                    counter        policy, operation
 ``resilience.circuit_breaker.state``             observable     policy, state (one-hot)
 ``resilience.bulkhead.in_flight``, ``.capacity`` observable     policy
 ================================================ ============== ===============================
@@ -21,8 +23,8 @@ instrument                                       kind           attributes
 semantic conventions' attributes (the OTel twin of ``http_server_request_duration_seconds``).
 
 Observable gauges are read from the live policies at collection time. Retries, breaker
-transitions, rejections, timeouts, fallbacks and chaos injections are also added as events to the
-current span (the span of the call that caused them), when it is recording. Requires
+transitions, rejections, timeouts, fallbacks, chaos injections and storage errors are also added as
+events to the current span (the span of the call that caused them), when it is recording. Requires
 ``opentelemetry-api`` (``pip install reliability-os[otel]`` brings the SDK).
 """
 
@@ -50,7 +52,7 @@ from resilience import (
     StateChanged,
     TimedOut,
 )
-from resilience._events import Event, EventHandler
+from resilience._events import Event, EventHandler, StorageError
 
 METER_NAME = "reliability-os"
 """The instrumentation scope of every instrument."""
@@ -76,6 +78,11 @@ class _Instruments:
         self.transitions = meter.create_counter("resilience.circuit_breaker.transitions",
                                                 unit="{transition}",
                                                 description="Circuit breaker state transitions.")
+        self.chaos = meter.create_counter("resilience.chaos.injections", unit="{fault}",
+                                          description="Faults injected by chaos strategies.")
+        self.storage_errors = meter.create_counter(
+            "resilience.storage.errors", unit="{error}",
+            description="Shared-state backend failures (local state used instead).")
         meter.create_observable_gauge(
             "resilience.circuit_breaker.state", [self._states], unit="1",
             description="1 for the circuit breaker's current state, 0 for the others.")
@@ -176,7 +183,13 @@ class _Handler:
             return "resilience.fallback", {"policy": policy,
                                            "exception.type": _exception_type(event.exception)}
         if isinstance(event, ChaosInjected):  # so a trace shows which failures were injected
+            ins.chaos.add(1, {"policy": policy, "fault": event.fault})
             return "resilience.chaos", {"policy": policy, "fault": event.fault}
+        if isinstance(event, StorageError):
+            ins.storage_errors.add(1, {"policy": policy, "operation": event.operation})
+            return "resilience.storage_error", {"policy": policy, "backend": event.backend,
+                                                "operation": event.operation,
+                                                "error": event.error}
         return "", {}
 
 

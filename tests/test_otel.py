@@ -18,7 +18,7 @@ from exporters._watch import BREAKER_STATES
 from exporters.aiohttp import instrument
 from exporters.opentelemetry import OpenTelemetryHook, instrument_aiohttp
 from resilience import ChaosInjected, CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
-from resilience._events import Emitter
+from resilience._events import Emitter, StorageError
 from resilience.breaker import CircuitBreaker
 from resilience.policy import Policy
 from resilience.retry import Retry
@@ -115,15 +115,21 @@ def test_fallback_and_timeout_span_events_and_bulkhead_gauges(otel: tuple[
         emitter.emit(TimedOut("search", "attempt", 0.25))
         emitter.emit(FallbackUsed("search", TimeoutError()))
         emitter.emit(ChaosInjected("search", "latency"))
+        emitter.emit(StorageError("search", "redis", "acquire", "ConnectionError"))
     emitter.emit(FallbackUsed("search"))  # no current span: metrics only, nothing to attach to
 
     (span,) = spans.get_finished_spans()
     assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
         ("resilience.timeout", {"policy": "search", "kind": "attempt", "timeout": 0.25}),
         ("resilience.fallback", {"policy": "search", "exception.type": "TimeoutError"}),
-        ("resilience.chaos", {"policy": "search", "fault": "latency"})]
+        ("resilience.chaos", {"policy": "search", "fault": "latency"}),
+        ("resilience.storage_error", {"policy": "search", "backend": "redis",
+                                      "operation": "acquire", "error": "ConnectionError"})]
     got = points(reader)
     assert got["resilience.timeouts"] == {(("kind", "attempt"), ("policy", "search")): 1}
+    assert got["resilience.chaos.injections"] == {(("fault", "latency"), ("policy", "search")): 1}
+    assert got["resilience.storage.errors"] == {
+        (("operation", "acquire"), ("policy", "search")): 1}
     assert got["resilience.bulkhead.in_flight"] == {(("policy", "search"),): 3}
     in_flight["n"] = 7
     assert points(reader)["resilience.bulkhead.in_flight"] == {(("policy", "search"),): 7}
