@@ -14,6 +14,7 @@ Target: 10,000 components planned in ≤ 5 s, growing near-linearly (µs per com
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import time
@@ -48,13 +49,19 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
                 "kind": kind,
                 "replicas": rng.choice((1, 2, 3)),
                 "availability": rng.choice((99.5, 99.9, 99.95, 99.99)),
-                "latency": {"p50": f"{rng.choice((2, 5, 10, 20))}ms",
-                            "p99": f"{rng.choice((20, 80, 300, 900))}ms"},
+                "latency": {
+                    "p50": f"{rng.choice((2, 5, 10, 20))}ms",
+                    "p99": f"{rng.choice((20, 80, 300, 900))}ms",
+                },
                 "zones": ["a", "b", "c"][: rng.choice((1, 2, 3))],
             }
             if kind in STATEFUL:
-                comp["data"] = {"stateful": True, "backup_interval": "6h",
-                                "replication": "async", "replication_lag": "2s"}
+                comp["data"] = {
+                    "stateful": True,
+                    "backup_interval": "6h",
+                    "replication": "async",
+                    "replication_lag": "2s",
+                }
             if kind in ("external_api", "llm_api"):
                 comp["quota"] = {"rps": 500}
             layer.append(comp)
@@ -66,12 +73,15 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
         comp["traffic_share"] = 1.0 / len(entries)
         comp["rps"] = 50
         comp["latency_budget"] = "3s"
-    for upper, lower in zip(layers, layers[1:], strict=False):
+    for upper, lower in itertools.pairwise(layers):
         for comp in upper:
             targets = rng.sample(lower, k=min(3, len(lower)))
             deps = []
             for j, target in enumerate(targets):
-                dep: dict[str, Any] = {"target": target["name"], "type": "hard" if j < 2 else "soft"}
+                dep: dict[str, Any] = {
+                    "target": target["name"],
+                    "type": "hard" if j < 2 else "soft",
+                }
                 if j == 2:
                     dep["fallback"] = "degraded answer"
                 deps.append(dep)
@@ -104,13 +114,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'components':>10} {'deps':>6} {'modes':>6} {'parse s':>8} {'plan s':>8}"
-          f" {'µs/comp':>8} {'to-json s':>9}")
+    print(
+        f"{'components':>10} {'deps':>6} {'modes':>6} {'parse s':>8} {'plan s':>8}"
+        f" {'µs/comp':>8} {'to-json s':>9}"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         parse_s, plan_s, dump_s, modes = measure(n, args.repeat)
         deps = sum(len(c.get("dependencies", ())) for c in generate(n)["components"])
-        print(f"{n:>10} {deps:>6} {modes:>6} {parse_s:>8.3f} {plan_s:>8.3f}"
-              f" {plan_s / n * 1e6:>8.0f} {dump_s:>9.3f}")
+        print(
+            f"{n:>10} {deps:>6} {modes:>6} {parse_s:>8.3f} {plan_s:>8.3f}"
+            f" {plan_s / n * 1e6:>8.0f} {dump_s:>9.3f}"
+        )
 
 
 if __name__ == "__main__":

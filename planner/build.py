@@ -139,4 +139,3 @@ def _document(plan: Plan) -> dict[str, Any]:
     }
     doc["report"] = report
     return doc
-

@@ -73,10 +73,19 @@ def test_mtbf_mttr() -> None:
 def test_serial_product_over_hard_dependencies() -> None:
     g = spec(
         [
-            {"name": "a", "kind": "service", "entry_point": True, "availability": 99.99,
-             "dependencies": [{"target": "b"}, {"target": "soft", "type": "soft"}]},
-            {"name": "b", "kind": "service", "availability": 99.99,
-             "dependencies": [{"target": "c"}]},
+            {
+                "name": "a",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 99.99,
+                "dependencies": [{"target": "b"}, {"target": "soft", "type": "soft"}],
+            },
+            {
+                "name": "b",
+                "kind": "service",
+                "availability": 99.99,
+                "dependencies": [{"target": "c"}],
+            },
             {"name": "c", "kind": "database", "availability": 99.99},
             {"name": "soft", "kind": "cache", "availability": 90.0},
         ]
@@ -86,17 +95,34 @@ def test_serial_product_over_hard_dependencies() -> None:
     assert section.current.value == pytest.approx(100 * 0.9999**3)
     assert section.meets_target is False
     assert section.entry_points[0].availability.inputs == {
-        "A[a]": 99.99, "A[b]": 99.99, "A[c]": 99.99
+        "A[a]": 99.99,
+        "A[b]": 99.99,
+        "A[c]": 99.99,
     }
 
 
 def test_a_shared_dependency_counts_once() -> None:
     g = spec(
         [
-            {"name": "a", "kind": "service", "entry_point": True, "availability": 99.0,
-             "dependencies": [{"target": "b"}, {"target": "c"}]},
-            {"name": "b", "kind": "service", "availability": 99.0, "dependencies": [{"target": "d"}]},
-            {"name": "c", "kind": "service", "availability": 99.0, "dependencies": [{"target": "d"}]},
+            {
+                "name": "a",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 99.0,
+                "dependencies": [{"target": "b"}, {"target": "c"}],
+            },
+            {
+                "name": "b",
+                "kind": "service",
+                "availability": 99.0,
+                "dependencies": [{"target": "d"}],
+            },
+            {
+                "name": "c",
+                "kind": "service",
+                "availability": 99.0,
+                "dependencies": [{"target": "d"}],
+            },
             {"name": "d", "kind": "database", "availability": 99.0},
         ]
     )
@@ -106,10 +132,20 @@ def test_a_shared_dependency_counts_once() -> None:
 def test_traffic_weighted_over_entry_points() -> None:
     g = spec(
         [
-            {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.75,
-             "availability": 99.0},
-            {"name": "api", "kind": "service", "entry_point": True, "traffic_share": 0.25,
-             "availability": 98.0},
+            {
+                "name": "web",
+                "kind": "service",
+                "entry_point": True,
+                "traffic_share": 0.75,
+                "availability": 99.0,
+            },
+            {
+                "name": "api",
+                "kind": "service",
+                "entry_point": True,
+                "traffic_share": 0.25,
+                "availability": 98.0,
+            },
         ]
     )
     assert analyse(g).current.value == pytest.approx(0.75 * 99.0 + 0.25 * 98.0)
@@ -118,8 +154,13 @@ def test_traffic_weighted_over_entry_points() -> None:
 def test_fallback_component_runs_in_parallel_with_the_mechanisms() -> None:
     g = spec(
         [
-            {"name": "gw", "kind": "service", "entry_point": True, "availability": 99.99,
-             "dependencies": [{"target": "llm1", "fallback": "llm2"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 99.99,
+                "dependencies": [{"target": "llm1", "fallback": "llm2"}],
+            },
             {"name": "llm1", "kind": "llm_api", "availability": 99.0},
             {"name": "llm2", "kind": "llm_api", "availability": 98.0},
         ]
@@ -132,8 +173,13 @@ def test_fallback_component_runs_in_parallel_with_the_mechanisms() -> None:
 def test_free_text_fallback_removes_the_edge_with_mechanisms() -> None:
     g = spec(
         [
-            {"name": "gw", "kind": "service", "entry_point": True, "availability": 99.9,
-             "dependencies": [{"target": "db", "fallback": "cached page"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 99.9,
+                "dependencies": [{"target": "db", "fallback": "cached page"}],
+            },
             {"name": "db", "kind": "database", "availability": 95.0},
         ]
     )
@@ -145,8 +191,14 @@ def test_free_text_fallback_removes_the_edge_with_mechanisms() -> None:
 def test_caps_name_the_components_below_target() -> None:
     g = spec(
         [
-            {"name": "gw", "kind": "service", "entry_point": True, "replicas": 3,
-             "availability": 99.9, "dependencies": [{"target": "db"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 3,
+                "availability": 99.9,
+                "dependencies": [{"target": "db"}],
+            },
             {"name": "db", "kind": "database", "availability": 99.95},
         ]
     )

@@ -20,17 +20,44 @@ def shop() -> Graph:
     # web (70 %) and api (30 %) share a database; web's catalog call falls back to a replica
     return graph(
         [
-            {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.7,
-             "replicas": 2, "zones": ["a", "b"],
-             "dependencies": [{"target": "db"}, {"target": "catalog", "fallback": "replica"},
-                              {"target": "recs", "type": "soft"}]},
-            {"name": "api", "kind": "service", "entry_point": True, "traffic_share": 0.3,
-             "replicas": 2, "zones": ["a", "b"], "dependencies": [{"target": "db"}]},
-            {"name": "catalog", "kind": "service", "replicas": 2, "zones": ["a", "b"],
-             "dependencies": [{"target": "db"}]},
+            {
+                "name": "web",
+                "kind": "service",
+                "entry_point": True,
+                "traffic_share": 0.7,
+                "replicas": 2,
+                "zones": ["a", "b"],
+                "dependencies": [
+                    {"target": "db"},
+                    {"target": "catalog", "fallback": "replica"},
+                    {"target": "recs", "type": "soft"},
+                ],
+            },
+            {
+                "name": "api",
+                "kind": "service",
+                "entry_point": True,
+                "traffic_share": 0.3,
+                "replicas": 2,
+                "zones": ["a", "b"],
+                "dependencies": [{"target": "db"}],
+            },
+            {
+                "name": "catalog",
+                "kind": "service",
+                "replicas": 2,
+                "zones": ["a", "b"],
+                "dependencies": [{"target": "db"}],
+            },
             {"name": "replica", "kind": "database", "zones": ["b"]},
             {"name": "recs", "kind": "service", "zones": ["a"]},
-            {"name": "db", "kind": "database", "replicas": 2, "min_healthy": 1, "zones": ["a", "b"]},
+            {
+                "name": "db",
+                "kind": "database",
+                "replicas": 2,
+                "min_healthy": 1,
+                "zones": ["a", "b"],
+            },
         ],
         users=1000,
     )
@@ -65,8 +92,12 @@ def test_the_fallback_down_too_means_down() -> None:
     # and a fallback that depends on the failed component cannot save the call
     g2 = graph(
         [
-            {"name": "gw", "kind": "service", "entry_point": True,
-             "dependencies": [{"target": "a", "fallback": "b"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "dependencies": [{"target": "a", "fallback": "b"}],
+            },
             {"name": "a", "kind": "service", "dependencies": [{"target": "shared"}]},
             {"name": "b", "kind": "service", "dependencies": [{"target": "shared"}]},
             {"name": "shared", "kind": "database"},
@@ -84,8 +115,16 @@ def test_zone_outage_takes_down_what_keeps_too_few_replicas() -> None:
     # zone a: 'recs' lives only there, and nothing needs it hard
     assert rows["zone:a"].affected == ("recs",)
     g = graph(
-        [{"name": "x", "kind": "service", "entry_point": True, "replicas": 3, "min_healthy": 2,
-          "zones": ["a", "b"]}]
+        [
+            {
+                "name": "x",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 3,
+                "min_healthy": 2,
+                "zones": ["a", "b"],
+            }
+        ]
     )
     # round-robin: a gets replicas 1 and 3, so losing a leaves 1 < 2
     assert blast.placement_down(g, "zone", "a") == {"x"}
@@ -98,11 +137,19 @@ def test_single_points_of_failure() -> None:
     assert found == {}
     g = graph(
         [
-            {"name": "gw", "kind": "service", "entry_point": True, "replicas": 2,
-             "zones": ["a"], "dependencies": [{"target": "db"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 2,
+                "zones": ["a"],
+                "dependencies": [{"target": "db"}],
+            },
             {"name": "db", "kind": "database"},
         ]
     )
     spofs = {s.component: s.reason for s in blast.analyse(g).spofs}
-    assert spofs == {"db": "one replica; no fallback on its callers' edges",
-                     "gw": "2 replicas, all in zone a"}
+    assert spofs == {
+        "db": "one replica; no fallback on its callers' edges",
+        "gw": "2 replicas, all in zone a",
+    }

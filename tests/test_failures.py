@@ -32,9 +32,16 @@ def test_every_kind_has_a_catalog_whose_weights_split_its_failures() -> None:
 @pytest.mark.parametrize(
     ("impact", "probability", "rpn", "expected"),
     [
-        ("H", "H", 1, "P1"), ("H", "M", 1, "P1"), ("M", "H", 1, "P1"),  # the ● cells
-        ("H", "L", 1, "P2"), ("M", "M", 1, "P2"), ("L", "H", 1, "P2"),
-        ("M", "L", 124, "P3"), ("M", "L", 125, "P2"), ("L", "L", 1, "P3"), ("L", "M", 1, "P3"),
+        ("H", "H", 1, "P1"),
+        ("H", "M", 1, "P1"),
+        ("M", "H", 1, "P1"),  # the ● cells
+        ("H", "L", 1, "P2"),
+        ("M", "M", 1, "P2"),
+        ("L", "H", 1, "P2"),
+        ("M", "L", 124, "P3"),
+        ("M", "L", 125, "P2"),
+        ("L", "L", 1, "P3"),
+        ("L", "M", 1, "P3"),
     ],
 )
 def test_priority_from_the_seed_matrix_and_rpn(
@@ -52,8 +59,15 @@ def test_thresholds() -> None:
 
 def test_probability_from_availability_and_mttr() -> None:
     result = analyse(
-        [{"name": "api", "kind": "external_api", "entry_point": True, "availability": 99.0,
-          "mttr": "1h"}]
+        [
+            {
+                "name": "api",
+                "kind": "external_api",
+                "entry_point": True,
+                "availability": 99.0,
+                "mttr": "1h",
+            }
+        ]
     )
     mode = by_name(result)[("api", "outage-5xx")]
     # 0.4 of the failures × 8760 h × 1 % / 1 h = 35.04 a year → H
@@ -62,10 +76,33 @@ def test_probability_from_availability_and_mttr() -> None:
 
 
 def test_replicas_mask_independent_failures_but_not_common_mode_ones() -> None:
-    one = by_name(analyse([{"name": "s", "kind": "service", "entry_point": True,
-                            "availability": 99.0, "mttr": "1h"}]))
-    three = by_name(analyse([{"name": "s", "kind": "service", "entry_point": True,
-                              "availability": 99.0, "mttr": "1h", "replicas": 3}]))
+    one = by_name(
+        analyse(
+            [
+                {
+                    "name": "s",
+                    "kind": "service",
+                    "entry_point": True,
+                    "availability": 99.0,
+                    "mttr": "1h",
+                }
+            ]
+        )
+    )
+    three = by_name(
+        analyse(
+            [
+                {
+                    "name": "s",
+                    "kind": "service",
+                    "entry_point": True,
+                    "availability": 99.0,
+                    "mttr": "1h",
+                    "replicas": 3,
+                }
+            ]
+        )
+    )
     assert three[("s", "crash-loop")].probability_basis.value < (
         one[("s", "crash-loop")].probability_basis.value / 1000
     )
@@ -78,10 +115,22 @@ def test_impact_from_users_impacted_and_partial_modes() -> None:
     result = by_name(
         analyse(
             [
-                {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.9,
-                 "replicas": 3, "dependencies": [{"target": "db"}]},
-                {"name": "admin", "kind": "service", "entry_point": True, "traffic_share": 0.1,
-                 "replicas": 3, "dependencies": [{"target": "search"}]},
+                {
+                    "name": "web",
+                    "kind": "service",
+                    "entry_point": True,
+                    "traffic_share": 0.9,
+                    "replicas": 3,
+                    "dependencies": [{"target": "db"}],
+                },
+                {
+                    "name": "admin",
+                    "kind": "service",
+                    "entry_point": True,
+                    "traffic_share": 0.1,
+                    "replicas": 3,
+                    "dependencies": [{"target": "search"}],
+                },
                 {"name": "db", "kind": "database", "replicas": 2},
                 {"name": "search", "kind": "search", "replicas": 2},
             ]
@@ -97,8 +146,13 @@ def test_quota_utilisation_sets_rate_limit_probability() -> None:
     result = by_name(
         analyse(
             [
-                {"name": "gw", "kind": "service", "entry_point": True, "rps": 90,
-                 "dependencies": [{"target": "llm"}]},
+                {
+                    "name": "gw",
+                    "kind": "service",
+                    "entry_point": True,
+                    "rps": 90,
+                    "dependencies": [{"target": "llm"}],
+                },
                 {"name": "llm", "kind": "llm_api", "quota": {"rps": 100}},
             ]
         )
@@ -113,18 +167,31 @@ def test_declared_modes_merge_with_the_catalog() -> None:
     result = by_name(
         analyse(
             [
-                {"name": "api", "kind": "external_api", "entry_point": True,
-                 "failure_modes": [
-                     {"name": "schema-drift", "failure": "Schema changed", "impact": "H",
-                      "probability": "L", "detection": 6},
-                     {"name": "timeouts", "failure": "Slow on Mondays", "probability": "H"},
-                 ]}
+                {
+                    "name": "api",
+                    "kind": "external_api",
+                    "entry_point": True,
+                    "failure_modes": [
+                        {
+                            "name": "schema-drift",
+                            "failure": "Schema changed",
+                            "impact": "H",
+                            "probability": "L",
+                            "detection": 6,
+                        },
+                        {"name": "timeouts", "failure": "Slow on Mondays", "probability": "H"},
+                    ],
+                }
             ]
         )
     )
     drift = result[("api", "schema-drift")]
     assert (drift.source, drift.impact, drift.probability, drift.detection) == (
-        "declared", "H", "L", 6)
+        "declared",
+        "H",
+        "L",
+        6,
+    )
     assert result[("api", "timeouts")].failure == "Slow on Mondays"
     assert result[("api", "timeouts")].probability == "H"
     assert result[("api", "outage-5xx")].source == "catalog"
@@ -133,8 +200,13 @@ def test_declared_modes_merge_with_the_catalog() -> None:
 def test_sorted_by_priority_then_rpn_with_sequential_ids_and_matrix_counts() -> None:
     result = analyse(
         [
-            {"name": "gw", "kind": "service", "entry_point": True, "zones": ["a"],
-             "dependencies": [{"target": "db"}, {"target": "cache", "type": "soft"}]},
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "zones": ["a"],
+                "dependencies": [{"target": "db"}, {"target": "cache", "type": "soft"}],
+            },
             {"name": "db", "kind": "database"},
             {"name": "cache", "kind": "cache"},
         ]
@@ -144,11 +216,21 @@ def test_sorted_by_priority_then_rpn_with_sequential_ids_and_matrix_counts() -> 
     assert keys == sorted(keys)
     assert [m.id for m in modes] == [f"FM-{i:03d}" for i in range(1, len(modes) + 1)]
     assert all(m.rpn == m.severity * m.occurrence * m.detection for m in modes)
-    assert all(m.priority == "P1" for m in modes
-               if (m.impact, m.probability) in failures.CRITICAL_CELLS)
+    assert all(
+        m.priority == "P1" for m in modes if (m.impact, m.probability) in failures.CRITICAL_CELLS
+    )
     assert sum(c.count for c in result.matrix) == len(modes)
-    assert [c.critical for c in result.matrix] == [False, True, True, False, False, True,
-                                                   False, False, False]
+    assert [c.critical for c in result.matrix] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert any(m.component == "zone:a" for m in modes)
 
 
@@ -156,8 +238,13 @@ def test_mechanisms_or_a_stated_reason() -> None:
     result = by_name(
         analyse(
             [
-                {"name": "gw", "kind": "service", "entry_point": True, "rps": 10,
-                 "dependencies": [{"target": "llm", "fallback": "backup"}]},
+                {
+                    "name": "gw",
+                    "kind": "service",
+                    "entry_point": True,
+                    "rps": 10,
+                    "dependencies": [{"target": "llm", "fallback": "backup"}],
+                },
                 {"name": "llm", "kind": "llm_api"},
                 {"name": "backup", "kind": "llm_api"},
             ]
