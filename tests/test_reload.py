@@ -263,3 +263,39 @@ async def test_reload_under_concurrent_load_drops_and_fails_no_call(
     finished = [e for e in events if isinstance(e, CallFinished)]
     assert len(finished) == completed
     assert {e.outcome for e in finished} == {"success"}
+
+
+async def test_readiness_follows_a_reload_of_critical() -> None:
+    import gc
+
+    from exporters.health import Readiness
+
+    def plan(critical: bool) -> dict[str, Any]:
+        breaker = {"minimum_calls": 1, "window_size": 1}
+        return {
+            "version": 1,
+            "system": "s",
+            "mechanisms": {"db": {"critical": critical, "circuit_breaker": breaker}},
+        }
+
+    readiness = Readiness()
+    add_hook(readiness)
+    try:
+        registry = load_plan(plan(False))
+        db = registry.policy("db")
+
+        @db
+        async def down() -> None:
+            raise ConnectionError
+
+        with pytest.raises(ConnectionError):
+            await down()
+        assert readiness.check().ready  # open, but not critical
+        registry.reload(plan(True))
+        gc.collect()
+        assert readiness.check().open_critical == ("db",)  # same breaker, still open, now critical
+        registry.reload(plan(False))
+        gc.collect()
+        assert readiness.check().ready
+    finally:
+        remove_hook(readiness)
