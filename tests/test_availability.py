@@ -8,6 +8,7 @@ import pytest
 
 from planner import availability
 from planner.graph import Graph
+from planner.model import AvailabilitySection
 from planner.spec import parse_spec
 
 
@@ -16,7 +17,7 @@ def spec(components: list[dict[str, Any]], **top: Any) -> Graph:
     return Graph(parse_spec(doc))
 
 
-def analyse(graph: Graph) -> availability.AvailabilitySection:
+def analyse(graph: Graph) -> AvailabilitySection:
     return availability.analyse(graph, availability.model(graph))
 
 
