@@ -74,6 +74,10 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
         from planner.render import render_plan
 
         plan = _load_plan_of(args.spec)
+        if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli_slo)
+            from planner.cli_slo import measure_into
+
+            plan = measure_into(plan, args)
         write_output(render_plan(plan, args.format, sections), args.output)
         return 0
 

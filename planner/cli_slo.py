@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["measure_into", "register"]
 
 _SLA_EPILOG = """\
 examples:
@@ -86,6 +86,39 @@ def register(subparsers: Any) -> None:
     dashboard.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     dashboard.set_defaults(func=_cmd_dashboard)
 
+    # `reliability plan SPEC --prometheus URL`: the plan's SLA section and "Current" measured.
+    plan = subparsers.choices.get("plan")
+    if plan is not None:
+        plan.add_argument(
+            "--prometheus",
+            metavar="URL",
+            help="measure SLA tracking and the current availability from this Prometheus",
+        )
+        plan.add_argument(
+            "--at", metavar="TIME", help="with --prometheus: measure as of this time (UTC)"
+        )
+
+
+def _parse_at(text: str | None) -> Any:
+    from planner.errors import PlannerError
+    from planner.slo.periods import parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise PlannerError(f"--at: {exc}") from None
+
+
+def measure_into(plan: Any, args: argparse.Namespace) -> Any:
+    """`plan` with its SLA section and "Current" measured from `args.prometheus` (first SLO)."""
+    from planner.slo.sla import measure_all, with_measurement
+
+    slos = _definitions(args.spec)
+    (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, _parse_at(args.at)))
+    return with_measurement(plan, section)
+
 
 def _definitions(spec_path: str) -> Any:
     from planner.slo.definition import definitions_from_spec
@@ -125,19 +158,13 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 def _cmd_sla(args: argparse.Namespace) -> int:
     from planner.errors import PlannerError
     from planner.output import write_output
-    from planner.slo.periods import parse_time
 
     slos = list(_definitions(args.spec))
     if args.slo is not None:
         slos = [s for s in slos if s.name == args.slo]
         if not slos:
             raise PlannerError(f"{args.spec}: --slo: no SLO named {args.slo!r} in the spec")
-    at = None
-    if args.at is not None:
-        try:
-            at = parse_time(args.at)
-        except ValueError as exc:
-            raise PlannerError(f"--at: {exc}") from None
+    at = _parse_at(args.at)
     if args.metrics_url:
         if at is not None:
             raise PlannerError("--at: a scrape of /metrics only tells the present; drop --at")

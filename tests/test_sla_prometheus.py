@@ -325,3 +325,23 @@ def test_unreachable_prometheus_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "unreachable" in err and url in err
+
+
+@pytest.mark.integration
+def test_plan_with_prometheus_fills_sla_and_current(
+    prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plan", str(spec_path), "--prometheus", prometheus.url, "--at", END.isoformat(),
+            "--format", "json"]
+    assert main(argv) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)["report"]
+    rows = {r["period"]: r for r in report["sla"]["rows"]}
+    errors, requests = _expected(PERIODS_AT_END["Last 30 days"], END)
+    expected = 100 * (1 - errors / requests)
+    assert rows["Last 30 days"]["actual"]["value"] == pytest.approx(expected, abs=1e-6)
+    assert report["current"]["value"] == pytest.approx(expected, abs=1e-6)
+    assert report["current"]["formula"].startswith("measured:")
+    # the text report shows the measured table instead of "not measured"
+    assert main(argv[:-2]) == 0
+    text = capsys.readouterr().out
+    assert "SLA TRACKING" in text and "not measured" not in text and "Last 30 days" in text

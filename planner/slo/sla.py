@@ -24,6 +24,7 @@ traffic seen so far; Breached when they don't (budget used × elapsed share of t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from planner.errors import PlannerError
-from planner.model import Figure, SlaRow, SlaSection
+from planner.model import Figure, Plan, SlaRow, SlaSection
 from planner.slo.definition import SloDefinition, definitions_from_spec
 from planner.slo.periods import Period, report_periods
 from planner.slo.prometheus import PrometheusClient
@@ -43,6 +44,7 @@ __all__ = [
     "measure",
     "measure_all",
     "measure_definitions",
+    "with_measurement",
 ]
 
 #: Burn-rate windows of "burn rates now", in seconds.
@@ -327,3 +329,22 @@ def measure(spec: SystemSpec, url: str, at: datetime | None = None) -> SlaSectio
     if not slos:
         raise PlannerError("the spec declares no SLO to measure")
     return asyncio.run(measure_all(slos[:1], url, at))[0]
+
+
+def with_measurement(plan: Plan, section: SlaSection) -> Plan:
+    """`plan` with its SLA section filled and its "Current" set to the measured availability.
+
+    "Current" becomes the rolling SLO period's actual (the calendar month's for a
+    `calendar_month` period); without data the modeled figure stays.
+    """
+    rows = [r for r in section.rows if r.period.startswith("Last ")] or list(section.rows[:1])
+    current = plan.current
+    if rows and rows[0].actual is not None:
+        actual = rows[0].actual
+        current = Figure(
+            actual.value,
+            "%",
+            f"measured: {actual.formula} ({rows[0].period.lower()})",
+            {**actual.inputs, "source": section.source},
+        )
+    return dataclasses.replace(plan, sla=section, current=current)
