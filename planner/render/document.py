@@ -7,13 +7,40 @@ FORMAT; the sections the seed lacks (availability, redundancy) sit next to their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from planner.model import MechanismRow, Plan
 from planner.render import figures as fmt
-from planner.render.layout import flow_box, risk_matrix_box, tree_box
+from planner.render.blocks import (
+    Block,
+    Bullets,
+    Diagram,
+    Heading,
+    Paragraph,
+    Section,
+    Table,
+    Title,
+)
+from planner.render.blocks import table_block as _table
+from planner.render.layers import layers, mechanism_label
+from planner.render.layout import flow_box, risk_matrix_box
 from planner.render.runbooks import runbook_filename
+
+__all__ = [
+    "SECTIONS",
+    "SLA_HOW_TO",
+    "SLA_PERIODS",
+    "Block",
+    "Bullets",
+    "Diagram",
+    "Heading",
+    "Paragraph",
+    "Section",
+    "Table",
+    "Title",
+    "document",
+    "report_keys",
+]
 
 #: Section names `render_plan(..., sections=...)` accepts, in report order.
 SECTIONS = ("failures", "availability", "mechanisms", "recovery", "monitoring", "sla")
@@ -23,65 +50,6 @@ SLA_PERIODS = ("This month", "This quarter", "YTD")
 
 #: What to run to fill the SLA TRACKING section; the report prints this instead of figures.
 SLA_HOW_TO = "not measured — run `reliability sla SPEC --prometheus URL`"
-
-
-@dataclass(frozen=True)
-class Title:
-    """The report header: title and `Name: value` fields."""
-
-    title: str
-    fields: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Section:
-    """A top-level section (FAILURE MODE ANALYSIS, ...)."""
-
-    title: str
-
-
-@dataclass(frozen=True)
-class Heading:
-    """A sub-heading inside a section ("Failure Modes:")."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table: header cells and rows of text cells."""
-
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-@dataclass(frozen=True)
-class Diagram:
-    """A box-drawn diagram, already laid out as lines (risk matrix, layers, failover)."""
-
-    name: str
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    """A sentence or two of prose."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Bullets:
-    """A bulleted list."""
-
-    items: tuple[str, ...]
-
-
-Block = Title | Section | Heading | Table | Diagram | Paragraph | Bullets
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
-    return Table(tuple(headers), tuple(tuple(row) for row in rows))
 
 
 # -------------------------------------------------------------------------------------- header
@@ -230,112 +198,6 @@ def availability(plan: Plan) -> list[Block]:
 
 
 # ---------------------------------------------------------------------------------- mechanisms
-
-_LAYERS = (
-    ("LAYER 1: Prevention", ("Prevention",)),
-    ("LAYER 2: Detection", ()),
-    ("LAYER 3: Containment", ("Containment", "Isolation")),
-    ("LAYER 4: Recovery", ("Recovery", "Degradation")),
-)
-
-_MECHANISM_NAMES = {
-    "circuit_breaker": "Circuit breakers",
-    "bulkhead": "Bulkheads",
-    "timeout": "Timeouts",
-    "deadline": "Deadlines",
-    "retry": "Retry with backoff",
-    "retry_budget": "Retry budgets",
-    "rate_limiter": "Rate limiting",
-    "fallback": "Fallbacks",
-    "hedge": "Hedged requests",
-}
-
-
-_MECHANISM_SINGULAR = {
-    "circuit_breaker": "Circuit breaker",
-    "bulkhead": "Bulkhead",
-    "timeout": "Timeout",
-    "deadline": "Deadline",
-    "retry": "Retry",
-    "retry_budget": "Retry budget",
-    "rate_limiter": "Rate limiter",
-    "fallback": "Fallback",
-    "hedge": "Hedge",
-}
-
-
-def mechanism_label(mechanism: str) -> str:
-    """The seed's name of one mechanism (`circuit_breaker` → `Circuit breaker`)."""
-    return _MECHANISM_SINGULAR.get(mechanism, mechanism.replace("_", " ").capitalize())
-
-
-def mechanism_name(mechanism: str) -> str:
-    """Plural display name, for the layers box (`circuit_breaker` → `Circuit breakers`)."""
-    return _MECHANISM_NAMES.get(mechanism, mechanism.replace("_", " ").capitalize())
-
-
-#: Mechanism names that are keys of a mechanism-table policy entry.
-_TABLE_KEYS = frozenset(
-    (
-        "timeout",
-        "deadline",
-        "retry",
-        "circuit_breaker",
-        "bulkhead",
-        "rate_limiter",
-        "fallback",
-        "hedge",
-    )
-)
-
-
-def _configured(plan: Plan, row: MechanismRow) -> bool:
-    """Whether the mechanism table really sets up `row` (a row may explain why it does not)."""
-    entry = plan.mechanism_table.get(row.policy)
-    if not isinstance(entry, Mapping):
-        return True
-    if row.mechanism == "retry_budget":
-        retry = entry.get("retry")
-        return isinstance(retry, Mapping) and retry.get("budget") is not None
-    if row.mechanism in _TABLE_KEYS:
-        return entry.get(row.mechanism) is not None
-    return True
-
-
-def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
-    by_mechanism: dict[str, list[str]] = {}
-    for row in plan.mechanisms:
-        if row.type in types and _configured(plan, row):
-            policies = by_mechanism.setdefault(row.mechanism, [])
-            if row.policy not in policies:
-                policies.append(row.policy)
-    return [f"{mechanism_name(m)}: {', '.join(p)}" for m, p in by_mechanism.items()]
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def layers(plan: Plan) -> list[str]:
-    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
-    groups: list[tuple[str, list[str]]] = []
-    for name, types in _LAYERS:
-        if types:
-            items = _layer_items(plan, types)
-        else:
-            signals = plan.monitoring.signals
-            alerts = plan.monitoring.burn_rate_alerts
-            items = []
-            if signals:
-                names = _unique(s.signal.lower() for s in signals)
-                items.append("Health signals: " + ", ".join(names))
-            if alerts:
-                rates = "/".join(_unique(fmt.figure(a.burn_rate) for a in alerts))
-                items.append(f"Burn-rate alerts: {rates}")
-        if name == "LAYER 4: Recovery" and plan.recovery.failover:
-            items.append(f"Failover: {plan.recovery.strategy.label}")
-        groups.append((name, items or ["nothing planned"]))
-    return tree_box("RESILIENCE LAYERS", groups)
 
 
 def mechanisms(plan: Plan) -> list[Block]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 
 from planner.model import Plan
-from planner.render.document import (
+from planner.render.blocks import (
     Block,
     Diagram,
     Heading,
@@ -14,8 +14,8 @@ from planner.render.document import (
     Section,
     Table,
     Title,
-    document,
 )
+from planner.render.document import document
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #1b1f24;

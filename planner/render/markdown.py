@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from planner.model import Plan
-from planner.render.document import (
+from planner.render.blocks import (
     Block,
     Diagram,
     Heading,
@@ -13,8 +13,8 @@ from planner.render.document import (
     Section,
     Table,
     Title,
-    document,
 )
+from planner.render.document import document
 
 
 def escape_text(text: str) -> str:

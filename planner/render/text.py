@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Sequence
 
 from planner.model import Plan
-from planner.render.document import (
+from planner.render.blocks import (
     Block,
     Diagram,
     Heading,
@@ -15,8 +15,8 @@ from planner.render.document import (
     Section,
     Table,
     Title,
-    document,
 )
+from planner.render.document import document
 from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
 
 

@@ -1,0 +1,117 @@
+"""The seed's RESILIENCE LAYERS box for a plan, and the display names of the mechanisms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from planner.model import MechanismRow, Plan
+from planner.render import figures as fmt
+from planner.render.layout import tree_box
+
+__all__ = ["layers", "mechanism_label", "mechanism_name"]
+
+_LAYERS = (
+    ("LAYER 1: Prevention", ("Prevention",)),
+    ("LAYER 2: Detection", ()),
+    ("LAYER 3: Containment", ("Containment", "Isolation")),
+    ("LAYER 4: Recovery", ("Recovery", "Degradation")),
+)
+
+_MECHANISM_NAMES = {
+    "circuit_breaker": "Circuit breakers",
+    "bulkhead": "Bulkheads",
+    "timeout": "Timeouts",
+    "deadline": "Deadlines",
+    "retry": "Retry with backoff",
+    "retry_budget": "Retry budgets",
+    "rate_limiter": "Rate limiting",
+    "fallback": "Fallbacks",
+    "hedge": "Hedged requests",
+}
+
+
+_MECHANISM_SINGULAR = {
+    "circuit_breaker": "Circuit breaker",
+    "bulkhead": "Bulkhead",
+    "timeout": "Timeout",
+    "deadline": "Deadline",
+    "retry": "Retry",
+    "retry_budget": "Retry budget",
+    "rate_limiter": "Rate limiter",
+    "fallback": "Fallback",
+    "hedge": "Hedge",
+}
+
+
+def mechanism_label(mechanism: str) -> str:
+    """The seed's name of one mechanism (`circuit_breaker` → `Circuit breaker`)."""
+    return _MECHANISM_SINGULAR.get(mechanism, mechanism.replace("_", " ").capitalize())
+
+
+def mechanism_name(mechanism: str) -> str:
+    """Plural display name, for the layers box (`circuit_breaker` → `Circuit breakers`)."""
+    return _MECHANISM_NAMES.get(mechanism, mechanism.replace("_", " ").capitalize())
+
+
+#: Mechanism names that are keys of a mechanism-table policy entry.
+_TABLE_KEYS = frozenset(
+    (
+        "timeout",
+        "deadline",
+        "retry",
+        "circuit_breaker",
+        "bulkhead",
+        "rate_limiter",
+        "fallback",
+        "hedge",
+    )
+)
+
+
+def _configured(plan: Plan, row: MechanismRow) -> bool:
+    """Whether the mechanism table really sets up `row` (a row may explain why it does not)."""
+    entry = plan.mechanism_table.get(row.policy)
+    if not isinstance(entry, Mapping):
+        return True
+    if row.mechanism == "retry_budget":
+        retry = entry.get("retry")
+        return isinstance(retry, Mapping) and retry.get("budget") is not None
+    if row.mechanism in _TABLE_KEYS:
+        return entry.get(row.mechanism) is not None
+    return True
+
+
+def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
+    by_mechanism: dict[str, list[str]] = {}
+    for row in plan.mechanisms:
+        if row.type in types and _configured(plan, row):
+            policies = by_mechanism.setdefault(row.mechanism, [])
+            if row.policy not in policies:
+                policies.append(row.policy)
+    return [f"{mechanism_name(m)}: {', '.join(p)}" for m, p in by_mechanism.items()]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def layers(plan: Plan) -> list[str]:
+    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
+    groups: list[tuple[str, list[str]]] = []
+    for name, types in _LAYERS:
+        if types:
+            items = _layer_items(plan, types)
+        else:
+            signals = plan.monitoring.signals
+            alerts = plan.monitoring.burn_rate_alerts
+            items = []
+            if signals:
+                names = _unique(s.signal.lower() for s in signals)
+                items.append("Health signals: " + ", ".join(names))
+            if alerts:
+                rates = "/".join(_unique(fmt.figure(a.burn_rate) for a in alerts))
+                items.append(f"Burn-rate alerts: {rates}")
+        if name == "LAYER 4: Recovery" and plan.recovery.failover:
+            items.append(f"Failover: {plan.recovery.strategy.label}")
+        groups.append((name, items or ["nothing planned"]))
+    return tree_box("RESILIENCE LAYERS", groups)
