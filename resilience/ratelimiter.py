@@ -5,7 +5,8 @@ full. A call takes one token. When none is left, a caller may *reserve* the next
 there within `max_wait` seconds (the bucket goes into debt and the caller sleeps until its token
 exists, so waiting callers are served in arrival order); otherwise the call is refused with
 `RateLimitedError`, whose `retry_after` says when a token will be available. A caller cancelled
-while it waits gives its reserved token back.
+while it waits gives its reserved token back, and in a `Policy` with a `deadline` a caller whose
+token would come after the deadline is refused at once instead of waiting in vain.
 
 Over any interval of `t` seconds the limiter admits at most `burst + rate_per_s × t` calls.
 
@@ -19,7 +20,7 @@ from collections.abc import Coroutine
 from typing import Any, NoReturn, Protocol, TypeVar
 
 from resilience import _clock
-from resilience._core import Call, CallContext, Mechanism, Step
+from resilience._core import Call, CallContext, Mechanism, Step, remaining_time
 from resilience._errors import RateLimitedError
 from resilience._events import Emitter, Rejected
 
@@ -173,6 +174,11 @@ class RateLimiter(Mechanism):
         if self.storage is None:
             wait = self.reserve(ctx.emitter)
             if wait > 0:
+                left = remaining_time()
+                if left is not None and wait > left:
+                    # The caller's deadline ends before the token exists: refuse now, don't wait.
+                    self.refund()
+                    self._reject(wait, ctx.emitter)
                 try:
                     await self._sleep(wait)
                 except BaseException:

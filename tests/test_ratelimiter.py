@@ -211,3 +211,23 @@ async def test_in_a_policy_each_attempt_takes_a_token() -> None:
     rejected = [e for e in seen if isinstance(e, Rejected)]
     assert [(e.policy, e.mechanism) for e in rejected] == [("llm", "rate_limiter")]
     assert rejected[0].retry_after == pytest.approx(1.0)
+
+
+async def test_a_token_after_the_callers_deadline_is_refused_at_once() -> None:
+    from resilience.policy import Policy
+
+    limiter = RateLimiter(rate_per_s=1, burst=1, max_wait=10)
+    call = Policy("llm", rate_limiter=limiter, deadline=0.5)(_noop)
+    await call()
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RateLimitedError) as caught:
+        await call()  # the next token is 1s away, the deadline 0.5s
+    assert caught.value.retry_after == pytest.approx(1.0)
+    assert loop.time() == 0.0  # refused without waiting
+    assert limiter.available == pytest.approx(0.0)  # and the reservation was given back
+    await asyncio.sleep(1.0)
+    assert await call() == "ok"
+
+
+async def _noop() -> str:
+    return "ok"
