@@ -314,23 +314,25 @@ class Retry(Mechanism):
         token = _retrying.set(task)
         try:
             attempt = 1
-            start = 0.0
+            start: float | None = None  # read on the first failure: success costs no clock read
             while True:
                 try:
                     result = await nxt(call, ctx)
                 except Exception as exc:
-                    if not start:
-                        start = _clock.monotonic()
-                    wait = self._next_wait(attempt, exc, None, start, _clock.monotonic(), ctx)
+                    now = _clock.monotonic()
+                    if start is None:
+                        start = now
+                    wait = self._next_wait(attempt, exc, None, start, now, ctx)
                     if wait < 0:
                         raise
                 else:
                     check = self.retry_if_result
                     if check is None or not check(result):
                         return result
-                    if not start:
-                        start = _clock.monotonic()
-                    wait = self._next_wait(attempt, None, result, start, _clock.monotonic(), ctx)
+                    now = _clock.monotonic()
+                    if start is None:
+                        start = now
+                    wait = self._next_wait(attempt, None, result, start, now, ctx)
                     if wait < 0:
                         return result
                 await asyncio.sleep(wait)
