@@ -154,6 +154,7 @@ _BUILDERS: dict[str, Callable[[str, Any], Layer]] = {
     "hedge": lambda _name, c: Hedge(**_set(c)),
 }
 
+
 def _build_shared(section: str, name: str, config: Any, storage: Any) -> Layer:
     """A breaker or rate limiter sharing its state through the plan's `storage` section."""
     if section == "circuit_breaker":
@@ -472,10 +473,15 @@ class PlanRegistry:
                     [(f"mechanisms.{n}", "missing, but the policy is in use") for n in gone],
                 )
             if read.plan.storage != self._read.plan.storage:
-                raise PlanError(read.source, [(
-                    "storage",
-                    "cannot change on reload (breakers would lose their shared state); restart",
-                )])
+                raise PlanError(
+                    read.source,
+                    [
+                        (
+                            "storage",
+                            "cannot change on reload (breakers would lose their shared state); restart",
+                        )
+                    ],
+                )
             built = self._build_all(read, self._policies, self.storage)
             for name, policy in self._policies.items():
                 policy._swap(built[name])
