@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 import yaml
 
+from planner.model import Figure
 from planner.render import dump_document, render_plan
 from planner.render.document import SECTIONS, SLA_HOW_TO
 from planner.render.runbooks import postmortem_markdown, runbook_files
@@ -190,3 +192,12 @@ def test_layers_box_lists_only_mechanisms_the_table_sets_up() -> None:
     assert "└── Bulkheads: cache" in layer_lines
     assert "| Retry     | Recovery  | none" in text  # still shown, with its reason
     assert "- Retry: no transient failure mode" in text
+
+
+def test_header_says_when_current_is_measured() -> None:
+    plan = sample_plan(sla=True)
+    measured = dataclasses.replace(
+        plan, current=Figure(99.995, "%", "measured: event-weighted (last 30 days)")
+    )
+    text = render_plan(measured, "text", ["sla"])
+    assert "\nCurrent: 99.995% (measured; modeled 99.4502%)\n" in text

@@ -56,14 +56,19 @@ SLA_HOW_TO = "not measured — run `reliability sla SPEC --prometheus URL`"
 
 
 def header(plan: Plan) -> list[Block]:
-    """The seed's header box: system, tier, SLA target and the modeled current availability."""
+    """The seed's header box: system, tier, SLA target and the current availability."""
     head = plan.header
-    below = "" if plan.availability.meets_target else "; below target"
+    # "Current" is modeled from the spec, or measured when `plan --prometheus` filled it in.
+    if plan.current.formula.startswith("measured"):
+        source = f"measured; modeled {fmt.percent(plan.availability.current.value)}"
+    else:
+        source = "modeled from the spec"
+    below = "; below target" if plan.current.value < head.target.value else ""
     fields = [
         ("System", head.system),
         ("Tier", head.tier),
         ("SLA Target", fmt.percent(head.target.value)),
-        ("Current", f"{fmt.percent(plan.current.value)} (modeled from the spec{below})"),
+        ("Current", f"{fmt.percent(plan.current.value)} ({source}{below})"),
         ("SLO period", head.period_label),
     ]
     if head.users is not None:
