@@ -166,11 +166,29 @@ def _sli_formula(slo: SloDefinition) -> str:
     return "100 × (1 − Σincrease(errors) / Σincrease(total))"
 
 
-def _row(slo: SloDefinition, period: Period, counts: _Counts | None, first: float | None) -> SlaRow:
-    target = slo.objective
+def _coverage(period: Period, window: tuple[float, float] | None) -> Figure | None:
+    """Share of the period Prometheus holds samples for (its two edges; gaps not detected)."""
+    if window is None:
+        return None
     length = (period.at - period.start).total_seconds()
-    if counts is None or first is None:
-        coverage = None if first is None else Figure(0.0, "%", "no events in the period")
+    begin, end = window
+    return Figure(
+        100.0 * max(0.0, end - begin) / length if length > 0 else 100.0,
+        "%",
+        "100 × (last sample − max(period start, first sample)) / (at − period start)",
+        {"period_start": period.start.isoformat(), "from": _iso(begin), "to": _iso(end)},
+    )
+
+
+def _row(
+    slo: SloDefinition,
+    period: Period,
+    counts: _Counts | None,
+    window: tuple[float, float] | None,
+) -> SlaRow:
+    target = slo.objective
+    coverage = _coverage(period, window)
+    if counts is None:
         return SlaRow(period.label, target, None, None, "No data", coverage)
     actual = 100.0 * (1.0 - counts.bad / counts.total)
     used = (100.0 - actual) / (100.0 - target) * 100.0
@@ -192,12 +210,7 @@ def _row(slo: SloDefinition, period: Period, counts: _Counts | None, first: floa
             used, "%", "100 × (100 − actual) / (100 − target)", {"actual": actual, "target": target}
         ),
         status=status,
-        coverage=Figure(
-            100.0 * (counts.end - counts.start) / length if length > 0 else 100.0,
-            "%",
-            "100 × (last sample − max(period start, first sample)) / (at − period start)",
-            {"period_start": period.start.isoformat(), **span},
-        ),
+        coverage=coverage,
     )
 
 
@@ -257,14 +270,15 @@ async def measure_definitions(
     for period in periods:
         start = period.start.timestamp()
         counts = None
+        window = None
         if span is not None:
             first, last = span
-            begin = max(start, first)
-            if last > begin:
-                counts = await _counts(client, slo, begin, last)
+            window = (max(start, first), last)
+            if last > window[0]:
+                counts = await _counts(client, slo, window[0], last)
         if period is periods[0]:
             month_counts = counts
-        rows.append(_row(slo, period, counts, span[0] if span else None))
+        rows.append(_row(slo, period, counts, window))
     remaining = _month_budget(slo, periods[0], month_counts)
     burn_at = span[1] if span is not None else now
     burn = await _burn_rates(client, slo, burn_at) if span is not None else {}
