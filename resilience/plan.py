@@ -478,7 +478,8 @@ class PlanRegistry:
                     [
                         (
                             "storage",
-                            "cannot change on reload (breakers would lose their shared state); restart",
+                            "cannot change on reload (breakers would lose their shared state); "
+                            "restart",
                         )
                     ],
                 )
