@@ -24,7 +24,7 @@ from planner.errors import PlannerError
 from planner.output import write_atomic, write_output
 from resilience import ResilienceError
 
-__all__ = ["EXTENSIONS", "FORMATS", "build_parser", "main"]
+__all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
 
 #: Modules that add subcommands through `register(subparsers) -> None`.
 EXTENSIONS = ("planner.cli_slo", "planner.cli_chaos")
@@ -40,13 +40,13 @@ Handler = Callable[[argparse.Namespace], int]
 _EPILOG = """\
 examples:
   reliability plan examples/ai_gateway/system.yaml
-  reliability plan system.yaml --format yaml -o plan.yaml     # the file resilience.load_plan reads
-  reliability plan system.yaml --format html -o plan.html
+  reliability plan system.yaml -o plan.yaml   # the plan file resilience.load_plan reads
+  reliability plan system.yaml -o plan.html   # format from the -o extension, or --format
   reliability failures system.yaml --format markdown
   reliability recovery system.yaml
   reliability runbook system.yaml -o runbooks/
   reliability postmortem system.yaml -o postmortem.md
-  reliability validate plan.yaml                            # a system spec or a plan file
+  reliability validate plan.yaml              # a system spec or a plan file
   reliability schema -o plan.schema.json
 
 exit codes: 0 ok, 1 a check failed, 2 bad input or an unreachable server
@@ -67,6 +67,29 @@ def _load_plan_of(spec_path: str) -> Any:
     return build_plan(spec)
 
 
+#: `-o` file extension → the format written when `--format` is not given.
+_FORMAT_BY_SUFFIX = {
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def format_for(output: str | None) -> str:
+    """The format for `-o output` when `--format` is absent: by extension, else text.
+
+    So `reliability plan system.yaml -o plan.yaml` writes the plan file load_plan reads, not a
+    text report under a .yaml name.
+    """
+    if output is None:
+        return "text"
+    return _FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), "text")
+
+
 def _report(sections: tuple[str, ...] | None) -> Handler:
     """A handler that renders `sections` of the plan (None: all of them) in `--format`."""
 
@@ -78,7 +101,8 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
             from planner.cli_slo import measure_into
 
             plan = measure_into(plan, args)
-        write_output(render_plan(plan, args.format, sections), args.output)
+        fmt = args.format or format_for(args.output)
+        write_output(render_plan(plan, fmt, sections), args.output)
         return 0
 
     return handle
@@ -193,8 +217,9 @@ def _add_report_command(
         "--format",
         "-f",
         choices=FORMATS,
-        default="text",
-        help="output format (default: text; json and yaml are plan files for load_plan)",
+        default=None,
+        help="output format (default: from the -o file's extension — .yaml/.yml, .json, .md, "
+        ".html — else text); json and yaml are plan files for resilience.load_plan",
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     parser.set_defaults(func=_report(sections))

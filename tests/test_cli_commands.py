@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -213,3 +214,24 @@ def test_spec_errors_name_the_file_and_field(
         assert err.startswith(f"reliability: error: {bad}: components[0]"), (command, err)
         assert "llm-X" in err and err.count("\n") == 1
     assert os.listdir(tmp_path) == ["system.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("plan.yaml", lambda text: "mechanisms" in yaml.safe_load(text)),
+        ("plan.json", lambda text: "mechanisms" in json.loads(text)),
+        ("plan.md", lambda text: text.startswith("# Reliability Engineering Plan")),
+        ("plan.html", lambda text: text.startswith("<!DOCTYPE html>")),
+        ("plan.txt", lambda text: text.startswith("RELIABILITY ENGINEERING PLAN\n")),
+    ],
+)
+def test_format_follows_the_output_extension_unless_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, check: Any
+) -> None:
+    out = tmp_path / name
+    assert run(capsys, "plan", spec("internal_tool"), "-o", str(out))[0] == 0
+    assert check(out.read_text(encoding="utf-8"))
+    # an explicit --format wins over the extension
+    assert run(capsys, "plan", spec("internal_tool"), "-o", str(out), "--format", "text")[0] == 0
+    assert out.read_text(encoding="utf-8").startswith("RELIABILITY ENGINEERING PLAN\n")
