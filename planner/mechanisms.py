@@ -73,6 +73,11 @@ def _ceil_to(seconds: float, step: float = 0.01) -> float:
     return round(math.ceil(round(seconds / step, 6)) * step, 6)
 
 
+def _floor_to(seconds: float, step: float = 0.01) -> float:
+    # a deadline is rounded down: rounding up would overspend the caller's budget
+    return round(math.floor(round(seconds / step, 6)) * step, 6)
+
+
 def policy_name(graph: Graph, edge: Edge) -> str:
     """The target's name, or `caller.target` when the target has several callers."""
     return edge.target if len(graph.callers[edge.target]) == 1 else f"{edge.caller}.{edge.target}"
@@ -186,7 +191,7 @@ def _edge(
         )
         reserve = _ceil_to(latency(graph, fallback)[1] * TIMEOUT_HEADROOM) if fallback else 0.0
         available = caller_budget[0] - own - siblings - reserve
-        deadline_value = _ceil_to(available) if available > 0 else 0.0
+        deadline_value = _floor_to(available) if available > 0 else 0.0
         deadline_fig = Figure(
             deadline_value,
             "s",

@@ -1,0 +1,111 @@
+"""Monitoring: burn-rate settings per period, thresholds from the spec, runbooks, severities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner.build import build_plan
+from planner.model import MonitoringSection, Plan
+from planner.spec import parse_spec
+
+COMPONENTS: list[dict[str, Any]] = [
+    {
+        "name": "gw",
+        "kind": "service",
+        "entry_point": True,
+        "replicas": 4,
+        "rps": 50,
+        "latency": {"p50": "40ms", "p99": "400ms"},
+        "latency_budget": "3s",
+        "dependencies": [{"target": "llm", "fallback": "answer from cache"}, {"target": "db"}],
+    },
+    {"name": "llm", "kind": "llm_api", "availability": 99.0, "quota": {"rps": 60}},
+    {"name": "db", "kind": "database", "replicas": 2},
+]
+
+
+def build(period: str = "30d", tier: str = "standard") -> Plan:
+    doc = {
+        "version": 1,
+        "system": "gpt-shop",
+        "tier": tier,
+        "slo_period": period,
+        "components": COMPONENTS,
+    }
+    return build_plan(parse_spec(doc))
+
+
+def monitoring(period: str = "30d", tier: str = "standard") -> MonitoringSection:
+    return build(period, tier).monitoring
+
+
+@pytest.mark.parametrize(
+    ("period", "factors"),
+    [
+        ("30d", [14.4, 6.0, 3.0, 1.0]),
+        ("28d", [13.44, 5.6, 2.8, 28 / 30]),  # the 2/5/10/10 % shares over 28 days
+    ],
+)
+def test_burn_rates_per_period(period: str, factors: list[float]) -> None:
+    alerts = monitoring(period).burn_rate_alerts
+    assert [a.burn_rate.value for a in alerts] == pytest.approx(factors)
+    assert [a.severity for a in alerts] == ["page", "page", "ticket", "ticket"]
+    assert [a.long_window.value for a in alerts] == [3600, 21600, 86400, 259200]
+    assert [a.short_window.value for a in alerts] == [300, 1800, 7200, 21600]
+    assert [a.budget_consumed.value for a in alerts] == pytest.approx([2, 5, 10, 10])
+
+
+def test_thresholds_and_time_to_fire_at_999() -> None:
+    fast = monitoring().burn_rate_alerts[0]
+    assert fast.error_ratio.value == pytest.approx(0.0144)  # 14.4 × 0.1 %
+    assert fast.time_to_fire.value == pytest.approx(51.84)  # SRE Workbook: 51.8 s
+
+
+def test_an_alert_that_can_never_fire_says_so() -> None:
+    doc = {"version": 1, "system": "s", "slo": 90.0, "components": COMPONENTS}
+    fast = build_plan(parse_spec(doc)).monitoring.burn_rate_alerts[0]
+    assert fast.error_ratio.value > 1 and fast.time_to_fire.value == float("inf")
+
+
+def test_signal_thresholds_derive_from_tier_and_spec() -> None:
+    signals = {s.signal + "/" + s.metric: s for s in monitoring().signals}
+    availability = signals["Availability/Uptime %"]
+    assert (availability.warning.value, availability.critical.value) == pytest.approx((99.95, 99.9))
+    errors = signals["Errors/Rate (5m)"]
+    assert (errors.warning.value, errors.critical.value) == pytest.approx((0.1, 1.44))
+    latency = signals["Latency/p99 (gw)"]
+    assert (latency.warning.value, latency.critical.value) == pytest.approx((0.6, 3.0))
+    cpu = signals["Saturation/CPU (gw)"]
+    assert cpu.critical.value == pytest.approx(75.0)  # 4 replicas: (4 − 1)/4
+    assert cpu.warning.value == pytest.approx(60.0)
+    assert 'job="gw"' in latency.promql
+
+
+def test_a_runbook_for_every_p1_and_p2_mode() -> None:
+    plan = build(tier="critical")
+    wanted = [m.id for m in plan.failure_modes if m.priority in ("P1", "P2")]
+    books = plan.monitoring.runbooks
+    assert [b.failure_mode_id for b in books] == wanted
+    assert wanted, "the example must have P1/P2 modes"
+    for book in books:
+        assert book.symptoms and book.diagnosis and book.mitigation
+        assert book.recovery and book.verification
+        assert book.severity == {"P1": "SEV1", "P2": "SEV2"}[book.priority]
+    llm = next(b for b in books if b.component == "llm")
+    assert any('policy="llm"' in q.promql for q in llm.diagnosis)
+    assert any("fallback → answer from cache" in step for step in llm.mitigation)
+
+
+def test_severities_and_postmortem() -> None:
+    section = monitoring()
+    assert [(s.severity, s.priority, s.response) for s in section.severities] == [
+        ("SEV1", "P1", "page"),
+        ("SEV2", "P2", "page"),
+        ("SEV3", "P3", "ticket"),
+    ]
+    headings = [s.heading for s in section.postmortem.sections]
+    assert {"Impact", "Timeline", "Error budget", "Action items"} <= set(headings)
+    impact = next(s for s in section.postmortem.sections if s.heading == "Impact")
+    assert "Error budget: 43m 12s per 30d at 99.9%" in impact.prefilled

@@ -1,0 +1,154 @@
+"""Invariants of the planner over generated systems (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import resilience
+from planner import availability, blast
+from planner.build import build_plan, plan_to_dict
+from planner.graph import Graph
+from planner.mechanisms import _worst_backoff
+from planner.spec import parse_spec
+
+KINDS = ["service", "database", "cache", "queue", "external_api", "llm_api", "vector_db"]
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def systems(draw: st.DrawFn) -> dict[str, Any]:
+    """A random acyclic system: component i only depends on components after it."""
+    n = draw(st.integers(1, 7))
+    names = [f"c{i}" for i in range(n)]
+    components: list[dict[str, Any]] = []
+    for i, name in enumerate(names):
+        comp: dict[str, Any] = {
+            "name": name,
+            "kind": draw(st.sampled_from(KINDS)),
+            "replicas": draw(st.integers(1, 3)),
+            "availability": draw(st.sampled_from([95.0, 99.0, 99.5, 99.9, 99.99])),
+            "latency": {"p99": draw(st.sampled_from(["5ms", "100ms", "1s", "8s"]))},
+            "zones": draw(st.sampled_from([[], ["a"], ["a", "b"], ["a", "b", "c"]])),
+        }
+        comp["min_healthy"] = draw(st.integers(1, comp["replicas"]))
+        if draw(st.booleans()):
+            comp["rps"] = draw(st.sampled_from([0.5, 5, 50, 500]))
+        if draw(st.booleans()):
+            comp["latency_budget"] = draw(st.sampled_from(["500ms", "3s", "30s"]))
+        if draw(st.booleans()):
+            comp["quota"] = {"rps": draw(st.sampled_from([10, 100]))}
+        if comp["kind"] in ("database", "queue", "vector_db") and draw(st.booleans()):
+            comp["data"] = {
+                "replication": "async",
+                "replication_lag": "2s",
+                "backup_interval": "1h",
+            }
+        later = names[i + 1 :]
+        targets = draw(st.lists(st.sampled_from(later), unique=True, max_size=3)) if later else []
+        deps = []
+        for target in targets:
+            dep: dict[str, Any] = {
+                "target": target,
+                "type": draw(st.sampled_from(["hard", "soft"])),
+            }
+            others = [x for x in names if x not in (name, target)]
+            choice = draw(st.sampled_from(["none", "text", "component"]))
+            if choice == "text":
+                dep["fallback"] = "degraded answer"
+            elif choice == "component" and others:
+                dep["fallback"] = draw(st.sampled_from(others))
+            deps.append(dep)
+        comp["dependencies"] = deps
+        components.append(comp)
+    components[0]["entry_point"] = True
+    return {
+        "version": 1,
+        "system": "generated",
+        "tier": draw(st.sampled_from(["standard", "high", "critical", "ultra"])),
+        "components": components,
+    }
+
+
+def modeled(doc: dict[str, Any]) -> tuple[float, float]:
+    g = Graph(parse_spec(doc))
+    section = availability.analyse(g, availability.model(g))
+    return section.current.value, section.with_mechanisms.value
+
+
+@SETTINGS
+@given(systems())
+def test_same_spec_same_plan(doc: dict[str, Any]) -> None:
+    first = plan_to_dict(build_plan(parse_spec(doc)))
+    second = plan_to_dict(build_plan(parse_spec(copy.deepcopy(doc))))
+    assert json.dumps(first) == json.dumps(second)
+
+
+@SETTINGS
+@given(systems(), st.data())
+def test_adding_a_replica_never_lowers_modeled_availability(
+    doc: dict[str, Any], data: st.DataObject
+) -> None:
+    before = modeled(doc)
+    grown = copy.deepcopy(doc)
+    comp = data.draw(st.sampled_from(grown["components"]))
+    comp["replicas"] += 1
+    after = modeled(grown)
+    assert after[0] >= before[0] - 1e-9
+    assert after[1] >= before[1] - 1e-9
+
+
+@SETTINGS
+@given(systems(), st.data())
+def test_removing_a_fallback_never_shrinks_a_blast_radius(
+    doc: dict[str, Any], data: st.DataObject
+) -> None:
+    edges = [
+        (i, j)
+        for i, comp in enumerate(doc["components"])
+        for j, dep in enumerate(comp["dependencies"])
+        if "fallback" in dep
+    ]
+    if not edges:
+        return
+    i, j = data.draw(st.sampled_from(edges))
+    stripped = copy.deepcopy(doc)
+    del stripped["components"][i]["dependencies"][j]["fallback"]
+    with_fallback = blast.analyse(Graph(parse_spec(doc))).by_source
+    without = blast.analyse(Graph(parse_spec(stripped))).by_source
+    for source, row in with_fallback.items():
+        other = without[source]
+        assert set(row.affected_with) <= set(other.affected_with)
+        assert row.users_impacted_with.value <= other.users_impacted_with.value + 1e-9
+        # and the planned mechanisms never make a failure bigger than no mechanisms at all
+        assert set(row.affected_with) <= set(row.affected)
+
+
+@SETTINGS
+@given(systems())
+def test_every_p1_has_a_mechanism_or_a_stated_reason(doc: dict[str, Any]) -> None:
+    plan = build_plan(parse_spec(doc))
+    for mode in plan.failure_modes:
+        if mode.priority == "P1":
+            assert mode.mechanisms or mode.mitigation.strip(), mode.id
+    assert {r.failure_mode_id for r in plan.monitoring.runbooks} == {
+        m.id for m in plan.failure_modes if m.priority in ("P1", "P2")
+    }
+
+
+@SETTINGS
+@given(systems())
+def test_the_table_loads_and_retries_fit_their_deadline(doc: dict[str, Any]) -> None:
+    plan = build_plan(parse_spec(doc))
+    resilience.load_plan(plan_to_dict(plan))
+    for name, policy in plan.mechanism_table.items():
+        assert policy["timeout"] <= policy["deadline"] + 1e-9, name
+        retry = policy.get("retry")
+        if retry is not None:
+            wait = retry["wait"]
+            worst = _worst_backoff(retry["max_attempts"], wait["multiplier"], wait["max"])
+            assert retry["max_attempts"] * policy["timeout"] + worst <= policy["deadline"] + 1e-9
