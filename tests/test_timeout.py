@@ -241,3 +241,22 @@ def test_bad_seconds_are_refused() -> None:
             Timeout(bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="deadline"):
         Policy("p", deadline=0)
+
+
+async def test_a_long_attempt_at_the_front_does_not_pin_finished_entries() -> None:
+    timeout = Timeout(100.0)
+
+    @timeout
+    async def work(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    long = asyncio.ensure_future(work(50))
+    await asyncio.sleep(0)
+    for _ in range(5000):
+        await work(0.001)
+    queue = timeout._queue
+    assert queue is not None
+    assert queue.active == 1
+    assert len(queue._entries) <= 2 * queue.active + 65  # compacted, not 5001 entries
+    await long
+    assert queue.active == 0
