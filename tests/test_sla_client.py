@@ -1,0 +1,91 @@
+"""The Prometheus query client: retries under its Policy, one clear UpstreamError otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from planner.errors import UpstreamError
+from planner.slo.prometheus import PrometheusClient
+from tests.servers import free_port
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+async def _serve(handler: Handler) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/api/v1/query", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def flaky() -> AsyncIterator[tuple[str, list[str]]]:
+    """503 twice, then a vector: the client must get through on its third attempt."""
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.query["query"])
+        if len(seen) < 3:
+            return web.Response(status=503, text="overloaded")
+        result = [{"metric": {"job": "a"}, "value": [1, "2.5"]},
+                  {"metric": {"job": "b"}, "value": [1, "NaN"]}]
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    async for url in _serve(handle):
+        yield url, seen
+
+
+@pytest.fixture
+async def strict() -> AsyncIterator[tuple[str, list[str]]]:
+    """Rejects every query as Prometheus does a parse error (HTTP 400 + JSON error)."""
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.query["query"])
+        body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"}
+        return web.json_response(body, status=400)
+
+    async for url in _serve(handle):
+        yield url, seen
+
+
+@pytest.mark.integration
+async def test_5xx_is_retried_and_nan_is_no_data(flaky: tuple[str, list[str]]) -> None:
+    url, seen = flaky
+    async with aiohttp.ClientSession() as session:
+        client = PrometheusClient(url, session)
+        assert await client.total("up", 1.0) == 2.5  # the NaN series carries no data
+    assert seen == ["up", "up", "up"]
+
+
+@pytest.mark.integration
+async def test_a_rejected_query_is_not_retried(strict: tuple[str, list[str]]) -> None:
+    url, seen = strict
+    async with aiohttp.ClientSession() as session:
+        client = PrometheusClient(url, session)
+        with pytest.raises(UpstreamError, match=r"rejected the query 'su\(m': parse error"):
+            await client.total("su(m", 1.0)
+    assert seen == ["su(m"]
+
+
+@pytest.mark.integration
+async def test_not_a_prometheus() -> None:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(text="<html>hello</html>", content_type="text/html")
+
+    async for url in _serve(handle):
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(UpstreamError, match="without JSON"):
+                await PrometheusClient(url, session).total("up", 1.0)
