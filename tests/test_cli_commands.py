@@ -148,12 +148,13 @@ def test_validate_tells_a_spec_from_a_plan(
     assert out.startswith(
         f"{spec('ai_gateway')}: valid system spec: ai-gateway, 5 components, 4 dependencies, "
     )
-    plan = tmp_path / "plan.yaml"
-    assert run(capsys, "plan", spec("ai_gateway"), "--format", "yaml", "-o", str(plan))[0] == 0
-    code, out, _ = run(capsys, "validate", str(plan))
-    assert code == 0
-    assert out.startswith(f"{plan}: valid plan: ai-gateway, ")
-    assert "llm-primary" in out
+    for name in ("plan.yaml", "plan.json"):
+        plan = tmp_path / name
+        assert run(capsys, "plan", spec("ai_gateway"), "-o", str(plan))[0] == 0
+        code, out, _ = run(capsys, "validate", str(plan))
+        assert code == 0
+        assert out.startswith(f"{plan}: valid plan: ai-gateway, 4 policies: ")
+        assert "llm-primary" in out
 
 
 def test_validate_names_the_bad_field_of_a_plan(
@@ -235,3 +236,10 @@ def test_format_follows_the_output_extension_unless_given(
     # an explicit --format wins over the extension
     assert run(capsys, "plan", spec("internal_tool"), "-o", str(out), "--format", "text")[0] == 0
     assert out.read_text(encoding="utf-8").startswith("RELIABILITY ENGINEERING PLAN\n")
+
+
+def test_runbook_without_dash_o_prints_every_runbook(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "runbook", spec("web_shop"))
+    assert code == 0
+    titles = [line for line in out.splitlines() if line.startswith("# FM-")]
+    assert len(titles) == out.count("\n## Symptoms\n") > 0
