@@ -73,10 +73,18 @@ class WatchedPolicy:
             bulkhead_capacity=_Ref(info.bulkhead_capacity) if info.bulkhead_capacity else None,
         )
 
+    def _refs(self) -> tuple[_Ref[str] | _Ref[int] | None, ...]:
+        return (self.breaker_state, self.bulkhead_in_flight, self.bulkhead_capacity)
+
+    def same_callables(self, other: WatchedPolicy) -> bool:
+        """True when both views read the very same callables (the same policy bound again)."""
+        return all((a is None and b is None) or (a is not None and b is not None and
+                                                  a.get() is not None and a.get() == b.get())
+                   for a, b in zip(self._refs(), other._refs(), strict=True))
+
     def alive(self) -> bool:
         """False once every callable this policy had is gone (the policy was collected)."""
-        refs = [r for r in (self.breaker_state, self.bulkhead_in_flight, self.bulkhead_capacity)
-                if r is not None]
+        refs = [r for r in self._refs() if r is not None]
         return not refs or any(r.get() is not None for r in refs)
 
     def state(self) -> str | None:
@@ -93,30 +101,62 @@ class WatchedPolicy:
         return in_flight(), capacity()
 
 
-class PolicyWatch:
-    """The policies bound so far, by name; the latest binding of a name wins.
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """What the gauges of one policy name show now."""
 
-    A policy is rebound (same name) whenever a global hook is added, so keeping the latest binding
-    per name gives one series per policy name, as Prometheus requires. Thread-safe: scrapes may
-    run on another thread than the one that builds policies.
+    name: str
+    state: str | None
+    bulkhead: tuple[int, int] | None
+
+
+class PolicyWatch:
+    """The live policies bound so far, grouped by name.
+
+    One name can be bound more than once: a policy is bound again whenever a global hook is added,
+    it may be rebuilt (plan reload), and a breaker's own emitter carries the breaker's name, which
+    often is the policy's. Prometheus needs one series per name, so `views` reads, per name, the
+    breaker state and the bulkhead of the most recently bound *live* binding that has them.
+    `last_state` holds the breaker state seen in events, for breakers without a live readout.
+    Thread-safe: scrapes may run on another thread than the one that builds policies.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_name: dict[str, WatchedPolicy] = {}
+        self._by_name: dict[str, list[WatchedPolicy]] = {}
+        self.last_state: dict[str, str] = {}
 
     def add(self, info: PolicyInfo) -> WatchedPolicy:
-        """Record (or replace) the live view of `info`."""
+        """Record the live view of `info` (a rebinding of the same callables replaces the old)."""
         watched = WatchedPolicy.of(info)
         with self._lock:
-            self._by_name[info.name] = watched
+            kept = [w for w in self._by_name.get(info.name, ())
+                    if w.alive() and not w.same_callables(watched)]
+            self._by_name[info.name] = [*kept, watched]
         return watched
 
-    def __iter__(self) -> Iterator[WatchedPolicy]:
-        """The live policies, sorted by name; forgets those that were garbage-collected."""
+    def _live(self) -> dict[str, list[WatchedPolicy]]:
         with self._lock:
-            dead = [name for name, w in self._by_name.items() if not w.alive()]
-            for name in dead:
-                del self._by_name[name]
-            live = sorted(self._by_name.values(), key=lambda w: w.name)
-        return iter(live)
+            for name in list(self._by_name):
+                live = [w for w in self._by_name[name] if w.alive()]
+                if live:
+                    self._by_name[name] = live
+                else:
+                    del self._by_name[name]
+            return {name: list(entries) for name, entries in sorted(self._by_name.items())}
+
+    def views(self) -> Iterator[PolicyView]:
+        """One view per live policy name, sorted by name."""
+        for name, entries in self._live().items():
+            state = next((s for w in reversed(entries) if (s := w.state()) is not None),
+                         self.last_state.get(name))
+            bulkhead = next((b for w in reversed(entries) if (b := w.bulkhead()) is not None),
+                            None)
+            yield PolicyView(name, state, bulkhead)
+
+    def critical(self) -> Iterator[PolicyView]:
+        """The views of the names bound at least once as ``critical``."""
+        for name, entries in self._live().items():
+            if any(w.critical for w in entries):
+                state = next((s for w in reversed(entries) if (s := w.state()) is not None), None)
+                yield PolicyView(name, state, None)

@@ -44,7 +44,7 @@ class Readiness:
 
     def check(self) -> ReadinessReport:
         """Read every critical breaker now."""
-        open_critical = tuple(w.name for w in self._watch if w.state() in OPEN_STATES)
+        open_critical = tuple(v.name for v in self._watch.critical() if v.state in OPEN_STATES)
         return ReadinessReport(ready=not open_critical, open_critical=open_critical)
 
 

@@ -93,24 +93,21 @@ class _Instruments:
                                       description="Maximum concurrent calls the bulkhead admits.")
 
     def _states(self, options: CallbackOptions) -> Iterable[Observation]:
-        for watched in self.watch:
-            state = watched.state()
-            if state is not None:
+        for view in self.watch.views():
+            if view.state is not None:
                 for label in BREAKER_STATES:
-                    yield Observation(int(label == state), {"policy": watched.name,
-                                                            "state": label})
+                    yield Observation(int(label == view.state), {"policy": view.name,
+                                                                 "state": label})
 
     def _in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
-        for watched in self.watch:
-            bulkhead = watched.bulkhead()
-            if bulkhead is not None:
-                yield Observation(bulkhead[0], {"policy": watched.name})
+        for view in self.watch.views():
+            if view.bulkhead is not None:
+                yield Observation(view.bulkhead[0], {"policy": view.name})
 
     def _capacity(self, options: CallbackOptions) -> Iterable[Observation]:
-        for watched in self.watch:
-            bulkhead = watched.bulkhead()
-            if bulkhead is not None:
-                yield Observation(bulkhead[1], {"policy": watched.name})
+        for view in self.watch.views():
+            if view.bulkhead is not None:
+                yield Observation(view.bulkhead[1], {"policy": view.name})
 
 
 _instruments: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = (
@@ -178,6 +175,7 @@ class _Handler:
         if isinstance(event, StateChanged):
             attrs = {"policy": policy, "from_state": event.from_state, "to_state": event.to_state}
             ins.transitions.add(1, attrs)
+            ins.watch.last_state[policy] = event.to_state  # for breakers without a live readout
             return "resilience.circuit_breaker.state_change", dict(attrs)
         if isinstance(event, FallbackUsed):
             return "resilience.fallback", {"policy": policy,
@@ -240,6 +238,8 @@ class OpenTelemetryHook:
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Prepare the attribute sets of `policy` and watch its breaker and bulkhead."""
         self._ins.watch.add(policy)
+        if "circuit_breaker" in policy.mechanisms and policy.breaker_state is None:
+            self._ins.watch.last_state.setdefault(policy.name, "closed")
         return _Handler(self._ins, policy, self.span_events)
 
     def __repr__(self) -> str:

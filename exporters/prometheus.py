@@ -24,9 +24,9 @@ metric                                          type      labels
 
 Label children are bound once per policy in `bind`, so a call costs a counter increment and a
 histogram observation, no label lookup. The series of the mechanisms a policy has exist (at 0) as
-soon as it is built, so ``rate()`` and alerts work before the first failure; the breaker state is
-set when the policy is built, not only on transitions. Bulkhead gauges are read from the policy
-when Prometheus scrapes, at no cost per call.
+soon as it is built, so ``rate()`` and alerts work before the first failure. The breaker state
+(present from the moment the policy is built) and the bulkhead gauges are read from the policy when
+Prometheus scrapes, at no cost per call.
 
 ``PrometheusHook(names="resilience4j")`` (or ``"both"``) exports resilience4j's names instead (or
 as well), so existing resilience4j Grafana dashboards work unchanged; see `Resilience4jNames`.
@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Literal
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Summary
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, Summary
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -69,8 +69,14 @@ _REJECTING = {"circuit_breaker": "circuit_breaker", "bulkhead": "bulkhead",
 """Mechanism listed in a policy → the `mechanism` label of the rejections it can cause."""
 
 
-class _ScrapeGauges(Collector):
-    """Bulkhead gauges read from the live policies at scrape time."""
+class _LiveGauges(Collector):
+    """Breaker state and bulkhead gauges, read from the live policies at scrape time.
+
+    Reading the breaker's own state when Prometheus scrapes (rather than replaying transitions)
+    keeps every series right however often a policy is bound, and also for a breaker whose own
+    emitter (named after the breaker) never sees the transitions it makes inside a policy. A
+    breaker without a live readout shows the last state its events reported ("closed" at first).
+    """
 
     def __init__(self) -> None:
         self.watch = PolicyWatch()
@@ -78,34 +84,49 @@ class _ScrapeGauges(Collector):
         self.resilience4j = False
 
     def describe(self) -> Iterable[Metric]:
-        return list(self._families())
+        return [f for group in self._groups() for f in group[0]]
 
-    def _families(self) -> Iterator[GaugeMetricFamily]:
+    def _groups(self) -> list[tuple[tuple[GaugeMetricFamily, GaugeMetricFamily,
+                                          GaugeMetricFamily], bool]]:
+        """(state, bulkhead A, bulkhead B) families per enabled naming; True for resilience4j's,
+        whose bulkhead A gauge is the *available* slots rather than the slots in use."""
+        groups: list[tuple[tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily],
+                           bool]] = []
         if self.resilience:
-            yield GaugeMetricFamily("resilience_bulkhead_in_flight",
-                                    "Calls holding a bulkhead slot now.", labels=["policy"])
-            yield GaugeMetricFamily("resilience_bulkhead_capacity",
-                                    "Maximum concurrent calls the bulkhead admits.",
-                                    labels=["policy"])
+            groups.append(((
+                GaugeMetricFamily("resilience_circuit_breaker_state",
+                                  "1 for the circuit breaker's current state, 0 for the others.",
+                                  labels=["policy", "state"]),
+                GaugeMetricFamily("resilience_bulkhead_in_flight",
+                                  "Calls holding a bulkhead slot now.", labels=["policy"]),
+                GaugeMetricFamily("resilience_bulkhead_capacity",
+                                  "Maximum concurrent calls the bulkhead admits.",
+                                  labels=["policy"])), False))
         if self.resilience4j:
-            yield GaugeMetricFamily("resilience4j_bulkhead_available_concurrent_calls",
-                                    "The number of available permissions", labels=["name"])
-            yield GaugeMetricFamily("resilience4j_bulkhead_max_allowed_concurrent_calls",
-                                    "The maximum number of available permissions",
-                                    labels=["name"])
+            groups.append(((
+                GaugeMetricFamily("resilience4j_circuitbreaker_state",
+                                  "The states of the circuit breaker", labels=["name", "state"]),
+                GaugeMetricFamily("resilience4j_bulkhead_available_concurrent_calls",
+                                  "The number of available permissions", labels=["name"]),
+                GaugeMetricFamily("resilience4j_bulkhead_max_allowed_concurrent_calls",
+                                  "The maximum number of available permissions",
+                                  labels=["name"])), True))
+        return groups
 
     def collect(self) -> Iterable[Metric]:
-        families = list(self._families())
-        for watched in self.watch:
-            bulkhead = watched.bulkhead()
-            if bulkhead is None:
-                continue
-            in_flight, capacity = bulkhead
-            values = ((in_flight, capacity) if self.resilience else ()) + (
-                (capacity - in_flight, capacity) if self.resilience4j else ())
-            for family, value in zip(families, values, strict=True):
-                family.add_metric([watched.name], value)
-        return families
+        groups = self._groups()
+        for view in self.watch.views():
+            states = () if view.state is None else (
+                *BREAKER_STATES, *(() if view.state in BREAKER_STATES else (view.state,)))
+            for (state, bulkhead_a, bulkhead_b), available in groups:
+                for label in states:
+                    state.add_metric([view.name, label], int(label == view.state))
+                if view.bulkhead is not None:
+                    in_flight, capacity = view.bulkhead
+                    bulkhead_a.add_metric([view.name],
+                                          capacity - in_flight if available else in_flight)
+                    bulkhead_b.add_metric([view.name], capacity)
+        return [f for group in groups for f in group[0]]
 
 
 class _Instruments:
@@ -113,7 +134,7 @@ class _Instruments:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         # no reference back to `registry`: it is the key of a WeakKeyDictionary
-        self.gauges = _ScrapeGauges()
+        self.gauges = _LiveGauges()
         registry.register(self.gauges)
         self.lock = threading.Lock()
         self.native: ResilienceNames | None = None
@@ -159,9 +180,6 @@ class ResilienceNames:
                                   ["policy", "mechanism"], registry=registry)
         self.timeouts = Counter("resilience_timeouts", "Attempt timeouts and total deadlines hit.",
                                 ["policy", "kind"], registry=registry)
-        self.state = Gauge("resilience_circuit_breaker_state",
-                           "1 for the circuit breaker's current state, 0 for the others.",
-                           ["policy", "state"], registry=registry)
         self.transitions = Counter("resilience_circuit_breaker_transitions",
                                    "Circuit breaker state transitions.",
                                    ["policy", "from_state", "to_state"], registry=registry)
@@ -174,9 +192,9 @@ class _NativeHandler:
     """Records one policy's events under DESIGN.md's names, through pre-bound children."""
 
     __slots__ = ("_calls", "_chaos", "_duration", "_m", "_name", "_rejections", "_retries",
-                 "_states", "_timeouts", "_transitions")
+                 "_timeouts", "_transitions", "_watch")
 
-    def __init__(self, m: ResilienceNames, info: PolicyInfo) -> None:
+    def __init__(self, m: ResilienceNames, info: PolicyInfo, watch: PolicyWatch) -> None:
         name = self._name = info.name
         self._m = m
         self._calls = {o: m.calls.labels(name, o.value) for o in CallOutcome}
@@ -186,17 +204,8 @@ class _NativeHandler:
                             for k in info.mechanisms if k in _REJECTING}
         self._timeouts: dict[str, Counter] = {}
         self._transitions: dict[tuple[str, str], Counter] = {}
-        self._states: dict[str, Gauge] = {}
         self._chaos: dict[str, Counter] = {}
-        if "circuit_breaker" in info.mechanisms or info.breaker_state is not None:
-            self._states = {s: m.state.labels(name, s) for s in BREAKER_STATES}
-            self._set_state(info.breaker_state() if info.breaker_state else "closed")
-
-    def _set_state(self, state: str) -> None:
-        if state not in self._states:
-            self._states[state] = self._m.state.labels(self._name, state)
-        for label, child in self._states.items():
-            child.set(1 if label == state else 0)
+        self._watch = watch
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
@@ -229,7 +238,7 @@ class _NativeHandler:
             if transition is None:
                 transition = self._transitions[key] = self._m.transitions.labels(self._name, *key)
             transition.inc()
-            self._set_state(event.to_state)
+            self._watch.last_state[self._name] = event.to_state
         elif kind is ChaosInjected:
             assert isinstance(event, ChaosInjected)
             injected = self._chaos.get(event.fault)
@@ -250,8 +259,6 @@ class Resilience4jNames:
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.state = Gauge("resilience4j_circuitbreaker_state", "The states of the circuit breaker",
-                           ["name", "state"], registry=registry)
         self.calls = Summary("resilience4j_circuitbreaker_calls_seconds",
                              "Total number of calls which finished successfully or failed",
                              ["name", "kind"], registry=registry)
@@ -297,18 +304,16 @@ def _r4j_retry_kind(ok: bool, retried: bool) -> str:
 class _R4jHandler:
     """Records one policy's events under resilience4j's names."""
 
-    __slots__ = ("_calls", "_ignored", "_name", "_not_permitted", "_retry", "_states")
+    __slots__ = ("_calls", "_ignored", "_name", "_not_permitted", "_retry", "_watch")
 
-    def __init__(self, m: Resilience4jNames, info: PolicyInfo) -> None:
+    def __init__(self, m: Resilience4jNames, info: PolicyInfo, watch: PolicyWatch) -> None:
         name = self._name = info.name
+        self._watch = watch
         has_breaker = "circuit_breaker" in info.mechanisms or info.breaker_state is not None
-        self._states: dict[str, Gauge] = {}
         self._calls: dict[CallOutcome, Summary] = {}
         self._ignored: Summary | None = None
         self._not_permitted: Counter | None = None
         if has_breaker:
-            self._states = {s: m.state.labels(name, s) for s in BREAKER_STATES}
-            self._set_state(info.breaker_state() if info.breaker_state else "closed")
             self._calls = {o: m.calls.labels(name, k) for o, k in _R4J_KIND.items()}
             self._ignored = m.calls.labels(name, "ignored")
             self._not_permitted = m.not_permitted.labels(name, "not_permitted")
@@ -317,10 +322,6 @@ class _R4jHandler:
             self._retry = {
                 (ok, retried): m.retry_calls.labels(name, _r4j_retry_kind(ok, retried))
                 for ok in (True, False) for retried in (True, False)}
-
-    def _set_state(self, state: str) -> None:
-        for label, child in self._states.items():
-            child.set(1 if label == state else 0)
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
@@ -345,7 +346,7 @@ class _R4jHandler:
                 self._not_permitted.inc()
         elif kind is StateChanged:
             assert isinstance(event, StateChanged)
-            self._set_state(event.to_state)
+            self._watch.last_state[self._name] = event.to_state
 
 
 def _both(first: EventHandler, second: EventHandler) -> EventHandler:
@@ -375,14 +376,18 @@ class PrometheusHook:
         self._instruments.enable(self.registry, names)
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
-        """Bind the label children of `policy` and set its breaker state gauge."""
+        """Bind the label children of `policy` and watch its breaker state and bulkhead."""
         if policy.mechanisms == ("storage",):  # a shared-state backend's emitter (storage/)
             return _StorageErrors(self.registry, policy)
         ins = self._instruments
-        ins.gauges.watch.add(policy)
-        native = _NativeHandler(ins.native, policy) if ins.native and self.names != (
+        watch = ins.gauges.watch
+        watch.add(policy)
+        if "circuit_breaker" in policy.mechanisms and policy.breaker_state is None:
+            watch.last_state.setdefault(policy.name, "closed")  # no live readout: follow events
+        native = _NativeHandler(ins.native, policy, watch) if ins.native and self.names != (
             "resilience4j") else None
-        r4j = _R4jHandler(ins.r4j, policy) if ins.r4j and self.names != "resilience" else None
+        r4j = (_R4jHandler(ins.r4j, policy, watch) if ins.r4j and self.names != "resilience"
+               else None)
         if native is not None and r4j is not None:
             return _both(native, r4j)
         return native or r4j

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -19,6 +20,7 @@ from resilience import (
     add_hook,
     remove_hook,
 )
+from resilience._events import global_hooks
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -131,3 +133,37 @@ async def test_a_global_hook_sees_policies_built_before_and_after_it() -> None:
     assert value(reg, "resilience4j_circuitbreaker_calls_seconds_count", name="late",
                  kind="successful") == 1
     assert value(reg, "resilience4j_circuitbreaker_state", name="late", state="closed") == 1
+
+
+async def test_gauges_stay_right_when_a_breaker_has_its_own_name_or_shares_the_policys() -> None:
+    reg = CollectorRegistry()
+    hook = PrometheusHook(reg, names="both")
+    # the breakers' own (standalone) emitters are bound by the global hook too
+    llm_breaker = CircuitBreaker("e2e-llm", minimum_calls=1, window_size=1, open_duration=60)
+    primary = Policy("e2e-llm-primary", breaker=llm_breaker)
+    search = Policy("e2e-search", breaker=CircuitBreaker("e2e-search", minimum_calls=100),
+                    bulkhead=Bulkhead(max_concurrent=4))
+    gc.collect()  # policies other tests left behind would be bound by the global hook too
+    add_hook(hook)
+    try:
+        add_hook(Readiness())  # another global hook: every emitter is bound again
+        assert value(reg, "resilience_bulkhead_capacity", policy="e2e-search") == 4
+        assert value(reg, "resilience4j_bulkhead_max_allowed_concurrent_calls",
+                     name="e2e-search") == 4
+
+        @primary
+        async def down() -> None:
+            raise OSError("down")
+
+        with pytest.raises(OSError):
+            await down()  # trips the breaker
+        for name in ("e2e-llm-primary", "e2e-llm"):  # the breaker's own series is not left stale
+            assert value(reg, "resilience_circuit_breaker_state", policy=name, state="open") == 1
+            assert value(reg, "resilience4j_circuitbreaker_state", name=name, state="open") == 1
+        llm_breaker.reset()
+        assert value(reg, "resilience_circuit_breaker_state", policy="e2e-llm", state="closed") == 1
+    finally:
+        for h in global_hooks():
+            if h is hook or isinstance(h, Readiness):
+                remove_hook(h)
+    del search

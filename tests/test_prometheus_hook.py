@@ -50,6 +50,18 @@ def policy(name: str = "payments", *, mechanisms: tuple[str, ...] = ("retry", "c
                       critical=critical)
 
 
+def test_breaker_state_is_read_live_at_scrape_time() -> None:
+    reg = CollectorRegistry()
+    breaker = Breaker("closed")
+    Emitter(policy(breaker=breaker), [PrometheusHook(reg, names="both")])
+    breaker.state = "forced_open"  # e.g. an operator forced it open: no event reached this hook
+    assert value(reg, "resilience_circuit_breaker_state", policy="payments",
+                 state="forced_open") == 1
+    assert value(reg, "resilience4j_circuitbreaker_state", name="payments",
+                 state="forced_open") == 1
+    assert value(reg, "resilience_circuit_breaker_state", policy="payments", state="closed") == 0
+
+
 def test_series_exist_at_zero_and_breaker_state_is_set_when_the_policy_is_built() -> None:
     reg = CollectorRegistry()
     breaker = Breaker("forced_open")
@@ -113,12 +125,17 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
     assert value(reg, "resilience_timeouts_total", policy="payments", kind="total") == 1
 
 
-@given(st.lists(st.sampled_from(BREAKER_STATES), max_size=30))
-def test_breaker_state_is_one_hot_and_transitions_are_counted(path: list[str]) -> None:
+@given(st.lists(st.sampled_from(BREAKER_STATES), max_size=30), st.booleans())
+def test_breaker_state_is_one_hot_and_transitions_are_counted(path: list[str],
+                                                              live_readout: bool) -> None:
+    """With a live readout the gauge shows the breaker's state; without, the last event's."""
     reg = CollectorRegistry()
-    emitter = Emitter(policy(breaker=Breaker("closed")), [PrometheusHook(reg)])
+    breaker = Breaker("closed")
+    info = policy(breaker=breaker) if live_readout else policy()
+    emitter = Emitter(info, [PrometheusHook(reg)])
     current = "closed"
     for to_state in path:
+        breaker.state = to_state  # a breaker changes state, then reports the transition
         emitter.emit(StateChanged("payments", current, to_state))
         current = to_state
 
@@ -206,6 +223,7 @@ def test_resilience4j_names_for_breaker_and_retry() -> None:
     emitter.emit(Rejected("llm", "circuit_breaker"))
     emitter.emit(CallFinished("llm", CallOutcome.REJECTED, 0.0, CircuitOpenError("open")))
     emitter.emit(CallFinished("llm", CallOutcome.REJECTED, 0.0, BulkheadFullError("full")))
+    breaker.state = "open"
     emitter.emit(StateChanged("llm", "closed", "open"))
 
     retry = {k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
