@@ -290,3 +290,16 @@ async def test_slow_redis_never_slows_or_fails_calls(namespace: str) -> None:
         remove_hook(hook)
         await store.aclose()
         server.stop()
+
+
+async def test_new_thresholds_reach_the_fleet_decision(fleet: list[RedisStorage]) -> None:
+    # minimum_calls 6 fleet-wide; then lowered to 2 (as a plan reload does): 2 failures now trip.
+    bs = breakers(fleet, minimum_calls=6, window_size=10)
+    for b in bs:
+        b.minimum_calls = 2
+        b._closed_min = 2
+    with pytest.raises(ConnectionError):
+        await bs[0](boom)()
+    with pytest.raises(ConnectionError):
+        await bs[1](boom)()
+    await until(lambda: all(b.state == "open" for b in bs), within=4 * SYNC + 0.2)

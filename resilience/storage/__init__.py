@@ -130,6 +130,9 @@ class BreakerLink(Protocol):
     def record(self, failed: bool, slow: bool) -> None:
         """Record the outcome of a call made with a fleet permit; the fleet decides what next."""
 
+    def update_settings(self, settings: BreakerSettings) -> None:
+        """Use new thresholds from now on (e.g. after a plan reload)."""
+
     def close(self) -> None:
         """Detach the breaker from the storage."""
 

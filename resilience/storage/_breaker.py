@@ -30,7 +30,7 @@ _MANUAL = frozenset({"disabled", "forced_open", "metrics_only"})
 class SharedBreakerAdapter:
     """Connects one `CircuitBreaker` to a `BreakerStorage` (see the module docstring)."""
 
-    __slots__ = ("_breaker", "_fleet_gen", "link")
+    __slots__ = ("_breaker", "_fleet_gen", "_settings", "link")
 
     def __init__(self, breaker: CircuitBreaker, storage: BreakerStorage) -> None:
         if not isinstance(storage, BreakerStorage):
@@ -43,23 +43,30 @@ class SharedBreakerAdapter:
         self._breaker = breaker
         # The breaker's local generation whose half-open permits were granted by the fleet.
         self._fleet_gen = -2
-        settings = BreakerSettings(
+        self._settings = self._read_settings()
+        self.link: BreakerLink = storage.attach(breaker.name, self._settings, self)
+
+    def _read_settings(self) -> BreakerSettings:
+        breaker = self._breaker
+        return BreakerSettings(
             failure_rate_threshold=breaker.failure_rate_threshold,
-            slow_call_rate_threshold=(
-                breaker.slow_call_rate_threshold if breaker.slow_call_rate_threshold < 1 else 2.0
-            ),
+            slow_call_rate_threshold=breaker.slow_call_rate_threshold,  # >= as locally
             minimum_calls=breaker.minimum_calls,
             half_open_calls=breaker.half_open_calls,
             open_durations=BreakerSettings.durations_from(breaker.open_duration),
             max_wait_in_half_open=breaker.max_wait_in_half_open or None,
         )
-        self.link: BreakerLink = storage.attach(breaker.name, settings, self)
 
     # ------------------------------------------------------------------ SharedBreaker protocol
 
     def shared_counts(self) -> tuple[int, int, int]:
         """The local closed-state window (zeros in any other state)."""
         breaker = self._breaker
+        # Once per sync: a plan reload may have given the breaker new thresholds.
+        settings = self._read_settings()
+        if settings != self._settings:
+            self._settings = settings
+            self.link.update_settings(settings)
         if breaker.state != "closed":
             return (0, 0, 0)
         return breaker.window_counts()

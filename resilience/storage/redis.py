@@ -349,6 +349,17 @@ class _BreakerLink:
         self._storage = storage
         self.name = name
         self._breaker = breaker
+        self._settings_args: tuple[str, ...] = ()
+        self.update_settings(settings)
+        self.generation = 0
+        """The fleet generation the breaker's local state belongs to (0: not synced yet)."""
+        self.applying = False
+        self._trip_pending = False
+        self._permit_generation = 0
+
+    def update_settings(self, settings: BreakerSettings) -> None:
+        """Use new thresholds from now on (e.g. after a plan reload)."""
+        storage = self._storage
         lease = settings.max_wait_in_half_open or max(30.0, 10 * storage.sync_interval)
         self._settings_args = (
             repr(float(settings.failure_rate_threshold)),
@@ -360,11 +371,6 @@ class _BreakerLink:
             repr(float(lease)),
             repr(storage.key_ttl),
         )
-        self.generation = 0
-        """The fleet generation the breaker's local state belongs to (0: not synced yet)."""
-        self.applying = False
-        self._trip_pending = False
-        self._permit_generation = 0
 
     def __repr__(self) -> str:
         return f"<breaker link {self.name!r} gen={self.generation} via {self._storage!r}>"
