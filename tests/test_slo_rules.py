@@ -46,6 +46,16 @@ CASE_SLOS = {
         total=parse_selector('http_requests_total{job="shop"}'),
         good=parse_selector('http_requests_total{job="shop",code=~"[23].."}'),
     ),
+    "rules-deps.yml": SloDefinition(
+        service="shop",
+        name="availability",
+        objective=99.9,
+        period="30d",
+        kind="errors",
+        total=parse_selector('http_requests_total{job="shop"}'),
+        errors=parse_selector('http_requests_total{job="shop",code=~"5.."}'),
+        dependencies=("payments", "db"),
+    ),
     "rules-probe.yml": SloDefinition(
         service="shop",
         name="uptime",
@@ -243,3 +253,13 @@ def test_default_sli_selects_the_entry_points_5xx() -> None:
         'http_server_request_duration_seconds_count{job=~"checkout|storefront"}'
     )
     assert slo.errors.render().endswith('http_response_status_code=~"5.."}')
+
+
+def test_slos_know_the_entry_points_hard_dependencies() -> None:
+    shop = definitions_from_spec(load_spec(ROOT / "examples/web_shop/system.yaml"))
+    assert shop[0].dependencies == ("postgres", "payment-api", "order-queue")
+    gateway = definitions_from_spec(load_spec(ROOT / "examples/ai_gateway/system.yaml"))
+    assert gateway[0].dependencies == ("llm-primary",)  # the cache and vector DB are soft
+    tool = definitions_from_spec(load_spec(ROOT / "examples/internal_tool/system.yaml"))
+    text = build_rules(tool).to_yaml()
+    assert tool[0].dependencies == () and "dependency_error" not in text

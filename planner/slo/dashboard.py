@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from planner.slo.definition import SloDefinition, burn_windows, prom_duration
+from planner.slo.definition import SloDefinition, burn_windows, policy_regex, prom_duration
 from planner.spec import SystemSpec
 
 __all__ = ["SCHEMA_VERSION", "build_dashboard", "panel_queries"]
@@ -134,20 +134,6 @@ class _Layout:
         self._row_h = max(self._row_h, height)
 
 
-def _hard_dependency_policies(spec: SystemSpec) -> list[str]:
-    """Policy names of the entry points' hard dependencies (the planner names a policy after
-    its target, or `caller.target` when the target has several callers)."""
-    entries = set(spec.entry_shares())
-    names: list[str] = []
-    for comp in spec.components:
-        if comp.name not in entries:
-            continue
-        for dep in comp.dependencies:
-            if dep.type == "hard" and dep.target not in names:
-                names.append(dep.target)
-    return names
-
-
 def _slo_row(layout: _Layout, slo: SloDefinition, dependencies: Sequence[str]) -> None:
     sel = slo.selector_labels
     period = prom_duration(slo.rule_period_seconds)
@@ -202,10 +188,7 @@ def _slo_row(layout: _Layout, slo: SloDefinition, dependencies: Sequence[str]) -
         thresholds=(("green", None), ("orange", ticket), ("red", page)),
     )
     if dependencies:
-        # component names are [A-Za-z0-9_.-]: only the dot is special in a regex; doubled
-        # backslashes because the regex sits in a PromQL string
-        pattern = "|".join("(.+\\\\.)?" + d.replace(".", "\\\\.") for d in dependencies)
-        dep_sel = f'policy=~"{pattern}"'
+        dep_sel = f'policy=~"{policy_regex(tuple(dependencies))}"'
         layout.add(
             "timeseries",
             "Hard dependencies: failed and rejected calls",
@@ -329,9 +312,8 @@ def _runtime_rows(layout: _Layout) -> None:
 def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str, Any]:
     """The dashboard document for `spec` (a JSON-serialisable dict)."""
     layout = _Layout()
-    dependencies = _hard_dependency_policies(spec)
     for slo in slos:
-        _slo_row(layout, slo, dependencies)
+        _slo_row(layout, slo, slo.dependencies)
     _runtime_rows(layout)
     uid = re.sub(r"[^a-zA-Z0-9-]", "-", f"reliability-{spec.system}")[:40]
     return {

@@ -22,6 +22,8 @@ __all__ = [
     "SloDefinition",
     "burn_windows",
     "definitions_from_spec",
+    "hard_dependencies",
+    "policy_regex",
     "prom_duration",
 ]
 
@@ -52,6 +54,9 @@ class SloDefinition:
     good: Selector | None = None  # good kind
     probe: Selector | None = None  # probe kind: a 0/1 gauge, time-based
     description: str = ""
+    # policies (named after the target component) of the entry points' hard dependencies: the
+    # rules record their failure ratio and the alerts name the failing ones
+    dependencies: tuple[str, ...] = ()
 
     @property
     def budget(self) -> float:
@@ -148,6 +153,7 @@ def definitions_from_spec(spec: SystemSpec, source: str = "<spec>") -> tuple[Slo
                 total=total,
                 errors=errors,
                 description="Share of HTTP requests to the entry points answered without a 5xx",
+                dependencies=hard_dependencies(spec),
             ),
         )
     out: list[SloDefinition] = []
@@ -173,9 +179,31 @@ def definitions_from_spec(spec: SystemSpec, source: str = "<spec>") -> tuple[Slo
                 good=pick("good", sli.good),
                 probe=pick("probe", sli.probe),
                 description=slo.description,
+                dependencies=hard_dependencies(spec),
             )
         )
     return tuple(out)
+
+
+def hard_dependencies(spec: SystemSpec) -> tuple[str, ...]:
+    """The entry points' hard dependencies, in spec order (their outage is the system's)."""
+    entries = set(spec.entry_shares())
+    names: list[str] = []
+    for comp in spec.components:
+        if comp.name in entries:
+            names.extend(
+                d.target for d in comp.dependencies if d.type == "hard" and d.target not in names
+            )
+    return tuple(names)
+
+
+def policy_regex(names: tuple[str, ...]) -> str:
+    """A PromQL regex (inside a double-quoted string) matching the policies of `names`.
+
+    The planner names a policy after its target, or `caller.target` when the target has
+    several callers; component names are [A-Za-z0-9_.-], where only the dot is special.
+    """
+    return "|".join("(.+\\\\.)?" + n.replace(".", "\\\\.") for n in names)
 
 
 def _regex_escape(text: str) -> str:

@@ -37,6 +37,7 @@ from planner.slo.definition import (
     BurnWindow,
     SloDefinition,
     burn_windows,
+    policy_regex,
     prom_duration,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "RuleFile",
     "alertmanager_inhibition",
     "build_rules",
+    "dependency_ratio_expr",
     "error_count_expr",
     "error_ratio_expr",
 ]
@@ -55,6 +57,12 @@ ALERT_NAME = "ErrorBudgetBurn"
 
 #: Failed events a burn-rate condition needs in its long window before it fires (0 disables).
 DEFAULT_MIN_ERRORS = 3
+
+#: Window of the dependency failure ratio the alerts quote.
+DEPENDENCY_WINDOW = "5m"
+
+#: Outcomes of `resilience_calls_total` that mean the dependency did not answer well.
+DEPENDENCY_BAD_OUTCOMES = "failure|rejected|fallback"
 
 #: Evaluation interval of the period group (see the module docstring).
 PERIOD_GROUP_INTERVAL = "5m"
@@ -148,6 +156,18 @@ def error_ratio_expr(slo: SloDefinition, window: str) -> str:
     return f"(\n  {errors}\n)\n/\n({total} > 0)\nor\n0 * {total}"
 
 
+def dependency_ratio_expr(slo: SloDefinition, window: str) -> str:
+    """PromQL: per policy of `slo`'s hard dependencies, the share of calls that failed, were
+    rejected or fell back (the exporters' `resilience_calls_total`); 0, not NaN, when idle."""
+    sel = f'policy=~"{policy_regex(slo.dependencies)}"'
+    every = f"sum by (policy) (increase(resilience_calls_total{{{sel}}}[{window}]))"
+    bad = (
+        f"sum by (policy) (increase(resilience_calls_total{{{sel},"
+        f'outcome=~"{DEPENDENCY_BAD_OUTCOMES}"}}[{window}]))'
+    )
+    return f"(\n  {bad}\n  or 0 * {every}\n)\n/\n({every} > 0)\nor\n0 * {every}"
+
+
 def _labels(slo: SloDefinition, **extra: str) -> dict[str, str]:
     return {"service": slo.service, "slo": slo.name, **extra}
 
@@ -177,22 +197,34 @@ def _alert(
     spends = " or ".join(
         f"{_num(w.budget_share * 100)}% in {prom_duration(w.long)}" for w in windows
     )
+    annotations = {
+        "summary": (
+            f"{{{{ $labels.service }}}} {{{{ $labels.slo }}}}: error budget burning too fast"
+            f" ({severity})"
+        ),
+        "description": (
+            f"Error ratio {{{{ $value | humanizePercentage }}}} against an objective of"
+            f" {_num(slo.objective)}%: at this rate the {period} error budget loses {spends}."
+        ),
+    }
+    if slo.dependencies:
+        # Dependency-aware: the page names the hard dependencies failing right now, so the
+        # responder starts at the cause (the SLO is the symptom).
+        failing = (
+            f"sort_desc(slo:dependency_error:ratio_rate{DEPENDENCY_WINDOW}"
+            f"{slo.selector_labels} > 0)"
+        )
+        annotations["dependencies"] = (
+            f"{{{{ with query `{failing}` }}}}{{{{ range . }}}}{{{{ .Labels.policy }}}}"
+            " {{ .Value | humanizePercentage }}; {{ end }}{{ else }}none failing{{ end }}"
+        )
     return {
         "alert": ALERT_NAME,
         "expr": expr,
         # service and slo come with the series too; spelled out so that promtool's duplicate
         # check tells the alerts of several SLOs in one file apart.
         "labels": _labels(slo, severity=severity),
-        "annotations": {
-            "summary": (
-                f"{{{{ $labels.service }}}} {{{{ $labels.slo }}}}: error budget burning too fast"
-                f" ({severity})"
-            ),
-            "description": (
-                f"Error ratio {{{{ $value | humanizePercentage }}}} against an objective of"
-                f" {_num(slo.objective)}%: at this rate the {period} error budget loses {spends}."
-            ),
-        },
+        "annotations": annotations,
     }
 
 
@@ -243,6 +275,14 @@ def build_rules(
             rules.append(_record(f"slo:sli_errors:increase{w}", error_count_expr(slo, w), slo))
         rules.append(_record("slo:objective:ratio", f"vector({_num(slo.objective / 100)})", slo))
         rules.append(_record("slo:error_budget:ratio", f"vector({budget})", slo))
+        if slo.dependencies:
+            rules.append(
+                _record(
+                    f"slo:dependency_error:ratio_rate{DEPENDENCY_WINDOW}",
+                    dependency_ratio_expr(slo, DEPENDENCY_WINDOW),
+                    slo,
+                )
+            )
         burn_now = f"slo:sli_error:ratio_rate5m{sel} / {budget}"
         rules.append(_record("slo:current_burn_rate:ratio", burn_now, slo))
         rules.append(_alert(slo, "page", [w for w in windows if w.severity == "page"], min_errors))
