@@ -300,3 +300,28 @@ async def test_a_task_spawned_inside_a_retried_call_keeps_its_own_retries() -> N
     with pytest.raises(Boom):
         await spawned[0]
     assert background_calls == 3
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["call", "retry"]), st.floats(0, 3)), min_size=1, max_size=200
+    ),
+    ratio=st.sampled_from([0.0, 0.1, 0.2, 0.5]),
+    floor=st.sampled_from([0.0, 0.2, 1.0]),
+)
+def test_budget_never_grants_more_than_its_share(
+    steps: list[tuple[str, float]], ratio: float, floor: float
+) -> None:
+    clock = [0.0]
+    budget = RetryBudget(ratio=ratio, min_per_second=floor, ttl=10, clock=lambda: clock[0])
+    history: list[tuple[float, str]] = []
+    for kind, gap in steps:
+        clock[0] += gap
+        if kind == "call":
+            budget.record_call()
+            history.append((clock[0], "call"))
+        elif budget.try_retry():
+            history.append((clock[0], "retry"))
+        # every window of 10 whole seconds ending now respects the budget
+        recent = [k for t, k in history if int(t) > int(clock[0]) - 10]
+        assert recent.count("retry") <= ratio * recent.count("call") + floor * 10 + 1e-9
