@@ -182,3 +182,18 @@ async def test_registry_lists_bound_strategies_by_policy() -> None:
 async def test_describe_names_every_setting() -> None:
     policy = Policy("dep-describe", chaos=LatencyInjection(2.5, injection_rate=0.25))
     assert "LatencyInjection(injection_rate=0.25, enabled=False, latency=2.5s)" in policy.describe()
+
+
+def test_the_admin_endpoint_is_not_mounted_without_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaos.admin import admin_routes, token_from_env
+
+    for token in ("", "   "):
+        with pytest.raises(ConfigError, match="admin token"):
+            admin_routes(token)
+    monkeypatch.delenv("RELIABILITY_CHAOS_TOKEN", raising=False)
+    assert token_from_env() is None  # the documented guard: no token, no admin routes
+    monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", "t0ken")
+    assert token_from_env() == "t0ken"
+    assert [r.method for r in admin_routes("t0ken")] == ["GET", "POST", "POST"]
