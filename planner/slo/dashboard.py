@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from planner.slo.definition import SloDefinition, burn_windows, policy_regex, prom_duration
+from planner.slo.definition import SloDefinition, burn_windows, prom_duration
 from planner.spec import SystemSpec
 
 __all__ = ["SCHEMA_VERSION", "build_dashboard", "panel_queries"]
@@ -188,21 +188,14 @@ def _slo_row(layout: _Layout, slo: SloDefinition, dependencies: Sequence[str]) -
         thresholds=(("green", None), ("orange", ticket), ("red", page)),
     )
     if dependencies:
-        dep_sel = f'policy=~"{policy_regex(tuple(dependencies))}"'
         layout.add(
             "timeseries",
-            "Hard dependencies: failed and rejected calls",
-            [
-                (
-                    f'sum by (policy) (rate(resilience_calls_total{{{dep_sel},'
-                    f'outcome=~"failure|rejected"}}[{_RATE}]))\n/\n'
-                    f"sum by (policy) (rate(resilience_calls_total{{{dep_sel}}}[{_RATE}]))",
-                    "{{policy}}",
-                )
-            ],
+            "Hard dependencies: failed, rejected or fallen back",
+            [(f"slo:dependency_error:ratio_rate5m{sel}", "{{policy}}")],
             width=12,
             unit="percentunit",
-            description="The entry points' hard dependencies: the one failing is the one"
+            description="Calls to the entry points' hard dependencies that failed, were"
+            f" rejected or fell back ({', '.join(dependencies)}): the one failing is the one"
             " spending this SLO's budget.",
         )
 

@@ -18,6 +18,10 @@ Per SLO (labels `service` and `slo` on every series):
   periods so each condition keeps its share of the budget (2/5/10/10 %). Each condition also needs
   `min_errors` failed events in its long window: at ten requests an hour one failure is a 1000×
   burn (SRE Workbook, "low traffic"), and a single failed request should not wake anyone.
+- Dependency-aware (what Pyrra users ask for in pyrra-dev/pyrra#1122): when the entry points have
+  hard dependencies, `slo:dependency_error:ratio_rate5m{policy=…}` records the share of their
+  calls that failed, were rejected or fell back (the exporters' `resilience_calls_total`), and
+  both alerts carry a `dependencies` annotation naming the ones failing now.
 
 The period rules live in their own group evaluated every 5 minutes: a 30-day `increase()` is the
 expensive query, and a ratio over 30 days moves by at most 5m/30d ≈ 0.01 % of its window per
