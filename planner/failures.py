@@ -33,6 +33,9 @@ RPN_P2 = 125
 UTIL_H, UTIL_M = 1.0, 0.7
 
 _RANK: dict[Level, int] = {"L": 1, "M": 2, "H": 3}
+#: Occurrence rating of a probability level that was not computed from a rate (declared, or
+#: from quota utilisation): the middle of the level's band in `occurrence_rating`.
+LEVEL_OCCURRENCE: dict[Level, int] = {"H": 8, "M": 5, "L": 3}
 _LEVEL: dict[int, Level] = {1: "L", 2: "M", 3: "H"}
 CRITICAL_CELLS: frozenset[tuple[Level, Level]] = frozenset({("H", "M"), ("H", "H"), ("M", "H")})
 """(impact, probability) cells marked ● in the seed's risk matrix."""
@@ -239,9 +242,11 @@ def _component_modes(
             },
         )
         probability = probability_level(rate)
+        occurrence = occurrence_rating(rate)
         if mode.category == "rate_limit" and comp.quota is not None and graph.rps[name] is not None:
             util = (graph.rps[name] or 0.0) / comp.quota.rps
             probability = "H" if util >= UTIL_H else "M" if util >= UTIL_M else "L"
+            occurrence = LEVEL_OCCURRENCE[probability]
             prob_basis = Figure(
                 util,
                 "ratio",
@@ -250,6 +255,7 @@ def _component_modes(
             )
         if prob_decl is not None:
             probability = prob_decl
+            occurrence = LEVEL_OCCURRENCE[prob_decl]
             prob_basis = Figure(_RANK[prob_decl], "level", "declared", {"probability": prob_decl})
         users = row.users_impacted.value
         impact = impact_level(users)
@@ -284,7 +290,7 @@ def _component_modes(
                 impact=impact,
                 probability=probability,
                 severity=severity_rating(impact, users),
-                occurrence=occurrence_rating(rate),
+                occurrence=occurrence,
                 detection=mode.detection,
                 impact_basis=impact_basis,
                 probability_basis=prob_basis,

@@ -57,6 +57,7 @@ class EdgePlan:
     fallback: str | None
     rate_limited: bool
     bulkhead: int | None
+    trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
 
 
 @dataclass(frozen=True)
@@ -471,6 +472,7 @@ def _edge(
         edge.dep.fallback,
         limiter_cfg is not None,
         bulkhead_size,
+        trip_fig,
     )
     return plan, data, rows
 

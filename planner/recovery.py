@@ -152,6 +152,26 @@ def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Reco
         mttr = modeled.mttr[name].value
         spare = comp.replicas > comp.min_healthy
         replicated = comp.data is not None and comp.data.replication != "none"
+        guarded = _guarded(mech, name)
+        if guarded is not None:
+            # every caller falls back: users get degraded answers as soon as the breakers open,
+            # whatever the component's own repair takes
+            for disruption, what in (("software", "software failure"), ("host", "outage")):
+                scenarios.append(
+                    _scenario(
+                        graph,
+                        f"{name} {what} (callers fall back)",
+                        disruption,  # type: ignore[arg-type]
+                        name,
+                        _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
+                        Figure(0.0, "s", "the fallback loses no data", {}),
+                        f"breakers open within {human(guarded)} and serve the fallback;"
+                        f" {name} is repaired in the background (MTTR {human(mttr)})",
+                    )
+                )
+            if comp.data is not None and comp.data.stateful:
+                scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
+            continue
         # software: a bad version on every replica; rolled back by a person after the page
         scenarios.append(
             _scenario(
@@ -208,24 +228,7 @@ def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Reco
             )
         )
         if comp.data is not None and comp.data.stateful:
-            scenarios.append(
-                _scenario(
-                    graph,
-                    f"{name} data loss / corruption",
-                    "data_loss",
-                    name,
-                    _rto(
-                        0.0,
-                        DECIDE_HUMAN,
-                        mttr,
-                        kind.warm_up,
-                        "restore the last backup (detection excluded)",
-                    ),
-                    _rpo(comp, data_loss=True),
-                    "stop writes, restore the last good backup (point in time if available), replay"
-                    " the writes since from logs or the source of truth, verify counts",
-                )
-            )
+            scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
     for row in blast.rows:
         if row.scope == "component":
             continue
@@ -262,6 +265,27 @@ def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Reco
         backups(graph),
         failover_steps(graph, blast, mech, page),
         reconciliation(graph),
+    )
+
+
+def _guarded(mech: Mechanisms, name: str) -> float | None:
+    """Seconds until every caller's breaker opens, when every caller has a fallback; else None."""
+    plans = mech.by_target.get(name, ())
+    if not plans or not all(p.has_fallback for p in plans):
+        return None
+    return max(p.trip.value if p.trip.unit == "s" else HEALTH_CHECK for p in plans)
+
+
+def _data_loss(graph: Graph, comp: Component, mttr: float, warm: float) -> RecoveryScenario:
+    return _scenario(
+        graph,
+        f"{comp.name} data loss / corruption",
+        "data_loss",
+        comp.name,
+        _rto(0.0, DECIDE_HUMAN, mttr, warm, "restore the last backup (detection excluded)"),
+        _rpo(comp, data_loss=True),
+        "stop writes, restore the last good backup (point in time if available), replay"
+        " the writes since from logs or the source of truth, verify counts",
     )
 
 
@@ -385,23 +409,54 @@ def backups(graph: Graph) -> tuple[BackupPlan, ...]:
     return tuple(out)
 
 
+def _secondary(graph: Graph, mech: Mechanisms, name: str) -> tuple[int, str]:
+    """(rank, how traffic shifts) for a component: 0 = no secondary at all."""
+    comp = graph.components[name]
+    plans = mech.by_target.get(name, ())
+    targets = sorted({p.fallback for p in plans if p.fallback is not None})
+    if comp.data is not None and comp.data.replication != "none" and comp.kind == "database":
+        return 3, f"promote the {name} replica (≈{human(PROMOTION)}); clients reconnect"
+    if plans and all(p.has_fallback for p in plans):
+        trip = max(p.trip.value if p.trip.unit == "s" else HEALTH_CHECK for p in plans)
+        return 2, (
+            f"breakers on {', '.join(sorted(p.policy for p in plans))} open within {human(trip)}"
+            f" and serve the fallback ({', '.join(targets)})"
+        )
+    if comp.replicas > comp.min_healthy:
+        return 1, f"the load balancer sends {name} traffic to its healthy replicas"
+    return 0, f"{name} has no secondary: restart it — see the redundancy proposals"
+
+
 def failover_steps(
     graph: Graph, blast: Blast, mech: Mechanisms, page: float
 ) -> tuple[FailoverStep, ...]:
-    """The seed's seven failover steps, filled with this system's components and figures."""
+    """The seed's seven failover steps for the component whose loss hurts most and has a secondary.
+
+    Preference: a component with a secondary (replica promotion, fallbacks, spare replicas) and
+    the widest blast radius without mechanisms; the steps name its figures.
+    """
     rows = [r for r in blast.rows if r.scope == "component"]
-    primary = max(rows, key=lambda r: (r.users_impacted.value, len(r.affected), r.source)).source
+    ranked = [(_secondary(graph, mech, r.source), r) for r in rows]
+    (rank, shift), row = max(
+        ranked,
+        key=lambda t: (
+            t[0][0] > 0,
+            t[1].users_impacted.value,
+            len(t[1].affected),
+            t[0][0],
+            t[1].source,
+        ),
+    )
+    primary = row.source
     comp = graph.components[primary]
-    fallbacks = sorted(f"{p.policy} → {p.fallback}" for p in mech.edges if p.fallback is not None)
-    if comp.data is not None and comp.data.replication != "none":
-        shift = f"promote the {primary} replica (≈{human(PROMOTION)}); clients reconnect"
-    elif comp.replicas > comp.min_healthy:
-        shift = f"load balancer sends {primary} traffic to the healthy replicas"
-    else:
-        shift = f"{primary} has no secondary: restart it (MTTR) — see the redundancy proposals"
-    if fallbacks:
-        shift += "; breakers open and fall back: " + ", ".join(fallbacks[:5])
     mttr = comp.mttr if comp.mttr is not None else KIND_DEFAULTS[comp.kind].mttr
+    managed = KIND_DEFAULTS[comp.kind].managed
+    recover = (
+        f"the provider restores {primary} (typical MTTR {human(mttr)}); open a support case"
+        if managed
+        else f"repair or rebuild {primary} (MTTR {human(mttr)})"
+    )
+    stateful = comp.data is not None and comp.data.stateful
     return (
         FailoverStep(
             "Primary",
@@ -413,24 +468,19 @@ def failover_steps(
         FailoverStep(
             "Validate",
             "Health + data",
-            "readiness green, error ratio back under the SLO, breakers closed"
-            + (
-                "; replication position and row counts match"
-                if comp.data and comp.data.stateful
-                else ""
-            ),
+            "readiness green, error ratio back under the SLO"
+            + ("; replication position and row counts match" if stateful else ""),
         ),
         FailoverStep("Alert", "Ops team notified", "SEV1 page to on-call; incident channel opened"),
         FailoverStep(
             "Investigate", "Root cause", "follow the runbook of the failure mode that fired"
         ),
-        FailoverStep(
-            "Recover", "Restore primary", f"repair or rebuild {primary} (MTTR {human(mttr)})"
-        ),
+        FailoverStep("Recover", "Restore primary", recover),
         FailoverStep(
             "Failback",
             "Return traffic",
-            "after 30 min healthy: return traffic gradually; half-open probes close the breakers",
+            "after 30 min healthy: return traffic gradually"
+            + ("; half-open probes close the breakers" if rank == 2 else ""),
         ),
     )
 

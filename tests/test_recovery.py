@@ -131,3 +131,29 @@ def test_backups_failover_and_reconciliation() -> None:
     assert "db" in section.failover[0].detail  # the widest blast radius
     (rec,) = section.reconciliation
     assert rec.component == "db" and "3s" in rec.steps[0]
+
+
+def test_a_component_every_caller_falls_back_from_recovers_when_the_breakers_open() -> None:
+    section = plan(
+        [
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 2,
+                "rps": 20,
+                "dependencies": [{"target": "llm", "fallback": "backup"}],
+            },
+            {"name": "llm", "kind": "llm_api"},
+            {"name": "backup", "kind": "llm_api"},
+        ],
+        recovery_targets={"rto": "1m", "rpo": "0s"},
+    )
+    outage = scenario(section, "llm outage (callers fall back)")
+    assert outage.rto.value == pytest.approx(100 / 20)  # the breaker's 100 calls at 20 calls/s
+    assert outage.status == "met"
+    assert "llm host failure" not in {s.scenario for s in section.scenarios}
+    # the failover plan follows the component with a secondary and the widest blast radius
+    assert section.failover[0].detail.startswith("llm:")
+    assert "serve the fallback (backup)" in section.failover[1].detail
+    assert "provider restores llm" in section.failover[5].detail
