@@ -303,3 +303,27 @@ async def test_new_thresholds_reach_the_fleet_decision(fleet: list[RedisStorage]
     with pytest.raises(ConnectionError):
         await bs[1](boom)()
     await until(lambda: all(b.state == "open" for b in bs), within=4 * SYNC + 0.2)
+
+
+def test_a_breaker_built_before_the_loop_still_hears_about_fleet_trips(
+    redis_srv: RedisServer, namespace: str
+) -> None:
+    # As with a plan loaded at import time: no running loop when the breaker is built.
+    quiet_store = RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC)
+    quiet = CircuitBreaker("search", storage=quiet_store, minimum_calls=1)
+
+    async def scenario() -> list[str]:
+        loud_store = RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC)
+        loud = CircuitBreaker("search", storage=loud_store, minimum_calls=1)
+        try:
+            assert await quiet(ok)() == "ok"  # the only thing this instance ever does: succeed
+            await asyncio.sleep(SYNC * 2)
+            with pytest.raises(ConnectionError):
+                await loud(boom)()
+            await until(lambda: quiet.state == "open", within=4 * SYNC + 0.2)
+            return [quiet.state, loud.state]
+        finally:
+            await loud_store.aclose()
+            await quiet_store.aclose()
+
+    assert asyncio.run(scenario()) == ["open", "open"]

@@ -15,6 +15,7 @@ state) from its background sync.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from resilience._core import CallContext
@@ -45,6 +46,32 @@ class SharedBreakerAdapter:
         self._fleet_gen = -2
         self._settings = self._read_settings()
         self.link: BreakerLink = storage.attach(breaker.name, self._settings, self)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._start_on_first_call()
+
+    def _start_on_first_call(self) -> None:
+        """Built outside a loop (e.g. a plan loaded at import): start the sync on the first call.
+
+        The breaker reads its clock once per call; until the first call on a running loop, that
+        clock is this one-shot function, which starts the storage's sync and puts the breaker's
+        own clock back. So even an instance that only ever succeeds hears about fleet trips, and
+        no call after the first pays anything.
+        """
+        breaker = self._breaker
+        clock, loop_clock = breaker._clock, breaker._loop_clock
+
+        def first_call_clock() -> float:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return clock()  # a sync caller on a thread: wait for an async one
+            breaker._clock, breaker._loop_clock = clock, loop_clock
+            self.link.ensure_started()
+            return clock()
+
+        breaker._clock, breaker._loop_clock = first_call_clock, False
 
     def _read_settings(self) -> BreakerSettings:
         breaker = self._breaker
