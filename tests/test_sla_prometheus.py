@@ -345,3 +345,22 @@ def test_plan_with_prometheus_fills_sla_and_current(
     assert main(argv[:-2]) == 0
     text = capsys.readouterr().out
     assert "SLA TRACKING" in text and "not measured" not in text and "Last 30 days" in text
+
+
+@pytest.mark.integration
+def test_windows_reaching_before_the_data_start_at_the_first_sample(
+    prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = START + timedelta(days=1)  # the 3d burn window and the 30d period begin before the data
+    _, sections = _sla(capsys, spec_path, prometheus.url, at, "--slo", "availability")
+    section = sections["availability"]
+    errors, requests = _expected(START, at)
+    assert section["burn_rates"]["3d"]["value"] == pytest.approx(  # type: ignore[index]
+        errors / requests / 0.001, rel=1e-9
+    )
+    rows = _rows(section)
+    assert rows["Last 30 days"]["actual"]["value"] == pytest.approx(  # type: ignore[index]
+        100 * (1 - errors / requests), abs=1e-6
+    )
+    assert rows["Last 30 days"]["coverage"]["value"] == pytest.approx(100 / 30)  # type: ignore[index]
+    assert rows["This month"]["coverage"]["value"] == pytest.approx(100.0)  # type: ignore[index]

@@ -215,11 +215,12 @@ def _row(
 
 
 async def _burn_rates(
-    client: PrometheusClient, slo: SloDefinition, now: float
+    client: PrometheusClient, slo: SloDefinition, first: float, now: float
 ) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     for label, seconds in BURN_WINDOWS:
-        counts = await _counts(client, slo, now - seconds, now)
+        # a window reaching back before the data starts at the first sample (no extrapolation)
+        counts = await _counts(client, slo, max(now - seconds, first), now)
         if counts is None:
             continue
         ratio = counts.bad / counts.total
@@ -280,8 +281,7 @@ async def measure_definitions(
             month_counts = counts
         rows.append(_row(slo, period, counts, window))
     remaining = _month_budget(slo, periods[0], month_counts)
-    burn_at = span[1] if span is not None else now
-    burn = await _burn_rates(client, slo, burn_at) if span is not None else {}
+    burn = await _burn_rates(client, slo, span[0], span[1]) if span is not None else {}
     exhaustion: dict[str, Figure] = {}
     if remaining is not None:
         for label, rate in burn.items():
