@@ -302,18 +302,22 @@ def _substitute(value: Any, variables: dict[str, Any], where: str, source: str) 
     return value
 
 
+_TAGS = {"probe", "action", "http", "load", "prometheus", "metric", "injection", "range", "regex"}
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
+    previous: int | str | None = None
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"probe", "action", "http", "load", "prometheus", "metric", "injection",
-                      "range", "regex"} and parts:
-            continue  # discriminator tags pydantic adds to the path: not the user's field names
+        elif item in _TAGS and (isinstance(previous, int) or previous in ("provider", "tolerance")):
+            pass  # the discriminator tag pydantic adds after a union: not the user's field name
         elif item.startswith(("list[", "bool", "int", "float", "str", "tagged-union")):
-            continue
+            continue  # a union member's type name (the tag test looks past it)
         else:
             parts.append(f".{item}" if parts else str(item))
+        previous = item
     return "".join(parts) or "(top level)"
 
 

@@ -60,6 +60,14 @@ def minimal(**overrides: Any) -> dict[str, Any]:
                       "provider": {"type": "injection", "admin_url": "u", "policy": "p",
                                    "enabled": True, "injection_rate": 1.5}}]},
          "method[0].provider.injection_rate", "less than or equal to 1"),
+        ({"steady-state-hypothesis": {"title": "h", "probes": [
+            {"type": "probe", "name": "p", "provider": {"type": "http", "url": "u"},
+             "tolerance": {"type": "range", "range": [2, 1]}}]}},
+         "steady-state-hypothesis.probes[0].tolerance.range", "low <= high"),
+        ({"steady-state-hypothesis": {"title": "h", "probes": [
+            {"type": "probe", "name": "p", "provider": {"type": "http", "url": "u"},
+             "tolerance": {"type": "regex", "pattern": "("}}]}},
+         "steady-state-hypothesis.probes[0].tolerance.pattern", "regular expression"),
     ],
 )
 def test_errors_name_the_file_and_the_field(change: dict[str, Any], field: str, why: str) -> None:
