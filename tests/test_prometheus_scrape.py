@@ -15,42 +15,69 @@ from prometheus_client import CollectorRegistry
 from exporters.aiohttp import setup
 from exporters.health import Readiness
 from exporters.prometheus import PrometheusHook
-from resilience.breaker import CircuitBreaker
-from resilience.policy import Policy
-from resilience.retry import Retry
+from resilience import CircuitBreaker, CircuitOpenError, Fallback, Policy, Retry
 from tests.servers import PrometheusServer, free_port
 
 pytestmark = pytest.mark.integration
 
-# Requests the test sends, by kind: "ok" succeeds at once, "flaky" fails its first attempt and
-# succeeds on the retry, "fail" fails both attempts.
-SENT = {"ok": 6, "flaky": 3, "fail": 2}
-POLICY = web.AppKey("policy", Policy)
+# Requests the test sends to /ledger/{kind}: "ok" succeeds at once, "flaky" fails its first
+# attempt and succeeds on the retry, "fail" fails both attempts.
+LEDGER = {"ok": 6, "flaky": 3, "fail": 2}
+# /quote always fails: the first QUOTE_TRIP calls trip the breaker of the critical "quotes"
+# policy, the next QUOTE_REJECTED are refused by it. /price always fails and its fallback serves.
+QUOTE_TRIP, QUOTE_REJECTED, PRICE = 2, 3, 4
+POLICIES = web.AppKey("policies", list)
 
 
 def make_app(reg: CollectorRegistry) -> web.Application:
-    policy = Policy("ledger", retry=Retry(max_attempts=2, wait=0),
-                    breaker=CircuitBreaker("ledger", minimum_calls=1000),
-                    hooks=[PrometheusHook(reg, names="both")])
+    hook = PrometheusHook(reg, names="both")
+    readiness = Readiness()
+    ledger = Policy("ledger", retry=Retry(max_attempts=2, wait=0),
+                    breaker=CircuitBreaker("ledger", minimum_calls=1000), hooks=[hook])
+    quotes = Policy("quotes", breaker=CircuitBreaker("quotes", minimum_calls=QUOTE_TRIP,
+                                                     window_size=QUOTE_TRIP, open_duration=600),
+                    critical=True, hooks=[hook, readiness])
+    prices = Policy("prices", fallback=Fallback(lambda exc: "list price"), hooks=[hook])
     attempts: dict[str, int] = {}
 
-    @policy
+    @ledger
     async def post(request_id: str, kind: str) -> str:
         attempts[request_id] = attempts.get(request_id, 0) + 1
         if kind == "fail" or (kind == "flaky" and attempts[request_id] == 1):
             raise OSError(f"ledger unavailable ({kind})")
         return "posted"
 
-    async def work(request: web.Request) -> web.Response:
+    @quotes
+    async def quote() -> str:
+        raise OSError("quotes down")
+
+    @prices
+    async def price() -> str:
+        raise OSError("prices down")
+
+    async def ledger_handler(request: web.Request) -> web.Response:
         try:
             return web.Response(text=await post(request.query["id"], request.match_info["kind"]))
         except OSError:
             return web.Response(status=503, text="ledger unavailable")
 
+    async def quote_handler(request: web.Request) -> web.Response:
+        try:
+            return web.Response(text=await quote())
+        except CircuitOpenError:
+            return web.Response(status=503, text="quotes circuit open")
+        except OSError:
+            return web.Response(status=502, text="quotes failed")
+
+    async def price_handler(request: web.Request) -> web.Response:
+        return web.Response(text=await price())
+
     app = web.Application()
-    app.router.add_post("/work/{kind}", work)
-    app[POLICY] = policy  # the app owns the policy, as a service would
-    setup(app, registry=reg, readiness=Readiness())
+    app.router.add_post("/ledger/{kind}", ledger_handler)
+    app.router.add_get("/quote", quote_handler)
+    app.router.add_get("/price", price_handler)
+    app[POLICIES] = [ledger, quotes, prices]  # the app owns its policies, as a service would
+    setup(app, registry=reg, readiness=readiness)
     return app
 
 
@@ -87,6 +114,16 @@ async def wait_for(session: aiohttp.ClientSession, prom: str, promql: str,
     return got
 
 
+async def send(session: aiohttp.ClientSession, method: str, url: str, n: int,
+               tag: str = "") -> list[int]:
+    """Send `n` requests (ids tag0, tag1, ...); their statuses."""
+    statuses = []
+    for i in range(n):
+        async with session.request(method, url, params={"id": f"{tag}{i}"}) as resp:
+            statuses.append(resp.status)
+    return statuses
+
+
 async def test_prometheus_counts_equal_the_calls_made(app_url: tuple[str, int]) -> None:
     url, port = app_url
     config = f"""
@@ -99,52 +136,62 @@ scrape_configs:
       - targets: ["127.0.0.1:{port}"]
 """
     async with aiohttp.ClientSession() as session:
-        statuses: list[int] = []
-        for kind, n in SENT.items():
-            for i in range(n):
-                async with session.post(f"{url}/work/{kind}", params={"id": f"{kind}{i}"}) as r:
-                    statuses.append(r.status)
-        assert statuses.count(200) == SENT["ok"] + SENT["flaky"]
-        assert statuses.count(503) == SENT["fail"]
+        for kind, n in LEDGER.items():
+            expected = 503 if kind == "fail" else 200
+            assert await send(session, "POST", f"{url}/ledger/{kind}", n, kind) == [expected] * n
+        assert await send(session, "GET", f"{url}/quote", QUOTE_TRIP + QUOTE_REJECTED) == (
+            [502] * QUOTE_TRIP + [503] * QUOTE_REJECTED)
+        assert await send(session, "GET", f"{url}/price", PRICE) == [200] * PRICE
+        async with session.get(f"{url}/readyz") as resp:
+            assert resp.status == 503  # the critical quotes breaker is open
 
         server = PrometheusServer(config)
         await asyncio.to_thread(server.start)
         try:
             prom = server.url
-            calls = await wait_for(session, prom, 'resilience_calls_total{policy="ledger"}', {
-                "outcome=failure/policy=ledger": SENT["fail"],
-                "outcome=fallback/policy=ledger": 0,
-                "outcome=rejected/policy=ledger": 0,
-                "outcome=success/policy=ledger": SENT["ok"] + SENT["flaky"]})
-            assert calls == {
-                "outcome=failure/policy=ledger": SENT["fail"],
-                "outcome=fallback/policy=ledger": 0,
-                "outcome=rejected/policy=ledger": 0,
-                "outcome=success/policy=ledger": SENT["ok"] + SENT["flaky"]}, server.log_tail()
+            want: dict[str, float] = {
+                "outcome=success/policy=ledger": LEDGER["ok"] + LEDGER["flaky"],
+                "outcome=failure/policy=ledger": LEDGER["fail"],
+                "outcome=failure/policy=quotes": QUOTE_TRIP,
+                "outcome=rejected/policy=quotes": QUOTE_REJECTED,
+                "outcome=fallback/policy=prices": PRICE,
+            }
+            calls = await wait_for(session, prom, "resilience_calls_total > 0", want)
+            assert calls == want, server.log_tail()
 
-            retries = await query(session, prom, 'resilience_retries_total{policy="ledger"}')
-            assert retries == {"policy=ledger": SENT["flaky"] + SENT["fail"]}
-            durations = await query(session, prom,
-                                    'resilience_call_duration_seconds_count{policy="ledger"}')
-            assert durations == {"policy=ledger": sum(SENT.values())}
-            state = await query(session, prom,
-                                'resilience_circuit_breaker_state{policy="ledger"} == 1')
-            assert state == {"policy=ledger/state=closed": 1}
+            assert await query(session, prom, "resilience_retries_total") == {
+                "policy=ledger": LEDGER["flaky"] + LEDGER["fail"]}
+            assert await query(session, prom, "resilience_rejections_total > 0") == {
+                "mechanism=circuit_breaker/policy=quotes": QUOTE_REJECTED}
+            assert await query(session, prom, "resilience_call_duration_seconds_count") == {
+                "policy=ledger": sum(LEDGER.values()),
+                "policy=quotes": QUOTE_TRIP + QUOTE_REJECTED, "policy=prices": PRICE}
+            assert await query(session, prom, "resilience_circuit_breaker_state == 1") == {
+                "policy=ledger/state=closed": 1, "policy=quotes/state=open": 1}
+            assert await query(session, prom, "resilience_circuit_breaker_transitions_total") == {
+                "from_state=closed/policy=quotes/to_state=open": 1}
 
-            r4j = await query(session, prom, 'resilience4j_retry_calls_total{name="ledger"}')
-            assert r4j == {"kind=failed_with_retry/name=ledger": SENT["fail"],
-                           "kind=failed_without_retry/name=ledger": 0,
-                           "kind=successful_with_retry/name=ledger": SENT["flaky"],
-                           "kind=successful_without_retry/name=ledger": SENT["ok"]}
+            assert await query(session, prom, 'resilience4j_retry_calls_total{name="ledger"}') == {
+                "kind=failed_with_retry/name=ledger": LEDGER["fail"],
+                "kind=failed_without_retry/name=ledger": 0,
+                "kind=successful_with_retry/name=ledger": LEDGER["flaky"],
+                "kind=successful_without_retry/name=ledger": LEDGER["ok"]}
+            assert await query(session, prom, "resilience4j_circuitbreaker_state == 1") == {
+                "name=ledger/state=closed": 1, "name=quotes/state=open": 1}
 
-            http = await query(session, prom, 'http_server_request_duration_seconds_count'
-                                              '{http_route="/work/{kind}"}')
+            http = await query(session, prom, "http_server_request_duration_seconds_count"
+                                              '{http_route!~"/metrics|/readyz"}')
             assert http == {
-                "http_request_method=POST/http_response_status_code=200/http_route=/work/{kind}":
-                    SENT["ok"] + SENT["flaky"],
-                "http_request_method=POST/http_response_status_code=503/http_route=/work/{kind}":
-                    SENT["fail"]}
-            up = await query(session, prom, 'up{job="app"}')
-            assert up == {"": 1}
+                "http_request_method=POST/http_response_status_code=200/http_route=/ledger/{kind}":
+                    LEDGER["ok"] + LEDGER["flaky"],
+                "http_request_method=POST/http_response_status_code=503/http_route=/ledger/{kind}":
+                    LEDGER["fail"],
+                "http_request_method=GET/http_response_status_code=502/http_route=/quote":
+                    QUOTE_TRIP,
+                "http_request_method=GET/http_response_status_code=503/http_route=/quote":
+                    QUOTE_REJECTED,
+                "http_request_method=GET/http_response_status_code=200/http_route=/price": PRICE,
+            }
+            assert await query(session, prom, 'up{job="app"}') == {"": 1}
         finally:
             await asyncio.to_thread(server.stop)
