@@ -397,7 +397,9 @@ class _BreakerLink:
         return view, bool(int(reply[7]))
 
     def _apply(self, view: SharedView) -> None:
-        if view.generation == self.generation:
+        # Generations only grow (a key Redis lost restarts at the server's time in ms, above any
+        # older one), so an older one is a reply that overtook a newer one: ignore it.
+        if view.generation <= self.generation:
             return
         first = self.generation == 0
         self.generation = view.generation
