@@ -110,7 +110,7 @@ def instrument(app: web.Application, registry: CollectorRegistry | None = None) 
     """Record ``http_server_request_duration_seconds`` for every request `app` answers.
 
     See `record_requests` for what is recorded and when. Each (method, route, status) child is
-    looked up once and cached.
+    looked up once and cached. Added in 0.1.0.
     """
     histogram = _request_histogram(registry if registry is not None else REGISTRY)
     children: dict[tuple[str, str, int], Histogram] = {}
@@ -163,6 +163,7 @@ def setup(
     """Add the HTTP SLI (`instrument`), ``/metrics``, ``/healthz``, ``/readyz`` and `extra_routes`.
 
     `readiness` defaults to the process-wide `Readiness` hook (installed on first use).
+    Added in 0.1.0.
     """
     if middleware:
         instrument(app, registry)
@@ -206,6 +207,7 @@ def start_http_server(
     """Serve ``/metrics``, ``/healthz`` and ``/readyz`` on `addr`:`port` from a daemon thread.
 
     Port 0 picks a free port (see `MetricsServer.port`). Binds loopback unless told otherwise.
+    Added in 0.1.0.
     """
     app = web.Application()
     setup(app, registry=registry, readiness=readiness, middleware=False)

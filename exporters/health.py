@@ -31,7 +31,10 @@ class ReadinessReport:
 
 
 class Readiness:
-    """A hook that tracks critical policies and reports readiness from their breakers."""
+    """A hook that tracks critical policies and reports readiness from their breakers.
+
+    Added in 0.1.0.
+    """
 
     def __init__(self) -> None:
         self._watch = PolicyWatch()

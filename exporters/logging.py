@@ -67,6 +67,7 @@ class LoggingHook:
 
     `logger` (stdlib) defaults to ``logging.getLogger("resilience.events")``. `structlog`: True
     forces structlog, False forces stdlib logging, None (default) uses structlog when installed.
+    Added in 0.1.0.
     """
 
     def __init__(self, logger: logging.Logger | None = None, *,

@@ -197,7 +197,7 @@ def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | Non
     Attributes follow the OpenTelemetry HTTP semantic conventions: ``http.request.method``,
     ``http.route`` (the route template, ``unmatched`` when none matched) and
     ``http.response.status_code`` (the status the client received); see
-    `exporters.aiohttp.record_requests`.
+    `exporters.aiohttp.record_requests`. Added in 0.1.0.
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     meter = provider.get_meter(METER_NAME)
@@ -227,6 +227,7 @@ class OpenTelemetryHook:
 
     `meter_provider` defaults to the global one (``opentelemetry.metrics``); `span_events=False`
     turns the span events off. Hooks sharing a meter provider share its instruments.
+    Added in 0.1.0.
     """
 
     def __init__(self, meter_provider: MeterProvider | None = None, *,

@@ -363,6 +363,7 @@ class PrometheusHook:
     `registry` defaults to prometheus-client's global registry. `names` picks the metric names:
     ``"resilience"`` (DESIGN.md's table), ``"resilience4j"`` (resilience4j-micrometer's, for
     existing dashboards) or ``"both"``. Several hooks on one registry share its metrics.
+    Added in 0.1.0.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None, *,
