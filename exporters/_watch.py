@@ -11,6 +11,7 @@ disappears with it.
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from typing import Generic, TypeVar
 from resilience import PolicyInfo
 
 R = TypeVar("R")
+
+_log = logging.getLogger("exporters")
 
 OPEN_STATES = frozenset({"open", "forced_open"})
 """Breaker states in which a critical policy makes the service not ready."""
@@ -88,17 +91,27 @@ class WatchedPolicy:
         return not refs or any(r.get() is not None for r in refs)
 
     def state(self) -> str | None:
-        """The breaker's current state, or None without a (live) breaker."""
+        """The breaker's current state, or None without a (live, working) breaker readout."""
         fn = self.breaker_state.get() if self.breaker_state else None
-        return fn() if fn is not None else None
+        if fn is None:
+            return None
+        try:
+            return str(fn())
+        except Exception:  # a broken readout must not break /metrics or /readyz
+            _log.warning("breaker state readout of policy %r raised", self.name, exc_info=True)
+            return None
 
     def bulkhead(self) -> tuple[int, int] | None:
-        """(in_flight, capacity) of the bulkhead, or None without a (live) bulkhead."""
+        """(in_flight, capacity) of the bulkhead, or None without a (live, working) readout."""
         in_flight = self.bulkhead_in_flight.get() if self.bulkhead_in_flight else None
         capacity = self.bulkhead_capacity.get() if self.bulkhead_capacity else None
         if in_flight is None or capacity is None:
             return None
-        return in_flight(), capacity()
+        try:
+            return int(in_flight()), int(capacity())
+        except Exception:  # a broken readout must not break /metrics
+            _log.warning("bulkhead readout of policy %r raised", self.name, exc_info=True)
+            return None
 
 
 @dataclass(frozen=True, slots=True)

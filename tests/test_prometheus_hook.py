@@ -291,3 +291,21 @@ async def test_a_retry_of_a_cancelled_call_is_not_credited_to_the_next_call() ->
                  kind="successful_without_retry") == 1
     assert value(reg, "resilience4j_retry_calls_total", name="llm",
                  kind="successful_with_retry") == 0
+
+
+def test_a_raising_readout_drops_its_gauge_but_not_the_scrape(caplog: pytest.LogCaptureFixture
+                                                              ) -> None:
+    reg = CollectorRegistry()
+
+    def broken() -> int:
+        raise RuntimeError("readout bug")
+
+    info = PolicyInfo("odd", ("bulkhead", "circuit_breaker"), breaker_state=lambda: "closed",
+                      bulkhead_in_flight=broken, bulkhead_capacity=lambda: 3)
+    emitter = Emitter(info, [PrometheusHook(reg)])
+    emitter.emit(CallFinished("odd", CallOutcome.SUCCESS, 0.1))
+    text = generate_latest(reg).decode()
+    assert 'resilience_calls_total{outcome="success",policy="odd"} 1.0' in text
+    assert "resilience_bulkhead_in_flight{" not in text
+    assert 'resilience_circuit_breaker_state{policy="odd",state="closed"} 1.0' in text
+    assert "bulkhead readout of policy 'odd' raised" in caplog.text
