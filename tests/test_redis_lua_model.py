@@ -33,6 +33,7 @@ class Model:
     half_open_calls: int
     threshold: float
     expired: bool  # open duration 0 (True) or effectively forever (False)
+    half_open_minimum: int
     state: str = "closed"
     gen: int = 0
     open_count: int = 0
@@ -78,7 +79,7 @@ class Model:
         elif op == "record" and seen == self.gen and self.state == "half_open":
             self.done += 1
             self.failed += failures
-            if self.done >= min(self.minimum_calls, self.half_open_calls):
+            if self.done >= self.half_open_minimum:
                 if self._over(self.done, self.failed):
                     self._to_open()
                 else:
@@ -116,6 +117,7 @@ OPS = st.tuples(
     half_open_calls=st.integers(1, 4),
     threshold=st.sampled_from([0.25, 0.5, 1.0]),
     expired=st.booleans(),
+    half_open_minimum=st.integers(1, 4),
     ops=st.lists(OPS, min_size=1, max_size=40),
 )
 def test_script_matches_the_reference_model(
@@ -124,23 +126,25 @@ def test_script_matches_the_reference_model(
     half_open_calls: int,
     threshold: float,
     expired: bool,
+    half_open_minimum: int,
     ops: list[tuple[str, str, int, int, bool]],
 ) -> None:
     script = client.register_script(storage_redis._BREAKER_LUA)
     key = "model:breaker"
     client.delete(key)
-    model = Model(minimum_calls, half_open_calls, threshold, expired)
+    half_open_minimum = min(half_open_minimum, half_open_calls)
+    model = Model(minimum_calls, half_open_calls, threshold, expired, half_open_minimum)
     known = dict.fromkeys(INSTANCES, 0)  # the generation each instance last saw
     # A new key starts at the server's time in ms: create it with a no-op sync, start from there.
     first = script(keys=[key], args=["sync", "init", 0, 0, 0, 0, threshold, 2.0, minimum_calls,
-                                     half_open_calls, "1", 3600, 3600, 60])
+                                     half_open_calls, "1", 3600, 3600, 60, half_open_minimum])
     model.gen = int(first[1])
     for op, who, calls, failures, stale in ops:
         failures = min(failures, calls) if op == "sync" else int(failures > 0)
         seen = known[who] - 1 if stale and known[who] else known[who]
         args: list[str | int | float] = [
             op, who, seen, calls, failures, 0, threshold, 2.0, minimum_calls,
-            half_open_calls, "0" if expired else "1000000", 3600, 3600, 60,
+            half_open_calls, "0" if expired else "1000000", 3600, 3600, 60, half_open_minimum,
         ]
         reply = script(keys=[key], args=args)
         state = reply[0].decode()

@@ -56,6 +56,8 @@ class BreakerSettings:
 
     `open_durations` lists the open duration (seconds) for the 1st, 2nd, ... consecutive open; the
     last one repeats. A slow-call threshold above 1 switches slow-call tripping off.
+    `half_open_minimum` is how many probes must finish before half-open closes or reopens
+    (default: `half_open_calls`).
     """
 
     failure_rate_threshold: float
@@ -64,6 +66,7 @@ class BreakerSettings:
     open_durations: tuple[float, ...]
     slow_call_rate_threshold: float = 2.0
     max_wait_in_half_open: float | None = None
+    half_open_minimum: int | None = None
 
     @staticmethod
     def durations_from(open_duration: float | Callable[[int], float], n: int = 16) -> tuple[

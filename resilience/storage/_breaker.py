@@ -82,6 +82,8 @@ class SharedBreakerAdapter:
             half_open_calls=breaker.half_open_calls,
             open_durations=BreakerSettings.durations_from(breaker.open_duration),
             max_wait_in_half_open=breaker.max_wait_in_half_open or None,
+            # The breaker's own rule for when half-open decides, whatever it is.
+            half_open_minimum=getattr(breaker, "_half_min", None),
         )
 
     # ------------------------------------------------------------------ SharedBreaker protocol

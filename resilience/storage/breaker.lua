@@ -16,6 +16,7 @@
 -- ARGV[12] stale_after: seconds after which an instance's window counts no longer count
 -- ARGV[13] half_open_lease: seconds after which an unfinished half-open episode starts again
 -- ARGV[14] key TTL in seconds (refreshed on every write)
+-- ARGV[15] probes that must finish before half-open decides (the breaker's own rule)
 --
 -- Hash fields: state, gen, open_until, open_count, ho_granted, ho_done, ho_failed, ho_slow,
 -- ho_since, and "w:<instance>" = "calls failures slow gen ts" per instance.
@@ -39,6 +40,7 @@ local open_durations = ARGV[11]
 local stale_after = tonumber(ARGV[12])
 local half_open_lease = tonumber(ARGV[13])
 local ttl = tonumber(ARGV[14])
+local half_open_minimum = tonumber(ARGV[15])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -182,8 +184,8 @@ elseif op == 'record' then
     ho_done = ho_done + 1
     ho_failed = ho_failed + failures
     ho_slow = ho_slow + slow
-    -- Decide once as many probes finished as the local breaker would need (its minimum).
-    if ho_done >= math.min(minimum_calls, half_open_calls) then
+    -- Decide once as many probes finished as the local breaker would need.
+    if ho_done >= half_open_minimum then
       if over_threshold(ho_done, ho_failed, ho_slow) then
         to_open()
       else

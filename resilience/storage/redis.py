@@ -370,6 +370,7 @@ class _BreakerLink:
             repr(3 * storage.sync_interval),
             repr(float(lease)),
             repr(storage.key_ttl),
+            str(int(settings.half_open_minimum or settings.half_open_calls)),
         )
 
     def __repr__(self) -> str:
