@@ -108,13 +108,16 @@ async def test_time_window_expires_outcomes_after_window_size_seconds() -> None:
 
 async def test_slow_calls_trip_on_slow_call_rate() -> None:
     breaker, call = make(
-        minimum_calls=4, window_size=4, slow_call_duration=1.0, slow_call_rate_threshold=0.5
+        minimum_calls=4, window_size=4, slow_call_duration=1.0, slow_call_rate_threshold=0.75
     )
     await call("ok", 1.0)  # exactly the threshold is not slow (strictly greater)
     await call("ok", 1.5)
     await call("ok", 0.1)
     assert breaker.slow_call_rate is None
     await call("ok", 2.0)
+    assert breaker.slow_call_rate == 0.5
+    assert breaker.state == "closed"
+    await call("ok", 1.01)  # the window now holds 1.5, 0.1, 2.0, 1.01: 3/4 slow
     assert breaker.state == "open"
     assert breaker.failure_rate == 0.0
 

@@ -142,7 +142,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
     @rule(
         kind=st.sampled_from(["ok", "fail", "ignored", "cancel"]),
-        duration=st.sampled_from([0.0, 0.5, 3.0]),
+        duration=st.sampled_from([0.0, 0.5, SLOW, 3.0]),
     )
     def call_once(self, kind: str, duration: float) -> None:
         admitted = self.model.acquire(self.now)
