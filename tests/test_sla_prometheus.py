@@ -364,3 +364,15 @@ def test_windows_reaching_before_the_data_start_at_the_first_sample(
     )
     assert rows["Last 30 days"]["coverage"]["value"] == pytest.approx(100 / 30)  # type: ignore[index]
     assert rows["This month"]["coverage"]["value"] == pytest.approx(100.0)  # type: ignore[index]
+
+
+@pytest.mark.integration
+def test_a_single_sample_is_no_data(
+    prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # at the very first sample there is no increase yet (and PromQL refuses a 0 range)
+    code, sections = _sla(capsys, spec_path, prometheus.url, START, "--check")
+    assert code == 0
+    for row in _rows(sections["availability"]).values():
+        assert row["status"] == "No data"
+    assert sections["availability"]["burn_rates"] == {}

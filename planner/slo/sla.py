@@ -137,6 +137,8 @@ async def _counts(
     client: PrometheusClient, slo: SloDefinition, start: float, end: float
 ) -> _Counts | None:
     """Bad and total events of `slo` in [start, end] (one increase() each), None if no events."""
+    if end - start < 0.001:  # a single sample holds no increase (and PromQL wants a range > 0)
+        return None
     window = _ms(end - start)
     if slo.kind == "probe":
         assert slo.probe is not None
