@@ -109,6 +109,8 @@ def test_every_generated_file_passes_promtool_check(tmp_path: Path) -> None:
     first = EXAMPLES[0]
     for objective in (90.0, 99.0, 99.999):
         variants.append((f"slo-{objective}", _spec_variant(first, slo=objective, tier=None)))
+    # a system name with quotes, a backslash and spaces lands in label values and selectors
+    variants.append(("odd-name", _spec_variant(EXAMPLES[0], system='Shop "EU" \\ 1')))
     # no `slos` at all: the default SLI of the entry points
     data = yaml.safe_load(first.read_text())
     data.pop("slos", None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from planner.errors import SpecError
-from planner.slo.selector import Selector, SelectorError, parse_selector
+from planner.slo.selector import Matcher, Selector, SelectorError, parse_selector
 from planner.spec import SystemSpec
 
 __all__ = [
@@ -71,7 +71,8 @@ class SloDefinition:
     @property
     def selector_labels(self) -> str:
         """`{service="…",slo="…"}`: selects this SLO's recorded series."""
-        return f'{{service="{self.service}",slo="{self.name}"}}'
+        service = Matcher("service", "=", self.service).render()
+        return f'{{{service},slo="{self.name}"}}'
 
 
 @dataclass(frozen=True)
