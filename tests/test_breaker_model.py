@@ -157,7 +157,9 @@ class BreakerMachine(RuleBasedStateMachine):
         if admitted:
             self.model.finish(kind, self.now, duration)
 
-    @rule(seconds=st.sampled_from([0.3, 1.0, 2.5, 5.0, 12.0]))
+    # Dyadic times only, so that measured durations (end - start) are exact and a call of exactly
+    # SLOW seconds is compared at the boundary, not at a rounding error next to it.
+    @rule(seconds=st.sampled_from([0.25, 1.0, 2.5, 5.0, 12.0]))
     def wait(self, seconds: float) -> None:
         self.now += seconds
 
