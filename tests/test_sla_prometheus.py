@@ -376,3 +376,16 @@ def test_a_single_sample_is_no_data(
     for row in _rows(sections["availability"]).values():
         assert row["status"] == "No data"
     assert sections["availability"]["burn_rates"] == {}
+
+
+@pytest.mark.integration
+def test_measure_api_for_the_plan(prometheus: PrometheusServer, spec_path: Path) -> None:
+    from planner.slo.sla import measure
+    from planner.spec import load_spec
+
+    section = measure(load_spec(spec_path), prometheus.url, END)
+    assert section.slo == "gateway/availability" and section.source == prometheus.url
+    month = section.rows[0]
+    errors, requests = _expected(PERIODS_AT_END["This month"], END)
+    assert month.actual is not None
+    assert month.actual.value == pytest.approx(100 * (1 - errors / requests), abs=1e-6)
