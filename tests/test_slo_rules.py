@@ -265,3 +265,22 @@ def test_slos_know_the_entry_points_hard_dependencies() -> None:
     tool = definitions_from_spec(load_spec(ROOT / "examples/internal_tool/system.yaml"))
     text = build_rules(tool).to_yaml()
     assert tool[0].dependencies == () and "dependency_error" not in text
+
+
+@pytest.mark.parametrize("period", ["30d", "28d", "calendar_month"])
+def test_rules_and_the_plans_monitoring_section_agree(period: str) -> None:
+    from planner.build import build_plan
+
+    for path in EXAMPLES:
+        data = yaml.safe_load(path.read_text())
+        data["slo_period"] = period
+        spec = parse_spec(data, str(path))
+        planned = build_plan(spec).monitoring.burn_rate_alerts
+        slo = definitions_from_spec(spec)[0]
+        generated = burn_windows(slo.rule_period_seconds)
+        assert [(a.severity, a.short_window.value, a.long_window.value) for a in planned] == [
+            (w.severity, w.short, w.long) for w in generated
+        ]
+        for alert, window in zip(planned, generated, strict=True):
+            assert alert.burn_rate.value == pytest.approx(window.factor)
+            assert alert.error_ratio.value == pytest.approx(window.error_ratio(slo.budget))
