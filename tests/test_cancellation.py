@@ -7,6 +7,7 @@ success, never turned into a timeout or a fallback, and every permit is given ba
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -167,3 +168,53 @@ async def test_full_policy_cancelled_at_each_stage_emits_no_call_finished() -> N
         assert attempts == 1
         assert bulkhead.in_flight == 0
     assert not [e for e in events if isinstance(e, CallFinished)]
+
+
+async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_behind() -> None:
+    rng = random.Random(1125)
+    breaker = CircuitBreaker(
+        "soak", minimum_calls=20, window_size=50, open_duration=2, half_open_calls=3
+    )
+    bulkhead = Bulkhead(max_concurrent=20, max_wait=0.5)
+    timeout = Timeout(1.0)
+    policy = Policy(
+        "soak",
+        breaker=breaker,
+        retry=Retry(max_attempts=3, wait=0.1),
+        timeout=timeout,
+        bulkhead=bulkhead,
+        deadline=5.0,
+    )
+    outcomes: dict[str, int] = {}
+
+    @policy
+    async def call() -> str:
+        await asyncio.sleep(rng.choice([0.01, 0.05, 0.2, 1.5]))
+        if rng.random() < 0.3:
+            raise Boom
+        return "ok"
+
+    async def one() -> None:
+        await asyncio.sleep(rng.uniform(0, 20))
+        task = asyncio.ensure_future(call())
+        if rng.random() < 0.2:
+            await asyncio.sleep(rng.uniform(0, 2))
+            task.cancel()
+        try:
+            await task
+            kind = "ok"
+        except asyncio.CancelledError:
+            kind = "cancelled"
+        except Exception as exc:
+            kind = type(exc).__name__
+        outcomes[kind] = outcomes.get(kind, 0) + 1
+
+    await asyncio.gather(*(one() for _ in range(2000)))
+    assert sum(outcomes.values()) == 2000
+    assert {"ok", "cancelled", "Boom", "AttemptTimeoutError"} <= set(outcomes)
+    assert bulkhead.in_flight == 0 and bulkhead.waiting == 0
+    assert timeout._queue is not None and timeout._queue.active == 0
+    assert breaker._half_permits >= 0
+    assert deadline_var.get() is None
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0
