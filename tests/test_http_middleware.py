@@ -264,6 +264,7 @@ async def test_setup_without_readiness_uses_the_process_wide_hook() -> None:
             resp = await c.get("/readyz")
             assert resp.status == 503
             assert await resp.text() == "not ready: circuit open for critical orders-db\n"
+        breaker.reset()  # leave no open critical breaker behind for other tests
         del policy
     finally:
         remove_hook(default)

@@ -84,13 +84,19 @@ def make_app(reg: CollectorRegistry) -> web.Application:
 @pytest.fixture
 async def app_url() -> AsyncIterator[tuple[str, int]]:
     port = free_port()
-    runner = web.AppRunner(make_app(CollectorRegistry()), access_log=None)
+    app = make_app(CollectorRegistry())
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield f"http://127.0.0.1:{port}", port
     finally:
         await runner.cleanup()
+        # aiohttp caches handlers per application (an lru_cache), so these policies outlive the
+        # test: close the open critical breaker, or a later process-wide readiness check fails.
+        for policy in app[POLICIES]:
+            if isinstance(policy.breaker, CircuitBreaker):
+                policy.breaker.reset()
 
 
 async def query(session: aiohttp.ClientSession, prom: str, promql: str) -> dict[str, float]:
