@@ -418,7 +418,7 @@ def _edge(
             share = 1.0 / len(callers)
         rate = quota.rps * share
         burst = max(1, math.floor((quota.burst if quota.burst else quota.rps) * share))
-        limiter_cfg = {"rate_per_s": round(rate, 6), "burst": burst}
+        limiter_cfg = {"rate_per_s": float(f"{rate:.6g}"), "burst": burst}
         over = (
             f"; normal traffic {rps:g}/s exceeds it: expect rejections"
             if rps and rps > rate

@@ -180,3 +180,27 @@ def test_load_plan_accepts_the_plan_of_every_example(path: Path) -> None:
     assert set(plan.mechanism_table) <= {r.policy for r in plan.mechanisms}
     for name in plan.mechanism_table:
         assert name in repr(registry)
+
+
+def test_a_tiny_quota_share_stays_a_valid_positive_rate() -> None:
+    m = derive(
+        [
+            {
+                "name": "a",
+                "kind": "service",
+                "entry_point": True,
+                "rps": 1e6,
+                "dependencies": [{"target": "api"}],
+            },
+            {
+                "name": "b",
+                "kind": "service",
+                "entry_point": True,
+                "rps": 0.001,
+                "dependencies": [{"target": "api"}],
+            },
+            {"name": "api", "kind": "external_api", "quota": {"rps": 0.01}},
+        ]
+    )
+    rate = m.table["b.api"]["rate_limiter"]["rate_per_s"]
+    assert 0 < rate == pytest.approx(0.01 * 0.001 / (1e6 + 0.001), rel=1e-5)
