@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -73,7 +73,8 @@ RequestRecorder = Callable[[str, str, int, float], None]
 """Receives (method label, route label, status code, seconds) once per answered request."""
 
 
-def record_requests(app: web.Application, record: RequestRecorder) -> None:
+def record_requests(app: web.Application, record: RequestRecorder, *,
+                    exclude_routes: Collection[str] = ()) -> None:
     """Call `record` once for every request `app` answers, when the response headers go out.
 
     A middleware (outermost) notes when the request arrived; an ``on_response_prepare`` signal
@@ -82,8 +83,9 @@ def record_requests(app: web.Application, record: RequestRecorder) -> None:
     the client received; a streamed response is reported once, with the status it started with.
     The duration runs to the response headers. Requests cancelled before any response (the client
     went away) are not reported. Labels are bounded: route templates, `UNMATCHED_ROUTE`,
-    `OTHER_METHOD`.
+    `OTHER_METHOD`. Requests to `exclude_routes` (templates, e.g. ``/metrics``) are not reported.
     """
+    excluded = frozenset(exclude_routes)
     # One variable per registration, so that several recorders on one app each see every request;
     # each request runs in its own task, so the value never leaks between requests.
     started: ContextVar[float | None] = ContextVar("exporters_request_started", default=None)
@@ -98,19 +100,23 @@ def record_requests(app: web.Application, record: RequestRecorder) -> None:
         if start is None:  # not through our middleware, or already reported for this request
             return
         started.set(None)
+        route = route_label(request)
+        if route in excluded:
+            return
         method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
-        record(method, route_label(request), response.status,
-               asyncio.get_running_loop().time() - start)
+        record(method, route, response.status, asyncio.get_running_loop().time() - start)
 
     app.middlewares.insert(0, middleware)
     app.on_response_prepare.append(on_response_prepare)
 
 
-def instrument(app: web.Application, registry: CollectorRegistry | None = None) -> None:
+def instrument(app: web.Application, registry: CollectorRegistry | None = None, *,
+               exclude_routes: Collection[str] = ()) -> None:
     """Record ``http_server_request_duration_seconds`` for every request `app` answers.
 
-    See `record_requests` for what is recorded and when. Each (method, route, status) child is
-    looked up once and cached. Added in 0.1.0.
+    See `record_requests` for what is recorded and when (`exclude_routes`: route templates not
+    to record). Each (method, route, status) child is looked up once and cached.
+    Added in 0.1.0.
     """
     histogram = _request_histogram(registry if registry is not None else REGISTRY)
     children: dict[tuple[str, str, int], Histogram] = {}
@@ -122,7 +128,7 @@ def instrument(app: web.Application, registry: CollectorRegistry | None = None) 
             child = children[key] = histogram.labels(method, route, str(status))
         child.observe(seconds)
 
-    record_requests(app, record)
+    record_requests(app, record, exclude_routes=exclude_routes)
 
 
 def metrics_handler(registry: CollectorRegistry | None = None) -> Handler:
@@ -162,11 +168,12 @@ def setup(
 ) -> None:
     """Add the HTTP SLI (`instrument`), ``/metrics``, ``/healthz``, ``/readyz`` and `extra_routes`.
 
-    `readiness` defaults to the process-wide `Readiness` hook (installed on first use).
-    Added in 0.1.0.
+    `readiness` defaults to the process-wide `Readiness` hook (installed on first use). Scrapes
+    and probes are not user traffic: requests to `metrics_path`, ``/healthz`` and ``/readyz`` are
+    left out of the SLI. Added in 0.1.0.
     """
     if middleware:
-        instrument(app, registry)
+        instrument(app, registry, exclude_routes=(metrics_path, "/healthz", "/readyz"))
     app.router.add_get(metrics_path, metrics_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(readiness or default_readiness()))

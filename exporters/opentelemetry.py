@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from aiohttp import web
 from opentelemetry import metrics, trace
@@ -191,13 +191,15 @@ class _Handler:
         return "", {}
 
 
-def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | None = None) -> None:
+def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | None = None, *,
+                       exclude_routes: Collection[str] = ()) -> None:
     """Record ``http.server.request.duration`` (s) for every request `app` answers.
 
     Attributes follow the OpenTelemetry HTTP semantic conventions: ``http.request.method``,
     ``http.route`` (the route template, ``unmatched`` when none matched) and
     ``http.response.status_code`` (the status the client received); see
-    `exporters.aiohttp.record_requests`. Added in 0.1.0.
+    `exporters.aiohttp.record_requests` (`exclude_routes`: route templates not to record).
+    Added in 0.1.0.
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     meter = provider.get_meter(METER_NAME)
@@ -219,7 +221,7 @@ def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | Non
                                        "http.response.status_code": status}
         histogram.record(seconds, attrs)
 
-    record_requests(app, record)
+    record_requests(app, record, exclude_routes=exclude_routes)
 
 
 class OpenTelemetryHook:

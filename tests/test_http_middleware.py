@@ -161,6 +161,11 @@ async def test_metrics_endpoint_serves_prometheus_and_openmetrics(
     assert om.headers["Content-Type"].startswith("application/openmetrics-text")
     assert (await om.text()).rstrip().endswith("# EOF")
     assert await (await c.get("/admin/chaos")).text() == "chaos admin"
+    await c.get("/healthz")
+    await c.get("/readyz")
+    routes = {s.labels["http_route"] for m in reg.collect() for s in m.samples
+              if m.name == H}
+    assert routes == {"/items/{id}", "/admin/chaos"}  # scrapes and probes are not user traffic
 
 
 async def test_promtool_accepts_our_exposition(client: Client) -> None:
