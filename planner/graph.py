@@ -44,6 +44,7 @@ class Graph:
     """Indexes, topological order, callers, traffic and memoised hard closures of a spec."""
 
     def __init__(self, spec: SystemSpec) -> None:
+        """Index `spec` once; closures are built on first use."""
         self.spec = spec
         self.names: tuple[str, ...] = tuple(c.name for c in spec.components)
         self.components: dict[str, Component] = {c.name: c for c in spec.components}

@@ -13,7 +13,8 @@ has several callers):
 - circuit breaker: 50 % failure rate over a time window sized from the edge's rps so that a full
   outage trips it within ~10 s (minimum calls = rps × 10 s, 5…100); open duration grows from
   MTTR/10 to MTTR/2 (5 s…5 min) so probes catch a recovery without hammering a long outage;
-- bulkhead by Little's law: max concurrent = rps × p99 × 1.5;
+- bulkhead by Little's law: L = rps × p99 calls in flight; max concurrent = L × 1.5, and at
+  least L + 3√L (Poisson arrivals: a few slots at a small L would reject bursts);
 - rate limiter from a declared quota, split between callers by their traffic;
 - fallback wherever the edge is soft or declares a fallback.
 """
@@ -390,18 +391,20 @@ def _edge(
     bulkhead_cfg: dict[str, Any] | None = None
     bulkhead_size: int | None = None
     if rps is not None:
-        bulkhead_size = max(1, math.ceil(rps * p99 * BULKHEAD_HEADROOM))
+        in_flight = rps * p99
+        bulkhead_size = bulkhead_capacity(in_flight)
         bulkhead_cfg = {"max_concurrent": bulkhead_size}
         add(
             "bulkhead",
             "Isolation",
             f"{bulkhead_size} concurrent",
             "Load",
-            f"Little's law: {rps:g} calls/s × p99 {fmt(p99)} × {BULKHEAD_HEADROOM} headroom",
+            f"Little's law: {rps:g} calls/s × p99 {fmt(p99)} = {in_flight:.3g} in flight;"
+            f" × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts",
             max_concurrent=Figure(
                 bulkhead_size,
                 "count",
-                "ceil(rps × p99 × headroom)",
+                "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
                 {"rps": rps, "p99": p99, "headroom": BULKHEAD_HEADROOM},
             ),
         )
@@ -494,6 +497,13 @@ def _validate(table: dict[str, Any]) -> None:
         raise PlannerError(
             f"derived mechanism table: mechanisms.{where}: {first['msg']} (extreme spec values?)"
         ) from None
+
+
+def bulkhead_capacity(in_flight: float) -> int:
+    """Slots for `in_flight` mean concurrent calls: max(L × 1.5, L + 3√L), at least 1."""
+    return max(
+        1, math.ceil(max(in_flight * BULKHEAD_HEADROOM, in_flight + 3 * math.sqrt(in_flight)))
+    )
 
 
 def _worst_backoff(attempts: int, initial: float, cap: float) -> float:

@@ -154,14 +154,17 @@ def _isolation(graph: Graph, mech: Mechanisms) -> tuple[IsolationProposal, ...]:
                     target=target,
                     max_concurrent=size,
                     reason=(
-                        f"{caller} calls {len(deps)} dependencies; without a bulkhead each, a"
-                        f" saturated {slowest[0]} (p99 {p99:g}s) could hold all of {caller}'s"
-                        f" workers and starve the others"
+                        f"the slowest of {caller}'s {len(deps)} dependencies (p99 {p99:g}s):"
+                        f" capped at {size} concurrent calls so a saturated {target} cannot"
+                        f" hold all of {caller}'s workers"
+                        if target == slowest[0]
+                        else f"{size} concurrent calls kept for {target}, so a saturated"
+                        f" {slowest[0]} (p99 {p99:g}s) cannot starve it of {caller}'s workers"
                     ),
                     figure=Figure(
                         size,
                         "count",
-                        "ceil(rps × p99 × headroom)",
+                        "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
                         {"rps": rps, "p99": latency(graph, target)[1], "policy": policy},
                     ),
                 )

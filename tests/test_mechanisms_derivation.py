@@ -135,7 +135,10 @@ def test_low_traffic_breaker_uses_the_floor_and_a_longer_window() -> None:
 
 def test_bulkhead_by_littles_law() -> None:
     m = derive(gateway())
-    assert m.table["db"]["bulkhead"] == {"max_concurrent": math.ceil(40 * 0.1 * 1.5)}
+    # L = 40 calls/s × 100 ms = 4 in flight: 4 × 1.5 = 6 < 4 + 3·√4 = 10 (bursts win)
+    assert m.table["db"]["bulkhead"] == {"max_concurrent": 10}
+    assert mechanisms.bulkhead_capacity(1000.0) == 1500  # large L: the 1.5 headroom wins
+    assert mechanisms.bulkhead_capacity(0.01) == 1
 
 
 def test_rate_limit_splits_the_quota_by_traffic() -> None:
