@@ -82,26 +82,29 @@ def reconciliation(graph: Graph) -> tuple[Reconciliation, ...]:
         if comp.data is None or not comp.data.stateful:
             continue
         data = comp.data
-        window = (
-            f"the last {human(data.replication_lag)} of writes (async lag)"
-            if data.replication == "async" and data.replication_lag is not None
-            else "no writes (synchronous replication)"
-            if data.replication == "sync"
-            else f"up to {human(data.backup_interval)} of writes (since the last backup)"
-            if data.backup_interval is not None
-            else "an unknown window (no backup interval declared)"
-        )
-        out.append(
-            Reconciliation(
-                name,
-                (
-                    f"bound the loss window: {window}",
-                    "list writes acknowledged in that window from application logs,"
-                    " the outbox or the queue",
-                    "replay the missing writes idempotently (keys/versions decide conflicts)",
-                    "compare counts and checksums between the old primary's data and the new one",
-                    "record what could not be reconciled in the post-mortem",
-                ),
+        if data.replication == "sync":
+            steps: tuple[str, ...] = (
+                "bound the loss window: none — synchronous replication acknowledges only"
+                " replicated writes",
+                "check in-flight work: requests or messages not yet acknowledged are retried or"
+                " redelivered, so their consumers must be idempotent",
+                "compare counts and checksums between the replicas",
             )
-        )
+        else:
+            window = (
+                f"the last {human(data.replication_lag)} of writes (async lag)"
+                if data.replication == "async" and data.replication_lag is not None
+                else f"up to {human(data.backup_interval)} of writes (since the last backup)"
+                if data.backup_interval is not None
+                else "an unknown window (no replication lag or backup interval declared)"
+            )
+            steps = (
+                f"bound the loss window: {window}",
+                "list writes acknowledged in that window from application logs,"
+                " the outbox or the queue",
+                "replay the missing writes idempotently (keys/versions decide conflicts)",
+                "compare counts and checksums between the old primary's data and the new one",
+                "record what could not be reconciled in the post-mortem",
+            )
+        out.append(Reconciliation(name, steps))
     return tuple(out)

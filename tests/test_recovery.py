@@ -157,3 +157,20 @@ def test_a_component_every_caller_falls_back_from_recovers_when_the_breakers_ope
     assert section.failover[0].detail.startswith("llm:")
     assert "serve the fallback (backup)" in section.failover[1].detail
     assert "provider restores llm" in section.failover[5].detail
+
+
+def test_synchronous_replication_loses_no_acknowledged_write() -> None:
+    section = plan(
+        [
+            {
+                "name": "q",
+                "kind": "queue",
+                "entry_point": True,
+                "replicas": 3,
+                "data": {"replication": "sync"},
+            }
+        ]
+    )
+    (rec,) = section.reconciliation
+    assert rec.steps[0].startswith("bound the loss window: none")
+    assert any("idempotent" in step for step in rec.steps)
