@@ -316,6 +316,17 @@ _MITIGATION = {
 }
 
 
+#: Which recovery scenarios answer a failure category (all of the component's when unlisted).
+_DISRUPTIONS: dict[str, frozenset[str]] = {
+    "data": frozenset({"data_loss"}),
+    "deploy": frozenset({"software"}),
+    "crash": frozenset({"host", "software"}),
+    "errors": frozenset({"software", "host"}),
+    "zone": frozenset({"zone"}),
+    "region": frozenset({"region"}),
+}
+
+
 def _runbook(
     graph: Graph,
     mode: FailureMode,
@@ -355,6 +366,9 @@ def _runbook(
     if mode.mitigation:
         mitigation.append("planned containment: " + mode.mitigation)
     steps = scenarios.get(c, [])
+    relevant = _DISRUPTIONS.get(mode.category)
+    if relevant is not None and any(s.disruption in relevant for s in steps):
+        steps = [s for s in steps if s.disruption in relevant]
     recovery_steps = [
         f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
     ]

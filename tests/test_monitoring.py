@@ -109,3 +109,31 @@ def test_severities_and_postmortem() -> None:
     assert {"Impact", "Timeline", "Error budget", "Action items"} <= set(headings)
     impact = next(s for s in section.postmortem.sections if s.heading == "Impact")
     assert "Error budget: 43m 12s per 30d at 99.9%" in impact.prefilled
+
+
+def test_runbook_recovery_follows_the_failure_category() -> None:
+    doc = {
+        "version": 1,
+        "system": "s",
+        "tier": "critical",
+        "components": [
+            {
+                "name": "web",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 2,
+                "dependencies": [{"target": "db"}],
+            },
+            {
+                "name": "db",
+                "kind": "database",
+                "data": {"backup_interval": "1h"},
+                "failure_modes": [
+                    {"name": "disk-full", "failure": "Disk full", "impact": "H", "probability": "H"}
+                ],
+            },
+        ],
+    }
+    plan = build_plan(parse_spec(doc))
+    disk = next(b for b in plan.monitoring.runbooks if b.slug.endswith("db-disk-full"))
+    assert len(disk.recovery) == 1 and disk.recovery[0].startswith("db data loss")
