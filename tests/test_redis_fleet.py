@@ -54,7 +54,9 @@ async def main():
     threading.Thread(target=read, daemon=True).start()
     storage_errors = []
     add_hook(lambda e: storage_errors.append(e) if isinstance(e, StorageError) else None)
-    storage = RedisStorage(url, namespace=namespace, sync_interval=sync, timeout=0.1,
+    # A generous timeout: on a busy CI machine a loopback round trip can take 100 ms, and a
+    # timeout would (rightly) send the worker to its local state.
+    storage = RedisStorage(url, namespace=namespace, sync_interval=sync, timeout=1.0,
                            max_backoff=0.2)
     breaker = CircuitBreaker("llm", storage=storage, minimum_calls=10, window_size=20,
                              half_open_calls=half_open_calls, open_duration=open_duration)
@@ -70,10 +72,13 @@ async def main():
     async def broken():
         raise ConnectionError("dependency down")
 
+    ended = []
+
     @breaker
     async def probe():
         probes.append(time.time())
         await asyncio.sleep(0.3)  # in flight while every other attempt asks for a permit
+        ended.append(time.time())
         return "ok"
 
     async def watch():
@@ -112,7 +117,7 @@ async def main():
             out(event="tripped", at=tripped_at)
         elif command == "probe":
             results = await asyncio.gather(*(probe() for _ in range(10)), return_exceptions=True)
-            out(event="probed", admitted=len(probes),
+            out(event="probed", started=probes, ended=ended, storage_errors=len(storage_errors),
                 rejected=sum(isinstance(r, CircuitOpenError) for r in results))
         elif command == "report":
             out(event="report", state=breaker.state.value, open_at=seen["open_at"],
@@ -216,8 +221,16 @@ def test_trip_in_one_process_opens_all_then_half_open_admits_exactly_n(
     for worker in workers:
         worker.send("probe")  # 4 × 10 concurrent attempts while half-open
     probed = [w.read() for w in workers]
-    assert sum(p["admitted"] for p in probed) == HALF_OPEN_CALLS
-    assert sum(p["rejected"] for p in probed) == WORKERS * 10 - HALF_OPEN_CALLS
+    # While half-open (until the first probe finished) exactly N calls ran, fleet-wide. A worker
+    # slow to start (busy CI) may ask only after the probes closed the breaker: those calls run
+    # as closed calls, which is right, and are not probes.
+    first_end = min(t for p in probed for t in p["ended"])
+    starts = [t for p in probed for t in p["started"]]
+    # Exactly N only while Redis answers: a worker whose Redis call failed falls back to its local
+    # half-open permits by design (see test_redis_storage's hung-Redis test), so check it did not.
+    assert [p["storage_errors"] for p in probed] == [0] * WORKERS
+    assert sum(t < first_end for t in starts) == HALF_OPEN_CALLS, probed
+    assert sum(p["rejected"] for p in probed) + len(starts) == WORKERS * 10
     time.sleep(SYNC * 3)
     assert [r["state"] for r in reports(workers)] == ["closed"] * WORKERS
 
