@@ -43,7 +43,9 @@ def namespace() -> str:
 @pytest.fixture
 async def fleet(redis_srv: RedisServer, namespace: str) -> AsyncIterator[list[RedisStorage]]:
     stores = [
-        RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC, max_backoff=0.2)
+        # timeout 1 s: a busy CI machine must not send an instance to its local state.
+        RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC, timeout=1.0,
+                     max_backoff=0.2)
         for _ in range(3)
     ]
     yield stores
@@ -88,7 +90,7 @@ async def test_trip_in_one_instance_opens_all_within_the_sync_interval(
             await bs[0](boom)()
     assert bs[0].state == "open"
     waited = await until(lambda: all(b.state == "open" for b in bs), within=1.0)
-    assert waited <= SYNC + 0.05
+    assert waited <= SYNC + 0.1  # one interval, plus scheduling slack on a busy machine
     with pytest.raises(CircuitOpenError) as info:
         await bs[2](ok)()
     assert info.value.retry_after is not None and 0 < info.value.retry_after <= 0.3
