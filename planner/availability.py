@@ -7,7 +7,8 @@ and the blast radius are for):
 - k-of-n replicas: `Σ_{i=k..n} C(n,i) aⁱ (1−a)ⁿ⁻ⁱ` (k = 1 is `1 − (1−a)ⁿ`);
 - an entry point: the serial product over itself and its hard closure (each component once);
 - with the plan's fallbacks: edges with a fallback leave the serial chain; each contributes
-  `1 − (1 − A_target)(1 − A_fallback)`, or 1 for a free-text (degraded) answer;
+  `1 − (1 − A_target)(1 − A_fallback)` over the components not already counted, or 1 for a
+  free-text (degraded) answer;
 - the system: entry points weighted by their traffic share.
 """
 
@@ -166,9 +167,17 @@ def entry_availability(graph: Graph, effective: Mapping[str, float], entry: str)
 
 
 def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry: str) -> float:
-    """The entry's availability (fraction) once the plan's fallbacks are wired."""
+    """The entry's availability (fraction) once the plan's fallbacks are wired.
+
+    The mandatory part (edges without a fallback) is a serial product. Each hard edge with a
+    fallback component then contributes `1 − (1 − P)(1 − B)`, where P and B are the products
+    over the target's and the fallback's closures *without* the components already counted —
+    given those are up — so a shared dependency is never counted twice and wiring a fallback
+    can only raise the figure. A free-text fallback always answers: factor 1.
+    """
     members = {entry, *graph.mandatory_closure(entry)}
     factors = [effective[name] for name in members]
+    counted = set(members)
     for name in sorted(members):
         for edge in graph.edges[name]:
             if not edge.hard or not edge.degrades:
@@ -176,8 +185,11 @@ def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry:
             fallback = graph.fallback_of(edge)
             if fallback is None:
                 continue  # a soft edge or a free-text fallback: the caller answers anyway
-            primary = entry_availability(graph, effective, edge.target)
-            backup = entry_availability(graph, effective, fallback)
+            primary_set = ({edge.target} | graph.hard_closure(edge.target)) - counted
+            counted |= primary_set
+            backup_set = ({fallback} | graph.hard_closure(fallback)) - members
+            primary = _product([effective[n] for n in sorted(primary_set)])
+            backup = _product([effective[n] for n in sorted(backup_set)])
             factors.append(1.0 - (1.0 - primary) * (1.0 - backup))
     return _product(factors)
 

@@ -214,3 +214,30 @@ def test_catalog_default_is_labelled() -> None:
     comp = analyse(g).components[0]
     assert comp.source == "catalog default"
     assert comp.per_replica.inputs == {"kind": "database"}
+
+
+def test_a_dependency_shared_by_primary_and_caller_is_counted_once_with_mechanisms() -> None:
+    g = spec(
+        [
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 100,
+                "dependencies": [{"target": "a", "fallback": "b"}, {"target": "shared"}],
+            },
+            {
+                "name": "a",
+                "kind": "service",
+                "availability": 99.0,
+                "dependencies": [{"target": "shared"}],
+            },
+            {"name": "b", "kind": "service", "availability": 1.0},
+            {"name": "shared", "kind": "database", "availability": 90.0},
+        ]
+    )
+    section = analyse(g)
+    assert section.current.value == pytest.approx(100 * 0.99 * 0.9)
+    # given `shared` is up (it is in the serial part), the call needs a, or else b
+    assert section.with_mechanisms.value == pytest.approx(100 * 0.9 * (1 - 0.01 * 0.99))
+    assert section.with_mechanisms.value >= section.current.value
