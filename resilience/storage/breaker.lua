@@ -25,6 +25,9 @@
 -- where calls/failures/slow are the fleet's merged window and granted is 1 when `acquire` granted
 -- a half-open permit. Time is the Redis server's clock, so hosts need not agree on theirs.
 
+-- Redis < 5 replicates scripts verbatim, which TIME forbids: replicate their effects instead.
+if redis.replicate_commands then redis.replicate_commands() end
+
 local key = KEYS[1]
 local op = ARGV[1]
 local instance = ARGV[2]

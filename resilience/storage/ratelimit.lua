@@ -12,6 +12,9 @@
 -- Returns {granted (1|0), wait (string, seconds)}: granted → sleep `wait` then call (0 = now);
 -- refused → `wait` is when the tokens would be there (the caller's retry_after).
 
+-- Redis < 5 replicates scripts verbatim, which TIME forbids: replicate their effects instead.
+if redis.replicate_commands then redis.replicate_commands() end
+
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])

@@ -134,7 +134,11 @@ class RedisStorage:
     # ------------------------------------------------------------------------------- breakers
 
     def attach(self, name: str, settings: BreakerSettings, breaker: SharedBreaker) -> _BreakerLink:
-        """Share breaker `name`'s state with every instance using the same namespace."""
+        """Share breaker `name`'s state with every instance using the same namespace.
+
+        One breaker per name per storage: attaching another breaker with the same name (e.g. a
+        plan reload that rebuilt it) replaces the first one.
+        """
         link = _BreakerLink(self, name, settings, breaker)
         self._links[name] = link
         self._emitter(name)
