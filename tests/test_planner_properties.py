@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -154,3 +158,26 @@ def test_the_table_loads_and_retries_fit_their_deadline(doc: dict[str, Any]) -> 
             wait = retry["wait"]
             worst = _worst_backoff(retry["max_attempts"], wait["multiplier"], wait["max"])
             assert retry["max_attempts"] * policy["timeout"] + worst <= policy["deadline"] + 1e-9
+
+
+def test_the_plan_does_not_depend_on_the_hash_seed() -> None:
+    # sets of names are everywhere in the analysis; the output must not follow their order
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import json, sys; from planner.spec import load_spec;"
+        " from planner.build import build_plan, plan_to_dict;"
+        " print(json.dumps(plan_to_dict(build_plan(load_spec(sys.argv[1])))))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(root / "examples/web_shop/system.yaml")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
