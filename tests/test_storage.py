@@ -169,3 +169,61 @@ async def test_storage_errors_are_exported_to_prometheus() -> None:
     finally:
         remove_hook(hook)
         await store.aclose()
+
+
+class _SlowGrantLink:
+    """A BreakerLink whose permits take 1 s (virtual) to be granted; it counts releases."""
+
+    def __init__(self) -> None:
+        self.granted = 0
+        self.released = 0
+
+    def ensure_started(self) -> None:
+        pass
+
+    def state_changed(self, from_state: str, to_state: str) -> None:
+        pass
+
+    async def acquire_permit(self) -> bool | None:
+        await asyncio.sleep(1.0)
+        self.granted += 1
+        return True
+
+    def release_permit(self) -> None:
+        self.released += 1
+
+    def record(self, failed: bool, slow: bool) -> None:
+        pass
+
+    def update_settings(self, settings: BreakerSettings) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _SlowGrantStorage:
+    def __init__(self) -> None:
+        self.link = _SlowGrantLink()
+
+    def attach(self, name: str, settings: BreakerSettings, breaker: object) -> _SlowGrantLink:
+        return self.link
+
+
+async def test_a_permit_granted_after_its_caller_was_cancelled_goes_back_to_the_fleet() -> None:
+    storage = _SlowGrantStorage()
+    b = CircuitBreaker("llm", storage=storage, minimum_calls=1, open_duration=5)
+    with pytest.raises(ConnectionError):
+        await b(boom)()
+    await asyncio.sleep(5)
+    task = asyncio.create_task(b(ok)())
+    await asyncio.sleep(0.5)  # waiting for its permit
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert storage.link.released == 0
+    await asyncio.sleep(1.0)  # the grant arrives for nobody
+    assert (storage.link.granted, storage.link.released) == (1, 1)
+    # A call that keeps its permit does not give it back.
+    assert await b(ok)() == "ok"
+    assert (storage.link.granted, storage.link.released) == (2, 1)

@@ -125,7 +125,7 @@ class SharedBreakerAdapter:
         state = breaker.state
         if state in _MANUAL or (state == "open" and now < breaker._open_until):
             return breaker._acquire(now, ctx)  # manual states and known-open: no round trip
-        granted = await self.link.acquire_permit()
+        granted = await self._permit()
         if granted is None:
             return breaker._acquire(breaker._clock(), ctx)  # storage unavailable: local state
         # The reply may have moved the breaker (to closed, half_open or open) via apply_shared.
@@ -142,6 +142,21 @@ class SharedBreakerAdapter:
             return breaker._gen
         retry_after = breaker._open_until - now if state == "open" else None
         raise breaker._reject(ctx, retry_after if retry_after and retry_after > 0 else None)
+
+    async def _permit(self) -> bool | None:
+        """`link.acquire_permit()`, giving the permit back if the caller is cancelled meanwhile."""
+        asking = asyncio.ensure_future(self.link.acquire_permit())
+        try:
+            return await asyncio.shield(asking)
+        except asyncio.CancelledError:
+            # Redis may grant the permit after the caller gave up: hand it straight back, or the
+            # fleet would be one probe short until the half-open lease ran out.
+            asking.add_done_callback(self._release_if_granted)
+            raise
+
+    def _release_if_granted(self, asking: asyncio.Future[bool | None]) -> None:
+        if not asking.cancelled() and asking.exception() is None and asking.result():
+            self.link.release_permit()
 
     def release(self, gen: int) -> bool:
         """A fleet permit's call was cancelled or ignored: the permit goes back to the fleet."""

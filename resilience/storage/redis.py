@@ -96,7 +96,7 @@ class RedisStorage:
         self.max_backoff = _positive("max_backoff", max_backoff)
         self.instance_id = uuid.uuid4().hex[:12]
         self.round_trips = 0
-        """Redis commands sent so far (scripts and reconnect pings)."""
+        """Scripts run so far, one round trip each (a server that lost its scripts costs 2 more)."""
         self.errors = 0
         """Failed or timed-out Redis commands so far."""
         self._links: dict[str, _BreakerLink] = {}
