@@ -17,7 +17,7 @@ import resilience
 from planner import availability, blast
 from planner.build import build_plan, plan_to_dict
 from planner.graph import Graph
-from planner.mechanisms import _worst_backoff
+from planner.mechanisms import worst_backoff
 from planner.spec import parse_spec
 
 KINDS = ["service", "database", "cache", "queue", "external_api", "llm_api", "vector_db"]
@@ -156,7 +156,7 @@ def test_the_table_loads_and_retries_fit_their_deadline(doc: dict[str, Any]) -> 
         retry = policy.get("retry")
         if retry is not None:
             wait = retry["wait"]
-            worst = _worst_backoff(retry["max_attempts"], wait["multiplier"], wait["max"])
+            worst = worst_backoff(retry["max_attempts"], wait["multiplier"], wait["max"])
             assert retry["max_attempts"] * policy["timeout"] + worst <= policy["deadline"] + 1e-9
 
 
