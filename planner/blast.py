@@ -142,11 +142,12 @@ def spofs(graph: Graph, by_source: dict[str, BlastRow]) -> tuple[SinglePointOfFa
                 if comp.replicas == 1
                 else (f"{comp.replicas} replicas, all needed (min_healthy {comp.min_healthy})")
             )
-            found.append(
-                SinglePointOfFailure(
-                    name, f"{spare}; no fallback on its callers' edges", blast.users_impacted_with
-                )
+            why = (
+                "no fallback on its callers' edges"
+                if graph.callers[name]
+                else "users reach it directly (an entry point with no spare)"
             )
+            found.append(SinglePointOfFailure(name, f"{spare}; {why}", blast.users_impacted_with))
         elif len(comp.zones) == 1 and len(comp.regions) <= 1:
             found.append(
                 SinglePointOfFailure(

@@ -153,3 +153,11 @@ def test_single_points_of_failure() -> None:
         "db": "one replica; no fallback on its callers' edges",
         "gw": "2 replicas, all in zone a",
     }
+
+
+def test_an_entry_point_without_a_spare_is_a_spof_users_reach_directly() -> None:
+    g = graph([{"name": "app", "kind": "service", "entry_point": True}], users=150)
+    (spof,) = blast.analyse(g).spofs
+    assert spof.component == "app"
+    assert spof.reason == "one replica; users reach it directly (an entry point with no spare)"
+    assert spof.users_impacted.inputs["users_impacted"] == 150
