@@ -96,11 +96,12 @@ async def test_trip_in_one_instance_opens_all_within_the_sync_interval(
     assert info.value.retry_after is not None and 0 < info.value.retry_after <= 0.3
 
 
+@pytest.mark.parametrize("window_type", ["count", "time"])
 async def test_fleet_trips_on_merged_counts_no_instance_could_see(
-    fleet: list[RedisStorage],
+    fleet: list[RedisStorage], window_type: str
 ) -> None:
     # minimum_calls 6: each instance sees only 2 failed calls, the fleet sees 6 of 6.
-    bs = breakers(fleet, minimum_calls=6)
+    bs = breakers(fleet, minimum_calls=6, window_type=window_type)
     for b in bs:
         for _ in range(2):
             with pytest.raises(ConnectionError):
