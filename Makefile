@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python -m examples.ai_gateway.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -10,7 +10,12 @@ call with the policy of the same name:
 - ``llm-secondary``: ask the secondary model (fallback: a cached or degraded answer).
 
 Inbound concurrency goes through the bulkhead of the ``gateway`` policy when the plan has one.
-``/metrics``, ``/healthz`` and ``/readyz`` come from `exporters.setup`. With ``--no-mechanisms``
+``/metrics``, ``/healthz`` and ``/readyz`` come from `exporters.setup`. With a chaos token
+(``--chaos-token`` or ``$RELIABILITY_CHAOS_TOKEN``) every dependency call also carries chaos
+strategies — fault (HTTP 503), latency and outcome (HTTP 429) — off until switched on through the
+token-protected ``/admin/chaos`` endpoint, which is what the experiments of
+``reliability chaos generate`` do. `GET /v1/complete` answers a fresh probe prompt each time, for
+HTTP probes and load. With ``--no-mechanisms``
 the same gateway calls the primary model bare, as a service without this package would: the demo
 runs both side by side. Run it with
 ``python -m examples.ai_gateway.gateway --port 9100 --primary URL --secondary URL``.
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,6 +38,8 @@ from prometheus_client import CollectorRegistry
 
 import exporters
 import resilience
+from chaos import FaultInjection, Injection, LatencyInjection, inject
+from chaos.admin import TOKEN_ENV, admin_routes
 from resilience.integrations.aiohttp import parse_retry_after
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +57,23 @@ class BackendError(Exception):
         super().__init__(f"{backend} answered HTTP {status}")
         self.status = status
         self.retry_after = retry_after
+
+
+class RateLimitedOutcome(FaultInjection):
+    """The chaos "outcome" of a model API: an HTTP 429 with ``Retry-After: 1``, as `ask_model`
+    reports one (a `BackendError`)."""
+
+    fault = "outcome"
+
+    def __init__(self, backend: str) -> None:
+        super().__init__(lambda: BackendError(backend, 429, 1.0))
+
+
+def chaos_strategies(backend: str, attempt_timeout: float | None) -> tuple[Injection, ...]:
+    """Fault (503), latency (twice the attempt timeout) and outcome (429) strategies, all off."""
+    slow = 2 * attempt_timeout if attempt_timeout else 5.0
+    return (FaultInjection(lambda: BackendError(backend, 503, None)), LatencyInjection(slow),
+            RateLimitedOutcome(backend))
 
 
 class ResponseCache:
@@ -100,8 +126,13 @@ def make_app(
     plan_path: Path = PLAN,
     mechanisms: bool = True,
     registry: CollectorRegistry | None = None,
+    chaos_token: str | None = None,
 ) -> web.Application:
-    """The gateway application (with the plan's mechanisms, or bare with `mechanisms=False`)."""
+    """The gateway application (with the plan's mechanisms, or bare with `mechanisms=False`).
+
+    With `chaos_token`, every dependency call carries chaos strategies (off until switched on)
+    and ``/admin/chaos`` is mounted behind that token.
+    """
     registry = registry or CollectorRegistry()
     app = web.Application()
     cache = ResponseCache()
@@ -132,7 +163,19 @@ def make_app(
                 return {**cached, "served_by": "cache"}
             return degraded(failure, prompt, context)
 
-        @plan.policy("llm-secondary", fallback=from_cache_or_degraded)
+        def protect(name: str, fallback: Callable[..., Any]) -> Callable[[Any], Any]:
+            """The plan's policy `name`, with chaos strategies innermost when chaos is on."""
+            policy = plan.policy(name, fallback=fallback)
+            if chaos_token is None:
+                return policy
+            strategies = chaos_strategies(name, plan.config(name).timeout)
+
+            def decorate(fn: Any) -> Any:
+                return policy(inject(policy, *strategies)(fn))
+
+            return decorate
+
+        @protect("llm-secondary", from_cache_or_degraded)
         async def ask_secondary(prompt: str, context: list[str]) -> Completion:
             return await ask_model(app[session_key], "secondary", secondary, prompt, context)
 
@@ -142,14 +185,14 @@ def make_app(
             result: Completion = await ask_secondary(prompt, context)
             return result
 
-        @plan.policy("llm-primary", fallback=to_secondary)
+        @protect("llm-primary", to_secondary)
         async def ask_primary(prompt: str, context: list[str]) -> Completion:
             return await ask_model(app[session_key], "primary", primary, prompt, context)
 
-        lookup: Callable[[str], Awaitable[Completion | None]] = plan.policy(
-            "response-cache", fallback=lambda failure, prompt: None)(cache.get)
-        context_for: Callable[[str], Awaitable[list[str]]] = plan.policy(
-            "vector-db", fallback=lambda failure, prompt: [])(retrieve_context)
+        lookup: Callable[[str], Awaitable[Completion | None]] = protect(
+            "response-cache", lambda failure, prompt: None)(cache.get)
+        context_for: Callable[[str], Awaitable[list[str]]] = protect(
+            "vector-db", lambda failure, prompt: [])(retrieve_context)
         inbound = plan.policy(INBOUND_POLICY) if INBOUND_POLICY in plan else None
     else:
         async def ask_primary(prompt: str, context: list[str]) -> Completion:
@@ -168,12 +211,19 @@ def make_app(
             cache.put(prompt, result)
         return result
 
+    probes = itertools.count(1)
+
     async def complete(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            prompt = str(body["prompt"])
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "expected a JSON body with a 'prompt'"}, status=400)
+        if request.method == "GET":
+            # A fresh prompt each time, so probes and load reach the models, not the cache.
+            prompt = request.query.get("prompt") or f"probe {next(probes)}"
+        else:
+            try:
+                body = await request.json()
+                prompt = str(body["prompt"])
+            except (ValueError, KeyError, TypeError):
+                return web.json_response({"error": "expected a JSON body with a 'prompt'"},
+                                         status=400)
         try:
             if inbound is not None:
                 async with inbound:
@@ -189,7 +239,9 @@ def make_app(
         return web.json_response(result)
 
     app.router.add_post("/v1/complete", complete)
-    exporters.setup(app, registry=registry)
+    app.router.add_get("/v1/complete", complete)
+    chaos_routes = admin_routes(chaos_token) if chaos_token is not None and mechanisms else []
+    exporters.setup(app, registry=registry, extra_routes=chaos_routes)
     return app
 
 
@@ -202,9 +254,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plan", type=Path, default=PLAN)
     parser.add_argument("--no-mechanisms", action="store_true",
                         help="call the primary model bare (the demo's comparison)")
+    parser.add_argument("--chaos-token", default=os.environ.get(TOKEN_ENV),
+                        help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV})")
     args = parser.parse_args(argv)
     app = make_app(primary_url=args.primary, secondary_url=args.secondary, plan_path=args.plan,
-                   mechanisms=not args.no_mechanisms)
+                   mechanisms=not args.no_mechanisms, chaos_token=args.chaos_token)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 
