@@ -31,7 +31,6 @@ from typing import Any, ParamSpec
 
 import tenacity
 
-from resilience import _events
 from resilience._core import CallContext, Layer, SyncStep, compose_sync, decorate
 from resilience._errors import ConfigError
 from resilience._planfile import PlanError, PlanSource, ReadPlan, read_plan
@@ -315,19 +314,7 @@ class PlanPolicy(Policy):
 
     def _swap(self, built: _Built) -> None:
         """Take the layers of `built`, keeping this policy's emitter (and the bound hooks)."""
-        emitter = self.emitter
-        Policy.__init__(self, self.name, **built.slots)
-        throwaway, self.emitter = self.emitter, emitter
-        # Policy.__init__ made a new emitter and bound the layers to it: silence it and bind the
-        # layers to ours, so every event is delivered once, through the emitter callers hold.
-        throwaway.handlers = ()
-        _events._emitters.discard(throwaway)
-        for layer in self.layers:
-            bound = getattr(layer, "_emitters", None)
-            if isinstance(bound, tuple):
-                layer._emitters = tuple(e for e in bound if e is not throwaway)  # type: ignore[attr-defined]
-            layer.bind(self.name, emitter)
-        emitter.rebind(self.info)
+        self._replace(**built.slots)
         self._after_build(built)
 
     def _dispatch(self, call: Any, ctx: CallContext) -> Any:

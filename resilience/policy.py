@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypedDict, Unpack
 
 from resilience._core import (
     CallContext,
@@ -35,6 +35,24 @@ ORDER = (
 """The slots of a policy, outermost first."""
 
 
+class PolicySlots(TypedDict, total=False):
+    """The layers of a policy by slot: `Policy`'s keywords (but `hooks`), as `_replace` takes them.
+
+    A slot left out is empty (``critical``: False). Added in 0.1.0.
+    """
+
+    breaker: Layer | None
+    retry: Layer | None
+    timeout: Layer | float | None
+    deadline: float | None
+    bulkhead: Layer | None
+    fallback: Layer | None
+    rate_limiter: Layer | None
+    hedge: Layer | None
+    chaos: Layer | Sequence[Layer] | None
+    critical: bool
+
+
 class Policy:
     """The mechanisms protecting one dependency, composed in a fixed order whatever the arguments.
 
@@ -57,6 +75,23 @@ class Policy:
     Added in 0.1.0.
     """
 
+    breaker: Layer | None
+    retry: Layer | None
+    timeout: Layer | None
+    deadline: Deadline | None
+    bulkhead: Layer | None
+    fallback: Layer | None
+    rate_limiter: Layer | None
+    hedge: Layer | None
+    chaos: tuple[Layer, ...]
+    critical: bool
+    layers: tuple[Layer, ...]
+    """Every layer in the order calls run through them, outermost first."""
+    info: PolicyInfo
+    emitter: Emitter
+    _step: Step[Any]
+    _block_step: Step[Any]
+
     def __init__(
         self,
         name: str,
@@ -76,52 +111,86 @@ class Policy:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"Policy name: expected a non-empty string, got {name!r}")
         self.name = name
-        self.breaker = breaker
-        self.retry = retry
+        self._set_slots(
+            PolicySlots(
+                breaker=breaker, retry=retry, timeout=timeout, deadline=deadline,
+                bulkhead=bulkhead, fallback=fallback, rate_limiter=rate_limiter, hedge=hedge,
+                chaos=chaos, critical=critical
+            )
+        )
+        self.emitter = Emitter(self.info, hooks)
+        self._bind_layers()
+
+    def _replace(self, **slots: Unpack[PolicySlots]) -> None:
+        """Take new layers in every slot, keeping this policy's `name` and `emitter`.
+
+        The seam for a policy whose configuration changes in place (`PlanPolicy` on a plan
+        reload): `slots` are the constructor's keywords (a slot not given is emptied). Everything
+        is validated first, so a bad slot raises `ConfigError` and changes nothing. The layers are
+        bound to the same emitter and its hooks re-bind to the new `PolicyInfo`, so hooks stay
+        attached and see each event once. Functions decorated by a plain `Policy` captured its
+        pipeline when they were decorated; a subclass that wants them to follow a replacement
+        reads `_step` per call, as `PlanPolicy` does. Added in 0.1.0.
+        """
+        self._set_slots(slots)
+        self._bind_layers()
+        self.emitter.rebind(self.info)
+
+    def _set_slots(self, slots: PolicySlots) -> None:
+        """Validate `slots` completely, then install them with the pipelines they compose."""
+        name = self.name
+        timeout = slots.get("timeout")
         if isinstance(timeout, bool):
             raise ConfigError(
                 f"Policy {name!r} timeout: expected seconds or a Timeout, got {timeout!r}"
             )
-        self.timeout: Layer | None = (
-            Timeout(timeout) if isinstance(timeout, int | float) else timeout
-        )
-        self.deadline = None if deadline is None else Deadline(deadline)
-        self.bulkhead = bulkhead
-        self.fallback = fallback
-        self.rate_limiter = rate_limiter
-        self.hedge = hedge
+        seconds = slots.get("deadline")
+        fallback = slots.get("fallback")
+        deadline = None if seconds is None else Deadline(seconds)
+        retry = slots.get("retry")
+        hedge = slots.get("hedge")
+        breaker = slots.get("breaker")
+        rate_limiter = slots.get("rate_limiter")
+        attempt_timeout = Timeout(timeout) if isinstance(timeout, int | float) else timeout
+        bulkhead = slots.get("bulkhead")
+        chaos = slots.get("chaos")
         if chaos is None:
-            self.chaos: tuple[Layer, ...] = ()
+            chaos_layers: tuple[Layer, ...] = ()
         elif isinstance(chaos, Layer):
-            self.chaos = (chaos,)
+            chaos_layers = (chaos,)
         else:
-            self.chaos = tuple(chaos)
-        self.critical = critical
-        slots: list[tuple[str, Layer | None]] = [
-            ("fallback", self.fallback),
-            ("deadline", self.deadline),
-            ("retry", self.retry),
-            ("hedge", self.hedge),
-            ("breaker", self.breaker),
-            ("rate_limiter", self.rate_limiter),
-            ("timeout", self.timeout),
-            ("bulkhead", self.bulkhead),
-            *(("chaos", c) for c in self.chaos),
+            chaos_layers = tuple(chaos)
+        ordered: list[tuple[str, Layer | None]] = [
+            ("fallback", fallback),
+            ("deadline", deadline),
+            ("retry", retry),
+            ("hedge", hedge),
+            ("breaker", breaker),
+            ("rate_limiter", rate_limiter),
+            ("timeout", attempt_timeout),
+            ("bulkhead", bulkhead),
+            *(("chaos", c) for c in chaos_layers),
         ]
-        for slot, layer in slots:
+        for slot, layer in ordered:
             if layer is not None and not isinstance(layer, Layer):
                 raise ConfigError(
                     f"Policy {name!r} {slot}: expected a resilience mechanism (bind, describe, "
                     f"run), got {layer!r}"
                 )
-        self.layers: tuple[Layer, ...] = tuple(layer for _, layer in slots if layer is not None)
+        # Nothing raises from here on: the policy changes all at once or not at all.
+        self.fallback, self.deadline, self.retry, self.hedge = fallback, deadline, retry, hedge
+        self.breaker, self.rate_limiter = breaker, rate_limiter
+        self.timeout, self.bulkhead, self.chaos = attempt_timeout, bulkhead, chaos_layers
+        self.critical = bool(slots.get("critical", False))
+        self.layers = tuple(layer for _, layer in ordered if layer is not None)
         self.info = self._info()
-        self.emitter = Emitter(self.info, hooks)
-        for layer in self.layers:
-            layer.bind(name, self.emitter)
-        self._step: Step[Any] = compose(self.layers)
+        self._step = compose(self.layers)
         # async with runs the block once: the fallback cannot stand in for a block's value.
-        self._block_step: Step[Any] = compose([ly for ly in self.layers if ly is not fallback])
+        self._block_step = compose([ly for ly in self.layers if ly is not fallback])
+
+    def _bind_layers(self) -> None:
+        for layer in self.layers:
+            layer.bind(self.name, self.emitter)
 
     def _info(self) -> PolicyInfo:
         breaker = self.breaker

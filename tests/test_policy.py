@@ -328,3 +328,50 @@ async def test_retry_events_carry_the_policy_name() -> None:
     with pytest.raises(Boom):
         await fail()
     assert [e.policy for e in events if isinstance(e, RetryScheduled)] == ["named"]
+
+
+async def test_replace_swaps_the_layers_under_the_same_name_emitter_and_hooks() -> None:
+    events: list[object] = []
+    infos: list[PolicyInfo] = []
+
+    class Binder:
+        def bind(self, info: PolicyInfo) -> Any:
+            infos.append(info)
+            return events.append
+
+    policy = Policy("swap", retry=Retry(max_attempts=3, wait=0), hooks=[Binder()])
+    emitter = policy.emitter
+    breaker = CircuitBreaker("swap", minimum_calls=1, window_size=1)
+    policy._replace(breaker=breaker, timeout=1.0, critical=True)
+    assert policy.name == "swap" and policy.emitter is emitter
+    assert policy.retry is None and policy.breaker is breaker and policy.critical
+    assert [layer.mechanism for layer in policy.layers] == ["circuit_breaker", "timeout"]
+    # The hook re-bound once to the new configuration, with a live state readout.
+    assert len(infos) == 2 and infos[-1].mechanisms == ("circuit_breaker", "timeout")
+    assert infos[-1].breaker_state is not None and infos[-1].breaker_state() == "closed"
+    attempts = 0
+
+    @policy
+    async def down() -> None:
+        nonlocal attempts
+        attempts += 1
+        raise Boom
+
+    with pytest.raises(Boom):
+        await down()
+    assert attempts == 1  # the retry slot was emptied
+    # The new breaker reports through the policy's one emitter: each event reaches the hook once.
+    assert [type(e).__name__ for e in events] == ["StateChanged", "CallFinished"]
+    assert infos[-1].breaker_state() == "open"
+
+
+def test_replace_with_a_bad_slot_changes_nothing() -> None:
+    breaker = CircuitBreaker("keep")
+    policy = Policy("keep", breaker=breaker, timeout=2.0)
+    layers, info = policy.layers, policy.info
+    with pytest.raises(ConfigError, match="'keep' bulkhead: expected a resilience mechanism"):
+        policy._replace(retry=Retry(), bulkhead="many")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'keep' timeout: expected seconds or a Timeout"):
+        policy._replace(timeout=True)
+    assert policy.layers is layers and policy.info is info
+    assert policy.breaker is breaker and policy.retry is None
