@@ -92,6 +92,8 @@ class PlanFacts:
     policies: Mapping[str, Mapping[str, Any]]  # the mechanism table (policy → its sections)
     breakers: Mapping[str, BreakerFacts] = field(default_factory=dict)
     request_timeout: float | None = None  # the entry points' latency budget, seconds
+    # entry point → its own (inbound) policy: no dependency call runs inside it to inject into
+    inbound: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
     rows = mechanisms.get("rows", []) if isinstance(mechanisms, Mapping) else mechanisms
     breakers: dict[str, BreakerFacts] = {}
     budgets: list[float] = []
+    inbound = {str(row["target"]): str(row["policy"]) for row in rows or [] if row.get("inbound")}
     for row in rows or []:
         if row.get("mechanism") == "deadline":
             budget = (((row.get("figures") or {}).get("deadline") or {}).get("inputs") or {}).get(
@@ -160,9 +163,14 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
         system=str(plan.get("system", "")),
         slo=float(plan.get("slo", 0.0)),
         failure_modes=tuple(modes),
-        policies={k: v for k, v in table.items() if k != "defaults" and isinstance(v, Mapping)},
+        policies={
+            k: v
+            for k, v in table.items()
+            if k != "defaults" and k not in inbound.values() and isinstance(v, Mapping)
+        },
         breakers=breakers,
         request_timeout=max(budgets) if budgets else None,
+        inbound=inbound,
     )
 
 
@@ -219,8 +227,9 @@ def generate_one(
     """The experiment of one failure mode, or why there is none."""
     policies = policies_for(mode.component, facts.policies)
     if not policies:
-        return Skipped(mode.id, f"{mode.component} has no policy in the mechanism table (the "
-                                "fault cannot be injected through a dependency call)")
+        own = " other than its inbound one" if mode.component in facts.inbound else ""
+        return Skipped(mode.id, f"{mode.component} has no policy in the mechanism table{own} (the"
+                                " fault cannot be injected through a dependency call)")
     fault, rate = _fault_and_rate(mode)
     if injection_rate is not None:
         rate = injection_rate

@@ -87,6 +87,13 @@ def bulkhead_capacity(in_flight: float) -> int:
     )
 
 
+def format_count(value: float) -> str:
+    """A mean number of calls in flight, readable at any size (1,200, 18, 4.8 — not 1.2e+03)."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def worst_backoff(attempts: int, initial: float, cap: float) -> float:
     """Longest total wait before `attempts` attempts: Σ min(cap, initial × 2^(n−1))."""
     return math.fsum(min(cap, initial * 2 ** (n - 1)) for n in range(1, attempts))
@@ -392,10 +399,10 @@ class _EdgeRules:
         self.add(
             "bulkhead",
             "Isolation",
-            f"{size} concurrent",
-            "Load",
-            f"Little's law: {self.rps:g} calls/s × p99 {fmt(self.p99)} = {in_flight:.3g} in flight;"
-            f" × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts",
+            f"{size:,} concurrent",
+            f"Load >{size:,} in flight",
+            f"Little's law: {self.rps:g} calls/s × p99 {fmt(self.p99)} = {format_count(in_flight)}"
+            f" in flight; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts",
             max_concurrent=Figure(
                 size,
                 "count",

@@ -23,7 +23,7 @@ from planner.availability import Modeled
 from planner.blast import Blast
 from planner.catalog import CATALOG, PLACEMENT_DETECTION, PLACEMENT_OUTAGES_PER_YEAR, CatalogMode
 from planner.graph import Graph
-from planner.mechanisms import EdgePlan, Mechanisms
+from planner.mechanisms import EdgePlan, InboundPlan, Mechanisms
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0
@@ -277,7 +277,7 @@ def _component_modes(
         if impact_decl is not None:
             impact = impact_decl
             impact_basis = Figure(_RANK[impact_decl], "level", "declared", {"impact": impact_decl})
-        mechanisms, mitigation = _mitigation(graph, mode, plans, name)
+        mechanisms, mitigation = _mitigation(graph, mode, plans, name, mech.inbound.get(name))
         out.append(
             _Raw(
                 component=name,
@@ -303,10 +303,26 @@ def _component_modes(
 
 
 def _mitigation(
-    graph: Graph, mode: CatalogMode, plans: tuple[EdgePlan, ...], name: str
+    graph: Graph,
+    mode: CatalogMode,
+    plans: tuple[EdgePlan, ...],
+    name: str,
+    inbound: InboundPlan | None = None,
 ) -> tuple[tuple[str, ...], str]:
-    """The callers' mechanisms that contain this mode, or why none does."""
+    """The callers' mechanisms that contain this mode (or the entry's own), or why none does."""
     comp = graph.components[name]
+    if mode.category == "overload" and inbound is not None:
+        # an entry point's own overload is contained by its inbound policy: it sheds the excess
+        own: list[tuple[str, str]] = []
+        if inbound.rate_per_s is not None:
+            own.append(("rate_limiter", f"sheds above {inbound.rate_per_s:g} requests/s"))
+        if inbound.bulkhead is not None:
+            own.append(("bulkhead", f"refuses beyond {inbound.bulkhead} requests in flight"))
+        if own:
+            return (
+                tuple(f"{inbound.policy}: {m}" for m, _ in own),
+                f"{inbound.policy} (inbound): " + ", ".join(f"{m} {why}" for m, why in own),
+            )
     if mode.category == "data":
         data = comp.data
         how = (

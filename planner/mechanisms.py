@@ -17,6 +17,9 @@ has several callers):
   least L + 3√L (Poisson arrivals: a few slots at a small L would reject bursts);
 - rate limiter from a declared quota, split between callers by their traffic;
 - fallback wherever the edge is soft or declares a fallback.
+
+Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
+capacity): see planner.inbound.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from planner.edge_rules import (
 )
 from planner.errors import PlannerError
 from planner.graph import Graph
+from planner.inbound import InboundPlan, derive_inbound
 from planner.model import MechanismRow
 from resilience.config import PolicyConfig
 
@@ -49,6 +53,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "TIMEOUT_HEADROOM",
     "EdgePlan",
+    "InboundPlan",
     "Mechanisms",
     "bulkhead_capacity",
     "derive",
@@ -61,12 +66,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Mechanisms:
-    """Rows for the report, the loadable table and per-edge plans."""
+    """Rows for the report, the loadable table, per-edge plans and the entry points' plans."""
 
     rows: tuple[MechanismRow, ...]
     table: Mapping[str, Any]
     edges: tuple[EdgePlan, ...]
     by_target: Mapping[str, tuple[EdgePlan, ...]]
+    inbound: Mapping[str, InboundPlan]  # entry point → its inbound policy
 
 
 def derive(graph: Graph) -> Mechanisms:
@@ -93,6 +99,9 @@ def derive(graph: Graph) -> Mechanisms:
                 previous is None or offer[0] < previous[0]
             ):
                 budget[edge.target] = offer
+    inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
+    table.update(inbound_table)
+    rows.extend(inbound_rows)
     plans.sort(key=lambda p: p.policy)
     rows.sort(key=lambda r: (r.policy, _ORDER.get(r.mechanism, 99)))
     by_target: dict[str, list[EdgePlan]] = {}
@@ -105,6 +114,7 @@ def derive(graph: Graph) -> Mechanisms:
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
+        {plan.entry: plan for plan in inbound},
     )
 
 
@@ -112,10 +122,11 @@ _ORDER = {
     "timeout": 0,
     "deadline": 1,
     "retry": 2,
-    "circuit_breaker": 3,
-    "bulkhead": 4,
-    "rate_limiter": 5,
-    "fallback": 6,
+    "retry_budget": 3,
+    "circuit_breaker": 4,
+    "bulkhead": 5,
+    "rate_limiter": 6,
+    "fallback": 7,
 }
 
 

@@ -182,7 +182,7 @@ class AvailabilitySection:
 
 @dataclass(frozen=True, slots=True)
 class MechanismRow:
-    """One derived mechanism for one dependency (the seed's mechanism table, with reasons)."""
+    """One derived mechanism of a dependency or of an entry point's inbound policy, with reasons."""
 
     policy: str  # mechanism-table policy name (target, or caller.target)
     caller: str
@@ -193,6 +193,7 @@ class MechanismRow:
     trigger: str  # "Error rate >50%"
     reason: str  # why these numbers
     figures: Mapping[str, Figure] = field(default_factory=dict)
+    inbound: bool = False  # an entry point's own policy (caller is ""; target is the entry)
 
 
 # -- redundancy --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from planner.units import parse_duration
 __all__ = [
     "KINDS",
     "TIERS",
+    "Capacity",
     "Component",
     "DataSpec",
     "DeclaredFailureMode",
@@ -117,6 +118,13 @@ class Quota(_Model):
     burst: int | None = Field(default=None, ge=1)
 
 
+class Capacity(_Model):
+    """What an entry point can serve (from a load test): above `rps` its inbound policy sheds."""
+
+    rps: float = Field(gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+
 class DeclaredFailureMode(_Model):
     """A known failure mode; merged with the kind's catalog (the same name overrides it)."""
 
@@ -174,6 +182,7 @@ class Component(_Model):
     regions: tuple[str, ...] = ()
     data: DataSpec | None = None
     quota: Quota | None = None
+    capacity: Capacity | None = None
     failure_modes: tuple[DeclaredFailureMode, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
 
@@ -196,6 +205,11 @@ class Component(_Model):
             raise ValueError("mtbf must be above 0")
         if self.traffic_share is not None and not self.entry_point:
             raise ValueError("traffic_share is only meaningful with entry_point: true")
+        if self.capacity is not None and not self.entry_point:
+            raise ValueError(
+                "capacity is only meaningful with entry_point: true (for a dependency, declare"
+                " its quota)"
+            )
         if len(set(self.zones)) != len(self.zones) or len(set(self.regions)) != len(self.regions):
             raise ValueError("zones and regions must not repeat")
         names = [mode.name for mode in self.failure_modes]

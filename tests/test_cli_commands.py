@@ -153,7 +153,7 @@ def test_validate_tells_a_spec_from_a_plan(
         assert run(capsys, "plan", spec("ai_gateway"), "-o", str(plan))[0] == 0
         code, out, _ = run(capsys, "validate", str(plan))
         assert code == 0
-        assert out.startswith(f"{plan}: valid plan: ai-gateway, 4 policies: ")
+        assert out.startswith(f"{plan}: valid plan: ai-gateway, 5 policies: gateway, ")
         assert "llm-primary" in out
 
 

@@ -163,7 +163,9 @@ def test_rate_limit_splits_the_quota_by_traffic() -> None:
             {"name": "api", "kind": "external_api", "quota": {"rps": 20, "burst": 8}},
         ]
     )
-    assert set(m.table) == {"a.api", "b.api"}  # several callers: caller.target
+    # several callers: caller.target; "a" and "b" are the entry points' own inbound policies
+    assert set(m.table) == {"a.api", "b.api", "a", "b"}
+    assert {p.policy for p in m.inbound.values()} == {"a", "b"}
     assert m.table["a.api"]["rate_limiter"] == {"rate_per_s": 15.0, "burst": 6}
     assert m.table["b.api"]["rate_limiter"] == {"rate_per_s": 5.0, "burst": 2}
     assert "exceeds it" in row(m, "a.api", "rate_limiter").reason

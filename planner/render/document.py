@@ -218,8 +218,13 @@ def mechanisms(plan: Plan) -> list[Block]:
         by_policy.setdefault(row.policy, []).append(row)
     for policy, rows in by_policy.items():
         first = rows[0]
+        route = (
+            f"inbound requests to {first.target}"
+            if first.inbound
+            else f"{first.caller} → {first.target}"
+        )
         blocks += [
-            Heading(f"Policy {policy} ({first.caller} → {first.target}):"),
+            Heading(f"Policy {policy} ({route}):"),
             _table(
                 ("Mechanism", "Type", "Config", "Trigger"),
                 ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),

@@ -25,8 +25,29 @@ _MECHANISM_NAMES = {
     "retry": "Retry with backoff",
     "retry_budget": "Retry budgets",
     "rate_limiter": "Rate limiting",
+    "load_shedding": "Load shedding",
     "fallback": "Fallbacks",
     "hedge": "Hedged requests",
+}
+
+
+#: The order of the items inside a layer (the pipeline's, outside-in), whatever the rows' order.
+_LAYER_ORDER = {
+    name: i
+    for i, name in enumerate(
+        (
+            "load_shedding",
+            "rate_limiter",
+            "timeout",
+            "deadline",
+            "circuit_breaker",
+            "bulkhead",
+            "fallback",
+            "retry",
+            "retry_budget",
+            "hedge",
+        )
+    )
 }
 
 
@@ -85,10 +106,13 @@ def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
     by_mechanism: dict[str, list[str]] = {}
     for row in plan.mechanisms:
         if row.type in types and _configured(plan, row):
-            policies = by_mechanism.setdefault(row.mechanism, [])
+            # an entry point's own rate limiter refuses its users' excess: load shedding
+            shed = row.inbound and row.mechanism == "rate_limiter"
+            policies = by_mechanism.setdefault("load_shedding" if shed else row.mechanism, [])
             if row.policy not in policies:
                 policies.append(row.policy)
-    return [f"{mechanism_name(m)}: {', '.join(p)}" for m, p in by_mechanism.items()]
+    ordered = sorted(by_mechanism, key=lambda m: _LAYER_ORDER.get(m, len(_LAYER_ORDER)))
+    return [f"{mechanism_name(m)}: {', '.join(by_mechanism[m])}" for m in ordered]
 
 
 def _unique(items: Iterable[str]) -> list[str]:

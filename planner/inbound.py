@@ -1,0 +1,175 @@
+"""The inbound policy of each entry point: what it does with the requests it receives.
+
+The policy is named after the entry component (the example gateway wraps every request in
+``plan.policy("gateway")``), or ``<entry>.inbound`` when a dependency policy already has that
+name (an entry point that other components call too). Each setting comes from the spec:
+
+- bulkhead by Little's law, the same rule and burst margin as the dependency bulkheads
+  (`planner.edge_rules.bulkhead_capacity`): L = the entry's rps × its own p99 requests in flight,
+  max concurrent = max(L × 1.5, L + 3√L); a request beyond it is refused at once (no queue), so
+  an overload sheds the excess instead of slowing every request down;
+- deadline = the entry's ``latency_budget``: past it the client has given up, and finishing the
+  work would only hold a slot (the dependency deadlines are derived inside the same budget);
+- rate limiter only where the spec declares what the entry point can take: ``capacity.rps``
+  (from a load test) or a ``quota`` on the entry point, the lower of the two; above it requests
+  are shed (load shedding), burst = the declared burst, else one second's worth.
+
+An entry point with none of rps, latency budget or capacity gets no inbound policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.edge_rules import BULKHEAD_HEADROOM, bulkhead_capacity, format_count, latency
+from planner.errors import PlannerError
+from planner.graph import Graph
+from planner.model import Figure, MechanismRow
+from planner.units import format_spec_duration as fmt
+
+__all__ = ["InboundPlan", "derive_inbound", "inbound_policy_name"]
+
+
+@dataclass(frozen=True)
+class InboundPlan:
+    """The derived inbound settings of one entry point."""
+
+    entry: str
+    policy: str
+    deadline: float | None
+    bulkhead: int | None
+    rate_per_s: float | None
+
+
+def inbound_policy_name(entry: str, taken: Mapping[str, Any]) -> str:
+    """The entry's name, or `<entry>.inbound` when a dependency policy already uses it."""
+    for name in (entry, f"{entry}.inbound"):
+        if name not in taken:
+            return name
+    raise PlannerError(
+        f"inbound policy of entry point {entry!r}: the names {entry!r} and {entry + '.inbound'!r}"
+        " are both taken by dependency policies (rename a component)"
+    )
+
+
+def derive_inbound(
+    graph: Graph, taken: Mapping[str, Any]
+) -> tuple[list[InboundPlan], dict[str, dict[str, Any]], list[MechanismRow]]:
+    """(plans, mechanism-table entries, report rows) of every entry point, in name order."""
+    plans: list[InboundPlan] = []
+    table: dict[str, dict[str, Any]] = {}
+    rows: list[MechanismRow] = []
+    for entry in sorted(graph.entry_shares):
+        rules = _Inbound(graph, entry, inbound_policy_name(entry, taken))
+        plan, section = rules.run()
+        if not section:
+            continue
+        plans.append(plan)
+        table[plan.policy] = section
+        rows.extend(rules.rows)
+    return plans, table, rows
+
+
+class _Inbound:
+    def __init__(self, graph: Graph, entry: str, policy: str) -> None:
+        self.graph = graph
+        self.entry = entry
+        self.policy = policy
+        self.comp = graph.components[entry]
+        self.rps = graph.rps[entry]
+        self.rows: list[MechanismRow] = []
+
+    def add(
+        self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
+    ) -> None:
+        self.rows.append(
+            MechanismRow(
+                self.policy, "", self.entry, mech, kind, config, trigger, reason, figs, True
+            )
+        )
+
+    def run(self) -> tuple[InboundPlan, dict[str, Any]]:
+        section: dict[str, Any] = {}
+        deadline = self.deadline()
+        if deadline is not None:
+            section["deadline"] = deadline
+        bulkhead = self.bulkhead()
+        if bulkhead is not None:
+            section["bulkhead"] = {"max_concurrent": bulkhead}
+        limiter = self.rate_limiter()
+        if limiter is not None:
+            section["rate_limiter"] = limiter
+        rate = limiter["rate_per_s"] if limiter is not None else None
+        return InboundPlan(self.entry, self.policy, deadline, bulkhead, rate), section
+
+    def deadline(self) -> float | None:
+        budget = self.comp.latency_budget
+        if budget is None:
+            return None
+        self.add(
+            "deadline",
+            "Containment",
+            f"{fmt(budget)} total",
+            f"Request latency >{fmt(budget)}",
+            f"{self.entry}.latency_budget {fmt(budget)}: past it the client has given up, so the"
+            " request is cut short and frees its slot (the dependency deadlines fit inside it)",
+            deadline=Figure(
+                budget,
+                "s",
+                "entry latency_budget",
+                {"budget": budget, "budget_from": f"{self.entry}.latency_budget"},
+            ),
+        )
+        return budget
+
+    def bulkhead(self) -> int | None:
+        if self.rps is None:
+            return None
+        _, p99, source = latency(self.graph, self.entry)
+        in_flight = self.rps * p99
+        size = bulkhead_capacity(in_flight)
+        self.add(
+            "bulkhead",
+            "Isolation",
+            f"{size:,} concurrent",
+            f"Load >{size:,} in flight",
+            f"Little's law: {self.rps:g} requests/s × {self.entry} p99 {fmt(p99)} ({source})"
+            f" = {format_count(in_flight)} in flight; × {BULKHEAD_HEADROOM:g} headroom, at least"
+            " + 3√ of it for bursts; a request beyond it is refused at once (503), not queued",
+            max_concurrent=Figure(
+                size,
+                "count",
+                "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
+                {"rps": self.rps, "p99": p99, "headroom": BULKHEAD_HEADROOM, "p99_source": source},
+            ),
+        )
+        return size
+
+    def rate_limiter(self) -> dict[str, Any] | None:
+        declared = [
+            (limit.rps, limit.burst, f"{self.entry}.{field}.rps")
+            for field, limit in (("capacity", self.comp.capacity), ("quota", self.comp.quota))
+            if limit is not None
+        ]
+        if not declared:
+            return None
+        rate, burst_declared, source = min(declared, key=lambda d: d[0])
+        burst = burst_declared if burst_declared is not None else max(1, math.floor(rate))
+        over = (
+            f"; normal traffic {self.rps:g}/s already exceeds it: expect shedding (add capacity)"
+            if self.rps is not None and self.rps > rate
+            else ""
+        )
+        self.add(
+            "rate_limiter",
+            "Prevention",
+            f"{rate:g}/s, burst {burst}",
+            f">{rate:g} requests/s",
+            f"declared capacity {rate:g}/s ({source}): requests above it are shed with 503 and"
+            f" Retry-After, so the admitted ones keep their latency{over}",
+            rate_per_s=Figure(rate, "1/s", "declared capacity", {"rps": rate, "from": source}),
+        )
+        return {"rate_per_s": rate, "burst": burst}
