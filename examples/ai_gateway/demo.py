@@ -299,13 +299,29 @@ async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
             url["primary"] + "/admin/behaviour", duration, rps)
         print(f"\nCLIENT-OBSERVED, SIDE BY SIDE (target {target * 100:g}%)")
         print(comparison_table(tallies, target))
-        print("\nSLA TRACKING of the protected gateway, from its metrics:")
         if prom_url is not None:
             await asyncio.sleep(2.5)  # one more scrape after the last request
-            run_cli("sla", str(SPEC), "--prometheus", prom_url)
-        else:
-            run_cli("sla", str(SPEC), "--metrics-url", url["gateway"] + "/metrics")
+        bare_spec = spec_for_job(workdir, "gateway-bare")
+        for title, spec, name in (("protected", SPEC, "gateway"),
+                                  ("bare", bare_spec, "gateway-bare")):
+            print(f"\nSLA TRACKING of the {title} gateway, from its metrics:")
+            sys.stdout.flush()
+            if prom_url is not None:
+                run_cli("sla", str(spec), "--prometheus", prom_url)
+            else:
+                run_cli("sla", str(spec), "--metrics-url", url[name] + "/metrics")
     return tallies
+
+
+def spec_for_job(workdir: Path, job: str) -> Path:
+    """The example spec with its SLIs pointed at another Prometheus job (the bare gateway)."""
+    spec = yaml.safe_load(SPEC.read_text())
+    for slo in spec.get("slos", []):
+        slo["sli"] = {key: value.replace('job="gateway"', f'job="{job}"')
+                      for key, value in slo["sli"].items()}
+    path = workdir / f"system-{job}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
 
 
 def procs_by_name(procs: Processes, name: str) -> subprocess.Popen[bytes]:

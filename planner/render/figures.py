@@ -23,6 +23,9 @@ def percent(value: float, digits: int | None = None) -> str:
     By default availabilities (≥ 90) keep four decimals, so the nines stay visible; smaller
     percentages keep three significant digits.
     """
+    if digits is None and abs(value) >= 1000:
+        # A budget spent many times over: the digits after the point say nothing.
+        return f"{value:,.0f}%"
     if digits is None:
         digits = _default_digits(value)
     text = format_percent(value, digits)
