@@ -19,22 +19,39 @@ the local window; with `storage=None` none of them costs anything extra.
 
 from __future__ import annotations
 
-import math
 import threading
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack, cast
 
 from resilience import _clock
+from resilience._breaker_settings import (
+    RECONFIGURABLE,
+    CircuitBreakerSettings,
+    ExceptionTypes,
+    checked,
+    positive_int,
+)
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import CircuitOpenError, ConfigError, RejectedError
 from resilience._events import Emitter, PolicyInfo, Rejected, StateChanged
 from resilience._window import CountWindow, TimeWindow
 
-T = TypeVar("T")
+__all__ = [
+    "CLOSED",
+    "DISABLED",
+    "FORCED_OPEN",
+    "HALF_OPEN",
+    "METRICS_ONLY",
+    "OPEN",
+    "RECONFIGURABLE",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitBreakerSettings",
+]
 
-ExceptionTypes = tuple[type[BaseException], ...]
+T = TypeVar("T")
 
 
 class BreakerState(StrEnum):
@@ -58,36 +75,6 @@ METRICS_ONLY = BreakerState.METRICS_ONLY
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
 
-def _fraction(value: float, field: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
-        raise ConfigError(f"CircuitBreaker.{field}: expected a number in (0, 1], got {value!r}")
-    return float(value)
-
-
-def _positive_int(value: int, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"CircuitBreaker.{field}: expected an integer >= 1, got {value!r}")
-    return value
-
-
-def _seconds(value: float, field: str, *, zero_ok: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not zero_ok):
-        expected = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
-        raise ConfigError(f"CircuitBreaker.{field}: expected {expected}, got {value!r}")
-    return float(value)
-
-
-def _types(value: Any, field: str) -> ExceptionTypes:
-    if isinstance(value, type) and issubclass(value, BaseException):
-        return (value,)
-    if isinstance(value, tuple | list) and all(
-        isinstance(t, type) and issubclass(t, BaseException) for t in value
-    ):
-        return tuple(value)
-    raise ConfigError(f"CircuitBreaker.{field}: expected exception classes, got {value!r}")
-
-
 class CircuitBreaker(Mechanism):
     """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
 
@@ -101,6 +88,18 @@ class CircuitBreaker(Mechanism):
     """
 
     mechanism = "circuit_breaker"
+
+    # Set by the constructor and `reconfigure` (see the constructor's arguments).
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    slow_call_duration: float
+    minimum_calls: int
+    half_open_calls: int
+    max_wait_in_half_open: float
+    open_duration: float | Callable[[int], float]
+    record_on: ExceptionTypes
+    ignore_on: ExceptionTypes
+    failure_if_result: Callable[[Any], bool] | None
 
     def __init__(
         self,
@@ -125,42 +124,35 @@ class CircuitBreaker(Mechanism):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"CircuitBreaker.name: expected a non-empty string, got {name!r}")
         self.name = name
-        self.failure_rate_threshold = _fraction(failure_rate_threshold, "failure_rate_threshold")
-        self.slow_call_rate_threshold = _fraction(
-            slow_call_rate_threshold, "slow_call_rate_threshold"
-        )
-        self.slow_call_duration = _seconds(slow_call_duration, "slow_call_duration")
-        self.minimum_calls = _positive_int(minimum_calls, "minimum_calls")
-        self.window_size = _positive_int(window_size, "window_size")
-        self.half_open_calls = _positive_int(half_open_calls, "half_open_calls")
-        self.max_wait_in_half_open = _seconds(
-            max_wait_in_half_open, "max_wait_in_half_open", zero_ok=True
-        )
-        if not callable(open_duration):
-            _seconds(open_duration, "open_duration")
-        self.open_duration = open_duration
-        self.record_on = _types(record_on, "record_on")
-        self.ignore_on = _types(ignore_on, "ignore_on")
-        self._ignored: ExceptionTypes = (RejectedError, *self.ignore_on)
-        self.failure_if_result = failure_if_result
-        self.storage = storage
-        self._clock: Callable[[], float] = clock or _clock.monotonic
-        self._loop_clock = clock is None  # async calls then read the running loop's clock directly
-        self._window: CountWindow | TimeWindow
-        if window_type == "count":
-            self._window = CountWindow(self.window_size)
-            self._closed_min = min(self.minimum_calls, self.window_size)
-        elif window_type == "time":
-            self._window = TimeWindow(self.window_size)
-            self._closed_min = self.minimum_calls
-        else:
+        self.window_size = positive_int(window_size, "window_size")
+        if window_type not in ("count", "time"):
             raise ConfigError(
                 f"CircuitBreaker.window_type: expected 'count' or 'time', got {window_type!r}"
             )
+        settings = checked(
+            CircuitBreakerSettings(
+                failure_rate_threshold=failure_rate_threshold,
+                slow_call_rate_threshold=slow_call_rate_threshold,
+                slow_call_duration=slow_call_duration,
+                minimum_calls=minimum_calls,
+                half_open_calls=half_open_calls,
+                max_wait_in_half_open=max_wait_in_half_open,
+                open_duration=open_duration,
+                record_on=record_on,
+                ignore_on=ignore_on,
+                failure_if_result=failure_if_result,
+            )
+        )
         self.window_type = window_type
         self._count_closed = window_type == "count"
-        self._half_window = CountWindow(self.half_open_calls)
-        self._half_min = min(self.minimum_calls, self.half_open_calls)
+        self._window: CountWindow | TimeWindow = (
+            CountWindow(self.window_size) if self._count_closed else TimeWindow(self.window_size)
+        )
+        self._half_window = CountWindow(settings["half_open_calls"])
+        self._apply(settings)
+        self.storage = storage
+        self._clock: Callable[[], float] = clock or _clock.monotonic
+        self._loop_clock = clock is None  # async calls then read the running loop's clock directly
         self._readout: CountWindow | TimeWindow = self._window
         self._state = CLOSED
         self._gen = 0  # bumped on every transition: outcomes of older calls are not recorded
@@ -178,6 +170,59 @@ class CircuitBreaker(Mechanism):
             from resilience.storage._breaker import share
 
             self._shared = share(self, storage)
+
+    # ------------------------------------------------------------------ settings
+
+    def reconfigure(self, **settings: Unpack[CircuitBreakerSettings]) -> None:
+        """Change some settings of a live breaker; its state and its window stay as they are.
+
+        Takes the constructor's keywords listed in `CircuitBreakerSettings` (thresholds,
+        `minimum_calls`, slow-call settings, `record_on` / `ignore_on` / `failure_if_result`,
+        `open_duration`, `half_open_calls`, `max_wait_in_half_open`); a setting not given keeps its
+        value. All are validated first: a bad one raises `ConfigError` and changes nothing. The
+        next recorded outcome is judged by the new thresholds; a new `half_open_calls` applies
+        from the next half-open period on (probes already let through keep the current one); a
+        new `open_duration` from the next open. A shared breaker (`storage=`) hands the new
+        settings to its storage at once. `window_type` and `window_size` cannot change: build a
+        new breaker. Added in 0.1.0.
+        """
+        checked = self.check_settings(**settings)
+        with self._lock:  # threads running sync callables read the settings under it
+            self._apply(dict(checked))
+        if self._shared is not None:
+            self._shared.settings_changed()
+
+    @staticmethod
+    def check_settings(**settings: Unpack[CircuitBreakerSettings]) -> CircuitBreakerSettings:
+        """`settings` validated and normalised as `reconfigure` takes them, without applying them:
+        for a caller that validates a whole configuration before changing anything (a plan
+        reload). Raises `ConfigError` naming the first bad setting. Added in 0.1.0.
+        """
+        unknown = sorted(set(settings) - set(RECONFIGURABLE))
+        if unknown:
+            raise ConfigError(
+                f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
+                f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
+                f"{', '.join(RECONFIGURABLE)}"
+            )
+        return cast(CircuitBreakerSettings, checked(settings))
+
+    def _apply(self, settings: dict[str, Any]) -> None:
+        """Install validated `settings` and what the hot path derives from them."""
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self._ignored: ExceptionTypes = (RejectedError, *self.ignore_on)
+        # A count window never holds more than window_size calls: cap the minimum to it.
+        self._closed_min = (
+            min(self.minimum_calls, self.window_size) if self._count_closed else self.minimum_calls
+        )
+        # Judged against the half-open window in use (a new half_open_calls waits for the next).
+        self._half_min = min(self.minimum_calls, self._half_window.size)
+
+    @property
+    def half_open_minimum(self) -> int:
+        """How many half-open probes must finish before half-open closes or re-opens."""
+        return min(self.minimum_calls, self.half_open_calls)
 
     # ------------------------------------------------------------------ readouts and control
 
@@ -271,7 +316,11 @@ class CircuitBreaker(Mechanism):
             self._open_until = now + max(0.0, float(duration))
             self._readout = self._half_window if old is HALF_OPEN else self._window
         elif to is HALF_OPEN:
-            self._half_window.reset()
+            if self._half_window.size == self.half_open_calls:
+                self._half_window.reset()
+            else:  # `reconfigure` changed half_open_calls: a window of the new size from now on
+                self._half_window = CountWindow(self.half_open_calls)
+                self._half_min = self.half_open_minimum
             self._half_permits = self.half_open_calls
             self._half_open_since = now
             self._readout = self._half_window

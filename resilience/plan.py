@@ -15,8 +15,8 @@ new configuration completely, then swaps every policy's layers at once (no await
 calls already running finish under the configuration they started with, new calls use the new
 one. A mechanism whose settings did not change is kept as is (a breaker keeps its state, a rate
 limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
-settings (`window_type`, `window_size`, `half_open_calls`) did not change keeps its state and
-window and takes the new thresholds. A bad file raises `PlanError` and leaves the old
+(`window_type`, `window_size`) did not change keeps its state and window and takes every other new
+setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
 configuration in force.
 
 Added in 0.1.0.
@@ -34,7 +34,7 @@ import tenacity
 from resilience._core import CallContext, Layer, SyncStep, compose_sync, decorate
 from resilience._errors import ConfigError
 from resilience._planfile import PlanError, PlanSource, ReadPlan, read_plan
-from resilience.breaker import CircuitBreaker
+from resilience.breaker import CircuitBreaker, CircuitBreakerSettings
 from resilience.bulkhead import Bulkhead
 from resilience.config import (
     CircuitBreakerConfig,
@@ -106,8 +106,8 @@ def _open_duration(config: ExponentialOpenDuration) -> Callable[[int], float]:
     return open_duration
 
 
-def build_breaker(name: str, config: CircuitBreakerConfig, storage: Any = None) -> CircuitBreaker:
-    """`CircuitBreaker(name, ...)` from its section (`storage`: the plan's shared state)."""
+def _breaker_options(config: CircuitBreakerConfig) -> dict[str, Any]:
+    """The `CircuitBreaker` keywords a section sets (library defaults for the rest)."""
     options = _set(config)
     for key in ("record_on", "ignore_on"):
         if key in options:
@@ -116,7 +116,12 @@ def build_breaker(name: str, config: CircuitBreakerConfig, storage: Any = None) 
         options["failure_if_result"] = _function(options["failure_if_result"])
     if isinstance(options.get("open_duration"), ExponentialOpenDuration):
         options["open_duration"] = _open_duration(options["open_duration"])
-    return CircuitBreaker(name, storage=storage, **options)
+    return options
+
+
+def build_breaker(name: str, config: CircuitBreakerConfig, storage: Any = None) -> CircuitBreaker:
+    """`CircuitBreaker(name, ...)` from its section (`storage`: the plan's shared state)."""
+    return CircuitBreaker(name, storage=storage, **_breaker_options(config))
 
 
 def build_retry(config: RetryConfig) -> Retry:
@@ -180,33 +185,26 @@ _SLOT = {
     "rate_limiter": "rate_limiter",
     "hedge": "hedge",
 }
-_WINDOW = ("window_type", "window_size", "half_open_calls")
-# What a CircuitBreaker derives from its settings; copied from a fresh breaker on reconfiguration.
-_BREAKER_SETTINGS = (
-    "failure_rate_threshold",
-    "slow_call_rate_threshold",
-    "slow_call_duration",
-    "minimum_calls",
-    "max_wait_in_half_open",
-    "open_duration",
-    "record_on",
-    "ignore_on",
-    "_ignored",
-    "failure_if_result",
-    "_closed_min",
-    "_half_min",
-)
+_WINDOW = ("window_type", "window_size")
+# What `reconfigure` gives a kept breaker for a setting the new section leaves out: the default.
+_BREAKER_DEFAULTS: dict[str, Any] = {
+    key: parameter.default
+    for key, parameter in inspect.signature(CircuitBreaker).parameters.items()
+    if key in CircuitBreakerSettings.__optional_keys__
+}
 
 
-def _reuse_breaker(old: CircuitBreaker, old_config: Any, config: CircuitBreakerConfig) -> bool:
-    """Give `old` the settings of `config` if its window is unchanged; False when it is not."""
+def _breaker_settings(
+    old_config: CircuitBreakerConfig, config: CircuitBreakerConfig
+) -> CircuitBreakerSettings | None:
+    """What `reconfigure` must give a breaker built from `old_config` to follow `config`
+    (validated), or None when the window changes and only a new breaker will do."""
     if any(getattr(old_config, k) != getattr(config, k) for k in _WINDOW):
-        return False
-    fresh = build_breaker(old.name, config)
-    for attr in _BREAKER_SETTINGS:
-        if hasattr(fresh, attr):
-            setattr(old, attr, getattr(fresh, attr))
-    return True
+        return None
+    settings = {**_BREAKER_DEFAULTS, **_breaker_options(config)}
+    for key in _WINDOW:
+        settings.pop(key, None)
+    return CircuitBreaker.check_settings(**settings)
 
 
 class _Problem(Exception):
@@ -236,6 +234,8 @@ class _Built:
         self.config = config
         self.sections: dict[str, Any] = {}
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
+        # A kept breaker and the settings it takes when this configuration is swapped in.
+        self.reconfigure: tuple[CircuitBreaker, CircuitBreakerSettings] | None = None
         for section, builder in _BUILDERS.items():
             value = getattr(config, section)
             if value is None:
@@ -251,9 +251,12 @@ class _Built:
                     section == "circuit_breaker"
                     and isinstance(old_layer, CircuitBreaker)
                     and old_config is not None
-                    and _reuse_breaker(old_layer, old_config, value)
+                    and (settings := _breaker_settings(old_config, value)) is not None
                 ):
+                    # Kept with its state and window; reconfigured only when the plan is swapped
+                    # in, so a reload that fails on another policy changes nothing.
                     layer = old_layer
+                    self.reconfigure = (old_layer, settings)
                 elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
                     layer = _build_shared(section, name, value, storage)
                 else:
@@ -314,6 +317,9 @@ class PlanPolicy(Policy):
 
     def _swap(self, built: _Built) -> None:
         """Take the layers of `built`, keeping this policy's emitter (and the bound hooks)."""
+        if built.reconfigure is not None:
+            breaker, settings = built.reconfigure
+            breaker.reconfigure(**settings)
         self._replace(**built.slots)
         self._after_build(built)
 

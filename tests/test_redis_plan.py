@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from resilience import CircuitOpenError, RateLimitedError
+from resilience import CircuitBreaker, CircuitOpenError, RateLimitedError
 from resilience.plan import PlanError, load_plan
 from resilience.storage.redis import RedisStorage
 from tests.servers import RedisServer
@@ -81,6 +81,41 @@ async def test_two_instances_loading_one_plan_share_breaker_and_rate_limit(
     finally:
         await first.aclose()
         await second.aclose()
+
+
+@pytest.mark.integration
+async def test_a_reload_gives_the_fleet_new_thresholds(
+    redis_srv: RedisServer, tmp_path: Path
+) -> None:
+    spec = plan(redis_srv.url, f"shop{uuid.uuid4().hex[:6]}")
+    spec["mechanisms"]["payments"]["circuit_breaker"] = {"minimum_calls": 6, "window_size": 10}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    instances = [load_plan(path), load_plan(path)]
+    try:
+        policies = [registry.policy("payments") for registry in instances]
+        breakers = [policy.breaker for policy in policies]
+        assert all(isinstance(b, CircuitBreaker) for b in breakers)
+        spec["mechanisms"]["payments"]["circuit_breaker"]["minimum_calls"] = 2
+        path.write_text(yaml.safe_dump(spec))
+        for registry in instances:
+            registry.reload()
+        assert [policy.breaker for policy in policies] == breakers  # kept: same window
+
+        async def down() -> None:
+            raise ConnectionError("payment provider down")
+
+        for policy in policies:  # one failure each: below 2 locally, 2 of 2 for the fleet
+            with pytest.raises(ConnectionError):
+                await policy(down)()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 2.0
+        while not all(getattr(b, "state", None) == "open" for b in breakers):
+            assert loop.time() < give_up, [getattr(b, "state", None) for b in breakers]
+            await asyncio.sleep(0.02)
+    finally:
+        for registry in instances:
+            await registry.aclose()
 
 
 def test_storage_section_errors_name_the_field_and_hide_the_url(tmp_path: Path) -> None:

@@ -299,8 +299,7 @@ async def test_new_thresholds_reach_the_fleet_decision(fleet: list[RedisStorage]
     # minimum_calls 6 fleet-wide; then lowered to 2 (as a plan reload does): 2 failures now trip.
     bs = breakers(fleet, minimum_calls=6, window_size=10)
     for b in bs:
-        b.minimum_calls = 2
-        b._closed_min = 2
+        b.reconfigure(minimum_calls=2)
     with pytest.raises(ConnectionError):
         await bs[0](boom)()
     with pytest.raises(ConnectionError):

@@ -7,7 +7,9 @@ The breaker calls this adapter at its seams (never on the closed-state call path
   fleet (exactly `half_open_calls` across all instances); if the storage is unavailable, the
   breaker's own local `_acquire` decides;
 - `release` / `record` from `_release` / `_record`: a fleet permit's outcome goes to the fleet,
-  which closes or reopens the breaker everywhere.
+  which closes or reopens the breaker everywhere;
+- `settings_changed` from `reconfigure` (e.g. a plan reload): the fleet's decisions use the new
+  thresholds from the next storage call on.
 
 The storage calls `shared_counts` (the local closed window) and `apply_shared` (adopt the fleet's
 state) from its background sync.
@@ -83,19 +85,21 @@ class SharedBreakerAdapter:
             open_durations=BreakerSettings.durations_from(breaker.open_duration),
             max_wait_in_half_open=breaker.max_wait_in_half_open or None,
             # The breaker's own rule for when half-open decides, whatever it is.
-            half_open_minimum=getattr(breaker, "_half_min", None),
+            half_open_minimum=breaker.half_open_minimum,
         )
+
+    def settings_changed(self) -> None:
+        """Called by `CircuitBreaker.reconfigure`: the fleet decides with the new settings now."""
+        settings = self._read_settings()
+        if settings != self._settings:
+            self._settings = settings
+            self.link.update_settings(settings)
 
     # ------------------------------------------------------------------ SharedBreaker protocol
 
     def shared_counts(self) -> tuple[int, int, int]:
         """The local closed-state window (zeros in any other state)."""
         breaker = self._breaker
-        # Once per sync: a plan reload may have given the breaker new thresholds.
-        settings = self._read_settings()
-        if settings != self._settings:
-            self._settings = settings
-            self.link.update_settings(settings)
         if breaker.state != "closed":
             return (0, 0, 0)
         return breaker.window_counts()

@@ -1,0 +1,98 @@
+"""What a `CircuitBreaker` can be told after construction, and how each setting is checked.
+
+The constructor and `CircuitBreaker.reconfigure` validate through the same table, so a setting
+means the same thing (and fails with the same message) whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+from resilience._errors import ConfigError
+
+ExceptionTypes = tuple[type[BaseException], ...]
+
+
+def _fraction(value: float, field: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
+        raise ConfigError(f"CircuitBreaker.{field}: expected a number in (0, 1], got {value!r}")
+    return float(value)
+
+
+def positive_int(value: int, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"CircuitBreaker.{field}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _seconds(value: float, field: str, *, zero_ok: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero_ok):
+        expected = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
+        raise ConfigError(f"CircuitBreaker.{field}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+def _types(value: Any, field: str) -> ExceptionTypes:
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return (value,)
+    if isinstance(value, tuple | list) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        return tuple(value)
+    raise ConfigError(f"CircuitBreaker.{field}: expected exception classes, got {value!r}")
+
+
+def _open_duration(value: Any, field: str) -> float | Callable[[int], float]:
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    return _seconds(value, field)
+
+
+def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
+    if value is not None and not callable(value):
+        raise ConfigError(f"CircuitBreaker.{field}: expected a callable or None, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+class CircuitBreakerSettings(TypedDict, total=False):
+    """The settings `CircuitBreaker.reconfigure` can change on a live breaker (same meaning as
+    the constructor's). The window's shape (`window_type`, `window_size`) is not among them: it
+    would have to forget the window. Added in 0.1.0.
+    """
+
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    slow_call_duration: float
+    minimum_calls: int
+    half_open_calls: int
+    max_wait_in_half_open: float
+    open_duration: float | Callable[[int], float]
+    record_on: type[BaseException] | tuple[type[BaseException], ...]
+    ignore_on: type[BaseException] | tuple[type[BaseException], ...]
+    failure_if_result: Callable[[Any], bool] | None
+
+
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "failure_rate_threshold": _fraction,
+    "slow_call_rate_threshold": _fraction,
+    "slow_call_duration": _seconds,
+    "minimum_calls": positive_int,
+    "half_open_calls": positive_int,
+    "max_wait_in_half_open": lambda value, field: _seconds(value, field, zero_ok=True),
+    "open_duration": _open_duration,
+    "record_on": _types,
+    "ignore_on": _types,
+    "failure_if_result": _predicate,
+}
+"""How each reconfigurable setting is validated and normalised, by name."""
+
+RECONFIGURABLE: tuple[str, ...] = tuple(_CHECKS)
+"""The names `CircuitBreaker.reconfigure` accepts (the keys of `CircuitBreakerSettings`)."""
+
+
+def checked(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings` validated and normalised; `ConfigError` names the first bad one."""
+    return {key: _CHECKS[key](value, key) for key, value in settings.items()}
