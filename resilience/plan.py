@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, ParamSpec, TypeVar, overload
 
 import tenacity
 
@@ -57,6 +57,7 @@ from resilience.timeout import Timeout
 __all__ = ["PlanError", "PlanPolicy", "PlanRegistry", "load_plan"]
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 Handler = Callable[..., Any]
 
@@ -337,8 +338,17 @@ class PlanPolicy(Policy):
             raise self._sync_error
         return self._dispatch_sync
 
+    @overload
+    def __call__(
+        self, fn: Callable[P, Coroutine[Any, Any, T]]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
+
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        """Decorate `fn`: every call runs through this policy's current configuration."""
+        """Decorate `fn`: every call runs through this policy's current configuration (types as
+        `Policy.__call__`: `fn`'s parameters and return type are kept)."""
         return decorate(fn, self.name, self.emitter, self._dispatch, self._sync_for_decoration)
 
 

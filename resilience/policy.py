@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ParamSpec, TypedDict, Unpack
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from resilience._core import (
     CallContext,
@@ -20,6 +20,7 @@ from resilience._events import Emitter, Hook, PolicyInfo
 from resilience.timeout import Deadline, Timeout
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 ORDER = (
     "fallback",
@@ -226,8 +227,21 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, layers={[ly.mechanism for ly in self.layers]})"
 
+    @overload
+    def __call__(
+        self, fn: Callable[P, Coroutine[Any, Any, T]]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
+
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        """Decorate `fn` so every call runs through this policy."""
+        """Decorate `fn` so every call runs through this policy.
+
+        The decorated function keeps `fn`'s parameters and return type for type checkers: a
+        coroutine function stays one returning the same type, a sync function returns what `fn`
+        returns.
+        """
         return decorate(fn, self.name, self.emitter, self._step, lambda: compose_sync(self.layers))
 
     async def __aenter__(self) -> None:
