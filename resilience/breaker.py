@@ -270,7 +270,7 @@ class CircuitBreaker(Mechanism):
         self._transition(CLOSED, self._clock())
 
     def describe(self) -> str:
-        """Every setting as one line of text."""
+        """Every setting as one line of text, with the storage when the state is shared."""
         opens = self.open_duration
         open_text = getattr(opens, "__name__", "callable") if callable(opens) else f"{opens:g}"
         return (
@@ -282,8 +282,16 @@ class CircuitBreaker(Mechanism):
             f"half_open_calls={self.half_open_calls}, "
             f"max_wait_in_half_open={self.max_wait_in_half_open:g}, open_duration={open_text}, "
             f"record_on={_names(self.record_on)}, ignore_on={_names(self.ignore_on)}, "
-            f"failure_if_result={'set' if self.failure_if_result else 'None'})"
+            f"failure_if_result={'set' if self.failure_if_result else 'None'}"
+            f"{self._storage_text()})"
         )
+
+    def _storage_text(self) -> str:
+        storage = self.storage
+        if storage is None:
+            return ""
+        describe = getattr(storage, "describe", None)
+        return f", storage={describe() if callable(describe) else repr(storage)}"
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} {self._state.value}>"

@@ -74,6 +74,17 @@ def test_redis_storage_keeps_both_storage_contracts() -> None:
     assert "redis://" not in store.describe()  # a URL may carry a password
 
 
+def test_describe_names_the_storage_of_a_shared_breaker_and_storage_error_is_exported() -> None:
+    import resilience
+
+    store = RedisStorage("redis://127.0.0.1:1/0", namespace="shop", sync_interval=2)
+    shared = CircuitBreaker("payments", storage=store).describe()
+    assert shared.endswith(f", storage={store.describe()})")
+    assert "RedisStorage(namespace='shop', sync_interval=2s" in shared
+    assert "storage" not in CircuitBreaker("payments").describe()
+    assert resilience.StorageError is StorageError and "StorageError" in resilience.__all__
+
+
 def test_open_durations_from_a_growing_function() -> None:
     durations = BreakerSettings.durations_from(lambda n: min(60.0, 5.0 * 2 ** (n - 1)))
     assert durations[:5] == (5.0, 10.0, 20.0, 40.0, 60.0)
