@@ -36,8 +36,8 @@ from planner.units import DAY
 PERIODS: tuple[tuple[str, float], ...] = (
     ("day (24 h)", 1.0),
     ("week (7 d)", 7.0),
-    ("28d", 28.0),
-    ("30d", 30.0),
+    ("4 weeks (28 d)", 28.0),
+    ("month (30 d)", 30.0),
     ("quarter (365.25/4 d)", 365.25 / 4),
     ("year (365 d)", 365.0),
 )

@@ -265,7 +265,9 @@ class _EdgeRules:
                 reason = (
                     f"transient modes ({', '.join(transient)}); {attempts} attempts"
                     f" × {fmt(timeout)} + worst-case backoff"
-                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}"
+                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}; full-jitter"
+                    f" exponential backoff from {fmt(initial)} ({self.target} p50 within"
+                    f" 50ms–1s), capped at 8× = {fmt(cap)}"
                 )
             else:
                 reason = (
@@ -285,11 +287,11 @@ class _EdgeRules:
             "Containment",
             f"{fmt(deadline)} total",
             f"Total latency >{fmt(deadline)}",
-            "from " + (self.budget[1] if self.budget else "the retries it must bound"),
+            self._deadline_reason(deadline, deadline_fig),
             deadline=deadline_fig,
         )
         if attempts == 1:
-            self.add("retry", "Recovery", "none", "-", "no retry: " + reason)
+            self.add("retry", "Recovery", "none", "—", reason)
             return attempts, deadline, deadline_fig
         section: dict[str, Any] = {
             "max_attempts": attempts,
@@ -302,7 +304,7 @@ class _EdgeRules:
         self.add(
             "retry",
             "Recovery",
-            f"{attempts} attempts, {fmt(initial)}–{fmt(cap)} full-jitter backoff",
+            f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}",
             "Transient error",
             reason,
             max_attempts=Figure(
@@ -321,6 +323,41 @@ class _EdgeRules:
             " so an outage is not multiplied by the attempts",
         )
         return attempts, deadline, deadline_fig
+
+    def _deadline_reason(self, deadline: float, fig: Figure) -> str:
+        """The deadline's arithmetic, term by term, as its figure derived it."""
+        inputs = fig.inputs
+        if fig.formula.startswith("attempts"):
+            attempts = int(inputs["attempts"])
+            backoff = worst_backoff(attempts, float(inputs["initial"]), float(inputs["max"]))
+            spend = (
+                f"{attempts} attempt{'s' if attempts > 1 else ''} × {fmt(float(inputs['timeout']))}"
+            )
+            if backoff:
+                spend += f" + worst-case backoff {fmt(backoff)}"
+            return (
+                f"{self.caller} has no latency budget (declare latency_budget): the deadline"
+                f" bounds {spend}"
+            )
+        if fig.formula.startswith("attempt timeout"):
+            return (
+                f"{inputs['budget_from']} {fmt(float(inputs['budget']))} is spent by"
+                f" {self.caller}'s other calls: one attempt timeout"
+            )
+        terms = [f"{inputs['budget_from']} {fmt(float(inputs['budget']))}"]
+        for key, label in (
+            ("caller_p50", f"{self.caller} p50"),
+            ("other_calls_p99", "its other calls' p99"),
+            ("fallback_timeout", "the fallback's timeout"),
+        ):
+            value = float(inputs[key])
+            if value > 0:
+                terms.append(f"{label} {fmt(value)}")
+        available = float(inputs["budget"]) - math.fsum(
+            float(inputs[k]) for k in ("caller_p50", "other_calls_p99", "fallback_timeout")
+        )
+        rounded = " (rounded down to 10ms)" if abs(available - deadline) > 1e-6 else ""
+        return " − ".join(terms) + f" = {fmt(deadline)}{rounded}"
 
     def _rate_limited_kind(self) -> bool:
         comp = self.graph.components[self.target]
@@ -436,7 +473,13 @@ class _EdgeRules:
             "Prevention",
             f"{rate:g}/s, burst {burst}",
             f">{rate:g} calls/s",
-            f"{self.target} quota {quota.rps:g}/s × this caller's traffic share {share:.2f}{over}",
+            (
+                f"{self.target} quota {quota.rps:g}/s × {self.caller}'s traffic share {share:.2f}"
+                if len(callers) > 1
+                else f"{self.target} quota {quota.rps:g}/s, all of it ({self.caller} is the only"
+                " caller)"
+            )
+            + over,
             rate_per_s=Figure(
                 rate, "1/s", "quota × caller share", {"quota": quota.rps, "share": share}
             ),
@@ -453,7 +496,7 @@ class _EdgeRules:
             "fallback",
             "Recovery",
             f"→ {what}",
-            "Failure after retries / breaker open",
+            "Retries spent or breaker open",
             f"{self.edge.dep.type} dependency with fallback {what!r}:"
             " the handler is supplied in code",
         )

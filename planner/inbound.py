@@ -115,7 +115,12 @@ class _Inbound:
             f"{fmt(budget)} total",
             f"Request latency >{fmt(budget)}",
             f"{self.entry}.latency_budget {fmt(budget)}: past it the client has given up, so the"
-            " request is cut short and frees its slot (the dependency deadlines fit inside it)",
+            " request is cut short and frees its slot"
+            + (
+                " (its dependency deadlines are derived inside it)"
+                if self.graph.edges[self.entry]
+                else ""
+            ),
             deadline=Figure(
                 budget,
                 "s",
@@ -138,7 +143,8 @@ class _Inbound:
             f"Load >{size:,} in flight",
             f"Little's law: {self.rps:g} requests/s × {self.entry} p99 {fmt(p99)} ({source})"
             f" = {format_count(in_flight)} in flight; × {BULKHEAD_HEADROOM:g} headroom, at least"
-            " + 3√ of it for bursts; a request beyond it is refused at once (503), not queued",
+            " + 3√ of it for bursts; a request beyond it is refused at once"
+            " (BulkheadFullError: answer 503), not queued",
             max_concurrent=Figure(
                 size,
                 "count",
@@ -168,8 +174,9 @@ class _Inbound:
             "Prevention",
             f"{rate:g}/s, burst {burst}",
             f">{rate:g} requests/s",
-            f"declared capacity {rate:g}/s ({source}): requests above it are shed with 503 and"
-            f" Retry-After, so the admitted ones keep their latency{over}",
+            f"declared capacity {rate:g}/s ({source}): requests above it are shed"
+            f" (RateLimitedError: answer 503 with Retry-After), so the admitted ones keep their"
+            f" latency{over}",
             rate_per_s=Figure(rate, "1/s", "declared capacity", {"rps": rate, "from": source}),
         )
         return {"rate_per_s": rate, "burst": burst}

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from planner.failures import Failures
 from planner.graph import Graph
-from planner.mechanisms import TIMEOUT_HEADROOM, EdgePlan, Mechanisms, latency
+from planner.mechanisms import (
+    BULKHEAD_HEADROOM,
+    TIMEOUT_HEADROOM,
+    EdgePlan,
+    Mechanisms,
+    latency,
+)
 from planner.model import (
     BurnRateAlert,
     DiagnosisQuery,
@@ -54,7 +60,10 @@ def plan(
     main = slos[0]
     period = RULE_PERIODS[graph.spec.slo_period]
     alerts = burn_rate_alerts(main, period)
-    signals = _signals(graph, main, alerts)
+    bulkheads = any(p.bulkhead is not None for p in mech.edges) or any(
+        p.bulkhead is not None for p in mech.inbound.values()
+    )
+    signals = _signals(graph, main, alerts, bulkheads)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -116,7 +125,7 @@ def _sli(slo: SloDefinition, window: str) -> str:
 
 
 def _signals(
-    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...]
+    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...], bulkheads: bool
 ) -> tuple[Signal, ...]:
     target = slo.objective
     budget_pct = 100.0 - target
@@ -201,13 +210,15 @@ def _signals(
                 else "one replica: keep 20 % for spikes",
             )
         )
+    if not bulkheads:  # nothing to saturate: no row for a metric that is never exported
+        return tuple(signals)
     signals.append(
         Signal(
             "Saturation",
             "Bulkheads",
             "100 * max by (policy) (resilience_bulkhead_in_flight / resilience_bulkhead_capacity)",
             ">",
-            Figure(100.0 / TIMEOUT_HEADROOM, "%", "1 / headroom", {"headroom": TIMEOUT_HEADROOM}),
+            Figure(100.0 / BULKHEAD_HEADROOM, "%", "1 / headroom", {"headroom": BULKHEAD_HEADROOM}),
             Figure(90.0, "%", "rejections imminent", {}),
             "Scale",
             "bulkheads are sized at p99 load × 1.5; above that share the dependency is"

@@ -14,6 +14,7 @@ Status per Resilience Hub: met when both estimates are within the targets.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Literal
 
@@ -33,7 +34,9 @@ from planner.model import (
 from planner.spec import Component, RecoveryTarget
 from planner.units import format_duration as human
 
-HEALTH_CHECK = 30.0  # 3 failed probes × 10 s
+PROBES, PROBE_INTERVAL = 3, 10.0
+HEALTH_CHECK = PROBES * PROBE_INTERVAL  # seconds until failed probes mark an instance down
+FAILBACK_SOAK = 1800.0  # healthy time before traffic goes back to a restored primary
 DECIDE_HUMAN = 300.0  # SEV1 acknowledge time
 PROMOTION = 120.0
 
@@ -154,19 +157,20 @@ def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Reco
         if guarded is not None:
             # every caller falls back: users get degraded answers as soon as the breakers open,
             # whatever the component's own repair takes
-            for disruption, what in (("software", "software failure"), ("host", "outage")):
-                scenarios.append(
-                    _scenario(
-                        graph,
-                        f"{name} {what} (callers fall back)",
-                        disruption,  # type: ignore[arg-type]
-                        name,
-                        _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
-                        Figure(0.0, "s", "the fallback loses no data", {}),
-                        f"breakers open within {human(guarded)} and serve the fallback;"
-                        f" {name} is repaired in the background (MTTR {human(mttr)})",
-                    )
+            pair = [
+                _scenario(
+                    graph,
+                    f"{name} {what} (callers fall back)",
+                    disruption,  # type: ignore[arg-type]
+                    name,
+                    _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
+                    Figure(0.0, "s", "the fallback loses no data", {}),
+                    f"breakers open within {human(guarded)} and serve the fallback;"
+                    f" {name} is repaired in the background (MTTR {human(mttr)})",
                 )
+                for disruption, what in (("software", "software failure"), ("host", "outage"))
+            ]
+            scenarios.extend(_merge_same_targets(pair, f"{name} failure (callers fall back)"))
             if comp.data is not None and comp.data.stateful:
                 scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
             continue
@@ -264,6 +268,26 @@ def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Reco
         failover_steps(graph, blast, mech, page),
         reconciliation(graph),
     )
+
+
+def _merge_same_targets(pair: list[RecoveryScenario], text: str) -> list[RecoveryScenario]:
+    """One row for two disruptions recovered the same way against the same targets.
+
+    The row keeps the first disruption (software: the runbooks of crashes and errors read both).
+    """
+    first, second = pair
+
+    def value(fig: Figure | None) -> float | None:
+        return None if fig is None else fig.value
+
+    same = (
+        value(first.rto_target) == value(second.rto_target)
+        and value(first.rpo_target) == value(second.rpo_target)
+        and first.procedure == second.procedure
+        and first.rto.value == second.rto.value
+        and first.rpo.value == second.rpo.value
+    )
+    return [dataclasses.replace(first, scenario=text)] if same else pair
 
 
 def _guarded(mech: Mechanisms, name: str) -> float | None:
@@ -398,7 +422,8 @@ def failover_steps(
         FailoverStep(
             "Primary",
             "Health check fails",
-            f"{primary}: 3 failed probes 10 s apart ({human(HEALTH_CHECK)});"
+            f"{primary}: {PROBES} failed probes {human(PROBE_INTERVAL)} apart"
+            f" ({human(HEALTH_CHECK)});"
             f" page within {human(page)}",
         ),
         FailoverStep("Traffic shift", "Secondary", shift),
@@ -416,7 +441,7 @@ def failover_steps(
         FailoverStep(
             "Failback",
             "Return traffic",
-            "after 30 min healthy: return traffic gradually"
+            f"after {human(FAILBACK_SOAK)} healthy: return traffic gradually"
             + ("; half-open probes close the breakers" if rank == 2 else ""),
         ),
     )

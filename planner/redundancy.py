@@ -24,6 +24,7 @@ from planner.graph import Graph
 from planner.mechanisms import Mechanisms, latency
 from planner.model import Figure, IsolationProposal, RedundancyProposal, RedundancySection
 from planner.units import format_percent
+from planner.units import format_spec_duration as fmt
 
 MAX_REPLICAS = 9
 
@@ -154,12 +155,12 @@ def _isolation(graph: Graph, mech: Mechanisms) -> tuple[IsolationProposal, ...]:
                     target=target,
                     max_concurrent=size,
                     reason=(
-                        f"the slowest of {caller}'s {len(deps)} dependencies (p99 {p99:g}s):"
-                        f" capped at {size} concurrent calls so a saturated {target} cannot"
-                        f" hold all of {caller}'s workers"
+                        f"the slowest of {caller}'s {len(deps)} dependencies (p99 {fmt(p99)}):"
+                        f" a saturated {target} holds at most these, never all of {caller}'s"
+                        " workers"
                         if target == slowest[0]
-                        else f"{size} concurrent calls kept for {target}, so a saturated"
-                        f" {slowest[0]} (p99 {p99:g}s) cannot starve it of {caller}'s workers"
+                        else f"reserved for {target}, so a saturated {slowest[0]}"
+                        f" (p99 {fmt(p99)}) cannot starve it of {caller}'s workers"
                     ),
                     figure=Figure(
                         size,

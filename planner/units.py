@@ -33,17 +33,26 @@ def parse_duration(value: object) -> float:
 
 @functools.lru_cache(maxsize=4096)
 def format_duration(seconds: float) -> str:
-    """Human form of a duration, to 0.1 s: "8h 45m 36s", "4m 19.2s", "250ms"."""
+    """Human form of a duration: "8h 45m 36s", "4m 19.2s", "11.83s", "667ms", "0.5ms".
+
+    Below a second, whole milliseconds (one decimal under 10 ms); below a minute, up to two
+    decimals — the precision of the mechanism table's settings, so a figure reads the same in a
+    reason and in a table; above, to 0.1 s. Halves round up.
+    """
     if math.isinf(seconds):
         return "unbounded" if seconds > 0 else "-unbounded"
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds == 0:
         return "0s"
-    if seconds < 1:
+    if seconds < 0.9995:
         ms = seconds * 1000
-        return f"{ms:.0f}ms" if abs(ms - round(ms)) < 1e-6 else f"{ms:.1f}ms"
-    tenths = round(seconds * 10)
+        if ms < 9.95:
+            return f"{_half_up(ms, 1):g}ms"
+        return f"{_half_up(ms, 0):.0f}ms"
+    if seconds < 59.995:
+        return f"{_half_up(seconds, 2):g}s"
+    tenths = int(_half_up(seconds * 10, 0))
     days, rest = divmod(tenths, 864000)
     hours, rest = divmod(rest, 36000)
     minutes, rest = divmod(rest, 600)
@@ -58,6 +67,13 @@ def format_duration(seconds: float) -> str:
     if secs:
         parts.append(f"{secs:g}s")
     return " ".join(parts)
+
+
+def _half_up(value: float, digits: int) -> float:
+    """`value` rounded half up to `digits` decimals (round() is half-even: 1.25 → 1.2)."""
+    scale = 10.0**digits
+    # the 1e-9 nudge absorbs binary representation error (1.005 is stored as 1.00499…)
+    return math.floor(value * scale + 0.5 + 1e-9) / scale
 
 
 @functools.lru_cache(maxsize=4096)

@@ -42,7 +42,8 @@ def test_downtime_table_labels_every_period_and_adds_a_custom_target() -> None:
     assert [r.objective for r in rows] == [99.5, 99.9, 99.95, 99.99, 99.999]
     critical = next(r for r in rows if r.label == "critical")
     by_period = {c.period: c.downtime.value for c in critical.cells}
-    assert by_period["30d"] == pytest.approx(259.2)
+    assert by_period["month (30 d)"] == pytest.approx(259.2)
+    assert by_period["4 weeks (28 d)"] == pytest.approx(0.0001 * 28 * 86400)
     assert by_period["year (365 d)"] == pytest.approx(3153.6)
     assert by_period["quarter (365.25/4 d)"] == pytest.approx(0.0001 * 91.3125 * 86400)
     assert critical.cells[0].downtime.inputs["period_days"] == 1.0

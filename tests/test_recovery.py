@@ -133,6 +133,29 @@ def test_backups_failover_and_reconciliation() -> None:
     assert rec.component == "db" and "3s" in rec.steps[0]
 
 
+def test_different_targets_keep_software_failure_and_outage_apart() -> None:
+    section = plan(
+        [
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "replicas": 2,
+                "rps": 20,
+                "dependencies": [{"target": "llm", "fallback": "backup"}],
+            },
+            {"name": "llm", "kind": "llm_api"},
+            {"name": "backup", "kind": "llm_api"},
+        ],
+        recovery_targets={
+            "per_disruption": {"software": {"rto": "3s"}, "host": {"rto": "1m"}},
+        },
+    )
+    software = scenario(section, "llm software failure (callers fall back)")
+    outage = scenario(section, "llm outage (callers fall back)")
+    assert (software.status, outage.status) == ("breached", "met")  # 5 s to trip the breaker
+
+
 def test_a_component_every_caller_falls_back_from_recovers_when_the_breakers_open() -> None:
     section = plan(
         [
@@ -149,10 +172,13 @@ def test_a_component_every_caller_falls_back_from_recovers_when_the_breakers_ope
         ],
         recovery_targets={"rto": "1m", "rpo": "0s"},
     )
-    outage = scenario(section, "llm outage (callers fall back)")
+    # software failure and outage recover the same way against the same targets: one row
+    outage = scenario(section, "llm failure (callers fall back)")
     assert outage.rto.value == pytest.approx(100 / 20)  # the breaker's 100 calls at 20 calls/s
     assert outage.status == "met"
-    assert "llm host failure" not in {s.scenario for s in section.scenarios}
+    names = {s.scenario for s in section.scenarios}
+    assert "llm host failure" not in names
+    assert not any(n.startswith(("llm outage", "llm software failure")) for n in names)
     # the failover plan follows the component with a secondary and the widest blast radius
     assert section.failover[0].detail.startswith("llm:")
     assert "serve the fallback (backup)" in section.failover[1].detail

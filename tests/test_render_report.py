@@ -48,7 +48,16 @@ def test_text_report_fits_100_columns_without_trailing_space(sla: bool) -> None:
 def test_text_report_header_shows_target_and_modeled_current() -> None:
     text = render_plan(sample_plan(), "text")
     assert "\nSLA Target: 99.99%\n" in text
-    assert "\nCurrent: 99.4502% (modeled from the spec; below target)\n" in text
+    # the planned fallbacks' figure sits beside the specified one, so "below target" is not read
+    # as the plan's verdict
+    assert (
+        "\nCurrent: 99.4502% (modeled from the spec, below target; 99.94% with the planned"
+        " fallbacks)\n" in text
+    )
+    assert (
+        "\nSystem: 99.4502% as specified (target 99.99% not met); 99.94% with the planned"
+        " fallbacks (not met).\n" in text
+    )
 
 
 def test_every_failure_mode_is_a_row_with_its_priority_and_rpn() -> None:
@@ -91,7 +100,7 @@ def test_unmeasured_sla_says_how_to_measure_and_shows_no_actual_figure() -> None
     assert all(row.split("|")[3].strip() == "not measured" for row in rows)
     assert "reliability sla SPEC --prometheus URL" in sla
     # the month's budget is derived from the target (30 d × 0.01 % = 4.32 min), not measured
-    assert "Error Budget: 4.3 minutes per 30 days at 99.99%" in sla
+    assert "Error Budget: 4.32 minutes per 30 days at 99.99%" in sla
     assert "remaining this month: not measured" in sla
 
 
@@ -99,7 +108,7 @@ def test_measured_sla_shows_the_rows_and_the_remaining_budget() -> None:
     text = render_plan(sample_plan(sla=True), "text", ["sla"])
     assert "| This month | 99.99% | 99.995% | 50%" in text
     assert "| YTD        | 99.99% | —       | —" in text
-    assert "Error Budget: 2.2 minutes remaining this month" in text
+    assert "Error Budget: 2.16 minutes remaining this month" in text
     assert SLA_HOW_TO not in text
 
 
@@ -200,4 +209,7 @@ def test_header_says_when_current_is_measured() -> None:
         plan, current=Figure(99.995, "%", "measured: event-weighted (last 30 days)")
     )
     text = render_plan(measured, "text", ["sla"])
-    assert "\nCurrent: 99.995% (measured; modeled 99.4502%)\n" in text
+    assert (
+        "\nCurrent: 99.995% (measured; modeled 99.4502%, 99.94% with the planned fallbacks)\n"
+        in (text)
+    )

@@ -10,7 +10,7 @@ import yaml
 
 from planner.errors import SpecError
 from planner.spec import SystemSpec, load_spec, parse_spec
-from planner.units import format_duration, parse_duration
+from planner.units import format_duration, format_spec_duration, parse_duration
 
 EXAMPLES = sorted(Path(__file__).resolve().parent.parent.glob("examples/*/system.yaml"))
 
@@ -176,3 +176,11 @@ def test_duration_formatting() -> None:
     assert format_duration(31536.0) == "8h 45m 36s"
     assert format_duration(0.25) == "250ms"
     assert format_duration(float("inf")) == "unbounded"
+    # the precision of the mechanism table's own notation, so a figure reads the same everywhere
+    assert format_duration(100 / 150) == "667ms" == format_spec_duration(100 / 150)
+    assert format_duration(100 / 80) == "1.25s" == format_spec_duration(100 / 80)
+    assert format_duration(11.83) == "11.83s" == format_spec_duration(11.83)
+    assert format_duration(0.0015) == "1.5ms"
+    assert format_duration(0.0125) == "13ms"  # halves round up (round() would give 12)
+    assert format_duration(2.675) == "2.68s"
+    assert format_duration(59.999) == "1m"

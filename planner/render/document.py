@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from planner.model import MechanismRow, Plan
+from planner.model import AvailabilitySection, MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.blocks import (
     Block,
@@ -59,16 +59,24 @@ def header(plan: Plan) -> list[Block]:
     """The seed's header box: system, tier, SLA target and the current availability."""
     head = plan.header
     # "Current" is modeled from the spec, or measured when `plan --prometheus` filled it in.
-    if plan.current.formula.startswith("measured"):
+    if plan.current.formula.startswith("measured"):  # measured: Prometheus filled it in
         source = f"measured; modeled {fmt.percent(plan.availability.current.value)}"
     else:
         source = "modeled from the spec"
-    below = "; below target" if plan.current.value < head.target.value else ""
+    below = ", below target" if plan.current.value < head.target.value else ""
+    # the planned fallbacks may lift a figure below the target over it: say so in the same line
+    planned = plan.availability.with_mechanisms.value
+    measured = plan.current.formula.startswith("measured")
+    later = (
+        f"{', ' if measured else '; '}{fmt.percent(planned)} with the planned fallbacks"
+        if fmt.percent(planned) != fmt.percent(plan.availability.current.value)
+        else ""
+    )
     fields = [
         ("System", head.system),
         ("Tier", head.tier),
         ("SLA Target", fmt.percent(head.target.value)),
-        ("Current", f"{fmt.percent(plan.current.value)} ({source}{below})"),
+        ("Current", f"{fmt.percent(plan.current.value)} ({source}{below}{later})"),
         ("SLO period", head.period_label),
     ]
     if head.users is not None:
@@ -163,12 +171,7 @@ def availability(plan: Plan) -> list[Block]:
                 for e in section.entry_points
             ),
         ),
-        Paragraph(
-            f"System: {fmt.percent(section.current.value)} as specified, "
-            f"{fmt.percent(section.with_mechanisms.value)} with the planned fallbacks; target "
-            f"{fmt.percent(section.target.value)} "
-            f"({'met' if section.meets_target else 'not met'})."
-        ),
+        Paragraph(_system_line(section)),
         _table(
             ("Component", "Source", "Per Replica", "Effective", "MTTR"),
             (
@@ -185,7 +188,7 @@ def availability(plan: Plan) -> list[Block]:
     ]
     if section.caps:
         blocks += [
-            Heading("What Caps It:"),
+            Heading("What Caps It (serial hard path, before fallbacks):"),
             _table(
                 ("Component", "Highest SLO It Allows", "Below Target", "Entry Points"),
                 (
@@ -200,6 +203,25 @@ def availability(plan: Plan) -> list[Block]:
             ),
         ]
     return blocks
+
+
+def _system_line(section: AvailabilitySection) -> str:
+    """The modeled figure against the target, before and (where it differs) after fallbacks."""
+    target = section.target.value
+    now, later = section.current.value, section.with_mechanisms.value
+
+    def verdict(value: float) -> str:
+        return "met" if value >= target else "not met"
+
+    if fmt.percent(now) == fmt.percent(later):
+        return (
+            f"System: {fmt.percent(now)} modeled (no fallback changes it); target"
+            f" {fmt.percent(target)} {verdict(now)}."
+        )
+    return (
+        f"System: {fmt.percent(now)} as specified (target {fmt.percent(target)} {verdict(now)});"
+        f" {fmt.percent(later)} with the planned fallbacks ({verdict(later)})."
+    )
 
 
 # ---------------------------------------------------------------------------------- mechanisms
@@ -258,7 +280,7 @@ def mechanisms(plan: Plan) -> list[Block]:
             Heading("Isolation:"),
             Bullets(
                 tuple(
-                    f"{i.caller} → {i.target}: bulkhead of {i.max_concurrent} — {i.reason}"
+                    f"{i.caller} → {i.target}: bulkhead of {i.max_concurrent:,} — {i.reason}"
                     for i in redundancy.isolation
                 )
             ),
@@ -280,7 +302,7 @@ def recovery(plan: Plan) -> list[Block]:
     blocks: list[Block] = [
         Section("RECOVERY PROCEDURES"),
         _table(
-            ("Scenario", "RTO", "RPO", "Target", "Status", "Procedure"),
+            ("Scenario", "RTO", "RPO", "Target RTO / RPO", "Status", "Procedure"),
             (
                 (
                     s.scenario,
@@ -314,6 +336,8 @@ def recovery(plan: Plan) -> list[Block]:
                     for b in section.backups
                 ),
             ),
+            # the interval is the plan's (it may differ from the spec's): say why, per component
+            Bullets(tuple(f"{b.component}: {b.reason}" for b in section.backups)),
         ]
     if section.failover:
         steps = [(f.step, f.action, f.detail) for f in section.failover]
@@ -411,7 +435,7 @@ def sla(plan: Plan) -> list[Block]:
             ),
             Paragraph(f"Actual uptime: {SLA_HOW_TO}"),
             Paragraph(
-                f"Error Budget: {budget:.1f} minutes per {plan.header.period_label} at "
+                f"Error Budget: {fmt.minutes(budget)} minutes per {plan.header.period_label} at "
                 f"{fmt.percent(target)}; remaining this month: {SLA_HOW_TO}"
             ),
         ]
@@ -435,7 +459,9 @@ def sla(plan: Plan) -> list[Block]:
         blocks.append(Paragraph("Error Budget: no data for this month"))
     else:
         minutes = measured.budget_remaining_minutes.value
-        blocks.append(Paragraph(f"Error Budget: {minutes:.1f} minutes remaining this month"))
+        blocks.append(
+            Paragraph(f"Error Budget: {fmt.minutes(minutes)} minutes remaining this month")
+        )
     if measured.burn_rates:
         rates = ", ".join(f"{w}: {fmt.figure(f)}" for w, f in measured.burn_rates.items())
         blocks.append(Paragraph(f"Burn rate now: {rates}"))

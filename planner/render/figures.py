@@ -40,6 +40,12 @@ def share(value: float) -> str:
     return f"{format_percent(value, 1)}%"
 
 
+def minutes(value: float) -> str:
+    """Minutes as the seed writes the error budget, to 0.01 min: `4.32`, `43.2`, `1,440`."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def duration(seconds: float) -> str:
     """`4m 30s`, `250ms`, `0s`."""
     return format_duration(seconds)
@@ -60,7 +66,7 @@ def figure(fig: Figure | None) -> str:
     if unit in ("%", "percent"):
         return percent(value)
     if unit in ("min", "minutes"):
-        return f"{value:.1f} min"
+        return f"{minutes(value)} min"
     if unit in ("ratio", "fraction"):
         return f"{value:.6g}"
     if unit in ("x", "×", "burn rate"):

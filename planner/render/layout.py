@@ -69,8 +69,8 @@ def _fit_widths(natural: list[int], minimum: list[int], budget: int) -> list[int
 #: A column is never narrowed below its longest word, up to this many characters.
 WORD_LIMIT = 16
 
-#: Columns at most this wide (IDs, levels, durations, percentages) are never wrapped.
-SHORT_COLUMN = 12
+#: Columns at most this wide (IDs, levels, durations, mechanism names) are never wrapped.
+SHORT_COLUMN = 16
 
 
 def table(
