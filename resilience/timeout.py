@@ -86,9 +86,14 @@ class _TimerQueue:
 
 
 class _TimerLayer(Mechanism):
-    """Shared machinery of `Timeout` and `Deadline`."""
+    """What `Timeout` and `Deadline` share: run the rest of the pipeline under one deadline.
+
+    Subclasses set `_message` (the cancellation message of their timer), `_sets_deadline`
+    (whether inner layers see the deadline through `deadline_var`) and `_expired` (the error).
+    """
 
     _message = ""
+    _sets_deadline = False
 
     def __init__(self, seconds: float, field: str) -> None:
         super().__init__()
@@ -113,6 +118,42 @@ class _TimerLayer(Mechanism):
         self._qloop, self._queue = loop, queue
         return queue
 
+    def _expired(self, ctx: CallContext) -> TimeoutError:
+        """The error raised (and the `TimedOut` event emitted) when the deadline passed."""
+        raise NotImplementedError
+
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        """Run the rest of the pipeline; past `seconds`, cancel it and raise `_expired(ctx)`."""
+        task = _current_task()
+        if task is None:
+            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
+        loop = task.get_loop()
+        queue = self._queue if loop is self._qloop else None
+        if queue is None:
+            queue = self._queue_for(loop)
+        deadline = loop.time() + self.seconds
+        token = None
+        if self._sets_deadline:
+            outer = deadline_var.get()  # a nested policy keeps the tighter deadline
+            token = deadline_var.set(deadline if outer is None or deadline < outer else outer)
+        cancelling = task.cancelling()
+        entry = queue.push(deadline, task)
+        try:
+            result = await nxt(call, ctx)
+        except asyncio.CancelledError as exc:
+            if entry.state == _FIRED and task.uncancel() <= cancelling:
+                raise self._expired(ctx) from exc
+            raise
+        finally:
+            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
+                entry.state = _DONE
+                queue.active -= 1
+            if token is not None:
+                deadline_var.reset(token)
+        if entry.state == _FIRED:
+            task.uncancel()  # the inner code swallowed our cancellation: keep the count balanced
+        return result
+
 
 class Timeout(_TimerLayer):
     """Bound each attempt to `seconds`; an overdue attempt is cancelled and `AttemptTimeoutError`
@@ -132,36 +173,12 @@ class Timeout(_TimerLayer):
         """Every setting as one line of text."""
         return f"Timeout(attempt, seconds={self.seconds:g})"
 
-    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
-        """Run one attempt under the timeout."""
-        task = _current_task()
-        if task is None:
-            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
-        loop = task.get_loop()
-        queue = self._queue if loop is self._qloop else None
-        if queue is None:
-            queue = self._queue_for(loop)
-        cancelling = task.cancelling()
-        entry = queue.push(loop.time() + self.seconds, task)
-        try:
-            result = await nxt(call, ctx)
-        except asyncio.CancelledError as exc:
-            if entry.state == _FIRED and task.uncancel() <= cancelling:
-                if ctx.emitter.handlers:
-                    ctx.emitter.emit(TimedOut(ctx.policy, "attempt", self.seconds))
-                raise AttemptTimeoutError(
-                    f"attempt timed out after {self.seconds:g} s",
-                    policy=ctx.policy,
-                    timeout=self.seconds,
-                ) from exc
-            raise
-        finally:
-            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
-                entry.state = _DONE
-                queue.active -= 1
-        if entry.state == _FIRED:
-            task.uncancel()  # the inner code swallowed our cancellation: keep the count balanced
-        return result
+    def _expired(self, ctx: CallContext) -> TimeoutError:
+        if ctx.emitter.handlers:
+            ctx.emitter.emit(TimedOut(ctx.policy, "attempt", self.seconds))
+        return AttemptTimeoutError(
+            f"attempt timed out after {self.seconds:g} s", policy=ctx.policy, timeout=self.seconds
+        )
 
 
 class Deadline(_TimerLayer):
@@ -174,6 +191,7 @@ class Deadline(_TimerLayer):
 
     mechanism = "deadline"
     _message = "resilience: total deadline"
+    _sets_deadline = True
 
     def __init__(self, seconds: float) -> None:
         super().__init__(seconds, "Policy.deadline")
@@ -182,37 +200,11 @@ class Deadline(_TimerLayer):
         """Every setting as one line of text."""
         return f"Timeout(total, seconds={self.seconds:g})"
 
-    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
-        """Run the whole call (all attempts) under the deadline."""
-        task = _current_task()
-        if task is None:
-            raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
-        loop = task.get_loop()
-        queue = self._queue if loop is self._qloop else None
-        if queue is None:
-            queue = self._queue_for(loop)
-        deadline = loop.time() + self.seconds
-        outer = deadline_var.get()
-        token = deadline_var.set(deadline if outer is None or deadline < outer else outer)
-        cancelling = task.cancelling()
-        entry = queue.push(deadline, task)
-        try:
-            result = await nxt(call, ctx)
-        except asyncio.CancelledError as exc:
-            if entry.state == _FIRED and task.uncancel() <= cancelling:
-                if ctx.emitter.handlers:
-                    ctx.emitter.emit(TimedOut(ctx.policy, "total", self.seconds))
-                raise DeadlineExceededError(
-                    f"total deadline of {self.seconds:g} s exceeded",
-                    policy=ctx.policy,
-                    deadline=self.seconds,
-                ) from exc
-            raise
-        finally:
-            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
-                entry.state = _DONE
-                queue.active -= 1
-            deadline_var.reset(token)
-        if entry.state == _FIRED:
-            task.uncancel()
-        return result
+    def _expired(self, ctx: CallContext) -> TimeoutError:
+        if ctx.emitter.handlers:
+            ctx.emitter.emit(TimedOut(ctx.policy, "total", self.seconds))
+        return DeadlineExceededError(
+            f"total deadline of {self.seconds:g} s exceeded",
+            policy=ctx.policy,
+            deadline=self.seconds,
+        )
