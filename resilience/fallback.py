@@ -9,10 +9,9 @@ from typing import Any, TypeVar
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import ConfigError
 from resilience._events import FallbackUsed
+from resilience._matching import ExceptionFilter, ExceptionSpec
 
 T = TypeVar("T")
-
-ExcTypes = tuple[type[BaseException], ...]
 
 
 class Fallback(Mechanism):
@@ -33,49 +32,26 @@ class Fallback(Mechanism):
         self,
         handler: Callable[..., Any],
         *,
-        on: type[BaseException] | ExcTypes | Callable[[BaseException], bool] = (Exception,),
+        on: ExceptionSpec = (Exception,),
         if_result: Callable[[Any], bool] | None = None,
     ) -> None:
         super().__init__()
         if not callable(handler):
             raise ConfigError(f"Fallback.handler: expected a callable, got {handler!r}")
         self.handler = handler
-        if isinstance(on, type) and issubclass(on, BaseException):
-            on = (on,)
-        self._types: ExcTypes | None
-        self._pred: Callable[[BaseException], bool] | None
-        if isinstance(on, tuple) and all(
-            isinstance(t, type) and issubclass(t, Exception) for t in on
-        ):
-            self._types, self._pred = on, None
-        elif callable(on) and not isinstance(on, type | tuple):
-            self._types, self._pred = None, on
-        else:
-            raise ConfigError(
-                f"Fallback.on: expected Exception subclasses or a predicate, got {on!r}"
-            )
-        self.on = on
+        self._filter = ExceptionFilter(
+            on, "Fallback.on", base=Exception, expected="Exception subclasses"
+        )
+        self.on = self._filter.spec
         self.if_result = if_result
 
     def describe(self) -> str:
         """Every setting as one line of text."""
         name = getattr(self.handler, "__qualname__", repr(self.handler))
-        on = self.on
-        on_text = (
-            "(" + ", ".join(t.__name__ for t in on) + ")"
-            if isinstance(on, tuple)
-            else getattr(on, "__name__", "predicate")
-        )
         return (
-            f"Fallback(handler={name}, on={on_text}, "
+            f"Fallback(handler={name}, on={self._filter.describe()}, "
             f"if_result={'set' if self.if_result else 'None'})"
         )
-
-    def _matches(self, exc: Exception) -> bool:
-        if self._types is not None:
-            return isinstance(exc, self._types)
-        assert self._pred is not None
-        return bool(self._pred(exc))
 
     def _used(self, ctx: CallContext, exc: Exception | None) -> None:
         ctx.fallback_used = True
@@ -89,7 +65,7 @@ class Fallback(Mechanism):
         try:
             result = await nxt(call, ctx)
         except Exception as exc:
-            if not self._matches(exc):
+            if not self._filter(exc):
                 raise
             self._used(ctx, exc)
             value = self.handler(exc, *ctx.args, **ctx.kwargs)
@@ -110,7 +86,7 @@ class Fallback(Mechanism):
         try:
             result = nxt(call, ctx)
         except Exception as exc:
-            if not self._matches(exc):
+            if not self._filter(exc):
                 raise
             self._used(ctx, exc)
             return self.handler(exc, *ctx.args, **ctx.kwargs)  # type: ignore[no-any-return]

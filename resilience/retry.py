@@ -31,6 +31,7 @@ from resilience._core import (
 )
 from resilience._errors import ConfigError, RejectedError
 from resilience._events import Rejected, RetryScheduled
+from resilience._matching import ExceptionFilter, ExceptionSpec
 
 T = TypeVar("T")
 
@@ -157,8 +158,7 @@ class RetryBudget:
         )
 
 
-ExcTypes = tuple[type[BaseException], ...]
-RetryOn = type[BaseException] | ExcTypes | Callable[[BaseException], bool]
+RetryOn = ExceptionSpec
 
 
 class Retry(Mechanism):
@@ -202,23 +202,12 @@ class Retry(Mechanism):
                 f"Retry.wait: expected a tenacity wait strategy or seconds, got {wait!r}"
             )
         self.wait: Callable[[tenacity.RetryCallState], float] = wait
-        self._retry_types: ExcTypes | None
-        self._retry_pred: Callable[[BaseException], bool] | None
-        if isinstance(retry_on, type) and issubclass(retry_on, BaseException):
-            retry_on = (retry_on,)
-        if isinstance(retry_on, tuple) and all(
-            isinstance(t, type) and issubclass(t, BaseException) for t in retry_on
-        ):
-            self._retry_types, self._retry_pred = retry_on, None
-            self._rejections: ExcTypes = tuple(t for t in retry_on if issubclass(t, RejectedError))
-        elif callable(retry_on) and not isinstance(retry_on, type):
-            self._retry_types, self._retry_pred = None, retry_on
-            self._rejections = ()
-        else:
-            raise ConfigError(
-                f"Retry.retry_on: expected exception classes or a predicate, got {retry_on!r}"
-            )
-        self.retry_on = retry_on
+        self._retry_on = ExceptionFilter(retry_on, "Retry.retry_on")
+        self.retry_on = self._retry_on.spec
+        # Our own rejections are retried only when retry_on names them (a predicate never does).
+        self._rejections = tuple(
+            t for t in self._retry_on.types or () if issubclass(t, RejectedError)
+        )
         self.retry_if_result = retry_if_result
         if not (isinstance(max_retry_after, int | float) and max_retry_after >= 0):
             raise ConfigError(
@@ -230,15 +219,9 @@ class Retry(Mechanism):
 
     def describe(self) -> str:
         """Every setting as one line of text."""
-        on = self.retry_on
-        on_text = (
-            "(" + ", ".join(t.__name__ for t in on) + ")"
-            if isinstance(on, tuple)
-            else getattr(on, "__name__", "predicate")
-        )
         return (
             f"Retry(max_attempts={self.max_attempts}, wait={_wait_text(self.wait)}, "
-            f"retry_on={on_text}, "
+            f"retry_on={self._retry_on.describe()}, "
             f"retry_if_result={'set' if self.retry_if_result else 'None'}, "
             f"max_retry_after={self.max_retry_after:g}, budget={self.budget!r})"
         )
@@ -254,10 +237,7 @@ class Retry(Mechanism):
     def _wants(self, exc: Exception) -> bool:
         if isinstance(exc, RejectedError):
             return bool(self._rejections) and isinstance(exc, self._rejections)
-        if self._retry_types is not None:
-            return isinstance(exc, self._retry_types)
-        assert self._retry_pred is not None
-        return bool(self._retry_pred(exc))
+        return self._retry_on(exc)
 
     def _next_wait(
         self,

@@ -14,6 +14,7 @@ from resilience import (
     Fallback,
     FallbackUsed,
     Policy,
+    Retry,
 )
 
 
@@ -127,3 +128,23 @@ def test_bad_settings_name_the_field() -> None:
         Fallback("not callable")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="on"):
         Fallback(print, on=("Boom",))  # type: ignore[arg-type]
+
+
+def test_on_is_read_and_described_as_retry_on_is() -> None:
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, ConnectionError)
+
+    assert Fallback(print, on=ConnectionError).on == (ConnectionError,)
+    assert "on=(ConnectionError, TimeoutError)" in Fallback(
+        print, on=(ConnectionError, TimeoutError)
+    ).describe()
+    assert "retry_on=(ConnectionError, TimeoutError)" in Retry(
+        retry_on=(ConnectionError, TimeoutError)
+    ).describe()
+    assert "on=transient," in Fallback(print, on=transient).describe()
+    assert "retry_on=transient," in Retry(retry_on=transient).describe()
+    # A fallback never stands in for what is not an Exception (cancellation, interrupts).
+    with pytest.raises(ConfigError, match=r"Fallback\.on: expected Exception subclasses or a pred"):
+        Fallback(print, on=KeyboardInterrupt)
+    with pytest.raises(ConfigError, match=r"Retry\.retry_on: expected exception classes or a pred"):
+        Retry(retry_on=(ConnectionError, "Boom"))  # type: ignore[arg-type]
