@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import tenacity
 
-from resilience._core import CallContext, Layer, SyncStep, compose_sync, decorate
+from resilience._core import CallContext, Layer, Step, SyncStep, compose_sync
 from resilience._errors import ConfigError
 from resilience._planfile import PlanError, PlanSource, ReadPlan, read_plan
 from resilience.breaker import CircuitBreaker, CircuitBreakerSettings
@@ -55,9 +55,6 @@ from resilience.retry import FullJitterBackoff, Retry, RetryBudget
 from resilience.timeout import Timeout
 
 __all__ = ["PlanError", "PlanPolicy", "PlanRegistry", "load_plan"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 Handler = Callable[..., Any]
 
@@ -338,18 +335,9 @@ class PlanPolicy(Policy):
             raise self._sync_error
         return self._dispatch_sync
 
-    @overload
-    def __call__(
-        self, fn: Callable[P, Coroutine[Any, Any, T]]
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-
-    @overload
-    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
-
-    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        """Decorate `fn`: every call runs through this policy's current configuration (types as
-        `Policy.__call__`: `fn`'s parameters and return type are kept)."""
-        return decorate(fn, self.name, self.emitter, self._dispatch, self._sync_for_decoration)
+    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+        """Decorated functions read the current configuration on every call."""
+        return self._dispatch, self._sync_for_decoration
 
 
 # ------------------------------------------------------------------------------ the registry

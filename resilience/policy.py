@@ -9,6 +9,7 @@ from resilience._core import (
     CallContext,
     Layer,
     Step,
+    SyncStep,
     compose,
     compose_sync,
     decorate,
@@ -242,7 +243,16 @@ class Policy:
         coroutine function stays one returning the same type, a sync function returns what `fn`
         returns.
         """
-        return decorate(fn, self.name, self.emitter, self._step, lambda: compose_sync(self.layers))
+        step, sync_step = self._pipelines()
+        return decorate(fn, self.name, self.emitter, step, sync_step)
+
+    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+        """What a decorated function runs: the pipeline, and how to get its sync counterpart.
+
+        A subclass whose layers change in place (`PlanPolicy`) returns steps that look the current
+        pipeline up on every call.
+        """
+        return self._step, lambda: compose_sync(self.layers)
 
     async def __aenter__(self) -> None:
         await enter_block(self._block_step, CallContext(self.name, self.emitter, once=True))
