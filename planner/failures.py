@@ -321,7 +321,8 @@ def _mitigation(
         if own:
             return (
                 tuple(f"{inbound.policy}: {m}" for m, _ in own),
-                f"{inbound.policy} (inbound): " + ", ".join(f"{m} {why}" for m, why in own),
+                f"{inbound.policy} (inbound): "
+                + ", ".join(f"{m.replace('_', ' ')} {why}" for m, why in own),
             )
     if mode.category == "data":
         data = comp.data
