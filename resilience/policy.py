@@ -37,6 +37,20 @@ ORDER = (
 """The slots of a policy, outermost first."""
 
 
+def chaos_tuple(policy: str, chaos: Layer | Sequence[Layer] | None) -> tuple[Layer, ...]:
+    """The ``chaos`` slot of `policy` as a tuple (one layer, a sequence, or none), checked."""
+    if chaos is None:
+        return ()
+    layers = (chaos,) if isinstance(chaos, Layer) else tuple(chaos)
+    for layer in layers:
+        if not isinstance(layer, Layer):
+            raise ConfigError(
+                f"Policy {policy!r} chaos: expected a resilience mechanism (bind, describe, run), "
+                f"got {layer!r}"
+            )
+    return layers
+
+
 class PolicySlots(TypedDict, total=False):
     """The layers of a policy by slot: `Policy`'s keywords (but `hooks`), as `_replace` takes them.
 
@@ -155,13 +169,7 @@ class Policy:
         rate_limiter = slots.get("rate_limiter")
         attempt_timeout = Timeout(timeout) if isinstance(timeout, int | float) else timeout
         bulkhead = slots.get("bulkhead")
-        chaos = slots.get("chaos")
-        if chaos is None:
-            chaos_layers: tuple[Layer, ...] = ()
-        elif isinstance(chaos, Layer):
-            chaos_layers = (chaos,)
-        else:
-            chaos_layers = tuple(chaos)
+        chaos_layers = chaos_tuple(name, slots.get("chaos"))
         ordered: list[tuple[str, Layer | None]] = [
             ("fallback", fallback),
             ("deadline", deadline),
@@ -171,7 +179,6 @@ class Policy:
             ("rate_limiter", rate_limiter),
             ("timeout", attempt_timeout),
             ("bulkhead", bulkhead),
-            *(("chaos", c) for c in chaos_layers),
         ]
         for slot, layer in ordered:
             if layer is not None and not isinstance(layer, Layer):
@@ -184,7 +191,7 @@ class Policy:
         self.breaker, self.rate_limiter = breaker, rate_limiter
         self.timeout, self.bulkhead, self.chaos = attempt_timeout, bulkhead, chaos_layers
         self.critical = bool(slots.get("critical", False))
-        self.layers = tuple(layer for _, layer in ordered if layer is not None)
+        self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
         self.info = self._info()
         self._step = compose(self.layers)
         # async with runs the block once: the fallback cannot stand in for a block's value.
