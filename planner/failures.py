@@ -372,7 +372,9 @@ def _mitigation(
         mine = [m for m in wanted if have[m]]
         found.extend(f"{plan.policy}: {m}" for m in mine)
         names = [
-            f"fallback → {plan.fallback or 'degraded answer'}" if m == "fallback" else m
+            f"fallback → {plan.fallback or 'degraded answer'}"
+            if m == "fallback"
+            else m.replace("_", " ")
             for m in mine
         ]
         parts.append(f"{plan.policy}: {', '.join(names)}")

@@ -369,7 +369,7 @@ def _runbook(
     for p in plans:
         text = (
             f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)},"
-            f" {p.max_attempts} attempt(s)"
+            + (f" {p.max_attempts} attempts" if p.max_attempts > 1 else " 1 attempt (no retry)")
         )
         if p.fallback is not None or p.has_fallback:
             text += f", fallback → {p.fallback or 'degraded answer'}"
