@@ -186,9 +186,9 @@ class CircuitBreaker(Mechanism):
         settings to its storage at once. `window_type` and `window_size` cannot change: build a
         new breaker. Added in 0.1.0.
         """
-        checked = self.check_settings(**settings)
+        valid = self.check_settings(**settings)
         with self._lock:  # threads running sync callables read the settings under it
-            self._apply(dict(checked))
+            self._apply(dict(valid))
         if self._shared is not None:
             self._shared.settings_changed()
 
