@@ -317,7 +317,7 @@ def _mitigation(
         if inbound.rate_per_s is not None:
             own.append(("rate_limiter", f"sheds above {inbound.rate_per_s:g} requests/s"))
         if inbound.bulkhead is not None:
-            own.append(("bulkhead", f"refuses beyond {inbound.bulkhead} requests in flight"))
+            own.append(("bulkhead", f"refuses beyond {inbound.bulkhead:,} requests in flight"))
         if own:
             return (
                 tuple(f"{inbound.policy}: {m}" for m, _ in own),

@@ -7,7 +7,10 @@ name (an entry point that other components call too). Each setting comes from th
 - bulkhead by Little's law, the same rule and burst margin as the dependency bulkheads
   (`planner.edge_rules.bulkhead_capacity`): L = the entry's rps × its own p99 requests in flight,
   max concurrent = max(L × 1.5, L + 3√L); a request beyond it is refused at once (no queue), so
-  an overload sheds the excess instead of slowing every request down;
+  an overload sheds the excess instead of slowing every request down. A request is in flight as
+  long as its calls are, so L is at least Σ over its dependency edges of calls/s × the target's
+  p99 (what the dependency bulkheads count): a declared p99 too low for the calls would
+  otherwise size a bulkhead that sheds normal traffic (the reason says so);
 - deadline = the entry's ``latency_budget``: past it the client has given up, and finishing the
   work would only hold a slot (the dependency deadlines are derived inside the same budget);
 - rate limiter only where the spec declares what the entry point can take: ``capacity.rps``
@@ -134,22 +137,48 @@ class _Inbound:
         if self.rps is None:
             return None
         _, p99, source = latency(self.graph, self.entry)
-        in_flight = self.rps * p99
+        own = self.rps * p99
+        # a request stays in flight while its calls do: Little's law over the calls (calls/s ×
+        # the target's p99, as the dependency bulkheads count them) is a floor for the entry's
+        calls = math.fsum(
+            rate * latency(self.graph, edge.target)[1]
+            for edge in self.graph.edges[self.entry]
+            if (rate := self.graph.edge_rps(edge)) is not None
+        )
+        in_flight = max(own, calls)
         size = bulkhead_capacity(in_flight)
+        reason = (
+            f"Little's law: {self.rps:g} requests/s × {self.entry} p99 {fmt(p99)} ({source})"
+            f" = {format_count(own)} in flight"
+        )
+        if calls > own:
+            reason += (
+                f", but its dependency calls alone keep {format_count(calls)} in flight"
+                f" (Σ calls/s × the target's p99, as their bulkheads count them): the larger"
+                f" counts, or this bulkhead would shed normal traffic ({self.entry}'s declared"
+                " p99 looks too low for its calls)"
+            )
+        reason += (
+            f"; × {BULKHEAD_HEADROOM:g} headroom, at least + 3√ of it for bursts; a request"
+            " beyond it is refused at once (BulkheadFullError: answer 503), not queued"
+        )
         self.add(
             "bulkhead",
             "Isolation",
             f"{size:,} concurrent",
             f"Load >{size:,} in flight",
-            f"Little's law: {self.rps:g} requests/s × {self.entry} p99 {fmt(p99)} ({source})"
-            f" = {format_count(in_flight)} in flight; × {BULKHEAD_HEADROOM:g} headroom, at least"
-            " + 3√ of it for bursts; a request beyond it is refused at once"
-            " (BulkheadFullError: answer 503), not queued",
+            reason,
             max_concurrent=Figure(
                 size,
                 "count",
-                "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
-                {"rps": self.rps, "p99": p99, "headroom": BULKHEAD_HEADROOM, "p99_source": source},
+                "ceil(max(L × headroom, L + 3√L)), L = max(rps × p99, Σ call rps × target p99)",
+                {
+                    "rps": self.rps,
+                    "p99": p99,
+                    "p99_source": source,
+                    "calls_in_flight": round(calls, 6),
+                    "headroom": BULKHEAD_HEADROOM,
+                },
             ),
         )
         return size

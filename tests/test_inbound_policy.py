@@ -39,10 +39,14 @@ def plan_of(doc: dict[str, Any]) -> Any:
     return build_plan(parse_spec(doc))
 
 
-def little(rps: float, p99: float) -> int:
-    """Little's law with the documented headroom and burst margin, computed independently."""
-    in_flight = rps * p99
+def slots(in_flight: float) -> int:
+    """The documented headroom and burst margin, computed independently."""
     return math.ceil(max(in_flight * 1.5, in_flight + 3 * math.sqrt(in_flight)))
+
+
+def little(rps: float, p99: float) -> int:
+    """Little's law over the entry's own latency."""
+    return slots(rps * p99)
 
 
 def test_the_gateway_example_gets_a_bulkhead_and_deadline_from_its_spec() -> None:
@@ -50,18 +54,37 @@ def test_the_gateway_example_gets_a_bulkhead_and_deadline_from_its_spec() -> Non
     gateway = spec.component("gateway")
     plan = build_plan(spec)
     assert gateway.latency is not None and gateway.rps is not None
+    # every dependency has one caller and declares its rps: its calls/s are that rps; a request
+    # is in flight while its calls are, and those calls (8 s p99 model APIs) outlast the
+    # gateway's declared 300ms p99, so they size the bulkhead
+    calls = 0.0
+    for dep in gateway.dependencies:
+        target = spec.component(dep.target)
+        assert target.rps is not None and target.latency is not None
+        calls += target.rps * target.latency.p99
+    assert calls > gateway.rps * gateway.latency.p99
     policy = plan.mechanism_table["gateway"]
     assert policy == {
         "deadline": gateway.latency_budget,
-        "bulkhead": {"max_concurrent": little(gateway.rps, gateway.latency.p99)},
+        "bulkhead": {"max_concurrent": slots(calls)},
     }  # no capacity declared: no rate limiter
     rows = {r.mechanism: r for r in plan.mechanisms if r.policy == "gateway"}
     assert set(rows) == {"deadline", "bulkhead"}
     assert all(r.inbound and r.target == "gateway" for r in rows.values())
     assert "Little's law" in rows["bulkhead"].reason
+    assert "declared p99 looks too low for its calls" in rows["bulkhead"].reason
     assert "gateway.latency_budget" in rows["deadline"].reason
     registry = resilience.load_plan(plan_to_dict(plan))
     assert registry.config("gateway").deadline == gateway.latency_budget
+
+
+def test_a_consistent_spec_sizes_the_bulkhead_from_the_entrys_own_latency() -> None:
+    plan = plan_of(spec_doc())  # front: 2 requests/s × p99 1s; its db calls: 2/s × 50ms
+    assert plan.mechanism_table["front"]["bulkhead"] == {"max_concurrent": little(2, 1.0)}
+    reason = next(
+        r.reason for r in plan.mechanisms if r.policy == "front" and r.mechanism == "bulkhead"
+    )
+    assert "too low" not in reason
 
 
 def test_a_declared_capacity_sheds_load_above_it_and_says_so() -> None:
