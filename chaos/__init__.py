@@ -2,7 +2,8 @@
 check the plan's mechanisms contain the failures it predicts.
 
 - `FaultInjection`, `LatencyInjection`, `OutcomeInjection`, `BehaviourInjection`: strategies for a
-  `Policy`'s ``chaos`` slot (or `inject` for a policy loaded from a plan); off unless enabled.
+  `Policy`'s ``chaos`` slot (``plan.policy(name, chaos=[...])`` for a policy loaded from a plan,
+  or `inject` around its function); off unless enabled.
 - `chaos.admin`: an aiohttp endpoint that switches them per policy at runtime (token-protected).
 - `chaos.experiment`, `chaos.runner`, `chaos.generate`, `chaos.ctk`: experiment files, the runner,
   experiments generated from a plan, and the Chaos Toolkit export (``reliability chaos ...``).

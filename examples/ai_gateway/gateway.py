@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry
 
 import exporters
 import resilience
-from chaos import FaultInjection, Injection, LatencyInjection, inject
+from chaos import FaultInjection, Injection, LatencyInjection
 from chaos.admin import TOKEN_ENV, admin_routes
 from resilience.integrations.aiohttp import parse_retry_after
 
@@ -163,17 +163,11 @@ def make_app(
                 return {**cached, "served_by": "cache"}
             return degraded(failure, prompt, context)
 
-        def protect(name: str, fallback: Callable[..., Any]) -> Callable[[Any], Any]:
+        def protect(name: str, fallback: Callable[..., Any]) -> resilience.PlanPolicy:
             """The plan's policy `name`, with chaos strategies innermost when chaos is on."""
-            policy = plan.policy(name, fallback=fallback)
-            if chaos_token is None:
-                return policy
-            strategies = chaos_strategies(name, plan.config(name).timeout)
-
-            def decorate(fn: Any) -> Any:
-                return policy(inject(policy, *strategies)(fn))
-
-            return decorate
+            strategies = () if chaos_token is None else chaos_strategies(
+                name, plan.config(name).timeout)
+            return plan.policy(name, fallback=fallback, chaos=strategies or None)
 
         @protect("llm-secondary", from_cache_or_degraded)
         async def ask_secondary(prompt: str, context: list[str]) -> Completion:
