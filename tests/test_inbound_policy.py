@@ -54,28 +54,40 @@ def test_the_gateway_example_gets_a_bulkhead_and_deadline_from_its_spec() -> Non
     gateway = spec.component("gateway")
     plan = build_plan(spec)
     assert gateway.latency is not None and gateway.rps is not None
-    # every dependency has one caller and declares its rps: its calls/s are that rps; a request
-    # is in flight while its calls are, and those calls (8 s p99 model APIs) outlast the
-    # gateway's declared 300ms p99, so they size the bulkhead
+    # a request is in flight while its calls are: every dependency has one caller and declares
+    # its rps, so the calls keep Σ rps × p99 in flight; the larger of that and the entry's own
+    # rps × p99 sizes the bulkhead
     calls = 0.0
     for dep in gateway.dependencies:
         target = spec.component(dep.target)
         assert target.rps is not None and target.latency is not None
         calls += target.rps * target.latency.p99
-    assert calls > gateway.rps * gateway.latency.p99
+    own = gateway.rps * gateway.latency.p99
     policy = plan.mechanism_table["gateway"]
     assert policy == {
         "deadline": gateway.latency_budget,
-        "bulkhead": {"max_concurrent": slots(calls)},
+        "bulkhead": {"max_concurrent": slots(max(own, calls))},
     }  # no capacity declared: no rate limiter
     rows = {r.mechanism: r for r in plan.mechanisms if r.policy == "gateway"}
     assert set(rows) == {"deadline", "bulkhead"}
     assert all(r.inbound and r.target == "gateway" for r in rows.values())
     assert "Little's law" in rows["bulkhead"].reason
-    assert "declared p99 looks too low for its calls" in rows["bulkhead"].reason
+    assert ("declared p99 looks too low for its calls" in rows["bulkhead"].reason) == (calls > own)
     assert "gateway.latency_budget" in rows["deadline"].reason
     registry = resilience.load_plan(plan_to_dict(plan))
     assert registry.config("gateway").deadline == gateway.latency_budget
+
+
+def test_calls_that_outlast_the_entrys_declared_p99_size_its_bulkhead() -> None:
+    # front declares p99 100ms at 2 requests/s, but each request calls a db at 20/s × 2s p99
+    doc = spec_doc(latency={"p50": "50ms", "p99": "100ms"})
+    doc["components"][1].update({"rps": 20, "latency": {"p99": "2s"}})
+    plan = plan_of(doc)
+    assert plan.mechanism_table["front"]["bulkhead"] == {"max_concurrent": slots(20 * 2.0)}
+    reason = next(
+        r.reason for r in plan.mechanisms if r.policy == "front" and r.mechanism == "bulkhead"
+    )
+    assert "declared p99 looks too low for its calls" in reason
 
 
 def test_a_consistent_spec_sizes_the_bulkhead_from_the_entrys_own_latency() -> None:
