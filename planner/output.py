@@ -19,7 +19,13 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path)
     directory = target.parent
     # mkstemp in the target's own directory: os.replace is only atomic within one filesystem.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        # Name the file the user asked for, not our temporary one.
+        reason = ("its directory does not exist" if isinstance(exc, FileNotFoundError)
+                  else exc.strerror or type(exc).__name__)
+        raise type(exc)(exc.errno, f"cannot write the file: {reason}", str(target)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)

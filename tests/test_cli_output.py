@@ -37,9 +37,25 @@ def test_an_error_while_writing_keeps_the_old_file_and_removes_the_temp(tmp_path
     assert os.listdir(tmp_path) == ["plan.txt"]
 
 
-def test_a_missing_directory_is_an_oserror(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        write_atomic(tmp_path / "nope" / "plan.txt", "x")
+def test_a_missing_directory_is_an_oserror_naming_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "nope" / "plan.txt"
+    with pytest.raises(FileNotFoundError) as caught:
+        write_atomic(target, "x")
+    assert caught.value.filename == str(target)  # not the temporary file's name
+    assert caught.value.strerror == "cannot write the file: its directory does not exist"
+
+
+def test_the_cli_names_the_output_file_it_cannot_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from planner import cli
+
+    target = tmp_path / "nope" / "plan.txt"
+    spec = Path(__file__).resolve().parent.parent / "examples" / "internal_tool" / "system.yaml"
+    assert cli.main(["plan", str(spec), "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"reliability: error: {target}: cannot write the file: "
+                   "its directory does not exist\n")
 
 
 def test_a_directory_as_target_is_an_oserror_and_leaves_nothing_behind(tmp_path: Path) -> None:
