@@ -7,6 +7,8 @@ deadlines arrive in order: a FIFO queue per (mechanism, loop) with lazy deletion
 overdue the handle cancels its task; the layer recognises its own cancellation (the entry is
 marked fired), uncancels the task and raises `AttemptTimeoutError` / `DeadlineExceededError`
 instead — unless someone else also cancelled the task, in which case `CancelledError` propagates.
+The same holds when the inner code turns our cancellation into an error of its own: that error is
+chained as the timeout's cause, and the task's cancel count is balanced on every exit.
 """
 
 from __future__ import annotations
@@ -140,9 +142,21 @@ class _TimerLayer(Mechanism):
         entry = queue.push(deadline, task)
         try:
             result = await nxt(call, ctx)
-        except asyncio.CancelledError as exc:
-            if entry.state == _FIRED and task.uncancel() <= cancelling:
-                raise self._expired(ctx) from exc
+        except BaseException as exc:
+            if entry.state == _FIRED:
+                # Our timer fired, so we own one cancellation request: undo it on every exit,
+                # or the caller's own `asyncio.timeout` would later surface as CancelledError.
+                outer = task.uncancel() > cancelling
+                if isinstance(exc, asyncio.CancelledError):
+                    if not outer:
+                        raise self._expired(ctx) from exc
+                elif isinstance(exc, Exception):
+                    # Once the timer fired the inner code's next await raised CancelledError:
+                    # this error is what it made of our cancellation (some client libraries
+                    # convert it). Someone else's cancellation must still reach them, though.
+                    if outer:
+                        raise asyncio.CancelledError() from exc
+                    raise self._expired(ctx) from exc
             raise
         finally:
             if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path

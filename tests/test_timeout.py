@@ -260,3 +260,72 @@ async def test_a_long_attempt_at_the_front_does_not_pin_finished_entries() -> No
     assert len(queue._entries) <= 2 * queue.active + 65  # compacted, not 5001 entries
     await long
     assert queue.active == 0
+
+
+async def test_inner_code_converting_our_cancellation_gets_a_timeout_and_a_clean_task() -> None:
+    @Timeout(1.0)
+    async def converts() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            raise ConnectionError("client library converted the cancellation") from None
+
+    with pytest.raises(AttemptTimeoutError) as info:
+        await converts()
+    assert isinstance(info.value.__cause__, ConnectionError)
+    assert now() == 1.0
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_callers_asyncio_timeout_still_times_out_after_a_converted_cancellation() -> None:
+    @Timeout(1.0)
+    async def converts() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            raise ConnectionError("converted") from None
+
+    async def caller() -> str:
+        try:
+            async with asyncio.timeout(3.0):
+                with pytest.raises(AttemptTimeoutError):
+                    await converts()
+                await asyncio.sleep(10)  # the caller's own timeout fires here
+        except TimeoutError:
+            return "caller timed out"
+        return "slept"
+
+    assert await asyncio.ensure_future(caller()) == "caller timed out"
+    assert now() == 3.0
+
+
+async def test_deadline_converting_inner_error_becomes_deadline_exceeded() -> None:
+    policy = Policy("d", deadline=2.0)
+
+    @policy
+    async def converts() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            raise OSError("converted") from None
+
+    with pytest.raises(DeadlineExceededError) as info:
+        await converts()
+    assert isinstance(info.value.__cause__, OSError)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_outer_cancellation_survives_inner_code_converting_it() -> None:
+    @Timeout(1.0)
+    async def converts() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            raise ConnectionError("converted") from None
+
+    task = asyncio.ensure_future(converts())
+    loop = asyncio.get_running_loop()
+    loop.call_at(loop.time() + 1.0, task.cancel)  # the caller cancels as our timer fires
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelling() == 1  # the caller's request, ours undone
