@@ -3,7 +3,9 @@
 `Readiness` is a hook: it remembers every policy it binds to (weakly) and adds nothing to the call
 path (its `bind` returns no handler). A service is *not ready* while the breaker of a policy marked
 ``critical`` is open or forced open: a load balancer then sends traffic to replicas whose critical
-dependency still answers. A half-open breaker counts as ready, since it is already probing.
+dependency still answers. A half-open breaker counts as ready, since it is already probing, and so
+does an open one past its `open_duration` (the policy's `breaker_state` reads the breaker's
+`effective_state`): with no traffic reaching this replica, nothing else would ever move it on.
 """
 
 from __future__ import annotations

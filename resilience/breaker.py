@@ -231,6 +231,18 @@ class CircuitBreaker(Mechanism):
         """The current state (open moves to half_open lazily, on the next call)."""
         return self._state
 
+    @property
+    def effective_state(self) -> BreakerState:
+        """The state the next call would find: open past its `open_duration` reads half_open.
+
+        Read-only (no transition, no event), for readiness and gauges: with no traffic (a load
+        balancer took the replica out) `state` would stay open forever. Added in 0.1.0.
+        """
+        state = self._state
+        if state is OPEN and self._clock() >= self._open_until:
+            return HALF_OPEN
+        return state
+
     def _rate(self, slow: bool) -> float | None:
         window = self._readout
         calls, failures, slow_calls = window.counts(self._clock())
@@ -305,7 +317,8 @@ class CircuitBreaker(Mechanism):
     def standalone_info(self, name: str) -> PolicyInfo:
         """A standalone breaker's `PolicyInfo`, with a live state readout."""
         return PolicyInfo(
-            name=name, mechanisms=(self.mechanism,), breaker_state=lambda: self._state.value
+            name=name, mechanisms=(self.mechanism,),
+            breaker_state=lambda: self.effective_state.value,
         )
 
     def _standalone_emitter(self, name: str) -> Emitter:

@@ -205,10 +205,13 @@ class Policy:
         breaker = self.breaker
         bulkhead = self.bulkhead
         has_state = getattr(breaker, "state", None) is not None
+        # Readiness and gauges read the effective state: an open breaker past its open_duration
+        # is half_open to them, though it only moves there on the next call.
+        state_attr = "effective_state" if hasattr(breaker, "effective_state") else "state"
         return PolicyInfo(
             name=self.name,
             mechanisms=tuple(layer.mechanism for layer in self.layers),
-            breaker_state=(lambda: str(getattr(breaker, "state", ""))) if has_state else None,
+            breaker_state=(lambda: str(getattr(breaker, state_attr, ""))) if has_state else None,
             bulkhead_in_flight=(
                 (lambda: int(getattr(bulkhead, "in_flight", 0)))
                 if hasattr(bulkhead, "in_flight")

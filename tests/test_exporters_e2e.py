@@ -20,7 +20,7 @@ from resilience import (
     add_hook,
     remove_hook,
 )
-from resilience._events import global_hooks
+from resilience._events import StateChanged, global_hooks
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -167,3 +167,39 @@ async def test_gauges_stay_right_when_a_breaker_has_its_own_name_or_shares_the_p
             if h is hook or isinstance(h, Readiness):
                 remove_hook(h)
     del search
+
+
+async def test_an_open_breaker_past_its_open_duration_reads_half_open_without_traffic() -> None:
+    # The load balancer stops sending traffic to an unready replica, so no call arrives to move
+    # the breaker on: readiness and the gauge must read the state the next call would find.
+    from aiohttp.test_utils import make_mocked_request
+
+    from exporters.aiohttp import readyz_handler
+
+    reg = CollectorRegistry()
+    readiness = Readiness()
+    transitions: list[object] = []
+    breaker = CircuitBreaker("db", minimum_calls=1, window_size=1, open_duration=30)
+    policy = Policy("db", breaker=breaker, critical=True,
+                    hooks=[PrometheusHook(reg), readiness, transitions.append])
+
+    @policy
+    async def query() -> None:
+        raise ConnectionError("db down")
+
+    with pytest.raises(ConnectionError):
+        await query()
+    readyz = readyz_handler(readiness)
+    assert (await readyz(make_mocked_request("GET", "/readyz"))).status == 503
+    await asyncio.sleep(29.9)
+    assert (await readyz(make_mocked_request("GET", "/readyz"))).status == 503
+    assert value(reg, "resilience_circuit_breaker_state", policy="db", state="open") == 1
+    await asyncio.sleep(0.1)  # open_duration has passed, and still no call
+    response = await readyz(make_mocked_request("GET", "/readyz"))
+    assert response.status == 200 and response.text == "ready\n"
+    assert {s: value(reg, "resilience_circuit_breaker_state", policy="db", state=s)
+            for s in ("closed", "open", "half_open")} == {"closed": 0, "open": 0, "half_open": 1}
+    # Read-only: the breaker itself moves on (and says so) only when the next call arrives.
+    assert breaker.state == "open" and breaker.effective_state == "half_open"
+    assert [e for e in transitions if isinstance(e, StateChanged)] == [
+        StateChanged("db", "closed", "open")]
