@@ -172,6 +172,7 @@ async def test_gauges_stay_right_when_a_breaker_has_its_own_name_or_shares_the_p
 async def test_an_open_breaker_past_its_open_duration_reads_half_open_without_traffic() -> None:
     # The load balancer stops sending traffic to an unready replica, so no call arrives to move
     # the breaker on: readiness and the gauge must read the state the next call would find.
+    from aiohttp import web
     from aiohttp.test_utils import make_mocked_request
 
     from exporters.aiohttp import readyz_handler
@@ -196,7 +197,8 @@ async def test_an_open_breaker_past_its_open_duration_reads_half_open_without_tr
     assert value(reg, "resilience_circuit_breaker_state", policy="db", state="open") == 1
     await asyncio.sleep(0.1)  # open_duration has passed, and still no call
     response = await readyz(make_mocked_request("GET", "/readyz"))
-    assert response.status == 200 and response.text == "ready\n"
+    assert response.status == 200 and isinstance(response, web.Response)
+    assert response.text == "ready\n"
     assert {s: value(reg, "resilience_circuit_breaker_state", policy="db", state=s)
             for s in ("closed", "open", "half_open")} == {"closed": 0, "open": 0, "half_open": 1}
     # Read-only: the breaker itself moves on (and says so) only when the next call arrives.
