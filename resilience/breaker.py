@@ -8,9 +8,9 @@ record, never trip).
 
 Outcomes: an exception matching `ignore_on`, or one of our own rejections (`RejectedError`), is
 IGNORED; one matching `record_on` is a FAILURE; any other exception, and any result, is a SUCCESS
-unless `failure_if_result(result)` is true. A call that takes longer than `slow_call_duration` is
-also SLOW. Cancellation (and every non-`Exception` `BaseException`) records nothing and gives a
-half-open permit back.
+unless `failure_if_result(result)` is true (or raises: a FAILURE, and its error propagates). A
+call that takes longer than `slow_call_duration` is also SLOW. Cancellation (and every
+non-`Exception` `BaseException`) records nothing and gives a half-open permit back.
 
 Seams for shared state (`storage=`, resilience/storage/): every state change goes through
 `_transition`, every half-open permit through `_try_half_open_permit`, and `window_counts()` reads
@@ -448,9 +448,16 @@ class CircuitBreaker(Mechanism):
         self._record(gen, isinstance(exc, self.record_on), now - start, now)
 
     def _on_result(self, gen: int, result: Any, start: float) -> None:
-        failed = self.failure_if_result is not None and bool(self.failure_if_result(result))
-        now = self._clock()
-        self._record(gen, failed, now - start, now)
+        try:
+            failed = self.failure_if_result is not None and bool(self.failure_if_result(result))
+        except BaseException:
+            # A raising predicate fails this call: recorded, so a half-open probe's permit is
+            # never leaked; its error reaches the caller.
+            failed = True
+            raise
+        finally:
+            now = self._clock()
+            self._record(gen, failed, now - start, now)
 
     # ------------------------------------------------------------------ running calls
 

@@ -253,6 +253,50 @@ async def test_failure_if_result() -> None:
     assert breaker.state == "open"
 
 
+def _status_predicate(code: object) -> bool:
+    if not isinstance(code, int):
+        raise TypeError(f"expected a status code, got {code!r}")  # a buggy user predicate
+    return code >= 500
+
+
+async def test_a_raising_failure_if_result_is_a_failure_and_never_leaks_a_probe() -> None:
+    breaker = CircuitBreaker("http", minimum_calls=1, window_size=1, open_duration=10,
+                             half_open_calls=1, failure_if_result=_status_predicate)
+
+    @breaker
+    async def status(code: object) -> object:
+        return code
+
+    assert await status(503) == 503
+    assert breaker.state == "open"
+    await asyncio.sleep(10)
+    with pytest.raises(TypeError):
+        await status("teapot")  # the only half-open probe; its predicate raises
+    assert breaker.state == "open"  # recorded as the probe's failure: opened again
+    await asyncio.sleep(10)
+    assert await status(200) == 200  # a probe is admitted: the permit was not leaked
+    assert breaker.state == "closed"
+
+
+def test_a_raising_failure_if_result_is_a_failure_for_sync_calls_too() -> None:
+    breaker = CircuitBreaker("http", minimum_calls=1, window_size=1, open_duration=10,
+                             half_open_calls=1, failure_if_result=_status_predicate,
+                             clock=lambda: clock[0])
+    clock = [0.0]
+
+    @breaker
+    def status(code: object) -> object:
+        return code
+
+    assert status(503) == 503
+    clock[0] = 10.0
+    with pytest.raises(TypeError):
+        status(None)
+    assert breaker.state == "open"
+    clock[0] = 20.0
+    assert status(200) == 200 and breaker.state == "closed"
+
+
 async def test_events_state_changed_and_rejected() -> None:
     events: list[object] = []
     _breaker, call = make(minimum_calls=1, window_size=1, open_duration=1)
