@@ -1,14 +1,17 @@
 """Hedge: when an attempt is slow, start another one; the first success wins.
 
-For idempotent calls only. The primary attempt starts at once; if it has not finished after
-`delay` seconds, a hedged attempt starts, and so on up to `max_hedges` extra attempts. An attempt
-that fails starts the next hedge at once (no point waiting for the delay). The first attempt to
-succeed wins: its result is returned and the others are cancelled. When every attempt fails, the
-last failure is raised.
+For idempotent calls only. The primary attempt starts at once; if no attempt has finished after
+`delay` seconds, a hedged attempt starts, and so on up to `max_hedges` extra attempts. Hedges are
+for slowness only: a failed attempt never starts one (calling a failing dependency again is
+Retry's job, under its budget, and our own rejections, `RejectedError`, would only be repeated).
+A failure ends the call with that failure, unless other attempts are still running: then no
+further hedge starts and the call waits for them. The first attempt to succeed wins: its result
+is returned and the others are cancelled. When every attempt fails, the last failure is raised.
 
 `delay` is seconds, or ``"p95"`` (any percentile ``"pNN"``): that percentile of the latency of the
-attempts observed so far (the last `sample_size` that finished, success or failure). Until
-`min_samples` attempts were observed, a percentile delay does not hedge: it only measures.
+attempts observed so far (the last `sample_size` that reached the dependency and finished,
+success or failure; not our instant rejections, not cancelled losers). Until `min_samples`
+attempts were observed, a percentile delay does not hedge: it only measures.
 
 In a `Policy`, Hedge sits between Retry and CircuitBreaker, so every attempt (primary or hedge)
 is recorded by the breaker, rate-limited, and gets its own attempt timeout. The losers are
@@ -31,6 +34,7 @@ from typing import Any, TypeVar
 
 from resilience import _clock
 from resilience._core import Call, CallContext, Mechanism, Step
+from resilience._errors import RejectedError
 from resilience._events import Emitter, HedgeStarted, HedgeWon
 
 T = TypeVar("T")
@@ -121,8 +125,11 @@ class Hedge(Mechanism):
         start = self._clock()
         try:
             result = await nxt(call, ctx)
-        except Exception:
-            self.observe(self._clock() - start)  # a cancelled attempt is not observed
+        except Exception as exc:
+            # A cancelled attempt is not observed, nor one of our instant rejections: the delay
+            # is learned from the dependency's latency only.
+            if not isinstance(exc, RejectedError):
+                self.observe(self._clock() - start)
             raise
         self.observe(self._clock() - start)
         return result
@@ -149,7 +156,8 @@ class Hedge(Mechanism):
         failure: BaseException | None = None
         try:
             while pending:
-                can_hedge = len(index) <= self.max_hedges
+                # After a failure no hedge starts: the call waits for the attempts still running.
+                can_hedge = failure is None and len(index) <= self.max_hedges
                 done, _ = await asyncio.wait(
                     pending,
                     timeout=delay if can_hedge else None,
@@ -170,8 +178,6 @@ class Hedge(Mechanism):
                             _won(emitter, ctx.policy, index[task])
                         return task.result()
                     failure = exc
-                if len(index) <= self.max_hedges:
-                    start_attempt()  # an attempt failed: hedge at once
             assert failure is not None
             raise failure
         finally:

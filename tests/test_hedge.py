@@ -64,19 +64,71 @@ async def test_fast_primary_is_not_hedged() -> None:
     assert not [e for e in seen if isinstance(e, HedgeStarted | HedgeWon)]
 
 
-async def test_a_failed_attempt_starts_the_next_hedge_at_once() -> None:
-    backend = Backend(ConnectionError("reset"), 0.05)
-    call = Policy("llm", hedge=Hedge(delay=5.0))(backend.call)
-    assert await call() == "attempt 1"
-    assert asyncio.get_running_loop().time() == pytest.approx(0.06)
-
-
-async def test_when_every_attempt_fails_the_last_failure_is_raised() -> None:
-    backend = Backend(ConnectionError("first"), ValueError("second"), 1.0)
-    call = Policy("llm", hedge=Hedge(delay=0.1, max_hedges=1))(backend.call)
-    with pytest.raises(ValueError, match="second"):
+async def test_a_failed_attempt_ends_the_call_without_hedging() -> None:
+    # Hedging is for slowness: a fast failure is not an invitation to call again (that is
+    # Retry's job, under its budget).
+    backend = Backend(ConnectionError("reset"), 0.05, 0.05, 0.05)
+    call = Policy("llm", hedge=Hedge(delay=5.0, max_hedges=3))(backend.call)
+    with pytest.raises(ConnectionError, match="reset"):
         await call()
-    assert backend.started == 2
+    assert backend.started == 1
+    assert asyncio.get_running_loop().time() == pytest.approx(0.01)
+
+
+async def test_a_failure_waits_for_an_attempt_still_running_and_starts_no_more_hedges() -> None:
+    started: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def dependency() -> str:
+        n = len(started)
+        started.append(loop.time())
+        if n == 1:
+            await asyncio.sleep(0.01)
+            raise ConnectionError("hedge failed")
+        await asyncio.sleep(1.0)
+        return f"attempt {n}"
+
+    call = Policy("llm", hedge=Hedge(delay=0.1, max_hedges=3))(dependency)
+    assert await call() == "attempt 0"
+    assert started == pytest.approx([0.0, 0.1])  # no hedge after the failure at 0.11
+    assert loop.time() == pytest.approx(1.0)
+
+
+async def test_when_every_running_attempt_fails_the_last_failure_is_raised() -> None:
+    loop = asyncio.get_running_loop()
+
+    async def dependency() -> None:
+        first = loop.time() == 0.0
+        await asyncio.sleep(0.5 if first else 0.1)
+        raise (ConnectionError("primary") if first else ValueError("hedge"))
+
+    call = Policy("llm", hedge=Hedge(delay=0.1, max_hedges=1))(dependency)
+    with pytest.raises(ConnectionError, match="primary"):
+        await call()  # the hedge failed at 0.2, the primary (still running) at 0.5
+    assert loop.time() == pytest.approx(0.5)
+
+
+async def test_our_own_rejection_is_not_hedged_and_not_learned() -> None:
+    from resilience import CircuitBreaker, CircuitOpenError, Rejected
+
+    seen: list[Event] = []
+    breaker = CircuitBreaker("llm")
+    breaker.force_open()
+    learning = Hedge(delay="p50", max_hedges=2, min_samples=3)
+    backend = Backend(*([0.2] * 3))
+    for hedge in (learning, Hedge(delay=1.0, max_hedges=2)):
+        call = Policy("llm", hedge=hedge, breaker=breaker, hooks=[seen.append])(backend.call)
+        for _ in range(3):
+            with pytest.raises(CircuitOpenError):
+                await call()
+    assert [e for e in seen if isinstance(e, Rejected)] == [
+        Rejected("llm", "circuit_breaker", None)] * 6  # one per call
+    assert backend.started == 0
+    assert learning.current_delay() is None  # instant rejections taught it nothing
+    breaker.reset()
+    call = Policy("llm", hedge=learning, breaker=breaker)(backend.call)
+    assert [await call() for _ in range(3)] == ["attempt 0", "attempt 1", "attempt 2"]
+    assert learning.current_delay() == pytest.approx(0.2)  # learned from calls that got through
 
 
 async def test_up_to_max_hedges_extra_attempts_one_per_delay() -> None:
