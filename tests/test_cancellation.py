@@ -170,6 +170,22 @@ async def test_full_policy_cancelled_at_each_stage_emits_no_call_finished() -> N
     assert not [e for e in events if isinstance(e, CallFinished)]
 
 
+async def probes_admitted(breaker: CircuitBreaker, tries: int = 10) -> int:
+    """Start `tries` hanging calls through `breaker` at once, count those admitted, cancel them."""
+
+    @breaker
+    async def hang() -> None:
+        await asyncio.sleep(3600)
+
+    tasks = [asyncio.ensure_future(hang()) for _ in range(tries)]
+    await asyncio.sleep(0.01)
+    admitted = sum(not t.done() for t in tasks)  # the others were refused at once
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return admitted
+
+
 async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_behind() -> None:
     rng = random.Random(1125)
     breaker = CircuitBreaker(
@@ -214,7 +230,27 @@ async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_be
     assert {"ok", "cancelled", "Boom", "AttemptTimeoutError"} <= set(outcomes)
     assert bulkhead.in_flight == 0 and bulkhead.waiting == 0
     assert timeout._queue is not None and timeout._queue.active == 0
-    assert breaker._half_permits >= 0
     assert deadline_var.get() is None
     current = asyncio.current_task()
     assert current is not None and current.cancelling() == 0
+    # No half-open permit leaked: once open_duration has passed, the breaker as the soak left it
+    # admits every probe it has not recorded yet (a leak would leave it stuck half-open)...
+    await asyncio.sleep(2)
+    if breaker.effective_state == "half_open":
+        recorded = breaker.window_counts()[0] if breaker.state == "half_open" else 0
+        assert await probes_admitted(breaker) == breaker.half_open_calls - recorded
+    # ...and a fresh half-open period admits exactly half_open_calls, again after they were
+    # cancelled.
+
+    @breaker
+    async def fail() -> None:
+        raise Boom
+
+    breaker.reset()
+    for _ in range(20):
+        with pytest.raises(Boom):
+            await fail()
+    assert breaker.state == "open"
+    await asyncio.sleep(2)
+    assert await probes_admitted(breaker) == 3
+    assert await probes_admitted(breaker) == 3
