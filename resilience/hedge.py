@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from resilience import _clock
 from resilience._core import Call, CallContext, Mechanism, Step
-from resilience._errors import RejectedError
+from resilience._errors import ConfigError, RejectedError
 from resilience._events import Emitter, HedgeStarted, HedgeWon
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ class Hedge(Mechanism):
         if isinstance(delay, str):
             match = _PERCENTILE_RE.match(delay)
             if match is None or not 0 < float(match.group(1)) < 100:
-                raise ValueError(
+                raise ConfigError(
                     f"delay: expected seconds or a latency percentile such as 'p95', got {delay!r}"
                 )
             self.percentile = float(match.group(1))
@@ -75,13 +75,13 @@ class Hedge(Mechanism):
             or not isinstance(delay, int | float)
             or not (math.isfinite(delay) and delay >= 0)
         ):
-            raise ValueError(f"delay: expected seconds ≥ 0 or 'p95', got {delay!r}")
+            raise ConfigError(f"delay: expected seconds ≥ 0 or 'p95', got {delay!r}")
         if isinstance(max_hedges, bool) or not isinstance(max_hedges, int) or max_hedges < 1:
-            raise ValueError(f"max_hedges: expected a whole number ≥ 1, got {max_hedges!r}")
+            raise ConfigError(f"max_hedges: expected a whole number ≥ 1, got {max_hedges!r}")
         if min_samples < 1:
-            raise ValueError(f"min_samples: expected a whole number ≥ 1, got {min_samples!r}")
+            raise ConfigError(f"min_samples: expected a whole number ≥ 1, got {min_samples!r}")
         if sample_size < min_samples:
-            raise ValueError(
+            raise ConfigError(
                 f"sample_size: expected ≥ min_samples ({min_samples}), got {sample_size!r}"
             )
         self.delay = delay

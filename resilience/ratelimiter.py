@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 from resilience import _clock
 from resilience._core import Call, CallContext, Mechanism, Step, remaining_time
-from resilience._errors import RateLimitedError
+from resilience._errors import ConfigError, RateLimitedError
 from resilience._events import Emitter, Rejected
 
 T = TypeVar("T")
@@ -70,13 +70,13 @@ class RateLimiter(Mechanism):
         if not (
             isinstance(rate_per_s, int | float) and math.isfinite(rate_per_s) and rate_per_s > 0
         ):
-            raise ValueError(f"rate_per_s: expected calls per second > 0, got {rate_per_s!r}")
+            raise ConfigError(f"rate_per_s: expected calls per second > 0, got {rate_per_s!r}")
         if burst is None:
             burst = max(1, math.ceil(rate_per_s))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ValueError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
+            raise ConfigError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
         if not math.isfinite(max_wait) or max_wait < 0:
-            raise ValueError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
+            raise ConfigError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
         super().__init__()
         self.rate_per_s = float(rate_per_s)
         self.burst = burst

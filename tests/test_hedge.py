@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from resilience import ConfigError
 from resilience._events import Event, HedgeStarted, HedgeWon
 from resilience.hedge import Hedge
 from resilience.policy import Policy
@@ -218,7 +219,7 @@ async def test_hedging_cuts_the_tail(delay: float | str, expected: float) -> Non
     ],
 )
 def test_invalid_settings_name_the_field(kwargs: dict[str, object], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         Hedge(**kwargs)  # type: ignore[arg-type]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resilience import RateLimitedError
+from resilience import ConfigError, RateLimitedError
 from resilience._events import Emitter, Event, PolicyInfo, Rejected
 from resilience.ratelimiter import RateLimiter
 
@@ -111,7 +111,7 @@ def test_decorating_a_sync_function_is_refused() -> None:
     ],
 )
 def test_invalid_settings_name_the_field(kwargs: dict[str, float], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         RateLimiter(**kwargs)  # type: ignore[arg-type]
 
 
