@@ -20,7 +20,11 @@ How a breaker and a storage divide the work (the contract below):
   threshold, opens every instance within one interval.
 - Half-open: permits are granted by the storage, exactly `half_open_calls` across the fleet
   (`BreakerLink.acquire_permit`), the outcomes are recorded there (`BreakerLink.record`), and
-  the storage decides close or reopen.
+  the storage decides close or reopen. A fleet that is closed while an instance is open past its
+  open duration (the instance's trip never reached it) grants nothing: that instance runs its own
+  half-open, so it never stays open for good.
+- A local trip stays pending until the storage acknowledges it: one lost in a blip is published
+  at the next sync.
 - Storage unreachable or slow: every link method answers "unavailable" (None) at once and the
   breaker uses its local state; errors are emitted as `StorageError` events (exported as
   ``resilience_storage_errors_total``) and the backend reconnects with backoff. A caller never sees
@@ -125,7 +129,11 @@ class BreakerLink(Protocol):
         """The breaker changed state by itself (e.g. its own window tripped): tell the fleet."""
 
     async def acquire_permit(self) -> bool | None:
-        """A fleet-wide half-open permit: True granted, False refused, None storage unavailable."""
+        """A fleet-wide half-open permit: True granted, False refused, None decide locally.
+
+        None means the storage is unavailable, or the fleet is closed while this breaker is not
+        (its trip never reached the fleet): the breaker then runs its own half-open.
+        """
 
     def release_permit(self) -> None:
         """Give back a permit whose call neither succeeded nor failed (cancelled, ignored)."""

@@ -4,8 +4,9 @@ The breaker calls this adapter at its seams (never on the closed-state call path
 
 - `state_changed` from `_transition`: a local trip is published to the fleet;
 - `acquire` instead of `_acquire` when the breaker is not closed: half-open permits come from the
-  fleet (exactly `half_open_calls` across all instances); if the storage is unavailable, the
-  breaker's own local `_acquire` decides;
+  fleet (exactly `half_open_calls` across all instances); if the storage is unavailable, or the
+  fleet is closed (it never took this instance's trip), the breaker's own local `_acquire`
+  decides;
 - `release` / `record` from `_release` / `_record`: a fleet permit's outcome goes to the fleet,
   which closes or reopens the breaker everywhere;
 - `settings_changed` from `reconfigure` (e.g. a plan reload): the fleet's decisions use the new
@@ -131,7 +132,8 @@ class SharedBreakerAdapter:
             return breaker._acquire(now, ctx)  # manual states and known-open: no round trip
         granted = await self._permit()
         if granted is None:
-            return breaker._acquire(breaker._clock(), ctx)  # storage unavailable: local state
+            # Storage unavailable, or a closed fleet with no half-open to share: local state.
+            return breaker._acquire(breaker._clock(), ctx)
         # The reply may have moved the breaker (to closed, half_open or open) via apply_shared.
         state = breaker.state
         if state == "closed":

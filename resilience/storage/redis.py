@@ -345,7 +345,7 @@ class _BreakerLink:
     """One breaker's connection to a `RedisStorage` (see `resilience.storage.BreakerLink`)."""
 
     __slots__ = ("_breaker", "_permit_generation", "_settings_args", "_storage", "_trip_pending",
-                 "applying", "generation", "name")
+                 "_trips", "applying", "generation", "name")
 
     def __init__(
         self, storage: RedisStorage, name: str, settings: BreakerSettings, breaker: SharedBreaker
@@ -358,7 +358,10 @@ class _BreakerLink:
         self.generation = 0
         """The fleet generation the breaker's local state belongs to (0: not synced yet)."""
         self.applying = False
-        self._trip_pending = False
+        # A local trip not yet acknowledged by Redis: the number of that trip (0: none). It stays
+        # pending through failed publishes, until Redis takes it or the breaker leaves open.
+        self._trip_pending = 0
+        self._trips = 0
         self._permit_generation = 0
 
     def update_settings(self, settings: BreakerSettings) -> None:
@@ -410,6 +413,9 @@ class _BreakerLink:
         self.generation = view.generation
         if first and view.state == "closed":
             return  # nothing to adopt: keep the window counted so far
+        # The fleet moved on: a trip still pending belongs to a generation that is gone, and
+        # the breaker now takes the fleet's state.
+        self._trip_pending = 0
         self.applying = True
         try:
             self._breaker.apply_shared(view.state, view.open_remaining)
@@ -417,10 +423,17 @@ class _BreakerLink:
             self.applying = False
 
     async def sync(self) -> SharedView | None:
-        """Publish a pending trip, then merge this instance's window with the fleet's."""
-        if self._trip_pending:
-            self._trip_pending = False
-            await self._call("trip", self.generation)
+        """Publish a pending trip, then merge this instance's window with the fleet's.
+
+        A trip stays pending until Redis answered it (a publish lost in a blip is retried at the
+        next sync): otherwise the fleet would stay closed while this instance stays open.
+        """
+        trip = self._trip_pending
+        if trip:
+            if await self._call("trip", self.generation) is None:
+                return None  # unavailable: retried next time
+            if self._trip_pending == trip:
+                self._trip_pending = 0
         calls, failures, slow = self._breaker.shared_counts()
         result = await self._call("sync", self.generation, (str(calls), str(failures), str(slow)))
         return None if result is None else result[0]
@@ -435,13 +448,23 @@ class _BreakerLink:
         """A local trip (closed/half_open → open) is published to the fleet at once."""
         if self.applying:
             return  # the storage itself caused this change
-        if to_state == "open" and from_state in ("closed", "half_open"):
-            self._trip_pending = True
+        if to_state != "open":
+            # The breaker left open by itself (e.g. a local half-open while Redis was away):
+            # a trip not yet published no longer describes this instance.
+            self._trip_pending = 0
+        elif from_state in ("closed", "half_open"):
+            self._trips += 1
+            self._trip_pending = self._trips
             self._storage._ensure_task()
             self._storage._wake_soon()
 
     async def acquire_permit(self) -> bool | None:
-        """One of the fleet's `half_open_calls` permits (None: storage unavailable)."""
+        """One of the fleet's `half_open_calls` permits.
+
+        None when the breaker must decide locally: the storage is unavailable, or the fleet is
+        closed (it never took this instance's trip, so it has no half-open episode to share; the
+        instance runs its own half-open rather than waiting for a permit that never comes).
+        """
         self._storage._ensure_task()
         result = await self._call("acquire", self.generation)
         if result is None:
@@ -449,6 +472,8 @@ class _BreakerLink:
         view, granted = result
         if granted:
             self._permit_generation = view.generation
+        elif view.state == "closed":
+            return None
         return granted
 
     def release_permit(self) -> None:
