@@ -471,6 +471,11 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
         raise SpecError(_describe(source, exc, data)) from None
 
 
+#: libyaml's loader when PyYAML was built with it (about ten times faster on large specs), else
+#: the pure-Python one; both report the same line and column for a syntax error.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_spec(path: str | Path) -> SystemSpec:
     """Read and validate a `system.yaml` (or JSON); raises SpecError naming file and field."""
     source = str(path)
@@ -481,7 +486,7 @@ def load_spec(path: str | Path) -> SystemSpec:
     except UnicodeDecodeError:
         raise SpecError(f"{source}: the spec is not UTF-8 text") from None
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
