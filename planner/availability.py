@@ -32,13 +32,14 @@ from planner.model import (
 from planner.spec import TIERS, Component
 from planner.units import DAY
 
-#: Periods of the downtime table, each labelled with its convention.
+#: Periods of the downtime table, each labelled with its convention: one year is 365 days and a
+#: quarter is a quarter of it, so four quarters make the year.
 PERIODS: tuple[tuple[str, float], ...] = (
     ("day (24 h)", 1.0),
     ("week (7 d)", 7.0),
     ("4 weeks (28 d)", 28.0),
     ("month (30 d)", 30.0),
-    ("quarter (365.25/4 d)", 365.25 / 4),
+    ("quarter (365/4 = 91.25 d)", 365.0 / 4),
     ("year (365 d)", 365.0),
 )
 

@@ -118,7 +118,7 @@ class SinglePointOfFailure:
 class DowntimeCell:
     """Allowed downtime for one objective over one labelled period."""
 
-    period: str  # "30d", "28d", "month (365.25/12 d)", "quarter (365.25/4 d)", "year (365 d)"
+    period: str  # "30d", "28d", "month (365.25/12 d)", "quarter (365/4 = 91.25 d)", "year (365 d)"
     days: float
     downtime: Figure  # seconds
 

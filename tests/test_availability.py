@@ -45,7 +45,9 @@ def test_downtime_table_labels_every_period_and_adds_a_custom_target() -> None:
     assert by_period["month (30 d)"] == pytest.approx(259.2)
     assert by_period["4 weeks (28 d)"] == pytest.approx(0.0001 * 28 * 86400)
     assert by_period["year (365 d)"] == pytest.approx(3153.6)
-    assert by_period["quarter (365.25/4 d)"] == pytest.approx(0.0001 * 91.3125 * 86400)
+    # one convention: the quarter is a quarter of the 365-day year
+    assert by_period["quarter (365/4 = 91.25 d)"] == pytest.approx(0.0001 * 91.25 * 86400)
+    assert by_period["quarter (365/4 = 91.25 d)"] * 4 == pytest.approx(by_period["year (365 d)"])
     assert critical.cells[0].downtime.inputs["period_days"] == 1.0
 
 
