@@ -30,6 +30,14 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from planner.errors import PlannerError
+from planner.model import SlaSection
+from planner.slo.definition import definitions_from_spec
+from planner.slo.report import sla_text
+from planner.slo.scrape import measure_scrape
+from planner.slo.sla import measure_all
+from planner.spec import load_spec
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SPEC = HERE / "system.yaml"
@@ -42,6 +50,14 @@ PHASES = (  # (start as a share of the run, name, primary behaviour)
     (0.5, "primary 429 storm", {"down": False, "rate_limited": True, "retry_after": 2}),
     (0.8, "recovered", {"down": False, "rate_limited": False}),
 )
+
+
+@dataclass
+class DemoResult:
+    """What the demo measured: the client's view and the SLA from each gateway's metrics."""
+
+    tallies: dict[str, Tally]
+    sla: dict[str, SlaSection]
 
 
 @dataclass
@@ -246,7 +262,7 @@ def run_cli(*args: str) -> int:
     return subprocess.run([*RELIABILITY, *args], cwd=ROOT, check=False).returncode
 
 
-async def run(duration: float, rps: float, show_plan: bool) -> dict[str, Tally]:
+async def run(duration: float, rps: float, show_plan: bool) -> DemoResult:
     if show_plan:
         run_cli("plan", str(SPEC))
     target = tier_target(SPEC)
@@ -260,7 +276,7 @@ async def run(duration: float, rps: float, show_plan: bool) -> dict[str, Tally]:
 
 
 async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
-               target: float) -> dict[str, Tally]:
+               target: float) -> DemoResult:
     ports = {name: free_port() for name in ("primary", "secondary", "gateway", "gateway-bare")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     py = [sys.executable, "-m"]
@@ -283,6 +299,7 @@ async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
     if run_cli("rules", str(SPEC), "-o", str(rules)) != 0:
         raise RuntimeError("reliability rules failed")
     scrape = {name: f"127.0.0.1:{ports[name]}" for name in ("gateway", "gateway-bare")}
+    gateways = {"with plan": "gateway", "bare": "gateway-bare"}
     with prometheus(scrape, rules, workdir, procs) as prom_url:
         async with aiohttp.ClientSession() as session:
             for name, proc in started.items():
@@ -291,26 +308,71 @@ async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
             if prom_url is not None:
                 await wait_ready(session, prom_url + "/-/ready", procs, "prometheus",
                                  procs_by_name(procs, "prometheus"))
+                # Prometheus's increase() cannot count what a series held when it first saw it:
+                # make the success and the failure series exist, and be scraped, before the load.
+                await warm_up(session, url, prom_url)
         print(f"\nDriving {rps:g} requests/s at each gateway for {duration:g} s "
               "(primary: healthy → hard down → 429 storm → recovered)", file=sys.stderr)
         tallies = await drive_load(
-            {"with plan": url["gateway"] + "/v1/complete",
-             "bare": url["gateway-bare"] + "/v1/complete"},
+            {label: url[job] + "/v1/complete" for label, job in gateways.items()},
             url["primary"] + "/admin/behaviour", duration, rps)
         print(f"\nCLIENT-OBSERVED, SIDE BY SIDE (target {target * 100:g}%)")
         print(comparison_table(tallies, target))
-        if prom_url is not None:
-            await asyncio.sleep(2.5)  # one more scrape after the last request
-        bare_spec = spec_for_job(workdir, "gateway-bare")
-        for title, spec, name in (("protected", SPEC, "gateway"),
-                                  ("bare", bare_spec, "gateway-bare")):
-            print(f"\nSLA TRACKING of the {title} gateway, from its metrics:")
-            sys.stdout.flush()
+        sla: dict[str, SlaSection] = {}
+        async with aiohttp.ClientSession() as session:
             if prom_url is not None:
-                run_cli("sla", str(spec), "--prometheus", prom_url)
-            else:
-                run_cli("sla", str(spec), "--metrics-url", url[name] + "/metrics")
-    return tallies
+                sent = {job: WARM_UP + tallies[label].total for label, job in gateways.items()}
+                await wait_for_scrape(session, prom_url, sent)
+            for label, job in gateways.items():
+                spec = SPEC if job == "gateway" else spec_for_job(workdir, job)
+                slos = definitions_from_spec(load_spec(spec), str(spec))
+                if prom_url is not None:
+                    sections = await measure_all(slos, prom_url)
+                else:
+                    sections = await measure_scrape(slos, url[job] + "/metrics")
+                sla[label] = sections[0]
+                source = "Prometheus" if prom_url is not None else "its /metrics"
+                print(f"\nSLA TRACKING of the gateway {label}, measured from {source}:")
+                print(sla_text(sections[0]))
+    return DemoResult(tallies, sla)
+
+
+WARM_UP = 2
+"""Requests each gateway serves before the load: one while the primary is up, one while down."""
+
+
+async def warm_up(session: aiohttp.ClientSession, url: dict[str, str], prom_url: str) -> None:
+    """One request per gateway with the primary up and one with it down, then one scrape."""
+    admin = url["primary"] + "/admin/behaviour"
+    for down in (False, True):
+        async with session.post(admin, json={"down": down}) as resp:
+            resp.raise_for_status()
+        for job in ("gateway", "gateway-bare"):
+            async with session.post(url[job] + "/v1/complete",
+                                    json={"prompt": f"warm-up {down}"}) as resp:
+                await resp.read()
+    async with session.post(admin, json={"down": False}) as resp:
+        resp.raise_for_status()
+    await wait_for_scrape(session, prom_url, {"gateway": WARM_UP, "gateway-bare": WARM_UP})
+
+
+async def wait_for_scrape(session: aiohttp.ClientSession, prom_url: str,
+                          expected: dict[str, int], within: float = 15.0) -> None:
+    """Wait until Prometheus's newest sample of each job counts `expected` requests."""
+    query = ('sum by (job) (http_server_request_duration_seconds_count'
+             '{http_route="/v1/complete"})')
+    deadline = time.monotonic() + within
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        async with session.get(prom_url + "/api/v1/query", params={"query": query}) as resp:
+            body = await resp.json()
+        seen = {r["metric"].get("job", "?"): int(float(r["value"][1]))
+                for r in body.get("data", {}).get("result", [])}
+        if all(seen.get(job) == n for job, n in expected.items()):
+            return
+        await asyncio.sleep(0.25)
+    print(f"note: after {within:g} s Prometheus counts {seen} requests, expected {expected}",
+          file=sys.stderr)
 
 
 def spec_for_job(workdir: Path, job: str) -> Path:
@@ -342,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: every demo process was stopped", file=sys.stderr)
         return 130
-    except RuntimeError as exc:
+    except (RuntimeError, PlannerError, aiohttp.ClientError, OSError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,7 +38,7 @@ from prometheus_client import CollectorRegistry
 import exporters
 import resilience
 from chaos import FaultInjection, Injection, LatencyInjection
-from chaos.admin import TOKEN_ENV, admin_routes
+from chaos.admin import TOKEN_ENV, admin_routes, token_from_env
 from resilience.integrations.aiohttp import parse_retry_after
 
 HERE = Path(__file__).resolve().parent
@@ -248,11 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plan", type=Path, default=PLAN)
     parser.add_argument("--no-mechanisms", action="store_true",
                         help="call the primary model bare (the demo's comparison)")
-    parser.add_argument("--chaos-token", default=os.environ.get(TOKEN_ENV),
-                        help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV})")
+    parser.add_argument("--chaos-token", default=token_from_env(),
+                        help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV}; "
+                             "unset or empty: no chaos)")
     args = parser.parse_args(argv)
     app = make_app(primary_url=args.primary, secondary_url=args.secondary, plan_path=args.plan,
-                   mechanisms=not args.no_mechanisms, chaos_token=args.chaos_token)
+                   mechanisms=not args.no_mechanisms, chaos_token=args.chaos_token or None)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 
