@@ -27,8 +27,10 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from resilience._core import CallContext, Layer, Step, SyncStep, compose_sync
@@ -110,7 +112,15 @@ class PlanRegistry:
             self.storage: Any = build_storage(read.plan.storage)
         except Problem as exc:
             raise PlanError(read.source, [(exc.path, exc.problem)]) from None
-        self._install(read, self._build_all(read, {}, self.storage))
+        with self._staged():  # built breakers share their state only once all of them built
+            self._install(read, self._build_all(read, {}, self.storage))
+
+    def _staged(self) -> AbstractContextManager[None]:
+        """Breakers built inside attach to the storage only if the block succeeds (see
+        `RedisStorage.staged_attach`): a failed load or reload leaves the live ones shared."""
+        if self.storage is None:
+            return contextlib.nullcontext()
+        return self.storage.staged_attach()  # type: ignore[no-any-return]
 
     def _install(self, read: ReadPlan, built: dict[str, Built]) -> None:
         self._read = read
@@ -207,15 +217,16 @@ class PlanRegistry:
                         "for it without chaos= or with the same strategies"
                     )
                 return existing
-            try:
-                built = self._built[name]
-                if fallback is not None or strategies:
-                    config = self._read.policies[name]
-                    built = Built(name, config, fallback, None, self.storage, strategies)
-                built.check_handler(name)
-            except Problem as exc:
-                raise PlanError(self.source, [(exc.path, exc.problem)]) from None
-            policy = PlanPolicy(name, built, fallback)
+            with self._staged():
+                try:
+                    built = self._built[name]
+                    if fallback is not None or strategies:
+                        config = self._read.policies[name]
+                        built = Built(name, config, fallback, None, self.storage, strategies)
+                    built.check_handler(name)
+                except Problem as exc:
+                    raise PlanError(self.source, [(exc.path, exc.problem)]) from None
+                policy = PlanPolicy(name, built, fallback)
             self._policies[name] = policy
             return policy
 
@@ -248,10 +259,12 @@ class PlanRegistry:
                         )
                     ],
                 )
-            built = self._build_all(read, self._policies, self.storage)
-            for name, policy in self._policies.items():
-                policy._swap(built[name])
-            self._install(read, built)
+            # New breakers replace the live ones in the storage only once the plan is swapped in.
+            with self._staged():
+                built = self._build_all(read, self._policies, self.storage)
+                for name, policy in self._policies.items():
+                    policy._swap(built[name])
+                self._install(read, built)
 
     async def aclose(self) -> None:
         """Stop sharing state: close the plan's storage, if it has one."""

@@ -148,3 +148,63 @@ async def test_storage_cannot_change_on_reload(tmp_path: Path) -> None:
         assert registry.storage.namespace == "shop"
     finally:
         await registry.aclose()
+
+
+@pytest.mark.integration
+async def test_a_failed_reload_keeps_the_live_breaker_shared(
+    redis_srv: RedisServer, tmp_path: Path
+) -> None:
+    # The bad file changes the breaker's window (a new breaker would be built) and has a hedge
+    # that cannot be built: the reload is refused, and the live breaker must still hear the fleet.
+    namespace = f"shop{uuid.uuid4().hex[:6]}"
+    spec = plan(redis_srv.url, namespace)
+    spec["mechanisms"]["payments"]["circuit_breaker"] = {"minimum_calls": 1, "window_size": 5}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    registry = load_plan(path)
+    other = RedisStorage(redis_srv.url, namespace=namespace, sync_interval=0.05)
+    try:
+        payments = registry.policy("payments")
+        live = payments.breaker
+        bad = yaml.safe_load(yaml.safe_dump(spec))
+        bad["mechanisms"]["payments"]["circuit_breaker"]["window_size"] = 3
+        bad["mechanisms"]["search"] = {"hedge": {"delay": "p95", "min_samples": 500}}
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(PlanError, match=r"mechanisms\.search\.hedge"):
+            registry.reload()
+        assert payments.breaker is live
+
+        async def ok() -> str:
+            return "ok"
+
+        async def down() -> None:
+            raise ConnectionError("payment provider down")
+
+        assert await payments(ok)() == "ok"
+        await asyncio.sleep(0.15)  # synced with the fleet
+        elsewhere = CircuitBreaker("payments", storage=other, minimum_calls=1, window_size=5,
+                                   open_duration=10)
+        with pytest.raises(ConnectionError):
+            await elsewhere(down)()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 1.0
+        while getattr(live, "state", None) != "open":
+            assert loop.time() < give_up, "the live breaker no longer hears the fleet"
+            await asyncio.sleep(0.02)
+        with pytest.raises(CircuitOpenError):
+            await payments(ok)()
+    finally:
+        await other.aclose()
+        await registry.aclose()
+
+
+async def test_a_plan_failing_to_build_leaves_no_task_running() -> None:
+    spec = plan("redis://127.0.0.1:1/0", "shop")
+    spec["mechanisms"]["search"] = {"hedge": {"delay": "p95", "min_samples": 500}}
+    before = asyncio.all_tasks()
+    with pytest.raises(PlanError, match=r"mechanisms\.search\.hedge"):
+        load_plan(spec)
+    left = asyncio.all_tasks() - before
+    for task in left:
+        task.cancel()
+    assert [task.get_name() for task in left] == []

@@ -27,6 +27,8 @@ import logging
 import math
 import random
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
@@ -51,6 +53,21 @@ _BREAKER_LUA = resources.files("resilience.storage").joinpath("breaker.lua").rea
 _RATELIMIT_LUA = resources.files("resilience.storage").joinpath("ratelimit.lua").read_text()
 
 _ZERO = ("0", "0", "0")
+
+
+class _Staged:
+    """Links attached inside `RedisStorage.staged_attach()`, installed only when it succeeds."""
+
+    __slots__ = ("links", "storage")
+
+    def __init__(self, storage: RedisStorage) -> None:
+        self.storage = storage
+        self.links: dict[str, _BreakerLink] = {}
+
+
+# A context variable, not an attribute: a plan (re)load in one thread or task holds back only its
+# own attaches, never a breaker another thread attaches meanwhile.
+_STAGED: ContextVar[_Staged | None] = ContextVar("resilience_storage_staged", default=None)
 
 
 def _positive(name: str, value: object) -> float:
@@ -140,10 +157,33 @@ class RedisStorage:
         plan reload that rebuilt it) replaces the first one.
         """
         link = _BreakerLink(self, name, settings, breaker)
-        self._links[name] = link
         self._emitter(name)
+        staged = _STAGED.get()
+        if staged is not None and staged.storage is self:
+            staged.links[name] = link  # installed when the staged block succeeds
+            return link
+        self._links[name] = link
         link.ensure_started()
         return link
+
+    @contextlib.contextmanager
+    def staged_attach(self) -> Iterator[None]:
+        """Hold back the breakers attached inside the block (in this thread or task).
+
+        When the block ends without an exception they replace the breakers of the same names and
+        the background sync starts; when it raises they are dropped, the breakers attached before
+        stay shared, and no task is started. `load_plan` and `PlanRegistry.reload` build inside
+        it, so a plan that fails to build leaves the storage as it was.
+        """
+        staged = _Staged(self)
+        token = _STAGED.set(staged)
+        try:
+            yield
+        finally:
+            _STAGED.reset(token)
+        self._links.update(staged.links)
+        if staged.links:
+            self._ensure_task()
 
     def _detach(self, link: _BreakerLink) -> None:
         if self._links.get(link.name) is link:
