@@ -8,7 +8,8 @@ Thresholds:
   critical above the fastest page burn rate (14.4 for 30 days, rescaled for other periods);
 - saturation (CPU): with n replicas, losing one moves its load to n − 1, so each must stay under
   (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
-- bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for).
+- bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for),
+  critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n.
 Burn-rate alerts reuse the SLO rules' table (planner.slo.definition) so the report and the rules
 agree. A runbook is written for every P1 and P2 failure mode.
 """
@@ -60,10 +61,9 @@ def plan(
     main = slos[0]
     period = RULE_PERIODS[graph.spec.slo_period]
     alerts = burn_rate_alerts(main, period)
-    bulkheads = any(p.bulkhead is not None for p in mech.edges) or any(
-        p.bulkhead is not None for p in mech.inbound.values()
-    )
-    signals = _signals(graph, main, alerts, bulkheads)
+    sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
+    sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
+    signals = _signals(graph, main, alerts, min(sizes) if sizes else None)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -125,7 +125,10 @@ def _sli(slo: SloDefinition, window: str) -> str:
 
 
 def _signals(
-    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...], bulkheads: bool
+    graph: Graph,
+    slo: SloDefinition,
+    alerts: tuple[BurnRateAlert, ...],
+    smallest_bulkhead: int | None,
 ) -> tuple[Signal, ...]:
     target = slo.objective
     budget_pct = 100.0 - target
@@ -177,12 +180,9 @@ def _signals(
                     "p99 × headroom",
                     {"p99": p99, "headroom": TIMEOUT_HEADROOM, "p99_source": src},
                 ),
-                Figure(
-                    crit,
-                    "s",
-                    "latency_budget" if comp.latency_budget is not None else "3 × p99",
-                    {"p99": p99},
-                ),
+                Figure(crit, "s", "latency_budget", {"latency_budget": crit})
+                if comp.latency_budget is not None
+                else Figure(crit, "s", "3 × p99", {"p99": p99, "p99_source": src}),
                 "Page",
                 "beyond p99 × 1.5 callers' timeouts start to fire;"
                 " beyond the budget callers give up",
@@ -210,16 +210,25 @@ def _signals(
                 else "one replica: keep 20 % for spikes",
             )
         )
-    if not bulkheads:  # nothing to saturate: no row for a metric that is never exported
+    if smallest_bulkhead is None:  # nothing to saturate: no row for a metric never exported
         return tuple(signals)
+    warn = 100.0 / BULKHEAD_HEADROOM
+    # critical: the smallest bulkhead has at most one free slot, so the next burst waits or is
+    # rejected (never below the warning, which a one- or two-slot bulkhead would put it under)
+    crit = max(warn, (smallest_bulkhead - 1) / smallest_bulkhead * 100.0)
     signals.append(
         Signal(
             "Saturation",
             "Bulkheads",
             "100 * max by (policy) (resilience_bulkhead_in_flight / resilience_bulkhead_capacity)",
             ">",
-            Figure(100.0 / BULKHEAD_HEADROOM, "%", "1 / headroom", {"headroom": BULKHEAD_HEADROOM}),
-            Figure(90.0, "%", "rejections imminent", {}),
+            Figure(warn, "%", "1 / headroom", {"headroom": BULKHEAD_HEADROOM}),
+            Figure(
+                crit,
+                "%",
+                "max(1 / headroom, (n - 1) / n) × 100, n = the smallest bulkhead: one free slot",
+                {"smallest_bulkhead": smallest_bulkhead},
+            ),
             "Scale",
             "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
             " slower or busier than planned",

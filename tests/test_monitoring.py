@@ -83,6 +83,28 @@ def test_signal_thresholds_derive_from_tier_and_spec() -> None:
     assert 'job="gw"' in latency.promql
 
 
+def test_every_threshold_carries_the_inputs_of_its_formula() -> None:
+    plan = build()
+    signals = {s.signal + "/" + s.metric: s for s in plan.monitoring.signals}
+    latency = signals["Latency/p99 (gw)"].critical
+    assert latency.formula == "latency_budget"
+    assert latency.inputs == {"latency_budget": 3.0}  # gw's declared budget, not its p99
+    # critical: the smallest bulkhead of the plan has at most one free slot left
+    sizes = [
+        policy["bulkhead"]["max_concurrent"]
+        for policy in plan.mechanism_table.values()
+        if "bulkhead" in policy
+    ]
+    smallest = min(sizes)
+    assert smallest == 12  # db's bulkhead in the mechanism table
+    bulkheads = signals["Saturation/Bulkheads"].critical
+    assert bulkheads.value == pytest.approx((smallest - 1) / smallest * 100.0)
+    assert bulkheads.inputs == {"smallest_bulkhead": smallest}
+    for signal in plan.monitoring.signals:
+        for figure in (signal.warning, signal.critical):
+            assert figure.inputs, f"{signal.signal}/{signal.metric}: {figure.formula} has no inputs"
+
+
 def test_a_runbook_for_every_p1_and_p2_mode() -> None:
     plan = build(tier="critical")
     wanted = [m.id for m in plan.failure_modes if m.priority in ("P1", "P2")]
