@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import tenacity
 
 from resilience._core import Layer
+from resilience._errors import ConfigError
 from resilience.breaker import CircuitBreaker, CircuitBreakerSettings
 from resilience.bulkhead import Bulkhead
 from resilience.config import (
@@ -151,7 +152,12 @@ def build_storage(config: StorageConfig | None) -> Any:
     except ImportError as exc:
         raise Problem("storage.redis", str(exc)) from None
     options = _set(config.redis)
-    return RedisStorage(options.pop("url"), **options)
+    try:
+        return RedisStorage(options.pop("url"), **options)
+    except ConfigError as exc:
+        # "RedisStorage: url expected ..." → the field's path in the plan, the rest as the problem.
+        field, _, problem = str(exc).removeprefix("RedisStorage: ").partition(" ")
+        raise Problem(f"storage.redis.{field}", problem) from None
 
 
 _SLOT = {

@@ -62,6 +62,56 @@ def test_bad_settings_name_the_field(kwargs: dict[str, object], field: str) -> N
         RedisStorage(url, **settings)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis//typo",
+        "http://cache:6379/0",
+        "redis://cache:port/0",
+        "redis://user:s3cr3t@cache:99999/0",
+        "redis//user:s3cr3t@cache:6379/0",
+        "redis://cache:6379/0?db=x",
+    ],
+)
+def test_a_url_redis_cannot_use_is_refused_at_once_without_its_password(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"RedisStorage: url expected a redis://") as info:
+        RedisStorage(url)
+    assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "rediss://:pw@cache", "unix:///run/redis.sock", "redis://"]
+)
+def test_urls_redis_accepts_are_accepted(url: str) -> None:
+    assert RedisStorage(url).url == url
+
+
+def test_a_plan_with_a_url_redis_cannot_use_names_the_file_and_field(tmp_path: Path) -> None:
+    from resilience.plan import PlanError, load_plan
+
+    plan = {"version": 1, "system": "s",
+            "storage": {"redis": {"url": "redis://user:s3cr3t@cache:port/0"}},
+            "mechanisms": {"a": {"circuit_breaker": {}}}}
+    with pytest.raises(PlanError, match=r"^<plan mapping>: storage\.redis\.url: expected") as info:
+        load_plan(plan)
+    assert "s3cr3t" not in str(info.value)
+
+
+async def test_a_shared_rate_limiter_without_a_key_or_policy_is_refused() -> None:
+    # Unbound and without key=, its bucket would be "{namespace}:", shared with every other
+    # such limiter of every service on the namespace.
+    store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        limiter = RateLimiter(rate_per_s=5, storage=store)
+        with pytest.raises(ConfigError, match=r"RateLimiter shared via RedisStorage: key expected"):
+            await limiter.acquire()
+        named = RateLimiter(rate_per_s=5, storage=store, key="provider")
+        await named.acquire()  # Redis unreachable: the local bucket, still under its key
+        assert list(store._buckets) == ["provider"]
+    finally:
+        await store.aclose()
+
+
 def test_breaker_refuses_a_storage_that_is_not_one() -> None:
     with pytest.raises(ConfigError, match=r"CircuitBreaker\.storage: expected a BreakerStorage"):
         CircuitBreaker("x", storage=object())

@@ -34,6 +34,7 @@ from typing import Any
 
 try:
     from redis.asyncio import Redis
+    from redis.asyncio.connection import parse_url
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -53,6 +54,27 @@ _BREAKER_LUA = resources.files("resilience.storage").joinpath("breaker.lua").rea
 _RATELIMIT_LUA = resources.files("resilience.storage").joinpath("ratelimit.lua").read_text()
 
 _ZERO = ("0", "0", "0")
+
+
+_URL_FORM = "a redis://[[user]:password@]host[:port][/db], rediss:// (TLS) or unix:///path URL"
+
+
+def _check_url(url: object) -> str:
+    """`url` if redis-py can connect with it, else ConfigError (the password never shown)."""
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"RedisStorage: url expected {_URL_FORM}, got {url!r}")
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        # Whatever precedes the last "@" may hold a password, even in a URL too broken to parse.
+        _scheme, sep, rest = url.partition("://")
+        secret = (rest if sep else url).rpartition("@")[0]
+        shown = url.replace(secret, "***", 1) if secret else url
+        reason = str(exc)
+        detail = f" ({reason})" if reason and (not secret or secret not in reason) else ""
+        message = f"RedisStorage: url expected {_URL_FORM}, got {shown!r}{detail}"
+        raise ConfigError(message) from None
+    return url
 
 
 class _Staged:
@@ -99,8 +121,7 @@ class RedisStorage:
         timeout: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        if not isinstance(url, str) or not url:
-            raise ConfigError(f"RedisStorage: url expected a redis:// URL, got {url!r}")
+        url = _check_url(url)  # now, not as an error in the first rate-limited call
         if not isinstance(namespace, str) or not namespace:
             raise ConfigError(
                 f"RedisStorage: namespace expected a non-empty string, got {namespace!r}"
@@ -197,7 +218,14 @@ class RedisStorage:
         """Take one token of the fleet's bucket `key`: `(True, wait)` or `(False, retry_after)`.
 
         While Redis is unreachable the bucket is this process's own (same rate and burst).
+        An empty `key` (a limiter without `key=` used before any policy named it) raises
+        `ConfigError`: its bucket would be shared with every other such limiter.
         """
+        if not key:
+            raise ConfigError(
+                "RateLimiter shared via RedisStorage: key expected a bucket name; pass "
+                "RateLimiter(key=...) or use the limiter in a Policy (its name is the key)"
+            )
         args = (repr(float(rate_per_s)), str(int(burst)), "1", repr(float(max_wait)),
                 repr(self.key_ttl))
         reply = await self._eval("ratelimit", "reserve", key, args)
