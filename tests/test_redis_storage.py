@@ -254,7 +254,7 @@ async def test_reservation_within_max_wait_spaces_the_fleet_at_the_rate(
     assert 0.37 <= elapsed <= 0.6
 
 
-async def test_slow_redis_never_slows_or_fails_calls(namespace: str) -> None:
+async def test_a_hung_redis_fails_no_call_and_once_noticed_delays_none(namespace: str) -> None:
     server = RedisServer().start()
     events: list[StorageError] = []
 

@@ -13,8 +13,11 @@ rate-limited call. `round_trips` counts them.
 Failure handling: a command that fails or takes longer than `timeout` is counted
 (`StorageError` event → ``resilience_storage_errors_total``) and the storage is considered down
 for a backoff (exponential with full jitter, up to `max_backoff`): meanwhile every operation
-answers at once from local state, so a dead or slow Redis never slows down or fails a call. The
-next operation after the backoff reconnects.
+answers at once from local state. The next operation after the backoff reconnects. So a dead or
+slow Redis never fails a call, and a closed breaker's calls never wait for it (they make no round
+trip). Operations that need Redis (a shared rate limit, a half-open permit or probe outcome) and
+are in flight when it dies or hangs wait up to `timeout` (a connection attempt, up to `timeout`
+too) before answering locally; the ones after that, until the backoff ends, do not wait.
 
 Added in 0.1.0.
 """
