@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from planner.errors import PlannerError
-from planner.output import write_atomic, write_output
+from planner.output import write_into_directory, write_output
 from resilience import ResilienceError
 
 __all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
@@ -119,10 +119,9 @@ def _cmd_runbook(args: argparse.Namespace) -> int:
     directory = Path(args.output)
     if directory.exists() and not directory.is_dir():
         raise PlannerError(f"{directory}: -o must name a directory for the runbooks")
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_atomic(directory / name, text)
-        print(directory / name)
+    # All runbooks or none: a failure midway must not leave a partial set that looks complete.
+    for path in write_into_directory(directory, files):
+        print(path)
     if not files:
         print(f"no P1/P2 failure modes in {args.spec}: no runbook written", file=sys.stderr)
     return 0

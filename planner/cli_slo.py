@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["measure_into", "register"]
@@ -129,16 +130,25 @@ def _definitions(spec_path: str) -> Any:
 
 def _cmd_rules(args: argparse.Namespace) -> int:
     from planner.errors import PlannerError
-    from planner.output import write_output
+    from planner.output import write_files, write_output
     from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
 
     min_errors = DEFAULT_MIN_ERRORS if args.min_errors is None else args.min_errors
     if min_errors < 0:
         raise PlannerError(f"--min-errors: expected 0 or more, got {min_errors}")
     rule_file = build_rules(_definitions(args.spec), min_errors=min_errors)
-    write_output(rule_file.to_yaml(), args.output)
+    rules_text = rule_file.to_yaml()
+    to_stdout = args.output in (None, "-")
+    if args.alertmanager and not to_stdout and Path(args.alertmanager) == Path(args.output):
+        raise PlannerError(f"{args.output}: -o and --alertmanager name the same file")
+    # Both rendered first, then written together: a failure of either leaves neither written
+    # (and the rules are printed only once the Alertmanager file is in place).
+    files = {} if to_stdout else {args.output: rules_text}
     if args.alertmanager:
-        write_output(alertmanager_inhibition(), args.alertmanager)
+        files[args.alertmanager] = alertmanager_inhibition()
+    write_files({path: text.rstrip("\n") + "\n" for path, text in files.items()})
+    if to_stdout:
+        write_output(rules_text, None)
     for warning in rule_file.warnings:
         print(f"reliability: warning: {warning}", file=sys.stderr)
     return 0

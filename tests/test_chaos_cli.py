@@ -111,6 +111,36 @@ def test_generate_from_a_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "${admin_url}" in files[0].read_text()  # placeholders kept for editing
 
 
+def test_generate_failing_midway_writes_no_experiment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = "examples/ai_gateway/system.yaml"
+    assert main(["chaos", "generate", spec, "-o", str(tmp_path / "all")]) == 0
+    names = sorted(Path(line).name for line in capsys.readouterr().out.split())
+    assert len(names) >= 2
+    directory = tmp_path / "experiments"
+    blocker = directory / names[-1]
+    blocker.mkdir(parents=True)
+    assert main(["chaos", "generate", spec, "-o", str(directory)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"reliability: error: {blocker}: cannot write the file: it is a directory\n"
+    assert [p.name for p in directory.iterdir()] == [names[-1]]
+
+
+def test_generate_into_a_new_directory_that_fails_leaves_no_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("keep")
+    target = tmp_path / "file" / "experiments"
+    assert main(["chaos", "generate", "examples/ai_gateway/system.yaml", "-o", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"reliability: error: {target}: cannot create the directory: {tmp_path / 'file'} is not a"
+        " directory\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
 def test_generate_from_the_example_specs(tmp_path: Path) -> None:
     for spec in sorted(Path("examples").glob("*/system.yaml")):
         out = tmp_path / spec.parent.name

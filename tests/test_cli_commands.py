@@ -133,6 +133,21 @@ def test_runbook_dash_o_naming_a_file_is_exit_2(
     assert existing.read_text() == "keep me"
 
 
+def test_runbook_failing_midway_writes_no_runbook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "runbook", spec("ai_gateway"), "-o", str(tmp_path / "all"))
+    names = sorted(Path(line).name for line in out.split())
+    assert code == 0 and len(names) >= 2
+    directory = tmp_path / "runbooks"
+    blocker = directory / names[-1]
+    blocker.mkdir(parents=True)  # the last runbook cannot be written
+    code, out, err = run(capsys, "runbook", spec("ai_gateway"), "-o", str(directory))
+    assert code == 2 and out == ""
+    assert err == f"reliability: error: {blocker}: cannot write the file: it is a directory\n"
+    assert [p.name for p in directory.iterdir()] == [names[-1]]  # no partial set
+
+
 def test_postmortem_prints_the_template(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "postmortem", spec("web_shop"))
     assert code == 0

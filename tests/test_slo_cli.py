@@ -77,3 +77,42 @@ def test_sla_bad_at_and_unknown_slo(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--at: expected an ISO 8601 time" in capsys.readouterr().err
     assert main(["sla", str(SPEC), "--prometheus", url, "--slo", "latency"]) == 2
     assert "no SLO named 'latency'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_a_bad_alertmanager_path_writes_no_rule_file_either(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], existing: bool
+) -> None:
+    rules, am = tmp_path / "r.yml", tmp_path / "missing" / "am.yml"
+    if existing:
+        rules.write_text("old rules\n")
+    assert main(["rules", str(SPEC), "-o", str(rules), "--alertmanager", str(am)]) == 2
+    assert capsys.readouterr().err == (
+        f"reliability: error: {am}: cannot write the file: "
+        f"its directory {am.parent} does not exist\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["r.yml"] if existing else [])
+    if existing:
+        assert rules.read_text() == "old rules\n"
+
+
+def test_rules_on_stdout_are_not_printed_when_the_alertmanager_file_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    am = tmp_path / "am.yml"
+    am.mkdir()
+    assert main(["rules", str(SPEC), "--alertmanager", str(am)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"reliability: error: {am}: cannot write the file: it is a directory\n"
+
+
+def test_rules_and_alertmanager_to_the_same_file_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.yml"
+    assert main(["rules", str(SPEC), "-o", str(out), "--alertmanager", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"reliability: error: {out}: -o and --alertmanager name the same file\n"
+    )
+    assert not out.exists()
