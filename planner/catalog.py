@@ -55,6 +55,9 @@ class CatalogMode:
     partial: bool  # degrades rather than takes the component down (impact one level lower)
     detection: int  # 1–10 with the plan's monitoring in place; 10 = almost impossible to detect
     weight: float  # share of the component's failures
+    # succeeds at the transport level (HTTP 200) with wrong or stale content: no breaker, retry or
+    # fallback sees it, and the error SLI does not either; only answer validation does
+    silent: bool = False
 
 
 def _m(
@@ -67,8 +70,11 @@ def _m(
     partial: bool = False,
     detection: int,
     weight: float,
+    silent: bool = False,
 ) -> CatalogMode:
-    return CatalogMode(name, failure, category, transient, common, partial, detection, weight)
+    return CatalogMode(
+        name, failure, category, transient, common, partial, detection, weight, silent
+    )
 
 
 CATALOG: dict[str, tuple[CatalogMode, ...]] = {
@@ -154,6 +160,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=4,
             weight=0.2,
+            silent=True,
         ),
         _m(
             "connection-exhaustion",
@@ -385,6 +392,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=8,
             weight=0.1,
+            silent=True,
         ),
     ),
     "vector_db": (
@@ -415,6 +423,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=7,
             weight=0.2,
+            silent=True,
         ),
     ),
     "search": (
@@ -445,6 +454,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=6,
             weight=0.2,
+            silent=True,
         ),
     ),
 }

@@ -30,6 +30,8 @@ YEAR_S = 365.0 * 86400.0
 PROB_H, PROB_M = 4.0, 0.5  # occurrences a year
 IMPACT_H, IMPACT_M = 25.0, 5.0  # percent of users
 RPN_P2 = 125
+#: How the mitigation of a mode no runtime mechanism contains begins; the reason follows.
+NO_MECHANISM = "no runtime mechanism: "
 UTIL_H, UTIL_M = 1.0, 0.7
 
 _RANK: dict[Level, int] = {"L": 1, "M": 2, "H": 3}
@@ -107,8 +109,10 @@ class _Raw:
     impact_basis: Figure
     probability_basis: Figure
     blast: BlastRow
+    users_with: Figure
     mechanisms: tuple[str, ...]
     mitigation: str
+    silent: bool = False
 
 
 def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Failures:
@@ -145,9 +149,10 @@ def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> F
             impact_basis=raw.impact_basis,
             probability_basis=raw.probability_basis,
             users_impacted=raw.blast.users_impacted,
-            users_impacted_with=raw.blast.users_impacted_with,
+            users_impacted_with=raw.users_with,
             mechanisms=raw.mechanisms,
             mitigation=raw.mitigation,
+            silent=raw.silent,
         )
         for i, (prio, rpn, raw) in enumerate(items, start=1)
     )
@@ -191,6 +196,7 @@ def _merged_modes(
                     mode.partial,
                     d.detection if d.detection is not None else mode.detection,
                     mode.weight,
+                    mode.silent,
                 ),
                 "declared",
                 d.impact,
@@ -278,6 +284,17 @@ def _component_modes(
             impact = impact_decl
             impact_basis = Figure(_RANK[impact_decl], "level", "declared", {"impact": impact_decl})
         mechanisms, mitigation = _mitigation(graph, mode, plans, name, mech.inbound.get(name))
+        users_with = row.users_impacted_with
+        if mode.silent:
+            # the answers succeed, so the breakers never open and the fallbacks never serve:
+            # everyone the failure reaches without the mechanisms still sees it with them
+            users_with = Figure(
+                users,
+                "%",
+                "users impacted without mechanisms: breakers and fallbacks do not see answers"
+                " that succeed",
+                {"users_percent": users},
+            )
         out.append(
             _Raw(
                 component=name,
@@ -295,8 +312,10 @@ def _component_modes(
                 impact_basis=impact_basis,
                 probability_basis=prob_basis,
                 blast=row,
+                users_with=users_with,
                 mechanisms=mechanisms,
                 mitigation=mitigation,
+                silent=mode.silent,
             )
         )
     return out
@@ -324,6 +343,21 @@ def _mitigation(
                 f"{inbound.policy} (inbound): "
                 + ", ".join(f"{m.replace('_', ' ')} {why}" for m, why in own),
             )
+    if mode.silent and mode.category != "data":
+        fallbacks = sorted({p.fallback or "a degraded answer" for p in plans if p.has_fallback})
+        policies = ", ".join(sorted(p.policy for p in plans))
+        contain = (
+            f"switch the callers to {', '.join(fallbacks)} by forcing {policies} open, or map a"
+            " failed validation to an error (failure_if_result) so the breakers open and the"
+            " fallback serves"
+            if fallbacks
+            else "no fallback is declared: pin a known-good version or take the feature offline"
+        )
+        return (), (
+            f"{NO_MECHANISM}answers succeed at the transport level (HTTP 200), so no breaker,"
+            " retry or fallback sees them; detect them by answer validation (a quality SLI);"
+            f" {contain}"
+        )
     if mode.category == "data":
         data = comp.data
         how = (
@@ -331,15 +365,13 @@ def _mitigation(
             if data is not None and data.backup_interval is not None
             else "replication and backups"
         )
-        return (
-            (),
-            f"data failure: no call-path mechanism undoes it; contained by {how} (see recovery)",
+        seen = (
+            "stale results succeed at the transport level, so no breaker or fallback sees them;"
+            " detect them by comparing a sample with the source of truth"
+            if mode.silent
+            else "a data failure that no call-path mechanism undoes"
         )
-    if mode.category == "quality":
-        return (), (
-            "wrong answers succeed at the transport level: no breaker sees them; validate answers"
-            " and route failed validations to the fallback (see runbook)"
-        )
+        return (), f"{NO_MECHANISM}{seen}; contained by {how} (see recovery)"
     if not plans:
         spare = comp.replicas - comp.min_healthy
         who = "entry point" if name in graph.entry_shares else "nothing in the spec calls it"
@@ -349,7 +381,9 @@ def _mitigation(
             else "no spare replica: restart within its MTTR (see the redundancy proposals)"
         )
         deploy = "; canary + automatic rollback" if mode.category == "deploy" else ""
-        return (), f"{who}: no caller-side mechanism contains it; {redundancy}{deploy}"
+        return (), (
+            f"{NO_MECHANISM}{who}, no caller-side mechanism contains it; {redundancy}{deploy}"
+        )
     wanted = {
         "crash": ("circuit_breaker", "fallback", "retry"),
         "errors": ("circuit_breaker", "fallback", "retry"),
@@ -377,7 +411,12 @@ def _mitigation(
             else m.replace("_", " ")
             for m in mine
         ]
-        parts.append(f"{plan.policy}: {', '.join(names)}")
+        if names:
+            parts.append(f"{plan.policy}: {', '.join(names)}")
+    if not found:
+        policies = ", ".join(sorted(p.policy for p in plans))
+        wants = ", ".join(m.replace("_", " ") for m in wanted)
+        return (), f"{NO_MECHANISM}{policies} plan none of what contains it ({wants})"
     return tuple(found), "; ".join(parts)
 
 
@@ -405,6 +444,7 @@ def _placement_mode(row: BlastRow) -> _Raw:
         ),
         probability_basis=Figure(rate, "1/yr", f"assumed {scope} outages a year", {"scope": scope}),
         blast=row,
+        users_with=row.users_impacted_with,
         mechanisms=(),
         mitigation=(
             f"goes down: {', '.join(row.affected)} — spread their replicas over more {scope}s"
@@ -415,7 +455,9 @@ def _placement_mode(row: BlastRow) -> _Raw:
     )
 
 
-def p1_without_mechanism(modes: Mapping[str, FailureMode] | tuple[FailureMode, ...]) -> list[str]:
-    """IDs of P1 modes with neither a mechanism nor a stated reason (should always be empty)."""
+def uncontained(
+    modes: Mapping[str, FailureMode] | tuple[FailureMode, ...], priority: Priority = "P1"
+) -> list[FailureMode]:
+    """Modes of `priority` that no runtime mechanism contains (their mitigation says why)."""
     values = modes.values() if isinstance(modes, Mapping) else modes
-    return [m.id for m in values if m.priority == "P1" and not m.mechanisms and not m.mitigation]
+    return [m for m in values if m.priority == priority and not m.mechanisms]

@@ -71,7 +71,8 @@ class FailureMode:
     users_impacted: Figure  # percent of users, without mechanisms
     users_impacted_with: Figure  # percent of users, with the planned mechanisms
     mechanisms: tuple[str, ...]  # "policy: mechanism" entries that contain it
-    mitigation: str  # what contains it, or why no mechanism applies
+    mitigation: str  # what contains it, or "no runtime mechanism: <why>"
+    silent: bool = False  # succeeds at the transport level (HTTP 200) with wrong or stale content
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,24 +21,21 @@ from planner.graph import Graph
 from planner.mechanisms import (
     BULKHEAD_HEADROOM,
     TIMEOUT_HEADROOM,
-    EdgePlan,
     Mechanisms,
     latency,
 )
 from planner.model import (
     BurnRateAlert,
-    DiagnosisQuery,
-    FailureMode,
     Figure,
     MonitoringSection,
     PostmortemSection,
     PostmortemTemplate,
     RecoveryScenario,
     RecoverySection,
-    Runbook,
     SeverityLevel,
     Signal,
 )
+from planner.runbooks import runbook
 from planner.slo.definition import (
     RULE_PERIODS,
     SloDefinition,
@@ -49,8 +46,6 @@ from planner.slo.definition import (
 from planner.slo.rules import ALERT_NAME
 from planner.units import format_duration as human
 from planner.units import format_percent
-
-SEVERITY = {"P1": "SEV1", "P2": "SEV2", "P3": "SEV3"}
 
 
 def plan(
@@ -68,7 +63,7 @@ def plan(
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
     runbooks = tuple(
-        _runbook(graph, mode, mech, scenarios, main)
+        runbook(graph, mode, mech, scenarios, main)
         for mode in failures.modes
         if mode.priority in ("P1", "P2")
     )
@@ -235,191 +230,6 @@ def _signals(
         )
     )
     return tuple(signals)
-
-
-def _queries(
-    mode: FailureMode, plans: tuple[EdgePlan, ...], slo: SloDefinition
-) -> tuple[DiagnosisQuery, ...]:
-    out = [DiagnosisQuery("user-facing error ratio over 5 minutes", _sli(slo, "5m"))]
-    if not plans:
-        out.append(
-            DiagnosisQuery(
-                f"is {mode.component} being scraped (1 = up)", f'up{{job="{mode.component}"}}'
-            )
-        )
-        out.append(
-            DiagnosisQuery(
-                "CPU use", f'rate(process_cpu_seconds_total{{job="{mode.component}"}}[5m])'
-            )
-        )
-        return tuple(out)
-    sel = "|".join(sorted(p.policy for p in plans))
-    match = f'policy=~"{sel}"' if len(plans) > 1 else f'policy="{sel}"'
-    out.append(
-        DiagnosisQuery(
-            "breaker state of the callers' policies (1 = current state)",
-            f"resilience_circuit_breaker_state{{{match}}} == 1",
-        )
-    )
-    out.append(
-        DiagnosisQuery(
-            "call outcomes per second",
-            f"sum by (policy, outcome) (rate(resilience_calls_total{{{match}}}[5m]))",
-        )
-    )
-    if mode.category in ("latency", "overload"):
-        out.append(
-            DiagnosisQuery(
-                "p99 of the calls",
-                "histogram_quantile(0.99, sum by (policy, le) (rate("
-                f"resilience_call_duration_seconds_bucket{{{match}}}[5m])))",
-            )
-        )
-        out.append(
-            DiagnosisQuery(
-                "timeouts per second",
-                f"sum by (policy, kind) (rate(resilience_timeouts_total{{{match}}}[5m]))",
-            )
-        )
-    if mode.category in ("rate_limit", "overload"):
-        out.append(
-            DiagnosisQuery(
-                "rejections by our own mechanisms",
-                f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{match}}}[5m]))",
-            )
-        )
-    if mode.transient:
-        out.append(
-            DiagnosisQuery(
-                "retries per second",
-                f"sum by (policy) (rate(resilience_retries_total{{{match}}}[5m]))",
-            )
-        )
-    return tuple(out)
-
-
-_SYMPTOMS = {
-    "crash": "{c} stops answering: connection errors, then its breakers open",
-    "errors": "{c} answers with errors (5xx)",
-    "deploy": "errors start right after a deploy or configuration change of {c}",
-    "latency": "{c} gets slow: p99 rises, timeouts fire",
-    "overload": "{c} saturates: queueing, timeouts and rejections",
-    "rate_limit": "{c} answers 429 (rate limited); our rate limiter rejects calls",
-    "data": "{c} serves stale or missing data",
-    "quality": "{c} answers succeed but are wrong, truncated or refused",
-    "zone": "every replica in {c} is lost at once; several alerts fire together",
-    "region": "the whole region {c} is lost",
-}
-
-_MITIGATION = {
-    "crash": (
-        "restart or replace the failed instances; if the breaker is open, callers already fail fast"
-    ),
-    "errors": (
-        "check the provider's status page or the recent changes; fail over to the fallback"
-        " if the breaker has not"
-    ),
-    "deploy": "roll back to the previous version now; investigate afterwards",
-    "latency": (
-        "shed non-critical traffic; scale out; the timeouts and bulkheads keep callers responsive"
-    ),
-    "overload": "scale out or shed load; the bulkhead caps concurrency so callers are not starved",
-    "rate_limit": (
-        "cut non-critical callers, ask the provider for more quota; retries honour Retry-After"
-    ),
-    "data": "stop the writes that make it worse; check replication and the last good backup",
-    "quality": (
-        "switch traffic to the fallback provider or a pinned model version; add answer validation"
-    ),
-    "zone": "drain the zone at the load balancer; rebuild what cannot run elsewhere",
-    "region": "declare a disaster; follow the DR strategy",
-}
-
-
-#: Which recovery scenarios answer a failure category (all of the component's when unlisted).
-_DISRUPTIONS: dict[str, frozenset[str]] = {
-    "data": frozenset({"data_loss"}),
-    "deploy": frozenset({"software"}),
-    "crash": frozenset({"host", "software"}),
-    "errors": frozenset({"software", "host"}),
-    "zone": frozenset({"zone"}),
-    "region": frozenset({"region"}),
-}
-
-
-def _runbook(
-    graph: Graph,
-    mode: FailureMode,
-    mech: Mechanisms,
-    scenarios: dict[str, list[RecoveryScenario]],
-    slo: SloDefinition,
-) -> Runbook:
-    plans = mech.by_target.get(mode.component, ())
-    c = mode.component
-    symptoms = [_SYMPTOMS.get(mode.category, "{c}: " + mode.failure).format(c=c), mode.failure]
-    if mode.users_impacted.value > 0:
-        symptoms.append(
-            f"up to {format_percent(mode.users_impacted.value, 2)}% of users see failures"
-            " without the mechanisms,"
-            f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
-        )
-    if mode.users_impacted.value > 0 or not plans:
-        alert = (
-            f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
-            " (fast burn of the error budget)"
-        )
-    else:
-        names = ", ".join(sorted(p.policy for p in plans))
-        alert = (
-            f"circuit breaker open on {names}"
-            ' (resilience_circuit_breaker_state{state="open"} == 1)'
-        )
-    mitigation = [_MITIGATION.get(mode.category, "apply the mitigation: " + mode.mitigation)]
-    for p in plans:
-        text = (
-            f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)},"
-            + (f" {p.max_attempts} attempts" if p.max_attempts > 1 else " 1 attempt (no retry)")
-        )
-        if p.fallback is not None or p.has_fallback:
-            text += f", fallback → {p.fallback or 'degraded answer'}"
-        mitigation.append(text)
-    if mode.mitigation:
-        mitigation.append("planned containment: " + mode.mitigation)
-    steps = scenarios.get(c, [])
-    relevant = _DISRUPTIONS.get(mode.category)
-    if relevant is not None and any(s.disruption in relevant for s in steps):
-        steps = [s for s in steps if s.disruption in relevant]
-    recovery_steps = [
-        f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
-    ]
-    if not recovery_steps:
-        recovery_steps = ["restore the lost placement: " + mode.mitigation]
-    error_threshold = 100.0 - slo.objective
-    verification = [
-        f"{_sli(slo, '5m')} back below {error_threshold / 100:g} (burn rate < 1)",
-    ]
-    if plans:
-        sel = "|".join(sorted(p.policy for p in plans))
-        verification.append(
-            f'resilience_circuit_breaker_state{{policy=~"{sel}",state="closed"}} == 1'
-            " for every policy"
-        )
-    verification.append("the alert has resolved and stayed resolved for 30 minutes")
-    slug = f"{mode.id.lower()}-{c.replace(':', '-')}-{mode.name}"
-    return Runbook(
-        failure_mode_id=mode.id,
-        slug=slug,
-        title=f"{mode.id} {c}: {mode.failure}",
-        component=c,
-        priority=mode.priority,
-        severity=SEVERITY[mode.priority],
-        symptoms=tuple(symptoms),
-        alert=alert,
-        diagnosis=_queries(mode, plans, slo),
-        mitigation=tuple(mitigation),
-        recovery=tuple(recovery_steps),
-        verification=tuple(verification),
-    )
 
 
 def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:

@@ -254,6 +254,23 @@ def test_mechanisms_or_a_stated_reason() -> None:
     assert outage.mechanisms == ("llm: circuit_breaker", "llm: fallback", "llm: retry")
     assert "fallback → backup" in outage.mitigation
     quality = result[("llm", "degraded-answers")]
-    assert quality.mechanisms == () and "no breaker sees them" in quality.mitigation
+    assert quality.silent and quality.mechanisms == ()
+    assert quality.mitigation.startswith("no runtime mechanism: answers succeed")
+    # wrong answers at HTTP 200: the breaker and the fallback do not reduce who sees them
+    assert quality.users_impacted_with.value == quality.users_impacted.value == 100.0
+    assert outage.users_impacted_with.value == 0.0  # an outage the fallback does contain
     deploy = result[("gw", "bad-deploy")]
-    assert deploy.mechanisms == () and deploy.mitigation.startswith("entry point")
+    assert deploy.mechanisms == ()
+    assert deploy.mitigation.startswith("no runtime mechanism: entry point")
+
+
+def test_modes_that_succeed_at_the_transport_level_are_silent() -> None:
+    from planner.catalog import CATALOG
+
+    silent = sorted((kind, m.name) for kind, modes in CATALOG.items() for m in modes if m.silent)
+    assert silent == [
+        ("database", "replication-lag"),
+        ("llm_api", "degraded-answers"),
+        ("search", "index-lag"),
+        ("vector_db", "stale-index"),
+    ]

@@ -8,7 +8,10 @@ import pytest
 
 from planner.build import build_plan
 from planner.model import MonitoringSection, Plan
-from planner.spec import parse_spec
+from planner.render.runbooks import runbook_markdown
+from planner.slo.rules import ALERT_NAME
+from planner.spec import load_spec, parse_spec
+from planner.units import format_percent
 
 COMPONENTS: list[dict[str, Any]] = [
     {
@@ -159,3 +162,28 @@ def test_runbook_recovery_follows_the_failure_category() -> None:
     plan = build_plan(parse_spec(doc))
     disk = next(b for b in plan.monitoring.runbooks if b.slug.endswith("db-disk-full"))
     assert len(disk.recovery) == 1 and disk.recovery[0].startswith("db data loss")
+
+
+def test_a_silent_mode_runbook_agrees_with_the_plan() -> None:
+    # FM "degraded answers" on the AI gateway: the model answers 200 with wrong content, so no
+    # breaker, page or fallback sees it; the runbook must say so, as the failure-mode row does
+    plan = build_plan(load_spec("examples/ai_gateway/system.yaml"))
+    mode = next(
+        m
+        for m in plan.failure_modes
+        if (m.component, m.name) == ("llm-primary", "degraded-answers")
+    )
+    assert mode.priority == "P1" and mode.silent
+    book = next(b for b in plan.monitoring.runbooks if b.failure_mode_id == mode.id)
+    text = runbook_markdown(book, plan.header.system)
+    users = format_percent(mode.users_impacted.value, 2)
+    assert mode.users_impacted_with.value == mode.users_impacted.value == 100.0
+    assert f"up to {users}% of users get wrong answers, with or without the mechanisms" in text
+    assert "0% with them" not in text
+    assert ALERT_NAME not in book.alert and "answer validation" in book.alert
+    assert "slo:sli_error" not in text  # the error SLI cannot see answers that succeed
+    assert "breakers open within" not in text and "see runbook" not in text
+    assert any("force llm-primary open" in step for step in book.recovery)
+    assert any("failure_if_result" in step for step in book.recovery)
+    assert f"planned containment: {mode.mitigation}" in book.mitigation
+    assert "llm-secondary" in text  # the declared fallback is what to switch to
