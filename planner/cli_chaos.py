@@ -20,6 +20,7 @@ import yaml
 
 from planner.errors import PlannerError
 from planner.output import write_atomic, write_into_directory
+from planner.urls import check_url
 
 
 def _plan_document(path: str) -> dict[str, Any]:
@@ -42,16 +43,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from chaos.experiment import dump_document
     from chaos.generate import facts_from_plan_dict, generate
 
+    urls = (("base_url", "--url", args.url), ("admin_url", "--admin-url", args.admin_url),
+            ("metrics_url", "--metrics-url", args.metrics_url))
+    configuration = {key: check_url(url, flag) for key, flag, url in urls if url is not None}
     facts = facts_from_plan_dict(_plan_document(args.spec))
-    configuration = {
-        key: value
-        for key, value in (
-            ("base_url", args.url),
-            ("admin_url", args.admin_url),
-            ("metrics_url", args.metrics_url),
-        )
-        if value is not None
-    }
     made, skipped = generate(facts, configuration, injection_rate=args.injection_rate)
     directory = Path(args.output)
     if directory.exists() and not directory.is_dir():

@@ -115,7 +115,9 @@ def _parse_at(text: str | None) -> Any:
 def measure_into(plan: Any, args: argparse.Namespace) -> Any:
     """`plan` with its SLA section and "Current" measured from `args.prometheus` (first SLO)."""
     from planner.slo.sla import measure_all, with_measurement
+    from planner.urls import check_url
 
+    check_url(args.prometheus, "--prometheus")
     slos = _definitions(args.spec)
     (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, _parse_at(args.at)))
     return with_measurement(plan, section)
@@ -168,7 +170,12 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 def _cmd_sla(args: argparse.Namespace) -> int:
     from planner.errors import PlannerError
     from planner.output import write_output
+    from planner.urls import check_url
 
+    if args.metrics_url:
+        check_url(args.metrics_url, "--metrics-url")
+    else:
+        check_url(args.prometheus, "--prometheus")
     slos = list(_definitions(args.spec))
     if args.slo is not None:
         slos = [s for s in slos if s.name == args.slo]

@@ -141,6 +141,19 @@ def test_generate_into_a_new_directory_that_fails_leaves_no_directory(
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
+@pytest.mark.parametrize("flag", ["--url", "--admin-url", "--metrics-url"])
+def test_generate_with_a_malformed_url_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    out = tmp_path / "experiments"
+    argv = ["chaos", "generate", "examples/ai_gateway/system.yaml", "-o", str(out), flag, "x:80"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"reliability: error: {flag}: invalid URL 'x:80': expected http(s)://host:port\n"
+    )
+    assert not out.exists()
+
+
 def test_generate_from_the_example_specs(tmp_path: Path) -> None:
     for spec in sorted(Path("examples").glob("*/system.yaml")):
         out = tmp_path / spec.parent.name

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from planner.errors import UpstreamError
+from planner.cli import main
+from planner.errors import PlannerError, UpstreamError
 from planner.slo.prometheus import PrometheusClient
 from tests.servers import free_port
+
+SPEC = str(Path(__file__).resolve().parent.parent / "examples" / "ai_gateway" / "system.yaml")
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -87,5 +92,39 @@ async def test_not_a_prometheus() -> None:
 
     async for url in _serve(handle):
         async with aiohttp.ClientSession() as session:
-            with pytest.raises(UpstreamError, match="without JSON"):
+            with pytest.raises(UpstreamError) as caught:
                 await PrometheusClient(url, session).total("up", 1.0)
+        assert str(caught.value) == f"{url}: not a Prometheus API (HTTP 200, not JSON)"
+
+
+@pytest.mark.integration
+async def test_an_empty_404_is_not_a_prometheus_api(capsys: pytest.CaptureFixture[str]) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/", handle)  # a web server, but no /api/v1/query
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(UpstreamError) as caught:
+                await PrometheusClient(url, session).total("up", 1.0)
+        assert str(caught.value) == f"{url}: not a Prometheus API (HTTP 404)"
+        code = await asyncio.to_thread(main, ["sla", SPEC, "--prometheus", url + "/"])
+    finally:
+        await runner.cleanup()
+    assert code == 2
+    expected = f"reliability: error: {url}: not a Prometheus API (HTTP 404)\n"
+    assert capsys.readouterr().err == expected
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://prom:9090", "http://", "http://h:99999",
+                                 "127.0.0.1:9090"])
+def test_a_malformed_url_is_refused_before_any_request(url: str) -> None:
+    with pytest.raises(PlannerError) as caught:
+        PrometheusClient(url, None)  # type: ignore[arg-type]  # no session: nothing is sent
+    assert str(caught.value) == f"Prometheus: invalid URL {url!r}: expected http(s)://host:port"

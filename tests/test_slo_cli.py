@@ -116,3 +116,22 @@ def test_rules_and_alertmanager_to_the_same_file_is_bad_input(
         f"reliability: error: {out}: -o and --alertmanager name the same file\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sla", str(SPEC), "--prometheus", "notaurl"],
+        ["sla", str(SPEC), "--metrics-url", "notaurl"],
+        ["plan", str(SPEC), "--prometheus", "notaurl"],
+    ],
+    ids=["sla --prometheus", "sla --metrics-url", "plan --prometheus"],
+)
+def test_a_malformed_url_is_bad_input_named_by_its_flag(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    flag = argv[2]
+    assert capsys.readouterr().err == (
+        f"reliability: error: {flag}: invalid URL 'notaurl': expected http(s)://host:port\n"
+    )

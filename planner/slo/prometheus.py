@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from planner.errors import UpstreamError
+from planner.urls import check_url
 from resilience import FullJitterBackoff, Policy, Retry
 
 __all__ = ["PrometheusClient", "Sample", "default_policy"]
@@ -53,7 +54,7 @@ class PrometheusClient:
     def __init__(
         self, url: str, session: aiohttp.ClientSession, *, policy: Policy | None = None
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = check_url(url, "Prometheus").rstrip("/")
         self._session = session
         self._policy = policy or default_policy()
         self._get = self._policy(self._get_once)
@@ -66,15 +67,23 @@ class PrometheusClient:
             try:
                 body = await resp.json(content_type=None)
             except (ValueError, aiohttp.ContentTypeError):
-                raise UpstreamError(
-                    f"{self.url} answered HTTP {resp.status} without JSON: is it a Prometheus"
-                    " query API?"
-                ) from None
-            if not isinstance(body, dict) or body.get("status") != "success":
-                error = body.get("error", "unknown error") if isinstance(body, dict) else body
+                body = None
+            if isinstance(body, dict) and body.get("status") == "error":
+                # Prometheus's own refusal (400 bad_data, 422 execution): its words say why.
+                error = body.get("error") or body.get("errorType") or f"HTTP {resp.status}"
                 raise UpstreamError(
                     f"Prometheus at {self.url} rejected the query {expr!r}: {error}"
                 )
+            answered = isinstance(body, dict) and body.get("status") == "success"
+            if resp.status != 200 or not answered or not isinstance(body.get("data"), dict):
+                # A web server without the query API (404, an HTML page, an empty body).
+                if resp.status != 200:
+                    what = f"HTTP {resp.status}"
+                elif body is None:
+                    what = "HTTP 200, not JSON"
+                else:
+                    what = "HTTP 200, not a query answer"
+                raise UpstreamError(f"{self.url}: not a Prometheus API ({what})")
             return body["data"]
 
     async def _data(self, expr: str, at: float) -> Any:

@@ -21,6 +21,7 @@ from planner.model import Figure, SlaRow, SlaSection
 from planner.slo.definition import SloDefinition
 from planner.slo.prometheus import default_policy
 from planner.slo.selector import Selector
+from planner.urls import check_url
 
 __all__ = ["TARGET_LABELS", "Scrape", "fetch_scrape", "measure_scrape", "section_from_scrape"]
 
@@ -47,6 +48,7 @@ def parse_exposition(text: str, source: str) -> Scrape:
 
 async def fetch_scrape(url: str) -> Scrape:
     """GET `url` once (under a resilience Policy: timeout and retries) and parse it."""
+    check_url(url, "metrics URL")
     policy = default_policy()
 
     @policy
