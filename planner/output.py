@@ -16,8 +16,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["write_atomic", "write_files", "write_into_directory", "write_output"]
+
+_PathT = TypeVar("_PathT", bound="str | os.PathLike[str]")
 
 #: A staged file: (the target, its complete temporary file beside it).
 _Staged = tuple[Path, str]
@@ -132,7 +135,7 @@ def _commit(staged: list[_Staged]) -> None:
                 os.unlink(backup)
 
 
-def write_files(files: Mapping[str | os.PathLike[str], str]) -> list[Path]:
+def write_files(files: Mapping[_PathT, str]) -> list[Path]:
     """Write each text (UTF-8) to its path: all of them, or on any error none of them.
 
     Every file is first written completely to a temporary file beside its target; only then are
