@@ -446,11 +446,12 @@ def _placement_mode(row: BlastRow) -> _Raw:
         blast=row,
         users_with=row.users_impacted_with,
         mechanisms=(),
-        mitigation=(
-            f"goes down: {', '.join(row.affected)} — spread their replicas over more {scope}s"
-            " (see the redundancy proposals)"
+        mitigation=NO_MECHANISM
+        + (
+            f"the {scope} outage takes down {', '.join(row.affected)} — spread their replicas"
+            f" over more {scope}s (see the redundancy proposals)"
             if row.affected
-            else f"replicas are spread over several {scope}s: no component goes down"
+            else f"none needed, replicas are spread over several {scope}s: no component goes down"
         ),
     )
 

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 import resilience
 from planner import availability, blast
 from planner.build import build_plan, plan_to_dict
+from planner.failures import NO_MECHANISM
 from planner.graph import Graph
 from planner.mechanisms import worst_backoff
+from planner.render import render_plan
 from planner.spec import parse_spec
 
 KINDS = ["service", "database", "cache", "queue", "external_api", "llm_api", "vector_db"]
@@ -134,13 +136,43 @@ def test_removing_a_fallback_never_shrinks_a_blast_radius(
         assert set(row.affected_with) <= set(row.affected)
 
 
+#: What can contain a failure of each category (written here, apart from the planner's own table).
+CONTAINS: dict[str, set[str]] = {
+    "crash": {"circuit_breaker", "fallback", "retry"},
+    "errors": {"circuit_breaker", "fallback", "retry"},
+    "deploy": {"circuit_breaker", "fallback"},
+    "latency": {"timeout", "bulkhead", "circuit_breaker", "fallback"},
+    "overload": {"bulkhead", "rate_limiter", "circuit_breaker", "fallback"},
+    "rate_limit": {"rate_limiter", "retry", "circuit_breaker", "fallback"},
+}
+
+
 @SETTINGS
 @given(systems())
 def test_every_p1_has_a_mechanism_or_a_stated_reason(doc: dict[str, Any]) -> None:
     plan = build_plan(parse_spec(doc))
+    report = render_plan(plan, "text")
+    targets = {r.policy: r.target for r in plan.mechanisms}
     for mode in plan.failure_modes:
-        if mode.priority == "P1":
-            assert mode.mechanisms or mode.mitigation.strip(), mode.id
+        if mode.priority != "P1":
+            continue
+        if not mode.mechanisms:
+            # no mechanism: an explicit reason, and the report lists the mode as such
+            assert mode.mitigation.startswith(NO_MECHANISM), (mode.id, mode.mitigation)
+            assert len(mode.mitigation) > len(NO_MECHANISM) + 10, mode.id
+            reason = mode.mitigation.removeprefix(NO_MECHANISM)
+            assert f"{mode.id} {mode.component}: {reason[:40]}" in " ".join(report.split())
+            continue
+        assert not mode.silent, f"{mode.id}: no mechanism sees an answer that succeeds"
+        for entry in mode.mechanisms:
+            policy, mechanism = entry.split(": ")
+            # a policy of the mechanism table, guarding this component, that has the mechanism
+            config = plan.mechanism_table[policy]
+            assert targets[policy] == mode.component, entry
+            assert mechanism in CONTAINS[mode.category], (mode.id, mode.category, entry)
+            assert mechanism in config, (mode.id, entry, config)
+            if mechanism == "retry":
+                assert mode.transient and config["retry"]["max_attempts"] > 1, entry
     assert {r.failure_mode_id for r in plan.monitoring.runbooks} == {
         m.id for m in plan.failure_modes if m.priority in ("P1", "P2")
     }

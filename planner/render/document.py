@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from planner.failures import NO_MECHANISM, uncontained
 from planner.model import AvailabilitySection, MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.blocks import (
@@ -105,6 +106,7 @@ def failures(plan: Plan) -> list[Block]:
             ),
         ),
         Paragraph("RPN = severity × occurrence × detection (1–10 each)."),
+        *_uncontained(plan),
         Heading("Blast Radius:"),
         _table(
             ("Failure", "Affected Components", "Users Impacted", "With Mechanisms"),
@@ -132,6 +134,21 @@ def failures(plan: Plan) -> list[Block]:
     else:
         blocks += [Heading("Single Points of Failure:"), Paragraph("None.")]
     return blocks
+
+
+def _uncontained(plan: Plan) -> list[Block]:
+    """The P1 modes no runtime mechanism contains, each with the reason its mitigation states."""
+    rows = uncontained(plan.failure_modes)
+    if not rows:
+        return []
+    return [
+        Heading("P1 Modes No Runtime Mechanism Contains:"),
+        Bullets(
+            tuple(
+                f"{m.id} {m.component}: {m.mitigation.removeprefix(NO_MECHANISM)}" for m in rows
+            )
+        ),
+    ]
 
 
 def _with_mechanisms(users: float, degraded: Sequence[str]) -> str:
