@@ -20,7 +20,9 @@ one. A mechanism whose settings did not change is kept as is (a breaker keeps it
 limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
 (`window_type`, `window_size`) did not change keeps its state and window and takes every other new
 setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
-configuration in force.
+configuration in force; with a `storage` section, the live breakers stay the ones shared (new
+breakers attach to the storage only once the new configuration is installed, and a plan that
+fails to load starts no sync task).
 
 Added in 0.1.0.
 """
