@@ -217,6 +217,18 @@ class RedundancyProposal:
 
 
 @dataclass(frozen=True, slots=True)
+class FallbackRedundancy:
+    """A component below its share of the target whose callers' declared fallbacks already lift
+    every entry that needs it to the target: the fallback is its redundancy, no replica is proposed.
+    """
+
+    component: str
+    fallbacks: tuple[str, ...]  # what its callers fall back to
+    entry_with: Figure  # the lowest availability, with the fallbacks, of the entries using it
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class IsolationProposal:
     """A bulkhead per dependency where one dependency's saturation would starve the others."""
 
@@ -234,6 +246,7 @@ class RedundancySection:
     proposals: tuple[RedundancyProposal, ...]
     isolation: tuple[IsolationProposal, ...]
     achievable: Figure  # modeled system availability if every proposal is applied (percent)
+    covered_by_fallback: tuple[FallbackRedundancy, ...] = ()
 
 
 # -- recovery ----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ each component on an entry's hard path for `1 − (1 − T)/m` (the error budget
 m components of the largest chain it sits in) and proposes the fewest replicas — keeping its k —
 that reach it, spread over the declared zones. Managed kinds (model and external APIs, DNS, CDN,
 object storage, load balancers) cannot be replicated by us: the proposal is independent providers
-behind a fallback. Isolation: a bulkhead per dependency of every caller with two or more, so one
+behind a fallback. A component whose callers declare a fallback that already lifts every entry
+using it to the target gets no proposal: that fallback is its redundancy, and the plan says so.
+Isolation: a bulkhead per dependency of every caller with two or more, so one
 saturated dependency cannot hold every worker of the caller.
 """
 
@@ -17,12 +19,19 @@ from planner.availability import (
     Modeled,
     effective_availability,
     entry_availability,
+    entry_availability_with,
     system_availability,
 )
 from planner.catalog import KIND_DEFAULTS
 from planner.graph import Graph
 from planner.mechanisms import Mechanisms, latency
-from planner.model import Figure, IsolationProposal, RedundancyProposal, RedundancySection
+from planner.model import (
+    FallbackRedundancy,
+    Figure,
+    IsolationProposal,
+    RedundancyProposal,
+    RedundancySection,
+)
 from planner.units import format_percent
 from planner.units import format_spec_duration as fmt
 
@@ -45,11 +54,20 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
     system_now = math.fsum(graph.entry_shares[e] * a for e, a in base.items())
     zones = sorted({z for c in graph.components.values() for z in c.zones})
     proposals: list[RedundancyProposal] = []
+    covered: list[FallbackRedundancy] = []
     improved = dict(eff)
     for name in sorted(chain):
         comp = graph.components[name]
         need = 100.0 - (100.0 - target) / chain[name]
         if modeled.effective[name].value >= need:
+            continue
+        # what the users entering through it get with the plan's fallbacks, the worst entry first
+        with_plan = {e: 100.0 * entry_availability_with(graph, eff, e) for e in reach[name]}
+        worst = min(reach[name], key=lambda e: (with_plan[e], e))
+        fallbacks = tuple(sorted({e.dep.fallback for e in graph.callers[name] if e.dep.fallback}))
+        bypassed = all(name not in graph.mandatory_closure(e) for e in reach[name])
+        if fallbacks and bypassed and with_plan[worst] >= target:
+            covered.append(_covered(name, fallbacks, worst, with_plan[worst], modeled, target))
             continue
         per = modeled.per_replica[name].value
         k = comp.min_healthy
@@ -90,6 +108,13 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
         )
         if not reached:
             reason += f" — still short with {MAX_REPLICAS} replicas: raise the per-replica figure"
+        if fallbacks and bypassed:
+            reason += (
+                f"; with its fallback {', '.join(fallbacks)} {worst} reaches only"
+                f" {format_percent(with_plan[worst])}% (target {format_percent(target)}%)"
+            )
+        else:
+            reason += f"; {worst}'s users get {format_percent(with_plan[worst])}% with the plan"
         if not placement and not managed and not zones:
             reason += "; declare zones to spread the replicas over failure domains"
         proposals.append(
@@ -111,11 +136,45 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
                 reason=reason,
             )
         )
-    achievable = system_availability(graph, improved, with_=False) * 100.0
+    # a fallback standing in for replicas only counts with the fallbacks wired
+    achievable = system_availability(graph, improved, with_=bool(covered)) * 100.0
     return RedundancySection(
         tuple(proposals),
         _isolation(graph, mech),
-        Figure(achievable, "%", "Σ share × Π A with every proposal", {"proposals": len(proposals)}),
+        Figure(
+            achievable,
+            "%",
+            "Σ share × Π A with every proposal"
+            + (" and the planned fallbacks" if covered else ""),
+            {"proposals": len(proposals), "covered_by_fallback": len(covered)},
+        ),
+        tuple(covered),
+    )
+
+
+def _covered(
+    name: str,
+    fallbacks: tuple[str, ...],
+    worst: str,
+    worst_with: float,
+    modeled: Modeled,
+    target: float,
+) -> FallbackRedundancy:
+    return FallbackRedundancy(
+        component=name,
+        fallbacks=fallbacks,
+        entry_with=Figure(
+            worst_with,
+            "%",
+            "lowest Π A with fallbacks over the entries using it",
+            {"entry": worst, "target": target},
+        ),
+        reason=(
+            f"no replica proposal — its declared fallback {', '.join(fallbacks)} is its"
+            f" redundancy: {worst} reaches {format_percent(worst_with)}% with it (target"
+            f" {format_percent(target)}%), although {name} alone allows at most"
+            f" {format_percent(modeled.effective[name].value)}%"
+        ),
     )
 
 

@@ -288,10 +288,18 @@ def mechanisms(plan: Plan) -> list[Block]:
                     for p in redundancy.proposals
                 ),
             ),
+            Bullets(tuple(p.reason for p in redundancy.proposals)),  # each names its component
             Paragraph(
-                f"With every proposal applied: {fmt.percent(redundancy.achievable.value)} modeled."
+                f"With every proposal applied: {fmt.percent(redundancy.achievable.value)} modeled"
+                + (" with the planned fallbacks." if redundancy.covered_by_fallback else ".")
             ),
         ]
+    if redundancy.covered_by_fallback:
+        if not redundancy.proposals:
+            blocks.append(Heading("Redundancy:"))
+        blocks.append(
+            Bullets(tuple(f"{c.component}: {c.reason}" for c in redundancy.covered_by_fallback))
+        )
     if redundancy.isolation:
         blocks += [
             Heading("Isolation:"),
