@@ -7,6 +7,7 @@ This model only grows additively: renderers and the SLO/chaos helpers depend on 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,14 +17,39 @@ Priority = Literal["P1", "P2", "P3"]
 Scope = Literal["component", "zone", "region"]
 
 
+#: Significant digits a derived float keeps: far beyond any input's precision, and short enough
+#: that binary rounding noise (0.010000000000005116, 99.99749999999999) never reaches the plan.
+SIGNIFICANT_DIGITS = 12
+
+
+def significant(value: float) -> float:
+    """`value` rounded to SIGNIFICANT_DIGITS significant digits (inf and nan unchanged)."""
+    if not math.isfinite(value) or value == 0.0:
+        return value
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """A derived number with its unit, the formula that produced it and that formula's inputs."""
+    """A derived number with its unit, the formula that produced it and that formula's inputs.
+
+    Float values and inputs are rounded to 12 significant digits when the figure is made, so
+    every output (report, YAML, JSON) shows the number, not its binary rounding noise."""
 
     value: float
     unit: str
     formula: str
     inputs: Mapping[str, float | int | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, float):
+            object.__setattr__(self, "value", significant(self.value))
+        if any(isinstance(v, float) for v in self.inputs.values()):
+            object.__setattr__(
+                self,
+                "inputs",
+                {k: significant(v) if isinstance(v, float) else v for k, v in self.inputs.items()},
+            )
 
 
 # -- header ------------------------------------------------------------------------------------

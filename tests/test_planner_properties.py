@@ -217,3 +217,35 @@ def test_the_plan_does_not_depend_on_the_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def _floats(node: object) -> list[float]:
+    if isinstance(node, float):
+        return [node]
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _floats(v)]
+    if isinstance(node, list | tuple):
+        return [x for v in node for x in _floats(v)]
+    return []
+
+
+def _noisy(plan_dict: dict[str, Any]) -> list[float]:
+    """Finite floats that need more than 12 significant digits (0.010000000000005116)."""
+    return [
+        x
+        for x in _floats(plan_dict)
+        if x == x and abs(x) != float("inf") and x != float(f"{x:.12g}")
+    ]
+
+
+@SETTINGS
+@given(systems())
+def test_plan_figures_carry_no_float_noise(doc: dict[str, Any]) -> None:
+    assert _noisy(plan_to_dict(build_plan(parse_spec(doc)))) == []
+
+
+def test_example_plans_carry_no_float_noise() -> None:
+    from planner.spec import load_spec
+
+    for example in sorted(Path("examples").glob("*/system.yaml")):
+        assert _noisy(plan_to_dict(build_plan(load_spec(example)))) == [], example
