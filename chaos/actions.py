@@ -12,7 +12,13 @@ from typing import Any
 import aiohttp
 
 from chaos.experiment import HttpProvider, InjectionProvider, LoadProvider
-from chaos.probes import ActivityError, http_requests
+from chaos.probes import (
+    NO_ANSWER,
+    ActivityError,
+    UnreachableError,
+    http_requests,
+    unreachable_reason,
+)
 
 
 async def switch_injection(
@@ -44,7 +50,9 @@ async def switch_injection(
         ) as response:
             payload = await response.json(content_type=None)
             status = response.status
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+    except NO_ANSWER as exc:
+        raise UnreachableError(url, unreachable_reason(exc, provider.timeout)) from None
+    except (aiohttp.ClientError, ValueError) as exc:
         raise ActivityError(f"POST {url}: {exc or type(exc).__name__}") from None
     finally:
         if own:

@@ -2,14 +2,16 @@
 
 Each probe is an async function of its provider model (`chaos.experiment`) returning plain data
 that tolerances judge. A probe that cannot observe (connection refused, bad response) raises
-`ActivityError`; the runner records it as a failed activity, and a steady-state probe that fails
-is a probe out of tolerance. Added in 0.1.0.
+`ActivityError` (`UnreachableError` when its server gave no answer at all); the runner records
+it as a failed activity, and a steady-state probe that fails is a probe out of tolerance.
+Added in 0.1.0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -25,6 +27,32 @@ from resilience import ResilienceError
 
 class ActivityError(ResilienceError):
     """A probe or an action could not do its job (server unreachable, refused, bad answer)."""
+
+
+class UnreachableError(ActivityError):
+    """A probe or an action got no answer from its server (refused, no route, timed out)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def unreachable_reason(exc: BaseException, timeout: float) -> str:
+    """Why a request got no answer, in the OS's words ("Connection refused")."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g}s"
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError):
+        if os_error.errno is not None and os_error.errno > 0:
+            return os.strerror(os_error.errno)  # asyncio's own text names the call, not the cause
+        if os_error.strerror:
+            return os_error.strerror  # a resolver error: "Name or service not known"
+    return str(exc) or type(exc).__name__
+
+
+#: Errors that mean the server gave no answer (as opposed to a bad one).
+NO_ANSWER = (aiohttp.ClientConnectionError, TimeoutError)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -66,7 +94,7 @@ def summarise(
 
 async def _one(
     session: aiohttp.ClientSession, provider: HttpProvider
-) -> tuple[int | None, float]:
+) -> tuple[int | None, float, BaseException | None]:
     start = time.perf_counter()
     kwargs: dict[str, Any] = {"headers": provider.headers}
     if provider.body is not None:
@@ -79,10 +107,10 @@ async def _one(
             **kwargs,
         ) as response:
             await response.read()
-            return response.status, time.perf_counter() - start
-    except (aiohttp.ClientError, TimeoutError):
+            return response.status, time.perf_counter() - start, None
+    except (aiohttp.ClientError, TimeoutError) as exc:
         # No response is an error the user sees: count it, with the time it took to give up.
-        return None, time.perf_counter() - start
+        return None, time.perf_counter() - start, exc
 
 
 async def http_requests(
@@ -90,13 +118,14 @@ async def http_requests(
 ) -> dict[str, Any]:
     """Send the provider's requests (bounded count and concurrency, paced for `load`); summarise.
 
-    Raises `ActivityError` when not a single request got a response: the URL is unreachable,
+    Raises `UnreachableError` when not a single request got a response: the URL is unreachable,
     which says nothing about the system's steady state.
     """
     own = session is None
     session = session or aiohttp.ClientSession()
     statuses: list[int | None] = [None] * provider.requests
     latencies: list[float] = [0.0] * provider.requests
+    failures: list[BaseException] = []
     rate = provider.rate if isinstance(provider, LoadProvider) else None
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -112,7 +141,9 @@ async def http_requests(
                 delay = start + index / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            statuses[index], latencies[index] = await _one(session, provider)
+            statuses[index], latencies[index], failure = await _one(session, provider)
+            if failure is not None:
+                failures.append(failure)
 
     try:
         workers = min(provider.concurrency, provider.requests)
@@ -121,7 +152,8 @@ async def http_requests(
         if own:
             await session.close()
     if all(s is None for s in statuses):
-        raise ActivityError(f"{provider.method} {provider.url}: no request got a response")
+        reason = unreachable_reason(failures[0], provider.timeout) if failures else "no answer"
+        raise UnreachableError(provider.url, reason)
     return summarise(statuses, latencies, provider.expected_status)
 
 
@@ -139,7 +171,9 @@ async def prometheus_query(
             timeout=aiohttp.ClientTimeout(total=provider.timeout),
         ) as response:
             payload = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+    except NO_ANSWER as exc:
+        raise UnreachableError(provider.url, unreachable_reason(exc, provider.timeout)) from None
+    except (aiohttp.ClientError, ValueError) as exc:
         raise ActivityError(f"Prometheus {provider.url}: {exc or type(exc).__name__}") from None
     finally:
         if own:
@@ -180,7 +214,9 @@ async def metric_value(
             if response.status != 200:
                 raise ActivityError(f"{provider.url}: HTTP {response.status}")
             text = await response.text()
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except NO_ANSWER as exc:
+        raise UnreachableError(provider.url, unreachable_reason(exc, provider.timeout)) from None
+    except aiohttp.ClientError as exc:
         raise ActivityError(f"{provider.url}: {exc or type(exc).__name__}") from None
     finally:
         if own:

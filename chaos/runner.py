@@ -3,7 +3,12 @@
 The order is Chaos Toolkit's, with its ``rollbacks: always`` strategy fixed on: rollbacks run after
 a deviation, after a failed action and after an interruption, and a failed rollback does not stop
 the next one. A steady state that does not hold *before* the method skips the method (the system
-was not steady, so the experiment proves nothing). A failed action aborts the method.
+was not steady, so the experiment proves nothing); a steady-state probe that cannot reach its
+server before the method skips it too, as status ``unreachable`` (nothing was measured, nothing
+injected). A failed action aborts the method.
+
+Before anything runs, `chaos.preflight` checks what would otherwise fail only after the
+experiment had run against a live service (URLs, the admin token, the journal's directory).
 
 While it runs, the runner draws a progress bar and (on a terminal) a live line of the
 steady-state probes, re-sampled every ``runtime.hypothesis_frequency`` seconds during the method;
@@ -40,7 +45,8 @@ from chaos.experiment import (
     Probe,
     PrometheusProvider,
 )
-from chaos.probes import ActivityError
+from chaos.preflight import preflight
+from chaos.probes import ActivityError, UnreachableError
 from chaos.progress import Display
 from chaos.tolerance import describe, within
 
@@ -64,14 +70,16 @@ class Verdict:
 
     title: str
     status: str = "completed"
-    """completed | failed (steady state not met before) | aborted (an action failed) |
-    interrupted."""
+    """completed | failed (steady state not met before) | unreachable (a steady-state probe got
+    no answer before the method: nothing injected) | aborted (an action failed) | interrupted."""
     held_before: bool | None = None
     held_after: bool | None = None
     deviations: list[Deviation] = field(default_factory=list)
     failed_activities: list[str] = field(default_factory=list)
     rollbacks_run: int = 0
     rollbacks_failed: int = 0
+    unreachable: str | None = None
+    """With status unreachable: what could not be reached ("cannot reach URL: reason")."""
 
     @property
     def held(self) -> bool:
@@ -124,18 +132,30 @@ def _strict(value: Any) -> Any:
     return value
 
 
+def _journal_error(exc: OSError, target: Path) -> OSError:
+    return type(exc)(exc.errno, f"cannot write the journal: {exc.strerror}", str(target))
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     """Write `data` as strict JSON through a temporary file and `os.replace` (never half-written).
 
-    Infinite bounds (a tolerance ``[1, .inf]``) are written as the string ``"inf"``.
+    Infinite bounds (a tolerance ``[1, .inf]``) are written as the string ``"inf"``. An OSError
+    names `path` (never the temporary file) and says why.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _journal_error(exc, target) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(_strict(data), handle, indent=2, default=str, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _journal_error(exc, target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -220,6 +240,8 @@ class Runner:
             record["status"] = "failed"
             record["output"] = None
             record["exception"] = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, UnreachableError):
+                record["unreachable"] = str(exc)
         record["end"] = _now()
         record["duration"] = round(time.monotonic() - started, 6)
         outcome = record["status"]
@@ -257,7 +279,8 @@ class Runner:
         for probe in hypothesis.probes:
             record = await self.activity(probe, f"steady state {phase}:")
             records.append(record)
-            if judge:
+            # Before the method, no answer is not a measurement: the run stops as unreachable.
+            if judge and not (phase == "before" and "unreachable" in record):
                 self._judge(phase, probe, record)
         return {
             "steady_state_met": all(r.get("tolerance_met") for r in records),
@@ -351,11 +374,19 @@ class Runner:
             try:
                 await self._read_baselines()
                 states["before"] = await self.hypothesis("before")
-                if states["before"] is not None:
+                unreachable = [
+                    r["unreachable"]
+                    for r in (states["before"] or {"probes": []})["probes"]
+                    if "unreachable" in r
+                ]
+                if unreachable:
+                    self.verdict.status = "unreachable"
+                    self.verdict.unreachable = unreachable[0]
+                elif states["before"] is not None:
                     self.verdict.held_before = states["before"]["steady_state_met"]
                 if self.verdict.held_before is False:
                     self.verdict.status = "failed"
-                else:
+                elif self.verdict.status == "completed":
                     await self.method(run, states["during"])
                     if self.verdict.status == "completed":
                         states["after"] = await self.hypothesis("after")
@@ -395,12 +426,15 @@ async def run_experiment(
     journal_path: str | os.PathLike[str] | None = None,
     stream: TextIO | None = None,
     live: bool | None = None,
+    source: str = "<experiment>",
 ) -> RunResult:
     """Run `experiment`; progress goes to `stream` (default stderr), the journal to a file if given.
 
-    `live` turns the live steady-state sampling on or off (default: on when `stream` is a
-    terminal). An interruption still runs the rollbacks and writes the journal, then propagates.
+    `preflight` runs first (`source` names the experiment in its errors). `live` turns the live
+    steady-state sampling on or off (default: on when `stream` is a terminal). An interruption
+    still runs the rollbacks and writes the journal, then propagates.
     """
+    preflight(experiment, journal_path, source)
     hypothesis = experiment.steady_state_hypothesis
     total = 2 * len(hypothesis.probes) if hypothesis else 0
     total += len(experiment.method) + len(experiment.rollbacks)
@@ -435,10 +469,16 @@ def format_verdict(verdict: Verdict) -> str:
     if verdict.failed_activities:
         lines.append("failed actions:")
         lines.extend(f"  - {a}" for a in verdict.failed_activities)
+    if verdict.unreachable is not None:
+        lines.append(f"{verdict.unreachable}; nothing was injected")
     lines.append(
         f"rollbacks: {verdict.rollbacks_run} run, {verdict.rollbacks_failed} failed"
     )
-    lines.append(
-        "verdict: the hypothesis held" if verdict.held else "verdict: the hypothesis did NOT hold"
-    )
+    if verdict.status == "unreachable":
+        lines.append("verdict: the hypothesis could not be checked")
+    else:
+        lines.append(
+            "verdict: the hypothesis held" if verdict.held
+            else "verdict: the hypothesis did NOT hold"
+        )
     return "\n".join(lines)

@@ -76,11 +76,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             journal_path=args.journal,
             stream=sys.stderr,
             live=False if args.no_live else None,
+            source=args.experiment,
         )
     )
     print(format_verdict(result.verdict))
     if args.journal:
         print(f"journal: {args.journal}", file=sys.stderr)
+    if result.verdict.unreachable is not None:
+        # Not a hypothesis that deviated: the target never answered, so nothing was measured.
+        print(f"reliability: error: {result.verdict.unreachable}; nothing was injected",
+              file=sys.stderr)
+        return 2
     if result.verdict.status == "aborted":
         return 2
     return 0 if result.verdict.held else 1

@@ -14,6 +14,7 @@ from chaos.experiment import load_experiment
 from planner.cli import main
 from tests.chaos_service import TOKEN, running_service
 from tests.test_chaos_generate import POLICY, TABLE, from_plan
+from tests.servers import free_port
 from tests.test_chaos_runner import experiment
 
 
@@ -42,18 +43,82 @@ async def test_run_exit_code_verdict_and_journal(
     assert "[1/6]" in err  # one line per activity when stderr is not a terminal
 
 
-@pytest.mark.integration
-async def test_run_aborted_when_the_admin_token_is_missing(
+def closed_url() -> str:
+    """A loopback URL nothing listens on: connection refused, at once."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_run_refuses_to_start_without_the_admin_token(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RELIABILITY_CHAOS_TOKEN", raising=False)
-    async with running_service(POLICY, from_plan) as service:
-        exp = write(tmp_path / "exp.yaml", experiment(service.base_url))
-        got = await asyncio.to_thread(main, ["chaos", "run", str(exp), "--journal",
-                                             str(tmp_path / "j.json")])
-    out, _ = capsys.readouterr()
-    assert got == 2
-    assert "RELIABILITY_CHAOS_TOKEN, which is not set" in out
+    exp = write(tmp_path / "exp.yaml", experiment(closed_url()))
+    journal = tmp_path / "j.json"
+    assert main(["chaos", "run", str(exp), "--journal", str(journal)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # checked before the run: no probe, no progress line, no verdict
+    assert err == (
+        "reliability: error: $RELIABILITY_CHAOS_TOKEN is not set: the experiment's injection "
+        "actions (fail-half-of-llm-primary, stop-failing-llm-primary) need the chaos admin "
+        "token\n"
+    )
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
+def test_run_refuses_to_start_with_a_journal_it_cannot_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
+    exp = write(tmp_path / "exp.yaml", experiment(closed_url()))
+    journal = tmp_path / "missing" / "j.json"
+    reason = f"its directory {journal.parent} does not exist"
+    if where == "a-directory":
+        journal = tmp_path / "journal"
+        journal.mkdir()
+        reason = "it is a directory"
+    assert main(["chaos", "run", str(exp), "--journal", str(journal)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # not "cannot reach": nothing was run against the (closed) target
+    assert err == f"reliability: error: {journal}: cannot write the journal: {reason}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exp.yaml", journal.name]
+                                                                 if where == "a-directory"
+                                                                 else ["exp.yaml"])
+
+
+def test_run_refuses_a_malformed_url_in_the_experiment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
+    data = experiment(closed_url())
+    data["method"][1]["provider"]["url"] = "localhost:8080/ask"
+    exp = write(tmp_path / "exp.yaml", data)
+    assert main(["chaos", "run", str(exp), "--journal", str(tmp_path / "j.json")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"reliability: error: {exp}: method[1].provider.url: invalid URL 'localhost:8080/ask': "
+        "expected http(s)://host:port\n"
+    )
+
+
+def test_run_against_an_unreachable_target_is_exit_2_and_injects_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
+    base = closed_url()
+    exp = write(tmp_path / "exp.yaml", experiment(base))
+    journal = tmp_path / "j.json"
+    assert main(["chaos", "run", str(exp), "--journal", str(journal)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == (
+        f"reliability: error: cannot reach {base}/ask: Connection refused; nothing was injected"
+    )
+    assert "status: unreachable" in out and "steady state before the method: not checked" in out
+    data = json.loads(journal.read_text())
+    assert data["status"] == "unreachable" and data["run"] == []  # the method never ran
+    assert len(data["rollbacks"]) == 1  # rollbacks always run (here they cannot reach it either)
 
 
 def test_bad_experiment_is_one_line_and_exit_2(

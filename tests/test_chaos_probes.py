@@ -7,8 +7,14 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import Counter
 
-from chaos.experiment import MetricProvider, PrometheusProvider
-from chaos.probes import ActivityError, metric_value, prometheus_query
+from chaos.experiment import HttpProvider, MetricProvider, PrometheusProvider
+from chaos.probes import (
+    ActivityError,
+    UnreachableError,
+    http_requests,
+    metric_value,
+    prometheus_query,
+)
 from tests.servers import PrometheusServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -33,10 +39,11 @@ async def test_prometheus_values(prometheus: PrometheusServer) -> None:
 async def test_prometheus_errors_are_activity_errors(prometheus: PrometheusServer) -> None:
     with pytest.raises(ActivityError, match=r"failed: .*parse error"):
         await prometheus_query(query(prometheus, "sum("))
-    closed = PrometheusProvider(type="prometheus", url=f"http://127.0.0.1:{free_port()}",
-                                query="up", timeout=1.0)
-    with pytest.raises(ActivityError, match=r"Prometheus http://127\.0\.0\.1"):
+    url = f"http://127.0.0.1:{free_port()}"
+    closed = PrometheusProvider(type="prometheus", url=url, query="up", timeout=1.0)
+    with pytest.raises(UnreachableError) as caught:
         await prometheus_query(closed)
+    assert str(caught.value) == f"cannot reach {url}: Connection refused"
 
 
 async def test_metric_in_this_process_sums_matching_samples() -> None:
@@ -55,7 +62,16 @@ async def test_metric_in_this_process_sums_matching_samples() -> None:
 
 
 async def test_metric_from_an_unreachable_page() -> None:
-    probe = MetricProvider(type="metric", name="x", url=f"http://127.0.0.1:{free_port()}/metrics",
-                           timeout=1.0)
-    with pytest.raises(ActivityError, match="/metrics"):
+    url = f"http://127.0.0.1:{free_port()}/metrics"
+    probe = MetricProvider(type="metric", name="x", url=url, timeout=1.0)
+    with pytest.raises(UnreachableError) as caught:
         await metric_value(probe)
+    assert str(caught.value) == f"cannot reach {url}: Connection refused"
+
+
+async def test_http_probe_that_gets_no_answer_says_why() -> None:
+    url = f"http://127.0.0.1:{free_port()}/ask"
+    probe = HttpProvider(type="http", url=url, requests=3, concurrency=2, timeout=1.0)
+    with pytest.raises(UnreachableError) as caught:
+        await http_requests(probe)
+    assert (caught.value.url, caught.value.reason) == (url, "Connection refused")
