@@ -13,8 +13,8 @@ import yaml
 from chaos.experiment import load_experiment
 from planner.cli import main
 from tests.chaos_service import TOKEN, running_service
-from tests.test_chaos_generate import POLICY, TABLE, from_plan
 from tests.servers import free_port
+from tests.test_chaos_generate import POLICY, TABLE, from_plan
 from tests.test_chaos_runner import experiment
 
 
