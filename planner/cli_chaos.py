@@ -22,6 +22,40 @@ from planner.errors import PlannerError
 from planner.output import write_atomic, write_into_directory
 from planner.urls import check_url
 
+_RUN_EXIT_CODES = """
+exit codes: 0 ok, 1 the hypothesis did not hold, 2 bad input, an unreachable target or a failed
+action (one line on stderr)
+"""
+
+_FILE_EXIT_CODES = """
+exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
+"""
+
+_GENERATE = """\
+  reliability chaos generate examples/ai_gateway/system.yaml -o experiments/
+  reliability chaos generate plan.json -o experiments/ --url http://127.0.0.1:8080/v1/complete
+  reliability chaos generate system.yaml -o experiments/ --injection-rate 0.25
+"""
+
+_RUN = """\
+  reliability chaos run experiments/fm-003-llm-primary-outage-5xx.yaml
+  reliability chaos run experiment.yaml --journal runs/journal.json --no-live
+"""
+
+_EXPORT = """\
+  reliability chaos export experiment.yaml -o ctk.json   # then Chaos Toolkit: chaos run ctk.json
+"""
+
+_TOKEN = """
+The admin token of injection actions is read from $RELIABILITY_CHAOS_TOKEN (never from the file).
+"""
+
+
+def _epilog(*examples: str, runs: bool = False) -> str:
+    """The `--help` epilog: examples, then (for what runs experiments) the token, exit codes."""
+    tail = _TOKEN + _RUN_EXIT_CODES if runs else _FILE_EXIT_CODES
+    return "examples:\n" + "".join(examples) + tail
+
 
 def _plan_document(path: str) -> dict[str, Any]:
     """The plan as the planner's JSON document, from a plan file or by analysing a spec."""
@@ -112,6 +146,8 @@ def register(subparsers: Any) -> None:
         help="generate, run and export chaos experiments",
         description="Chaos experiments that check the plan's mechanisms contain the failures it "
         "predicts: generate them from a plan, run them against a service, export them.",
+        epilog=_epilog(_GENERATE, _RUN, _EXPORT, runs=True),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = chaos.add_subparsers(dest="chaos_command", metavar="ACTION", required=True)
 
@@ -121,6 +157,8 @@ def register(subparsers: Any) -> None:
         description="Write one experiment (YAML) per P1/P2 failure mode: it injects that mode's "
         "fault on the dependency and checks what the plan predicts (SLO / blast radius, the "
         "breaker opening within the planned time, the fallback serving).",
+        epilog=_epilog(_GENERATE),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gen.add_argument("spec", metavar="SPEC", help="a system spec, or a plan file")
     gen.add_argument("-o", "--output", metavar="DIR", required=True,
@@ -140,6 +178,8 @@ def register(subparsers: Any) -> None:
         help="run an experiment; exit 1 when the hypothesis did not hold",
         description="Run an experiment: steady state before, the method, steady state after, "
         "then every rollback (always). Prints the verdict; writes the JSON journal.",
+        epilog=_epilog(_RUN, runs=True),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("experiment", metavar="EXPERIMENT", help="the experiment (YAML or JSON)")
     run.add_argument("--journal", metavar="FILE", default="journal.json",
@@ -152,6 +192,8 @@ def register(subparsers: Any) -> None:
         "export",
         help="the experiment in Chaos Toolkit's JSON format",
         description="Export an experiment to Chaos Toolkit's JSON format (rollbacks: always).",
+        epilog=_epilog(_EXPORT, "  reliability chaos export experiment.yaml | jq .method\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("experiment", metavar="EXPERIMENT", help="the experiment (YAML or JSON)")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

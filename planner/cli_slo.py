@@ -17,6 +17,24 @@ from typing import Any
 
 __all__ = ["measure_into", "register"]
 
+_RULES_EPILOG = """\
+examples:
+  reliability rules examples/ai_gateway/system.yaml
+  reliability rules system.yaml -o rules.yml && promtool check rules rules.yml
+  reliability rules system.yaml -o rules.yml --alertmanager inhibit.yml   # both or neither
+  reliability rules system.yaml --min-errors 10 -o rules.yml   # a stricter low-traffic guard
+
+exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
+"""
+
+_DASHBOARD_EPILOG = """\
+examples:
+  reliability dashboard examples/ai_gateway/system.yaml
+  reliability dashboard system.yaml -o dashboard.json   # then Grafana: Dashboards > Import
+
+exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
+"""
+
 _SLA_EPILOG = """\
 examples:
   reliability sla system.yaml --prometheus http://127.0.0.1:9090
@@ -35,6 +53,8 @@ def register(subparsers: Any) -> None:
         description="Prometheus recording rules (event-weighted error ratios per window, budget, "
         "burn rate) and the multi-window multi-burn-rate ErrorBudgetBurn alerts (page, ticket) "
         "for every SLO of the spec. Check the output with `promtool check rules`.",
+        epilog=_RULES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rules.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
     rules.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -82,6 +102,8 @@ def register(subparsers: Any) -> None:
         description="An importable Grafana dashboard: SLO availability vs target, error budget, "
         "burn rates, per-policy calls/failures/rejections, breaker states, bulkhead saturation, "
         "retry rate and p99 latency.",
+        epilog=_DASHBOARD_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dashboard.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
     dashboard.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

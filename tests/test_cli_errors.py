@@ -144,3 +144,22 @@ def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> No
 
 def test_errors_subclass_the_families_main_catches() -> None:
     assert issubclass(SpecError, PlannerError) and issubclass(UpstreamError, PlannerError)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["rules"], ["sla"], ["dashboard"], ["chaos"], ["chaos", "generate"], ["chaos", "run"],
+     ["chaos", "export"]],
+    ids=" ".join,
+)
+def test_subcommand_help_has_examples_of_itself(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    examples = out.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    invocation = "reliability " + " ".join(command)
+    assert len(examples) >= 2
+    assert all(line.startswith("  reliability ") for line in examples), examples
+    assert any(line.startswith(f"  {invocation} ") for line in examples), examples
+    assert "exit codes:" in out
