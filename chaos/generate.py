@@ -71,6 +71,9 @@ class FailureModeFacts:
     users_impacted: float  # percent, without mechanisms
     users_impacted_with: float  # percent, with the planned mechanisms
     mechanisms: tuple[str, ...] = ()  # "policy: mechanism" entries the plan says contain it
+    # succeeds at the transport level (wrong or stale answers at HTTP 200): the error ratio and
+    # the breakers cannot see it, so no experiment on them can check what the plan predicts
+    silent: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
                 users_impacted=float(_value(fm.get("users_impacted")) or 0.0),
                 users_impacted_with=float(_value(fm.get("users_impacted_with")) or 0.0),
                 mechanisms=tuple(str(m) for m in fm.get("mechanisms") or ()),
+                silent=bool(fm.get("silent", False)),
             )
         )
     mechanisms = report.get("mechanisms") or {}
@@ -225,6 +229,10 @@ def generate_one(
     injection_rate: float | None = None,
 ) -> Generated | Skipped:
     """The experiment of one failure mode, or why there is none."""
+    if mode.silent:
+        return Skipped(mode.id, f"{mode.component}'s answers succeed at the transport level (HTTP"
+                                " 200): the error ratio and the breakers cannot see the fault;"
+                                " verify answer validation instead")
     policies = policies_for(mode.component, facts.policies)
     if not policies:
         own = " other than its inbound one" if mode.component in facts.inbound else ""

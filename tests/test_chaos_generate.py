@@ -125,6 +125,17 @@ def test_wrong_answers_are_injected_as_outcomes() -> None:
     assert data["method"][0]["provider"]["fault"] == "outcome"
 
 
+def test_silent_modes_are_skipped_instead_of_an_experiment_that_cannot_fail() -> None:
+    # wrong answers at HTTP 200: the plan says they reach every user with the mechanisms too, so
+    # an error-ratio bound of 100 % would hold whatever happens
+    silent = FailureModeFacts(**{**mode("FM-011", POLICY, "quality", transient=False,
+                                        with_=100.0).__dict__, "silent": True})
+    made, skipped = generate(facts(silent))
+    assert made == []
+    assert [s.id for s in skipped] == ["FM-011"]
+    assert "answer validation" in skipped[0].reason
+
+
 def test_blast_radius_bound_replaces_the_budget_when_the_plan_predicts_impact() -> None:
     data = only(generate(facts(mode("FM-005", POLICY, "errors", with_=30.0))))
     assert data["steady-state-hypothesis"]["probes"][0]["tolerance"]["range"][1] == 0.3
