@@ -347,9 +347,9 @@ def _mitigation(
         fallbacks = sorted({p.fallback or "a degraded answer" for p in plans if p.has_fallback})
         policies = ", ".join(sorted(p.policy for p in plans))
         contain = (
-            f"switch the callers to {', '.join(fallbacks)} by forcing {policies} open, or map a"
-            " failed validation to an error (failure_if_result) so the breakers open and the"
-            " fallback serves"
+            f"switch the callers to their fallback ({', '.join(fallbacks)}) by forcing {policies}"
+            " open, or map a failed validation to an error (failure_if_result) so the breakers"
+            " open and the fallback serves"
             if fallbacks
             else "no fallback is declared: pin a known-good version or take the feature offline"
         )
