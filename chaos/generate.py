@@ -276,7 +276,10 @@ def generate_one(
         if breaker.trip_seconds is not None and breaker.rps is not None:
             # The planned rate for the planned time: the breaker must open within it.
             load["rate"] = breaker.rps
-            load["requests"] = min(MAX_REQUESTS, math.ceil(breaker.trip_seconds * breaker.rps))
+            # rounded first: the plan's figures keep 12 significant digits, so 100 calls / 150
+            # calls/s comes back as 0.666666666667 s, and × 150 must still be 100 requests
+            calls = round(breaker.trip_seconds * breaker.rps, 6)
+            load["requests"] = min(MAX_REQUESTS, math.ceil(calls))
             within = f"{breaker.trip_seconds:.3g}s"
         else:
             load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))

@@ -244,3 +244,11 @@ async def test_generated_experiment_deviates_with_the_mechanisms_removed(
     deviated = {d.probe for d in verdict.deviations}
     assert deviated == {"entry-error-ratio", f"fallback-{POLICY}-served"}
     assert verdict.rollbacks_run == 1 and verdict.rollbacks_failed == 0
+
+
+def test_a_trip_time_rounded_to_twelve_digits_still_asks_for_the_planned_calls() -> None:
+    # 100 calls at 150 calls/s: the plan writes the trip time as 0.666666666667 s
+    modes = mode("FM-001", POLICY, "crash", transient=False)
+    data = only(generate(facts(modes, trip=0.666666666667, rps=150.0)))
+    load = data["method"][1]["provider"]
+    assert (load["rate"], load["requests"]) == (150.0, 100)  # not 101
