@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.output import write_atomic, write_files, write_into_directory
 
@@ -172,3 +176,49 @@ def test_write_into_directory_removes_the_directories_it_made_on_failure(
         tmp_path / "a" / "b" / "1.md", tmp_path / "a" / "b" / "2.md"
     ]
     assert (tmp_path / "a" / "b" / "2.md").read_text() == "two"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    existing=st.lists(st.booleans(), min_size=1, max_size=5),
+    fail_at=st.integers(min_value=0, max_value=5),
+    step=st.sampled_from(["replace", "backup"]),
+)
+def test_write_files_is_all_or_nothing(existing: list[bool], fail_at: int, step: str) -> None:
+    """Whichever file's step fails (or none: fail_at past the end), the directory holds either
+    every new text or exactly what it held before, and no temporary file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        names = [f"f{i}.txt" for i in range(len(existing))]
+        before = {n: f"old {n}" for n, e in zip(names, existing, strict=True) if e}
+        for name, text in before.items():
+            (root / name).write_text(text)
+        calls = {"replace": 0, "backup": 0}
+        real_replace, real_copy = os.replace, shutil.copy2
+
+        def replace(src: str, dst: str | Path) -> None:
+            if not str(src).endswith(".old"):  # moving a new file into place
+                calls["replace"] += 1
+                if step == "replace" and calls["replace"] == fail_at + 1:
+                    raise OSError(errno.EIO, "Input/output error", src)
+            real_replace(src, dst)
+
+        def copy2(src: str | Path, dst: str | Path) -> object:
+            calls["backup"] += 1
+            if step == "backup" and calls["backup"] == fail_at + 1:
+                raise OSError(errno.ENOSPC, "No space left on device", src)
+            return real_copy(src, dst)
+
+        failing = (step == "replace" and fail_at < len(names)) or (
+            step == "backup" and len(names) > 1 and fail_at < sum(existing)
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "replace", replace)
+            patch.setattr(shutil, "copy2", copy2)
+            if failing:
+                with pytest.raises(OSError):
+                    write_files({root / n: f"new {n}" for n in names})
+            else:
+                write_files({root / n: f"new {n}" for n in names})
+        after = {p.name: p.read_text() for p in root.iterdir()}
+        assert after == (before if failing else {n: f"new {n}" for n in names})
