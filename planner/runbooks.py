@@ -234,10 +234,11 @@ def _silent_runbook(mode: FailureMode, plans: tuple[EdgePlan, ...]) -> Runbook:
     c = mode.component
     what = "stale results" if mode.category == "data" else "wrong answers"
     symptoms = [_SYMPTOMS.get(mode.category, "{c}: " + mode.failure).format(c=c), mode.failure]
-    symptoms.append(
-        f"up to {format_percent(mode.users_impacted.value, 2)}% of users get {what}, with or"
-        " without the mechanisms: the calls succeed, so no breaker opens and no fallback serves"
-    )
+    if mode.users_impacted.value > 0:  # as the other runbooks: no line for 0 % of users
+        symptoms.append(
+            f"up to {format_percent(mode.users_impacted.value, 2)}% of users get {what}, with or"
+            " without the mechanisms: the calls succeed, so no breaker opens and no fallback serves"
+        )
     alert = (
         f"no availability alert fires (the calls succeed): answer validation of {c} — a quality"
         " SLI, e.g. the ratio of answers failing validation — is what detects it"
