@@ -140,7 +140,9 @@ def _build_shared(section: str, name: str, config: Any, storage: Any) -> Layer:
     """A breaker or rate limiter sharing its state through the plan's `storage` section."""
     if section == "circuit_breaker":
         return build_breaker(name, config, storage)
-    return RateLimiter(storage=storage, key=name, **_set(config))
+    options = _set(config)
+    options.setdefault("key", name)
+    return RateLimiter(storage=storage, **options)
 
 
 def build_storage(config: StorageConfig | None) -> Any:

@@ -408,11 +408,16 @@ class BulkheadConfig(_Model):
 
 
 class RateLimiterConfig(_Model):
-    """`RateLimiter(rate_per_s, burst, max_wait)` options; `rate_per_s` is required."""
+    """`RateLimiter(rate_per_s, burst, max_wait, key)` options; `rate_per_s` is required."""
 
     rate_per_s: Annotated[float, Field(gt=0)] | None = None
     burst: Annotated[int, Field(ge=1)] | None = None
     max_wait: Duration | None = None
+    key: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="bucket key in the shared storage (default: the policy name); policies "
+        "with the same key share one bucket, e.g. one provider account",
+    )
 
 
 class FallbackConfig(_Model):
@@ -482,7 +487,8 @@ class PolicyConfig(_Model):
 
 
 class RedisStorageConfig(_Model):
-    """`RedisStorage(url, namespace, sync_interval, key_ttl, timeout)` options; `url` required."""
+    """`RedisStorage(url, namespace, sync_interval, key_ttl, timeout, max_backoff)` options;
+    `url` required."""
 
     url: str = Field(description="redis-py URL: redis://host:6379/0, rediss:// (TLS) or unix://")
     namespace: Annotated[str, Field(min_length=1)] | None = Field(
@@ -493,6 +499,9 @@ class RedisStorageConfig(_Model):
     )
     key_ttl: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
+    max_backoff: PositiveDuration | None = Field(
+        default=None, description="longest pause before trying a failed Redis again"
+    )
 
     @field_validator("url")
     @classmethod

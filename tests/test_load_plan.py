@@ -98,7 +98,7 @@ EVERYTHING: dict[str, Any] = {
         "failure_if_result": f"{HERE}.is_slow_answer",
     },
     "bulkhead": {"max_concurrent": 40, "max_wait": "150ms"},
-    "rate_limiter": {"rate_per_s": 50, "burst": 100, "max_wait": 0.5},
+    "rate_limiter": {"rate_per_s": 50, "burst": 100, "max_wait": 0.5, "key": "provider-account"},
     "fallback": {
         "handler": f"{HERE}.serve_cached",
         "on": ["aiohttp.ClientError"],
@@ -170,6 +170,7 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
     limiter = policy.rate_limiter
     assert isinstance(limiter, RateLimiter)
     assert (limiter.rate_per_s, limiter.burst, limiter.max_wait) == (50.0, 100, 0.5)
+    assert limiter.key == "provider-account"
 
     fallback = policy.fallback
     assert isinstance(fallback, Fallback)

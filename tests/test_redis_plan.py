@@ -84,6 +84,34 @@ async def test_two_instances_loading_one_plan_share_breaker_and_rate_limit(
 
 
 @pytest.mark.integration
+async def test_policies_with_one_key_share_one_bucket_and_max_backoff_reaches_the_storage(
+    redis_srv: RedisServer,
+) -> None:
+    spec = plan(redis_srv.url, f"shop{uuid.uuid4().hex[:6]}", max_backoff="2s")
+    limit = {"rate_per_s": 1, "burst": 2, "key": "provider-account"}
+    spec["mechanisms"] = {"chat": {"rate_limiter": limit}, "embed": {"rate_limiter": limit},
+                          "other": {"rate_limiter": {"rate_per_s": 1, "burst": 2}}}
+    registry = load_plan(spec)
+    try:
+        assert isinstance(registry.storage, RedisStorage)
+        assert registry.storage.max_backoff == 2.0
+
+        async def call() -> str:
+            return "done"
+
+        outcomes = []
+        for name in ("chat", "embed", "chat", "other"):
+            try:
+                outcomes.append(await registry.policy(name)(call)())
+            except RateLimitedError:
+                outcomes.append("limited")
+        # chat and embed draw on the provider account's one burst of 2; other has its own
+        assert outcomes == ["done", "done", "limited", "done"]
+    finally:
+        await registry.aclose()
+
+
+@pytest.mark.integration
 async def test_a_reload_gives_the_fleet_new_thresholds(
     redis_srv: RedisServer, tmp_path: Path
 ) -> None:
@@ -129,7 +157,8 @@ def test_storage_section_errors_name_the_field_and_hide_the_url(tmp_path: Path) 
 
     path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_every=1)))
     with pytest.raises(PlanError, match=r"storage\.redis: unknown key 'sync_every'; expected one "
-                                        r"of: url, namespace, sync_interval, key_ttl, timeout"):
+                                        r"of: url, namespace, sync_interval, key_ttl, timeout, "
+                                        r"max_backoff"):
         load_plan(path)
 
     path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_interval="0s")))
