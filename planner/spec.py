@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -48,8 +48,7 @@ __all__ = [
 #: Tier name → availability objective in percent (the seed's reliability targets).
 TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
 
-#: Component kinds with a failure-mode catalog (planner/failures.py holds one entry per kind).
-KINDS = (
+ComponentKind = Literal[
     "service",
     "worker",
     "database",
@@ -63,7 +62,11 @@ KINDS = (
     "llm_api",
     "vector_db",
     "search",
-)
+]
+"""The component kinds with a failure-mode catalog (planner/failures.py holds one per kind)."""
+
+#: The same kinds as a tuple, for iteration.
+KINDS: tuple[str, ...] = get_args(ComponentKind)
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; the spec accepts a number of seconds or "250ms", "2s", "1m", "1h", "1d"."""
@@ -151,21 +154,7 @@ class Component(_Model):
     """A deployable part of the system and how it behaves."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal[
-        "service",
-        "worker",
-        "database",
-        "cache",
-        "queue",
-        "object_storage",
-        "load_balancer",
-        "dns",
-        "cdn",
-        "external_api",
-        "llm_api",
-        "vector_db",
-        "search",
-    ]
+    kind: ComponentKind
     description: str = ""
     entry_point: bool = False
     traffic_share: float | None = Field(default=None, gt=0, le=1)
