@@ -16,7 +16,7 @@ from typing import Any
 
 from planner import availability, blast, failures, mechanisms, monitoring, recovery, redundancy
 from planner.graph import Graph
-from planner.model import Figure, Header, Plan
+from planner.model import Figure, Header, Plan, significant
 from planner.spec import SystemSpec
 from planner.units import DAY
 
@@ -99,7 +99,7 @@ def _plain(value: Any) -> Any:
     if cls is float:
         if math.isinf(value):
             return "unbounded" if value > 0 else "-unbounded"
-        return None if math.isnan(value) else value
+        return None if math.isnan(value) else significant(value)
     if cls is Figure:
         return {
             "value": _plain(value.value),

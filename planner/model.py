@@ -33,23 +33,14 @@ def significant(value: float) -> float:
 class Figure:
     """A derived number with its unit, the formula that produced it and that formula's inputs.
 
-    Float values and inputs are rounded to 12 significant digits when the figure is made, so
-    every output (report, YAML, JSON) shows the number, not its binary rounding noise."""
+    Floats are kept as computed; the plan document rounds them to `SIGNIFICANT_DIGITS` when it is
+    written (`planner.build.plan_to_dict`), so no output shows binary rounding noise and building
+    a large plan does not pay for rounding hundreds of thousands of figures."""
 
     value: float
     unit: str
     formula: str
     inputs: Mapping[str, float | int | str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.value, float):
-            object.__setattr__(self, "value", significant(self.value))
-        if any(isinstance(v, float) for v in self.inputs.values()):
-            object.__setattr__(
-                self,
-                "inputs",
-                {k: significant(v) if isinstance(v, float) else v for k, v in self.inputs.items()},
-            )
 
 
 # -- header ------------------------------------------------------------------------------------

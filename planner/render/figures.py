@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from planner.model import Figure
+from planner.model import Figure, significant
 from planner.units import format_duration, format_percent
 
 #: Written where a table cell has no value (no target given, nothing measured).
@@ -23,6 +23,7 @@ def percent(value: float, digits: int | None = None) -> str:
     By default availabilities (≥ 90) keep four decimals, so the nines stay visible; smaller
     percentages keep three significant digits.
     """
+    value = significant(value)  # as the plan document writes it: no binary rounding noise
     if digits is None and abs(value) >= 1000:
         # A budget spent many times over: the digits after the point say nothing.
         return f"{value:,.0f}%"
@@ -56,7 +57,7 @@ def figure(fig: Figure | None) -> str:
     if fig is None:
         return NONE
     unit = fig.unit.strip()
-    value = fig.value
+    value = significant(fig.value)
     if math.isnan(value):
         return NONE
     if math.isinf(value):
