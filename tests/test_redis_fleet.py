@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import RedisServer
+from tests.servers import RedisServer, redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -177,11 +177,9 @@ class Worker:
 
 @pytest.fixture
 def redis_srv() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    try:
+    """Its own server per test: the tests here kill and restart it."""
+    with redis_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,6 @@ def plan(url: str, namespace: str, **storage: Any) -> dict[str, Any]:
             "provider": {"rate_limiter": {"rate_per_s": 1, "burst": 2}},
         },
     }
-
-
-@pytest.fixture
-def redis_srv() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.integration
