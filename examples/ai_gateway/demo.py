@@ -120,8 +120,12 @@ class Processes:
                 proc.kill()
                 proc.wait()
 
-    def pids(self) -> list[int]:
-        return [proc.pid for _, proc in self._procs]
+    def named(self, name: str) -> subprocess.Popen[bytes]:
+        """The process started under `name`."""
+        for proc_name, proc in self._procs:
+            if proc_name == name:
+                return proc
+        raise KeyError(name)
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, procs: Processes, name: str,
@@ -307,7 +311,7 @@ async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
                 await wait_ready(session, url[name] + probe, procs, name, proc)
             if prom_url is not None:
                 await wait_ready(session, prom_url + "/-/ready", procs, "prometheus",
-                                 procs_by_name(procs, "prometheus"))
+                                 procs.named("prometheus"))
                 # Prometheus's increase() cannot count what a series held when it first saw it:
                 # make the success and the failure series exist, and be scraped, before the load.
                 await warm_up(session, url, prom_url)
@@ -384,13 +388,6 @@ def spec_for_job(workdir: Path, job: str) -> Path:
     path = workdir / f"system-{job}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
-
-
-def procs_by_name(procs: Processes, name: str) -> subprocess.Popen[bytes]:
-    for proc_name, proc in procs._procs:
-        if proc_name == name:
-            return proc
-    raise KeyError(name)
 
 
 def main(argv: list[str] | None = None) -> int:
