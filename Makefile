@@ -20,6 +20,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check resilience exporters planner chaos tests benchmarks examples
+	$(BIN)/ruff format --check resilience exporters planner chaos tests benchmarks examples
 	$(BIN)/mypy
 
 bench: $(STAMP)

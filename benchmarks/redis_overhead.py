@@ -65,7 +65,8 @@ def redis_server(url: str | None) -> Iterator[str]:
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         client = redis.Redis(port=port)
@@ -180,8 +181,11 @@ async def round_trips(url: str) -> list[tuple[str, int, float]]:
         # The loop never yields (a successful call awaits nothing that suspends): the sync task
         # never runs, so this row counts the call path alone, not what a service would send.
         rows.append(
-            (f"RedisStorage, tight loop ({N:,} calls; never yields, so no sync ran)", N,
-             counter.mark() - before)
+            (
+                f"RedisStorage, tight loop ({N:,} calls; never yields, so no sync ran)",
+                N,
+                counter.mark() - before,
+            )
         )
         await storage.aclose()
         # About 1,000 calls/s for RATE_SECONDS: the background sync runs once per second.

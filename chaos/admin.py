@@ -105,20 +105,23 @@ class _Admin:
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "expected a JSON object body such as {\"enabled\": true}")
+            return _error(400, 'expected a JSON object body such as {"enabled": true}')
         if not isinstance(body, dict):
-            return _error(400, "expected a JSON object body such as {\"enabled\": true}")
+            return _error(400, 'expected a JSON object body such as {"enabled": true}')
         unknown = sorted(set(body) - {"enabled", "injection_rate", "fault", "latency"})
         if unknown:
-            return _error(400, f"unknown field {unknown[0]!r}; expected enabled, "
-                          "injection_rate, fault, latency")
+            return _error(
+                400,
+                f"unknown field {unknown[0]!r}; expected enabled, injection_rate, fault, latency",
+            )
         enabled = body.get("enabled")
         if not isinstance(enabled, bool):
             return _error(400, f"field 'enabled': expected true or false, got {enabled!r}")
         fault = body.get("fault")
         if fault is not None and fault not in FAULT_KINDS:
-            return _error(400, f"field 'fault': expected one of {', '.join(FAULT_KINDS)}, "
-                          f"got {fault!r}")
+            return _error(
+                400, f"field 'fault': expected one of {', '.join(FAULT_KINDS)}, got {fault!r}"
+            )
         targets = self._registry.injections(policy, fault)
         if not targets:
             kind = f" of kind {fault!r}" if fault else ""

@@ -63,8 +63,9 @@ def _tolerance(tolerance: Tolerance) -> Any:
 
 
 def _python(func: str, provider: Any, exclude: set[str] | None = None) -> dict[str, Any]:
-    arguments = provider.model_dump(mode="json", exclude={"type", *(exclude or set())},
-                                    exclude_none=True)
+    arguments = provider.model_dump(
+        mode="json", exclude={"type", *(exclude or set())}, exclude_none=True
+    )
     return {"type": "python", "module": PROVIDERS_MODULE, "func": func, "arguments": arguments}
 
 
@@ -78,8 +79,10 @@ def _injection(provider: InjectionProvider) -> dict[str, Any]:
         "type": "http",
         "url": f"{provider.admin_url.rstrip('/')}/{provider.policy}",
         "method": "POST",
-        "headers": {"Content-Type": "application/json",
-                    "Authorization": f"Bearer ${{{TOKEN_SECRET}}}"},
+        "headers": {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer ${{{TOKEN_SECRET}}}",
+        },
         "arguments": body,
         "expected_status": 200,
         "timeout": provider.timeout,
@@ -99,8 +102,12 @@ def _provider(activity: Probe | Action) -> dict[str, Any]:
             tolerance.target in (None, "status")
         )
         if provider.requests == 1 and by_status:
-            native: dict[str, Any] = {"type": "http", "url": provider.url,
-                                      "method": provider.method, "timeout": provider.timeout}
+            native: dict[str, Any] = {
+                "type": "http",
+                "url": provider.url,
+                "method": provider.method,
+                "timeout": provider.timeout,
+            }
             if provider.headers:
                 native["headers"] = provider.headers
             if provider.body is not None:
@@ -118,12 +125,16 @@ def _provider(activity: Probe | Action) -> dict[str, Any]:
 
 
 def _activity(activity: Probe | Action) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": activity.type, "name": activity.name,
-                            "provider": _provider(activity)}
+    data: dict[str, Any] = {
+        "type": activity.type,
+        "name": activity.name,
+        "provider": _provider(activity),
+    }
     if isinstance(activity, Probe) and activity.tolerance is not None:
         data["tolerance"] = _tolerance(activity.tolerance)
-    pauses = {k: v for k, v in (("before", activity.pauses.before),
-                                ("after", activity.pauses.after)) if v}
+    pauses = {
+        k: v for k, v in (("before", activity.pauses.before), ("after", activity.pauses.after)) if v
+    }
     if pauses:
         data["pauses"] = pauses
     if activity.background:
@@ -146,17 +157,25 @@ def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dic
     for activity in experiment.method:
         provider = activity.provider
         if isinstance(provider, MetricProvider) and provider.mode == "increase":
-            method.append({"type": "probe", "name": f"baseline-{activity.name}",
-                           "provider": _python("metric_baseline", provider, {"mode"})})
+            method.append(
+                {
+                    "type": "probe",
+                    "name": f"baseline-{activity.name}",
+                    "provider": _python("metric_baseline", provider, {"mode"}),
+                }
+            )
     method.extend(_activity(a) for a in experiment.method)
     uses_token = any(
         isinstance(a.provider, InjectionProvider)
         for a in (*experiment.method, *experiment.rollbacks)
     )
-    token_envs = sorted({
-        a.provider.token_env for a in (*experiment.method, *experiment.rollbacks)
-        if isinstance(a.provider, InjectionProvider)
-    })
+    token_envs = sorted(
+        {
+            a.provider.token_env
+            for a in (*experiment.method, *experiment.rollbacks)
+            if isinstance(a.provider, InjectionProvider)
+        }
+    )
     data: dict[str, Any] = {
         "version": "1.0.0",
         "title": experiment.title,
@@ -169,8 +188,10 @@ def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dic
         data["configuration"] = dict(experiment.configuration)
     if uses_token:
         if len(token_envs) > 1:
-            raise ExperimentError(f"{source}: token_env: one environment variable expected for "
-                                  f"every injection action, got {', '.join(token_envs)}")
+            raise ExperimentError(
+                f"{source}: token_env: one environment variable expected for "
+                f"every injection action, got {', '.join(token_envs)}"
+            )
         data["secrets"] = {SECRET_SCOPE: {TOKEN_SECRET: {"type": "env", "key": token_envs[0]}}}
     if hypothesis is not None:
         data["steady-state-hypothesis"] = {
@@ -181,14 +202,15 @@ def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dic
     data["rollbacks"] = [_activity(a) for a in experiment.rollbacks]
     data["runtime"] = {
         "rollbacks": {"strategy": "always"},
-        "hypothesis": {"strategy": "default",
-                       "frequency": experiment.runtime.hypothesis_frequency},
+        "hypothesis": {"strategy": "default", "frequency": experiment.runtime.hypothesis_frequency},
     }
     judged = [a.name for a in experiment.method if isinstance(a, Probe) and a.tolerance is not None]
-    data["extensions"] = [{
-        "name": "reliability-os",
-        "judged_method_probes": judged,
-        "note": "`reliability chaos run` fails the experiment when these method probes are out "
-                "of tolerance; Chaos Toolkit only records them",
-    }]
+    data["extensions"] = [
+        {
+            "name": "reliability-os",
+            "judged_method_probes": judged,
+            "note": "`reliability chaos run` fails the experiment when these method probes are out "
+            "of tolerance; Chaos Toolkit only records them",
+        }
+    ]
     return data

@@ -113,9 +113,9 @@ class RegexTolerance(_Model):
 
 
 Scalar: TypeAlias = bool | int | float | str
-Tolerance: TypeAlias = Annotated[
-    RangeTolerance | RegexTolerance, Field(discriminator="type")
-] | list[Scalar] | Scalar
+Tolerance: TypeAlias = (
+    Annotated[RangeTolerance | RegexTolerance, Field(discriminator="type")] | list[Scalar] | Scalar
+)
 
 
 # -------------------------------------------------------------------------------------- providers
@@ -329,8 +329,11 @@ def parse_experiment(data: object, source: str = "<experiment>") -> Experiment:
     if not isinstance(variables, dict):
         raise ExperimentError(f"{source}: configuration: expected a mapping of names to values")
     resolved = {
-        key: (value if key in {"configuration", "description", "title"}
-              else _substitute(value, variables, key, source))
+        key: (
+            value
+            if key in {"configuration", "description", "title"}
+            else _substitute(value, variables, key, source)
+        )
         for key, value in data.items()
     }
     try:

@@ -218,26 +218,39 @@ def _metric_probe(name: str, metric: str, labels: dict[str, str]) -> dict[str, A
     return {
         "type": "probe",
         "name": name,
-        "provider": {"type": "metric", "url": "${metrics_url}", "name": metric,
-                     "labels": labels, "mode": "increase"},
+        "provider": {
+            "type": "metric",
+            "url": "${metrics_url}",
+            "name": metric,
+            "labels": labels,
+            "mode": "increase",
+        },
         "tolerance": {"type": "range", "range": [1, math.inf]},
     }
 
 
 def generate_one(
-    mode: FailureModeFacts, facts: PlanFacts, configuration: Mapping[str, str],
+    mode: FailureModeFacts,
+    facts: PlanFacts,
+    configuration: Mapping[str, str],
     injection_rate: float | None = None,
 ) -> Generated | Skipped:
     """The experiment of one failure mode, or why there is none."""
     if mode.silent:
-        return Skipped(mode.id, f"{mode.component}'s answers succeed at the transport level (HTTP"
-                                " 200): the error ratio and the breakers cannot see the fault;"
-                                " verify answer validation instead")
+        return Skipped(
+            mode.id,
+            f"{mode.component}'s answers succeed at the transport level (HTTP"
+            " 200): the error ratio and the breakers cannot see the fault;"
+            " verify answer validation instead",
+        )
     policies = policies_for(mode.component, facts.policies)
     if not policies:
         own = " other than its inbound one" if mode.component in facts.inbound else ""
-        return Skipped(mode.id, f"{mode.component} has no policy in the mechanism table{own} (the"
-                                " fault cannot be injected through a dependency call)")
+        return Skipped(
+            mode.id,
+            f"{mode.component} has no policy in the mechanism table{own} (the"
+            " fault cannot be injected through a dependency call)",
+        )
     fault, rate = _fault_and_rate(mode)
     if injection_rate is not None:
         rate = injection_rate
@@ -245,13 +258,17 @@ def generate_one(
     if fault == "latency":
         timeouts = [t for p in policies if (t := _timeout(facts.policies[p])) is not None]
         if not timeouts:
-            return Skipped(mode.id, f"{', '.join(policies)}: no timeout planned, so no latency "
-                                    "that the plan predicts it contains")
+            return Skipped(
+                mode.id,
+                f"{', '.join(policies)}: no timeout planned, so no latency "
+                "that the plan predicts it contains",
+            )
         switch["latency"] = round(LATENCY_OVER_TIMEOUT * max(timeouts), 3)
     budget = max(0.0, 1.0 - facts.slo / 100.0)
     allowed = max(budget, mode.users_impacted_with / 100.0)
     prediction = (
-        f"the SLO holds (error ratio ≤ {budget:.4%})" if allowed == budget
+        f"the SLO holds (error ratio ≤ {budget:.4%})"
+        if allowed == budget
         else f"errors stay within the plan's blast radius ({allowed:.2%} of users)"
     )
     timeout = _request_timeout(facts)
@@ -284,33 +301,53 @@ def generate_one(
         else:
             load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))
             within = f"{breaker.minimum_calls} calls"
-        breaker_checks.append(_metric_probe(
-            f"breaker-{policy}-opened-within-{_slug(within)}",
-            "resilience_circuit_breaker_transitions_total",
-            {"policy": policy, "to_state": "open"},
-        ))
+        breaker_checks.append(
+            _metric_probe(
+                f"breaker-{policy}-opened-within-{_slug(within)}",
+                "resilience_circuit_breaker_transitions_total",
+                {"policy": policy, "to_state": "open"},
+            )
+        )
     method: list[dict[str, Any]] = []
     rollbacks: list[dict[str, Any]] = []
     for policy in policies:
         action: dict[str, Any] = {
-            "type": "action", "name": f"inject-{fault}-{policy}",
-            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
-                         **switch},
+            "type": "action",
+            "name": f"inject-{fault}-{policy}",
+            "provider": {
+                "type": "injection",
+                "admin_url": "${admin_url}",
+                "policy": policy,
+                **switch,
+            },
         }
         if settle and not method:
             action["pauses"] = {"before": settle}
         method.append(action)
-        rollbacks.append({
-            "type": "action", "name": f"stop-{fault}-{policy}",
-            "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": policy,
-                         "fault": fault, "enabled": False},
-        })
+        rollbacks.append(
+            {
+                "type": "action",
+                "name": f"stop-{fault}-{policy}",
+                "provider": {
+                    "type": "injection",
+                    "admin_url": "${admin_url}",
+                    "policy": policy,
+                    "fault": fault,
+                    "enabled": False,
+                },
+            }
+        )
     method.append({"type": "action", "name": "drive-load", "provider": load})
     method.extend(breaker_checks)
     for policy in policies:
         if f"{policy}: fallback" in mode.mechanisms and "fallback" in facts.policies[policy]:
-            method.append(_metric_probe(f"fallback-{policy}-served", "resilience_calls_total",
-                                        {"policy": policy, "outcome": "fallback"}))
+            method.append(
+                _metric_probe(
+                    f"fallback-{policy}-served",
+                    "resilience_calls_total",
+                    {"policy": policy, "outcome": "fallback"},
+                )
+            )
     data: dict[str, Any] = {
         "version": 1,
         "title": f"{mode.id} {mode.component} {mode.name}: {prediction}",
@@ -324,12 +361,18 @@ def generate_one(
         "configuration": dict(configuration),
         "steady-state-hypothesis": {
             "title": prediction,
-            "probes": [{
-                "type": "probe", "name": "entry-error-ratio",
-                "provider": {"type": "http", "url": "${base_url}", **traffic},
-                "tolerance": {"type": "range", "range": [0, round(allowed, 6)],
-                              "target": "error_ratio"},
-            }],
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "entry-error-ratio",
+                    "provider": {"type": "http", "url": "${base_url}", **traffic},
+                    "tolerance": {
+                        "type": "range",
+                        "range": [0, round(allowed, 6)],
+                        "target": "error_ratio",
+                    },
+                }
+            ],
         },
         "method": method,
         "rollbacks": rollbacks,

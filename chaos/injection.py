@@ -149,9 +149,7 @@ class Injection:
         enabled = "callable" if callable(flag) else str(flag)
         extra = self.settings()
         extra = f", {extra}" if extra else ""
-        return (
-            f"{type(self).__name__}(injection_rate={self._rate:g}, enabled={enabled}{extra})"
-        )
+        return f"{type(self).__name__}(injection_rate={self._rate:g}, enabled={enabled}{extra})"
 
     def _should_inject(self) -> bool:
         flag = self._enabled

@@ -29,8 +29,10 @@ def _activities(experiment: Experiment) -> list[tuple[str, Probe | Action]]:
     """Every activity with its place in the file (``method[1]``)."""
     hypothesis = experiment.steady_state_hypothesis
     return [
-        *((f"steady-state-hypothesis.probes[{i}]", p)
-          for i, p in enumerate(hypothesis.probes if hypothesis else [])),
+        *(
+            (f"steady-state-hypothesis.probes[{i}]", p)
+            for i, p in enumerate(hypothesis.probes if hypothesis else [])
+        ),
         *((f"method[{i}]", a) for i, a in enumerate(experiment.method)),
         *((f"rollbacks[{i}]", a) for i, a in enumerate(experiment.rollbacks)),
     ]
@@ -53,8 +55,11 @@ def _check_journal(path: str | os.PathLike[str]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        reason = (f"its directory {target.parent} does not exist"
-                  if not target.parent.exists() else exc.strerror or type(exc).__name__)
+        reason = (
+            f"its directory {target.parent} does not exist"
+            if not target.parent.exists()
+            else exc.strerror or type(exc).__name__
+        )
         raise PreflightError(f"{target}: cannot write the journal: {reason}") from None
     os.close(fd)
     os.unlink(tmp)

@@ -95,9 +95,7 @@ class Verdict:
         """JSON-ready form for the journal."""
         data = asdict(self)
         data["held"] = self.held
-        data["deviations"] = [
-            {**asdict(d), "message": str(d)} for d in self.deviations
-        ]
+        data["deviations"] = [{**asdict(d), "message": str(d)} for d in self.deviations]
         return data
 
 
@@ -263,8 +261,10 @@ class Runner:
 
     def _judge(self, phase: str, probe: Probe, record: dict[str, Any]) -> None:
         if probe.tolerance is not None and not record.get("tolerance_met"):
-            got = record.get("judged_value") if record["status"] == "succeeded" else (
-                record.get("exception")
+            got = (
+                record.get("judged_value")
+                if record["status"] == "succeeded"
+                else (record.get("exception"))
             )
             self.verdict.deviations.append(
                 Deviation(phase, probe.name, describe(probe.tolerance), got)
@@ -315,9 +315,7 @@ class Runner:
 
     async def method(self, run: list[dict[str, Any]], during: list[dict[str, Any]]) -> None:
         """Run the method's activities in order (background ones concurrently)."""
-        sampler = (
-            asyncio.create_task(self._sample_during(during)) if self.display.live else None
-        )
+        sampler = asyncio.create_task(self._sample_during(during)) if self.display.live else None
         background: list[tuple[Probe | Action, asyncio.Task[dict[str, Any]]]] = []
         try:
             for activity in self.experiment.method:
@@ -471,14 +469,13 @@ def format_verdict(verdict: Verdict) -> str:
         lines.extend(f"  - {a}" for a in verdict.failed_activities)
     if verdict.unreachable is not None:
         lines.append(f"{verdict.unreachable}; nothing was injected")
-    lines.append(
-        f"rollbacks: {verdict.rollbacks_run} run, {verdict.rollbacks_failed} failed"
-    )
+    lines.append(f"rollbacks: {verdict.rollbacks_run} run, {verdict.rollbacks_failed} failed")
     if verdict.status == "unreachable":
         lines.append("verdict: the hypothesis could not be checked")
     else:
         lines.append(
-            "verdict: the hypothesis held" if verdict.held
+            "verdict: the hypothesis held"
+            if verdict.held
             else "verdict: the hypothesis did NOT hold"
         )
     return "\n".join(lines)

@@ -9,7 +9,11 @@ rng = random.Random(6)  # injected failures, reproducible
 phase = "flaky"  # flaky: 30% of attempts fail; down: all fail; healthy: none fail
 attempts = 0
 breaker = CircuitBreaker(
-    "inventory", failure_rate_threshold=0.6, minimum_calls=4, window_size=8, open_duration=0.3,
+    "inventory",
+    failure_rate_threshold=0.6,
+    minimum_calls=4,
+    window_size=8,
+    open_duration=0.3,
     half_open_calls=2,
 )
 inventory = Policy(

@@ -81,9 +81,11 @@ class WatchedPolicy:
 
     def same_callables(self, other: WatchedPolicy) -> bool:
         """True when both views read the very same callables (the same policy bound again)."""
-        return all((a is None and b is None) or (a is not None and b is not None and
-                                                  a.get() is not None and a.get() == b.get())
-                   for a, b in zip(self._refs(), other._refs(), strict=True))
+        return all(
+            (a is None and b is None)
+            or (a is not None and b is not None and a.get() is not None and a.get() == b.get())
+            for a, b in zip(self._refs(), other._refs(), strict=True)
+        )
 
     def alive(self) -> bool:
         """False once every callable this policy had is gone (the policy was collected)."""
@@ -143,8 +145,11 @@ class PolicyWatch:
         """Record the live view of `info` (a rebinding of the same callables replaces the old)."""
         watched = WatchedPolicy.of(info)
         with self._lock:
-            kept = [w for w in self._by_name.get(info.name, ())
-                    if w.alive() and not w.same_callables(watched)]
+            kept = [
+                w
+                for w in self._by_name.get(info.name, ())
+                if w.alive() and not w.same_callables(watched)
+            ]
             self._by_name[info.name] = [*kept, watched]
         return watched
 
@@ -161,10 +166,11 @@ class PolicyWatch:
     def views(self) -> Iterator[PolicyView]:
         """One view per live policy name, sorted by name."""
         for name, entries in self._live().items():
-            state = next((s for w in reversed(entries) if (s := w.state()) is not None),
-                         self.last_state.get(name))
-            bulkhead = next((b for w in reversed(entries) if (b := w.bulkhead()) is not None),
-                            None)
+            state = next(
+                (s for w in reversed(entries) if (s := w.state()) is not None),
+                self.last_state.get(name),
+            )
+            bulkhead = next((b for w in reversed(entries) if (b := w.bulkhead()) is not None), None)
             yield PolicyView(name, state, bulkhead)
 
     def critical(self) -> Iterator[PolicyView]:

@@ -41,11 +41,11 @@ OTHER_METHOD = "_OTHER"
 """The ``http_request_method`` label of non-standard methods (OpenTelemetry's convention)."""
 
 KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 
 
-_histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = (
-    weakref.WeakKeyDictionary())
+_histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = weakref.WeakKeyDictionary()
 _histograms_lock = threading.Lock()
 
 
@@ -55,9 +55,12 @@ def _request_histogram(registry: CollectorRegistry) -> Histogram:
         found = _histograms.get(registry)
         if found is None:
             found = _histograms[registry] = Histogram(
-                "http_server_request_duration_seconds", "Duration of HTTP server requests.",
+                "http_server_request_duration_seconds",
+                "Duration of HTTP server requests.",
                 ["http_request_method", "http_route", "http_response_status_code"],
-                buckets=DURATION_BUCKETS, registry=registry)
+                buckets=DURATION_BUCKETS,
+                registry=registry,
+            )
         return found
 
 
@@ -73,8 +76,9 @@ RequestRecorder = Callable[[str, str, int, float], None]
 """Receives (method label, route label, status code, seconds) once per answered request."""
 
 
-def record_requests(app: web.Application, record: RequestRecorder, *,
-                    exclude_routes: Collection[str] = ()) -> None:
+def record_requests(
+    app: web.Application, record: RequestRecorder, *, exclude_routes: Collection[str] = ()
+) -> None:
     """Call `record` once for every request `app` answers, when the response headers go out.
 
     A middleware (outermost) notes when the request arrived; an ``on_response_prepare`` signal
@@ -110,8 +114,12 @@ def record_requests(app: web.Application, record: RequestRecorder, *,
     app.on_response_prepare.append(on_response_prepare)
 
 
-def instrument(app: web.Application, registry: CollectorRegistry | None = None, *,
-               exclude_routes: Collection[str] = ()) -> None:
+def instrument(
+    app: web.Application,
+    registry: CollectorRegistry | None = None,
+    *,
+    exclude_routes: Collection[str] = (),
+) -> None:
     """Record ``http_server_request_duration_seconds`` for every request `app` answers.
 
     See `record_requests` for what is recorded and when (`exclude_routes`: route templates not

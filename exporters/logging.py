@@ -33,21 +33,44 @@ def _error(exc: BaseException | None) -> str | None:
 def describe(event: Event) -> tuple[int, str, Fields] | None:
     """(level, event name, fields) of the line `event` deserves, or None for no line."""
     if isinstance(event, RetryScheduled):
-        return logging.WARNING, "retry_scheduled", {
-            "policy": event.policy, "attempt": event.attempt, "wait": round(event.wait, 6),
-            "error": _error(event.exception)}
+        return (
+            logging.WARNING,
+            "retry_scheduled",
+            {
+                "policy": event.policy,
+                "attempt": event.attempt,
+                "wait": round(event.wait, 6),
+                "error": _error(event.exception),
+            },
+        )
     if isinstance(event, StateChanged):
         level = logging.ERROR if event.to_state in OPEN_STATES else logging.INFO
-        return level, "circuit_breaker_state_changed", {
-            "policy": event.policy, "from_state": event.from_state, "to_state": event.to_state}
+        return (
+            level,
+            "circuit_breaker_state_changed",
+            {"policy": event.policy, "from_state": event.from_state, "to_state": event.to_state},
+        )
     if isinstance(event, Rejected):
-        return logging.WARNING, "call_rejected", {
-            "policy": event.policy, "mechanism": event.mechanism,
-            "retry_after": event.retry_after}
+        return (
+            logging.WARNING,
+            "call_rejected",
+            {
+                "policy": event.policy,
+                "mechanism": event.mechanism,
+                "retry_after": event.retry_after,
+            },
+        )
     if isinstance(event, StorageError):
-        return logging.WARNING, "storage_error", {
-            "policy": event.policy, "backend": event.backend, "operation": event.operation,
-            "error": event.error}
+        return (
+            logging.WARNING,
+            "storage_error",
+            {
+                "policy": event.policy,
+                "backend": event.backend,
+                "operation": event.operation,
+                "error": event.error,
+            },
+        )
     return None
 
 
@@ -57,8 +80,9 @@ def _format(name: str, fields: Fields) -> str:
         if value is None:
             continue
         text = str(value)
-        parts.append(f"{key}={text!r}" if (" " in text or "=" in text or not text) else
-                     f"{key}={text}")
+        parts.append(
+            f"{key}={text!r}" if (" " in text or "=" in text or not text) else f"{key}={text}"
+        )
     return " ".join(parts)
 
 
@@ -70,8 +94,9 @@ class LoggingHook:
     Added in 0.1.0.
     """
 
-    def __init__(self, logger: logging.Logger | None = None, *,
-                 structlog: bool | None = None) -> None:
+    def __init__(
+        self, logger: logging.Logger | None = None, *, structlog: bool | None = None
+    ) -> None:
         if structlog is None:
             structlog = logger is None and importlib.util.find_spec("structlog") is not None
         self.structlog = structlog
@@ -87,8 +112,9 @@ class LoggingHook:
             return
         level, name, fields = line
         if self.logger.isEnabledFor(level):
-            self.logger.log(level, "%s", _format(name, fields),
-                            extra={"resilience": {"event": name, **fields}})
+            self.logger.log(
+                level, "%s", _format(name, fields), extra={"resilience": {"event": name, **fields}}
+            )
 
     def _handle_structlog(self, event: Event) -> None:
         line = describe(event)

@@ -63,41 +63,70 @@ class _Instruments:
 
     def __init__(self, meter: Meter) -> None:
         self.watch = PolicyWatch()
-        self.calls = meter.create_counter("resilience.calls", unit="{call}",
-                                          description="Calls through a policy, by final outcome.")
+        self.calls = meter.create_counter(
+            "resilience.calls",
+            unit="{call}",
+            description="Calls through a policy, by final outcome.",
+        )
         self.duration = meter.create_histogram(
-            "resilience.call.duration", unit="s",
-            description="Duration of calls through a policy, retries included.")
-        self.retries = meter.create_counter("resilience.retries", unit="{retry}",
-                                            description="Retries scheduled.")
+            "resilience.call.duration",
+            unit="s",
+            description="Duration of calls through a policy, retries included.",
+        )
+        self.retries = meter.create_counter(
+            "resilience.retries", unit="{retry}", description="Retries scheduled."
+        )
         self.rejections = meter.create_counter(
-            "resilience.rejections", unit="{call}",
-            description="Calls or retries refused by our own mechanisms.")
-        self.timeouts = meter.create_counter("resilience.timeouts", unit="{timeout}",
-                                             description="Attempt timeouts and deadlines hit.")
-        self.transitions = meter.create_counter("resilience.circuit_breaker.transitions",
-                                                unit="{transition}",
-                                                description="Circuit breaker state transitions.")
-        self.chaos = meter.create_counter("resilience.chaos.injections", unit="{fault}",
-                                          description="Faults injected by chaos strategies.")
+            "resilience.rejections",
+            unit="{call}",
+            description="Calls or retries refused by our own mechanisms.",
+        )
+        self.timeouts = meter.create_counter(
+            "resilience.timeouts",
+            unit="{timeout}",
+            description="Attempt timeouts and deadlines hit.",
+        )
+        self.transitions = meter.create_counter(
+            "resilience.circuit_breaker.transitions",
+            unit="{transition}",
+            description="Circuit breaker state transitions.",
+        )
+        self.chaos = meter.create_counter(
+            "resilience.chaos.injections",
+            unit="{fault}",
+            description="Faults injected by chaos strategies.",
+        )
         self.storage_errors = meter.create_counter(
-            "resilience.storage.errors", unit="{error}",
-            description="Shared-state backend failures (local state used instead).")
+            "resilience.storage.errors",
+            unit="{error}",
+            description="Shared-state backend failures (local state used instead).",
+        )
         meter.create_observable_gauge(
-            "resilience.circuit_breaker.state", [self._states], unit="1",
-            description="1 for the circuit breaker's current state, 0 for the others.")
-        meter.create_observable_gauge("resilience.bulkhead.in_flight", [self._in_flight],
-                                      unit="{call}", description="Calls holding a bulkhead slot.")
-        meter.create_observable_gauge("resilience.bulkhead.capacity", [self._capacity],
-                                      unit="{call}",
-                                      description="Maximum concurrent calls the bulkhead admits.")
+            "resilience.circuit_breaker.state",
+            [self._states],
+            unit="1",
+            description="1 for the circuit breaker's current state, 0 for the others.",
+        )
+        meter.create_observable_gauge(
+            "resilience.bulkhead.in_flight",
+            [self._in_flight],
+            unit="{call}",
+            description="Calls holding a bulkhead slot.",
+        )
+        meter.create_observable_gauge(
+            "resilience.bulkhead.capacity",
+            [self._capacity],
+            unit="{call}",
+            description="Maximum concurrent calls the bulkhead admits.",
+        )
 
     def _states(self, options: CallbackOptions) -> Iterable[Observation]:
         for view in self.watch.views():
             if view.state is not None:
                 for label in BREAKER_STATES:
-                    yield Observation(int(label == view.state), {"policy": view.name,
-                                                                 "state": label})
+                    yield Observation(
+                        int(label == view.state), {"policy": view.name, "state": label}
+                    )
 
     def _in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
         for view in self.watch.views():
@@ -110,8 +139,7 @@ class _Instruments:
                 yield Observation(view.bulkhead[1], {"policy": view.name})
 
 
-_instruments: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = (
-    weakref.WeakKeyDictionary())
+_instruments: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = weakref.WeakKeyDictionary()
 _instruments_lock = threading.Lock()
 
 
@@ -158,41 +186,58 @@ class _Handler:
         ins, policy = self._ins, self._policy["policy"]
         if isinstance(event, RetryScheduled):
             ins.retries.add(1, self._policy)
-            return "resilience.retry", {"policy": policy, "attempt": event.attempt,
-                                        "wait": event.wait,
-                                        "exception.type": _exception_type(event.exception)}
+            return "resilience.retry", {
+                "policy": policy,
+                "attempt": event.attempt,
+                "wait": event.wait,
+                "exception.type": _exception_type(event.exception),
+            }
         if isinstance(event, Rejected):
             ins.rejections.add(1, {"policy": policy, "mechanism": event.mechanism})
-            attributes: dict[str, str | int | float] = {"policy": policy,
-                                                        "mechanism": event.mechanism}
+            attributes: dict[str, str | int | float] = {
+                "policy": policy,
+                "mechanism": event.mechanism,
+            }
             if event.retry_after is not None:
                 attributes["retry_after"] = event.retry_after
             return "resilience.rejected", attributes
         if isinstance(event, TimedOut):
             ins.timeouts.add(1, {"policy": policy, "kind": event.kind})
-            return "resilience.timeout", {"policy": policy, "kind": event.kind,
-                                          "timeout": event.timeout}
+            return "resilience.timeout", {
+                "policy": policy,
+                "kind": event.kind,
+                "timeout": event.timeout,
+            }
         if isinstance(event, StateChanged):
             attrs = {"policy": policy, "from_state": event.from_state, "to_state": event.to_state}
             ins.transitions.add(1, attrs)
             ins.watch.last_state[policy] = event.to_state  # for breakers without a live readout
             return "resilience.circuit_breaker.state_change", dict(attrs)
         if isinstance(event, FallbackUsed):
-            return "resilience.fallback", {"policy": policy,
-                                           "exception.type": _exception_type(event.exception)}
+            return "resilience.fallback", {
+                "policy": policy,
+                "exception.type": _exception_type(event.exception),
+            }
         if isinstance(event, ChaosInjected):  # so a trace shows which failures were injected
             ins.chaos.add(1, {"policy": policy, "fault": event.fault})
             return "resilience.chaos", {"policy": policy, "fault": event.fault}
         if isinstance(event, StorageError):
             ins.storage_errors.add(1, {"policy": policy, "operation": event.operation})
-            return "resilience.storage_error", {"policy": policy, "backend": event.backend,
-                                                "operation": event.operation,
-                                                "error": event.error}
+            return "resilience.storage_error", {
+                "policy": policy,
+                "backend": event.backend,
+                "operation": event.operation,
+                "error": event.error,
+            }
         return "", {}
 
 
-def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | None = None, *,
-                       exclude_routes: Collection[str] = ()) -> None:
+def instrument_aiohttp(
+    app: web.Application,
+    meter_provider: MeterProvider | None = None,
+    *,
+    exclude_routes: Collection[str] = (),
+) -> None:
     """Record ``http.server.request.duration`` (s) for every request `app` answers.
 
     Attributes follow the OpenTelemetry HTTP semantic conventions: ``http.request.method``,
@@ -206,19 +251,26 @@ def instrument_aiohttp(app: web.Application, meter_provider: MeterProvider | Non
     description = "Duration of HTTP server requests."
     try:
         histogram = meter.create_histogram(
-            "http.server.request.duration", unit="s", description=description,
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS)
+            "http.server.request.duration",
+            unit="s",
+            description=description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
     except TypeError:  # opentelemetry-api < 1.23 has no bucket advice: the SDK's defaults apply
-        histogram = meter.create_histogram("http.server.request.duration", unit="s",
-                                           description=description)
+        histogram = meter.create_histogram(
+            "http.server.request.duration", unit="s", description=description
+        )
     attributes: dict[tuple[str, str, int], dict[str, str | int]] = {}
 
     def record(method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
         attrs = attributes.get(key)
         if attrs is None:
-            attrs = attributes[key] = {"http.request.method": method, "http.route": route,
-                                       "http.response.status_code": status}
+            attrs = attributes[key] = {
+                "http.request.method": method,
+                "http.route": route,
+                "http.response.status_code": status,
+            }
         histogram.record(seconds, attrs)
 
     record_requests(app, record, exclude_routes=exclude_routes)
@@ -232,8 +284,9 @@ class OpenTelemetryHook:
     Added in 0.1.0.
     """
 
-    def __init__(self, meter_provider: MeterProvider | None = None, *,
-                 span_events: bool = True) -> None:
+    def __init__(
+        self, meter_provider: MeterProvider | None = None, *, span_events: bool = True
+    ) -> None:
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
         self._ins = _instruments_for(provider)
         self.span_events = span_events

@@ -64,8 +64,12 @@ Names = Literal["resilience", "resilience4j", "both"]
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """Histogram buckets in seconds: the OpenTelemetry HTTP semantic conventions' recommendation."""
 
-_REJECTING = {"circuit_breaker": "circuit_breaker", "bulkhead": "bulkhead",
-              "rate_limiter": "rate_limiter", "retry": "retry_budget"}
+_REJECTING = {
+    "circuit_breaker": "circuit_breaker",
+    "bulkhead": "bulkhead",
+    "rate_limiter": "rate_limiter",
+    "retry": "retry_budget",
+}
 """Mechanism listed in a policy → the `mechanism` label of the rejections it can cause."""
 
 
@@ -86,45 +90,78 @@ class _LiveGauges(Collector):
     def describe(self) -> Iterable[Metric]:
         return [f for group in self._groups() for f in group[0]]
 
-    def _groups(self) -> list[tuple[tuple[GaugeMetricFamily, GaugeMetricFamily,
-                                          GaugeMetricFamily], bool]]:
+    def _groups(
+        self,
+    ) -> list[tuple[tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily], bool]]:
         """(state, bulkhead A, bulkhead B) families per enabled naming; True for resilience4j's,
         whose bulkhead A gauge is the *available* slots rather than the slots in use."""
-        groups: list[tuple[tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily],
-                           bool]] = []
+        groups: list[
+            tuple[tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily], bool]
+        ] = []
         if self.resilience:
-            groups.append(((
-                GaugeMetricFamily("resilience_circuit_breaker_state",
-                                  "1 for the circuit breaker's current state, 0 for the others.",
-                                  labels=["policy", "state"]),
-                GaugeMetricFamily("resilience_bulkhead_in_flight",
-                                  "Calls holding a bulkhead slot now.", labels=["policy"]),
-                GaugeMetricFamily("resilience_bulkhead_capacity",
-                                  "Maximum concurrent calls the bulkhead admits.",
-                                  labels=["policy"])), False))
+            groups.append(
+                (
+                    (
+                        GaugeMetricFamily(
+                            "resilience_circuit_breaker_state",
+                            "1 for the circuit breaker's current state, 0 for the others.",
+                            labels=["policy", "state"],
+                        ),
+                        GaugeMetricFamily(
+                            "resilience_bulkhead_in_flight",
+                            "Calls holding a bulkhead slot now.",
+                            labels=["policy"],
+                        ),
+                        GaugeMetricFamily(
+                            "resilience_bulkhead_capacity",
+                            "Maximum concurrent calls the bulkhead admits.",
+                            labels=["policy"],
+                        ),
+                    ),
+                    False,
+                )
+            )
         if self.resilience4j:
-            groups.append(((
-                GaugeMetricFamily("resilience4j_circuitbreaker_state",
-                                  "The states of the circuit breaker", labels=["name", "state"]),
-                GaugeMetricFamily("resilience4j_bulkhead_available_concurrent_calls",
-                                  "The number of available permissions", labels=["name"]),
-                GaugeMetricFamily("resilience4j_bulkhead_max_allowed_concurrent_calls",
-                                  "The maximum number of available permissions",
-                                  labels=["name"])), True))
+            groups.append(
+                (
+                    (
+                        GaugeMetricFamily(
+                            "resilience4j_circuitbreaker_state",
+                            "The states of the circuit breaker",
+                            labels=["name", "state"],
+                        ),
+                        GaugeMetricFamily(
+                            "resilience4j_bulkhead_available_concurrent_calls",
+                            "The number of available permissions",
+                            labels=["name"],
+                        ),
+                        GaugeMetricFamily(
+                            "resilience4j_bulkhead_max_allowed_concurrent_calls",
+                            "The maximum number of available permissions",
+                            labels=["name"],
+                        ),
+                    ),
+                    True,
+                )
+            )
         return groups
 
     def collect(self) -> Iterable[Metric]:
         groups = self._groups()
         for view in self.watch.views():
-            states = () if view.state is None else (
-                *BREAKER_STATES, *(() if view.state in BREAKER_STATES else (view.state,)))
+            states = (
+                ()
+                if view.state is None
+                else (*BREAKER_STATES, *(() if view.state in BREAKER_STATES else (view.state,)))
+            )
             for (state, bulkhead_a, bulkhead_b), available in groups:
                 for label in states:
                     state.add_metric([view.name, label], int(label == view.state))
                 if view.bulkhead is not None:
                     in_flight, capacity = view.bulkhead
-                    bulkhead_a.add_metric([view.name],
-                                          capacity - in_flight if available else in_flight)
+                    bulkhead_a.add_metric(
+                        [view.name], capacity - in_flight if available else in_flight
+                    )
                     bulkhead_b.add_metric([view.name], capacity)
         return [f for group in groups for f in group[0]]
 
@@ -151,7 +188,8 @@ class _Instruments:
 
 
 _instruments: weakref.WeakKeyDictionary[CollectorRegistry, _Instruments] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 _instruments_lock = threading.Lock()
 
 
@@ -167,32 +205,66 @@ class ResilienceNames:
     """The metric families of DESIGN.md's table (one set per registry)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Counter("resilience_calls", "Calls through a policy, by final outcome.",
-                             ["policy", "outcome"], registry=registry)
-        self.duration = Histogram("resilience_call_duration_seconds",
-                                  "Duration of calls through a policy, retries included.",
-                                  ["policy"], buckets=DURATION_BUCKETS, registry=registry)
-        self.retries = Counter("resilience_retries",
-                               "Retries scheduled (attempts after the first).",
-                               ["policy"], registry=registry)
-        self.rejections = Counter("resilience_rejections",
-                                  "Calls or retries refused by our own mechanisms.",
-                                  ["policy", "mechanism"], registry=registry)
-        self.timeouts = Counter("resilience_timeouts", "Attempt timeouts and total deadlines hit.",
-                                ["policy", "kind"], registry=registry)
-        self.transitions = Counter("resilience_circuit_breaker_transitions",
-                                   "Circuit breaker state transitions.",
-                                   ["policy", "from_state", "to_state"], registry=registry)
-        self.chaos = Counter("resilience_chaos_injections",
-                             "Faults injected by chaos strategies (chaos package).",
-                             ["policy", "fault"], registry=registry)
+        self.calls = Counter(
+            "resilience_calls",
+            "Calls through a policy, by final outcome.",
+            ["policy", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "resilience_call_duration_seconds",
+            "Duration of calls through a policy, retries included.",
+            ["policy"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.retries = Counter(
+            "resilience_retries",
+            "Retries scheduled (attempts after the first).",
+            ["policy"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "resilience_rejections",
+            "Calls or retries refused by our own mechanisms.",
+            ["policy", "mechanism"],
+            registry=registry,
+        )
+        self.timeouts = Counter(
+            "resilience_timeouts",
+            "Attempt timeouts and total deadlines hit.",
+            ["policy", "kind"],
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "resilience_circuit_breaker_transitions",
+            "Circuit breaker state transitions.",
+            ["policy", "from_state", "to_state"],
+            registry=registry,
+        )
+        self.chaos = Counter(
+            "resilience_chaos_injections",
+            "Faults injected by chaos strategies (chaos package).",
+            ["policy", "fault"],
+            registry=registry,
+        )
 
 
 class _NativeHandler:
     """Records one policy's events under DESIGN.md's names, through pre-bound children."""
 
-    __slots__ = ("_calls", "_chaos", "_duration", "_m", "_name", "_rejections", "_retries",
-                 "_timeouts", "_transitions", "_watch")
+    __slots__ = (
+        "_calls",
+        "_chaos",
+        "_duration",
+        "_m",
+        "_name",
+        "_rejections",
+        "_retries",
+        "_timeouts",
+        "_transitions",
+        "_watch",
+    )
 
     def __init__(self, m: ResilienceNames, info: PolicyInfo, watch: PolicyWatch) -> None:
         name = self._name = info.name
@@ -200,8 +272,11 @@ class _NativeHandler:
         self._calls = {o: m.calls.labels(name, o.value) for o in CallOutcome}
         self._duration = m.duration.labels(name)
         self._retries = m.retries.labels(name) if "retry" in info.mechanisms else None
-        self._rejections = {_REJECTING[k]: m.rejections.labels(name, _REJECTING[k])
-                            for k in info.mechanisms if k in _REJECTING}
+        self._rejections = {
+            _REJECTING[k]: m.rejections.labels(name, _REJECTING[k])
+            for k in info.mechanisms
+            if k in _REJECTING
+        }
         self._timeouts: dict[str, Counter] = {}
         self._transitions: dict[tuple[str, str], Counter] = {}
         self._chaos: dict[str, Counter] = {}
@@ -222,14 +297,16 @@ class _NativeHandler:
             child = self._rejections.get(event.mechanism)
             if child is None:
                 child = self._rejections[event.mechanism] = self._m.rejections.labels(
-                    self._name, event.mechanism)
+                    self._name, event.mechanism
+                )
             child.inc()
         elif kind is TimedOut:
             assert isinstance(event, TimedOut)
             timeout = self._timeouts.get(event.kind)
             if timeout is None:
                 timeout = self._timeouts[event.kind] = self._m.timeouts.labels(
-                    self._name, event.kind)
+                    self._name, event.kind
+                )
             timeout.inc()
         elif kind is StateChanged:
             assert isinstance(event, StateChanged)
@@ -259,15 +336,24 @@ class Resilience4jNames:
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Summary("resilience4j_circuitbreaker_calls_seconds",
-                             "Total number of calls which finished successfully or failed",
-                             ["name", "kind"], registry=registry)
-        self.not_permitted = Counter("resilience4j_circuitbreaker_not_permitted_calls",
-                                     "Total number of not permitted calls", ["name", "kind"],
-                                     registry=registry)
-        self.retry_calls = Counter("resilience4j_retry_calls",
-                                   "The number of successful or failed calls with or without "
-                                   "retry", ["name", "kind"], registry=registry)
+        self.calls = Summary(
+            "resilience4j_circuitbreaker_calls_seconds",
+            "Total number of calls which finished successfully or failed",
+            ["name", "kind"],
+            registry=registry,
+        )
+        self.not_permitted = Counter(
+            "resilience4j_circuitbreaker_not_permitted_calls",
+            "Total number of not permitted calls",
+            ["name", "kind"],
+            registry=registry,
+        )
+        self.retry_calls = Counter(
+            "resilience4j_retry_calls",
+            "The number of successful or failed calls with or without retry",
+            ["name", "kind"],
+            registry=registry,
+        )
 
 
 _retried: ContextVar[tuple[tuple[str, float], ...]] = ContextVar("exporters_retried", default=())
@@ -293,8 +379,12 @@ def _note_retry(policy: str) -> None:
     pending = _retried.get()
     _retried.set((*(p for p in pending if p[0] != policy), (policy, _clock.monotonic())))
 
-_R4J_KIND = {CallOutcome.SUCCESS: "successful", CallOutcome.FAILURE: "failed",
-             CallOutcome.FALLBACK: "failed"}
+
+_R4J_KIND = {
+    CallOutcome.SUCCESS: "successful",
+    CallOutcome.FAILURE: "failed",
+    CallOutcome.FALLBACK: "failed",
+}
 
 
 def _r4j_retry_kind(ok: bool, retried: bool) -> str:
@@ -321,7 +411,9 @@ class _R4jHandler:
         if "retry" in info.mechanisms:
             self._retry = {
                 (ok, retried): m.retry_calls.labels(name, _r4j_retry_kind(ok, retried))
-                for ok in (True, False) for retried in (True, False)}
+                for ok in (True, False)
+                for retried in (True, False)
+            }
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
@@ -366,11 +458,14 @@ class PrometheusHook:
     Added in 0.1.0.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, *,
-                 names: Names = "resilience") -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, names: Names = "resilience"
+    ) -> None:
         if names not in ("resilience", "resilience4j", "both"):
-            raise ConfigError(f"PrometheusHook: names must be 'resilience', 'resilience4j' or "
-                              f"'both', got {names!r}")
+            raise ConfigError(
+                f"PrometheusHook: names must be 'resilience', 'resilience4j' or "
+                f"'both', got {names!r}"
+            )
         self.registry = registry if registry is not None else REGISTRY
         self.names = names
         self._instruments = _instruments_for(self.registry)
@@ -385,10 +480,14 @@ class PrometheusHook:
         watch.add(policy)
         if "circuit_breaker" in policy.mechanisms and policy.breaker_state is None:
             watch.last_state.setdefault(policy.name, "closed")  # no live readout: follow events
-        native = _NativeHandler(ins.native, policy, watch) if ins.native and self.names != (
-            "resilience4j") else None
-        r4j = (_R4jHandler(ins.r4j, policy, watch) if ins.r4j and self.names != "resilience"
-               else None)
+        native = (
+            _NativeHandler(ins.native, policy, watch)
+            if ins.native and self.names != ("resilience4j")
+            else None
+        )
+        r4j = (
+            _R4jHandler(ins.r4j, policy, watch) if ins.r4j and self.names != "resilience" else None
+        )
         if native is not None and r4j is not None:
             return _both(native, r4j)
         return native or r4j
@@ -400,7 +499,8 @@ class PrometheusHook:
 # ------------------------------------------------------------------ shared-state storage errors
 
 _storage_counters: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 
 
 class _StorageErrors:
@@ -419,7 +519,9 @@ class _StorageErrors:
                 counter = _storage_counters[registry] = Counter(
                     "resilience_storage_errors",
                     "Shared-state backend failures (the mechanism used local state instead).",
-                    ["policy", "operation"], registry=registry)
+                    ["policy", "operation"],
+                    registry=registry,
+                )
         self._counter = counter
         self._name = info.name
         self._children: dict[str, Counter] = {}
@@ -429,5 +531,6 @@ class _StorageErrors:
             child = self._children.get(event.operation)
             if child is None:
                 child = self._children[event.operation] = self._counter.labels(
-                    self._name, event.operation)
+                    self._name, event.operation
+                )
             child.inc()

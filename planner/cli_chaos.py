@@ -77,8 +77,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from chaos.experiment import dump_document
     from chaos.generate import facts_from_plan_dict, generate
 
-    urls = (("base_url", "--url", args.url), ("admin_url", "--admin-url", args.admin_url),
-            ("metrics_url", "--metrics-url", args.metrics_url))
+    urls = (
+        ("base_url", "--url", args.url),
+        ("admin_url", "--admin-url", args.admin_url),
+        ("metrics_url", "--metrics-url", args.metrics_url),
+    )
     configuration = {key: check_url(url, flag) for key, flag, url in urls if url is not None}
     facts = facts_from_plan_dict(_plan_document(args.spec))
     made, skipped = generate(facts, configuration, injection_rate=args.injection_rate)
@@ -118,8 +121,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"journal: {args.journal}", file=sys.stderr)
     if result.verdict.unreachable is not None:
         # Not a hypothesis that deviated: the target never answered, so nothing was measured.
-        print(f"reliability: error: {result.verdict.unreachable}; nothing was injected",
-              file=sys.stderr)
+        print(
+            f"reliability: error: {result.verdict.unreachable}; nothing was injected",
+            file=sys.stderr,
+        )
         return 2
     if result.verdict.status == "aborted":
         return 2
@@ -161,16 +166,30 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gen.add_argument("spec", metavar="SPEC", help="a system spec, or a plan file")
-    gen.add_argument("-o", "--output", metavar="DIR", required=True,
-                     help="directory for the experiment files")
-    gen.add_argument("--url", metavar="URL", help="the entry point to probe and load "
-                     "(default http://127.0.0.1:8080/)")
-    gen.add_argument("--admin-url", metavar="URL", help="the service's chaos admin endpoint "
-                     "(default http://127.0.0.1:8080/admin/chaos)")
-    gen.add_argument("--metrics-url", metavar="URL", help="the service's /metrics "
-                     "(default http://127.0.0.1:8080/metrics)")
-    gen.add_argument("--injection-rate", metavar="RATE", type=_rate,
-                     help="inject at this rate instead of 1.0 (down) / 0.5 (partial) per mode")
+    gen.add_argument(
+        "-o", "--output", metavar="DIR", required=True, help="directory for the experiment files"
+    )
+    gen.add_argument(
+        "--url",
+        metavar="URL",
+        help="the entry point to probe and load (default http://127.0.0.1:8080/)",
+    )
+    gen.add_argument(
+        "--admin-url",
+        metavar="URL",
+        help="the service's chaos admin endpoint (default http://127.0.0.1:8080/admin/chaos)",
+    )
+    gen.add_argument(
+        "--metrics-url",
+        metavar="URL",
+        help="the service's /metrics (default http://127.0.0.1:8080/metrics)",
+    )
+    gen.add_argument(
+        "--injection-rate",
+        metavar="RATE",
+        type=_rate,
+        help="inject at this rate instead of 1.0 (down) / 0.5 (partial) per mode",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     run = commands.add_parser(
@@ -182,10 +201,17 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("experiment", metavar="EXPERIMENT", help="the experiment (YAML or JSON)")
-    run.add_argument("--journal", metavar="FILE", default="journal.json",
-                     help="where to write the JSON journal (default journal.json)")
-    run.add_argument("--no-live", action="store_true",
-                     help="no live steady-state sampling during the method, even on a terminal")
+    run.add_argument(
+        "--journal",
+        metavar="FILE",
+        default="journal.json",
+        help="where to write the JSON journal (default journal.json)",
+    )
+    run.add_argument(
+        "--no-live",
+        action="store_true",
+        help="no live steady-state sampling during the method, even on a terminal",
+    )
     run.set_defaults(func=_cmd_run)
 
     export = commands.add_parser(

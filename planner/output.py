@@ -63,8 +63,9 @@ def _naming(target: Path, reason: Callable[[OSError], str] | None = None) -> Ite
 def _stage(target: Path, text: str) -> str:
     """Write `text` to a complete temporary file beside `target`; returns its name."""
     if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "cannot write the file: it is a directory",
-                                str(target))
+        raise IsADirectoryError(
+            errno.EISDIR, "cannot write the file: it is a directory", str(target)
+        )
     directory = target.parent
     # mkstemp in the target's own directory: os.replace is only atomic within one filesystem.
     with _naming(target, lambda exc: _create_reason(exc, directory)):
@@ -168,9 +169,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return written
 
 
-def write_into_directory(
-    directory: str | os.PathLike[str], files: Mapping[str, str]
-) -> list[Path]:
+def write_into_directory(directory: str | os.PathLike[str], files: Mapping[str, str]) -> list[Path]:
     """Write `files` (name → text) into `directory`, created if missing: all of them or none.
 
     On an error, the directories this call created are removed again, so a failure leaves neither

@@ -144,8 +144,7 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
         Figure(
             achievable,
             "%",
-            "Σ share × Π A with every proposal"
-            + (" and the planned fallbacks" if covered else ""),
+            "Σ share × Π A with every proposal" + (" and the planned fallbacks" if covered else ""),
             {"proposals": len(proposals), "covered_by_fallback": len(covered)},
         ),
         tuple(covered),

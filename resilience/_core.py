@@ -231,8 +231,7 @@ def decorate(
 def _is_async(fn: Callable[..., Any]) -> bool:
     """A coroutine function, or an object whose ``__call__`` is one."""
     return inspect.iscoroutinefunction(fn) or (
-        not inspect.isfunction(fn)
-        and inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+        not inspect.isfunction(fn) and inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
     )
 
 

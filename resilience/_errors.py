@@ -24,9 +24,7 @@ class RejectedError(ResilienceError):
 
     mechanism: str = ""
 
-    def __init__(
-        self, message: str, *, policy: str = "", retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, policy: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, policy=policy)
         self.retry_after = retry_after
 

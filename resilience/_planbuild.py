@@ -40,7 +40,6 @@ Handler = Callable[..., Any]
 """A fallback handler supplied by code."""
 
 
-
 def _classes(paths: list[str]) -> tuple[type[BaseException], ...]:
     return tuple(resolve_dotted_path(p) for p in paths)  # type: ignore[misc]
 

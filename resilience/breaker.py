@@ -317,7 +317,8 @@ class CircuitBreaker(Mechanism):
     def standalone_info(self, name: str) -> PolicyInfo:
         """A standalone breaker's `PolicyInfo`, with a live state readout."""
         return PolicyInfo(
-            name=name, mechanisms=(self.mechanism,),
+            name=name,
+            mechanisms=(self.mechanism,),
             breaker_state=lambda: self.effective_state.value,
         )
 

@@ -277,9 +277,7 @@ class PlanRegistry:
         return f"<PlanRegistry {self.system!r} from {self.source}: {', '.join(self.names())}>"
 
 
-def _same_code(
-    policy: PlanPolicy, fallback: Handler | None, chaos: tuple[Layer, ...]
-) -> bool:
+def _same_code(policy: PlanPolicy, fallback: Handler | None, chaos: tuple[Layer, ...]) -> bool:
     """Whether asking for `policy` with these (None/empty: not given) matches how it was built."""
     if fallback is not None and fallback is not policy.fallback_handler:
         return False

@@ -129,9 +129,16 @@ class Policy:
         self.name = name
         self._set_slots(
             PolicySlots(
-                breaker=breaker, retry=retry, timeout=timeout, deadline=deadline,
-                bulkhead=bulkhead, fallback=fallback, rate_limiter=rate_limiter, hedge=hedge,
-                chaos=chaos, critical=critical
+                breaker=breaker,
+                retry=retry,
+                timeout=timeout,
+                deadline=deadline,
+                bulkhead=bulkhead,
+                fallback=fallback,
+                rate_limiter=rate_limiter,
+                hedge=hedge,
+                chaos=chaos,
+                critical=critical,
             )
         )
         self.emitter = Emitter(self.info, hooks)

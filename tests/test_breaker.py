@@ -174,9 +174,7 @@ async def test_half_open_admits_exactly_half_open_calls_among_1000_concurrent() 
     breaker, call = make(minimum_calls=1, window_size=1, open_duration=5, half_open_calls=7)
     await run(call, "fail")
     await asyncio.sleep(5)
-    results = await asyncio.gather(
-        *(call("ok", 1.0) for _ in range(1000)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(call("ok", 1.0) for _ in range(1000)), return_exceptions=True)
     assert sum(r == "ok" for r in results) == 7
     assert sum(isinstance(r, CircuitOpenError) for r in results) == 993
     assert breaker.state == "closed"
@@ -260,8 +258,14 @@ def _status_predicate(code: object) -> bool:
 
 
 async def test_a_raising_failure_if_result_is_a_failure_and_never_leaks_a_probe() -> None:
-    breaker = CircuitBreaker("http", minimum_calls=1, window_size=1, open_duration=10,
-                             half_open_calls=1, failure_if_result=_status_predicate)
+    breaker = CircuitBreaker(
+        "http",
+        minimum_calls=1,
+        window_size=1,
+        open_duration=10,
+        half_open_calls=1,
+        failure_if_result=_status_predicate,
+    )
 
     @breaker
     async def status(code: object) -> object:
@@ -279,9 +283,15 @@ async def test_a_raising_failure_if_result_is_a_failure_and_never_leaks_a_probe(
 
 
 def test_a_raising_failure_if_result_is_a_failure_for_sync_calls_too() -> None:
-    breaker = CircuitBreaker("http", minimum_calls=1, window_size=1, open_duration=10,
-                             half_open_calls=1, failure_if_result=_status_predicate,
-                             clock=lambda: clock[0])
+    breaker = CircuitBreaker(
+        "http",
+        minimum_calls=1,
+        window_size=1,
+        open_duration=10,
+        half_open_calls=1,
+        failure_if_result=_status_predicate,
+        clock=lambda: clock[0],
+    )
     clock = [0.0]
 
     @breaker

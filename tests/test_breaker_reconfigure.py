@@ -34,9 +34,7 @@ async def test_a_lower_minimum_calls_applies_to_the_next_outcome() -> None:
     assert breaker.state == "open"
 
 
-async def test_an_open_breaker_stays_open_and_a_new_open_duration_waits_for_the_next_open() -> (
-    None
-):
+async def test_an_open_breaker_stays_open_and_a_new_open_duration_waits_for_the_next_open() -> None:
     breaker, call = make(minimum_calls=1, window_size=1, open_duration=10, half_open_calls=1)
     await run(call, "fail")
     breaker.reconfigure(open_duration=2)

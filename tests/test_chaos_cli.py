@@ -24,11 +24,13 @@ def write(path: Path, data: dict[str, Any]) -> Path:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("mechanisms", "code"), [(True, 0), (False, 1)],
-                         ids=["held", "deviated"])
+@pytest.mark.parametrize(("mechanisms", "code"), [(True, 0), (False, 1)], ids=["held", "deviated"])
 async def test_run_exit_code_verdict_and_journal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    mechanisms: bool, code: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mechanisms: bool,
+    code: int,
 ) -> None:
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
     async with running_service(POLICY, from_plan if mechanisms else None) as service:
@@ -49,7 +51,9 @@ def closed_url() -> str:
 
 
 def test_run_refuses_to_start_without_the_admin_token(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RELIABILITY_CHAOS_TOKEN", raising=False)
     exp = write(tmp_path / "exp.yaml", experiment(closed_url()))
@@ -67,7 +71,9 @@ def test_run_refuses_to_start_without_the_admin_token(
 
 @pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
 def test_run_refuses_to_start_with_a_journal_it_cannot_write(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     where: str,
 ) -> None:
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
@@ -82,13 +88,15 @@ def test_run_refuses_to_start_with_a_journal_it_cannot_write(
     out, err = capsys.readouterr()
     assert out == ""  # not "cannot reach": nothing was run against the (closed) target
     assert err == f"reliability: error: {journal}: cannot write the journal: {reason}\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exp.yaml", journal.name]
-                                                                 if where == "a-directory"
-                                                                 else ["exp.yaml"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["exp.yaml", journal.name] if where == "a-directory" else ["exp.yaml"]
+    )
 
 
 def test_run_refuses_a_malformed_url_in_the_experiment(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
     data = experiment(closed_url())
@@ -104,7 +112,9 @@ def test_run_refuses_a_malformed_url_in_the_experiment(
 
 
 def test_run_against_an_unreachable_target_is_exit_2_and_injects_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
     base = closed_url()
@@ -147,14 +157,32 @@ def test_export_writes_strict_json(tmp_path: Path, capsys: pytest.CaptureFixture
 def plan_document() -> dict[str, Any]:
     return {
         **TABLE,
-        "report": {"failure_modes": [
-            {"id": "FM-001", "component": POLICY, "name": "errors", "failure": "5xx",
-             "category": "errors", "priority": "P1", "transient": True,
-             "users_impacted": {"value": 100.0}, "users_impacted_with": {"value": 0.0}},
-            {"id": "FM-002", "component": "zone:a", "name": "zone-outage", "failure": "zone",
-             "category": "zone", "priority": "P2", "transient": False,
-             "users_impacted": {"value": 50.0}, "users_impacted_with": {"value": 0.0}},
-        ]},
+        "report": {
+            "failure_modes": [
+                {
+                    "id": "FM-001",
+                    "component": POLICY,
+                    "name": "errors",
+                    "failure": "5xx",
+                    "category": "errors",
+                    "priority": "P1",
+                    "transient": True,
+                    "users_impacted": {"value": 100.0},
+                    "users_impacted_with": {"value": 0.0},
+                },
+                {
+                    "id": "FM-002",
+                    "component": "zone:a",
+                    "name": "zone-outage",
+                    "failure": "zone",
+                    "category": "zone",
+                    "priority": "P2",
+                    "transient": False,
+                    "users_impacted": {"value": 50.0},
+                    "users_impacted_with": {"value": 0.0},
+                },
+            ]
+        },
     }
 
 
@@ -162,8 +190,22 @@ def test_generate_from_a_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(plan_document()))
     out = tmp_path / "experiments"
-    assert main(["chaos", "generate", str(plan), "-o", str(out),
-                 "--url", "http://127.0.0.1:9/ask", "--injection-rate", "0.25"]) == 0
+    assert (
+        main(
+            [
+                "chaos",
+                "generate",
+                str(plan),
+                "-o",
+                str(out),
+                "--url",
+                "http://127.0.0.1:9/ask",
+                "--injection-rate",
+                "0.25",
+            ]
+        )
+        == 0
+    )
     stdout, stderr = capsys.readouterr()
     files = sorted(out.iterdir())
     assert [f.name for f in files] == ["fm-001-llm-primary-errors.yaml"]

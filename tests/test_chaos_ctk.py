@@ -61,8 +61,9 @@ def service_in_thread(mechanisms: bool) -> Iterator[Service]:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("mechanisms", "deviated"), [(True, False), (False, True)],
-                         ids=["held", "deviated"])
+@pytest.mark.parametrize(
+    ("mechanisms", "deviated"), [(True, False), (False, True)], ids=["held", "deviated"]
+)
 def test_chaos_toolkit_runs_the_export_against_the_service(
     monkeypatch: pytest.MonkeyPatch, mechanisms: bool, deviated: bool
 ) -> None:

@@ -31,11 +31,17 @@ TABLE: dict[str, Any] = {
     "mechanisms": {
         POLICY: {
             "timeout": "50ms",
-            "retry": {"max_attempts": 3, "wait": {"kind": "full_jitter", "initial": "1ms",
-                                                  "max": "5ms"}},
-            "circuit_breaker": {"failure_rate_threshold": 0.5, "minimum_calls": 20,
-                                "window_type": "count", "window_size": 40,
-                                "open_duration": "300ms"},
+            "retry": {
+                "max_attempts": 3,
+                "wait": {"kind": "full_jitter", "initial": "1ms", "max": "5ms"},
+            },
+            "circuit_breaker": {
+                "failure_rate_threshold": 0.5,
+                "minimum_calls": 20,
+                "window_type": "count",
+                "window_size": 40,
+                "open_duration": "300ms",
+            },
             "fallback": {},
         },
         "gateway.cache": {"timeout": "10ms"},
@@ -43,22 +49,37 @@ TABLE: dict[str, Any] = {
 }
 
 
-def mode(id: str, component: str, category: str, *, priority: str = "P1",
-         transient: bool = True, with_: float = 0.0,
-         mechanisms: tuple[str, ...] = (f"{POLICY}: circuit_breaker", f"{POLICY}: fallback"),
-         ) -> FailureModeFacts:
-    return FailureModeFacts(id=id, component=component, name=f"{component}-{category}",
-                            failure=f"{component} {category}", category=category,
-                            priority=priority, transient=transient, users_impacted=100.0,
-                            users_impacted_with=with_, mechanisms=mechanisms)
+def mode(
+    id: str,
+    component: str,
+    category: str,
+    *,
+    priority: str = "P1",
+    transient: bool = True,
+    with_: float = 0.0,
+    mechanisms: tuple[str, ...] = (f"{POLICY}: circuit_breaker", f"{POLICY}: fallback"),
+) -> FailureModeFacts:
+    return FailureModeFacts(
+        id=id,
+        component=component,
+        name=f"{component}-{category}",
+        failure=f"{component} {category}",
+        category=category,
+        priority=priority,
+        transient=transient,
+        users_impacted=100.0,
+        users_impacted_with=with_,
+        mechanisms=mechanisms,
+    )
 
 
 def facts(*modes: FailureModeFacts, trip: float = 1.0, rps: float = 100.0) -> PlanFacts:
     return PlanFacts(
-        system="test-gateway", slo=99.9, failure_modes=modes,
+        system="test-gateway",
+        slo=99.9,
+        failure_modes=modes,
         policies=TABLE["mechanisms"],
-        breakers={POLICY: BreakerFacts(trip_seconds=trip, minimum_calls=int(trip * rps),
-                                       rps=rps)},
+        breakers={POLICY: BreakerFacts(trip_seconds=trip, minimum_calls=int(trip * rps), rps=rps)},
     )
 
 
@@ -93,26 +114,40 @@ def test_crash_injects_everything_and_checks_the_breaker_within_the_planned_time
 
 
 def test_latency_is_twice_the_planned_timeout_and_rate_limits_inject_the_outcome() -> None:
-    made, _ = generate(facts(mode("FM-003", POLICY, "latency"), mode("FM-004", POLICY,
-                                                                     "rate_limit")))
+    made, _ = generate(
+        facts(mode("FM-003", POLICY, "latency"), mode("FM-004", POLICY, "rate_limit"))
+    )
     latency, limited = (g.data["method"][0]["provider"] for g in made)
     assert (latency["fault"], latency["latency"]) == ("latency", 0.1)
     assert limited["fault"] == "outcome"
 
 
 def test_only_the_mechanisms_the_plan_counts_on_are_checked() -> None:
-    data = only(generate(facts(mode("FM-009", POLICY, "crash", transient=False,
-                                    mechanisms=(f"{POLICY}: timeout",)))))
+    data = only(
+        generate(
+            facts(
+                mode("FM-009", POLICY, "crash", transient=False, mechanisms=(f"{POLICY}: timeout",))
+            )
+        )
+    )
     assert [a["name"] for a in data["method"]] == [f"inject-fault-{POLICY}", "drive-load"]
 
 
 def test_a_time_window_is_left_to_empty_before_the_outage_and_requests_get_the_budget() -> None:
-    policies = {POLICY: {**TABLE["mechanisms"][POLICY], "circuit_breaker": {
-        "window_type": "time", "window_size": 10, "minimum_calls": 100}}}
-    plan = PlanFacts(system="s", slo=99.9, failure_modes=(mode("FM-010", POLICY, "crash"),),
-                     policies=policies, request_timeout=30.0,
-                     breakers={POLICY: BreakerFacts(trip_seconds=0.5, minimum_calls=100,
-                                                    rps=200.0)})
+    policies = {
+        POLICY: {
+            **TABLE["mechanisms"][POLICY],
+            "circuit_breaker": {"window_type": "time", "window_size": 10, "minimum_calls": 100},
+        }
+    }
+    plan = PlanFacts(
+        system="s",
+        slo=99.9,
+        failure_modes=(mode("FM-010", POLICY, "crash"),),
+        policies=policies,
+        request_timeout=30.0,
+        breakers={POLICY: BreakerFacts(trip_seconds=0.5, minimum_calls=100, rps=200.0)},
+    )
     data = only(generate(plan))
     assert data["method"][0]["pauses"] == {"before": 10.0}
     assert data["method"][1]["provider"]["timeout"] == 30.0
@@ -128,8 +163,12 @@ def test_wrong_answers_are_injected_as_outcomes() -> None:
 def test_silent_modes_are_skipped_instead_of_an_experiment_that_cannot_fail() -> None:
     # wrong answers at HTTP 200: the plan says they reach every user with the mechanisms too, so
     # an error-ratio bound of 100 % would hold whatever happens
-    silent = FailureModeFacts(**{**mode("FM-011", POLICY, "quality", transient=False,
-                                        with_=100.0).__dict__, "silent": True})
+    silent = FailureModeFacts(
+        **{
+            **mode("FM-011", POLICY, "quality", transient=False, with_=100.0).__dict__,
+            "silent": True,
+        }
+    )
     made, skipped = generate(facts(silent))
     assert made == []
     assert [s.id for s in skipped] == ["FM-011"]
@@ -143,11 +182,13 @@ def test_blast_radius_bound_replaces_the_budget_when_the_plan_predicts_impact() 
 
 
 def test_modes_without_a_policy_are_skipped_with_the_reason_and_p3_ignored() -> None:
-    made, skipped = generate(facts(
-        mode("FM-006", "zone:a", "zone"),
-        mode("FM-007", POLICY, "errors", priority="P3"),
-        mode("FM-008", "cache", "crash", priority="P2"),
-    ))
+    made, skipped = generate(
+        facts(
+            mode("FM-006", "zone:a", "zone"),
+            mode("FM-007", POLICY, "errors", priority="P3"),
+            mode("FM-008", "cache", "crash", priority="P2"),
+        )
+    )
     assert [s.id for s in skipped] == ["FM-006"]
     assert "no policy" in skipped[0].reason
     assert [g.filename for g in made] == ["fm-008-cache-cache-crash.yaml"]
@@ -155,8 +196,9 @@ def test_modes_without_a_policy_are_skipped_with_the_reason_and_p3_ignored() -> 
 
 
 def test_configuration_placeholders_are_kept_for_the_file_and_resolved_for_the_run() -> None:
-    made, _ = generate(facts(mode("FM-001", POLICY, "errors")),
-                       {"base_url": "http://127.0.0.1:9/ask"})
+    made, _ = generate(
+        facts(mode("FM-001", POLICY, "errors")), {"base_url": "http://127.0.0.1:9/ask"}
+    )
     assert made[0].data["steady-state-hypothesis"]["probes"][0]["provider"]["url"] == (
         "${base_url}"
     )
@@ -166,24 +208,54 @@ def test_configuration_placeholders_are_kept_for_the_file_and_resolved_for_the_r
 
 def test_facts_from_the_planners_document() -> None:
     document = {
-        "system": "s", "slo": 99.95,
+        "system": "s",
+        "slo": 99.95,
         "mechanisms": {"defaults": {"timeout": "1s"}, POLICY: {"timeout": "2s"}},
         "report": {
-            "failure_modes": [{
-                "id": "FM-001", "component": POLICY, "name": "outage", "failure": "down",
-                "category": "crash", "priority": "P1", "transient": False,
-                "users_impacted": {"value": 100.0, "unit": "%", "formula": "f", "inputs": {}},
-                "users_impacted_with": {"value": 0.0, "unit": "%", "formula": "f", "inputs": {}},
-            }],
-            "mechanisms": [{
-                "policy": POLICY, "mechanism": "deadline",
-                "figures": {"deadline": {"value": 2.0, "unit": "s", "formula": "budget - ...",
-                                         "inputs": {"budget": 30.0}}},
-            }, {
-                "policy": POLICY, "mechanism": "circuit_breaker",
-                "figures": {"trip": {"value": 10.0, "unit": "s", "formula": "minimum_calls / rps",
-                                     "inputs": {"minimum_calls": 100, "rps": 10.0}}},
-            }],
+            "failure_modes": [
+                {
+                    "id": "FM-001",
+                    "component": POLICY,
+                    "name": "outage",
+                    "failure": "down",
+                    "category": "crash",
+                    "priority": "P1",
+                    "transient": False,
+                    "users_impacted": {"value": 100.0, "unit": "%", "formula": "f", "inputs": {}},
+                    "users_impacted_with": {
+                        "value": 0.0,
+                        "unit": "%",
+                        "formula": "f",
+                        "inputs": {},
+                    },
+                }
+            ],
+            "mechanisms": [
+                {
+                    "policy": POLICY,
+                    "mechanism": "deadline",
+                    "figures": {
+                        "deadline": {
+                            "value": 2.0,
+                            "unit": "s",
+                            "formula": "budget - ...",
+                            "inputs": {"budget": 30.0},
+                        }
+                    },
+                },
+                {
+                    "policy": POLICY,
+                    "mechanism": "circuit_breaker",
+                    "figures": {
+                        "trip": {
+                            "value": 10.0,
+                            "unit": "s",
+                            "formula": "minimum_calls / rps",
+                            "inputs": {"minimum_calls": 100, "rps": 10.0},
+                        }
+                    },
+                },
+            ],
         },
     }
     got = facts_from_plan_dict(document)
@@ -209,8 +281,11 @@ def point_at(made: Generated, base_url: str) -> Any:
     from chaos.experiment import parse_experiment
 
     data = dict(made.data)
-    data["configuration"] = {"base_url": f"{base_url}/ask", "admin_url": f"{base_url}/admin/chaos",
-                             "metrics_url": f"{base_url}/metrics"}
+    data["configuration"] = {
+        "base_url": f"{base_url}/ask",
+        "admin_url": f"{base_url}/admin/chaos",
+        "metrics_url": f"{base_url}/metrics",
+    }
     return parse_experiment(data, made.filename)
 
 

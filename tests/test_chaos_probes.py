@@ -51,11 +51,13 @@ async def test_metric_in_this_process_sums_matching_samples() -> None:
     counter.labels("a", "fallback").inc(2)
     counter.labels("a", "success").inc(5)
     counter.labels("b", "fallback").inc(7)
-    probe = MetricProvider(type="metric", name="chaos_probe_test_calls_total",
-                           labels={"outcome": "fallback"})
+    probe = MetricProvider(
+        type="metric", name="chaos_probe_test_calls_total", labels={"outcome": "fallback"}
+    )
     assert await metric_value(probe) == 9.0
-    only_a = MetricProvider(type="metric", name="chaos_probe_test_calls_total",
-                            labels={"policy": "a"})
+    only_a = MetricProvider(
+        type="metric", name="chaos_probe_test_calls_total", labels={"policy": "a"}
+    )
     assert await metric_value(only_a) == 7.0
     missing = MetricProvider(type="metric", name="no_such_metric_total")
     assert await metric_value(missing) == 0.0

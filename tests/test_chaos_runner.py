@@ -27,7 +27,10 @@ def plan_mechanisms() -> Policy:
         POLICY,
         retry=Retry(max_attempts=3, wait=FullJitterBackoff(initial=0.001, max=0.005)),
         breaker=CircuitBreaker(
-            POLICY, minimum_calls=20, window_size=50, failure_rate_threshold=0.5,
+            POLICY,
+            minimum_calls=20,
+            window_size=50,
+            failure_rate_threshold=0.5,
             open_duration=0.2,
         ),
         fallback=Fallback(lambda failure, *a, **k: "cached answer"),
@@ -44,8 +47,12 @@ def experiment(base_url: str, rate: float = 0.5) -> dict[str, Any]:
                 {
                     "type": "probe",
                     "name": "ask-error-ratio",
-                    "provider": {"type": "http", "url": "${base_url}/ask", "requests": 150,
-                                 "concurrency": 10},
+                    "provider": {
+                        "type": "http",
+                        "url": "${base_url}/ask",
+                        "requests": 150,
+                        "concurrency": 10,
+                    },
                     "tolerance": {"type": "range", "range": [0, 0.01], "target": "error_ratio"},
                 }
             ],
@@ -54,22 +61,35 @@ def experiment(base_url: str, rate: float = 0.5) -> dict[str, Any]:
             {
                 "type": "action",
                 "name": "fail-half-of-llm-primary",
-                "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": POLICY,
-                             "fault": "fault", "enabled": True, "injection_rate": rate},
+                "provider": {
+                    "type": "injection",
+                    "admin_url": "${admin_url}",
+                    "policy": POLICY,
+                    "fault": "fault",
+                    "enabled": True,
+                    "injection_rate": rate,
+                },
             },
             {
                 "type": "action",
                 "name": "drive-load",
-                "provider": {"type": "load", "url": "${base_url}/ask", "requests": 100,
-                             "concurrency": 10},
+                "provider": {
+                    "type": "load",
+                    "url": "${base_url}/ask",
+                    "requests": 100,
+                    "concurrency": 10,
+                },
             },
             {
                 "type": "probe",
                 "name": "fallback-served",
-                "provider": {"type": "metric", "url": "${base_url}/metrics",
-                             "name": "resilience_calls_total",
-                             "labels": {"policy": POLICY, "outcome": "fallback"},
-                             "mode": "increase"},
+                "provider": {
+                    "type": "metric",
+                    "url": "${base_url}/metrics",
+                    "name": "resilience_calls_total",
+                    "labels": {"policy": POLICY, "outcome": "fallback"},
+                    "mode": "increase",
+                },
                 "tolerance": {"type": "range", "range": [1, float("inf")]},
             },
         ],
@@ -77,8 +97,12 @@ def experiment(base_url: str, rate: float = 0.5) -> dict[str, Any]:
             {
                 "type": "action",
                 "name": "stop-failing-llm-primary",
-                "provider": {"type": "injection", "admin_url": "${admin_url}", "policy": POLICY,
-                             "enabled": False},
+                "provider": {
+                    "type": "injection",
+                    "admin_url": "${admin_url}",
+                    "policy": POLICY,
+                    "enabled": False,
+                },
             }
         ],
     }
@@ -190,9 +214,14 @@ async def test_an_interrupted_run_still_rolls_back_and_writes_its_journal(
                     switched.set()  # the switch is done; drive-load waits 30 s before it starts
                 return super().write(text)
 
-        run = asyncio.create_task(run_experiment(
-            parse_experiment(data, "inline"), journal_path=journal_path, stream=Progress(),
-            live=False))
+        run = asyncio.create_task(
+            run_experiment(
+                parse_experiment(data, "inline"),
+                journal_path=journal_path,
+                stream=Progress(),
+                live=False,
+            )
+        )
         await switched.wait()
         assert service.fault.enabled
         run.cancel()  # what Ctrl-C does to asyncio.run's main task
@@ -239,17 +268,29 @@ async def test_admin_endpoint_refuses_without_its_token_and_changes_nothing() ->
             assert response.status == 200  # chaos off by default
 
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        async with http.post(f"{url}/{POLICY}", json={"enabled": True, "fault": "latency",
-                                                      "latency": 0.01}, headers=auth) as response:
+        async with http.post(
+            f"{url}/{POLICY}",
+            json={"enabled": True, "fault": "latency", "latency": 0.01},
+            headers=auth,
+        ) as response:
             assert response.status == 200
             state = await response.json()
         assert state["injections"] == [
-            {"fault": "latency", "enabled": True, "injection_rate": 0.001, "injected": 0,
-             "latency": 0.01}
+            {
+                "fault": "latency",
+                "enabled": True,
+                "injection_rate": 0.001,
+                "injected": 0,
+                "latency": 0.01,
+            }
         ]
         assert service.latency.enabled and not service.fault.enabled
-        for bad in ({"enabled": "yes"}, {"enabled": True, "injection_rate": 2},
-                    {"enabled": True, "colour": "red"}, {"enabled": True, "fault": "fire"}):
+        for bad in (
+            {"enabled": "yes"},
+            {"enabled": True, "injection_rate": 2},
+            {"enabled": True, "colour": "red"},
+            {"enabled": True, "fault": "fire"},
+        ):
             async with http.post(f"{url}/{POLICY}", json=bad, headers=auth) as response:
                 assert response.status == 400, bad
         async with http.post(f"{url}/other", json={"enabled": True}, headers=auth) as response:

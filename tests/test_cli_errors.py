@@ -148,8 +148,15 @@ def test_errors_subclass_the_families_main_catches() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["rules"], ["sla"], ["dashboard"], ["chaos"], ["chaos", "generate"], ["chaos", "run"],
-     ["chaos", "export"]],
+    [
+        ["rules"],
+        ["sla"],
+        ["dashboard"],
+        ["chaos"],
+        ["chaos", "generate"],
+        ["chaos", "run"],
+        ["chaos", "export"],
+    ],
     ids=" ".join,
 )
 def test_subcommand_help_has_examples_of_itself(

@@ -63,8 +63,10 @@ def test_the_cli_names_the_output_file_it_cannot_write(
     spec = Path(__file__).resolve().parent.parent / "examples" / "internal_tool" / "system.yaml"
     assert cli.main(["plan", str(spec), "-o", str(target)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"reliability: error: {target}: cannot write the file: "
-                   f"its directory {target.parent} does not exist\n")
+    assert err == (
+        f"reliability: error: {target}: cannot write the file: "
+        f"its directory {target.parent} does not exist\n"
+    )
 
 
 def test_a_directory_as_target_is_an_oserror_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -72,7 +74,8 @@ def test_a_directory_as_target_is_an_oserror_and_leaves_nothing_behind(tmp_path:
     with pytest.raises(OSError) as caught:
         write_atomic(tmp_path / "dir", "x")
     assert (caught.value.filename, caught.value.strerror) == (
-        str(tmp_path / "dir"), "cannot write the file: it is a directory"
+        str(tmp_path / "dir"),
+        "cannot write the file: it is a directory",
     )
     assert sorted(os.listdir(tmp_path)) == ["dir"]
     assert os.listdir(tmp_path / "dir") == []
@@ -97,7 +100,8 @@ def test_a_file_in_place_of_a_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError) as caught:
         write_atomic(target, "x")
     assert (caught.value.filename, caught.value.strerror) == (
-        str(target), f"cannot write the file: {tmp_path / 'notes.txt'} is not a directory"
+        str(target),
+        f"cannot write the file: {tmp_path / 'notes.txt'} is not a directory",
     )
 
 
@@ -151,7 +155,8 @@ def test_a_replace_failing_midway_restores_the_files_already_replaced(
     monkeypatch.undo()
     assert calls[:3] == ["a.yml", "b.yml", "c.yml"]
     assert (caught.value.filename, caught.value.strerror) == (
-        str(tmp_path / "c.yml"), "cannot write the file: Invalid cross-device link"
+        str(tmp_path / "c.yml"),
+        "cannot write the file: Invalid cross-device link",
     )
     assert sorted(os.listdir(tmp_path)) == ["a.yml"]
     assert (tmp_path / "a.yml").read_text() == "old a"
@@ -173,7 +178,8 @@ def test_write_into_directory_removes_the_directories_it_made_on_failure(
     assert os.listdir(tmp_path) == []
     monkeypatch.undo()
     assert write_into_directory(tmp_path / "a" / "b", {"1.md": "one", "2.md": "two"}) == [
-        tmp_path / "a" / "b" / "1.md", tmp_path / "a" / "b" / "2.md"
+        tmp_path / "a" / "b" / "1.md",
+        tmp_path / "a" / "b" / "2.md",
     ]
     assert (tmp_path / "a" / "b" / "2.md").read_text() == "two"
 

@@ -104,10 +104,7 @@ def test_slo_panels_read_series_the_rules_record() -> None:
         spec = load_spec(path)
         slos = definitions_from_spec(spec)
         recorded = {
-            r["record"]
-            for g in build_rules(slos).groups
-            for r in g["rules"]
-            if "record" in r
+            r["record"] for g in build_rules(slos).groups for r in g["rules"] if "record" in r
         }
         for _, expr in panel_queries(build_dashboard(spec, slos)):
             for name in re.findall(r"\b(slo:[a-z_]+:[a-z0-9_]+)", expr):
@@ -135,16 +132,25 @@ def test_dashboard_shape() -> None:
         for p in panels:
             pos = p["gridPos"]
             assert pos["x"] + pos["w"] <= 24
-            own = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"])
-                   for y in range(pos["y"], pos["y"] + pos["h"])}
+            own = {
+                (x, y)
+                for x in range(pos["x"], pos["x"] + pos["w"])
+                for y in range(pos["y"], pos["y"] + pos["h"])
+            }
             assert not own & cells, f"panel {p['title']} overlaps another"
             cells |= own
             for target in p.get("targets", []):
                 assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
         titles = {p["title"] for p in panels}
-        assert {"Availability (30d)", "Error budget remaining", "Burn rate",
-                "Circuit breaker state", "Bulkhead saturation", "Retries per call",
-                "p99 latency per policy"} <= titles
+        assert {
+            "Availability (30d)",
+            "Error budget remaining",
+            "Burn rate",
+            "Circuit breaker state",
+            "Bulkhead saturation",
+            "Retries per call",
+            "p99 latency per policy",
+        } <= titles
 
 
 def test_hard_dependencies_panel_names_the_entry_points_hard_dependencies() -> None:

@@ -17,10 +17,14 @@ from resilience.retry import Retry
 
 
 def make_policy(hook: LoggingHook) -> Policy:
-    return Policy("llm", retry=Retry(max_attempts=3, wait=0.5),
-                  breaker=CircuitBreaker("llm", minimum_calls=3, window_size=3,
-                                         failure_rate_threshold=0.5, open_duration=30),
-                  hooks=[hook])
+    return Policy(
+        "llm",
+        retry=Retry(max_attempts=3, wait=0.5),
+        breaker=CircuitBreaker(
+            "llm", minimum_calls=3, window_size=3, failure_rate_threshold=0.5, open_duration=30
+        ),
+        hooks=[hook],
+    )
 
 
 async def run_calls(policy: Policy) -> None:
@@ -45,18 +49,32 @@ async def test_stdlib_lines(caplog: pytest.LogCaptureFixture) -> None:
     lines = [(r.levelno, r.getMessage()) for r in caplog.records]
     fields = [r.__dict__["resilience"] for r in caplog.records]  # set through `extra`
     assert lines == [
-        (logging.WARNING, "event=retry_scheduled policy=llm attempt=1 wait=0.5 "
-                          "error='OSError: upstream said 503'"),
-        (logging.ERROR, "event=circuit_breaker_state_changed policy=llm from_state=closed "
-                        "to_state=open"),
-        (logging.WARNING, "event=retry_scheduled policy=llm attempt=2 wait=0.5 "
-                          "error='OSError: upstream said 503'"),
-        (logging.WARNING, "event=call_rejected policy=llm mechanism=circuit_breaker "
-                          f"retry_after={fields[3]['retry_after']}"),
+        (
+            logging.WARNING,
+            "event=retry_scheduled policy=llm attempt=1 wait=0.5 "
+            "error='OSError: upstream said 503'",
+        ),
+        (
+            logging.ERROR,
+            "event=circuit_breaker_state_changed policy=llm from_state=closed to_state=open",
+        ),
+        (
+            logging.WARNING,
+            "event=retry_scheduled policy=llm attempt=2 wait=0.5 "
+            "error='OSError: upstream said 503'",
+        ),
+        (
+            logging.WARNING,
+            "event=call_rejected policy=llm mechanism=circuit_breaker "
+            f"retry_after={fields[3]['retry_after']}",
+        ),
     ]
     assert fields[1] == {
-        "event": "circuit_breaker_state_changed", "policy": "llm", "from_state": "closed",
-        "to_state": "open"}
+        "event": "circuit_breaker_state_changed",
+        "policy": "llm",
+        "from_state": "closed",
+        "to_state": "open",
+    }
     assert 0 < fields[3]["retry_after"] <= 30
 
 
@@ -64,8 +82,11 @@ async def test_structlog_lines() -> None:
     with capture_logs() as logs:
         await run_calls(make_policy(LoggingHook(structlog=True)))
     assert [(e["event"], e["log_level"]) for e in logs] == [
-        ("retry_scheduled", "warning"), ("circuit_breaker_state_changed", "error"),
-        ("retry_scheduled", "warning"), ("call_rejected", "warning")]
+        ("retry_scheduled", "warning"),
+        ("circuit_breaker_state_changed", "error"),
+        ("retry_scheduled", "warning"),
+        ("call_rejected", "warning"),
+    ]
     assert logs[0]["policy"] == "llm" and logs[0]["attempt"] == 1
     assert logs[0]["error"] == "OSError: upstream said 503"
     assert logs[1]["to_state"] == "open"
@@ -79,7 +100,8 @@ def test_structlog_is_the_default_when_installed_and_stdlib_when_a_logger_is_giv
 
 
 def test_storage_errors_are_logged_and_disabled_levels_cost_nothing(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     logger = logging.getLogger("test.resilience.storage")
     caplog.set_level(logging.WARNING, logger="test.resilience.storage")
     emitter = Emitter(PolicyInfo("quota"), [LoggingHook(logger)])
@@ -87,4 +109,5 @@ def test_storage_errors_are_logged_and_disabled_levels_cost_nothing(
     logger.setLevel(logging.CRITICAL)
     emitter.emit(Rejected("quota", "rate_limiter", 0.25))
     assert [r.getMessage() for r in caplog.records] == [
-        "event=storage_error policy=quota backend=redis operation=acquire error=ConnectionError"]
+        "event=storage_error policy=quota backend=redis operation=acquire error=ConnectionError"
+    ]

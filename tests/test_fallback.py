@@ -135,12 +135,14 @@ def test_on_is_read_and_described_as_retry_on_is() -> None:
         return isinstance(exc, ConnectionError)
 
     assert Fallback(print, on=ConnectionError).on == (ConnectionError,)
-    assert "on=(ConnectionError, TimeoutError)" in Fallback(
-        print, on=(ConnectionError, TimeoutError)
-    ).describe()
-    assert "retry_on=(ConnectionError, TimeoutError)" in Retry(
-        retry_on=(ConnectionError, TimeoutError)
-    ).describe()
+    assert (
+        "on=(ConnectionError, TimeoutError)"
+        in Fallback(print, on=(ConnectionError, TimeoutError)).describe()
+    )
+    assert (
+        "retry_on=(ConnectionError, TimeoutError)"
+        in Retry(retry_on=(ConnectionError, TimeoutError)).describe()
+    )
     assert "on=transient," in Fallback(print, on=transient).describe()
     assert "retry_on=transient," in Retry(retry_on=transient).describe()
     # A fallback never stands in for what is not an Exception (cancellation, interrupts).

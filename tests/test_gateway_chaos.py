@@ -29,15 +29,38 @@ async def gateway(tmp_path: Path) -> AsyncIterator[str]:
     py = [sys.executable, "-m"]
     try:
         started = {
-            name: procs.start(name, [*py, "examples.ai_gateway.backend", "--port",
-                                     str(ports[name]), "--name", name, "--p50", "0.01",
-                                     "--p99", "0.05"])
+            name: procs.start(
+                name,
+                [
+                    *py,
+                    "examples.ai_gateway.backend",
+                    "--port",
+                    str(ports[name]),
+                    "--name",
+                    name,
+                    "--p50",
+                    "0.01",
+                    "--p99",
+                    "0.05",
+                ],
+            )
             for name in ("primary", "secondary")
         }
         started["gateway"] = procs.start(
-            "gateway", [*py, "examples.ai_gateway.gateway", "--port", str(ports["gateway"]),
-                        "--primary", url["primary"], "--secondary", url["secondary"],
-                        "--chaos-token", TOKEN])
+            "gateway",
+            [
+                *py,
+                "examples.ai_gateway.gateway",
+                "--port",
+                str(ports["gateway"]),
+                "--primary",
+                url["primary"],
+                "--secondary",
+                url["secondary"],
+                "--chaos-token",
+                TOKEN,
+            ],
+        )
         async with aiohttp.ClientSession() as session:
             for name, proc in started.items():
                 probe = "/healthz" if name == "gateway" else "/admin/behaviour"
@@ -47,20 +70,34 @@ async def gateway(tmp_path: Path) -> AsyncIterator[str]:
         procs.stop_all()
 
 
-@pytest.mark.parametrize("experiment", ["fm-003-llm-primary-outage-5xx",
-                                        "fm-007-llm-primary-rate-limited"])
+@pytest.mark.parametrize(
+    "experiment", ["fm-003-llm-primary-outage-5xx", "fm-007-llm-primary-rate-limited"]
+)
 async def test_generated_experiment_holds_against_the_gateway(
     gateway: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, experiment: str
 ) -> None:
     base = gateway
     out = tmp_path / "experiments"
-    code = cli.main(["chaos", "generate", str(demo.SPEC), "-o", str(out),
-                     "--url", f"{base}/v1/complete", "--admin-url", f"{base}/admin/chaos",
-                     "--metrics-url", f"{base}/metrics"])
+    code = cli.main(
+        [
+            "chaos",
+            "generate",
+            str(demo.SPEC),
+            "-o",
+            str(out),
+            "--url",
+            f"{base}/v1/complete",
+            "--admin-url",
+            f"{base}/admin/chaos",
+            "--metrics-url",
+            f"{base}/metrics",
+        ]
+    )
     assert code == 0
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)
-    result = await run_experiment(load_experiment(out / f"{experiment}.yaml"),
-                                  stream=io.StringIO(), live=False)
+    result = await run_experiment(
+        load_experiment(out / f"{experiment}.yaml"), stream=io.StringIO(), live=False
+    )
     verdict = result.verdict
     assert verdict.status == "completed", verdict
     assert verdict.held, verdict
@@ -68,7 +105,9 @@ async def test_generated_experiment_holds_against_the_gateway(
     # the faults really were injected: the chaos counter of the gateway moved
     async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as resp:
         metrics = await resp.text()
-    injected = [line for line in metrics.splitlines()
-                if line.startswith('resilience_chaos_injections_total{') and
-                'policy="llm-primary"' in line]
+    injected = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("resilience_chaos_injections_total{") and 'policy="llm-primary"' in line
+    ]
     assert injected and sum(float(line.rsplit(" ", 1)[1]) for line in injected) > 0

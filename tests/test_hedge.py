@@ -123,7 +123,8 @@ async def test_our_own_rejection_is_not_hedged_and_not_learned() -> None:
             with pytest.raises(CircuitOpenError):
                 await call()
     assert [e for e in seen if isinstance(e, Rejected)] == [
-        Rejected("llm", "circuit_breaker", None)] * 6  # one per call
+        Rejected("llm", "circuit_breaker", None)
+    ] * 6  # one per call
     assert backend.started == 0
     assert learning.current_delay() is None  # instant rejections taught it nothing
     breaker.reset()

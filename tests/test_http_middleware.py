@@ -29,8 +29,14 @@ H = "http_server_request_duration_seconds"
 
 
 def count(reg: CollectorRegistry, method: str, route: str, status: int) -> float | None:
-    return reg.get_sample_value(f"{H}_count", {"http_request_method": method, "http_route": route,
-                                               "http_response_status_code": str(status)})
+    return reg.get_sample_value(
+        f"{H}_count",
+        {
+            "http_request_method": method,
+            "http_route": route,
+            "http_response_status_code": str(status),
+        },
+    )
 
 
 async def item(request: web.Request) -> web.Response:
@@ -67,8 +73,12 @@ def make_app(reg: CollectorRegistry, readiness: Readiness | None = None) -> web.
     app.router.add_get("/timeout", timed_out)
     app.router.add_get("/stream", stream_then_fail)
     app.router.add_static("/static", Path(__file__).parent)
-    setup(app, registry=reg, readiness=readiness or Readiness(),
-          extra_routes=[web.get("/admin/chaos", chaos_admin)])
+    setup(
+        app,
+        registry=reg,
+        readiness=readiness or Readiness(),
+        extra_routes=[web.get("/admin/chaos", chaos_admin)],
+    )
     return app
 
 
@@ -113,14 +123,14 @@ async def test_records_route_template_method_and_status(client: Client) -> None:
     assert count(reg, "GET", "/static", 404) == 1  # FileResponse decides its status late
     assert count(reg, "GET", "/stream", 200) == 1  # what was sent, recorded once
     assert count(reg, "GET", "/stream", 500) is None
-    slow_sum = reg.get_sample_value(f"{H}_sum", {"http_request_method": "GET",
-                                                 "http_route": "/slow",
-                                                 "http_response_status_code": "200"})
+    slow_sum = reg.get_sample_value(
+        f"{H}_sum",
+        {"http_request_method": "GET", "http_route": "/slow", "http_response_status_code": "200"},
+    )
     assert slow_sum is not None and 0.03 <= slow_sum < 1.0
 
 
-async def test_ten_thousand_raw_paths_give_a_bounded_number_of_series(
-        client: Client) -> None:
+async def test_ten_thousand_raw_paths_give_a_bounded_number_of_series(client: Client) -> None:
     c, reg = client
     sem = asyncio.Semaphore(32)
 
@@ -133,20 +143,26 @@ async def test_ten_thousand_raw_paths_give_a_bounded_number_of_series(
     assert statuses.count(200) == 5000 and statuses.count(404) == 5000
 
     families = [m for m in reg.collect() if m.name == H]
-    series = {tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
-              for s in families[0].samples}
+    series = {
+        tuple(sorted((k, v) for k, v in s.labels.items() if k != "le")) for s in families[0].samples
+    }
     assert series == {
-        (("http_request_method", "GET"), ("http_response_status_code", "200"),
-         ("http_route", "/items/{id}")),
-        (("http_request_method", "GET"), ("http_response_status_code", "404"),
-         ("http_route", "unmatched")),
+        (
+            ("http_request_method", "GET"),
+            ("http_response_status_code", "200"),
+            ("http_route", "/items/{id}"),
+        ),
+        (
+            ("http_request_method", "GET"),
+            ("http_response_status_code", "404"),
+            ("http_route", "unmatched"),
+        ),
     }
     assert count(reg, "GET", "/items/{id}", 200) == 5000
     assert count(reg, "GET", "unmatched", 404) == 5000
 
 
-async def test_metrics_endpoint_serves_prometheus_and_openmetrics(
-        client: Client) -> None:
+async def test_metrics_endpoint_serves_prometheus_and_openmetrics(client: Client) -> None:
     c, reg = client
     Emitter(PolicyInfo("payments", ("retry",)), [PrometheusHook(reg)])
     await c.get("/items/7")
@@ -163,8 +179,7 @@ async def test_metrics_endpoint_serves_prometheus_and_openmetrics(
     assert await (await c.get("/admin/chaos")).text() == "chaos admin"
     await c.get("/healthz")
     await c.get("/readyz")
-    routes = {s.labels["http_route"] for m in reg.collect() for s in m.samples
-              if m.name == H}
+    routes = {s.labels["http_route"] for m in reg.collect() for s in m.samples if m.name == H}
     assert routes == {"/items/{id}", "/admin/chaos"}  # scrapes and probes are not user traffic
 
 
@@ -176,15 +191,25 @@ async def test_promtool_accepts_our_exposition(client: Client) -> None:
         def __call__(self) -> str:
             return "half_open"
 
-    info = PolicyInfo("llm", ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "timeout"),
-                      breaker_state=State(), bulkhead_in_flight=lambda: 1,
-                      bulkhead_capacity=lambda: 4)
+    info = PolicyInfo(
+        "llm",
+        ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "timeout"),
+        breaker_state=State(),
+        bulkhead_in_flight=lambda: 1,
+        bulkhead_capacity=lambda: 4,
+    )
     Emitter(info, [PrometheusHook(reg, names="both")])
     for path in ("/items/1", "/nope", "/boom"):
         await c.get(path)
     text = await (await c.get("/metrics")).read()
-    result = await asyncio.to_thread(subprocess.run, [promtool, "check", "metrics"], input=text,
-                                     capture_output=True, timeout=30, check=False)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [promtool, "check", "metrics"],
+        input=text,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert b"resilience4j_circuitbreaker_state" in text
 
@@ -198,11 +223,14 @@ async def test_readyz_fails_while_a_critical_breaker_is_open() -> None:
 
     critical, optional = Breaker(), Breaker()
     readiness = Readiness()
-    Emitter(PolicyInfo("db", ("circuit_breaker",), breaker_state=critical.current, critical=True),
-            [readiness])
+    Emitter(
+        PolicyInfo("db", ("circuit_breaker",), breaker_state=critical.current, critical=True),
+        [readiness],
+    )
     Emitter(PolicyInfo("recs", ("circuit_breaker",), breaker_state=optional.current), [readiness])
-    async with TestClient(TestServer(make_app(CollectorRegistry(), readiness),
-                                     host="127.0.0.1")) as c:
+    async with TestClient(
+        TestServer(make_app(CollectorRegistry(), readiness), host="127.0.0.1")
+    ) as c:
         assert (await c.get("/healthz")).status == 200
         assert (await c.get("/readyz")).status == 200
         optional.state = "open"  # a soft dependency being down does not make us unready
@@ -250,8 +278,9 @@ async def test_a_cancelled_request_is_not_recorded() -> None:
             await task
         await asyncio.sleep(0.02)
     # the server's shutdown cancelled the handler: no status was sent, so nothing is recorded
-    hang_series = [s for m in reg.collect() for s in m.samples if s.labels.get("http_route")
-                   == "/hang"]
+    hang_series = [
+        s for m in reg.collect() for s in m.samples if s.labels.get("http_route") == "/hang"
+    ]
     assert hang_series == []
 
 

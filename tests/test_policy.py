@@ -173,7 +173,13 @@ def test_describe_lists_the_order_and_every_setting() -> None:
     assert lines[0] == "Policy 'llm-primary' (outermost first):"
     order = [line.split(". ", 1)[1].split("(")[0] for line in lines[1:]]
     assert order == [
-        "Fallback", "Timeout", "Retry", "CircuitBreaker", "Timeout", "Bulkhead", "call"
+        "Fallback",
+        "Timeout",
+        "Retry",
+        "CircuitBreaker",
+        "Timeout",
+        "Bulkhead",
+        "call",
     ]
     for setting in (
         "Timeout(total, seconds=10)",

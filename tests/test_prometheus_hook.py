@@ -44,10 +44,16 @@ class Breaker:
         return self.state
 
 
-def policy(name: str = "payments", *, mechanisms: tuple[str, ...] = ("retry", "circuit_breaker"),
-           breaker: Breaker | None = None, critical: bool = False) -> PolicyInfo:
-    return PolicyInfo(name, mechanisms, breaker_state=breaker.current if breaker else None,
-                      critical=critical)
+def policy(
+    name: str = "payments",
+    *,
+    mechanisms: tuple[str, ...] = ("retry", "circuit_breaker"),
+    breaker: Breaker | None = None,
+    critical: bool = False,
+) -> PolicyInfo:
+    return PolicyInfo(
+        name, mechanisms, breaker_state=breaker.current if breaker else None, critical=critical
+    )
 
 
 def test_breaker_state_is_read_live_at_scrape_time() -> None:
@@ -55,10 +61,12 @@ def test_breaker_state_is_read_live_at_scrape_time() -> None:
     breaker = Breaker("closed")
     Emitter(policy(breaker=breaker), [PrometheusHook(reg, names="both")])
     breaker.state = "forced_open"  # e.g. an operator forced it open: no event reached this hook
-    assert value(reg, "resilience_circuit_breaker_state", policy="payments",
-                 state="forced_open") == 1
-    assert value(reg, "resilience4j_circuitbreaker_state", name="payments",
-                 state="forced_open") == 1
+    assert (
+        value(reg, "resilience_circuit_breaker_state", policy="payments", state="forced_open") == 1
+    )
+    assert (
+        value(reg, "resilience4j_circuitbreaker_state", name="payments", state="forced_open") == 1
+    )
     assert value(reg, "resilience_circuit_breaker_state", policy="payments", state="closed") == 0
 
 
@@ -70,23 +78,32 @@ def test_series_exist_at_zero_and_breaker_state_is_set_when_the_policy_is_built(
     for outcome in CallOutcome:
         assert value(reg, "resilience_calls_total", policy="payments", outcome=outcome) == 0
     assert value(reg, "resilience_retries_total", policy="payments") == 0
-    assert value(reg, "resilience_rejections_total", policy="payments",
-                 mechanism="circuit_breaker") == 0
-    assert value(reg, "resilience_rejections_total", policy="payments",
-                 mechanism="retry_budget") == 0
-    states = {s: value(reg, "resilience_circuit_breaker_state", policy="payments", state=s)
-              for s in BREAKER_STATES}
+    assert (
+        value(reg, "resilience_rejections_total", policy="payments", mechanism="circuit_breaker")
+        == 0
+    )
+    assert (
+        value(reg, "resilience_rejections_total", policy="payments", mechanism="retry_budget") == 0
+    )
+    states = {
+        s: value(reg, "resilience_circuit_breaker_state", policy="payments", state=s)
+        for s in BREAKER_STATES
+    }
     assert states == {s: (1.0 if s == "forced_open" else 0.0) for s in BREAKER_STATES}
     # a policy without a bulkhead has no bulkhead series and no rejection series for it
-    assert value(reg, "resilience_rejections_total", policy="payments",
-                 mechanism="bulkhead") is None
+    assert (
+        value(reg, "resilience_rejections_total", policy="payments", mechanism="bulkhead") is None
+    )
     assert value(reg, "resilience_bulkhead_capacity", policy="payments") is None
 
 
-@given(st.lists(st.sampled_from(list(CallOutcome)), max_size=60),
-       st.lists(st.floats(0, 20), min_size=1, max_size=60))
-def test_calls_total_and_duration_equal_the_calls_made(outcomes: list[CallOutcome],
-                                                       durations: list[float]) -> None:
+@given(
+    st.lists(st.sampled_from(list(CallOutcome)), max_size=60),
+    st.lists(st.floats(0, 20), min_size=1, max_size=60),
+)
+def test_calls_total_and_duration_equal_the_calls_made(
+    outcomes: list[CallOutcome], durations: list[float]
+) -> None:
     reg = CollectorRegistry()
     emitter = Emitter(policy(), [PrometheusHook(reg)])
     made = [(o, durations[i % len(durations)]) for i, o in enumerate(outcomes)]
@@ -95,20 +112,26 @@ def test_calls_total_and_duration_equal_the_calls_made(outcomes: list[CallOutcom
 
     expected = Counter(o for o, _ in made)
     for outcome in CallOutcome:
-        assert value(reg, "resilience_calls_total", policy="payments",
-                     outcome=outcome) == expected[outcome]
+        assert (
+            value(reg, "resilience_calls_total", policy="payments", outcome=outcome)
+            == expected[outcome]
+        )
     assert value(reg, "resilience_call_duration_seconds_count", policy="payments") == len(made)
     assert value(reg, "resilience_call_duration_seconds_sum", policy="payments") == pytest.approx(
-        sum(d for _, d in made))
+        sum(d for _, d in made)
+    )
     within_1s = sum(1 for _, d in made if d <= 1.0)
-    assert value(reg, "resilience_call_duration_seconds_bucket", policy="payments",
-                 le="1.0") == within_1s
+    assert (
+        value(reg, "resilience_call_duration_seconds_bucket", policy="payments", le="1.0")
+        == within_1s
+    )
 
 
 def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
     reg = CollectorRegistry()
-    emitter = Emitter(policy(mechanisms=("retry", "circuit_breaker", "bulkhead")),
-                      [PrometheusHook(reg)])
+    emitter = Emitter(
+        policy(mechanisms=("retry", "circuit_breaker", "bulkhead")), [PrometheusHook(reg)]
+    )
     for attempt in (1, 2, 1):
         emitter.emit(RetryScheduled("payments", attempt, 0.1, OSError("reset")))
     for mechanism in ("bulkhead", "circuit_breaker", "bulkhead", "retry_budget", "rate_limiter"):
@@ -117,17 +140,19 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
         emitter.emit(TimedOut("payments", kind, 1.5))
 
     assert value(reg, "resilience_retries_total", policy="payments") == 3
-    rejections = {m: value(reg, "resilience_rejections_total", policy="payments", mechanism=m)
-                  for m in ("bulkhead", "circuit_breaker", "retry_budget", "rate_limiter")}
-    assert rejections == {"bulkhead": 2, "circuit_breaker": 1, "retry_budget": 1,
-                          "rate_limiter": 1}
+    rejections = {
+        m: value(reg, "resilience_rejections_total", policy="payments", mechanism=m)
+        for m in ("bulkhead", "circuit_breaker", "retry_budget", "rate_limiter")
+    }
+    assert rejections == {"bulkhead": 2, "circuit_breaker": 1, "retry_budget": 1, "rate_limiter": 1}
     assert value(reg, "resilience_timeouts_total", policy="payments", kind="attempt") == 2
     assert value(reg, "resilience_timeouts_total", policy="payments", kind="total") == 1
 
 
 @given(st.lists(st.sampled_from(BREAKER_STATES), max_size=30), st.booleans())
-def test_breaker_state_is_one_hot_and_transitions_are_counted(path: list[str],
-                                                              live_readout: bool) -> None:
+def test_breaker_state_is_one_hot_and_transitions_are_counted(
+    path: list[str], live_readout: bool
+) -> None:
     """With a live readout the gauge shows the breaker's state; without, the last event's."""
     reg = CollectorRegistry()
     breaker = Breaker("closed")
@@ -139,13 +164,23 @@ def test_breaker_state_is_one_hot_and_transitions_are_counted(path: list[str],
         emitter.emit(StateChanged("payments", current, to_state))
         current = to_state
 
-    states = {s: value(reg, "resilience_circuit_breaker_state", policy="payments", state=s)
-              for s in BREAKER_STATES}
+    states = {
+        s: value(reg, "resilience_circuit_breaker_state", policy="payments", state=s)
+        for s in BREAKER_STATES
+    }
     assert states == {s: (1.0 if s == current else 0.0) for s in BREAKER_STATES}
     steps = Counter(zip(["closed", *path], path, strict=False))
     for (from_state, to_state), count in steps.items():
-        assert value(reg, "resilience_circuit_breaker_transitions_total", policy="payments",
-                     from_state=from_state, to_state=to_state) == count
+        assert (
+            value(
+                reg,
+                "resilience_circuit_breaker_transitions_total",
+                policy="payments",
+                from_state=from_state,
+                to_state=to_state,
+            )
+            == count
+        )
 
 
 def test_bulkhead_gauges_are_read_at_scrape_time_and_vanish_with_the_policy() -> None:
@@ -161,8 +196,12 @@ def test_bulkhead_gauges_are_read_at_scrape_time_and_vanish_with_the_policy() ->
             return 8
 
     bulkhead = Bulkhead()
-    info = PolicyInfo("search", ("bulkhead",), bulkhead_in_flight=bulkhead.count,
-                      bulkhead_capacity=bulkhead.capacity)
+    info = PolicyInfo(
+        "search",
+        ("bulkhead",),
+        bulkhead_in_flight=bulkhead.count,
+        bulkhead_capacity=bulkhead.capacity,
+    )
     emitter = Emitter(info, [PrometheusHook(reg, names="both")])
     del info
     assert value(reg, "resilience_bulkhead_in_flight", policy="search") == 0
@@ -226,18 +265,38 @@ def test_resilience4j_names_for_breaker_and_retry() -> None:
     breaker.state = "open"
     emitter.emit(StateChanged("llm", "closed", "open"))
 
-    retry = {k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
-             for k in ("successful_without_retry", "successful_with_retry",
-                       "failed_without_retry", "failed_with_retry")}
-    assert retry == {"successful_without_retry": 1, "successful_with_retry": 1,
-                     "failed_without_retry": 3, "failed_with_retry": 1}
-    calls = {k: value(reg, "resilience4j_circuitbreaker_calls_seconds_count", name="llm", kind=k)
-             for k in ("successful", "failed", "ignored")}
+    retry = {
+        k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
+        for k in (
+            "successful_without_retry",
+            "successful_with_retry",
+            "failed_without_retry",
+            "failed_with_retry",
+        )
+    }
+    assert retry == {
+        "successful_without_retry": 1,
+        "successful_with_retry": 1,
+        "failed_without_retry": 3,
+        "failed_with_retry": 1,
+    }
+    calls = {
+        k: value(reg, "resilience4j_circuitbreaker_calls_seconds_count", name="llm", kind=k)
+        for k in ("successful", "failed", "ignored")
+    }
     assert calls == {"successful": 2, "failed": 2, "ignored": 1}
-    assert value(reg, "resilience4j_circuitbreaker_calls_seconds_sum", name="llm",
-                 kind="successful") == pytest.approx(0.7)
-    assert value(reg, "resilience4j_circuitbreaker_not_permitted_calls_total", name="llm",
-                 kind="not_permitted") == 1
+    assert value(
+        reg, "resilience4j_circuitbreaker_calls_seconds_sum", name="llm", kind="successful"
+    ) == pytest.approx(0.7)
+    assert (
+        value(
+            reg,
+            "resilience4j_circuitbreaker_not_permitted_calls_total",
+            name="llm",
+            kind="not_permitted",
+        )
+        == 1
+    )
     assert value(reg, "resilience4j_circuitbreaker_state", name="llm", state="open") == 1
     assert value(reg, "resilience4j_circuitbreaker_state", name="llm", state="closed") == 0
 
@@ -252,14 +311,34 @@ async def test_resilience4j_retry_kind_is_attributed_per_call_across_concurrent_
             await asyncio.sleep(0.05)  # interleave with the other calls
         emitter.emit(CallFinished("llm", outcome, 0.05 * retries))
 
-    await asyncio.gather(*(call(r, o) for r, o in [
-        (2, CallOutcome.SUCCESS), (0, CallOutcome.SUCCESS), (1, CallOutcome.FAILURE),
-        (0, CallOutcome.FAILURE), (0, CallOutcome.SUCCESS), (3, CallOutcome.SUCCESS)]))
-    retry = {k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
-             for k in ("successful_without_retry", "successful_with_retry",
-                       "failed_without_retry", "failed_with_retry")}
-    assert retry == {"successful_without_retry": 2, "successful_with_retry": 2,
-                     "failed_without_retry": 1, "failed_with_retry": 1}
+    await asyncio.gather(
+        *(
+            call(r, o)
+            for r, o in [
+                (2, CallOutcome.SUCCESS),
+                (0, CallOutcome.SUCCESS),
+                (1, CallOutcome.FAILURE),
+                (0, CallOutcome.FAILURE),
+                (0, CallOutcome.SUCCESS),
+                (3, CallOutcome.SUCCESS),
+            ]
+        )
+    )
+    retry = {
+        k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
+        for k in (
+            "successful_without_retry",
+            "successful_with_retry",
+            "failed_without_retry",
+            "failed_with_retry",
+        )
+    }
+    assert retry == {
+        "successful_without_retry": 2,
+        "successful_with_retry": 2,
+        "failed_without_retry": 1,
+        "failed_with_retry": 1,
+    }
 
 
 def test_exposition_has_no_exception_text_or_attempt_numbers() -> None:
@@ -287,21 +366,30 @@ async def test_a_retry_of_a_cancelled_call_is_not_credited_to_the_next_call() ->
     await asyncio.sleep(0.2)
     emitter.emit(CallFinished("llm", CallOutcome.SUCCESS, loop.time() - start))
 
-    assert value(reg, "resilience4j_retry_calls_total", name="llm",
-                 kind="successful_without_retry") == 1
-    assert value(reg, "resilience4j_retry_calls_total", name="llm",
-                 kind="successful_with_retry") == 0
+    assert (
+        value(reg, "resilience4j_retry_calls_total", name="llm", kind="successful_without_retry")
+        == 1
+    )
+    assert (
+        value(reg, "resilience4j_retry_calls_total", name="llm", kind="successful_with_retry") == 0
+    )
 
 
-def test_a_raising_readout_drops_its_gauge_but_not_the_scrape(caplog: pytest.LogCaptureFixture
-                                                              ) -> None:
+def test_a_raising_readout_drops_its_gauge_but_not_the_scrape(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     reg = CollectorRegistry()
 
     def broken() -> int:
         raise RuntimeError("readout bug")
 
-    info = PolicyInfo("odd", ("bulkhead", "circuit_breaker"), breaker_state=lambda: "closed",
-                      bulkhead_in_flight=broken, bulkhead_capacity=lambda: 3)
+    info = PolicyInfo(
+        "odd",
+        ("bulkhead", "circuit_breaker"),
+        breaker_state=lambda: "closed",
+        bulkhead_in_flight=broken,
+        bulkhead_capacity=lambda: 3,
+    )
     emitter = Emitter(info, [PrometheusHook(reg)])
     emitter.emit(CallFinished("odd", CallOutcome.SUCCESS, 0.1))
     text = generate_latest(reg).decode()

@@ -32,11 +32,20 @@ POLICIES = web.AppKey("policies", list)
 def make_app(reg: CollectorRegistry) -> web.Application:
     hook = PrometheusHook(reg, names="both")
     readiness = Readiness()
-    ledger = Policy("ledger", retry=Retry(max_attempts=2, wait=0),
-                    breaker=CircuitBreaker("ledger", minimum_calls=1000), hooks=[hook])
-    quotes = Policy("quotes", breaker=CircuitBreaker("quotes", minimum_calls=QUOTE_TRIP,
-                                                     window_size=QUOTE_TRIP, open_duration=600),
-                    critical=True, hooks=[hook, readiness])
+    ledger = Policy(
+        "ledger",
+        retry=Retry(max_attempts=2, wait=0),
+        breaker=CircuitBreaker("ledger", minimum_calls=1000),
+        hooks=[hook],
+    )
+    quotes = Policy(
+        "quotes",
+        breaker=CircuitBreaker(
+            "quotes", minimum_calls=QUOTE_TRIP, window_size=QUOTE_TRIP, open_duration=600
+        ),
+        critical=True,
+        hooks=[hook, readiness],
+    )
     prices = Policy("prices", fallback=Fallback(lambda exc: "list price"), hooks=[hook])
     attempts: dict[str, int] = {}
 
@@ -103,12 +112,19 @@ async def query(session: aiohttp.ClientSession, prom: str, promql: str) -> dict[
     async with session.get(f"{prom}/api/v1/query", params={"query": promql}) as resp:
         body: dict[str, Any] = await resp.json()
     assert body["status"] == "success", body
-    return {"/".join(f"{k}={v}" for k, v in sorted(r["metric"].items()) if k not in (
-        "__name__", "instance", "job")): float(r["value"][1]) for r in body["data"]["result"]}
+    return {
+        "/".join(
+            f"{k}={v}"
+            for k, v in sorted(r["metric"].items())
+            if k not in ("__name__", "instance", "job")
+        ): float(r["value"][1])
+        for r in body["data"]["result"]
+    }
 
 
-async def wait_for(session: aiohttp.ClientSession, prom: str, promql: str,
-                   expected: dict[str, float]) -> dict[str, float]:
+async def wait_for(
+    session: aiohttp.ClientSession, prom: str, promql: str, expected: dict[str, float]
+) -> dict[str, float]:
     """Poll Prometheus until `promql` returns `expected` (at most 20 s); the last result."""
     deadline = time.monotonic() + 20.0
     got: dict[str, float] = {}
@@ -120,8 +136,9 @@ async def wait_for(session: aiohttp.ClientSession, prom: str, promql: str,
     return got
 
 
-async def send(session: aiohttp.ClientSession, method: str, url: str, n: int,
-               tag: str = "") -> list[int]:
+async def send(
+    session: aiohttp.ClientSession, method: str, url: str, n: int, tag: str = ""
+) -> list[int]:
     """Send `n` requests (ids tag0, tag1, ...); their statuses."""
     statuses = []
     for i in range(n):
@@ -146,7 +163,8 @@ scrape_configs:
             expected = 503 if kind == "fail" else 200
             assert await send(session, "POST", f"{url}/ledger/{kind}", n, kind) == [expected] * n
         assert await send(session, "GET", f"{url}/quote", QUOTE_TRIP + QUOTE_REJECTED) == (
-            [502] * QUOTE_TRIP + [503] * QUOTE_REJECTED)
+            [502] * QUOTE_TRIP + [503] * QUOTE_REJECTED
+        )
         assert await send(session, "GET", f"{url}/price", PRICE) == [200] * PRICE
         async with session.get(f"{url}/readyz") as resp:
             assert resp.status == 503  # the critical quotes breaker is open
@@ -166,37 +184,45 @@ scrape_configs:
             assert calls == want, server.log_tail()
 
             assert await query(session, prom, "resilience_retries_total") == {
-                "policy=ledger": LEDGER["flaky"] + LEDGER["fail"]}
+                "policy=ledger": LEDGER["flaky"] + LEDGER["fail"]
+            }
             assert await query(session, prom, "resilience_rejections_total > 0") == {
-                "mechanism=circuit_breaker/policy=quotes": QUOTE_REJECTED}
+                "mechanism=circuit_breaker/policy=quotes": QUOTE_REJECTED
+            }
             assert await query(session, prom, "resilience_call_duration_seconds_count") == {
                 "policy=ledger": sum(LEDGER.values()),
-                "policy=quotes": QUOTE_TRIP + QUOTE_REJECTED, "policy=prices": PRICE}
+                "policy=quotes": QUOTE_TRIP + QUOTE_REJECTED,
+                "policy=prices": PRICE,
+            }
             assert await query(session, prom, "resilience_circuit_breaker_state == 1") == {
-                "policy=ledger/state=closed": 1, "policy=quotes/state=open": 1}
+                "policy=ledger/state=closed": 1,
+                "policy=quotes/state=open": 1,
+            }
             assert await query(session, prom, "resilience_circuit_breaker_transitions_total") == {
-                "from_state=closed/policy=quotes/to_state=open": 1}
+                "from_state=closed/policy=quotes/to_state=open": 1
+            }
 
             assert await query(session, prom, 'resilience4j_retry_calls_total{name="ledger"}') == {
                 "kind=failed_with_retry/name=ledger": LEDGER["fail"],
                 "kind=failed_without_retry/name=ledger": 0,
                 "kind=successful_with_retry/name=ledger": LEDGER["flaky"],
-                "kind=successful_without_retry/name=ledger": LEDGER["ok"]}
+                "kind=successful_without_retry/name=ledger": LEDGER["ok"],
+            }
             assert await query(session, prom, "resilience4j_circuitbreaker_state == 1") == {
-                "name=ledger/state=closed": 1, "name=quotes/state=open": 1}
+                "name=ledger/state=closed": 1,
+                "name=quotes/state=open": 1,
+            }
 
             # Prometheus's scrapes and the /readyz probe are not user traffic: not in the SLI
             http = await query(session, prom, "http_server_request_duration_seconds_count")
+            post, get = "http_request_method=POST", "http_request_method=GET"
+            ledger, quote = "http_route=/ledger/{kind}", "http_route=/quote"
             assert http == {
-                "http_request_method=POST/http_response_status_code=200/http_route=/ledger/{kind}":
-                    LEDGER["ok"] + LEDGER["flaky"],
-                "http_request_method=POST/http_response_status_code=503/http_route=/ledger/{kind}":
-                    LEDGER["fail"],
-                "http_request_method=GET/http_response_status_code=502/http_route=/quote":
-                    QUOTE_TRIP,
-                "http_request_method=GET/http_response_status_code=503/http_route=/quote":
-                    QUOTE_REJECTED,
-                "http_request_method=GET/http_response_status_code=200/http_route=/price": PRICE,
+                f"{post}/http_response_status_code=200/{ledger}": LEDGER["ok"] + LEDGER["flaky"],
+                f"{post}/http_response_status_code=503/{ledger}": LEDGER["fail"],
+                f"{get}/http_response_status_code=502/{quote}": QUOTE_TRIP,
+                f"{get}/http_response_status_code=503/{quote}": QUOTE_REJECTED,
+                f"{get}/http_response_status_code=200/http_route=/price": PRICE,
             }
             assert await query(session, prom, 'up{job="app"}') == {"": 1}
         finally:

@@ -29,7 +29,7 @@ WORKERS = 4
 HALF_OPEN_CALLS = 3
 OPEN_DURATION = 0.5
 
-WORKER = r'''
+WORKER = r"""
 import asyncio, json, sys, threading, time
 from resilience import CircuitOpenError, add_hook
 from resilience._events import StorageError
@@ -128,7 +128,7 @@ async def main():
     await storage.aclose()
 
 asyncio.run(main())
-'''
+"""
 
 
 class Worker:
@@ -138,9 +138,19 @@ class Worker:
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), url, namespace, str(SYNC), str(HALF_OPEN_CALLS),
-             str(OPEN_DURATION)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(script),
+                url,
+                namespace,
+                str(SYNC),
+                str(HALF_OPEN_CALLS),
+                str(OPEN_DURATION),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env=env,
         )
 

@@ -136,21 +136,59 @@ def test_script_matches_the_reference_model(
     model = Model(minimum_calls, half_open_calls, threshold, expired, half_open_minimum)
     known = dict.fromkeys(INSTANCES, 0)  # the generation each instance last saw
     # A new key starts at the server's time in ms: create it with a no-op sync, start from there.
-    first = script(keys=[key], args=["sync", "init", 0, 0, 0, 0, threshold, 2.0, minimum_calls,
-                                     half_open_calls, "1", 3600, 3600, 60, half_open_minimum])
+    first = script(
+        keys=[key],
+        args=[
+            "sync",
+            "init",
+            0,
+            0,
+            0,
+            0,
+            threshold,
+            2.0,
+            minimum_calls,
+            half_open_calls,
+            "1",
+            3600,
+            3600,
+            60,
+            half_open_minimum,
+        ],
+    )
     model.gen = int(first[1])
     for op, who, calls, failures, stale in ops:
         failures = min(failures, calls) if op == "sync" else int(failures > 0)
         seen = known[who] - 1 if stale and known[who] else known[who]
         args: list[str | int | float] = [
-            op, who, seen, calls, failures, 0, threshold, 2.0, minimum_calls,
-            half_open_calls, "0" if expired else "1000000", 3600, 3600, 60, half_open_minimum,
+            op,
+            who,
+            seen,
+            calls,
+            failures,
+            0,
+            threshold,
+            2.0,
+            minimum_calls,
+            half_open_calls,
+            "0" if expired else "1000000",
+            3600,
+            3600,
+            60,
+            half_open_minimum,
         ]
         reply = script(keys=[key], args=args)
         state = reply[0].decode()
         expected = model.apply(op, who, seen, calls, failures)
-        got = (state, int(reply[1]), int(reply[3]), int(reply[4]), int(reply[5]),
-               int(reply[6]), int(reply[7]))
+        got = (
+            state,
+            int(reply[1]),
+            int(reply[3]),
+            int(reply[4]),
+            int(reply[5]),
+            int(reply[6]),
+            int(reply[7]),
+        )
         assert got == expected, (op, who, seen, calls, failures)
         # Never more permits out in an episode than half_open_calls, whatever the interleaving.
         assert int(client.hget(key, "ho_granted") or 0) <= half_open_calls

@@ -20,8 +20,9 @@ def plan(url: str, namespace: str, **storage: Any) -> dict[str, Any]:
     return {
         "version": 1,
         "system": "shop",
-        "storage": {"redis": {"url": url, "namespace": namespace, "sync_interval": "50ms",
-                              **storage}},
+        "storage": {
+            "redis": {"url": url, "namespace": namespace, "sync_interval": "50ms", **storage}
+        },
         "mechanisms": {
             "payments": {
                 "circuit_breaker": {"minimum_calls": 1, "window_size": 1, "open_duration": "10s"},
@@ -79,8 +80,11 @@ async def test_policies_with_one_key_share_one_bucket_and_max_backoff_reaches_th
 ) -> None:
     spec = plan(redis_srv.url, f"shop{uuid.uuid4().hex[:6]}", max_backoff="2s")
     limit = {"rate_per_s": 1, "burst": 2, "key": "provider-account"}
-    spec["mechanisms"] = {"chat": {"rate_limiter": limit}, "embed": {"rate_limiter": limit},
-                          "other": {"rate_limiter": {"rate_per_s": 1, "burst": 2}}}
+    spec["mechanisms"] = {
+        "chat": {"rate_limiter": limit},
+        "embed": {"rate_limiter": limit},
+        "other": {"rate_limiter": {"rate_per_s": 1, "burst": 2}},
+    }
     registry = load_plan(spec)
     try:
         assert isinstance(registry.storage, RedisStorage)
@@ -146,9 +150,12 @@ def test_storage_section_errors_name_the_field_and_hide_the_url(tmp_path: Path) 
     assert "secret" not in message
 
     path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_every=1)))
-    with pytest.raises(PlanError, match=r"storage\.redis: unknown key 'sync_every'; expected one "
-                                        r"of: url, namespace, sync_interval, key_ttl, timeout, "
-                                        r"max_backoff"):
+    with pytest.raises(
+        PlanError,
+        match=r"storage\.redis: unknown key 'sync_every'; expected one "
+        r"of: url, namespace, sync_interval, key_ttl, timeout, "
+        r"max_backoff",
+    ):
         load_plan(path)
 
     path.write_text(yaml.safe_dump(plan("redis://cache:6379/0", "shop", sync_interval="0s")))
@@ -201,8 +208,9 @@ async def test_a_failed_reload_keeps_the_live_breaker_shared(
 
         assert await payments(ok)() == "ok"
         await asyncio.sleep(0.15)  # synced with the fleet
-        elsewhere = CircuitBreaker("payments", storage=other, minimum_calls=1, window_size=5,
-                                   open_duration=10)
+        elsewhere = CircuitBreaker(
+            "payments", storage=other, minimum_calls=1, window_size=5, open_duration=10
+        )
         with pytest.raises(ConnectionError):
             await elsewhere(down)()
         loop = asyncio.get_running_loop()

@@ -37,8 +37,9 @@ async def admin(redis_srv: RedisServer) -> AsyncIterator[Redis]:
 async def stores(redis_srv: RedisServer) -> AsyncIterator[list[RedisStorage]]:
     namespace = f"r{uuid.uuid4().hex[:8]}"
     made = [
-        RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC, timeout=1.0,
-                     max_backoff=0.05)
+        RedisStorage(
+            redis_srv.url, namespace=namespace, sync_interval=SYNC, timeout=1.0, max_backoff=0.05
+        )
         for _ in range(2)
     ]
     yield made
@@ -78,8 +79,9 @@ async def test_a_trip_redis_refused_is_published_once_redis_is_back(
     admin: Redis, stores: list[RedisStorage]
 ) -> None:
     a, b = (
-        CircuitBreaker("dep", storage=s, minimum_calls=2, window_size=2, open_duration=0.5,
-                       half_open_calls=1)
+        CircuitBreaker(
+            "dep", storage=s, minimum_calls=2, window_size=2, open_duration=0.5, half_open_calls=1
+        )
         for s in stores
     )
     await asyncio.sleep(SYNC * 3)  # both synced with the fleet (closed)
@@ -105,8 +107,14 @@ async def test_a_local_half_open_finishes_when_redis_comes_back_to_a_closed_flee
 ) -> None:
     # The trip and the open duration both happen while Redis refuses writes: the fleet never
     # heard of the trip and stays closed; the instance went half-open on its own (1 of 2 probes).
-    a = CircuitBreaker("dep", storage=stores[0], minimum_calls=2, window_size=2,
-                       open_duration=0.2, half_open_calls=2)
+    a = CircuitBreaker(
+        "dep",
+        storage=stores[0],
+        minimum_calls=2,
+        window_size=2,
+        open_duration=0.2,
+        half_open_calls=2,
+    )
     await asyncio.sleep(SYNC * 3)  # synced with the fleet (closed)
     await writes_fail(admin, True)
     for _ in range(2):

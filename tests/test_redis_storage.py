@@ -35,8 +35,9 @@ def namespace() -> str:
 async def fleet(redis_srv: RedisServer, namespace: str) -> AsyncIterator[list[RedisStorage]]:
     stores = [
         # timeout 1 s: a busy CI machine must not send an instance to its local state.
-        RedisStorage(redis_srv.url, namespace=namespace, sync_interval=SYNC, timeout=1.0,
-                     max_backoff=0.2)
+        RedisStorage(
+            redis_srv.url, namespace=namespace, sync_interval=SYNC, timeout=1.0, max_backoff=0.2
+        )
         for _ in range(3)
     ]
     yield stores
@@ -46,7 +47,10 @@ async def fleet(redis_srv: RedisServer, namespace: str) -> AsyncIterator[list[Re
 
 def breakers(stores: list[RedisStorage], **options: object) -> list[CircuitBreaker]:
     settings: dict[str, object] = {
-        "minimum_calls": 4, "window_size": 10, "half_open_calls": 3, "open_duration": 0.3,
+        "minimum_calls": 4,
+        "window_size": 10,
+        "half_open_calls": 3,
+        "open_duration": 0.3,
     }
     settings.update(options)
     return [CircuitBreaker("payments", storage=s, **settings) for s in stores]  # type: ignore[arg-type]
@@ -254,11 +258,13 @@ async def test_a_hung_redis_fails_no_call_and_once_noticed_delays_none(namespace
             events.append(event)
 
     add_hook(hook)
-    store = RedisStorage(server.url, namespace=namespace, sync_interval=SYNC, timeout=0.05,
-                         max_backoff=0.1)
+    store = RedisStorage(
+        server.url, namespace=namespace, sync_interval=SYNC, timeout=0.05, max_backoff=0.1
+    )
     try:
-        b = CircuitBreaker("llm", storage=store, minimum_calls=1, half_open_calls=1,
-                           open_duration=0.05)
+        b = CircuitBreaker(
+            "llm", storage=store, minimum_calls=1, half_open_calls=1, open_duration=0.05
+        )
         limiter = RateLimiter(rate_per_s=1000, burst=1000, storage=store, key="llm")
         await asyncio.sleep(SYNC * 2)
         assert server.proc is not None

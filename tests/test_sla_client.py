@@ -42,8 +42,10 @@ async def flaky() -> AsyncIterator[tuple[str, list[str]]]:
         seen.append(request.query["query"])
         if len(seen) < 3:
             return web.Response(status=503, text="overloaded")
-        result = [{"metric": {"job": "a"}, "value": [1, "2.5"]},
-                  {"metric": {"job": "b"}, "value": [1, "NaN"]}]
+        result = [
+            {"metric": {"job": "a"}, "value": [1, "2.5"]},
+            {"metric": {"job": "b"}, "value": [1, "NaN"]},
+        ]
         return web.json_response(
             {"status": "success", "data": {"resultType": "vector", "result": result}}
         )
@@ -122,8 +124,9 @@ async def test_an_empty_404_is_not_a_prometheus_api(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == expected
 
 
-@pytest.mark.parametrize("url", ["notaurl", "ftp://prom:9090", "http://", "http://h:99999",
-                                 "127.0.0.1:9090"])
+@pytest.mark.parametrize(
+    "url", ["notaurl", "ftp://prom:9090", "http://", "http://h:99999", "127.0.0.1:9090"]
+)
 def test_a_malformed_url_is_refused_before_any_request(url: str) -> None:
     with pytest.raises(PlannerError) as caught:
         PrometheusClient(url, None)  # type: ignore[arg-type]  # no session: nothing is sent

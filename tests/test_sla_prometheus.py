@@ -149,9 +149,18 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     source.write_text(_openmetrics())
     tsdb = root / "data"
     subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics",
-         "--max-block-duration=720h", str(source), str(tsdb)],
-        check=True, capture_output=True, timeout=120,
+        [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=720h",
+            str(source),
+            str(tsdb),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     config = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
     # retention (10 years) longer than the data's age, so nothing is deleted at startup
@@ -169,8 +178,9 @@ def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _sla(
     capsys: pytest.CaptureFixture[str], spec: Path, url: str, at: datetime, *extra: str
 ) -> tuple[int, dict[str, dict[str, object]]]:
-    code = main(["sla", str(spec), "--prometheus", url, "--at", at.isoformat(),
-                 "--format", "json", *extra])
+    code = main(
+        ["sla", str(spec), "--prometheus", url, "--at", at.isoformat(), "--format", "json", *extra]
+    )
     out = capsys.readouterr()
     assert code in (0, 1), out.err
     return code, {s["slo"].split("/")[1]: s for s in json.loads(out.out)}
@@ -306,8 +316,19 @@ def test_text_report_and_check_ok(
     prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     at = datetime(2026, 5, 5, 12, tzinfo=UTC)  # before the May outage
-    code = main(["sla", str(spec_path), "--prometheus", prometheus.url, "--at", at.isoformat(),
-                 "--slo", "availability", "--check"])
+    code = main(
+        [
+            "sla",
+            str(spec_path),
+            "--prometheus",
+            prometheus.url,
+            "--at",
+            at.isoformat(),
+            "--slo",
+            "availability",
+            "--check",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     errors, requests = _expected(datetime(2026, 5, 1, tzinfo=UTC), at)
@@ -331,8 +352,16 @@ def test_unreachable_prometheus_is_one_line_and_exit_2(
 def test_plan_with_prometheus_fills_sla_and_current(
     prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["plan", str(spec_path), "--prometheus", prometheus.url, "--at", END.isoformat(),
-            "--format", "json"]
+    argv = [
+        "plan",
+        str(spec_path),
+        "--prometheus",
+        prometheus.url,
+        "--at",
+        END.isoformat(),
+        "--format",
+        "json",
+    ]
     assert main(argv) == 0, capsys.readouterr().err
     report = json.loads(capsys.readouterr().out)["report"]
     rows = {r["period"]: r for r in report["sla"]["rows"]}

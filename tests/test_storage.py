@@ -89,9 +89,12 @@ def test_urls_redis_accepts_are_accepted(url: str) -> None:
 def test_a_plan_with_a_url_redis_cannot_use_names_the_file_and_field(tmp_path: Path) -> None:
     from resilience.plan import PlanError, load_plan
 
-    plan = {"version": 1, "system": "s",
-            "storage": {"redis": {"url": "redis://user:s3cr3t@cache:port/0"}},
-            "mechanisms": {"a": {"circuit_breaker": {}}}}
+    plan = {
+        "version": 1,
+        "system": "s",
+        "storage": {"redis": {"url": "redis://user:s3cr3t@cache:port/0"}},
+        "mechanisms": {"a": {"circuit_breaker": {}}},
+    }
     with pytest.raises(PlanError, match=r"^<plan mapping>: storage\.redis\.url: expected") as info:
         load_plan(plan)
     assert "s3cr3t" not in str(info.value)
@@ -160,11 +163,19 @@ async def test_unreachable_redis_breaker_runs_on_local_state_and_counts_errors()
 
     add_hook(hook)
     # Nothing listens on this loopback port: every connect is refused at once.
-    store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t",
-                         sync_interval=0.02, max_backoff=0.05)
+    store = RedisStorage(
+        f"redis://127.0.0.1:{free_port()}/0", namespace="t", sync_interval=0.02, max_backoff=0.05
+    )
     try:
-        b = CircuitBreaker("search", storage=store, minimum_calls=2, window_size=2,
-                           failure_rate_threshold=1.0, half_open_calls=1, open_duration=0.1)
+        b = CircuitBreaker(
+            "search",
+            storage=store,
+            minimum_calls=2,
+            window_size=2,
+            failure_rate_threshold=1.0,
+            half_open_calls=1,
+            open_duration=0.1,
+        )
         guarded, failing = b(ok), b(boom)
         for _ in range(100):
             assert await guarded() == "ok"

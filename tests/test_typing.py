@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SNIPPET = '''
+SNIPPET = """
 from collections.abc import Coroutine
 from typing import Any, assert_type
 
@@ -64,7 +64,7 @@ async def use(client: Client) -> None:
     parse(b"1")  # type: ignore[arg-type]
     await complete(prompt=3)  # type: ignore[arg-type]
     await client.get(2)  # type: ignore[arg-type]
-'''
+"""
 
 
 def test_decorated_functions_keep_their_signature_for_mypy(

@@ -128,8 +128,14 @@ class Processes:
         raise KeyError(name)
 
 
-async def wait_ready(session: aiohttp.ClientSession, url: str, procs: Processes, name: str,
-                     proc: subprocess.Popen[bytes], within: float = 20.0) -> None:
+async def wait_ready(
+    session: aiohttp.ClientSession,
+    url: str,
+    procs: Processes,
+    name: str,
+    proc: subprocess.Popen[bytes],
+    within: float = 20.0,
+) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -165,16 +171,20 @@ def progress(elapsed: float, duration: float, phase: str, tallies: dict[str, Tal
     filled = min(width, int(width * elapsed / duration))
     shares = "  ".join(
         f"{name}: {t.availability * 100:6.2f}%" if t.availability is not None else f"{name}: -"
-        for name, t in tallies.items())
-    line = f"\r[{'#' * filled}{'.' * (width - filled)}] {elapsed:4.1f}/{duration:.0f}s " \
-           f"{phase:<18} {shares}"
+        for name, t in tallies.items()
+    )
+    line = (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {elapsed:4.1f}/{duration:.0f}s "
+        f"{phase:<18} {shares}"
+    )
     if sys.stderr.isatty():
         sys.stderr.write(line)
         sys.stderr.flush()
 
 
-async def drive_load(gateways: dict[str, str], primary_admin: str, duration: float,
-                     rps: float) -> dict[str, Tally]:
+async def drive_load(
+    gateways: dict[str, str], primary_admin: str, duration: float, rps: float
+) -> dict[str, Tally]:
     """Open-loop load at `rps` per gateway for `duration` s while the primary misbehaves."""
     tallies = {name: Tally() for name in gateways}
     timeout = aiohttp.ClientTimeout(total=30)
@@ -215,31 +225,36 @@ def tier_target(spec_path: Path) -> float:
 
 
 def comparison_table(tallies: dict[str, Tally], target: float) -> str:
-    rows = [("Gateway", "Requests", "Availability", "p99 latency", "Budget used", "Status",
-             "Served by")]
+    rows = [
+        ("Gateway", "Requests", "Availability", "p99 latency", "Budget used", "Status", "Served by")
+    ]
     for name, t in tallies.items():
         avail = t.availability
         p99 = t.p99()
         used = (1 - avail) / (1 - target) if avail is not None else None
-        rows.append((
-            name,
-            str(t.total),
-            f"{avail * 100:.3f}%" if avail is not None else "no data",
-            f"{p99 * 1000:.0f}ms" if p99 is not None else "-",
-            f"{used * 100:,.0f}%" if used is not None else "-",
-            "no data" if avail is None else ("OK" if avail >= target else "Breached"),
-            ", ".join(f"{k} {v}" for k, v in sorted(t.served_by.items())) or "-",
-        ))
+        rows.append(
+            (
+                name,
+                str(t.total),
+                f"{avail * 100:.3f}%" if avail is not None else "no data",
+                f"{p99 * 1000:.0f}ms" if p99 is not None else "-",
+                f"{used * 100:,.0f}%" if used is not None else "-",
+                "no data" if avail is None else ("OK" if avail >= target else "Breached"),
+                ", ".join(f"{k} {v}" for k, v in sorted(t.served_by.items())) or "-",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-             for r in rows]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
 
 @contextlib.contextmanager
-def prometheus(targets: dict[str, str], rules: Path, workdir: Path,
-               procs: Processes) -> Iterator[str | None]:
+def prometheus(
+    targets: dict[str, str], rules: Path, workdir: Path, procs: Processes
+) -> Iterator[str | None]:
     """A real Prometheus scraping the gateways every second, or None when it is not installed."""
     binary = shutil.which("prometheus")
     if binary is None:
@@ -250,13 +265,20 @@ def prometheus(targets: dict[str, str], rules: Path, workdir: Path,
         "rule_files": [str(rules)],
         "scrape_configs": [
             {"job_name": job, "static_configs": [{"targets": [addr]}]}
-            for job, addr in targets.items()],
+            for job, addr in targets.items()
+        ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    procs.start("prometheus", [
-        binary, f"--config.file={workdir / 'prometheus.yml'}",
-        f"--storage.tsdb.path={workdir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"])
+    procs.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+    )
     yield f"http://127.0.0.1:{port}"
 
 
@@ -279,25 +301,76 @@ async def run(duration: float, rps: float, show_plan: bool) -> DemoResult:
             procs.stop_all()
 
 
-async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
-               target: float) -> DemoResult:
+async def _run(
+    workdir: Path, procs: Processes, duration: float, rps: float, target: float
+) -> DemoResult:
     ports = {name: free_port() for name in ("primary", "secondary", "gateway", "gateway-bare")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     py = [sys.executable, "-m"]
     started = {
-        "primary": procs.start("primary", [*py, "examples.ai_gateway.backend", "--port",
-                               str(ports["primary"]), "--name", "primary", "--p50", "0.15",
-                               "--p99", "0.8", "--seed", "1"]),
-        "secondary": procs.start("secondary", [*py, "examples.ai_gateway.backend", "--port",
-                                 str(ports["secondary"]), "--name", "secondary", "--p50", "0.2",
-                                 "--p99", "1.0", "--seed", "2"]),
-        "gateway": procs.start("gateway", [*py, "examples.ai_gateway.gateway", "--port",
-                               str(ports["gateway"]), "--primary", url["primary"],
-                               "--secondary", url["secondary"], "--plan", str(PLAN)]),
-        "gateway-bare": procs.start("gateway-bare", [*py, "examples.ai_gateway.gateway",
-                                    "--port", str(ports["gateway-bare"]), "--primary",
-                                    url["primary"], "--secondary", url["secondary"],
-                                    "--no-mechanisms"]),
+        "primary": procs.start(
+            "primary",
+            [
+                *py,
+                "examples.ai_gateway.backend",
+                "--port",
+                str(ports["primary"]),
+                "--name",
+                "primary",
+                "--p50",
+                "0.15",
+                "--p99",
+                "0.8",
+                "--seed",
+                "1",
+            ],
+        ),
+        "secondary": procs.start(
+            "secondary",
+            [
+                *py,
+                "examples.ai_gateway.backend",
+                "--port",
+                str(ports["secondary"]),
+                "--name",
+                "secondary",
+                "--p50",
+                "0.2",
+                "--p99",
+                "1.0",
+                "--seed",
+                "2",
+            ],
+        ),
+        "gateway": procs.start(
+            "gateway",
+            [
+                *py,
+                "examples.ai_gateway.gateway",
+                "--port",
+                str(ports["gateway"]),
+                "--primary",
+                url["primary"],
+                "--secondary",
+                url["secondary"],
+                "--plan",
+                str(PLAN),
+            ],
+        ),
+        "gateway-bare": procs.start(
+            "gateway-bare",
+            [
+                *py,
+                "examples.ai_gateway.gateway",
+                "--port",
+                str(ports["gateway-bare"]),
+                "--primary",
+                url["primary"],
+                "--secondary",
+                url["secondary"],
+                "--no-mechanisms",
+            ],
+        ),
     }
     rules = workdir / "rules.yml"
     if run_cli("rules", str(SPEC), "-o", str(rules)) != 0:
@@ -310,16 +383,23 @@ async def _run(workdir: Path, procs: Processes, duration: float, rps: float,
                 probe = "/healthz" if name.startswith("gateway") else "/admin/behaviour"
                 await wait_ready(session, url[name] + probe, procs, name, proc)
             if prom_url is not None:
-                await wait_ready(session, prom_url + "/-/ready", procs, "prometheus",
-                                 procs.named("prometheus"))
+                await wait_ready(
+                    session, prom_url + "/-/ready", procs, "prometheus", procs.named("prometheus")
+                )
                 # Prometheus's increase() cannot count what a series held when it first saw it:
                 # make the success and the failure series exist, and be scraped, before the load.
                 await warm_up(session, url, prom_url)
-        print(f"\nDriving {rps:g} requests/s at each gateway for {duration:g} s "
-              "(primary: healthy → hard down → 429 storm → recovered)", file=sys.stderr)
+        print(
+            f"\nDriving {rps:g} requests/s at each gateway for {duration:g} s "
+            "(primary: healthy → hard down → 429 storm → recovered)",
+            file=sys.stderr,
+        )
         tallies = await drive_load(
             {label: url[job] + "/v1/complete" for label, job in gateways.items()},
-            url["primary"] + "/admin/behaviour", duration, rps)
+            url["primary"] + "/admin/behaviour",
+            duration,
+            rps,
+        )
         print(f"\nCLIENT-OBSERVED, SIDE BY SIDE (target {target * 100:g}%)")
         print(comparison_table(tallies, target))
         sla: dict[str, SlaSection] = {}
@@ -352,39 +432,45 @@ async def warm_up(session: aiohttp.ClientSession, url: dict[str, str], prom_url:
         async with session.post(admin, json={"down": down}) as resp:
             resp.raise_for_status()
         for job in ("gateway", "gateway-bare"):
-            async with session.post(url[job] + "/v1/complete",
-                                    json={"prompt": f"warm-up {down}"}) as resp:
+            async with session.post(
+                url[job] + "/v1/complete", json={"prompt": f"warm-up {down}"}
+            ) as resp:
                 await resp.read()
     async with session.post(admin, json={"down": False}) as resp:
         resp.raise_for_status()
     await wait_for_scrape(session, prom_url, {"gateway": WARM_UP, "gateway-bare": WARM_UP})
 
 
-async def wait_for_scrape(session: aiohttp.ClientSession, prom_url: str,
-                          expected: dict[str, int], within: float = 15.0) -> None:
+async def wait_for_scrape(
+    session: aiohttp.ClientSession, prom_url: str, expected: dict[str, int], within: float = 15.0
+) -> None:
     """Wait until Prometheus's newest sample of each job counts `expected` requests."""
-    query = ('sum by (job) (http_server_request_duration_seconds_count'
-             '{http_route="/v1/complete"})')
+    query = 'sum by (job) (http_server_request_duration_seconds_count{http_route="/v1/complete"})'
     deadline = time.monotonic() + within
     seen: dict[str, int] = {}
     while time.monotonic() < deadline:
         async with session.get(prom_url + "/api/v1/query", params={"query": query}) as resp:
             body = await resp.json()
-        seen = {r["metric"].get("job", "?"): int(float(r["value"][1]))
-                for r in body.get("data", {}).get("result", [])}
+        seen = {
+            r["metric"].get("job", "?"): int(float(r["value"][1]))
+            for r in body.get("data", {}).get("result", [])
+        }
         if all(seen.get(job) == n for job, n in expected.items()):
             return
         await asyncio.sleep(0.25)
-    print(f"note: after {within:g} s Prometheus counts {seen} requests, expected {expected}",
-          file=sys.stderr)
+    print(
+        f"note: after {within:g} s Prometheus counts {seen} requests, expected {expected}",
+        file=sys.stderr,
+    )
 
 
 def spec_for_job(workdir: Path, job: str) -> Path:
     """The example spec with its SLIs pointed at another Prometheus job (the bare gateway)."""
     spec = yaml.safe_load(SPEC.read_text())
     for slo in spec.get("slos", []):
-        slo["sli"] = {key: value.replace('job="gateway"', f'job="{job}"')
-                      for key, value in slo["sli"].items()}
+        slo["sli"] = {
+            key: value.replace('job="gateway"', f'job="{job}"') for key, value in slo["sli"].items()
+        }
     path = workdir / f"system-{job}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

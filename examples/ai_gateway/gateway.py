@@ -71,8 +71,11 @@ class RateLimitedOutcome(FaultInjection):
 def chaos_strategies(backend: str, attempt_timeout: float | None) -> tuple[Injection, ...]:
     """Fault (503), latency (twice the attempt timeout) and outcome (429) strategies, all off."""
     slow = 2 * attempt_timeout if attempt_timeout else 5.0
-    return (FaultInjection(lambda: BackendError(backend, 503, None)), LatencyInjection(slow),
-            RateLimitedOutcome(backend))
+    return (
+        FaultInjection(lambda: BackendError(backend, 503, None)),
+        LatencyInjection(slow),
+        RateLimitedOutcome(backend),
+    )
 
 
 class ResponseCache:
@@ -101,7 +104,7 @@ class ResponseCache:
 async def retrieve_context(prompt: str) -> list[str]:
     """The ``vector-db`` stand-in: three deterministic 'nearest documents' for the prompt."""
     digest = hashlib.sha256(prompt.encode()).hexdigest()
-    return [f"doc-{digest[i:i + 6]}" for i in (0, 6, 12)]
+    return [f"doc-{digest[i : i + 6]}" for i in (0, 6, 12)]
 
 
 async def ask_model(
@@ -147,8 +150,10 @@ def make_app(
     app.cleanup_ctx.append(open_session)
 
     def degraded(failure: BaseException | object, prompt: str, context: list[str]) -> Completion:
-        return {"completion": "The assistant is busy; please retry shortly.",
-                "served_by": "degraded"}
+        return {
+            "completion": "The assistant is busy; please retry shortly.",
+            "served_by": "degraded",
+        }
 
     if mechanisms:
         plan = resilience.load_plan(plan_path)
@@ -164,8 +169,9 @@ def make_app(
 
         def protect(name: str, fallback: Callable[..., Any]) -> resilience.PlanPolicy:
             """The plan's policy `name`, with chaos strategies innermost when chaos is on."""
-            strategies = () if chaos_token is None else chaos_strategies(
-                name, plan.config(name).timeout)
+            strategies = (
+                () if chaos_token is None else chaos_strategies(name, plan.config(name).timeout)
+            )
             return plan.policy(name, fallback=fallback, chaos=strategies or None)
 
         @protect("llm-secondary", from_cache_or_degraded)
@@ -183,11 +189,14 @@ def make_app(
             return await ask_model(app[session_key], "primary", primary, prompt, context)
 
         lookup: Callable[[str], Awaitable[Completion | None]] = protect(
-            "response-cache", lambda failure, prompt: None)(cache.get)
+            "response-cache", lambda failure, prompt: None
+        )(cache.get)
         context_for: Callable[[str], Awaitable[list[str]]] = protect(
-            "vector-db", lambda failure, prompt: [])(retrieve_context)
+            "vector-db", lambda failure, prompt: []
+        )(retrieve_context)
         inbound = plan.policy(INBOUND_POLICY) if INBOUND_POLICY in plan else None
     else:
+
         async def ask_primary(prompt: str, context: list[str]) -> Completion:
             return await ask_model(app[session_key], "primary", primary, prompt, context)
 
@@ -215,8 +224,9 @@ def make_app(
                 body = await request.json()
                 prompt = str(body["prompt"])
             except (ValueError, KeyError, TypeError):
-                return web.json_response({"error": "expected a JSON body with a 'prompt'"},
-                                         status=400)
+                return web.json_response(
+                    {"error": "expected a JSON body with a 'prompt'"}, status=400
+                )
         try:
             if inbound is not None:
                 async with inbound:
@@ -225,8 +235,9 @@ def make_app(
                 result = await answer(prompt)
         except resilience.RejectedError as exc:
             retry_after = f"{exc.retry_after:.0f}" if exc.retry_after else "1"
-            return web.json_response({"error": str(exc)}, status=503,
-                                     headers={"Retry-After": retry_after})
+            return web.json_response(
+                {"error": str(exc)}, status=503, headers={"Retry-After": retry_after}
+            )
         except (BackendError, aiohttp.ClientError, TimeoutError) as exc:
             return web.json_response({"error": str(exc) or type(exc).__name__}, status=502)
         return web.json_response(result)
@@ -245,14 +256,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--primary", required=True, help="primary model base URL")
     parser.add_argument("--secondary", required=True, help="secondary model base URL")
     parser.add_argument("--plan", type=Path, default=PLAN)
-    parser.add_argument("--no-mechanisms", action="store_true",
-                        help="call the primary model bare (the demo's comparison)")
-    parser.add_argument("--chaos-token", default=token_from_env(),
-                        help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV}; "
-                             "unset or empty: no chaos)")
+    parser.add_argument(
+        "--no-mechanisms",
+        action="store_true",
+        help="call the primary model bare (the demo's comparison)",
+    )
+    parser.add_argument(
+        "--chaos-token",
+        default=token_from_env(),
+        help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV}; "
+        "unset or empty: no chaos)",
+    )
     args = parser.parse_args(argv)
-    app = make_app(primary_url=args.primary, secondary_url=args.secondary, plan_path=args.plan,
-                   mechanisms=not args.no_mechanisms, chaos_token=args.chaos_token or None)
+    app = make_app(
+        primary_url=args.primary,
+        secondary_url=args.secondary,
+        plan_path=args.plan,
+        mechanisms=not args.no_mechanisms,
+        chaos_token=args.chaos_token or None,
+    )
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

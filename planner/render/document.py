@@ -144,9 +144,7 @@ def _uncontained(plan: Plan) -> list[Block]:
     return [
         Heading("P1 Modes No Runtime Mechanism Contains:"),
         Bullets(
-            tuple(
-                f"{m.id} {m.component}: {m.mitigation.removeprefix(NO_MECHANISM)}" for m in rows
-            )
+            tuple(f"{m.id} {m.component}: {m.mitigation.removeprefix(NO_MECHANISM)}" for m in rows)
         ),
     ]
 

@@ -253,9 +253,7 @@ def _warnings(slo: SloDefinition, windows: Sequence[BurnWindow]) -> list[str]:
     return out
 
 
-def build_rules(
-    slos: Sequence[SloDefinition], *, min_errors: int = DEFAULT_MIN_ERRORS
-) -> RuleFile:
+def build_rules(slos: Sequence[SloDefinition], *, min_errors: int = DEFAULT_MIN_ERRORS) -> RuleFile:
     """Recording and alerting rules for every SLO, two groups per SLO."""
     if min_errors < 0:
         raise ValueError(f"min_errors must be 0 or more, got {min_errors}")

@@ -101,8 +101,9 @@ def section_from_scrape(
         why = "no series match" if series == 0 else "no requests yet"
         notes.append(f"{why} {slo.total.render()}")
         row = SlaRow(PERIOD_LABEL, slo.objective, None, None, "No data", None)
-        return SlaSection(source, _iso(when), f"{slo.service}/{slo.name}", (row,), None, {},
-                          tuple(notes))
+        return SlaSection(
+            source, _iso(when), f"{slo.service}/{slo.name}", (row,), None, {}, tuple(notes)
+        )
     if slo.kind == "errors":
         assert slo.errors is not None
         bad = _sum(scrape, slo.errors)[0]
@@ -121,7 +122,9 @@ def section_from_scrape(
             {"bad": bad, "total": total, "from": since, "to": _iso(when)},
         ),
         budget_used=Figure(
-            used, "%", "100 × (100 − actual) / (100 − target)",
+            used,
+            "%",
+            "100 × (100 − actual) / (100 − target)",
             {"actual": actual, "target": slo.objective},
         ),
         # nothing but "now" is known about the period, so below target is below target

@@ -91,7 +91,7 @@ def parse_selector(text: str) -> Selector:
     pos = _skip_space(src, pos)
     if pos != len(src):
         raise SelectorError(
-            f"expected a plain vector selector such as metric{{label=\"value\"}} (no functions,"
+            f'expected a plain vector selector such as metric{{label="value"}} (no functions,'
             f" ranges or operators: the rules add increase()), got {text!r}"
         )
     if name is None and not any(m.value and m.op in ("=", "=~") for m in matchers):

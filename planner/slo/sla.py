@@ -95,8 +95,7 @@ async def _edge(
     # Subquery steps sit on multiples of the step; evaluate at the next one so the grid covers hi.
     at = math.ceil(hi / step) * step if first else hi
     expr = (
-        f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{step}s]))"
-        f"[{span}s:{step}s]))"
+        f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{step}s]))[{span}s:{step}s]))"
     )
     found = await client.total(expr, at)
     if found is None:

@@ -73,9 +73,9 @@ class BreakerSettings:
     half_open_minimum: int | None = None
 
     @staticmethod
-    def durations_from(open_duration: float | Callable[[int], float], n: int = 16) -> tuple[
-        float, ...
-    ]:
+    def durations_from(
+        open_duration: float | Callable[[int], float], n: int = 16
+    ) -> tuple[float, ...]:
         """`open_durations` from a breaker's `open_duration` (seconds or f(consecutive_opens))."""
         if callable(open_duration):
             return tuple(float(open_duration(i)) for i in range(1, n + 1))

@@ -229,8 +229,13 @@ class RedisStorage:
                 "RateLimiter shared via RedisStorage: key expected a bucket name; pass "
                 "RateLimiter(key=...) or use the limiter in a Policy (its name is the key)"
             )
-        args = (repr(float(rate_per_s)), str(int(burst)), "1", repr(float(max_wait)),
-                repr(self.key_ttl))
+        args = (
+            repr(float(rate_per_s)),
+            str(int(burst)),
+            "1",
+            repr(float(max_wait)),
+            repr(self.key_ttl),
+        )
         reply = await self._eval("ratelimit", "reserve", key, args)
         if reply is None:
             bucket = self._buckets.get(key)
@@ -385,7 +390,9 @@ class RedisStorage:
         if self._consecutive_errors == 1:
             _log.warning(
                 "resilience storage: %s failed (%s: %s); using local state until it is back",
-                self.describe(), type(exc).__name__, exc,
+                self.describe(),
+                type(exc).__name__,
+                exc,
             )
         # Jitter spreads the fleet's reconnects; the floor (half the ceiling) keeps a dead server
         # from being tried by every call.
@@ -415,8 +422,17 @@ async def _close_quietly(client: Redis) -> None:
 class _BreakerLink:
     """One breaker's connection to a `RedisStorage` (see `resilience.storage.BreakerLink`)."""
 
-    __slots__ = ("_breaker", "_permit_generation", "_settings_args", "_storage", "_trip_pending",
-                 "_trips", "applying", "generation", "name")
+    __slots__ = (
+        "_breaker",
+        "_permit_generation",
+        "_settings_args",
+        "_storage",
+        "_trip_pending",
+        "_trips",
+        "applying",
+        "generation",
+        "name",
+    )
 
     def __init__(
         self, storage: RedisStorage, name: str, settings: BreakerSettings, breaker: SharedBreaker
@@ -457,8 +473,13 @@ class _BreakerLink:
     async def _call(
         self, operation: str, generation: int, counts: tuple[str, str, str] = _ZERO
     ) -> tuple[SharedView, bool] | None:
-        args = (operation, self._storage.instance_id, str(generation), *counts,
-                *self._settings_args)
+        args = (
+            operation,
+            self._storage.instance_id,
+            str(generation),
+            *counts,
+            *self._settings_args,
+        )
         reply = await self._storage._eval("breaker", operation, self.name, args)
         if reply is None:
             return None
