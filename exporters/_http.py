@@ -66,12 +66,16 @@ class RequestMetrics:
         self._histogram = request_histogram(registry if registry is not None else REGISTRY)
         self._children: dict[tuple[str, str, int], Histogram] = {}
 
-    def __call__(self, method: str, route: str, status: int, seconds: float) -> None:
+    def child(self, method: str, route: str, status: int) -> Histogram:
+        """The histogram child of these labels (looked up once)."""
         key = (method, route, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._histogram.labels(method, route, str(status))
-        child.observe(seconds)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = self._histogram.labels(method, route, str(status))
+        return found
+
+    def __call__(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.child(method, route, status).observe(seconds)
 
 
 def exposition(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str]:
