@@ -20,6 +20,10 @@ Routes (JSON in, JSON out):
 - ``POST {prefix}/reset``: switch every strategy off, the universal rollback (so a policy named
   ``reset`` cannot be switched through this endpoint).
 
+For FastAPI, Starlette or any ASGI app, `admin_asgi(token)` is the same endpoint as a plain ASGI
+app, for ``exporters.asgi.setup(app, extra_routes=[admin_asgi(token)])``. Both share
+`AdminCore`; request bodies over `MAX_BODY_BYTES` are refused with 413.
+
 Added in 0.1.0.
 """
 
