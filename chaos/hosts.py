@@ -41,6 +41,8 @@ class HostPattern:
     def parse(cls, text: str) -> HostPattern:
         """``HOST``, ``HOST:PORT``, ``[IPV6]`` or ``[IPV6]:PORT``; else `ValueError` saying why."""
         value = text.strip().lower()
+        if "/" in value or "@" in value:
+            raise ValueError(f"expected HOST[:PORT], not a URL, got {text!r}")
         port_text: str | None = None
         if value.startswith("["):
             host, bracket, rest = value[1:].partition("]")
