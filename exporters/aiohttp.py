@@ -203,8 +203,8 @@ def setup(
     `readiness` defaults to the process-wide `Readiness` hook (installed on first use). Scrapes,
     probes and admin endpoints are not user traffic: requests to `exclude_routes` (default
     `DEFAULT_EXCLUDED_ROUTES`: ``/metrics``, ``/healthz``, ``/readyz``, everything under
-    ``/admin``) and to `metrics_path` are left out of the SLI; pass ``exclude_routes=()`` (with
-    a custom `metrics_path`: only it is left out) to count them. Added in 0.1.0.
+    ``/admin``) and to `metrics_path` (always) are left out of the SLI; ``exclude_routes=()``
+    counts the others. Added in 0.1.0.
     """
     if middleware:
         instrument(app, registry, exclude_routes=(*exclude_routes, metrics_path))
