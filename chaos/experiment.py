@@ -95,6 +95,12 @@ MAX_LATENCY = 600.0
 MAX_ACTIVITIES = 1_000
 """Upper bound of the activities in the method, in the rollbacks, and of steady-state probes."""
 
+MAX_HEADERS = 100
+"""Upper bound of the headers an ``http`` or ``load`` provider sets."""
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an RFC 9110 token
+_HEADER_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
 TOKEN_ENV_REFUSED = (
     "an experiment file cannot choose the environment variable its admin token is read from; "
     "remove `token_env`: the runner reads $RELIABILITY_CHAOS_TOKEN, or the variable named with "
@@ -174,12 +180,23 @@ class HttpProvider(_Model):
     type: Literal["http"]
     url: str
     method: Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"] = "GET"
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = Field({}, max_length=MAX_HEADERS)
     body: Any = None
     expected_status: int | None = Field(None, ge=100, le=599)
     requests: int = Field(1, ge=1, le=MAX_REQUESTS)
     concurrency: int = Field(1, ge=1, le=MAX_CONCURRENCY)
     timeout: RequestTimeout = 5.0
+
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name[:200]!r} is not an HTTP header name")
+            if _HEADER_FORBIDDEN.search(text):
+                raise ValueError(f"header {name!r}: control characters (CR, LF, NUL) in its value")
+        return value
 
 
 class LoadProvider(HttpProvider):

@@ -13,7 +13,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from yarl import URL
 
 from resilience import ResilienceError
 
@@ -69,21 +70,25 @@ class HostPattern:
 
 
 def url_origin(url: str) -> tuple[str, int] | None:
-    """The (host, port) a URL reaches, the port defaulted by scheme; None when it has no host."""
+    """The (host, port) a URL reaches, the port defaulted by scheme; None when it has no host.
+
+    Parsed with yarl, as aiohttp parses it when it sends the request: the host checked is the
+    host connected to.
+    """
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:  # a port that is not a number or out of range
+        parsed = URL(url)
+        host, port, scheme = parsed.host, parsed.port, parsed.scheme
+    except (ValueError, TypeError):  # e.g. a backslash in the authority, a bad port
         return None
-    if not parts.hostname or parts.scheme not in _DEFAULT_PORTS:
+    if not host or scheme not in _DEFAULT_PORTS or port is None:
         return None
-    host = parts.hostname.lower()
+    host = host.lower()
     if ":" in host:
         try:
             host = str(ipaddress.IPv6Address(host))
         except ValueError:
             return None
-    return host, port if port is not None else _DEFAULT_PORTS[parts.scheme]
+    return host, port
 
 
 @dataclass(frozen=True, slots=True)

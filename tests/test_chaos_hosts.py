@@ -341,6 +341,27 @@ def test_out_of_bound_values_are_refused_naming_the_field(
     assert str(raised.value) == f"big.yaml: {where}: Input should be {expected}"
 
 
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (
+            {"X-Ok": "a\r\nInjected: yes"},
+            "header 'X-Ok': control characters (CR, LF, NUL) in its value",
+        ),
+        ({"X-Ok": "\x00"}, "header 'X-Ok': control characters (CR, LF, NUL) in its value"),
+        ({"Bad Name": "x"}, "'Bad Name' is not an HTTP header name"),
+    ],
+)
+def test_headers_that_would_split_a_request_are_refused_in_the_file(
+    headers: dict[str, str], message: str
+) -> None:
+    provider = {"type": "http", "url": "http://127.0.0.1:1/", "headers": headers}
+    data = {"title": "h", "method": [{"type": "probe", "name": "p", "provider": provider}]}
+    with pytest.raises(ExperimentError) as raised:
+        parse_experiment(data, "h.yaml")
+    assert str(raised.value) == f"h.yaml: method[0].provider.headers: {message}"
+
+
 def test_the_number_of_activities_is_bounded() -> None:
     method = [probe(f"p{i}", "http://127.0.0.1:1/") for i in range(MAX_ACTIVITIES + 1)]
     with pytest.raises(ExperimentError, match=r"^x: method: List should have at most 1000 items"):
@@ -362,6 +383,9 @@ def test_the_number_of_activities_is_bounded() -> None:
         ("127.0.0.1", "http://evil.example/?127.0.0.1", False),
         ("127.0.0.1", "http://127.0.0.1@evil.example/", False),
         ("127.0.0.1", "file:///etc/passwd", False),
+        ("127.0.0.1", "http://evil.example\\@127.0.0.1/", False),  # aiohttp refuses it, so do we
+        ("127.0.0.1", "http://127.0.0.1#@evil.example/", True),  # yarl and aiohttp: 127.0.0.1
+        ("evil.example", "http://127.0.0.1:80\\@evil.example/", False),
     ],
 )
 def test_allowed_hosts_match_host_and_port_exactly(text: str, url: str, allowed: bool) -> None:
