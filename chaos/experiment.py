@@ -180,13 +180,12 @@ class HttpProvider(_Model):
     type: Literal["http"]
     url: str
     method: Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"] = "GET"
-    headers: dict[str, str] = Field({}, max_length=MAX_HEADERS)
+    headers: dict[str, str] = Field(default={}, max_length=MAX_HEADERS)
     body: Any = None
-    expected_status: int | None = Field(None, ge=100, le=599)
+    expected_status: int | None = Field(default=None, ge=100, le=599)
     requests: int = Field(1, ge=1, le=MAX_REQUESTS)
     concurrency: int = Field(1, ge=1, le=MAX_CONCURRENCY)
     timeout: RequestTimeout = 5.0
-
 
     @field_validator("headers")
     @classmethod
@@ -327,7 +326,7 @@ class Experiment(_Model):
     configuration: dict[str, str | int | float] = {}
     steady_state_hypothesis: Hypothesis | None = Field(None, alias="steady-state-hypothesis")
     method: list[Activity] = Field(min_length=1, max_length=MAX_ACTIVITIES)
-    rollbacks: list[Action] = Field([], max_length=MAX_ACTIVITIES)
+    rollbacks: list[Action] = Field(default=[], max_length=MAX_ACTIVITIES)
     runtime: Runtime = Runtime()
     extensions: dict[str, Any] = {}
 
