@@ -140,7 +140,7 @@ class RegexTolerance(_Model):
     """The result (as text) must match `pattern`."""
 
     type: Literal["regex"]
-    pattern: str
+    pattern: str = Field(max_length=1_000)
     target: str | None = None
 
     @field_validator("pattern")
