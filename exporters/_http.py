@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Collection
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
@@ -29,8 +30,17 @@ KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
 
-HEALTH_PATHS = ("/healthz", "/readyz")
-"""Liveness and readiness paths, left out of the SLI like the metrics path."""
+DEFAULT_EXCLUDED_ROUTES: tuple[str, ...] = ("/metrics", "/healthz", "/readyz", "/admin")
+"""Routes left out of the user-facing SLI by default: scrapes, health probes, admin endpoints
+(the chaos admin endpoint is mounted under ``/admin/chaos``). An entry excludes the route template
+equal to it and every template under it (``/admin`` excludes ``/admin/chaos/{policy}``, not
+``/administrators``). Added in 0.1.0."""
+
+
+def is_excluded(route: str, excluded: Collection[str]) -> bool:
+    """Whether route template `route` is one of `excluded` or lies under one of them."""
+    return any(route == path or route.startswith(path.rstrip("/") + "/") for path in excluded)
+
 
 _histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = weakref.WeakKeyDictionary()
 _histograms_lock = threading.Lock()

@@ -22,8 +22,11 @@ http_response_status_code}``, once per request, when the response headers go out
 - a client that went away before the headers (the app saw ``http.disconnect``, or sending the
   headers failed) received nothing and is not recorded, nor is a cancelled request;
 - the exporters' own routes (the metrics path, ``/healthz``, ``/readyz`` and every extra route,
-  e.g. ``/admin/chaos``) are answered by the middleware itself, never redirected, and left out of
-  the SLI; `exclude_routes` leaves out more templates.
+  e.g. ``/admin/chaos``) are answered by the middleware itself, never redirected, and never
+  recorded; the app's own routes follow the aiohttp rule: `exclude_routes` (default
+  ``exporters.aiohttp.DEFAULT_EXCLUDED_ROUTES``: ``/metrics``, ``/healthz``, ``/readyz`` and
+  everything under ``/admin``) are left out, each entry with every template under it;
+  ``exclude_routes=()`` counts them.
 
 With opentelemetry-instrumentation-asgi on the same app, each middleware counts each request once
 in its own instrument (this one in prometheus-client's registry, OpenTelemetry's in its meter), so
@@ -46,10 +49,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram
 
 from exporters._http import (
-    HEALTH_PATHS,
+    DEFAULT_EXCLUDED_ROUTES,
     UNMATCHED_ROUTE,
     RequestMetrics,
     exposition,
+    is_excluded,
     method_label,
     readiness_answer,
 )
@@ -143,7 +147,8 @@ class SLIMiddleware:
     `metrics_path`: where ``/metrics`` is served; `endpoints`: False to serve none of the routes
     (SLI only); `middleware`: False to record nothing (routes only); `extra_routes`: (prefix,
     ASGI app) pairs answered for the prefix and every path under it, e.g.
-    ``chaos.admin.admin_asgi(token)``; `exclude_routes`: templates left out of the SLI;
+    ``chaos.admin.admin_asgi(token)``; `exclude_routes`: route templates left out of the SLI
+    with the templates under them (default ``DEFAULT_EXCLUDED_ROUTES``; the metrics path always);
     `route_of`: how the route template is found (default `starlette_route`); `clock`: seconds,
     monotonic (default `time.perf_counter`). See the module docstring for what is recorded.
     Added in 0.1.0.
@@ -159,7 +164,7 @@ class SLIMiddleware:
         endpoints: bool = True,
         middleware: bool = True,
         extra_routes: Iterable[tuple[str, ASGIApp]] = (),
-        exclude_routes: Collection[str] = (),
+        exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
         route_of: RouteOf | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -175,7 +180,7 @@ class SLIMiddleware:
             {} if route_of is None else None
         )
         self._clock = clock
-        self._excluded = frozenset(exclude_routes)
+        self._excluded: tuple[str, ...] = tuple(exclude_routes)
         self._own: dict[str, ASGIApp] = {}
         self._prefixes: tuple[tuple[str, ASGIApp], ...] = ()
         if endpoints:
@@ -187,7 +192,7 @@ class SLIMiddleware:
             ):
                 self._own[path] = self._own[path + "/"] = handler  # never a redirect
             self._prefixes = tuple((p.rstrip("/"), a) for p, a in extra_routes)
-            self._excluded |= {metrics_path, *HEALTH_PATHS}
+            self._excluded += (metrics_path,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan, websocket
@@ -262,7 +267,7 @@ class SLIMiddleware:
         """The histogram child of this request, or None when its route is excluded."""
         route = self._route_of(scope) if status != 405 else None
         label = route if route is not None else UNMATCHED_ROUTE
-        if label in self._excluded:
+        if is_excluded(label, self._excluded):
             return None
         return record.child(method, label, status)
 
@@ -306,7 +311,7 @@ def setup(
     metrics_path: str = "/metrics",
     middleware: bool = True,
     extra_routes: Iterable[tuple[str, ASGIApp]] = (),
-    exclude_routes: Collection[str] = (),
+    exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
 ) -> None:
     """Add `SLIMiddleware` to a Starlette or FastAPI `app` (outermost of the user middleware).
 

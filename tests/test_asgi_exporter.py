@@ -344,3 +344,31 @@ async def test_with_opentelemetry_asgi_middleware_each_request_is_counted_once_i
         for point in metric.data.data_points
     ]
     assert sum(counts) == 5  # OTel saw the same 5 requests, not the scrape
+
+
+async def test_the_apps_own_admin_and_health_routes_follow_the_aiohttp_exclusion_rule() -> None:
+    def app_with_own_routes(reg: CollectorRegistry, **kw: Any) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/admin/users/{uid}")
+        async def admin_user(uid: int) -> dict[str, int]:
+            return {"uid": uid}
+
+        @app.get("/administrators")
+        async def administrators() -> list[str]:
+            return []
+
+        setup(app, registry=reg, readiness=Readiness(), **kw)
+        return app
+
+    default, counted = CollectorRegistry(), CollectorRegistry()
+    for reg, kw in ((default, {}), (counted, {"exclude_routes": ()})):
+        async with client(app_with_own_routes(reg, **kw)) as c:
+            assert (await c.get("/admin/users/1")).status_code == 200
+            assert (await c.get("/administrators")).status_code == 200
+            assert (await c.get("/metrics")).status_code == 200
+    assert series(default) == {("GET", "/administrators", "200"): 1}
+    assert series(counted) == {
+        ("GET", "/admin/users/{uid}", "200"): 1,
+        ("GET", "/administrators", "200"): 1,
+    }
