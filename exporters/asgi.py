@@ -328,7 +328,8 @@ def setup(
     add(
         SLIMiddleware,
         registry=registry,
-        readiness=readiness,
+        # Resolved now, as aiohttp's setup does: Starlette builds middleware on first request.
+        readiness=readiness or default_readiness(),
         metrics_path=metrics_path,
         middleware=middleware,
         extra_routes=tuple(extra_routes),
