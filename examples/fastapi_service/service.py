@@ -129,12 +129,15 @@ def main(argv: list[str] | None = None) -> None:
         help=f"mount /admin/chaos behind this token (default ${TOKEN_ENV})",
     )
     args = parser.parse_args(argv)
-    app = make_app(
-        pricing_url=args.pricing,
-        recommendations_url=args.recommendations,
-        plan_path=args.plan,
-        chaos_token=args.chaos_token or None,
-    )
+    try:
+        app = make_app(
+            pricing_url=args.pricing,
+            recommendations_url=args.recommendations,
+            plan_path=args.plan,
+            chaos_token=args.chaos_token or None,
+        )
+    except (ValueError, resilience.ConfigError) as exc:  # PlanError is a ConfigError
+        parser.error(str(exc))  # one line on stderr, exit 2
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
 
 
