@@ -162,13 +162,17 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         idempotent_methods: Collection[str] = IDEMPOTENT_METHODS,
         failure_status: Callable[[int], bool] = is_failure_status,
     ) -> None:
-        self._options = _Options(policy, idempotent_methods, failure_status)
+        options = _Options(policy, idempotent_methods, failure_status)
+        # Plain attributes, read once per request: this is the hot path of every request.
+        self._choose, self._methods = options.choose, options.methods
+        self._failure_status = options.failure_status
         self._inner = transport if transport is not None else httpx.AsyncHTTPTransport()
+        self._send = self._inner.handle_async_request
         self._decorated: dict[int, tuple[Policy, Callable[[httpx.Request], Awaitable[Any]]]] = {}
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if self._options.failure_status(response.status_code):
+        response = await self._send(request)
+        if self._failure_status(response.status_code):
             try:  # the error body is usually small; reading it frees the connection
                 await response.aread()
             except httpx.HTTPError:
@@ -177,20 +181,22 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         return response
 
     def _through(self, policy: Policy) -> Callable[[httpx.Request], Awaitable[Any]]:
-        entry = self._decorated.get(id(policy))
-        if entry is None or entry[0] is not policy:
-            entry = (policy, policy(self._attempt))  # decorated once per policy, not per request
-            self._decorated[id(policy)] = entry
+        entry = (policy, policy(self._attempt))  # decorated once per policy, not per request
+        self._decorated[id(policy)] = entry
         return entry[1]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through its policy."""
-        chosen = self._options.choose(request)
+        chosen = self._choose(request)
         if chosen is None:
-            return await self._inner.handle_async_request(request)
+            return await self._send(request)
         try:
-            if _repeatable(request, self._options.methods):
-                value = await self._through(chosen)(request)
+            if request.method in self._methods or "Idempotency-Key" in request.headers:
+                entry = self._decorated.get(id(chosen))
+                through = entry[1] if entry is not None and entry[0] is chosen else None
+                value = await (through or self._through(chosen))(request)
+                if isinstance(value, httpx.Response):
+                    return value
                 return fallback_response(chosen.name, value, request)
             async with chosen:  # one attempt: no retry, no hedge, no fallback
                 response = await self._attempt(request)
