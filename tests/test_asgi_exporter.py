@@ -309,7 +309,18 @@ async def test_routes_added_after_the_first_request_get_their_template() -> None
             Mount("/late", routes=[Route("/{n}", lambda r: PlainTextResponse("b"))])
         )
         await c.get("/late/1")
-    assert series(reg) == {("GET", "/a", "200"): 1, ("GET", "/late/{n}", "200"): 1}
+
+        async def files(scope: Any, receive: Any, send: Any) -> None:  # a StaticFiles stand-in
+            await PlainTextResponse(scope["path"])(scope, receive, send)
+
+        app.router.routes.append(Mount("/static", app=files))
+        await c.get("/static/css/site.css")
+        await c.get("/static/js/app.js")
+    assert series(reg) == {
+        ("GET", "/a", "200"): 1,
+        ("GET", "/late/{n}", "200"): 1,
+        ("GET", "/static/{path}", "200"): 2,
+    }
 
 
 async def test_with_opentelemetry_asgi_middleware_each_request_is_counted_once_in_each() -> None:
