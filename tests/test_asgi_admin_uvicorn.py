@@ -1,6 +1,6 @@
-"""The chaos admin endpoint on a FastAPI app under a real uvicorn on 127.0.0.1, sent raw bytes
-(headers no client library would send): never a 500, the token still works, and neither the
-admin nor the exporters' routes reach the SLI."""
+"""exporters.asgi under a real uvicorn on 127.0.0.1, sent raw bytes: the chaos admin endpoint
+(headers no client library would send) never answers 500, the token still works, neither the
+admin nor the exporters' routes reach the SLI; a client leaving a stream is counted once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from prometheus_client import CollectorRegistry
 
 from chaos import FaultInjection
@@ -119,3 +120,43 @@ async def test_the_token_switches_and_only_user_traffic_is_in_the_sli() -> None:
             await raw_request(port, b"GET " + path + b" HTTP/1.1\r\nHost: x")
         series = sli_series(registry)
     assert series == {("/search", "200"): 2, ("unmatched", "404"): 1}
+
+
+async def test_a_client_leaving_a_stream_under_uvicorn_is_counted_once_with_its_status() -> None:
+    registry = CollectorRegistry()
+    stopped = asyncio.Event()
+    app = FastAPI()
+
+    @app.get("/events")
+    async def events() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"tick\n"
+                    await asyncio.sleep(0.01)
+            finally:
+                stopped.set()  # Starlette stops the stream once it sees the disconnect
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    setup(app, registry=registry, readiness=Readiness())
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.025)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"tick\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        writer.close()  # the client goes away mid-stream
+        await asyncio.wait_for(stopped.wait(), 5)
+        assert sli_series(registry) == {("/events", "200"): 1}
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
