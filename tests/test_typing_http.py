@@ -63,3 +63,19 @@ def test_http_integrations_are_typed_for_user_code(
         ["--strict", "--cache-dir", str(tmp_path / "cache"), "--no-error-summary", str(source)]
     )
     assert (status, stdout, stderr) == (0, "", "")
+
+
+def test_importing_the_runtime_exporters_and_chaos_imports_no_http_framework() -> None:
+    """DESIGN.md: httpx, requests and starlette are optional; only the integrations import them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, resilience, exporters, exporters.asgi, chaos, chaos.admin\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'httpx', 'requests', 'starlette', 'fastapi', 'uvicorn'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
