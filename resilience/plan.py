@@ -29,6 +29,7 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -38,8 +39,10 @@ from typing import Any
 from resilience._core import CallContext, Layer, Step, SyncStep, compose_sync
 from resilience._errors import ConfigError
 from resilience._planbuild import Built, Handler, Problem, build_storage
-from resilience._planfile import PlanError, PlanSource, ReadPlan, read_plan
+from resilience._planfile import PlanError, PlanSource, ReadPlan, dropped_silently, read_plan
 from resilience.config import PlanFile, PolicyConfig
+from resilience.files import Limits
+from resilience.names import Names, NamesArg
 from resilience.policy import Policy, chaos_tuple
 
 __all__ = ["PlanError", "PlanPolicy", "PlanRegistry", "load_plan"]
@@ -106,7 +109,8 @@ class PlanPolicy(Policy):
 class PlanRegistry:
     """The policies of one plan, by name. Get one with `policy(name)`; swap all with `reload`."""
 
-    def __init__(self, read: ReadPlan) -> None:
+    def __init__(self, read: ReadPlan, limits: Limits | None = None) -> None:
+        self._limits = limits
         self._lock = threading.Lock()  # policy() and reload() may come from several threads
         self._policies: dict[str, PlanPolicy] = {}
         try:
@@ -140,7 +144,7 @@ class PlanRegistry:
             handler = current.fallback_handler if current is not None else None
             chaos = current.chaos if current is not None else ()
             try:
-                built[name] = Built(name, config, handler, current, storage, chaos)
+                built[name] = Built(name, config, handler, current, storage, chaos, read.names)
                 if current is not None:  # in use: it must be complete now
                     built[name].check_handler(name)
             except Problem as exc:
@@ -224,7 +228,9 @@ class PlanRegistry:
                     built = self._built[name]
                     if fallback is not None or strategies:
                         config = self._read.policies[name]
-                        built = Built(name, config, fallback, None, self.storage, strategies)
+                        built = Built(
+                            name, config, fallback, None, self.storage, strategies, self._read.names
+                        )
                     built.check_handler(name)
                 except Problem as exc:
                     raise PlanError(self.source, [(exc.path, exc.problem)]) from None
@@ -236,13 +242,31 @@ class PlanRegistry:
         """Load `source` (default: the file this plan came from) and swap every policy's layers.
 
         All or nothing: on any problem `PlanError` is raised and the old configuration stays.
-        A policy already in use cannot disappear from the plan.
+        The plan's names (`load_plan(names=...)`) resolve the new file's names too. A policy
+        already in use cannot disappear from the plan, nor lose a mechanism unless the file
+        switches it off explicitly (``circuit_breaker: null``): a file cut short loses its end.
+        From a coroutine, use `areload`: this reads and validates on the calling thread.
         """
-        if source is None:
-            if self._read.path is None:
-                raise ConfigError("reload: this plan came from a mapping; pass the new plan")
-            source = self._read.path
-        read = read_plan(source)
+        self._apply(read_plan(self._reload_source(source), self._read.names, self._limits))
+
+    async def areload(self, source: PlanSource | None = None) -> None:
+        """`reload`, reading and validating the file in a worker thread (`asyncio.to_thread`)
+        so the event loop keeps serving calls; the swap itself happens on the loop, at once.
+        Added in 0.2.0."""
+        read = await asyncio.to_thread(
+            read_plan, self._reload_source(source), self._read.names, self._limits
+        )
+        self._apply(read)
+
+    def _reload_source(self, source: PlanSource | None) -> PlanSource:
+        if source is not None:
+            return source
+        if self._read.path is None:
+            raise ConfigError("reload: this plan came from a mapping; pass the new plan")
+        return self._read.path
+
+    def _apply(self, read: ReadPlan) -> None:
+        """Swap in a validated plan (all or nothing), under the lock."""
         with self._lock:
             gone = sorted(set(self._policies) - set(read.policies))
             if gone:
@@ -250,6 +274,13 @@ class PlanRegistry:
                     read.source,
                     [(f"mechanisms.{n}", "missing, but the policy is in use") for n in gone],
                 )
+            dropped = [
+                problem
+                for name in sorted(self._policies)
+                for problem in dropped_silently(read, name, self._read.policies[name])
+            ]
+            if dropped:
+                raise PlanError(read.source, dropped)
             if read.plan.storage != self._read.plan.storage:
                 raise PlanError(
                     read.source,
@@ -287,9 +318,19 @@ def _same_code(policy: PlanPolicy, fallback: Handler | None, chaos: tuple[Layer,
     return len(chaos) == len(built) and all(a is b for a, b in zip(chaos, built, strict=True))
 
 
-def load_plan(source: PlanSource) -> PlanRegistry:
+def load_plan(
+    source: PlanSource, names: NamesArg | Names | None = None, *, limits: Limits | None = None
+) -> PlanRegistry:
     """Read a plan (YAML or JSON path, or a mapping), validate it completely, and return its
     policies. Raises `PlanError` (a `ConfigError`) naming the file, the field and what was
     expected; nothing is built when the plan is invalid. Added in 0.1.0.
+
+    `names` are the exception classes and functions the file may name, as a mapping
+    (``{"InventoryDown": InventoryDown, "is_stale": is_stale}``) or a list of them (each under
+    its name and its dotted path); with `resilience.register`'s and the safe set, they are all
+    a file can reach: nothing is imported (see `resilience.names`). `limits` bound the file
+    (`resilience.files.Limits`; default: 64 MiB, from ``RELIABILITY_MAX_FILE_BYTES`` if set).
+    `names` and `limits` added in 0.2.0.
     """
-    return PlanRegistry(read_plan(source))
+    lookup = names if isinstance(names, Names) else Names(names)
+    return PlanRegistry(read_plan(source, lookup, limits), limits)
