@@ -21,7 +21,7 @@ from typing import Any
 from planner.errors import PlannerError
 from planner.output import write_into_directory, write_output
 from resilience import ResilienceError
-from resilience.files import DocumentError, read_document
+from resilience.files import DocumentError, read_document, seal
 
 __all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
 
@@ -101,7 +101,11 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
 
             plan = measure_into(plan, args)
         fmt = args.format or format_for(args.output)
-        write_output(render_plan(plan, fmt, sections), args.output)
+        text = render_plan(plan, fmt, sections)
+        if sections is None and fmt == "yaml":
+            # The plan file load_plan reads: sealed, so a reload never takes it half-written.
+            text = seal(text)
+        write_output(text, args.output)
         return 0
 
     return handle
