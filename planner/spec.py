@@ -25,7 +25,13 @@ from pydantic import (
 
 from planner.errors import SpecError
 from planner.units import parse_duration
-from resilience.files import BoundedSafeLoader, DocumentError, read_document, shorten
+from resilience.files import (
+    BoundedSafeLoader,
+    DocumentError,
+    read_document,
+    short_repr,
+    shorten,
+)
 
 __all__ = [
     "KINDS",
@@ -440,6 +446,9 @@ def _describe(source: str, exc: ValidationError, data: Mapping[str, Any]) -> str
             if isinstance(name, str):
                 field = field.replace(f"components[{loc[1]}]", f"components[{loc[1]}] ({name})", 1)
     message = str(first["msg"])
+    value = first.get("input")
+    if isinstance(value, str) and len(value) > 200:  # a validator quoted it whole
+        message = message.replace(repr(value), short_repr(value))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     message = message.replace("Input should be", "expected")

@@ -257,7 +257,11 @@ def _explain_unbounded(err: ErrorDetails) -> tuple[str, str]:
             loc
         ), f"expected kind one of: {', '.join(sorted(WAIT_KINDS))}; got {short_repr(tag)}"
     if kind == "value_error":
-        return _path(loc), msg.removeprefix("Value error, ")
+        message = msg.removeprefix("Value error, ")
+        value = err.get("input")
+        if isinstance(value, str) and len(value) > 200:  # a validator quoted it whole
+            message = message.replace(repr(value), short_repr(value))
+        return _path(loc), message
     if kind == "literal_error" and loc == ("version",):
         return "version", f"expected 1 (the only plan format this version reads), got {got}"
     if msg.startswith("Input should be greater") or msg.startswith("Input should be less"):
