@@ -1,5 +1,5 @@
 """Every reader is bounded: size, nesting depth and alias expansion; errors quote ~200 characters;
-mapping keys are strings. One reader (`resilience.files`) for plans, specs, experiments and the CLI."""
+mapping keys are strings. One reader (`resilience.files`) for plans, specs, experiments, the CLI."""
 
 from __future__ import annotations
 
