@@ -258,10 +258,15 @@ class BoundedLoaderMixin:
         finally:
             self._depth -= 1
 
+    may_share = True  # set False when the text has no anchor ('&'): no node can be shared
+
     def get_single_node(self) -> Node | None:
         node: Node | None = super().get_single_node()  # type: ignore[misc]
         if node is not None:
-            _check_graph(node, self.limits)
+            if self.may_share:
+                _check_graph(node, self.limits)
+            else:
+                _check_tree_depth(node, self.limits.max_depth)
         return node
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
@@ -313,7 +318,12 @@ def _check_graph(root: Node, limits: Limits) -> None:
             on_path.discard(key)
             children = _children(node)
             size[key] = 1 + sum(size[id(c)] for c in children)
-            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            # Containers count, scalars do not (as in _check_tree_depth and JSON's check).
+            depth[key] = (
+                0
+                if isinstance(node, ScalarNode)
+                else 1 + max((depth[id(c)] for c in children), default=0)
+            )
             if depth[key] > limits.max_depth:
                 raise DocumentError(f"nested deeper than {limits.max_depth} levels")
             continue
@@ -336,9 +346,34 @@ def _check_graph(root: Node, limits: Limits) -> None:
         )
 
 
+def _check_tree_depth(root: Node, max_depth: int) -> None:
+    """Refuse a YAML tree (no shared nodes) nested deeper than `max_depth`, level by level.
+
+    A third of the cost of `_check_graph`, which a document without anchors does not need.
+    """
+    level: list[Node] = [root]
+    depth = 0
+    while level:
+        depth += 1
+        below: list[Node] = []
+        for node in level:
+            if isinstance(node, MappingNode):
+                for key, value in node.value:
+                    if not isinstance(key, ScalarNode):
+                        below.append(key)
+                    if not isinstance(value, ScalarNode):
+                        below.append(value)
+            elif isinstance(node, SequenceNode):
+                below.extend(n for n in node.value if not isinstance(n, ScalarNode))
+        if below and depth >= max_depth:
+            raise DocumentError(f"nested deeper than {max_depth} levels")
+        level = below
+
+
 def _parse_yaml(text: str, limits: Limits) -> object:
     loader = BoundedSafeLoader(text)
     loader.limits = limits
+    loader.may_share = "&" in text
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:

@@ -96,6 +96,8 @@ def test_nesting_is_bounded(reader: Callable[[str], object]) -> None:
     assert reader("a: " + "[" * 99 + "]" * 99) == {"a": eval("[" * 99 + "]" * 99)}
     with pytest.raises(DocumentError, match="nested deeper than 100 levels"):
         reader("a: " + "[" * 100 + "]" * 100)
+    with pytest.raises(DocumentError, match="nested deeper than 100 levels"):
+        reader("x: &x 1\na: " + "[" * 100 + "]" * 100)  # with an anchor: the graph walk
     with pytest.raises(DocumentError):
         reader("[" * 50_000 + "]" * 50_000)
     with pytest.raises(DocumentError, match="nested deeper than 100 levels"):
