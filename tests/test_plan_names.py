@@ -218,3 +218,24 @@ def test_the_example_plan_and_the_planner_output_load_without_names() -> None:
     root = Path(__file__).parent.parent
     plan = load_plan(root / "examples" / "ai_gateway" / "plan.yaml")
     assert "llm-primary" in plan
+
+
+def test_the_readme_plan_loads_once_its_own_exception_is_registered(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Loading the plan at startup", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    block = block.replace("report: {...}", "report: {}")
+    block = block.replace("mechanisms:\n", "mechanisms:\n  llm-common: {}\n", 1)  # its base
+    # YAML 1.1 reads the key `on` as True: what plans were read with before.
+    assert True in yaml.safe_load(block)["mechanisms"]["llm-primary"]["fallback"]
+    path = tmp_path / "plan.yaml"
+    path.write_text(block)
+    BadPrompt = type("BadPrompt", (Exception,), {})  # noqa: N806 - a class
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    ((where, problem),) = caught.value.problems
+    assert where == "mechanisms.llm-primary.circuit_breaker.ignore_on[0]"
+    assert "load_plan(..., names={'myservice.errors.BadPrompt': BadPrompt})" in problem
+    plan = load_plan(path, names={"myservice.errors.BadPrompt": BadPrompt})
+    fallback = plan.config("llm-primary").fallback
+    assert fallback is not None and fallback.on == ["aiohttp.ClientError"]
