@@ -2,13 +2,15 @@
 
 ::
 
-    plan = resilience.load_plan("plan.yaml")   # validates everything; builds nothing on error
+    # validates everything; builds nothing on error; imports nothing the file names
+    plan = resilience.load_plan("plan.yaml", names={"BadPrompt": BadPrompt})
     llm = plan.policy("llm-primary", fallback=call_secondary)
 
     @llm
     async def complete(prompt: str) -> str: ...
 
     plan.reload("plan.yaml")                          # same handles, new configuration
+    await plan.areload()                              # the same, read off the event loop
 
     # Chaos strategies (chaos.FaultInjection, ...) innermost, as in Policy(..., chaos=[...]):
     search = plan.policy("search", chaos=[FaultInjection(TimeoutError, enabled=False)])
@@ -20,7 +22,9 @@ one. A mechanism whose settings did not change is kept as is (a breaker keeps it
 limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
 (`window_type`, `window_size`) did not change keeps its state and window and takes every other new
 setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
-configuration in force; with a `storage` section, the live breakers stay the ones shared (new
+configuration in force, and so does a file still being written (sealed by `reliability plan`,
+or changing between two reads) or one that drops a mechanism of a policy in use without saying
+``null``; with a `storage` section, the live breakers stay the ones shared (new
 breakers attach to the storage only once the new configuration is installed, and a plan that
 fails to load starts no sync task).
 
