@@ -230,7 +230,7 @@ def test_the_readme_plan_loads_once_its_own_exception_is_registered(tmp_path: Pa
     assert True in yaml.safe_load(block)["mechanisms"]["llm-primary"]["fallback"]
     path = tmp_path / "plan.yaml"
     path.write_text(block)
-    BadPrompt = type("BadPrompt", (Exception,), {})  # noqa: N806 - a class
+    BadPrompt = type("BadPrompt", (Exception,), {})
     with pytest.raises(PlanError) as caught:
         load_plan(path)
     ((where, problem),) = caught.value.problems
