@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-
-from benchmarks.planner_scale import generate
 from resilience.files import DocumentError, parse_document
+
+sys.path.insert(0, str(Path(__file__).parent))  # the sibling script, run from anywhere
+from planner_scale import generate
 
 ROOT = Path(__file__).parent.parent
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
