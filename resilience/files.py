@@ -20,7 +20,7 @@ time and memory and fails with one sentence:
 Errors are `DocumentError` (a `ValueError`) whose message names what is wrong without the file
 name (callers add it); `RecursionError` and `MemoryError` never escape.
 
-Added in 0.2.0.
+Added in 0.1.0.
 """
 
 from __future__ import annotations

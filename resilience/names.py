@@ -20,7 +20,7 @@ them is used. A name found nowhere is a `PlanError` naming the field and listing
 names. Functions are never taken from the safe set: a plan cannot name `eval`, `exit` or
 `os.system`.
 
-Added in 0.2.0.
+Added in 0.1.0.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def register(obj: _T, /, name: str | None = None) -> _T:
 
     ``@resilience.register`` registers it under its name and dotted path; `name` registers it
     under that one name instead. Registering another object under a taken name raises
-    `ConfigError`. Added in 0.2.0.
+    `ConfigError`. Added in 0.1.0.
     """
     table = {_check_name(name): obj} if name is not None else _table([obj])
     with _lock:

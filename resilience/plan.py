@@ -116,6 +116,7 @@ class PlanRegistry:
     def __init__(self, read: ReadPlan, limits: Limits | None = None) -> None:
         self._limits = limits
         self._lock = threading.Lock()  # policy() and reload() may come from several threads
+        self._started = self._installed = 0  # reload tickets (see _ticket)
         self._policies: dict[str, PlanPolicy] = {}
         try:
             # The plan's shared state (`RedisStorage`), or None without a `storage` section.
@@ -251,16 +252,25 @@ class PlanRegistry:
         switches it off explicitly (``circuit_breaker: null``): a file cut short loses its end.
         From a coroutine, use `areload`: this reads and validates on the calling thread.
         """
-        self._apply(read_plan(self._reload_source(source), self._read.names, self._limits))
+        ticket = self._ticket()
+        self._apply(read_plan(self._reload_source(source), self._read.names, self._limits), ticket)
 
     async def areload(self, source: PlanSource | None = None) -> None:
         """`reload`, reading and validating the file in a worker thread (`asyncio.to_thread`)
         so the event loop keeps serving calls; the swap itself happens on the loop, at once.
-        Added in 0.2.0."""
+        Added in 0.1.0."""
+        ticket = self._ticket()
         read = await asyncio.to_thread(
             read_plan, self._reload_source(source), self._read.names, self._limits
         )
-        self._apply(read)
+        self._apply(read, ticket)
+
+    def _ticket(self) -> int:
+        """The order of a reload that starts now: a slower, older read never replaces the plan
+        a newer reload already installed."""
+        with self._lock:
+            self._started += 1
+            return self._started
 
     def _reload_source(self, source: PlanSource | None) -> PlanSource:
         if source is not None:
@@ -269,9 +279,11 @@ class PlanRegistry:
             raise ConfigError("reload: this plan came from a mapping; pass the new plan")
         return self._read.path
 
-    def _apply(self, read: ReadPlan) -> None:
+    def _apply(self, read: ReadPlan, ticket: int) -> None:
         """Swap in a validated plan (all or nothing), under the lock."""
         with self._lock:
+            if ticket < self._installed:
+                return  # a reload that started later is in force: this read is older
             gone = sorted(set(self._policies) - set(read.policies))
             if gone:
                 raise PlanError(
@@ -302,6 +314,7 @@ class PlanRegistry:
                 for name, policy in self._policies.items():
                     policy._swap(built[name])
                 self._install(read, built)
+                self._installed = ticket
 
     async def aclose(self) -> None:
         """Stop sharing state: close the plan's storage, if it has one."""
@@ -334,7 +347,7 @@ def load_plan(
     its name and its dotted path); with `resilience.register`'s and the safe set, they are all
     a file can reach: nothing is imported (see `resilience.names`). `limits` bound the file
     (`resilience.files.Limits`; default: 64 MiB, from ``RELIABILITY_MAX_FILE_BYTES`` if set).
-    `names` and `limits` added in 0.2.0.
+    `names` and `limits` added in 0.1.0.
     """
     lookup = names if isinstance(names, Names) else Names(names)
     return PlanRegistry(read_plan(source, lookup, limits), limits)

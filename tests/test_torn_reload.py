@@ -219,3 +219,32 @@ async def test_areload_reads_and_validates_in_a_worker_thread(
     await plan.areload()
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
     assert plan.plan == EXPECTED[1]
+
+
+async def test_an_older_read_never_replaces_a_newer_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from resilience import plan as plan_module
+
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(TEXTS[0])
+    second.write_text(TEXTS[1])
+    plan = load_plan(first)
+    release = threading.Event()
+    real_read_plan = plan_module.read_plan  # type: ignore[attr-defined]
+
+    def slow_for_first(source: Any, *args: Any) -> Any:
+        if source == first:
+            release.wait(5)  # the first reload's read finishes after the second's install
+        return real_read_plan(source, *args)
+
+    monkeypatch.setattr(plan_module, "read_plan", slow_for_first)
+    older = asyncio.ensure_future(plan.areload(first))
+    await asyncio.sleep(0)
+    await plan.areload(second)
+    assert plan.plan == EXPECTED[1]
+    release.set()
+    await older
+    assert plan.plan == EXPECTED[1]  # the newer file stays in force
