@@ -56,11 +56,12 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 64 * 2**20
-"""Largest file read (64 MiB): the biggest example plan is 0.2 MiB, a 1,000-component spec's
-YAML plan about 20 MiB."""
+"""Largest file read (64 MiB): the example plan is 0.11 MiB, the YAML plan of a generated
+1,000-component system (benchmarks/planner_scale.py) 22.5 MiB, its spec 0.3 MiB."""
 
 DEFAULT_MAX_DEPTH = 100
-"""Deepest nesting of mappings and lists (a plan needs 6, a spec 5, a plan's report 9)."""
+"""Deepest nesting of mappings and lists (a plan's mechanism table needs 5 levels, its report
+9, a spec 5)."""
 
 DEFAULT_MAX_ALIAS_NODES = 100_000
 """Most nodes YAML aliases may add once expanded."""

@@ -62,7 +62,9 @@ def _names_of(obj: object) -> list[str]:
     """The names `obj` is registered under: its `__name__` and its dotted path."""
     short = getattr(obj, "__name__", None)
     if not isinstance(short, str):
-        raise ConfigError(f"register: {obj!r} has no __name__; give it one: names={{'name': obj}}")
+        raise ConfigError(
+            f"names: {obj!r} has no __name__ to register it under; name it: names={{'name': obj}}"
+        )
     names = [short]
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", short)
     if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
@@ -70,10 +72,10 @@ def _names_of(obj: object) -> list[str]:
     return names
 
 
-def _check_name(name: object) -> str:
+def _check_name(name: object, where: str = "names") -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError(
-            f"register: expected a name such as InventoryDown or myservice.errors.InventoryDown, "
+            f"{where}: expected a name such as InventoryDown or myservice.errors.InventoryDown, "
             f"got {name!r}"
         )
     return name
@@ -105,7 +107,7 @@ def register(obj: _T, /, name: str | None = None) -> _T:
     under that one name instead. Registering another object under a taken name raises
     `ConfigError`. Added in 0.1.0.
     """
-    table = {_check_name(name): obj} if name is not None else _table([obj])
+    table = {_check_name(name, "register"): obj} if name is not None else _table([obj])
     with _lock:
         for key, value in table.items():
             if _registered.get(key, value) is not value:
