@@ -11,8 +11,8 @@ time and memory and fails with one sentence:
 - **aliases**: YAML anchors and aliases may add at most `Limits.max_alias_nodes` nodes to the
   document once expanded (default 100,000): a 1 KB "billion laughs" file is refused at once,
   anchors used for ordinary sharing (``<<: *defaults``) are not;
-- **keys are strings**: a mapping key YAML 1.1 would read as a boolean (``on``, ``off``, ``yes``,
-  ``no``, ``true``, ``false``) is read as the string written; values keep YAML's booleans;
+- **keys are strings**: a scalar mapping key is the string written, where YAML 1.1 would read
+  ``on``, ``off``, ``yes``, ``no`` as booleans and ``404`` as a number; values keep YAML's types;
 - **sealed files**: a YAML file that starts with the seal header must end with a matching
   checksum trailer (``reliability plan`` writes both, see `seal`), so a file caught
   half-written is refused.
@@ -236,7 +236,7 @@ def _check_depth(data: object, max_depth: int) -> None:
 
 # ------------------------------------------------------------------------------------ YAML
 
-_BOOL_TAG = "tag:yaml.org,2002:bool"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 #: libyaml's parser when PyYAML was built with it (about ten times faster on large files).
 _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -271,11 +271,12 @@ class BoundedLoaderMixin:
         return node
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        """As SafeConstructor's, but a key YAML 1.1 reads as a boolean stays the string written."""
+        """As SafeConstructor's, but a scalar key is the string written: YAML 1.1 would read
+        `on`, `no` as booleans and `404` as a number, JSON and our schemas want strings."""
         self.flatten_mapping(node)  # type: ignore[attr-defined]
         mapping: dict[Hashable, Any] = {}
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag == _BOOL_TAG:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
                 key: object = key_node.value
             else:
                 key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]

@@ -197,8 +197,16 @@ def test_short_repr_is_bounded_for_shared_structures() -> None:
 
 
 def test_mapping_keys_are_strings_values_keep_booleans(tmp_path: Path) -> None:
-    data = parse_document("on: 1\noff: 2\nyes: on\nno: [off]\ntrue: false\n")
-    assert data == {"on": 1, "off": 2, "yes": True, "no": [False], "true": False}
+    data = parse_document("on: 1\noff: 2\nyes: on\nno: [off]\ntrue: false\n404: 5\n~: x\n")
+    assert data == {
+        "on": 1,
+        "off": 2,
+        "yes": True,
+        "no": [False],
+        "true": False,
+        "404": 5,
+        "~": "x",
+    }
     # The README's own fallback section: `on` is a key, so it stays "on".
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN_HEAD + "    critical: yes\n    fallback: {on: [aiohttp.ClientError]}\n")
