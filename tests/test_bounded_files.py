@@ -229,3 +229,16 @@ def test_a_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
     path.write_bytes(b"version: 1\nsystem: \xff\n")
     with pytest.raises(PlanError, match=r"plan\.yaml: expected UTF-8 text, byte 19 is not$"):
         load_plan(path)
+
+
+def test_validate_refuses_an_oversized_file_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plan.yaml"
+    with path.open("wb") as file:
+        file.truncate(100 * 2**20)
+    assert cli.main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"reliability: error: {path}: the file is 100 MiB, over the 64 MiB limit "
+        f"(set {MAX_BYTES_ENV} to read larger files)"
+    ]

@@ -248,3 +248,23 @@ async def test_an_older_read_never_replaces_a_newer_reload(
     release.set()
     await older
     assert plan.plan == EXPECTED[1]  # the newer file stays in force
+
+
+def test_reliability_plan_writes_a_sealed_plan_that_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from planner import cli
+    from resilience.files import is_sealed
+
+    target = tmp_path / "plan.yaml"
+    assert cli.main(["plan", "examples/ai_gateway/system.yaml", "-o", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert is_sealed(text) and text.splitlines()[-1].startswith("# reliability-os sha256:")
+    assert load_plan(target).system == "ai-gateway"
+    target.write_text(text[: len(text) // 3], encoding="utf-8")  # as a reader mid-write sees it
+    assert cli.main(["validate", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"reliability: error: {target}: the file is sealed but has no checksum trailer as its "
+        "last line: it is incomplete (still being written?)"
+    ]
