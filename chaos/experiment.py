@@ -58,7 +58,6 @@ A bad file raises `ExperimentError` naming the file and the field. Added in 0.1.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -69,6 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from resilience import ResilienceError
 from resilience.config import Duration
+from resilience.files import DocumentError, read_document
 
 MAX_REQUESTS = 10_000
 """Upper bound of requests one probe or load action may send: chaos load stays bounded."""
@@ -437,15 +437,13 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file (YAML, or JSON by its ``.json`` suffix)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = read_document(path)  # bounded in size, depth and aliases: resilience.files
     except FileNotFoundError:
         raise ExperimentError(f"{source}: no such experiment file") from None
-    try:
-        data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "JSON" if source.endswith(".json") else "YAML"
-        first_line = str(exc).splitlines()[0]
-        raise ExperimentError(f"{source}: not valid {kind}: {first_line}") from None
+    except OSError as exc:
+        raise ExperimentError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    except DocumentError as exc:
+        raise ExperimentError(f"{source}: {exc}") from None
     return parse_experiment(data, source)
 
 

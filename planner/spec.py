@@ -25,6 +25,13 @@ from pydantic import (
 
 from planner.errors import SpecError
 from planner.units import parse_duration
+from resilience.files import (
+    BoundedSafeLoader,
+    DocumentError,
+    read_document,
+    short_repr,
+    shorten,
+)
 
 __all__ = [
     "KINDS",
@@ -439,12 +446,17 @@ def _describe(source: str, exc: ValidationError, data: Mapping[str, Any]) -> str
             if isinstance(name, str):
                 field = field.replace(f"components[{loc[1]}]", f"components[{loc[1]}] ({name})", 1)
     message = str(first["msg"])
+    value = first.get("input")
+    if isinstance(value, str) and len(value) > 200:  # a validator quoted it whole
+        message = message.replace(repr(value), short_repr(value))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     message = message.replace("Input should be", "expected")
     if first["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `reliability schema`)"
     more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    # A value quoted by a validator is cut short: the file may hold megabytes in one field.
+    field, message = shorten(field, 300), shorten(message, 600)
     if field:
         return f"{source}: {field}: {message}{more}"
     return f"{source}: {message}{more}"
@@ -458,26 +470,23 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
         return SystemSpec.model_validate(dict(data))
     except ValidationError as exc:
         raise SpecError(_describe(source, exc, data)) from None
+    except RecursionError:  # data parsed elsewhere, nested without bound
+        raise SpecError(f"{source}: nested too deeply") from None
 
 
 #: libyaml's loader when PyYAML was built with it (about ten times faster on large specs), else
-#: the pure-Python one; both report the same line and column for a syntax error.
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: the pure-Python one, bounded in depth and aliases, keys read as strings (`resilience.files`).
+YAML_LOADER: type[yaml.SafeLoader] = BoundedSafeLoader
 
 
 def load_spec(path: str | Path) -> SystemSpec:
-    """Read and validate a `system.yaml` (or JSON); raises SpecError naming file and field."""
+    """Read (bounded: see `resilience.files`) and validate a `system.yaml` (or JSON); raises
+    SpecError naming file and field."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data: Any = read_document(path)
     except OSError as exc:
         raise SpecError(f"{source}: cannot read the spec ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{source}: the spec is not UTF-8 text") from None
-    try:
-        data: Any = yaml.load(text, Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise SpecError(f"{source}: not valid YAML{where}") from None
+    except DocumentError as exc:
+        raise SpecError(f"{source}: {exc}") from None
     return parse_spec(data, source)

@@ -34,6 +34,7 @@ from resilience.breaker import BreakerState, CircuitBreaker
 from resilience.bulkhead import Bulkhead
 from resilience.fallback import Fallback
 from resilience.hedge import Hedge
+from resilience.names import register
 from resilience.plan import PlanError, PlanPolicy, PlanRegistry, load_plan
 from resilience.policy import Policy
 from resilience.ratelimiter import RateLimiter
@@ -80,6 +81,7 @@ __all__ = [
     "Timeout",
     "add_hook",
     "load_plan",
+    "register",
     "remaining_time",
     "remove_hook",
 ]

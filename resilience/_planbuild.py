@@ -25,10 +25,10 @@ from resilience.config import (
     RetryConfig,
     StorageConfig,
     WaitFullJitter,
-    resolve_dotted_path,
 )
 from resilience.fallback import Fallback
 from resilience.hedge import Hedge
+from resilience.names import Names
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
 from resilience.timeout import Timeout
@@ -40,12 +40,12 @@ Handler = Callable[..., Any]
 """A fallback handler supplied by code."""
 
 
-def _classes(paths: list[str]) -> tuple[type[BaseException], ...]:
-    return tuple(resolve_dotted_path(p) for p in paths)  # type: ignore[misc]
+def _classes(paths: list[str], names: Names) -> tuple[type[BaseException], ...]:
+    return tuple(names.exception(p) for p in paths)
 
 
-def _function(path: str | None) -> Any:
-    return None if path is None else resolve_dotted_path(path)
+def _function(path: str | None, names: Names) -> Any:
+    return None if path is None else names.function(path)
 
 
 def _set(section: Any) -> dict[str, Any]:
@@ -82,63 +82,65 @@ def _open_duration(config: ExponentialOpenDuration) -> Callable[[int], float]:
     return open_duration
 
 
-def _breaker_options(config: CircuitBreakerConfig) -> dict[str, Any]:
+def _breaker_options(config: CircuitBreakerConfig, names: Names) -> dict[str, Any]:
     """The `CircuitBreaker` keywords a section sets (library defaults for the rest)."""
     options = _set(config)
     for key in ("record_on", "ignore_on"):
         if key in options:
-            options[key] = _classes(options[key])
+            options[key] = _classes(options[key], names)
     if "failure_if_result" in options:
-        options["failure_if_result"] = _function(options["failure_if_result"])
+        options["failure_if_result"] = _function(options["failure_if_result"], names)
     if isinstance(options.get("open_duration"), ExponentialOpenDuration):
         options["open_duration"] = _open_duration(options["open_duration"])
     return options
 
 
-def build_breaker(name: str, config: CircuitBreakerConfig, storage: Any = None) -> CircuitBreaker:
+def build_breaker(
+    name: str, config: CircuitBreakerConfig, names: Names, storage: Any = None
+) -> CircuitBreaker:
     """`CircuitBreaker(name, ...)` from its section (`storage`: the plan's shared state)."""
-    return CircuitBreaker(name, storage=storage, **_breaker_options(config))
+    return CircuitBreaker(name, storage=storage, **_breaker_options(config, names))
 
 
-def build_retry(config: RetryConfig) -> Retry:
+def build_retry(config: RetryConfig, names: Names) -> Retry:
     """`Retry(...)` from its section."""
     options = _set(config)
     if "wait" in options:
         options["wait"] = _wait(options["wait"])
     if "retry_on" in options:
-        options["retry_on"] = _classes(options["retry_on"])
+        options["retry_on"] = _classes(options["retry_on"], names)
     if "retry_if_result" in options:
-        options["retry_if_result"] = _function(options["retry_if_result"])
+        options["retry_if_result"] = _function(options["retry_if_result"], names)
     if "budget" in options:
         options["budget"] = RetryBudget(**_set(options["budget"]))
     return Retry(**options)
 
 
-def build_fallback(config: FallbackConfig | None, handler: Handler | None) -> Layer:
+def build_fallback(config: FallbackConfig | None, handler: Handler | None, names: Names) -> Layer:
     """`Fallback(handler, on, if_result)`: the handler from code wins over the file's."""
     options = _set(config) if config is not None else {}
     file_handler = options.pop("handler", None)
     if "on" in options:
-        options["on"] = _classes(options["on"])
+        options["on"] = _classes(options["on"], names)
     if "if_result" in options:
-        options["if_result"] = _function(options["if_result"])
-    chosen = handler if handler is not None else _function(file_handler)
+        options["if_result"] = _function(options["if_result"], names)
+    chosen = handler if handler is not None else _function(file_handler, names)
     return Fallback(chosen, **options)
 
 
-_BUILDERS: dict[str, Callable[[str, Any], Layer]] = {
+_BUILDERS: dict[str, Callable[[str, Any, Names], Layer]] = {
     "circuit_breaker": build_breaker,
-    "retry": lambda _name, c: build_retry(c),
-    "bulkhead": lambda _name, c: Bulkhead(**_set(c)),
-    "rate_limiter": lambda _name, c: RateLimiter(**_set(c)),
-    "hedge": lambda _name, c: Hedge(**_set(c)),
+    "retry": lambda _name, c, names: build_retry(c, names),
+    "bulkhead": lambda _name, c, _names: Bulkhead(**_set(c)),
+    "rate_limiter": lambda _name, c, _names: RateLimiter(**_set(c)),
+    "hedge": lambda _name, c, _names: Hedge(**_set(c)),
 }
 
 
-def _build_shared(section: str, name: str, config: Any, storage: Any) -> Layer:
+def _build_shared(section: str, name: str, config: Any, storage: Any, names: Names) -> Layer:
     """A breaker or rate limiter sharing its state through the plan's `storage` section."""
     if section == "circuit_breaker":
-        return build_breaker(name, config, storage)
+        return build_breaker(name, config, names, storage)
     options = _set(config)
     options.setdefault("key", name)
     return RateLimiter(storage=storage, **options)
@@ -178,13 +180,13 @@ _BREAKER_DEFAULTS: dict[str, Any] = {
 
 
 def _breaker_settings(
-    old_config: CircuitBreakerConfig, config: CircuitBreakerConfig
+    old_config: CircuitBreakerConfig, config: CircuitBreakerConfig, names: Names
 ) -> CircuitBreakerSettings | None:
     """What `reconfigure` must give a breaker built from `old_config` to follow `config`
     (validated), or None when the window changes and only a new breaker will do."""
     if any(getattr(old_config, k) != getattr(config, k) for k in _WINDOW):
         return None
-    settings = {**_BREAKER_DEFAULTS, **_breaker_options(config)}
+    settings = {**_BREAKER_DEFAULTS, **_breaker_options(config, names)}
     for key in _WINDOW:
         settings.pop(key, None)
     return CircuitBreaker.check_settings(**settings)
@@ -214,7 +216,9 @@ class Built:
         previous: PlanPolicy | None,
         storage: Any = None,
         chaos: tuple[Layer, ...] = (),
+        names: Names | None = None,
     ) -> None:
+        names = names if names is not None else Names()
         self.config = config
         self.sections: dict[str, Any] = {}
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
@@ -235,16 +239,16 @@ class Built:
                     section == "circuit_breaker"
                     and isinstance(old_layer, CircuitBreaker)
                     and old_config is not None
-                    and (settings := _breaker_settings(old_config, value)) is not None
+                    and (settings := _breaker_settings(old_config, value, names)) is not None
                 ):
                     # Kept with its state and window; reconfigured only when the plan is swapped
                     # in, so a reload that fails on another policy changes nothing.
                     layer = old_layer
                     self.reconfigure = (old_layer, settings)
                 elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
-                    layer = _build_shared(section, name, value, storage)
+                    layer = _build_shared(section, name, value, storage, names)
                 else:
-                    layer = builder(name, value)
+                    layer = builder(name, value, names)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer
@@ -259,7 +263,7 @@ class Built:
         )
         if (config.fallback is not None or fallback is not None) and not self.needs_handler:
             try:
-                self.slots["fallback"] = build_fallback(config.fallback, fallback)
+                self.slots["fallback"] = build_fallback(config.fallback, fallback, names)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.fallback", str(exc)) from None
 

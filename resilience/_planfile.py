@@ -8,14 +8,12 @@ expected.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -23,7 +21,7 @@ from resilience._errors import ConfigError
 from resilience.config import (
     DEFAULTS,
     MECHANISMS,
-    RESOLVE_IMPORTS,
+    NAMES,
     WAIT_KINDS,
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -39,6 +37,16 @@ from resilience.config import (
     StorageConfig,
     WaitConfig,
 )
+from resilience.files import (
+    DocumentError,
+    Limits,
+    decode,
+    parse_document,
+    read_bytes,
+    short_repr,
+    shorten,
+)
+from resilience.names import Names
 
 PlanSource = str | os.PathLike[str] | Mapping[str, Any]
 """A path to a YAML or JSON plan file, or the plan already parsed into a mapping."""
@@ -69,6 +77,7 @@ class ReadPlan:
     path: Path | None
     plan: PlanFile
     policies: dict[str, PolicyConfig]
+    names: Names
 
 
 def source_label(source: PlanSource) -> str:
@@ -80,50 +89,77 @@ def source_label(source: PlanSource) -> str:
     return os.fspath(source)
 
 
-def _parse(path: Path, label: str) -> object:
+_STABLE_READS = 5
+"""Reads of a changing file before it is refused as still being written."""
+
+
+def _read_stable(path: Path, limits: Limits) -> bytes:
+    """The file's bytes once two reads in a row agree on content, size and modification time.
+
+    A plan written in place (not renamed into place) can be caught mid-write; a writer still
+    writing changes one of the three between two reads. (A writer paused mid-write is caught by
+    the seal `reliability plan` writes, or by reload's refusal to drop a mechanism in use.)
+    """
+    previous: tuple[bytes, int, int] | None = None
+    for _ in range(_STABLE_READS):
+        data = read_bytes(path, limits)
+        stat = path.stat()
+        current = (data, stat.st_size, stat.st_mtime_ns)
+        if current[1] == len(data) and current == previous:
+            return data
+        previous = current
+    raise DocumentError(
+        f"the file changed during {_STABLE_READS} reads in a row: it is still being written "
+        "(write plans to a temporary file, then rename it over the plan)"
+    )
+
+
+def _parse(path: Path, label: str, limits: Limits) -> object:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _read_stable(path, limits)
+        return parse_document(
+            decode(data), json_format=path.suffix.lower() == ".json", limits=limits
+        )
     except OSError as exc:
         raise PlanError(
             label, [("", f"cannot read the plan file ({exc.strerror or exc})")]
         ) from None
-    except UnicodeDecodeError:
-        raise PlanError(label, [("", "expected a UTF-8 text file (YAML or JSON)")]) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise PlanError(label, [("", f"expected valid JSON ({exc.msg} at {where})")]) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or type(exc).__name__
-        raise PlanError(label, [("", f"expected valid YAML ({reason}{where})")]) from None
+    except DocumentError as exc:
+        raise PlanError(label, [("", str(exc))]) from None
 
 
-def read_plan(source: PlanSource) -> ReadPlan:
-    """Parse, validate (importing every dotted path) and resolve a plan; raise `PlanError`."""
+def read_plan(
+    source: PlanSource, names: Names | None = None, limits: Limits | None = None
+) -> ReadPlan:
+    """Parse (bounded), validate (resolving every name against `names`) and resolve a plan;
+    raise `PlanError`. Nothing is imported."""
     label = source_label(source)
+    names = names if names is not None else Names()
     path: Path | None = None
     if isinstance(source, Mapping):
         data: object = source
     else:
         path = Path(source)
-        data = _parse(path, label)
+        try:
+            data = _parse(path, label, limits or Limits.from_env())
+        except DocumentError as exc:  # the limit from the environment is itself wrong
+            raise PlanError(label, [("", str(exc))]) from None
     if not isinstance(data, Mapping):
         got = "an empty file" if data is None else type(data).__name__
         raise PlanError(
             label, [("", f"expected a mapping with version, system, mechanisms; got {got}")]
         )
     try:
-        plan = PlanFile.model_validate(data, context={RESOLVE_IMPORTS: True})
+        plan = PlanFile.model_validate(data, context={NAMES: names})
     except ValidationError as exc:
-        raise PlanError(label, [_explain(err) for err in exc.errors()]) from None
+        raise PlanError(label, [_explain(err) for err in exc.errors()[:_ERRORS_SHOWN]]) from None
+    except RecursionError:  # a mapping passed in code, nested without bound
+        raise PlanError(label, [("", "nested too deeply")]) from None
     policies = resolve(plan, label)
-    return ReadPlan(source=label, path=path, plan=plan, policies=policies)
+    return ReadPlan(source=label, path=path, plan=plan, policies=policies, names=names)
+
+
+_ERRORS_SHOWN = 50  # a file with 10,000 mistakes gets a message of bounded length
 
 
 # ----------------------------------------------------------------------------- explaining errors
@@ -185,36 +221,59 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def _explain(err: ErrorDetails) -> tuple[str, str]:
+    """One problem as (field path, what was expected), quoting at most ~200 characters of input."""
+    path, problem = _explain_unbounded(err)
+    return shorten(path, 300), shorten(problem, 2000)
+
+
+class _Got:
+    """The offending input, shown by a bounded repr (a huge or aliased value is cut short)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return short_repr(self.value)
+
+
+def _explain_unbounded(err: ErrorDetails) -> tuple[str, str]:
     loc = tuple(err["loc"])
     kind = err["type"]
     msg = err["msg"]
-    got = err.get("input")
+    got = _Got(err.get("input"))
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = ", ".join(model.model_fields) if model is not None else ""
         expected = f"; expected one of: {allowed}" if allowed else ""
-        return _path(loc[:-1]) or "(top level)", f"unknown key {loc[-1]!r}{expected}"
+        key = short_repr(loc[-1])
+        return _path(loc[:-1]) or "(top level)", f"unknown key {key}{expected}"
     if kind == "missing":
         return _path(loc), "required, but not set"
     if kind == "union_tag_not_found":
         return _path(loc), f"expected a 'kind' key, one of: {', '.join(sorted(WAIT_KINDS))}"
     if kind == "union_tag_invalid":
         tag = (err.get("ctx") or {}).get("tag")
-        return _path(loc), f"expected kind one of: {', '.join(sorted(WAIT_KINDS))}; got {tag!r}"
+        return _path(
+            loc
+        ), f"expected kind one of: {', '.join(sorted(WAIT_KINDS))}; got {short_repr(tag)}"
     if kind == "value_error":
-        return _path(loc), msg.removeprefix("Value error, ")
+        message = msg.removeprefix("Value error, ")
+        value = err.get("input")
+        if isinstance(value, str) and len(value) > 200:  # a validator quoted it whole
+            message = message.replace(repr(value), short_repr(value))
+        return _path(loc), message
     if kind == "literal_error" and loc == ("version",):
-        return "version", f"expected 1 (the only plan format this version reads), got {got!r}"
+        return "version", f"expected 1 (the only plan format this version reads), got {got}"
     if msg.startswith("Input should be greater") or msg.startswith("Input should be less"):
-        return _path(loc), f"expected a number {msg.removeprefix('Input should be ')}, got {got!r}"
+        return _path(loc), f"expected a number {msg.removeprefix('Input should be ')}, got {got}"
     if msg.startswith("Input should be "):
-        return _path(loc), f"expected {msg.removeprefix('Input should be ')}, got {got!r}"
+        return _path(loc), f"expected {msg.removeprefix('Input should be ')}, got {got}"
     if msg.startswith("String should match pattern") and loc[:1] == ("mechanisms",):
         return _path(loc[:2]), (
             "expected a policy name of letters, digits and _ . : - (starting with a letter or "
-            f"digit, at most 128 characters), got {loc[1]!r}"
+            f"digit, at most 128 characters), got {short_repr(loc[1])}"
         )
-    return _path(loc), f"{msg}, got {got!r}"
+    return _path(loc), f"{msg}, got {got}"
 
 
 # --------------------------------------------------------------------------------- inheritance
@@ -231,7 +290,7 @@ def _chain(name: str, entries: Mapping[str, PolicyConfig]) -> list[str] | str:
             return "expected the name of another policy; every policy already inherits 'defaults'"
         if base not in entries:
             known = ", ".join(sorted(n for n in entries if n != DEFAULTS)) or "none"
-            return f"expected the name of another policy (known: {known}), got {base!r}"
+            return f"expected the name of another policy (known: {known}), got {short_repr(base)}"
         if base in chain:
             return "inheritance cycle: " + " → ".join([*chain, base])
         chain.append(base)
@@ -295,3 +354,48 @@ def resolve(plan: PlanFile, label: str) -> dict[str, PolicyConfig]:
     if problems:
         raise PlanError(label, problems)
     return resolved
+
+
+_SWITCHABLE = ("timeout", "deadline", *MECHANISMS)
+
+
+def _switched_off(plan: PlanFile, name: str, section: str) -> bool:
+    """Whether the file sets `section` to null for `name`: the first layer of its chain (own
+    entry → base chain → defaults) that sets the section at all sets it to null."""
+    entries = plan.mechanisms
+    current: str | None = name
+    seen: set[str] = set()
+    while current is not None and current in entries and current not in seen:
+        seen.add(current)
+        entry = entries[current]
+        if section in entry.model_fields_set:
+            return getattr(entry, section) is None
+        current = entry.base
+    defaults = entries.get(DEFAULTS)
+    return (
+        defaults is not None
+        and section in defaults.model_fields_set
+        and getattr(defaults, section) is None
+    )
+
+
+def dropped_silently(read: ReadPlan, name: str, live: PolicyConfig) -> list[tuple[str, str]]:
+    """The mechanisms policy `name` has now (`live`) that the new plan drops without saying so.
+
+    A plan cut short by a write still in progress loses its end; a mechanism that vanishes
+    from a policy in use is refused unless the file switches it off with ``section: null``.
+    """
+    new = read.policies.get(name)
+    if new is None:
+        return []
+    return [
+        (
+            f"mechanisms.{name}.{section}",
+            f"missing, but the policy in use has a {section} (is the file complete?); "
+            f"to remove it on reload, write '{section}: null'",
+        )
+        for section in _SWITCHABLE
+        if getattr(live, section) is not None
+        and getattr(new, section) is None
+        and not _switched_off(read.plan, name, section)
+    ]

@@ -28,10 +28,11 @@ Rules:
 
 - Every option of every mechanism has the same name as the keyword argument in code. Options that
   are functions in code (`retry_if_result`, `failure_if_result`, a fallback `handler`, `if_result`)
-  are dotted paths to an importable callable (`myservice.checks.is_overloaded`).
+  name a function the service registers (`load_plan(path, names={"is_overloaded": f})`).
 - Durations are seconds (`2.5`) or strings with a unit (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`).
-- Exception classes are dotted paths (`aiohttp.ClientError`, or a builtin name such as
-  `TimeoutError`), imported by `load_plan`, which names the field when one does not import.
+- Exception classes are names: a built-in (`TimeoutError`), one of asyncio, aiohttp, httpx or
+  requests (`aiohttp.ClientError`), or one the service registers; nothing is imported from the
+  file (see `resilience.names`). `load_plan` names the field when a name is not registered.
 - Unknown keys are errors, everywhere except the top-level `report` section.
 - Inheritance: a policy's own fields, then its `base` policy's (recursively), then `defaults`, then
   the library defaults. Mechanism sections merge option by option; a value (a number, a list, a
@@ -44,9 +45,6 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
-import builtins
-import functools
-import importlib
 import math
 import re
 from typing import Annotated, Any, Literal, TypeAlias
@@ -63,6 +61,9 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+
+from resilience.files import short_repr
+from resilience.names import Names
 
 __all__ = [
     "BulkheadConfig",
@@ -81,11 +82,13 @@ __all__ = [
     "parse_duration",
     "plan_json_schema",
     "plan_to_dict",
-    "resolve_dotted_path",
 ]
 
-RESOLVE_IMPORTS = "resolve_imports"
-"""Validation-context key: when true, dotted paths are imported while the file is validated."""
+NAMES = "names"
+"""Validation-context key: the `resilience.names.Names` the plan's names must resolve against.
+
+Without it only the names' spelling is checked (the planner validates what it writes that way).
+"""
 
 DEFAULTS = "defaults"
 """The reserved `mechanisms` entry every policy inherits from."""
@@ -150,78 +153,48 @@ PositiveDuration: TypeAlias = Annotated[
 _DOTTED_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
-@functools.cache
-def resolve_dotted_path(path: str) -> object:
-    """Import `package.module.Name` (or a builtin such as `TimeoutError`) and return the object.
-
-    Raises `ImportError` with the reason when nothing by that name can be imported.
-    """
-    if "." not in path:
-        if hasattr(builtins, path):
-            return getattr(builtins, path)
-        raise ImportError(f"{path!r} is not a builtin name; use a dotted path such as module.Name")
-    parts = path.split(".")
-    last_error: Exception | None = None
-    # The longest importable module prefix wins, the rest are attributes (handles nested classes).
-    for cut in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:cut])
-        try:
-            obj: object = importlib.import_module(module_name)
-        except ImportError as exc:
-            last_error = exc
-            continue
-        try:
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            missing = ".".join(parts[cut:])
-            raise ImportError(f"module {module_name!r} has no attribute {missing!r}") from None
-        return obj
-    raise ImportError(f"cannot import {path!r} ({last_error})")
-
-
 def _check_path_format(value: str, what: str) -> None:
     if not _DOTTED_RE.match(value):
-        raise ValueError(f"expected a dotted path to {what}, got {value!r}")
+        raise ValueError(f"expected the name of {what}, got {short_repr(value)}")
+
+
+def _names(info: ValidationInfo) -> Names | None:
+    names = info.context.get(NAMES) if info.context else None
+    return names if isinstance(names, Names) else None
 
 
 def _exception_path(value: str, info: ValidationInfo) -> str:
-    _check_path_format(value, "an exception class (aiohttp.ClientError)")
-    if info.context and info.context.get(RESOLVE_IMPORTS):
-        try:
-            obj = resolve_dotted_path(value)
-        except ImportError as exc:
-            raise ValueError(f"expected an importable exception class, {exc}") from None
-        if not (isinstance(obj, type) and issubclass(obj, BaseException)):
-            raise ValueError(f"expected an exception class, {value!r} is {obj!r}")
+    _check_path_format(value, "an exception class (aiohttp.ClientError, InventoryDown)")
+    names = _names(info)
+    if names is not None:
+        names.exception(value)  # ValueError naming what to register
     return value
 
 
 def _callable_path(value: str, info: ValidationInfo) -> str:
-    _check_path_format(value, "a function (myservice.checks.is_bad)")
-    if info.context and info.context.get(RESOLVE_IMPORTS):
-        try:
-            obj = resolve_dotted_path(value)
-        except ImportError as exc:
-            raise ValueError(f"expected an importable function, {exc}") from None
-        if not callable(obj):
-            raise ValueError(f"expected a callable, {value!r} is {obj!r}")
+    _check_path_format(value, "a registered function (is_overloaded)")
+    names = _names(info)
+    if names is not None:
+        names.function(value)
     return value
 
 
 ExceptionPath: TypeAlias = Annotated[
     str,
     AfterValidator(_exception_path),
-    Field(description="dotted path to an exception class, e.g. aiohttp.ClientError"),
+    Field(
+        description="an exception class: built-in (TimeoutError), asyncio/aiohttp/httpx/requests "
+        "(aiohttp.ClientError), or a name the service registers (InventoryDown)"
+    ),
 ]
-"""A dotted path to an exception class."""
+"""The name of an exception class (resolved by `resilience.names.Names`)."""
 
 CallablePath: TypeAlias = Annotated[
     str,
     AfterValidator(_callable_path),
-    Field(description="dotted path to a function, e.g. myservice.checks.is_overloaded"),
+    Field(description="a function the service registers, e.g. is_overloaded"),
 ]
-"""A dotted path to a callable."""
+"""The name of a function the service registers (never imported from the file)."""
 
 ExceptionList: TypeAlias = Annotated[list[ExceptionPath], Field(max_length=64)]
 

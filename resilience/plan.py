@@ -2,13 +2,15 @@
 
 ::
 
-    plan = resilience.load_plan("plan.yaml")   # validates everything; builds nothing on error
+    # validates everything; builds nothing on error; imports nothing the file names
+    plan = resilience.load_plan("plan.yaml", names={"BadPrompt": BadPrompt})
     llm = plan.policy("llm-primary", fallback=call_secondary)
 
     @llm
     async def complete(prompt: str) -> str: ...
 
     plan.reload("plan.yaml")                          # same handles, new configuration
+    await plan.areload()                              # the same, read off the event loop
 
     # Chaos strategies (chaos.FaultInjection, ...) innermost, as in Policy(..., chaos=[...]):
     search = plan.policy("search", chaos=[FaultInjection(TimeoutError, enabled=False)])
@@ -20,7 +22,9 @@ one. A mechanism whose settings did not change is kept as is (a breaker keeps it
 limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
 (`window_type`, `window_size`) did not change keeps its state and window and takes every other new
 setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
-configuration in force; with a `storage` section, the live breakers stay the ones shared (new
+configuration in force, and so does a file still being written (sealed by `reliability plan`,
+or changing between two reads) or one that drops a mechanism of a policy in use without saying
+``null``; with a `storage` section, the live breakers stay the ones shared (new
 breakers attach to the storage only once the new configuration is installed, and a plan that
 fails to load starts no sync task).
 
@@ -29,6 +33,7 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -38,8 +43,10 @@ from typing import Any
 from resilience._core import CallContext, Layer, Step, SyncStep, compose_sync
 from resilience._errors import ConfigError
 from resilience._planbuild import Built, Handler, Problem, build_storage
-from resilience._planfile import PlanError, PlanSource, ReadPlan, read_plan
+from resilience._planfile import PlanError, PlanSource, ReadPlan, dropped_silently, read_plan
 from resilience.config import PlanFile, PolicyConfig
+from resilience.files import Limits
+from resilience.names import Names, NamesArg
 from resilience.policy import Policy, chaos_tuple
 
 __all__ = ["PlanError", "PlanPolicy", "PlanRegistry", "load_plan"]
@@ -106,8 +113,10 @@ class PlanPolicy(Policy):
 class PlanRegistry:
     """The policies of one plan, by name. Get one with `policy(name)`; swap all with `reload`."""
 
-    def __init__(self, read: ReadPlan) -> None:
+    def __init__(self, read: ReadPlan, limits: Limits | None = None) -> None:
+        self._limits = limits
         self._lock = threading.Lock()  # policy() and reload() may come from several threads
+        self._started = self._installed = 0  # reload tickets (see _ticket)
         self._policies: dict[str, PlanPolicy] = {}
         try:
             # The plan's shared state (`RedisStorage`), or None without a `storage` section.
@@ -140,7 +149,7 @@ class PlanRegistry:
             handler = current.fallback_handler if current is not None else None
             chaos = current.chaos if current is not None else ()
             try:
-                built[name] = Built(name, config, handler, current, storage, chaos)
+                built[name] = Built(name, config, handler, current, storage, chaos, read.names)
                 if current is not None:  # in use: it must be complete now
                     built[name].check_handler(name)
             except Problem as exc:
@@ -224,7 +233,9 @@ class PlanRegistry:
                     built = self._built[name]
                     if fallback is not None or strategies:
                         config = self._read.policies[name]
-                        built = Built(name, config, fallback, None, self.storage, strategies)
+                        built = Built(
+                            name, config, fallback, None, self.storage, strategies, self._read.names
+                        )
                     built.check_handler(name)
                 except Problem as exc:
                     raise PlanError(self.source, [(exc.path, exc.problem)]) from None
@@ -236,20 +247,56 @@ class PlanRegistry:
         """Load `source` (default: the file this plan came from) and swap every policy's layers.
 
         All or nothing: on any problem `PlanError` is raised and the old configuration stays.
-        A policy already in use cannot disappear from the plan.
+        The plan's names (`load_plan(names=...)`) resolve the new file's names too. A policy
+        already in use cannot disappear from the plan, nor lose a mechanism unless the file
+        switches it off explicitly (``circuit_breaker: null``): a file cut short loses its end.
+        From a coroutine, use `areload`: this reads and validates on the calling thread.
         """
-        if source is None:
-            if self._read.path is None:
-                raise ConfigError("reload: this plan came from a mapping; pass the new plan")
-            source = self._read.path
-        read = read_plan(source)
+        ticket = self._ticket()
+        self._apply(read_plan(self._reload_source(source), self._read.names, self._limits), ticket)
+
+    async def areload(self, source: PlanSource | None = None) -> None:
+        """`reload`, reading and validating the file in a worker thread (`asyncio.to_thread`)
+        so the event loop keeps serving calls; the swap itself happens on the loop, at once.
+        Added in 0.1.0."""
+        ticket = self._ticket()
+        read = await asyncio.to_thread(
+            read_plan, self._reload_source(source), self._read.names, self._limits
+        )
+        self._apply(read, ticket)
+
+    def _ticket(self) -> int:
+        """The order of a reload that starts now: a slower, older read never replaces the plan
+        a newer reload already installed."""
         with self._lock:
+            self._started += 1
+            return self._started
+
+    def _reload_source(self, source: PlanSource | None) -> PlanSource:
+        if source is not None:
+            return source
+        if self._read.path is None:
+            raise ConfigError("reload: this plan came from a mapping; pass the new plan")
+        return self._read.path
+
+    def _apply(self, read: ReadPlan, ticket: int) -> None:
+        """Swap in a validated plan (all or nothing), under the lock."""
+        with self._lock:
+            if ticket < self._installed:
+                return  # a reload that started later is in force: this read is older
             gone = sorted(set(self._policies) - set(read.policies))
             if gone:
                 raise PlanError(
                     read.source,
                     [(f"mechanisms.{n}", "missing, but the policy is in use") for n in gone],
                 )
+            dropped = [
+                problem
+                for name in sorted(self._policies)
+                for problem in dropped_silently(read, name, self._read.policies[name])
+            ]
+            if dropped:
+                raise PlanError(read.source, dropped)
             if read.plan.storage != self._read.plan.storage:
                 raise PlanError(
                     read.source,
@@ -267,6 +314,7 @@ class PlanRegistry:
                 for name, policy in self._policies.items():
                     policy._swap(built[name])
                 self._install(read, built)
+                self._installed = ticket
 
     async def aclose(self) -> None:
         """Stop sharing state: close the plan's storage, if it has one."""
@@ -287,9 +335,19 @@ def _same_code(policy: PlanPolicy, fallback: Handler | None, chaos: tuple[Layer,
     return len(chaos) == len(built) and all(a is b for a, b in zip(chaos, built, strict=True))
 
 
-def load_plan(source: PlanSource) -> PlanRegistry:
+def load_plan(
+    source: PlanSource, names: NamesArg | Names | None = None, *, limits: Limits | None = None
+) -> PlanRegistry:
     """Read a plan (YAML or JSON path, or a mapping), validate it completely, and return its
     policies. Raises `PlanError` (a `ConfigError`) naming the file, the field and what was
     expected; nothing is built when the plan is invalid. Added in 0.1.0.
+
+    `names` are the exception classes and functions the file may name, as a mapping
+    (``{"InventoryDown": InventoryDown, "is_stale": is_stale}``) or a list of them (each under
+    its name and its dotted path); with `resilience.register`'s and the safe set, they are all
+    a file can reach: nothing is imported (see `resilience.names`). `limits` bound the file
+    (`resilience.files.Limits`; default: 64 MiB, from ``RELIABILITY_MAX_FILE_BYTES`` if set).
+    `names` and `limits` added in 0.1.0.
     """
-    return PlanRegistry(read_plan(source))
+    lookup = names if isinstance(names, Names) else Names(names)
+    return PlanRegistry(read_plan(source, lookup, limits), limits)

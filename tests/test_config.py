@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from resilience.config import (
-    RESOLVE_IMPORTS,
+    NAMES,
     BulkheadConfig,
     CircuitBreakerConfig,
     ExponentialOpenDuration,
@@ -26,8 +26,8 @@ from resilience.config import (
     parse_duration,
     plan_json_schema,
     plan_to_dict,
-    resolve_dotted_path,
 )
+from resilience.names import Names
 
 
 @pytest.mark.parametrize(
@@ -64,25 +64,34 @@ def test_duration_in_ms_is_a_thousandth_of_seconds(value: float) -> None:
     assert parse_duration(f"{value:f}ms") == pytest.approx(parse_duration(f"{value:f}") / 1000)
 
 
-def test_dotted_paths_resolve_modules_nested_attributes_and_builtins() -> None:
+def test_names_resolve_against_the_registered_names_and_the_safe_set_only() -> None:
     import aiohttp
 
-    assert resolve_dotted_path("aiohttp.ClientError") is aiohttp.ClientError
-    assert resolve_dotted_path("TimeoutError") is TimeoutError
-    assert resolve_dotted_path("os.path.join") is __import__("os").path.join
-    with pytest.raises(ImportError, match="no attribute 'Nope'"):
-        resolve_dotted_path("aiohttp.Nope")
-    with pytest.raises(ImportError, match="not a builtin"):
-        resolve_dotted_path("NotABuiltin")
+    class InventoryDown(Exception):
+        pass
+
+    names = Names({"InventoryDown": InventoryDown})
+    assert names.exception("aiohttp.ClientError") is aiohttp.ClientError
+    assert names.exception("TimeoutError") is TimeoutError
+    assert names.exception("asyncio.TimeoutError") is TimeoutError
+    assert names.exception("InventoryDown") is InventoryDown
+    with pytest.raises(ValueError, match=r"registered under .os\.path\.join."):
+        names.exception("os.path.join")  # importable, but never imported
+    with pytest.raises(ValueError, match=r"did you mean .aiohttp\.ClientError."):
+        names.exception("aiohttp.ClientErorr")
+    with pytest.raises(ValueError, match="no function is registered under 'eval'"):
+        names.function("eval")
 
 
-def test_exception_paths_are_imported_only_when_asked() -> None:
+def test_exception_names_are_resolved_only_when_asked() -> None:
     section = {"retry_on": ["not_installed_anywhere.Error"]}
     # The planner writes plans for services it does not import: the format check is enough.
     assert RetryConfig.model_validate(section).retry_on == ["not_installed_anywhere.Error"]
-    with pytest.raises(ValidationError, match=r"cannot import 'not_installed_anywhere\.Error'"):
-        RetryConfig.model_validate(section, context={RESOLVE_IMPORTS: True})
-    with pytest.raises(ValidationError, match="expected a dotted path"):
+    with pytest.raises(
+        ValidationError, match=r"no exception class is registered under 'not_installed_anywhere"
+    ):
+        RetryConfig.model_validate(section, context={NAMES: Names()})
+    with pytest.raises(ValidationError, match="expected the name of an exception class"):
         RetryConfig.model_validate({"retry_on": ["not a path"]})
 
 

@@ -97,23 +97,24 @@ def _error(path: Path | dict[str, Any]) -> PlanError:
             {"llm": {"retry": {"retry_on": ["aiohttp.ClientErorr"]}}},
             {},
             "mechanisms.llm.retry.retry_on[0]",
-            "expected an importable exception class, module 'aiohttp' has no attribute "
-            "'ClientErorr'",
-            id="exception-not-importable",
+            "no exception class is registered under 'aiohttp.ClientErorr' (did you mean "
+            "'aiohttp.ClientError'?)",
+            id="exception-not-registered",
         ),
         pytest.param(
             {"llm": {"circuit_breaker": {"record_on": ["os.path.join"]}}},
             {},
             "mechanisms.llm.circuit_breaker.record_on[0]",
-            "expected an exception class",
-            id="not-an-exception",
+            "no exception class is registered under 'os.path.join'; plans never import code: "
+            "register it, load_plan(..., names={'os.path.join': join})",
+            id="importable-but-not-registered",
         ),
         pytest.param(
             {"llm": {"retry": {"retry_if_result": "math.pi"}}},
             {},
             "mechanisms.llm.retry.retry_if_result",
-            "expected a callable",
-            id="not-callable",
+            "no function is registered under 'math.pi'",
+            id="function-not-registered",
         ),
         pytest.param(
             {"llm": {"retry": {"wait": {"kind": "exponentail"}}}},
@@ -252,14 +253,14 @@ def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text("version: 1\nsystem: x\nmechanisms:\n  llm: {timeout: [1\n")
     message = str(_error(path))
-    assert message.startswith(f"{path}: expected valid YAML")
+    assert message.startswith(f"{path}: not valid YAML")
     assert "line 5" in message
 
 
 def test_json_syntax_error_gives_the_line(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text('{"version": 1,\n "system": }')
-    assert str(_error(path)).startswith(f"{path}: expected valid JSON (Expecting value at line 2")
+    assert str(_error(path)).startswith(f"{path}: not valid JSON (Expecting value at line 2")
 
 
 @pytest.mark.parametrize(("text", "got"), [("", "an empty file"), ("- 1\n- 2\n", "list")])

@@ -169,7 +169,12 @@ async def test_hooks_stay_bound_and_see_each_event_once(
     hook = Binding()
     add_hook(hook)
     try:
-        plan.reload(_write(path, db={"circuit_breaker": {"minimum_calls": 1, "window_size": 1}}))
+        plan.reload(
+            _write(
+                path,
+                db={"circuit_breaker": {"minimum_calls": 1, "window_size": 1}, "timeout": None},
+            )
+        )
         plan.reload(
             _write(
                 path, db={"circuit_breaker": {"minimum_calls": 1, "window_size": 1}, "timeout": 2}
@@ -202,6 +207,8 @@ PLANS: list[dict[str, Any]] = [
         "bulkhead": {"max_concurrent": 150, "max_wait": "5s"},
         "circuit_breaker": {"minimum_calls": 50, "failure_rate_threshold": 0.9},
         "rate_limiter": {"rate_per_s": 100000, "burst": 1000, "max_wait": 1},
+        "deadline": None,  # a reload drops a mechanism in use only when told to
+        "hedge": None,
     },
     {
         "retry": {"max_attempts": 4, "wait": {"kind": "none"}},
@@ -210,6 +217,7 @@ PLANS: list[dict[str, Any]] = [
         "bulkhead": {"max_concurrent": 120, "max_wait": "5s"},
         "circuit_breaker": {"minimum_calls": 50, "failure_rate_threshold": 0.95},
         "hedge": {"delay": "300ms"},
+        "rate_limiter": None,
     },
 ]
 

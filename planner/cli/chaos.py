@@ -19,11 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from planner.cli.output import write_atomic, write_into_directory
 from planner.errors import PlannerError
 from planner.urls import check_url
+from resilience.files import DocumentError, read_document
 
 _RUN_EXIT_CODES = """
 exit codes: 0 ok, 1 the hypothesis did not hold, 2 bad input, an unreachable target or a failed
@@ -66,9 +65,8 @@ def _epilog(*examples: str, runs: bool = False) -> str:
 def _plan_document(path: str) -> dict[str, Any]:
     """The plan as the planner's JSON document, from a plan file or by analysing a spec."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError):
+        data = read_document(path)  # bounded: resilience.files
+    except DocumentError:
         data = None  # let the spec loader report the problem with the field and line
     if isinstance(data, dict) and "mechanisms" in data and "report" in data:
         return data
