@@ -52,7 +52,7 @@ from resilience import (
     StateChanged,
     TimedOut,
 )
-from resilience._events import Event, EventHandler, StorageError
+from resilience.events import Event, EventHandler, StorageError
 
 METER_NAME = "reliability-os"
 """The instrumentation scope of every instrument."""

@@ -12,7 +12,7 @@ metric                                          type      labels
 ``resilience_retries_total``                    counter   policy
 ``resilience_rejections_total``                 counter   policy, mechanism (circuit_breaker,
                                                           bulkhead, rate_limiter, retry_budget)
-``resilience_timeouts_total``                   counter   policy, kind (attempt, total)
+``resilience_timeouts_total``                   counter   policy, kind (attempt, deadline)
 ``resilience_circuit_breaker_state``            gauge     policy, state (one-hot)
 ``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state
 ``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
@@ -55,9 +55,9 @@ from resilience import (
     RetryScheduled,
     StateChanged,
     TimedOut,
-    _clock,
 )
-from resilience._events import Event, EventHandler, StorageError
+from resilience.events import Event, EventHandler, StorageError
+from resilience.layers import monotonic
 
 Names = Literal["resilience", "resilience4j", "both"]
 
@@ -377,7 +377,7 @@ def _take_retried(policy: str, started: float) -> bool:
 
 def _note_retry(policy: str) -> None:
     pending = _retried.get()
-    _retried.set((*(p for p in pending if p[0] != policy), (policy, _clock.monotonic())))
+    _retried.set((*(p for p in pending if p[0] != policy), (policy, monotonic())))
 
 
 _R4J_KIND = {
@@ -428,7 +428,7 @@ class _R4jHandler:
                 else:
                     self._calls[outcome].observe(event.duration)
             if self._retry:
-                retried = _take_retried(self._name, _clock.monotonic() - event.duration)
+                retried = _take_retried(self._name, monotonic() - event.duration)
                 self._retry[outcome is CallOutcome.SUCCESS, retried].inc()
         elif kind is RetryScheduled:
             _note_retry(self._name)

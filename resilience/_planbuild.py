@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import tenacity
 
@@ -32,9 +33,6 @@ from resilience.hedge import Hedge
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
 from resilience.timeout import Timeout
-
-if TYPE_CHECKING:
-    from resilience.plan import PlanPolicy
 
 Handler = Callable[..., Any]
 """A fallback handler supplied by code."""
@@ -126,22 +124,33 @@ def build_fallback(config: FallbackConfig | None, handler: Handler | None) -> La
     return Fallback(chosen, **options)
 
 
-_BUILDERS: dict[str, Callable[[str, Any], Layer]] = {
-    "circuit_breaker": build_breaker,
-    "retry": lambda _name, c: build_retry(c),
-    "bulkhead": lambda _name, c: Bulkhead(**_set(c)),
-    "rate_limiter": lambda _name, c: RateLimiter(**_set(c)),
-    "hedge": lambda _name, c: Hedge(**_set(c)),
-}
-
-
-def _build_shared(section: str, name: str, config: Any, storage: Any) -> Layer:
-    """A breaker or rate limiter sharing its state through the plan's `storage` section."""
-    if section == "circuit_breaker":
-        return build_breaker(name, config, storage)
+def _build_rate_limiter(name: str, config: Any, storage: Any = None) -> Layer:
+    if storage is None:
+        return RateLimiter(**_set(config))
     options = _set(config)
-    options.setdefault("key", name)
+    options.setdefault("key", name)  # one bucket per policy across the fleet unless keyed
     return RateLimiter(storage=storage, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """How one mechanism section of a policy becomes a layer."""
+
+    slot: str
+    """The `Policy` slot the layer goes into."""
+    build: Callable[[str, Any, Any], Layer]
+    """(policy name, section, storage or None) → the layer."""
+    shared: bool = False
+    """Whether the layer shares its state through the plan's `storage` section."""
+
+
+_SECTIONS: dict[str, _Section] = {
+    "circuit_breaker": _Section("breaker", build_breaker, shared=True),
+    "retry": _Section("retry", lambda _name, c, _s: build_retry(c)),
+    "bulkhead": _Section("bulkhead", lambda _name, c, _s: Bulkhead(**_set(c))),
+    "rate_limiter": _Section("rate_limiter", _build_rate_limiter, shared=True),
+    "hedge": _Section("hedge", lambda _name, c, _s: Hedge(**_set(c))),
+}
 
 
 def build_storage(config: StorageConfig | None) -> Any:
@@ -161,13 +170,6 @@ def build_storage(config: StorageConfig | None) -> Any:
         raise Problem(f"storage.redis.{field}", problem) from None
 
 
-_SLOT = {
-    "circuit_breaker": "breaker",
-    "retry": "retry",
-    "bulkhead": "bulkhead",
-    "rate_limiter": "rate_limiter",
-    "hedge": "hedge",
-}
 _WINDOW = ("window_type", "window_size")
 # What `reconfigure` gives a kept breaker for a setting the new section leaves out: the default.
 _BREAKER_DEFAULTS: dict[str, Any] = {
@@ -199,6 +201,13 @@ class Problem(Exception):
         self.problem = problem
 
 
+class Live(Protocol):
+    """What a reload reads of the policy a `Built` replaces (a `PlanPolicy`): the sections it
+    was built from, and its layers by slot (as attributes)."""
+
+    sections: dict[str, Any]
+
+
 class Built:
     """The layers of one policy built from one resolved configuration (not yet in a Policy).
 
@@ -211,7 +220,7 @@ class Built:
         name: str,
         config: PolicyConfig,
         fallback: Handler | None,
-        previous: PlanPolicy | None,
+        previous: Live | None,
         storage: Any = None,
         chaos: tuple[Layer, ...] = (),
     ) -> None:
@@ -220,12 +229,12 @@ class Built:
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
         # A kept breaker and the settings it takes when this configuration is swapped in.
         self.reconfigure: tuple[CircuitBreaker, CircuitBreakerSettings] | None = None
-        for section, builder in _BUILDERS.items():
+        for section, how in _SECTIONS.items():
             value = getattr(config, section)
             if value is None:
                 continue
             self.sections[section] = value
-            slot = _SLOT[section]
+            slot = how.slot
             old_layer = getattr(previous, slot, None) if previous is not None else None
             old_config = previous.sections.get(section) if previous is not None else None
             try:
@@ -241,10 +250,8 @@ class Built:
                     # in, so a reload that fails on another policy changes nothing.
                     layer = old_layer
                     self.reconfigure = (old_layer, settings)
-                elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
-                    layer = _build_shared(section, name, value, storage)
                 else:
-                    layer = builder(name, value)
+                    layer = how.build(name, value, storage if how.shared else None)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer

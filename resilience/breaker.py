@@ -12,9 +12,12 @@ unless `failure_if_result(result)` is true (or raises: a FAILURE, and its error 
 call that takes longer than `slow_call_duration` is also SLOW. Cancellation (and every
 non-`Exception` `BaseException`) records nothing and gives a half-open permit back.
 
-Seams for shared state (`storage=`, resilience/storage/): every state change goes through
-`_transition`, every half-open permit through `_try_half_open_permit`, and `window_counts()` reads
-the local window; with `storage=None` none of them costs anything extra.
+Shared state (`storage=`, resilience/storage/): the breaker talks to its storage adapter
+(resilience/storage/_breaker.py) through two declared seams: it implements `LocalBreaker`
+(`generation`, `open_remaining`, `decide_locally`, `adopt`, `rejection`, plus its settings and
+`window_counts`) and calls the adapter from `_transition`, `_release`, `_record`, `reconfigure`
+and, while not closed, instead of its local decision. With `storage=None` none of it costs
+anything on the call path.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import CircuitOpenError, ConfigError, RejectedError
 from resilience._events import Emitter, PolicyInfo, Rejected, StateChanged
 from resilience._window import CountWindow, TimeWindow
+from resilience.storage._breaker import SharedBreakerAdapter, share
 
 __all__ = [
     "CLOSED",
@@ -152,7 +156,10 @@ class CircuitBreaker(Mechanism):
         self._apply(settings)
         self.storage = storage
         self._clock: Callable[[], float] = clock or _clock.monotonic
-        self._loop_clock = clock is None  # async calls then read the running loop's clock directly
+        self._clock_injected = clock is not None
+        # Async calls read the running loop's clock directly unless a clock was injected (or a
+        # shared breaker still has to start its storage's sync: see `_start_shared`).
+        self._loop_clock = clock is None
         self._readout: CountWindow | TimeWindow = self._window
         self._state = CLOSED
         self._gen = 0  # bumped on every transition: outcomes of older calls are not recorded
@@ -165,11 +172,15 @@ class CircuitBreaker(Mechanism):
         self._lock = threading.RLock()
         self._own_emitter = Emitter(self.standalone_info(name))
         # Shared state (resilience/storage/_breaker.py): None costs nothing on the closed path.
-        self._shared: Any = None
+        self._shared: SharedBreakerAdapter | None = None
+        self._start_pending = False
         if storage is not None:
-            from resilience.storage._breaker import share
-
             self._shared = share(self, storage)
+            if self._shared.needs_start:
+                # Built outside a loop (e.g. a plan loaded at import): the first async call starts
+                # the storage's sync. Until then async calls take the injected-clock branch of
+                # `run`, which checks this flag; afterwards no call pays for it.
+                self._start_pending, self._loop_clock = True, False
 
     # ------------------------------------------------------------------ settings
 
@@ -360,6 +371,47 @@ class CircuitBreaker(Mechanism):
                 if emitter.handlers:
                     emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
 
+    # ------------------------------------------------------------------ the storage seam
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every transition; an outcome is recorded only under the generation it
+        started in (the storage seam, `LocalBreaker`)."""
+        return self._gen
+
+    def open_remaining(self) -> float:
+        """Seconds until an open breaker may probe (≤ 0: it may now); 0 when not open."""
+        if self._state is not OPEN:
+            return 0.0
+        return self._open_until - self._clock()
+
+    def decide_locally(self, ctx: CallContext) -> int:
+        """This breaker's own decision for one call while not closed: its generation, or raise
+        `CircuitOpenError` (the storage seam's fallback when the fleet cannot decide)."""
+        return self._acquire(self._clock(), ctx)
+
+    def adopt(self, state: str, open_remaining: float | None = None) -> None:
+        """Move to `state` (a `BreakerState` value) as the fleet decided; an open breaker then
+        probes after `open_remaining` seconds. Thread-safe (the storage seam)."""
+        target = BreakerState(state)
+        with self._lock:  # threads running sync callables hold it while they decide
+            now = self._clock()
+            self._transition(target, now)
+            if target is OPEN and open_remaining is not None:
+                self._open_until = now + open_remaining
+
+    def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
+        """The error for a call the fleet refused (emits `Rejected`; the storage seam)."""
+        return self._reject(ctx, retry_after)
+
+    def _start_shared(self) -> None:
+        """First async call of a shared breaker built outside a loop: start the storage's sync
+        on this loop, and from now on read the loop's clock directly again."""
+        self._start_pending = False
+        self._loop_clock = not self._clock_injected
+        if self._shared is not None:
+            self._shared.start()
+
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
         if self._half_permits > 0:
@@ -464,14 +516,19 @@ class CircuitBreaker(Mechanism):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call (attempt) through the breaker."""
-        clock = _get_running_loop().time if self._loop_clock else self._clock
+        if self._loop_clock:
+            clock = _get_running_loop().time
+        else:
+            clock = self._clock
+            if self._start_pending:
+                self._start_shared()
         start = clock()
         if self._state is CLOSED:
             gen = self._gen
         elif self._shared is None:
             gen = self._acquire(start, ctx)
         else:
-            gen = await self._shared.acquire(start, ctx)  # fleet-wide half-open permits
+            gen = await self._shared.acquire(ctx)  # fleet-wide half-open permits
         try:
             result = await nxt(call, ctx)
         except Exception as exc:

@@ -74,7 +74,7 @@ class Policy:
 
     Outside in::
 
-        Fallback → Timeout(total) → Retry → Hedge → CircuitBreaker → RateLimiter
+        Fallback → Timeout(deadline) → Retry → Hedge → CircuitBreaker → RateLimiter
                  → Timeout(attempt) → Bulkhead → chaos → call
 
     So the fallback sees the final outcome; the total deadline (`deadline=` seconds) covers every
@@ -82,7 +82,7 @@ class Policy:
     own attempt timeout. Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
     every hedged attempt is recorded by the breaker and gets its own attempt timeout. `chaos` is
     one layer or a sequence of layers, all innermost, so injected faults look like the
-    dependency's own. Any object implementing `resilience._core.Layer` fits a slot.
+    dependency's own. Any object implementing `resilience.layers.Layer` fits a slot.
 
     Works as a decorator of coroutine functions (and of sync functions when every layer supports
     them) and as ``async with`` (one attempt: no retry, no hedge, no fallback for a block).

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
 from resilience._errors import AttemptTimeoutError, ConfigError, DeadlineExceededError
-from resilience._events import TimedOut
+from resilience._events import TimedOut, TimeoutKind
 
 T = TypeVar("T")
 
@@ -189,7 +189,7 @@ class Timeout(_TimerLayer):
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
         if ctx.emitter.handlers:
-            ctx.emitter.emit(TimedOut(ctx.policy, "attempt", self.seconds))
+            ctx.emitter.emit(TimedOut(ctx.policy, TimeoutKind.ATTEMPT, self.seconds))
         return AttemptTimeoutError(
             f"attempt timed out after {self.seconds:g} s", policy=ctx.policy, timeout=self.seconds
         )
@@ -216,7 +216,7 @@ class Deadline(_TimerLayer):
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
         if ctx.emitter.handlers:
-            ctx.emitter.emit(TimedOut(ctx.policy, "total", self.seconds))
+            ctx.emitter.emit(TimedOut(ctx.policy, TimeoutKind.DEADLINE, self.seconds))
         return DeadlineExceededError(
             f"total deadline of {self.seconds:g} s exceeded",
             policy=ctx.policy,

@@ -25,7 +25,7 @@ from resilience import (
     RetryScheduled,
     load_plan,
 )
-from resilience._events import Event
+from resilience.events import Event
 from resilience.integrations.aiohttp import (
     HTTPStatusFailure,
     is_failure_status,

@@ -20,7 +20,7 @@ from resilience import (
     add_hook,
     remove_hook,
 )
-from resilience._events import StateChanged, global_hooks
+from resilience.events import StateChanged, global_hooks
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:

@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from exporters.logging import LoggingHook
 from resilience import CircuitOpenError, PolicyInfo, Rejected
-from resilience._events import Emitter, StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import Emitter, StorageError
 from resilience.policy import Policy
 from resilience.retry import Retry
 

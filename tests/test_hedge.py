@@ -8,7 +8,7 @@ import random
 import pytest
 
 from resilience import ConfigError
-from resilience._events import Event, HedgeStarted, HedgeWon
+from resilience.events import Event, HedgeStarted, HedgeWon
 from resilience.hedge import Hedge
 from resilience.policy import Policy
 

@@ -20,7 +20,7 @@ from exporters.aiohttp import setup, start_http_server
 from exporters.health import Readiness, default_readiness
 from exporters.prometheus import PrometheusHook
 from resilience import CircuitBreaker, Policy, PolicyInfo, remove_hook
-from resilience._events import Emitter, global_hooks
+from resilience.events import Emitter, global_hooks
 from tests.servers import require_binary
 
 pytestmark = pytest.mark.real_time

@@ -31,7 +31,6 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event, StateChanged
 from resilience.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -43,6 +42,7 @@ from resilience.config import (
     RetryBudgetConfig,
     RetryConfig,
 )
+from resilience.events import Event, StateChanged
 from resilience.retry import FullJitterBackoff
 
 

@@ -18,7 +18,7 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event
+from resilience.events import Event
 
 
 def _write(path: Path, **mechanisms: Any) -> Path:

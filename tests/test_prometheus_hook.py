@@ -24,10 +24,11 @@ from resilience import (
     RetryScheduled,
     StateChanged,
     TimedOut,
+    TimeoutKind,
     add_hook,
     remove_hook,
 )
-from resilience._events import Emitter
+from resilience.events import Emitter
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -136,7 +137,7 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
         emitter.emit(RetryScheduled("payments", attempt, 0.1, OSError("reset")))
     for mechanism in ("bulkhead", "circuit_breaker", "bulkhead", "retry_budget", "rate_limiter"):
         emitter.emit(Rejected("payments", mechanism))
-    for kind in ("attempt", "attempt", "total"):
+    for kind in (TimeoutKind.ATTEMPT, TimeoutKind.ATTEMPT, TimeoutKind.DEADLINE):
         emitter.emit(TimedOut("payments", kind, 1.5))
 
     assert value(reg, "resilience_retries_total", policy="payments") == 3
@@ -146,7 +147,7 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
     }
     assert rejections == {"bulkhead": 2, "circuit_breaker": 1, "retry_budget": 1, "rate_limiter": 1}
     assert value(reg, "resilience_timeouts_total", policy="payments", kind="attempt") == 2
-    assert value(reg, "resilience_timeouts_total", policy="payments", kind="total") == 1
+    assert value(reg, "resilience_timeouts_total", policy="payments", kind="deadline") == 1
 
 
 @given(st.lists(st.sampled_from(BREAKER_STATES), max_size=30), st.booleans())

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resilience import ConfigError, RateLimitedError
-from resilience._events import Emitter, Event, PolicyInfo, Rejected
+from resilience.events import Emitter, Event, PolicyInfo, Rejected
 from resilience.ratelimiter import RateLimiter
 
 

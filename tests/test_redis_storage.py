@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from resilience import CircuitOpenError, RateLimitedError, add_hook, remove_hook
-from resilience._events import StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import StorageError
 from resilience.ratelimiter import RateLimiter
 from resilience.storage import RedisStorage
 from tests.servers import RedisServer

@@ -22,7 +22,7 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event, PolicyInfo, StateChanged
+from resilience.events import Event, PolicyInfo, StateChanged
 
 
 def _write(path: Path, **mechanisms: Any) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from resilience import CircuitOpenError, ConfigError, RateLimitedError, add_hook, remove_hook
-from resilience._events import Event, StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import Event, StorageError
 from resilience.ratelimiter import RateLimiter
 from resilience.storage import BreakerSettings, BreakerStorage, RateLimiterStorage, RedisStorage
 from tests.servers import free_port

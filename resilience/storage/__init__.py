@@ -102,7 +102,7 @@ class SharedView:
 
 @runtime_checkable
 class SharedBreaker(Protocol):
-    """What a circuit breaker exposes to a storage (implemented by `CircuitBreaker`)."""
+    """What a circuit breaker exposes to a storage (implemented by its storage adapter)."""
 
     def shared_counts(self) -> tuple[int, int, int]:
         """The local window: (calls, failures, slow calls) since the last transition."""
