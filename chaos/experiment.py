@@ -58,7 +58,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from resilience import ResilienceError
-from resilience.config import Duration
+from resilience.durations import Duration
 
 MAX_REQUESTS = 10_000
 """Upper bound of requests one probe or load action may send: chaos load stays bounded."""

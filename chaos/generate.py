@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.experiment import MAX_REQUESTS, Experiment, parse_experiment
-from resilience.config import parse_duration
+from resilience.durations import parse_duration
 
 DEFAULT_CONFIGURATION: dict[str, str] = {
     "base_url": "http://127.0.0.1:8080/",

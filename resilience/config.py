@@ -29,7 +29,8 @@ Rules:
 - Every option of every mechanism has the same name as the keyword argument in code. Options that
   are functions in code (`retry_if_result`, `failure_if_result`, a fallback `handler`, `if_result`)
   are dotted paths to an importable callable (`myservice.checks.is_overloaded`).
-- Durations are seconds (`2.5`) or strings with a unit (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`).
+- Durations are seconds (`2.5`) or strings with units (`"250ms"`, `"2s"`, `"1m30s"`, `"1d"`):
+  the one grammar of `resilience.durations`, shared with system specs and experiments.
 - Exception classes are dotted paths (`aiohttp.ClientError`, or a builtin name such as
   `TimeoutError`), imported by `load_plan`, which names the field when one does not import.
 - Unknown keys are errors, everywhere except the top-level `report` section.
@@ -47,31 +48,32 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
-import math
 import re
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
 )
+
+from resilience.durations import Duration, PositiveDuration, parse_duration
 
 __all__ = [
     "BulkheadConfig",
     "CircuitBreakerConfig",
+    "Duration",
     "ExponentialOpenDuration",
     "FallbackConfig",
     "HedgeConfig",
     "PlanFile",
     "PolicyConfig",
+    "PositiveDuration",
     "RateLimiterConfig",
     "RedisStorageConfig",
     "RetryBudgetConfig",
@@ -92,58 +94,6 @@ DEFAULTS = "defaults"
 
 TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
 """Availability target (percent) of each tier."""
-
-# ---------------------------------------------------------------------------------------- durations
-
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h)?\s*$")
-_DURATION_EXPECTED = (
-    "expected seconds as a number (2.5) or a string with a unit ('250ms', '2s', '1m')"
-)
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number (`2.5`) or a string with an optional unit (`"250ms"`, `"2s"`, `"1m"`).
-
-    Units: ns, us (or µs), ms, s, m, h; no unit means seconds. Negative, infinite and boolean values
-    are refused with `ValueError`.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match is None:
-            raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    else:
-        raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{_DURATION_EXPECTED} (finite, not negative), got {value!r}")
-    return seconds
-
-
-_DURATION_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": _DURATION_RE.pattern},
-    ],
-    "description": "seconds, or a string with a unit: '250ms', '2s', '1m'",
-}
-
-Duration: TypeAlias = Annotated[
-    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
-]
-"""Seconds, ≥ 0, read from a number or a string with a unit."""
-
-PositiveDuration: TypeAlias = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(gt=0),
-    WithJsonSchema({**_DURATION_SCHEMA, "description": "seconds (> 0), or '250ms', '2s', '1m'"}),
-]
-"""Seconds, > 0."""
 
 # ------------------------------------------------------------------------------------ dotted paths
 

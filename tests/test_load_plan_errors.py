@@ -82,8 +82,8 @@ def _error(path: Path | dict[str, Any]) -> PlanError:
             {"llm": {"timeout": "5 parsecs"}},
             {},
             "mechanisms.llm.timeout",
-            "expected seconds as a number (2.5) or a string with a unit ('250ms', '2s', '1m'), "
-            "got '5 parsecs'",
+            "expected a duration: seconds (2.5) or a number with a unit (ns, us, ms, s, m, h, d, "
+            "w), e.g. '250ms', '2s', '1m30s', '1d', got '5 parsecs'",
             id="bad-duration",
         ),
         pytest.param(
@@ -278,4 +278,4 @@ def test_a_missing_file(tmp_path: Path) -> None:
 
 def test_a_mapping_is_named_as_such() -> None:
     error = _error({"version": 1, "system": "x", "mechanisms": {"a": {"timeout": "soon"}}})
-    assert str(error).startswith("<plan mapping>: mechanisms.a.timeout: expected seconds")
+    assert str(error).startswith("<plan mapping>: mechanisms.a.timeout: expected a duration")
