@@ -134,10 +134,9 @@ def _build_rate_limiter(name: str, config: Any, storage: Any = None) -> Layer:
 
 @dataclass(frozen=True, slots=True)
 class _Section:
-    """How one mechanism section of a policy becomes a layer."""
+    """How one mechanism section of a policy becomes a layer (in the `Policy` slot of the same
+    name: `resilience.policy.ORDER`)."""
 
-    slot: str
-    """The `Policy` slot the layer goes into."""
     build: Callable[[str, Any, Any], Layer]
     """(policy name, section, storage or None) → the layer."""
     shared: bool = False
@@ -145,11 +144,11 @@ class _Section:
 
 
 _SECTIONS: dict[str, _Section] = {
-    "circuit_breaker": _Section("breaker", build_breaker, shared=True),
-    "retry": _Section("retry", lambda _name, c, _s: build_retry(c)),
-    "bulkhead": _Section("bulkhead", lambda _name, c, _s: Bulkhead(**_set(c))),
-    "rate_limiter": _Section("rate_limiter", _build_rate_limiter, shared=True),
-    "hedge": _Section("hedge", lambda _name, c, _s: Hedge(**_set(c))),
+    "circuit_breaker": _Section(build_breaker, shared=True),
+    "retry": _Section(lambda _name, c, _s: build_retry(c)),
+    "bulkhead": _Section(lambda _name, c, _s: Bulkhead(**_set(c))),
+    "rate_limiter": _Section(_build_rate_limiter, shared=True),
+    "hedge": _Section(lambda _name, c, _s: Hedge(**_set(c))),
 }
 
 
@@ -234,7 +233,7 @@ class Built:
             if value is None:
                 continue
             self.sections[section] = value
-            slot = how.slot
+            slot = section
             old_layer = getattr(previous, slot, None) if previous is not None else None
             old_config = previous.sections.get(section) if previous is not None else None
             try:

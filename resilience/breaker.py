@@ -88,7 +88,7 @@ class CircuitBreaker(Mechanism):
     number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
     `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
     finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
-    ``async with``, and as `Policy(breaker=...)`. Added in 0.1.0.
+    ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
     """
 
     mechanism = "circuit_breaker"

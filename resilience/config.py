@@ -17,7 +17,7 @@ runtime (`resilience.load_plan`, which reads them). A plan file looks like::
         retry: {max_attempts: 3, wait: {kind: exponential_jitter, initial: 0.2, max: 5}}
         circuit_breaker: {failure_rate_threshold: 0.5, open_duration: 30s}
         bulkhead: {max_concurrent: 40}
-        rate_limiter: {rate_per_s: 50, burst: 100}
+        rate_limiter: {rate_per_second: 50, burst: 100}
         fallback: {on: [aiohttp.ClientError]}
         hedge: {delay: p95, max_hedges: 1}
     storage:                  # optional: share breakers and rate limits across instances
@@ -49,7 +49,7 @@ import builtins
 import functools
 import importlib
 import re
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -60,6 +60,7 @@ from pydantic import (
     Tag,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from resilience.durations import Duration, PositiveDuration, parse_duration
@@ -180,6 +181,18 @@ ExceptionList: TypeAlias = Annotated[list[ExceptionPath], Field(max_length=64)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+    RENAMED: ClassVar[dict[str, str]] = {}
+    """Old option name → new one: a file using the old name is refused with the new one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_options(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in cls.RENAMED.items():
+                if old in data:
+                    raise ValueError(f"{old!r} was renamed {new!r} (same meaning)")
+        return data
 
 
 class WaitFixed(_Model):
@@ -358,9 +371,12 @@ class BulkheadConfig(_Model):
 
 
 class RateLimiterConfig(_Model):
-    """`RateLimiter(rate_per_s, burst, max_wait, key)` options; `rate_per_s` is required."""
+    """`RateLimiter(rate_per_second, burst, max_wait, key)` options; `rate_per_second` is
+    required."""
 
-    rate_per_s: Annotated[float, Field(gt=0)] | None = None
+    RENAMED: ClassVar[dict[str, str]] = {"rate_per_s": "rate_per_second"}
+
+    rate_per_second: Annotated[float, Field(gt=0)] | None = None
     burst: Annotated[int, Field(ge=1)] | None = None
     max_wait: Duration | None = None
     key: Annotated[str, Field(min_length=1)] | None = Field(

@@ -144,7 +144,7 @@ async def test_full_policy_cancelled_at_each_stage_emits_no_call_finished() -> N
     bulkhead = Bulkhead(max_concurrent=1, max_wait=50)
     policy = Policy(
         "full",
-        breaker=breaker,
+        circuit_breaker=breaker,
         retry=Retry(max_attempts=3, wait=5),
         timeout=2,
         bulkhead=bulkhead,
@@ -195,7 +195,7 @@ async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_be
     timeout = Timeout(1.0)
     policy = Policy(
         "soak",
-        breaker=breaker,
+        circuit_breaker=breaker,
         retry=Retry(max_attempts=3, wait=0.1),
         timeout=timeout,
         bulkhead=bulkhead,

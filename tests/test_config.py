@@ -106,7 +106,7 @@ def test_a_plan_written_from_the_models_reads_back_unchanged() -> None:
                     open_duration=ExponentialOpenDuration(initial=5, max=300)
                 ),
                 bulkhead=BulkheadConfig(max_concurrent=40),
-                rate_limiter=RateLimiterConfig(rate_per_s=50, burst=100),
+                rate_limiter=RateLimiterConfig(rate_per_second=50, burst=100),
                 fallback=FallbackConfig(on=["aiohttp.ClientError"]),
                 hedge=HedgeConfig(delay="p95"),
             ),

@@ -20,7 +20,7 @@ def make_policy(hook: LoggingHook) -> Policy:
     return Policy(
         "llm",
         retry=Retry(max_attempts=3, wait=0.5),
-        breaker=CircuitBreaker(
+        circuit_breaker=CircuitBreaker(
             "llm", minimum_calls=3, window_size=3, failure_rate_threshold=0.5, open_duration=30
         ),
         hooks=[hook],

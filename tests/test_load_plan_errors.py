@@ -279,3 +279,13 @@ def test_a_missing_file(tmp_path: Path) -> None:
 def test_a_mapping_is_named_as_such() -> None:
     error = _error({"version": 1, "system": "x", "mechanisms": {"a": {"timeout": "soon"}}})
     assert str(error).startswith("<plan mapping>: mechanisms.a.timeout: expected a duration")
+
+
+def test_an_old_option_name_is_refused_with_the_new_one() -> None:
+    error = _error(
+        {"version": 1, "system": "x", "mechanisms": {"a": {"rate_limiter": {"rate_per_s": 5}}}}
+    )
+    assert str(error) == (
+        "<plan mapping>: mechanisms.a.rate_limiter: 'rate_per_s' was renamed 'rate_per_second' "
+        "(same meaning)"
+    )

@@ -68,7 +68,9 @@ async def test_policy_calls_become_metrics_and_span_events(
     breaker = CircuitBreaker(
         "llm", minimum_calls=4, window_size=4, failure_rate_threshold=0.5, open_duration=30
     )
-    policy = Policy("llm", retry=Retry(max_attempts=3, wait=0.1), breaker=breaker, hooks=[hook])
+    policy = Policy(
+        "llm", retry=Retry(max_attempts=3, wait=0.1), circuit_breaker=breaker, hooks=[hook]
+    )
     failures_left = {"n": 2}
 
     @policy

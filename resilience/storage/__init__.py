@@ -9,7 +9,7 @@ atomic Lua scripts::
 
     shared = RedisStorage("redis://cache:6379/0", namespace="checkout", sync_interval=1.0)
     breaker = CircuitBreaker("payments", storage=shared)
-    limiter = RateLimiter(rate_per_s=50, storage=shared)
+    limiter = RateLimiter(rate_per_second=50, storage=shared)
 
 How a breaker and a storage divide the work (the contract below):
 
@@ -161,7 +161,7 @@ class RateLimiterStorage(Protocol):
     """A shared token bucket (the same contract as `resilience.ratelimiter.RateLimiterStorage`)."""
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        self, key: str, *, rate_per_second: float, burst: int, max_wait: float
     ) -> tuple[bool, float]:
         """Take one token: `(True, wait)` go after `wait` s, or `(False, retry_after)` refused."""
 

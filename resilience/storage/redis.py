@@ -216,7 +216,7 @@ class RedisStorage:
     # ----------------------------------------------------------------------------- rate limits
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        self, key: str, *, rate_per_second: float, burst: int, max_wait: float
     ) -> tuple[bool, float]:
         """Take one token of the fleet's bucket `key`: `(True, wait)` or `(False, retry_after)`.
 
@@ -230,7 +230,7 @@ class RedisStorage:
                 "RateLimiter(key=...) or use the limiter in a Policy (its name is the key)"
             )
         args = (
-            repr(float(rate_per_s)),
+            repr(float(rate_per_second)),
             str(int(burst)),
             "1",
             repr(float(max_wait)),
@@ -240,7 +240,7 @@ class RedisStorage:
         if reply is None:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = _LocalBucket(rate_per_s, burst)
+                bucket = self._buckets[key] = _LocalBucket(rate_per_second, burst)
             return bucket.reserve(self._now(), max_wait)
         return bool(int(reply[0])), float(reply[1])
 
