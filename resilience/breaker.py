@@ -12,12 +12,9 @@ unless `failure_if_result(result)` is true (or raises: a FAILURE, and its error 
 call that takes longer than `slow_call_duration` is also SLOW. Cancellation (and every
 non-`Exception` `BaseException`) records nothing and gives a half-open permit back.
 
-Shared state (`storage=`, resilience/storage/): the breaker talks to its storage adapter
-(resilience/storage/_breaker.py) through two declared seams: it implements `LocalBreaker`
-(`generation`, `open_remaining`, `decide_locally`, `adopt`, `rejection`, plus its settings and
-`window_counts`) and calls the adapter from `_transition`, `_release`, `_record`, `reconfigure`
-and, while not closed, instead of its local decision. With `storage=None` none of it costs
-anything on the call path.
+Shared state (`storage=`): the breaker implements the `LocalBreaker` seam of its storage adapter
+(resilience/storage/_breaker.py) and calls the adapter from `_transition`, `_release`, `_record`,
+`reconfigure` and, while not closed, instead of its local decision; `storage=None` costs nothing.
 """
 
 from __future__ import annotations
@@ -25,15 +22,23 @@ from __future__ import annotations
 import threading
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Any, TypeVar, Unpack, cast
+from typing import Any, TypeVar, Unpack
 
 from resilience import _clock
 from resilience._breaker_settings import (
+    CLOSED,
+    DISABLED,
+    FORCED_OPEN,
+    HALF_OPEN,
+    METRICS_ONLY,
+    OPEN,
     RECONFIGURABLE,
+    BreakerState,
     CircuitBreakerSettings,
     ExceptionTypes,
+    check_reconfigurable,
     checked,
+    describe_settings,
     positive_int,
 )
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
@@ -57,24 +62,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-
-class BreakerState(StrEnum):
-    """The state of a circuit breaker; compares equal to its string (``state == "open"``)."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    DISABLED = "disabled"
-    FORCED_OPEN = "forced_open"
-    METRICS_ONLY = "metrics_only"
-
-
-CLOSED = BreakerState.CLOSED
-OPEN = BreakerState.OPEN
-HALF_OPEN = BreakerState.HALF_OPEN
-DISABLED = BreakerState.DISABLED
-FORCED_OPEN = BreakerState.FORCED_OPEN
-METRICS_ONLY = BreakerState.METRICS_ONLY
 
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
@@ -209,14 +196,7 @@ class CircuitBreaker(Mechanism):
         for a caller that validates a whole configuration before changing anything (a plan
         reload). Raises `ConfigError` naming the first bad setting. Added in 0.1.0.
         """
-        unknown = sorted(set(settings) - set(RECONFIGURABLE))
-        if unknown:
-            raise ConfigError(
-                f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
-                f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
-                f"{', '.join(RECONFIGURABLE)}"
-            )
-        return cast(CircuitBreakerSettings, checked(settings))
+        return check_reconfigurable(settings)
 
     def _apply(self, settings: dict[str, Any]) -> None:
         """Install validated `settings` and what the hot path derives from them."""
@@ -294,27 +274,7 @@ class CircuitBreaker(Mechanism):
 
     def describe(self) -> str:
         """Every setting as one line of text, with the storage when the state is shared."""
-        opens = self.open_duration
-        open_text = getattr(opens, "__name__", "callable") if callable(opens) else f"{opens:g}"
-        return (
-            f"CircuitBreaker({self.name!r}, "
-            f"failure_rate_threshold={self.failure_rate_threshold:g}, "
-            f"slow_call_rate_threshold={self.slow_call_rate_threshold:g}, "
-            f"slow_call_duration={self.slow_call_duration:g}, minimum_calls={self.minimum_calls}, "
-            f"window_type={self.window_type!r}, window_size={self.window_size}, "
-            f"half_open_calls={self.half_open_calls}, "
-            f"max_wait_in_half_open={self.max_wait_in_half_open:g}, open_duration={open_text}, "
-            f"record_on={_names(self.record_on)}, ignore_on={_names(self.ignore_on)}, "
-            f"failure_if_result={'set' if self.failure_if_result else 'None'}"
-            f"{self._storage_text()})"
-        )
-
-    def _storage_text(self) -> str:
-        storage = self.storage
-        if storage is None:
-            return ""
-        describe = getattr(storage, "describe", None)
-        return f", storage={describe() if callable(describe) else repr(storage)}"
+        return f"CircuitBreaker({self.name!r}, {describe_settings(self)})"
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} {self._state.value}>"
@@ -375,8 +335,7 @@ class CircuitBreaker(Mechanism):
 
     @property
     def generation(self) -> int:
-        """Bumped on every transition; an outcome is recorded only under the generation it
-        started in (the storage seam, `LocalBreaker`)."""
+        """Bumped on every transition: outcomes count only in the generation they started in."""
         return self._gen
 
     def open_remaining(self) -> float:
@@ -386,13 +345,11 @@ class CircuitBreaker(Mechanism):
         return self._open_until - self._clock()
 
     def decide_locally(self, ctx: CallContext) -> int:
-        """This breaker's own decision for one call while not closed: its generation, or raise
-        `CircuitOpenError` (the storage seam's fallback when the fleet cannot decide)."""
+        """This breaker's own decision for a call while not closed: its generation, or raise."""
         return self._acquire(self._clock(), ctx)
 
     def adopt(self, state: str, open_remaining: float | None = None) -> None:
-        """Move to `state` (a `BreakerState` value) as the fleet decided; an open breaker then
-        probes after `open_remaining` seconds. Thread-safe (the storage seam)."""
+        """Move to `state` as the fleet decided (open: probe after `open_remaining` s)."""
         target = BreakerState(state)
         with self._lock:  # threads running sync callables hold it while they decide
             now = self._clock()
@@ -401,12 +358,11 @@ class CircuitBreaker(Mechanism):
                 self._open_until = now + open_remaining
 
     def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
-        """The error for a call the fleet refused (emits `Rejected`; the storage seam)."""
+        """The error for a call the fleet refused (emits `Rejected`)."""
         return self._reject(ctx, retry_after)
 
     def _start_shared(self) -> None:
-        """First async call of a shared breaker built outside a loop: start the storage's sync
-        on this loop, and from now on read the loop's clock directly again."""
+        """First async call of a shared breaker built outside a loop: start the storage's sync."""
         self._start_pending = False
         self._loop_clock = not self._clock_injected
         if self._shared is not None:
@@ -532,12 +488,7 @@ class CircuitBreaker(Mechanism):
         try:
             result = await nxt(call, ctx)
         except Exception as exc:
-            if isinstance(exc, self._ignored):
-                self._release(gen)  # IGNORED: not the dependency's fault, or configured away
-            else:
-                now = clock()
-                # An exception outside record_on counts as a success (resilience4j semantics).
-                self._record(gen, isinstance(exc, self.record_on), now - start, now)
+            self._on_exception(gen, exc, start)
             raise
         except BaseException:
             self._release(gen)  # cancelled: neither success nor failure
@@ -568,7 +519,3 @@ class CircuitBreaker(Mechanism):
         with lock:
             self._on_result(gen, result, start)
         return result
-
-
-def _names(types: ExceptionTypes) -> str:
-    return "(" + ", ".join(t.__name__ for t in types) + ")"
