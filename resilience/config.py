@@ -53,19 +53,30 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
+from resilience._config_waits import (
+    WAIT_KINDS,
+    WaitConfig,
+    WaitExponential,
+    WaitExponentialJitter,
+    WaitFixed,
+    WaitFullJitter,
+    WaitIncrementing,
+    WaitNone,
+    WaitRandom,
+    WaitRandomExponential,
+)
+from resilience._config_waits import StrictModel as _Model
 from resilience.durations import Duration, PositiveDuration, parse_duration
 
 __all__ = [
+    "WAIT_KINDS",
     "BulkheadConfig",
     "CircuitBreakerConfig",
     "Duration",
@@ -81,6 +92,14 @@ __all__ = [
     "RetryConfig",
     "StorageConfig",
     "WaitConfig",
+    "WaitExponential",
+    "WaitExponentialJitter",
+    "WaitFixed",
+    "WaitFullJitter",
+    "WaitIncrementing",
+    "WaitNone",
+    "WaitRandom",
+    "WaitRandomExponential",
     "parse_duration",
     "plan_json_schema",
     "plan_to_dict",
@@ -177,124 +196,6 @@ CallablePath: TypeAlias = Annotated[
 ExceptionList: TypeAlias = Annotated[list[ExceptionPath], Field(max_length=64)]
 
 # ------------------------------------------------------------------------------------------ models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-    RENAMED: ClassVar[dict[str, str]] = {}
-    """Old option name → new one: a file using the old name is refused with the new one."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_options(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for old, new in cls.RENAMED.items():
-                if old in data:
-                    raise ValueError(f"{old!r} was renamed {new!r} (same meaning)")
-        return data
-
-
-class WaitFixed(_Model):
-    """`tenacity.wait_fixed(wait)`: the same pause before every retry."""
-
-    kind: Literal["fixed"]
-    wait: Duration
-
-
-class WaitNone(_Model):
-    """`tenacity.wait_none()`: retry at once."""
-
-    kind: Literal["none"]
-
-
-class WaitRandom(_Model):
-    """`tenacity.wait_random(min, max)`: uniform between min and max."""
-
-    kind: Literal["random"]
-    min: Duration | None = None
-    max: Duration | None = None
-
-
-class WaitIncrementing(_Model):
-    """`tenacity.wait_incrementing(start, increment, max)`: linear backoff."""
-
-    kind: Literal["incrementing"]
-    start: Duration | None = None
-    increment: Duration | None = None
-    max: Duration | None = None
-
-
-class WaitExponential(_Model):
-    """`tenacity.wait_exponential(multiplier, max, exp_base, min)`: no jitter."""
-
-    kind: Literal["exponential"]
-    multiplier: Annotated[float, Field(gt=0)] | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    min: Duration | None = None
-
-
-class WaitRandomExponential(_Model):
-    """`tenacity.wait_random_exponential(...)`: full jitter, uniform in [min, exponential cap]."""
-
-    kind: Literal["random_exponential"]
-    multiplier: Annotated[float, Field(gt=0)] | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    min: Duration | None = None
-
-
-class WaitExponentialJitter(_Model):
-    """`tenacity.wait_exponential_jitter(initial, max, exp_base, jitter)`: exponential + jitter."""
-
-    kind: Literal["exponential_jitter"]
-    initial: Duration | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    jitter: Duration | None = None
-
-
-class WaitFullJitter(_Model):
-    """`resilience.retry.FullJitterBackoff(initial, max, multiplier)`: the library default.
-
-    Attempt n waits uniformly in [0, min(max, initial × multiplier^(n−1))].
-    """
-
-    kind: Literal["full_jitter"]
-    initial: PositiveDuration | None = None
-    max: PositiveDuration | None = None
-    multiplier: Annotated[float, Field(ge=1)] | None = None
-
-
-WaitConfig: TypeAlias = Annotated[
-    WaitFullJitter
-    | WaitFixed
-    | WaitNone
-    | WaitRandom
-    | WaitIncrementing
-    | WaitExponential
-    | WaitRandomExponential
-    | WaitExponentialJitter,
-    Field(discriminator="kind"),
-]
-"""A wait strategy chosen by `kind`; the other keys are that function's arguments.
-
-`full_jitter` is the library default (`FullJitterBackoff`); the others are tenacity's `wait_<kind>`.
-"""
-
-WAIT_KINDS = frozenset(
-    {
-        "full_jitter",
-        "fixed",
-        "none",
-        "random",
-        "incrementing",
-        "exponential",
-        "random_exponential",
-        "exponential_jitter",
-    }
-)
 
 
 class RetryBudgetConfig(_Model):
