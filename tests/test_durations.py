@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from planner import cli
 from planner.errors import SpecError
 from planner.spec import parse_spec
 from resilience import PlanError, load_plan
-from resilience.durations import MAX_LENGTH, format_duration, parse_duration
+from resilience.config import plan_json_schema
+from resilience.durations import MAX_LENGTH, PATTERN, format_duration, parse_duration
 from tests.test_chaos_experiment import minimal
 
 ACCEPTED = [
@@ -172,3 +174,17 @@ def test_reliability_validate_reads_the_same_grammar(
     if status:
         assert "mechanisms.db.deadline" in err and "expected a duration" in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_json_schema_states_the_same_grammar() -> None:
+    timeout = plan_json_schema()["$defs"]["PolicyConfig"]["properties"]["timeout"]
+    strings = [
+        b for a in timeout["anyOf"] for b in a.get("anyOf", [a]) if b.get("type") == "string"
+    ]
+    assert strings and all(
+        s["pattern"] == PATTERN and s["maxLength"] == MAX_LENGTH for s in strings
+    )
+    for text, _ in ACCEPTED:
+        assert re.match(PATTERN, text), text
+    for text in ("5 parsecs", "1y", "-1s", "1m30", "1e3s", "s", ""):
+        assert not re.match(PATTERN, text), text
