@@ -337,7 +337,7 @@ class PrometheusHook:
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Bind the label children of `policy` and watch its breaker state and bulkhead."""
-        if policy.mechanisms == ("storage",):  # a shared-state backend's emitter (storage/)
+        if policy.storage is not None:  # a shared-state backend's emitter (storage/)
             return _StorageErrors(self.registry, policy)
         ins = self._instruments
         watch = ins.gauges.watch

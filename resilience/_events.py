@@ -172,6 +172,9 @@ class PolicyInfo:
     bulkhead_in_flight: Callable[[], int] | None = None
     bulkhead_capacity: Callable[[], int] | None = None
     critical: bool = False
+    storage: str | None = None
+    """Set to the backend's name (``"redis"``) when these are a shared-state storage's events
+    about `name` (`StorageError`), not a policy's calls: exporters count them apart."""
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from resilience import (
     add_hook,
     remove_hook,
 )
-from resilience.events import Emitter
+from resilience.events import Emitter, StorageError
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -398,3 +398,19 @@ def test_a_raising_readout_drops_its_gauge_but_not_the_scrape(
     assert "resilience_bulkhead_in_flight{" not in text
     assert 'resilience_circuit_breaker_state{policy="odd",state="closed"} 1.0' in text
     assert "bulkhead readout of policy 'odd' raised" in caplog.text
+
+
+def test_a_storage_emitter_is_recognised_by_its_field_not_by_its_mechanisms() -> None:
+    reg = CollectorRegistry()
+    hook = PrometheusHook(reg)
+    # A storage's events about the bucket "provider": counted as storage errors only.
+    Emitter(PolicyInfo("provider", storage="redis"), [hook]).emit(
+        StorageError("provider", "redis", "reserve", "ConnectionError")
+    )
+    # A policy that happens to list a mechanism called "storage" is an ordinary policy.
+    Emitter(PolicyInfo("odd", ("storage",)), [hook])
+    text = generate_latest(reg).decode()
+    assert 'resilience_storage_errors_total{operation="reserve",policy="provider"} 1.0' in text
+    provider = [line for line in text.splitlines() if 'policy="provider"' in line]
+    assert provider and all(line.startswith("resilience_storage_errors") for line in provider)
+    assert 'resilience_calls_total{outcome="success",policy="odd"} 0.0' in text

@@ -414,7 +414,7 @@ class RedisStorage:
     def _emitter(self, policy: str) -> Emitter:
         emitter = self._emitters.get(policy)
         if emitter is None:
-            info = PolicyInfo(name=policy, mechanisms=("storage",))
+            info = PolicyInfo(name=policy, storage="redis")
             emitter = self._emitters[policy] = Emitter(info)
         return emitter
 
