@@ -95,6 +95,22 @@ class CircuitBreakerSettings(TypedDict, total=False):
     failure_if_result: Callable[[Any], bool] | None
 
 
+class SettingsAttributes:
+    """The reconfigurable settings as a `CircuitBreaker`'s attributes, declared once next to how
+    each is checked: set by its constructor and `reconfigure` (the constructor's arguments)."""
+
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    slow_call_duration: float
+    minimum_calls: int
+    half_open_calls: int
+    max_wait_in_half_open: float
+    open_duration: float | Callable[[int], float]
+    record_on: ExceptionTypes
+    ignore_on: ExceptionTypes
+    failure_if_result: Callable[[Any], bool] | None
+
+
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "failure_rate_threshold": _fraction,
     "slow_call_rate_threshold": _fraction,

@@ -36,6 +36,7 @@ from resilience._breaker_settings import (
     BreakerState,
     CircuitBreakerSettings,
     ExceptionTypes,
+    SettingsAttributes,
     check_reconfigurable,
     checked,
     describe_settings,
@@ -66,7 +67,7 @@ T = TypeVar("T")
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
 
-class CircuitBreaker(Mechanism):
+class CircuitBreaker(Mechanism, SettingsAttributes):
     """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
 
     Rates are compared with ``>=`` once the window holds `minimum_calls` outcomes (for a count
@@ -79,18 +80,6 @@ class CircuitBreaker(Mechanism):
     """
 
     mechanism = "circuit_breaker"
-
-    # Set by the constructor and `reconfigure` (see the constructor's arguments).
-    failure_rate_threshold: float
-    slow_call_rate_threshold: float
-    slow_call_duration: float
-    minimum_calls: int
-    half_open_calls: int
-    max_wait_in_half_open: float
-    open_duration: float | Callable[[int], float]
-    record_on: ExceptionTypes
-    ignore_on: ExceptionTypes
-    failure_if_result: Callable[[Any], bool] | None
 
     def __init__(
         self,
