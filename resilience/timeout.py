@@ -198,8 +198,8 @@ class Timeout(_TimerLayer):
 class Deadline(_TimerLayer):
     """A total deadline over every attempt and backoff: `Policy(deadline=seconds)`.
 
-    Inner layers and nested policies see it through `resilience._core.deadline_var` (a nested
-    policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
+    Inner layers and nested policies see it through `resilience.layers.remaining_time()` (a
+    nested policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
     Added in 0.1.0.
     """
 
@@ -212,7 +212,7 @@ class Deadline(_TimerLayer):
 
     def describe(self) -> str:
         """Every setting as one line of text."""
-        return f"Timeout(total, seconds={self.seconds:g})"
+        return f"Deadline(seconds={self.seconds:g})"
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
         if ctx.emitter.handlers:

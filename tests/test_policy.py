@@ -178,7 +178,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
     order = [line.split(". ", 1)[1].split("(")[0] for line in lines[1:]]
     assert order == [
         "Fallback",
-        "Timeout",
+        "Deadline",
         "Retry",
         "CircuitBreaker",
         "Timeout",
@@ -186,7 +186,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
         "call",
     ]
     for setting in (
-        "Timeout(total, seconds=10)",
+        "Deadline(seconds=10)",
         "max_attempts=4",
         "FullJitterBackoff(initial=0.1, max=10, multiplier=2)",
         "minimum_calls=20",
