@@ -14,8 +14,16 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from planner import availability, blast, failures, mechanisms, monitoring, recovery, redundancy
-from planner.graph import Graph
+from planner.analysis import (
+    availability,
+    blast,
+    failures,
+    mechanisms,
+    monitoring,
+    recovery,
+    redundancy,
+)
+from planner.analysis.graph import Graph
 from planner.model import Figure, Header, Plan, significant
 from planner.spec import SystemSpec
 from planner.units import DAY
