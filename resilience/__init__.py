@@ -27,6 +27,7 @@ from resilience._events import (
     StateChanged,
     StorageError,
     TimedOut,
+    TimeoutKind,
     add_hook,
     remove_hook,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "StorageError",
     "TimedOut",
     "Timeout",
+    "TimeoutKind",
     "add_hook",
     "load_plan",
     "register",
