@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["measure_into", "register"]
+__all__ = ["RULE_FORMATS", "measure_into", "register"]
+
+#: `reliability rules --format`: a plain rule file, or what prometheus-operator, Sloth, Pyrra read.
+RULE_FORMATS = ("prometheus", "prometheusrule", "sloth", "pyrra")
 
 _RULES_EPILOG = """\
 examples:
@@ -23,6 +26,12 @@ examples:
   reliability rules system.yaml -o rules.yml && promtool check rules rules.yml
   reliability rules system.yaml -o rules.yml --alertmanager inhibit.yml   # both or neither
   reliability rules system.yaml --min-errors 10 -o rules.yml   # a stricter low-traffic guard
+  reliability rules system.yaml --format prometheusrule --namespace monitoring \
+      --label release=kube-prometheus-stack -o slo-rules.yaml   # kubectl apply -f
+  reliability rules system.yaml --format sloth -o sloth.yml     # sloth generate -i sloth.yml
+  reliability rules system.yaml --format pyrra -o pyrra.yaml    # ServiceLevelObjectives
+  reliability rules system.yaml --runbook-base-url https://runbooks.example.com/shop/
+  reliability rules system.yaml --compat sloth -o rules.yml     # Sloth's dashboards work too
 
 exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
 """
@@ -70,6 +79,39 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="failed events an alert needs in its long window (low-traffic guard; default 3, "
         "0 disables)",
+    )
+    rules.add_argument(
+        "--format",
+        "-f",
+        choices=RULE_FORMATS,
+        default="prometheus",
+        help="prometheus: a rule file (default); prometheusrule: a prometheus-operator "
+        "PrometheusRule; sloth: a Sloth prometheus/v1 spec; pyrra: Pyrra ServiceLevelObjectives",
+    )
+    rules.add_argument(
+        "--namespace", metavar="NS", help="prometheusrule, pyrra: the objects' namespace"
+    )
+    rules.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="prometheusrule, pyrra: a label on the objects (what the operator's ruleSelector "
+        "matches); sloth: a label on every rule; repeatable",
+    )
+    rules.add_argument(
+        "--runbook-base-url",
+        metavar="URL",
+        default=None,
+        help="where the files of `reliability runbook -o DIR` are served; every alert's "
+        "runbook_url points there (default: the relative path runbooks/)",
+    )
+    rules.add_argument(
+        "--compat",
+        choices=("sloth",),
+        default=None,
+        help="sloth: also the labels and series Sloth's Grafana dashboards query "
+        "(sloth_id, sloth_service, sloth_slo, sloth_slo_info, slo:time_period:days)",
     )
     rules.set_defaults(func=_cmd_rules)
 
@@ -152,16 +194,69 @@ def _definitions(spec_path: str) -> Any:
     return definitions_from_spec(load_spec(spec_path), spec_path)
 
 
+def _rule_links(spec_path: str, slos: Any, base_url: str | None) -> Any:
+    """(service, SLO) → the runbook and failure modes its alerts link (from the plan)."""
+    from planner.slo.links import alert_links, check_base_url
+    from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
+
+    base = check_base_url(base_url) if base_url is not None else DEFAULT_RUNBOOK_BASE_URL
+    return alert_links(_load_plan(spec_path).monitoring.runbooks, slos, base)
+
+
+def _load_plan(spec_path: str) -> Any:
+    from planner.build import build_plan
+    from planner.spec import load_spec
+
+    return build_plan(load_spec(spec_path))
+
+
 def _cmd_rules(args: argparse.Namespace) -> int:
     from planner.errors import PlannerError
     from planner.output import write_files, write_output
+    from planner.slo import interop
     from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
 
+    fmt: str = args.format
     min_errors = DEFAULT_MIN_ERRORS if args.min_errors is None else args.min_errors
     if min_errors < 0:
         raise PlannerError(f"--min-errors: expected 0 or more, got {min_errors}")
-    rule_file = build_rules(_definitions(args.spec), min_errors=min_errors)
-    rules_text = rule_file.to_yaml()
+    if args.namespace is not None and fmt not in ("prometheusrule", "pyrra"):
+        raise PlannerError(f"--namespace: only for --format prometheusrule or pyrra, not {fmt}")
+    if args.label and fmt == "prometheus":
+        raise PlannerError(
+            "--label: only for --format prometheusrule, pyrra or sloth (a plain rule file has"
+            " no object to label)"
+        )
+    if args.compat is not None and fmt not in ("prometheus", "prometheusrule"):
+        raise PlannerError(
+            f"--compat: only for --format prometheus or prometheusrule (with --format {fmt} the"
+            " other tool writes the rules)"
+        )
+    namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
+    labels = interop.parse_labels(args.label)
+    slos = _definitions(args.spec)
+    links = _rule_links(args.spec, slos, args.runbook_base_url)
+    warnings: list[str] = []
+    if fmt == "sloth":
+        rules_text = interop.to_yaml(
+            [interop.sloth_spec(slos, labels=labels, links=links)], interop.sloth_header(slos)
+        )
+    elif fmt == "pyrra":
+        docs, warnings = interop.pyrra_objectives(slos, namespace=namespace, labels=labels)
+        if not docs:
+            raise PlannerError(f"{args.spec}: no SLO Pyrra can express ({'; '.join(warnings)})")
+        rules_text = interop.to_yaml(docs, interop.PYRRA_HEADER)
+    else:
+        rule_file = build_rules(slos, min_errors=min_errors, links=links, compat=args.compat)
+        warnings = list(rule_file.warnings)
+        if fmt == "prometheusrule":
+            system = slos[0].service
+            doc = interop.prometheus_rule(
+                rule_file, name=f"{system}-slos", namespace=namespace, labels=labels
+            )
+            rules_text = interop.to_yaml([doc], interop.PROMETHEUS_RULE_HEADER)
+        else:
+            rules_text = rule_file.to_yaml()
     to_stdout = args.output in (None, "-")
     if args.alertmanager and not to_stdout and Path(args.alertmanager) == Path(args.output):
         raise PlannerError(f"{args.output}: -o and --alertmanager name the same file")
@@ -173,7 +268,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     write_files({path: text.rstrip("\n") + "\n" for path, text in files.items()})
     if to_stdout:
         write_output(rules_text, None)
-    for warning in rule_file.warnings:
+    for warning in warnings:
         print(f"reliability: warning: {warning}", file=sys.stderr)
     return 0
 

@@ -389,6 +389,9 @@ class Runbook:
     mitigation: tuple[str, ...]
     recovery: tuple[str, ...]
     verification: tuple[str, ...]
+    # the SLO whose ErrorBudgetBurn alert is `alert` (None: a breaker or a quality alert); the
+    # rules link that SLO's alerts to this runbook (`runbook_url`, `failure_modes`)
+    slo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,9 @@ def runbook(
             " without the mechanisms,"
             f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
         )
+    paged_by: str | None = None
     if mode.users_impacted.value > 0 or not plans:
+        paged_by = slo.name
         alert = (
             f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
             " (fast burn of the error budget)"
@@ -197,7 +199,14 @@ def runbook(
         )
     verification.append("the alert has resolved and stayed resolved for 30 minutes")
     return _book(
-        mode, symptoms, alert, _queries(mode, plans, slo), mitigation, recovery_steps, verification
+        mode,
+        symptoms,
+        alert,
+        _queries(mode, plans, slo),
+        mitigation,
+        recovery_steps,
+        verification,
+        slo=paged_by,
     )
 
 
@@ -209,6 +218,8 @@ def _book(
     mitigation: list[str],
     recovery: list[str],
     verification: list[str],
+    *,
+    slo: str | None = None,
 ) -> Runbook:
     c = mode.component
     return Runbook(
@@ -224,6 +235,7 @@ def _book(
         mitigation=tuple(mitigation),
         recovery=tuple(recovery),
         verification=tuple(verification),
+        slo=slo,
     )
 
 
