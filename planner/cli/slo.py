@@ -204,15 +204,15 @@ def _rule_links(spec_path: str, slos: Any, base_url: str | None) -> Any:
 
 
 def _load_plan(spec_path: str) -> Any:
-    from planner.build import build_plan
+    from planner.analysis import build_plan
     from planner.spec import load_spec
 
     return build_plan(load_spec(spec_path))
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
+    from planner.cli.output import write_files, write_output
     from planner.errors import PlannerError
-    from planner.output import write_files, write_output
     from planner.slo import interop
     from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
 
@@ -274,7 +274,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from planner.output import write_output
+    from planner.cli.output import write_output
     from planner.slo.dashboard import build_dashboard
     from planner.spec import load_spec
 
@@ -285,8 +285,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_sla(args: argparse.Namespace) -> int:
+    from planner.cli.output import write_output
     from planner.errors import PlannerError
-    from planner.output import write_output
     from planner.urls import check_url
 
     if args.metrics_url:
