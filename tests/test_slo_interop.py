@@ -172,7 +172,8 @@ def test_sloth_spec_matches_sloth_and_its_queries_parse(
         queries = sli["events"] if "events" in sli else sli["raw"]
         assert len(set(queries.values())) == len(queries)  # Sloth: error and total must differ
         for i, query in enumerate(queries.values()):
-            rules.append({"record": f"q:{slo['name']}:{i}", "expr": query.replace("{{.window}}", "5m")})
+            expr = query.replace("{{.window}}", "5m")
+            rules.append({"record": f"q:{slo['name']}:{i}", "expr": expr})
     _promtool_check(tmp_path, "sloth-queries.yml", [{"name": "sloth", "rules": rules}])
 
 
@@ -194,9 +195,7 @@ def test_sloth_spec_keeps_identity_objective_and_links(capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
-def test_pyrra_objectives_match_pyrra(
-    capsys: pytest.CaptureFixture[str], example: Path
-) -> None:
+def test_pyrra_objectives_match_pyrra(capsys: pytest.CaptureFixture[str], example: Path) -> None:
     code, out, _ = _rules(
         capsys, str(example), "--format", "pyrra", "--namespace", "slos", "--label", "a=b"
     )
