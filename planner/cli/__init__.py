@@ -27,7 +27,7 @@ from resilience import ResilienceError
 __all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
 
 #: Modules that add subcommands through `register(subparsers) -> None`.
-EXTENSIONS = ("planner.cli.slo", "planner.cli.chaos")
+EXTENSIONS = ("planner.cli.slo", "planner.cli.openslo", "planner.cli.chaos")
 
 #: Output formats of the report commands (`--format`).
 FORMATS = ("text", "markdown", "html", "json", "yaml")
