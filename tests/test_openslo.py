@@ -179,7 +179,8 @@ spec:
         counter: true
         bad: {metricSource: {type: Prometheus, metricSourceRef: prom,
                              spec: {query: 'http_requests_total{service="checkout",code=~"5.."}'}}}
-        total: {metricSource: {type: prometheus, spec: {query: 'http_requests_total{service="checkout"}'}}}
+        total:
+          metricSource: {type: prometheus, spec: {query: 'http_requests_total{service="checkout"}'}}
   objectives:
     - {targetPercent: 99.9, timeSliceTarget: 0.95, timeSliceWindow: 1m}
 ---
@@ -193,7 +194,8 @@ spec:
   indicator:
     metadata: {name: latency}
     spec:
-      thresholdMetric: {metricSource: {type: Prometheus, spec: {query: 'histogram_quantile(0.99, x)'}}}
+      thresholdMetric:
+        metricSource: {type: Prometheus, spec: {query: 'histogram_quantile(0.99, x)'}}
   objectives: [{op: lte, value: 0.5, target: 0.99}]
 ---
 apiVersion: openslo/v1
