@@ -15,10 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RULE_FORMATS", "measure_into", "register"]
+__all__ = ["DASHBOARD_FORMATS", "RULE_FORMATS", "measure_into", "register"]
 
 #: `reliability rules --format`: a plain rule file, or what prometheus-operator, Sloth, Pyrra read.
 RULE_FORMATS = ("prometheus", "prometheusrule", "sloth", "pyrra")
+
+#: `reliability dashboard --format`: the JSON, or the objects that provision it on Kubernetes.
+DASHBOARD_FORMATS = ("json", "configmap", "grafana-operator")
 
 _RULES_EPILOG = """\
 examples:
@@ -39,7 +42,9 @@ exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
 _DASHBOARD_EPILOG = """\
 examples:
   reliability dashboard examples/ai_gateway/system.yaml
-  reliability dashboard system.yaml -o dashboard.json   # then Grafana: Dashboards > Import
+  reliability dashboard system.yaml -o dashboard.json   # Import, or a provisioning directory
+  reliability dashboard system.yaml --format configmap --namespace monitoring -o cm.yaml
+  reliability dashboard system.yaml --format grafana-operator --grafana-selector dashboards=grafana
 
 exit codes: 0 ok, 2 bad input (one line on stderr; no file written)
 """
@@ -149,6 +154,30 @@ def register(subparsers: Any) -> None:
     )
     dashboard.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
     dashboard.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    dashboard.add_argument(
+        "--format",
+        "-f",
+        choices=DASHBOARD_FORMATS,
+        default="json",
+        help="json: the dashboard (Import or file provisioning; default); configmap: a ConfigMap "
+        "the kube-prometheus-stack Grafana sidecar loads; grafana-operator: a GrafanaDashboard",
+    )
+    dashboard.add_argument("--namespace", metavar="NS", help="configmap, grafana-operator")
+    dashboard.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="configmap, grafana-operator: a label on the object; repeatable",
+    )
+    dashboard.add_argument(
+        "--grafana-selector",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="grafana-operator: a label of the Grafana instances that get the dashboard "
+        "(instanceSelector.matchLabels; default dashboards=grafana); repeatable",
+    )
     dashboard.set_defaults(func=_cmd_dashboard)
 
     # `reliability plan SPEC --prometheus URL`: the plan's SLA section and "Current" measured.
@@ -275,11 +304,37 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from planner.cli.output import write_output
-    from planner.slo.dashboard import build_dashboard
+    from planner.errors import PlannerError
+    from planner.slo import dashboard as dash
+    from planner.slo import interop
     from planner.spec import load_spec
 
+    fmt: str = args.format
+    if fmt == "json":
+        for flag, given in (
+            ("--namespace", args.namespace is not None),
+            ("--label", bool(args.label)),
+            ("--grafana-selector", bool(args.grafana_selector)),
+        ):
+            if given:
+                raise PlannerError(f"{flag}: only for --format configmap or grafana-operator")
+    if args.grafana_selector and fmt != "grafana-operator":
+        raise PlannerError("--grafana-selector: only for --format grafana-operator")
+    namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
+    labels = interop.parse_labels(args.label)
+    selector = interop.parse_labels(args.grafana_selector or ["dashboards=grafana"])
     spec = load_spec(args.spec)
-    text = json.dumps(build_dashboard(spec, _definitions(args.spec)), indent=2)
+    board = dash.build_dashboard(spec, _definitions(args.spec))
+    if fmt == "json":
+        text = json.dumps(board, indent=2)
+    elif fmt == "configmap":
+        doc = dash.dashboard_configmap(board, namespace=namespace, labels=labels)
+        text = interop.to_yaml([doc])
+    else:
+        doc = dash.grafana_dashboard(
+            board, namespace=namespace, labels=labels, instance_selector=selector
+        )
+        text = interop.to_yaml([doc])
     write_output(text, args.output)
     return 0
 
