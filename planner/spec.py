@@ -6,7 +6,9 @@ and what was expected; unknown keys are errors so that a typo never silently cha
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -19,6 +21,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -43,6 +46,7 @@ __all__ = [
     "SystemSpec",
     "load_spec",
     "parse_spec",
+    "spec_json_schema",
 ]
 
 #: Tier name → availability objective in percent (the seed's reliability targets).
@@ -68,7 +72,19 @@ ComponentKind = Literal[
 #: The same kinds as a tuple, for iteration.
 KINDS: tuple[str, ...] = get_args(ComponentKind)
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*$"},
+            ],
+            "description": "seconds, or a duration such as 250ms, 2s, 1m, 1h, 1d, 1w",
+        }
+    ),
+]
 """Seconds; the spec accepts a number of seconds or "250ms", "2s", "1m", "1h", "1d"."""
 
 Level = Literal["H", "M", "L"]
@@ -465,15 +481,43 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_spec(path: str | Path) -> SystemSpec:
-    """Read and validate a `system.yaml` (or JSON); raises SpecError naming file and field."""
-    source = str(path)
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `system.yaml`, for editors (yaml-language-server)."""
+    schema = SystemSpec.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "reliability-os system spec (system.yaml)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+#: `-` as a spec path: standard input, read once per process (a command may load the spec twice).
+STDIN = "-"
+
+
+@functools.cache
+def read_stdin() -> bytes:
+    """Standard input, read once; later calls return the same bytes."""
+    return sys.stdin.buffer.read()
+
+
+def read_text(path: str | Path, what: str = "the spec") -> str:
+    """The UTF-8 text at `path` (`-`: standard input); SpecError naming the file otherwise."""
+    source = "<stdin>" if str(path) == STDIN else str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = read_stdin() if str(path) == STDIN else Path(path).read_bytes()
+        return raw.decode("utf-8")
     except OSError as exc:
-        raise SpecError(f"{source}: cannot read the spec ({exc.strerror or exc})") from None
+        raise SpecError(f"{source}: cannot read {what} ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
-        raise SpecError(f"{source}: the spec is not UTF-8 text") from None
+        raise SpecError(f"{source}: {what} is not UTF-8 text") from None
+
+
+def load_spec(path: str | Path) -> SystemSpec:
+    """Read and validate a `system.yaml` (or JSON; `-` reads stdin); raises SpecError naming file
+    and field."""
+    source = "<stdin>" if str(path) == STDIN else str(path)
+    text = read_text(path)
     try:
         data: Any = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:

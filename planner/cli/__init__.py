@@ -27,7 +27,12 @@ from resilience import ResilienceError
 __all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
 
 #: Modules that add subcommands through `register(subparsers) -> None`.
-EXTENSIONS = ("planner.cli.slo", "planner.cli.openslo", "planner.cli.chaos")
+EXTENSIONS = (
+    "planner.cli.slo",
+    "planner.cli.openslo",
+    "planner.cli.chaos",
+    "planner.cli.completion",  # last: it completes every command registered before it
+)
 
 #: Output formats of the report commands (`--format`).
 FORMATS = ("text", "markdown", "html", "json", "yaml")
@@ -48,6 +53,9 @@ examples:
   reliability postmortem system.yaml -o postmortem.md
   reliability validate plan.yaml              # a system spec or a plan file
   reliability schema -o plan.schema.json
+  reliability schema --spec -o system.schema.json   # editors complete system.yaml
+  reliability plan - < system.yaml            # a spec from stdin
+  source <(reliability completion bash)       # or: reliability completion zsh
 
 exit codes: 0 ok, 1 a check failed, 2 bad input or an unreachable server
 (one line on stderr; set RELIABILITY_DEBUG=1 for the traceback of an internal error)
@@ -135,11 +143,12 @@ def _cmd_postmortem(args: argparse.Namespace) -> int:
 
 
 def _read_document(path: str) -> object:
-    """Parse a YAML or JSON file for `validate` to tell a spec from a plan."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PlannerError(f"{path}: not UTF-8 text") from None
+    """Parse a YAML or JSON file (`-`: stdin) for `validate` to tell a spec from a plan."""
+    from planner.spec import read_text
+
+    text = read_text(path, "the file")
+    if path == "-":
+        path = "<stdin>"
     try:
         if path.endswith(".json"):
             return json.loads(text)
@@ -158,6 +167,11 @@ def _count(n: int, word: str) -> str:
     if n == 1:
         return f"1 {word}"
     return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def _shown(path: str) -> str:
+    """A file name for messages: `-` is standard input."""
+    return "<stdin>" if path == "-" else path
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -180,28 +194,44 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 (modes, "failure mode"),
             )
         )
-        print(f"{path}: valid system spec: {spec.system}, {counts}")
+        print(f"{_shown(path)}: valid system spec: {spec.system}, {counts}")
         return 0
     if isinstance(document, dict) and "mechanisms" in document:
         import resilience
 
-        resilience.load_plan(path)
+        resilience.load_plan(document if path == "-" else path)
         mechanisms = document["mechanisms"] or {}
         names = sorted(name for name in mechanisms if name != "defaults")
         listed = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
         policies = _count(len(names), "policy")
-        print(f"{path}: valid plan: {document.get('system')}, {policies}: {listed}")
+        print(f"{_shown(path)}: valid plan: {document.get('system')}, {policies}: {listed}")
         return 0
     raise PlannerError(
-        f"{path}: neither a system spec (no 'components' key) nor a plan (no 'mechanisms' key)"
+        f"{_shown(path)}: neither a system spec (no 'components' key) nor a plan"
+        " (no 'mechanisms' key)"
     )
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from resilience.config import plan_json_schema
+    if args.spec:
+        from planner.spec import spec_json_schema
 
-    write_output(json.dumps(plan_json_schema(), indent=2, sort_keys=True) + "\n", args.output)
+        schema = spec_json_schema()
+    else:
+        from resilience.config import plan_json_schema
+
+        schema = plan_json_schema()
+    write_output(json.dumps(schema, indent=2, sort_keys=True) + "\n", args.output)
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reliability-os")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 # -------------------------------------------------------------------------------------- parser
@@ -211,7 +241,7 @@ def _add_report_command(
     subparsers: Any, name: str, help_text: str, sections: tuple[str, ...] | None
 ) -> None:
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    parser.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    parser.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)")
     parser.add_argument(
         "--format",
         "-f",
@@ -233,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"reliability {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_report_command(subparsers, "plan", "the full reliability engineering plan", None)
     _add_report_command(
@@ -248,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="One markdown runbook per P1/P2 failure mode (symptoms, alert, diagnosis, "
         "mitigation, recovery, verification); printed, or written into a directory with -o.",
     )
-    runbook.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    runbook.add_argument(
+        "spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)"
+    )
     runbook.add_argument("-o", "--output", metavar="DIR", help="directory for the runbook files")
     runbook.set_defaults(func=_cmd_runbook)
 
@@ -257,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the post-mortem template for this system",
         description="The post-mortem template (timeline, impact, error budget) for this system.",
     )
-    postmortem.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    postmortem.add_argument(
+        "spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)"
+    )
     postmortem.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     postmortem.set_defaults(func=_cmd_postmortem)
 
@@ -272,8 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = subparsers.add_parser(
         "schema",
-        help="the JSON Schema of plan files",
-        description="The JSON Schema (draft 2020-12) of the plan file resilience.load_plan reads.",
+        help="the JSON Schema of plan files (--spec: of system.yaml)",
+        description="The JSON Schema (draft 2020-12) of the plan file resilience.load_plan reads, "
+        "or with --spec of system.yaml (for editors: schemas/system.schema.json).",
+    )
+    schema.add_argument(
+        "--spec", action="store_true", help="the schema of the system spec instead of the plan"
     )
     schema.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     schema.set_defaults(func=_cmd_schema)

@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         description="The spec's SLOs as OpenSLO v1 documents: Service, SLI, SLO and one "
         "AlertPolicy per burn-rate condition.",
     )
-    export.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml, - for stdin)")
+    export.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)")
     export.add_argument("--format", "-f", choices=("openslo",), default="openslo")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(func=_cmd_export)

@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
         epilog=_RULES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rules.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    rules.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)")
     rules.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     rules.add_argument(
         "--alertmanager",
@@ -130,7 +130,7 @@ def register(subparsers: Any) -> None:
         epilog=_SLA_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sla.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    sla.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)")
     source = sla.add_mutually_exclusive_group(required=True)
     source.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
     source.add_argument("--metrics-url", metavar="URL", help="a live /metrics endpoint")
@@ -152,7 +152,9 @@ def register(subparsers: Any) -> None:
         epilog=_DASHBOARD_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dashboard.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    dashboard.add_argument(
+        "spec", metavar="SPEC", help="the system spec (system.yaml; - reads stdin)"
+    )
     dashboard.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     dashboard.add_argument(
         "--format",
@@ -367,9 +369,11 @@ def _cmd_sla(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps([dataclasses.asdict(s) for s in sections], indent=2, default=str)
     else:
+        from planner.cli.style import painter, use_colour
         from planner.slo.report import sla_text
 
-        text = "\n\n".join(sla_text(s) for s in sections)
+        paint = painter(args.output in (None, "-") and use_colour(sys.stdout))
+        text = "\n\n".join(sla_text(s, paint) for s in sections)
     write_output(text, args.output)
     breached = any(row.status == "Breached" for s in sections for row in s.rows)
     return 1 if args.check and breached else 0

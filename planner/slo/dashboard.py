@@ -473,9 +473,7 @@ def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
 
 def dashboard_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     """(panel or annotation name, PromQL) of every query Grafana sends: panels, annotations."""
-    annotations = [
-        (a["name"], a["expr"]) for a in dashboard["annotations"]["list"] if "expr" in a
-    ]
+    annotations = [(a["name"], a["expr"]) for a in dashboard["annotations"]["list"] if "expr" in a]
     return panel_queries(dashboard) + annotations
 
 
