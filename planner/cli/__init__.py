@@ -144,11 +144,16 @@ def _cmd_postmortem(args: argparse.Namespace) -> int:
 
 def _read_document(path: str) -> object:
     """Parse a YAML or JSON file (`-`: stdin) for `validate` to tell a spec from a plan."""
-    from planner.spec import read_text
-
-    text = read_text(path, "the file")
     if path == "-":
+        from planner.spec import read_text
+
+        text = read_text(path, "the file")
         path = "<stdin>"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise PlannerError(f"{path}: not UTF-8 text") from None
     try:
         if path.endswith(".json"):
             return json.loads(text)
