@@ -165,7 +165,8 @@ def test_sloth_spec_matches_sloth_and_its_queries_parse(
 ) -> None:
     doc = _sloth(capsys, example, "--label", "owner=sre")
     assert violations(doc, load_schema("sloth.prometheus-v1.yaml")) == []
-    assert doc["labels"] == {"owner": "sre"}
+    assert doc["labels"] == {"service": doc["service"], "owner": "sre"}
+    assert [slo["labels"] for slo in doc["slos"]] == [{"slo": slo["name"]} for slo in doc["slos"]]
     rules: list[dict[str, str]] = []
     for slo in doc["slos"]:
         sli = slo["sli"]

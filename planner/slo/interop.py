@@ -183,6 +183,9 @@ def sloth_spec(
         entry: dict[str, Any] = {"name": slo.name, "objective": slo.objective}
         if slo.description:
             entry["description"] = slo.description
+        # our `slo` label next to Sloth's sloth_slo: the Alertmanager inhibition of
+        # `reliability rules --alertmanager` and our dashboard select by service and slo
+        entry["labels"] = {"slo": slo.name}
         entry["sli"] = _sloth_sli(slo)
         entry["alerting"] = {
             "name": ALERT_NAME,
@@ -192,8 +195,7 @@ def sloth_spec(
         }
         out_slos.append(entry)
     doc: dict[str, Any] = {"version": SLOTH_VERSION, "service": services[0]}
-    if labels:
-        doc["labels"] = dict(labels)
+    doc["labels"] = {"service": services[0], **(labels or {})}
     doc["slos"] = out_slos
     return doc
 

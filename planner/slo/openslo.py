@@ -484,8 +484,11 @@ class _Importer:
     # -- Sloth prometheus/v1 ----------------------------------------------------------------
 
     def sloth(self, where: str, doc: dict[str, Any]) -> None:
-        self.service(_str(doc.get("service"), f"{where}.service"), where)
-        if doc.get("labels"):
+        service = _str(doc.get("service"), f"{where}.service")
+        self.service(service, where)
+        # the identity labels `reliability rules --format sloth` writes are not a loss
+        labels = _map(doc.get("labels") or {}, f"{where}.labels")
+        if {k: v for k, v in labels.items() if (k, v) != ("service", service)}:
             self.drop(f"{where}: labels (the spec labels series service and slo)")
         if doc.get("slo_plugins"):
             self.drop(f"{where}: slo_plugins")
@@ -504,7 +507,10 @@ class _Importer:
                 or not 0 < objective < 100
             ):
                 raise PlannerError(f"{here}: objective: expected a percentage above 0, below 100")
-            for key in ("labels", "plugins", "alerting"):
+            own = _map(item.get("labels") or {}, f"{here}.labels")
+            if {k: v for k, v in own.items() if (k, v) != ("slo", name)}:
+                self.drop(f"{here}: labels")
+            for key in ("plugins", "alerting"):
                 if item.get(key):
                     self.drop(
                         f"{here}: {key}"
