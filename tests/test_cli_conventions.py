@@ -234,3 +234,31 @@ def test_make_demo_installs_only_what_the_demo_needs() -> None:
         line for line in _make("demo").splitlines() if "pip install" in line and "-e" in line
     ]
     assert installs and all(line.rstrip().endswith("-e .") for line in installs), installs
+
+
+def test_sla_table_colours_the_status_column_only() -> None:
+    from planner.model import Figure, SlaRow, SlaSection
+    from planner.slo.report import sla_text
+
+    def pct(v: float) -> Figure:
+        return Figure(v, "%", "measured", {})
+
+    section = SlaSection(
+        source="http://127.0.0.1:9090",
+        measured_at="2026-05-20T00:00:00Z",
+        slo="availability",
+        rows=(
+            SlaRow("This month", 99.9, pct(99.95), pct(50.0), "OK", pct(100.0)),
+            SlaRow("YTD", 99.9, pct(99.0), pct(1000.0), "Breached", pct(100.0)),
+        ),
+        budget_remaining_minutes=None,
+    )
+    plain = sla_text(section)
+    coloured = sla_text(section, painter(True))
+    assert "\033[" not in plain
+    assert coloured.count("\033[32mOK\033[0m") == 1
+    assert coloured.count("\033[1;31mBreached\033[0m") == 1
+    # the same table once the colour codes are taken out: the columns still line up
+    assert (
+        coloured.replace("\033[32m", "").replace("\033[1;31m", "").replace("\033[0m", "") == plain
+    )
