@@ -273,7 +273,7 @@ def test_burn_rates_budget_minutes_and_projection_mid_outage(
     measured = (at - datetime(2026, 3, 1, tzinfo=UTC)).total_seconds() / 60
     remaining = 0.001 * 31 * 1440 - errors / requests * measured
     assert remaining > 0
-    assert section["budget_remaining_minutes"]["value"] == pytest.approx(remaining, rel=1e-9)
+    assert section["budget_remaining_minutes"]["value"] == pytest.approx(remaining, rel=1e-9)  # type: ignore[index]
     # at the 1h burn rate the rest is gone in remaining / (burn × budget) minutes
     exhaustion = section["projected_exhaustion"]["1h"]["value"]  # type: ignore[index]
     assert exhaustion == pytest.approx(remaining * 60 / (burn["1h"]["value"] * 0.001), rel=1e-9)
