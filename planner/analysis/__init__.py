@@ -19,10 +19,10 @@ from planner.analysis import (
     redundancy,
 )
 from planner.analysis.graph import Graph
+from planner.analysis.monitoring.alerts import derive as derive_alerts
 from planner.model import Figure, Header, Plan
 from planner.perf import no_cyclic_gc
 from planner.spec import SystemSpec
-from planner.units import DAY
 
 
 def build_plan(spec: SystemSpec) -> Plan:
@@ -38,16 +38,19 @@ def _build(spec: SystemSpec) -> Plan:
     radius = blast.analyse(graph)
     mech = mechanisms.derive(graph)
     fmea = failures.analyse(graph, modeled, radius, mech)
-    recov = recovery.plan(graph, modeled, radius, mech)
-    days = availability.PERIOD_DAYS[spec.slo_period]
+    alerts = derive_alerts(spec)
+    recov = recovery.plan(graph, modeled, radius, mech, alerts)
+    period = alerts.period
     header = Header(
         system=spec.system,
         description=spec.description,
         tier=spec.tier_label,
         target=avail.target,
         period=spec.slo_period,
-        period_label=availability.PERIOD_LABELS[spec.slo_period],
-        period_seconds=Figure(days * DAY, "s", "period_days × 86400", {"period_days": days}),
+        period_label=period.label,
+        period_seconds=Figure(
+            period.seconds, "s", "period_days × 86400", {"period_days": period.days}
+        ),
         users=spec.users,
         components=len(spec.components),
     )
@@ -63,6 +66,6 @@ def _build(spec: SystemSpec) -> Plan:
         mechanism_table=mech.table,
         redundancy=redundancy.design(graph, modeled, mech),
         recovery=recov,
-        monitoring=monitoring.plan(graph, fmea, mech, recov),
+        monitoring=monitoring.plan(graph, fmea, mech, recov, alerts),
         sla=None,
     )

@@ -43,14 +43,6 @@ PERIODS: tuple[tuple[str, float], ...] = (
     ("year (365 d)", 365.0),
 )
 
-#: Length of the SLO period in days; a calendar month is counted as the average 365.25/12 days.
-PERIOD_DAYS: dict[str, float] = {"30d": 30.0, "28d": 28.0, "calendar_month": 365.25 / 12}
-PERIOD_LABELS: dict[str, str] = {
-    "30d": "30 days",
-    "28d": "28 days",
-    "calendar_month": "calendar month (average 365.25/12 = 30.4375 days)",
-}
-
 
 def downtime_seconds(objective_percent: float, days: float) -> float:
     """Allowed downtime in seconds for an objective over `days` days: (1 − SLO) × period."""

@@ -2,7 +2,8 @@
 
 RTO = detect + decide + failover + warm-up, with
 - detect: health checks every 10 s, 3 failures (the Kubernetes probe defaults) = 30 s; for a
-  software failure on every replica, the fastest page alert's time to fire during a full outage;
+  software failure on every replica, the plan's time to page during a full outage (the alert
+  set's, planner.analysis.monitoring.alerts);
 - decide: 0 when the failover is automatic, else the SEV1 acknowledge time (5 min);
 - failover: 0 with a spare replica behind health checks; a replica promotion (120 s, the upper
   end of managed Postgres/MySQL failovers) for a replicated store; else the component's MTTR;
@@ -23,6 +24,7 @@ from planner.analysis.blast import Blast
 from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
+from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.recovery.backups import backups, reconciliation
 from planner.model import (
     DrStrategy,
@@ -137,16 +139,15 @@ def _scenario(
     )
 
 
-def _page_time(graph: Graph) -> float:
-    # the 14.4×/1h page during a 100 % outage fires after burn × (1 - SLO) × 1 h (≥ one 30 s eval)
-    budget = (100.0 - graph.spec.objective) / 100.0
-    return max(HEALTH_CHECK, 14.4 * budget * 3600.0)
+def plan(
+    graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms, alerts: Alerts
+) -> RecoverySection:
+    """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation.
 
-
-def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> RecoverySection:
-    """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation."""
+    Detection of a software failure on every replica is the alert set's time to page.
+    """
     scenarios: list[RecoveryScenario] = []
-    page = _page_time(graph)
+    page = alerts.time_to_page.value
     for name in sorted(graph.names):
         comp = graph.components[name]
         kind = KIND_DEFAULTS[comp.kind]
