@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from planner.analysis import availability, blast, mechanisms, recovery
+from planner.analysis import blast, mechanisms, recovery
 from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.monitoring.alerts import derive as derive_alerts
@@ -19,7 +19,7 @@ def plan(components: list[dict[str, Any]], **top: Any) -> RecoverySection:
     doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
     g = Graph(parse_spec(doc))
     alerts = derive_alerts(g.spec)
-    return recovery.plan(g, availability.model(g), blast.analyse(g), mechanisms.derive(g), alerts)
+    return recovery.plan(g, blast.analyse(g), mechanisms.derive(g), alerts)
 
 
 def scenario(section: RecoverySection, text: str) -> RecoveryScenario:

@@ -39,7 +39,7 @@ def _build(spec: SystemSpec) -> Plan:
     mech = mechanisms.derive(graph)
     fmea = failures.analyse(graph, modeled, radius, mech)
     alerts = derive_alerts(spec)
-    recov = recovery.plan(graph, modeled, radius, mech, alerts)
+    recov = recovery.plan(graph, radius, mech, alerts)
     period = alerts.period
     header = Header(
         system=spec.system,

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.facts import facts_of
 from planner.analysis.graph import Graph
 from planner.model import (
     AvailabilitySection,
@@ -98,25 +98,18 @@ class Modeled:
     source: Mapping[str, str]
 
 
+#: A component availability's source as the report names it.
+_SOURCE_LABEL = {
+    "declared": "declared",
+    "derived": "mtbf/mttr",
+    "catalog default": "catalog default",
+}
+
+
 def replica_availability(comp: Component) -> tuple[Figure, Figure, str]:
     """(per-replica availability in percent, MTTR in seconds, source of the figure)."""
-    defaults = KIND_DEFAULTS[comp.kind]
-    if comp.mtbf is not None and comp.mttr is not None:
-        value = comp.mtbf / (comp.mtbf + comp.mttr) * 100.0
-        per = Figure(
-            value, "%", "mtbf / (mtbf + mttr) × 100", {"mtbf_s": comp.mtbf, "mttr_s": comp.mttr}
-        )
-        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
-        return per, mttr, "mtbf/mttr"
-    if comp.mttr is not None:
-        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
-    else:
-        mttr = Figure(defaults.mttr, "s", "catalog default", {"kind": comp.kind})
-    if comp.availability is not None:
-        per = Figure(comp.availability, "%", "declared", {"component": comp.name})
-        return per, mttr, "declared"
-    per = Figure(defaults.availability, "%", "catalog default", {"kind": comp.kind})
-    return per, mttr, "catalog default"
+    facts = facts_of(comp)
+    return facts.availability, facts.mttr, _SOURCE_LABEL[facts.availability_source]
 
 
 def effective_availability(per_replica: float, replicas: int, min_healthy: int) -> Figure:
@@ -140,9 +133,12 @@ def model(graph: Graph) -> Modeled:
     source: dict[str, str] = {}
     for name in graph.names:
         comp = graph.components[name]
-        p, m, s = replica_availability(comp)
-        per[name], mttr[name], source[name] = p, m, s
-        eff[name] = effective_availability(p.value, comp.replicas, comp.min_healthy)
+        facts = graph.facts[name]
+        per[name], mttr[name] = facts.availability, facts.mttr
+        source[name] = _SOURCE_LABEL[facts.availability_source]
+        eff[name] = effective_availability(
+            facts.availability.value, comp.replicas, comp.min_healthy
+        )
     return Modeled(graph, per, eff, mttr, source)
 
 

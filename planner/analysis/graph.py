@@ -1,4 +1,5 @@
-"""The dependency graph of a spec, indexed once and shared by every analysis.
+"""The dependency graph of a spec, indexed once and shared by every analysis, with each
+component's resolved facts (`planner.analysis.facts`).
 
 Closures are memoised in reverse topological order (each component's closure is built from its
 targets' closures, never by a fresh walk), so planning stays near-linear in the size of the output.
@@ -11,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from planner.analysis.facts import ComponentFacts, resolve
 from planner.spec import Component, Dependency, SystemSpec
 
 
@@ -48,6 +50,8 @@ class Graph:
         self.spec = spec
         self.names: tuple[str, ...] = tuple(c.name for c in spec.components)
         self.components: dict[str, Component] = {c.name: c for c in spec.components}
+        #: each component's p50, p99, MTTR, warm-up and availability, resolved once
+        self.facts: dict[str, ComponentFacts] = resolve(spec.components)
         self.edges: dict[str, tuple[Edge, ...]] = {
             c.name: tuple(Edge(c.name, d) for d in c.dependencies) for c in spec.components
         }

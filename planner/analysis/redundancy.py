@@ -22,7 +22,6 @@ from planner.analysis.availability import (
     entry_availability_with,
     system_availability,
 )
-from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms, latency
 from planner.model import (
@@ -91,7 +90,7 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
                 for e in reach[name]
             )
         )
-        managed = KIND_DEFAULTS[comp.kind].managed
+        managed = graph.facts[name].managed
         placement = _placement(comp.zones, zones, n) if not managed else ()
         reached = chosen.value >= need
         how = (

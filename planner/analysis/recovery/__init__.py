@@ -19,9 +19,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from planner.analysis.availability import Modeled
 from planner.analysis.blast import Blast
-from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.monitoring.alerts import Alerts
@@ -139,9 +137,7 @@ def _scenario(
     )
 
 
-def plan(
-    graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms, alerts: Alerts
-) -> RecoverySection:
+def plan(graph: Graph, blast: Blast, mech: Mechanisms, alerts: Alerts) -> RecoverySection:
     """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation.
 
     Detection of a software failure on every replica is the alert set's time to page.
@@ -150,8 +146,9 @@ def plan(
     page = alerts.time_to_page.value
     for name in sorted(graph.names):
         comp = graph.components[name]
-        kind = KIND_DEFAULTS[comp.kind]
-        mttr = modeled.mttr[name].value
+        kind = graph.facts[name]
+        mttr = kind.mttr.value
+        warm_up = kind.warm_up.value
         spare = comp.replicas > comp.min_healthy
         replicated = comp.data is not None and comp.data.replication != "none"
         guarded = _guarded(mech, name)
@@ -173,7 +170,7 @@ def plan(
             ]
             scenarios.extend(_merge_same_targets(pair, f"{name} failure (callers fall back)"))
             if comp.data is not None and comp.data.stateful:
-                scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
+                scenarios.append(_data_loss(graph, comp, mttr, warm_up))
             continue
         # software: a bad version on every replica; rolled back by a person after the page
         scenarios.append(
@@ -185,7 +182,7 @@ def plan(
                 _rto(
                     page,
                     DECIDE_HUMAN,
-                    0.0 if kind.managed else kind.warm_up,
+                    0.0 if kind.managed else warm_up,
                     0.0,
                     "page alert, on-call decides, roll back"
                     if not kind.managed
@@ -200,7 +197,7 @@ def plan(
         )
         if replicated and comp.kind == "database":
             # a database's replicas are standbys: losing the primary means a promotion
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
+            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
             proc = "promote the replica, repoint clients, rebuild a new replica"
             spare = False
         elif spare:
@@ -212,12 +209,10 @@ def plan(
                 f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
             )
         elif replicated:
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
+            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
             proc = "promote the replica, repoint clients, rebuild a new replica"
         else:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, mttr, kind.warm_up, "restart or replace the only instance"
-            )
+            rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "restart or replace the only instance")
             proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
         scenarios.append(
             _scenario(
@@ -231,7 +226,7 @@ def plan(
             )
         )
         if comp.data is not None and comp.data.stateful:
-            scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
+            scenarios.append(_data_loss(graph, comp, mttr, warm_up))
     for row in blast.rows:
         if row.scope == "component":
             continue
@@ -245,8 +240,8 @@ def plan(
             proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
         else:
             comps = [graph.components[n] for n in down]
-            failover = max(modeled.mttr[c.name].value for c in comps)
-            warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
+            failover = max(graph.facts[c.name].mttr.value for c in comps)
+            warm = max(graph.facts[c.name].warm_up.value for c in comps)
             rto = _rto(
                 HEALTH_CHECK,
                 DECIDE_HUMAN,
@@ -261,7 +256,7 @@ def plan(
             _scenario(graph, f"{row.scope} {place} outage", row.scope, row.source, rto, rpo, proc)
         )
     if not any(c.regions for c in graph.components.values()):
-        scenarios.append(_region_loss(graph, modeled))
+        scenarios.append(_region_loss(graph))
     return RecoverySection(
         tuple(scenarios),
         strategy(graph),
@@ -312,10 +307,10 @@ def _data_loss(graph: Graph, comp: Component, mttr: float, warm: float) -> Recov
     )
 
 
-def _region_loss(graph: Graph, modeled: Modeled) -> RecoveryScenario:
+def _region_loss(graph: Graph) -> RecoveryScenario:
     comps = list(graph.components.values())
-    failover = max(modeled.mttr[c.name].value for c in comps)
-    warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
+    failover = max(graph.facts[c.name].mttr.value for c in comps)
+    warm = max(graph.facts[c.name].warm_up.value for c in comps)
     rto = _rto(
         HEALTH_CHECK,
         DECIDE_HUMAN,
@@ -411,8 +406,8 @@ def failover_steps(
     )
     primary = row.source
     comp = graph.components[primary]
-    mttr = comp.mttr if comp.mttr is not None else KIND_DEFAULTS[comp.kind].mttr
-    managed = KIND_DEFAULTS[comp.kind].managed
+    mttr = graph.facts[primary].mttr.value
+    managed = graph.facts[primary].managed
     recover = (
         f"the provider restores {primary} (typical MTTR {human(mttr)}); open a support case"
         if managed
