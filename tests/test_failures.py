@@ -15,7 +15,8 @@ from planner.spec import KINDS, parse_spec
 def analyse(components: list[dict[str, Any]], **top: Any) -> failures.Failures:
     doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
     g = Graph(parse_spec(doc))
-    return failures.analyse(g, availability.model(g), blast.analyse(g), mechanisms.derive(g))
+    mech = mechanisms.derive(g)
+    return failures.analyse(g, availability.model(g), blast.analyse(mech), mech)
 
 
 def by_name(result: failures.Failures) -> dict[tuple[str, str], Any]:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import resilience
-from planner.analysis import availability, blast, build_plan
+from planner.analysis import availability, blast, build_plan, mechanisms
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import worst_backoff
 from planner.document import plan_to_dict
@@ -79,9 +79,13 @@ def systems(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def _blast(g: Graph) -> blast.Blast:
+    return blast.analyse(mechanisms.derive(g))
+
+
 def modeled(doc: dict[str, Any]) -> tuple[float, float]:
     g = Graph(parse_spec(doc))
-    section = availability.analyse(g, availability.model(g))
+    section = availability.analyse(g, availability.model(g), mechanisms.derive(g))
     return section.current.value, section.with_mechanisms.value
 
 
@@ -125,8 +129,8 @@ def test_removing_a_fallback_never_shrinks_a_blast_radius(
     i, j = data.draw(st.sampled_from(edges))
     stripped = copy.deepcopy(doc)
     del stripped["components"][i]["dependencies"][j]["fallback"]
-    with_fallback = blast.analyse(Graph(parse_spec(doc))).by_source
-    without = blast.analyse(Graph(parse_spec(stripped))).by_source
+    with_fallback = _blast(Graph(parse_spec(doc))).by_source
+    without = _blast(Graph(parse_spec(stripped))).by_source
     for source, row in with_fallback.items():
         other = without[source]
         assert set(row.affected_with) <= set(other.affected_with)

@@ -19,7 +19,8 @@ def plan(components: list[dict[str, Any]], **top: Any) -> RecoverySection:
     doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
     g = Graph(parse_spec(doc))
     alerts = derive_alerts(g.spec)
-    return recovery.plan(g, blast.analyse(g), mechanisms.derive(g), alerts)
+    mech = mechanisms.derive(g)
+    return recovery.plan(g, blast.analyse(mech), mech, alerts)
 
 
 def scenario(section: RecoverySection, text: str) -> RecoveryScenario:

@@ -1,8 +1,9 @@
 """The analysis of a system spec: `build_plan(spec)` runs every stage, in the order below.
 
-The build order is the data path: the graph of the spec → the modelled components (availability)
-→ blast radius → mechanisms → failure modes → recovery → redundancy → monitoring. Each stage
-reads what earlier stages computed and never re-derives it. Same spec → same plan: every
+The build order (`_build`) is the data path: the graph of the spec with each component's facts
+→ the alert set (SLO period, burn-rate alerts, time to page) → mechanisms (what the plan does on
+each edge) → availability → blast radius → failure modes → recovery → redundancy → monitoring.
+Each stage reads what earlier stages computed and never re-derives it. Same spec → same plan: every
 collection is built in sorted order, nothing depends on time or randomness.
 `planner.document.plan_to_dict` turns the plan into the JSON/YAML document.
 """
@@ -32,13 +33,13 @@ def build_plan(spec: SystemSpec) -> Plan:
 
 
 def _build(spec: SystemSpec) -> Plan:
-    graph = Graph(spec)
+    graph = Graph(spec)  # with each component's facts, resolved once
+    alerts = derive_alerts(spec)  # the SLO period, burn-rate alerts and time to page
+    mech = mechanisms.derive(graph)  # what the plan does on each edge
     modeled = availability.model(graph)
-    avail = availability.analyse(graph, modeled)
-    radius = blast.analyse(graph)
-    mech = mechanisms.derive(graph)
+    avail = availability.analyse(graph, modeled, mech)
+    radius = blast.analyse(mech)
     fmea = failures.analyse(graph, modeled, radius, mech)
-    alerts = derive_alerts(spec)
     recov = recovery.plan(graph, radius, mech, alerts)
     period = alerts.period
     header = Header(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from planner.analysis.facts import facts_of
 from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import Mechanisms
 from planner.model import (
     AvailabilitySection,
     Cap,
@@ -155,7 +156,7 @@ def entry_availability(graph: Graph, effective: Mapping[str, float], entry: str)
     return _product([effective[name] for name in members])
 
 
-def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry: str) -> float:
+def entry_availability_with(mech: Mechanisms, effective: Mapping[str, float], entry: str) -> float:
     """The entry's availability (fraction) once the plan's fallbacks are wired.
 
     The mandatory part (edges without a fallback) is a serial product. Each hard edge with a
@@ -164,14 +165,15 @@ def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry:
     given those are up — so a shared dependency is never counted twice and wiring a fallback
     can only raise the figure. A free-text fallback always answers: factor 1.
     """
-    members = {entry, *graph.mandatory_closure(entry)}
+    graph = mech.graph
+    members = {entry, *mech.mandatory_closure(entry)}
     factors = [effective[name] for name in members]
     counted = set(members)
     for name in sorted(members):
         for edge in graph.edges[name]:
-            if not edge.hard or not edge.degrades:
+            if not edge.hard or not mech.degrades(edge):
                 continue
-            fallback = graph.fallback_of(edge)
+            fallback = mech.fallback_component(edge)
             if fallback is None:
                 continue  # a soft edge or a free-text fallback: the caller answers anyway
             primary_set = ({edge.target} | graph.hard_closure(edge.target)) - counted
@@ -183,17 +185,22 @@ def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry:
     return _product(factors)
 
 
-def system_availability(graph: Graph, effective: Mapping[str, float], *, with_: bool) -> float:
-    """Traffic-weighted availability (fraction) over the entry points."""
-    fn = entry_availability_with if with_ else entry_availability
-    return math.fsum(share * fn(graph, effective, e) for e, share in graph.entry_shares.items())
+def system_availability(
+    graph: Graph, effective: Mapping[str, float], with_: Mechanisms | None = None
+) -> float:
+    """Traffic-weighted availability (fraction) over the entry points (with the plan's fallbacks
+    when `with_` gives the plan's mechanisms)."""
+    shares = graph.entry_shares.items()
+    if with_ is None:
+        return math.fsum(share * entry_availability(graph, effective, e) for e, share in shares)
+    return math.fsum(share * entry_availability_with(with_, effective, e) for e, share in shares)
 
 
 def _fractions(figures: Mapping[str, Figure]) -> dict[str, float]:
     return {name: fig.value / 100.0 for name, fig in figures.items()}
 
 
-def analyse(graph: Graph, modeled: Modeled) -> AvailabilitySection:
+def analyse(graph: Graph, modeled: Modeled, mech: Mechanisms) -> AvailabilitySection:
     """Downtime table, modeled availability as specified and with the plan, and the caps."""
     spec = graph.spec
     target_value = spec.objective
@@ -208,7 +215,7 @@ def analyse(graph: Graph, modeled: Modeled) -> AvailabilitySection:
     for entry, share in sorted(graph.entry_shares.items()):
         members = sorted({entry, *graph.hard_closure(entry)})
         now = entry_availability(graph, eff, entry) * 100.0
-        later = entry_availability_with(graph, eff, entry) * 100.0
+        later = entry_availability_with(mech, eff, entry) * 100.0
         inputs: dict[str, float | int | str] = {
             f"A[{m}]": modeled.effective[m].value for m in members
         }

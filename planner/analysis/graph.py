@@ -64,7 +64,6 @@ class Graph:
         self.order: tuple[str, ...] = self._topological()  # dependencies before their callers
         self.rps: dict[str, float | None] = self._traffic()
         self._closure: dict[str, frozenset[str]] = {}
-        self._mandatory: dict[str, frozenset[str]] = {}
 
     # -- structure -----------------------------------------------------------------------------
 
@@ -125,16 +124,11 @@ class Graph:
     def hard_closure(self, name: str) -> frozenset[str]:
         """Every component `name` transitively needs over hard edges (itself excluded)."""
         if not self._closure:
-            self._closure = self._build(lambda e: e.hard)
+            self._closure = self.closures(lambda e: e.hard)
         return self._closure[name]
 
-    def mandatory_closure(self, name: str) -> frozenset[str]:
-        """Like `hard_closure`, but edges the plan gives a fallback are not followed."""
-        if not self._mandatory:
-            self._mandatory = self._build(lambda e: e.hard and not e.degrades)
-        return self._mandatory[name]
-
-    def _build(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
+    def closures(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
+        """Every component's transitive targets over the edges where `follow` holds."""
         closure: dict[str, frozenset[str]] = {}
         empty: frozenset[str] = frozenset()
         for name in self.order:

@@ -61,10 +61,11 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
         if modeled.effective[name].value >= need:
             continue
         # what the users entering through it get with the plan's fallbacks, the worst entry first
-        with_plan = {e: 100.0 * entry_availability_with(graph, eff, e) for e in reach[name]}
+        with_plan = {e: 100.0 * entry_availability_with(mech, eff, e) for e in reach[name]}
         worst = min(reach[name], key=lambda e: (with_plan[e], e))
-        fallbacks = tuple(sorted({e.dep.fallback for e in graph.callers[name] if e.dep.fallback}))
-        bypassed = all(name not in graph.mandatory_closure(e) for e in reach[name])
+        plans = mech.by_target.get(name, ())
+        fallbacks = tuple(sorted({p.fallback for p in plans if p.fallback}))
+        bypassed = all(name not in mech.mandatory_closure(e) for e in reach[name])
         if fallbacks and bypassed and with_plan[worst] >= target:
             covered.append(_covered(name, fallbacks, worst, with_plan[worst], modeled, target))
             continue
@@ -136,7 +137,7 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
             )
         )
     # a fallback standing in for replicas only counts with the fallbacks wired
-    achievable = system_availability(graph, improved, with_=bool(covered)) * 100.0
+    achievable = system_availability(graph, improved, mech if covered else None) * 100.0
     return RedundancySection(
         tuple(proposals),
         _isolation(graph, mech),

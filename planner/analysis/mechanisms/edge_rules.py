@@ -38,8 +38,9 @@ class EdgePlan:
     deadline: Figure
     max_attempts: int
     has_breaker: bool
-    has_fallback: bool
-    fallback: str | None
+    has_fallback: bool  # the edge degrades instead of failing: a fallback, or a soft edge
+    fallback: str | None  # the declared fallback: a component or a free-text answer
+    fallback_component: str | None  # the component the fallback calls (None: free text / none)
     rate_limited: bool
     bulkhead: int | None
     trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
@@ -147,6 +148,7 @@ class _EdgeRules:
             True,
             self.edge.degrades,
             self.edge.dep.fallback,
+            self.fallback,
             limited,
             bulkhead,
             trip,
