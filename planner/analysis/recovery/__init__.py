@@ -25,6 +25,7 @@ from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.recovery.backups import backups, reconciliation
 from planner.model import (
+    BlastRow,
     DrStrategy,
     FailoverStep,
     Figure,
@@ -142,119 +143,13 @@ def plan(graph: Graph, blast: Blast, mech: Mechanisms, alerts: Alerts) -> Recove
 
     Detection of a software failure on every replica is the alert set's time to page.
     """
-    scenarios: list[RecoveryScenario] = []
     page = alerts.time_to_page.value
+    scenarios: list[RecoveryScenario] = []
     for name in sorted(graph.names):
-        comp = graph.components[name]
-        kind = graph.facts[name]
-        mttr = kind.mttr.value
-        warm_up = kind.warm_up.value
-        spare = comp.replicas > comp.min_healthy
-        replicated = comp.data is not None and comp.data.replication != "none"
-        guarded = _guarded(mech, name)
-        if guarded is not None:
-            # every caller falls back: users get degraded answers as soon as the breakers open,
-            # whatever the component's own repair takes
-            pair = [
-                _scenario(
-                    graph,
-                    f"{name} {what} (callers fall back)",
-                    disruption,  # type: ignore[arg-type]
-                    name,
-                    _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
-                    Figure(0.0, "s", "the fallback loses no data", {}),
-                    f"breakers open within {human(guarded)} and serve the fallback;"
-                    f" {name} is repaired in the background (MTTR {human(mttr)})",
-                )
-                for disruption, what in (("software", "software failure"), ("host", "outage"))
-            ]
-            scenarios.extend(_merge_same_targets(pair, f"{name} failure (callers fall back)"))
-            if comp.data is not None and comp.data.stateful:
-                scenarios.append(_data_loss(graph, comp, mttr, warm_up))
-            continue
-        # software: a bad version on every replica; rolled back by a person after the page
-        scenarios.append(
-            _scenario(
-                graph,
-                f"{name} bad deploy / software failure",
-                "software",
-                name,
-                _rto(
-                    page,
-                    DECIDE_HUMAN,
-                    0.0 if kind.managed else warm_up,
-                    0.0,
-                    "page alert, on-call decides, roll back"
-                    if not kind.managed
-                    else "page alert, on-call switches to the fallback or waits for the provider",
-                ),
-                Figure(0.0, "s", "a rollback loses no data", {}),
-                "provider incident: fall back and follow the provider's status page"
-                if kind.managed
-                else "roll back to the previous version (canary first);"
-                " verify with the burn-rate alerts",
-            )
-        )
-        if replicated and comp.kind == "database":
-            # a database's replicas are standbys: losing the primary means a promotion
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
-            proc = "promote the replica, repoint clients, rebuild a new replica"
-            spare = False
-        elif spare:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, 0.0, 0.0, "health checks remove the instance; spares serve"
-            )
-            proc = (
-                f"health checks drop the failed instance; {comp.replicas - 1} of"
-                f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
-            )
-        elif replicated:
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
-            proc = "promote the replica, repoint clients, rebuild a new replica"
-        else:
-            rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "restart or replace the only instance")
-            proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
-        scenarios.append(
-            _scenario(
-                graph,
-                f"{name} host failure",
-                "host",
-                name,
-                rto,
-                _rpo(comp) if not spare else Figure(0.0, "s", "spare replica holds the data", {}),
-                proc,
-            )
-        )
-        if comp.data is not None and comp.data.stateful:
-            scenarios.append(_data_loss(graph, comp, mttr, warm_up))
-    for row in blast.rows:
-        if row.scope == "component":
-            continue
-        place = row.source.split(":", 1)[1]
-        down = row.affected
-        if not down:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, 0.0, 0.0, "every component keeps enough replicas elsewhere"
-            )
-            rpo = Figure(0.0, "s", "replicas elsewhere hold the data", {})
-            proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
-        else:
-            comps = [graph.components[n] for n in down]
-            failover = max(graph.facts[c.name].mttr.value for c in comps)
-            warm = max(graph.facts[c.name].warm_up.value for c in comps)
-            rto = _rto(
-                HEALTH_CHECK,
-                DECIDE_HUMAN,
-                failover,
-                warm,
-                f"rebuild {', '.join(down)} outside {row.scope} {place}",
-            )
-            rpos = [_rpo(c) for c in comps]
-            rpo = max(rpos, key=lambda f: f.value)
-            proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
-        scenarios.append(
-            _scenario(graph, f"{row.scope} {place} outage", row.scope, row.source, rto, rpo, proc)
-        )
+        scenarios.extend(_component_scenarios(graph, mech, name, page))
+    scenarios.extend(
+        _placement_scenario(graph, row) for row in blast.rows if row.scope != "component"
+    )
     if not any(c.regions for c in graph.components.values()):
         scenarios.append(_region_loss(graph))
     return RecoverySection(
@@ -263,6 +158,119 @@ def plan(graph: Graph, blast: Blast, mech: Mechanisms, alerts: Alerts) -> Recove
         backups(graph),
         failover_steps(graph, blast, mech, page),
         reconciliation(graph),
+    )
+
+
+def _component_scenarios(
+    graph: Graph, mech: Mechanisms, name: str, page: float
+) -> list[RecoveryScenario]:
+    """A component's software, host and data-loss scenarios (one merged row when guarded)."""
+    comp = graph.components[name]
+    facts = graph.facts[name]
+    mttr, warm_up = facts.mttr.value, facts.warm_up.value
+    guarded = _guarded(mech, name)
+    if guarded is not None:
+        # every caller falls back: users get degraded answers as soon as the breakers open,
+        # whatever the component's own repair takes
+        pair = [
+            _scenario(
+                graph,
+                f"{name} {what} (callers fall back)",
+                disruption,  # type: ignore[arg-type]
+                name,
+                _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
+                Figure(0.0, "s", "the fallback loses no data", {}),
+                f"breakers open within {human(guarded)} and serve the fallback;"
+                f" {name} is repaired in the background (MTTR {human(mttr)})",
+            )
+            for disruption, what in (("software", "software failure"), ("host", "outage"))
+        ]
+        out = _merge_same_targets(pair, f"{name} failure (callers fall back)")
+    else:
+        out = [_software_failure(graph, name, page), _host_failure(graph, name)]
+    if comp.data is not None and comp.data.stateful:
+        out.append(_data_loss(graph, comp, mttr, warm_up))
+    return out
+
+
+def _software_failure(graph: Graph, name: str, page: float) -> RecoveryScenario:
+    """A bad version on every replica: rolled back by a person after the page."""
+    facts = graph.facts[name]
+    managed = facts.managed
+    return _scenario(
+        graph,
+        f"{name} bad deploy / software failure",
+        "software",
+        name,
+        _rto(
+            page,
+            DECIDE_HUMAN,
+            0.0 if managed else facts.warm_up.value,
+            0.0,
+            "page alert, on-call switches to the fallback or waits for the provider"
+            if managed
+            else "page alert, on-call decides, roll back",
+        ),
+        Figure(0.0, "s", "a rollback loses no data", {}),
+        "provider incident: fall back and follow the provider's status page"
+        if managed
+        else "roll back to the previous version (canary first); verify with the burn-rate alerts",
+    )
+
+
+def _host_failure(graph: Graph, name: str) -> RecoveryScenario:
+    """One instance lost: spares serve, a replica is promoted, or the only one is replaced."""
+    comp = graph.components[name]
+    mttr, warm_up = graph.facts[name].mttr.value, graph.facts[name].warm_up.value
+    spare = comp.replicas > comp.min_healthy
+    replicated = comp.data is not None and comp.data.replication != "none"
+    if replicated and (comp.kind == "database" or not spare):
+        # a database's replicas are standbys: losing the primary means a promotion
+        rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
+        proc = "promote the replica, repoint clients, rebuild a new replica"
+        spare = False
+    elif spare:
+        rto = _rto(HEALTH_CHECK, 0.0, 0.0, 0.0, "health checks remove the instance; spares serve")
+        proc = (
+            f"health checks drop the failed instance; {comp.replicas - 1} of"
+            f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
+        )
+    else:
+        rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "restart or replace the only instance")
+        proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
+    rpo = _rpo(comp) if not spare else Figure(0.0, "s", "spare replica holds the data", {})
+    return _scenario(graph, f"{name} host failure", "host", name, rto, rpo, proc)
+
+
+def _placement_scenario(graph: Graph, row: BlastRow) -> RecoveryScenario:
+    """A zone or region outage: drained, or what it takes down rebuilt elsewhere."""
+    place = row.source.split(":", 1)[1]
+    down = row.affected
+    if not down:
+        rto = _rto(HEALTH_CHECK, 0.0, 0.0, 0.0, "every component keeps enough replicas elsewhere")
+        rpo = Figure(0.0, "s", "replicas elsewhere hold the data", {})
+        proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
+    else:
+        comps = [graph.components[n] for n in down]
+        failover = max(graph.facts[c.name].mttr.value for c in comps)
+        warm = max(graph.facts[c.name].warm_up.value for c in comps)
+        rto = _rto(
+            HEALTH_CHECK,
+            DECIDE_HUMAN,
+            failover,
+            warm,
+            f"rebuild {', '.join(down)} outside {row.scope} {place}",
+        )
+        rpo = max((_rpo(c) for c in comps), key=lambda f: f.value)
+        proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
+    return _scenario(
+        graph,
+        f"{row.scope} {place} outage",
+        row.scope,  # type: ignore[arg-type]
+        row.source,
+        rto,
+        rpo,
+        proc,
     )
 
 
