@@ -88,8 +88,14 @@ class FailureMode:
     users_impacted: Figure  # percent of users, without mechanisms
     users_impacted_with: Figure  # percent of users, with the planned mechanisms
     mechanisms: tuple[str, ...]  # "policy: mechanism" entries that contain it
-    mitigation: str  # what contains it, or "no runtime mechanism: <why>"
+    contained: bool  # a runtime mechanism of the plan contains it
+    mitigation: str  # what contains it, or (not contained) why no runtime mechanism does
     silent: bool = False  # succeeds at the transport level (HTTP 200) with wrong or stale content
+
+    @property
+    def containment(self) -> str:
+        """The mitigation as a sentence: "no runtime mechanism: <why>" when not contained."""
+        return self.mitigation if self.contained else f"no runtime mechanism: {self.mitigation}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,13 +207,14 @@ def _parse_at(text: str | None) -> Any:
         raise PlannerError(f"--at: {exc}") from None
 
 
-def measure_into(plan: Any, args: argparse.Namespace) -> Any:
+def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
     """`plan` with its SLA section and "Current" measured from `args.prometheus` (first SLO)."""
+    from planner.slo.definition import definitions_from_spec
     from planner.slo.sla import measure_all, with_measurement
     from planner.urls import check_url
 
     check_url(args.prometheus, "--prometheus")
-    slos = _definitions(args.spec)
+    slos = definitions_from_spec(spec, args.spec)
     (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, _parse_at(args.at)))
     return with_measurement(plan, section)
 
@@ -225,20 +226,14 @@ def _definitions(spec_path: str) -> Any:
     return definitions_from_spec(load_spec(spec_path), spec_path)
 
 
-def _rule_links(spec_path: str, slos: Any, base_url: str | None) -> Any:
+def _rule_links(spec: Any, slos: Any, base_url: str | None) -> Any:
     """(service, SLO) → the runbook and failure modes its alerts link (from the plan)."""
+    from planner.analysis import build_plan
     from planner.slo.links import alert_links, check_base_url
     from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
 
     base = check_base_url(base_url) if base_url is not None else DEFAULT_RUNBOOK_BASE_URL
-    return alert_links(_load_plan(spec_path).monitoring.runbooks, slos, base)
-
-
-def _load_plan(spec_path: str) -> Any:
-    from planner.analysis import build_plan
-    from planner.spec import load_spec
-
-    return build_plan(load_spec(spec_path))
+    return alert_links(build_plan(spec).monitoring.runbooks, slos, base)
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
@@ -265,8 +260,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         )
     namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
     labels = interop.parse_labels(args.label)
-    slos = _definitions(args.spec)
-    links = _rule_links(args.spec, slos, args.runbook_base_url)
+    from planner.slo.definition import definitions_from_spec
+    from planner.spec import load_spec
+
+    spec = load_spec(args.spec)  # read once: the rules, their SLOs and the runbooks agree
+    slos = definitions_from_spec(spec, args.spec)
+    links = _rule_links(spec, slos, args.runbook_base_url)
     warnings: list[str] = []
     if fmt == "sloth":
         rules_text = interop.to_yaml(
@@ -325,8 +324,10 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
     labels = interop.parse_labels(args.label)
     selector = interop.parse_labels(args.grafana_selector or ["dashboards=grafana"])
-    spec = load_spec(args.spec)
-    board = dash.build_dashboard(spec, _definitions(args.spec))
+    from planner.slo.definition import definitions_from_spec
+
+    spec = load_spec(args.spec)  # read once: the dashboard and its SLOs come from the same spec
+    board = dash.build_dashboard(spec, definitions_from_spec(spec, args.spec))
     if fmt == "json":
         text = json.dumps(board, indent=2)
     elif fmt == "configmap":
