@@ -6,9 +6,7 @@ and what was expected; unknown keys are errors so that a typo never silently cha
 
 from __future__ import annotations
 
-import functools
 import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -27,6 +25,7 @@ from pydantic import (
 )
 
 from planner.errors import SpecError
+from planner.inputs import STDIN, read_text
 from planner.units import parse_duration
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "SystemSpec",
     "load_spec",
     "parse_spec",
-    "spec_json_schema",
 ]
 
 #: Tier name → availability objective in percent (the seed's reliability targets).
@@ -479,38 +477,6 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
 #: libyaml's loader when PyYAML was built with it (about ten times faster on large specs), else
 #: the pure-Python one; both report the same line and column for a syntax error.
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def spec_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of `system.yaml`, for editors (yaml-language-server)."""
-    schema = SystemSpec.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "reliability-os system spec (system.yaml)",
-        **{k: v for k, v in schema.items() if k != "title"},
-    }
-
-
-#: `-` as a spec path: standard input, read once per process (a command may load the spec twice).
-STDIN = "-"
-
-
-@functools.cache
-def read_stdin() -> bytes:
-    """Standard input, read once; later calls return the same bytes."""
-    return sys.stdin.buffer.read()
-
-
-def read_text(path: str | Path, what: str = "the spec") -> str:
-    """The UTF-8 text at `path` (`-`: standard input); SpecError naming the file otherwise."""
-    source = "<stdin>" if str(path) == STDIN else str(path)
-    try:
-        raw = read_stdin() if str(path) == STDIN else Path(path).read_bytes()
-        return raw.decode("utf-8")
-    except OSError as exc:
-        raise SpecError(f"{source}: cannot read {what} ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{source}: {what} is not UTF-8 text") from None
 
 
 def load_spec(path: str | Path) -> SystemSpec:

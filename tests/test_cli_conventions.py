@@ -17,7 +17,8 @@ import yaml
 from planner.cli import build_parser, main
 from planner.cli.completion import bash_script, zsh_script
 from planner.cli.style import painter, use_colour
-from planner.spec import read_stdin, spec_json_schema
+from planner.cli.validate import spec_json_schema
+from planner.inputs import read_stdin
 from resilience.config import plan_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent

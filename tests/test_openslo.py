@@ -12,7 +12,8 @@ import yaml
 
 from planner.cli import main
 from planner.slo.definition import definitions_from_spec
-from planner.slo.openslo import MAX_BYTES, MAX_DEPTH, export_openslo
+from planner.slo.importer import MAX_BYTES, MAX_DEPTH
+from planner.slo.openslo import export_openslo
 from planner.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -130,7 +130,8 @@ def _allow_hint(urls: Iterable[str]) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from chaos.experiment import load_experiment
     from chaos.hosts import AllowedHosts
-    from chaos.runner import format_verdict, run_experiment
+    from chaos.runner import run_experiment
+    from chaos.verdict import format_verdict
 
     experiment = load_experiment(args.experiment)
     result = asyncio.run(
@@ -185,7 +186,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = chaos.add_subparsers(dest="chaos_command", metavar="ACTION", required=True)
+    _register_generate(commands)
+    _register_run(commands)
+    _register_export(commands)
 
+
+def _register_generate(commands: Any) -> None:
     gen = commands.add_parser(
         "generate",
         help="one experiment per P1/P2 failure mode of the plan",
@@ -222,6 +228,8 @@ def register(subparsers: Any) -> None:
     )
     gen.set_defaults(func=_cmd_generate)
 
+
+def _register_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run an experiment; exit 1 when the hypothesis did not hold",
@@ -253,6 +261,8 @@ def register(subparsers: Any) -> None:
     _token_env_argument(run, "the admin token")
     run.set_defaults(func=_cmd_run)
 
+
+def _register_export(commands: Any) -> None:
     export = commands.add_parser(
         "export",
         help="the experiment in Chaos Toolkit's JSON format",

@@ -78,7 +78,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from planner.cli.output import write_output
     from planner.errors import PlannerError
-    from planner.slo.openslo import import_documents, load_documents
+    from planner.slo.importer import import_documents, load_documents
     from planner.spec import parse_spec
 
     if args.files.count("-") > 1:

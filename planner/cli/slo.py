@@ -61,6 +61,13 @@ exit codes: 0 ok, 1 a target is breached (with --check), 2 bad input or an unrea
 
 def register(subparsers: Any) -> None:
     """Add the rules, sla and dashboard subcommands to the `reliability` parser."""
+    _register_rules(subparsers)
+    _register_sla(subparsers)
+    _register_dashboard(subparsers)
+    _extend_plan(subparsers)
+
+
+def _register_rules(subparsers: Any) -> None:
     rules = subparsers.add_parser(
         "rules",
         help="Prometheus recording + alerting rules for the spec's SLOs",
@@ -120,6 +127,8 @@ def register(subparsers: Any) -> None:
     )
     rules.set_defaults(func=_cmd_rules)
 
+
+def _register_sla(subparsers: Any) -> None:
     sla = subparsers.add_parser(
         "sla",
         help="SLA tracking: actual availability vs target from Prometheus or /metrics",
@@ -143,6 +152,8 @@ def register(subparsers: Any) -> None:
     sla.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     sla.set_defaults(func=_cmd_sla)
 
+
+def _register_dashboard(subparsers: Any) -> None:
     dashboard = subparsers.add_parser(
         "dashboard",
         help="Grafana dashboard JSON for the spec's SLOs and resilience metrics",
@@ -182,6 +193,8 @@ def register(subparsers: Any) -> None:
     )
     dashboard.set_defaults(func=_cmd_dashboard)
 
+
+def _extend_plan(subparsers: Any) -> None:
     # `reliability plan SPEC --prometheus URL`: the plan's SLA section and "Current" measured.
     plan = subparsers.choices.get("plan")
     if plan is not None:

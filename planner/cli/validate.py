@@ -12,7 +12,7 @@ import yaml
 from planner.cli.output import write_output
 from planner.errors import PlannerError
 
-__all__ = ["register"]
+__all__ = ["register", "spec_json_schema"]
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
 def _read_document(path: str) -> object:
     """Parse a YAML or JSON file (`-`: stdin) for `validate` to tell a spec from a plan."""
     if path == "-":
-        from planner.spec import read_text
+        from planner.inputs import read_text
 
         text = read_text(path, "the file")
         path = _shown(path)
@@ -116,10 +116,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     )
 
 
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `system.yaml`, for editors (yaml-language-server)."""
+    from planner.spec import SystemSpec
+
+    schema = SystemSpec.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "reliability-os system spec (system.yaml)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     if args.spec:
-        from planner.spec import spec_json_schema
-
         schema = spec_json_schema()
     else:
         from resilience.config import plan_json_schema

@@ -304,6 +304,81 @@ def _warnings(slo: SloDefinition, windows: Sequence[BurnWindow]) -> list[str]:
     return out
 
 
+def _sloth_metadata(slo: SloDefinition, compat: Compat) -> list[dict[str, Any]]:
+    """`slo:time_period:days` and `sloth_slo_info`, which Sloth's dashboards read."""
+    days = f"vector({_num(slo.rule_period_seconds / 86400)})"
+    return [
+        _record("slo:time_period:days", days, slo, compat),
+        _record(
+            "sloth_slo_info",
+            "vector(1)",
+            slo,
+            compat,
+            sloth_mode="reliability-os",
+            sloth_objective=_num(slo.objective),
+            sloth_spec="prometheus/v1",
+        ),
+    ]
+
+
+def _main_rules(
+    slo: SloDefinition, min_errors: int, link: AlertLinks, compat: Compat
+) -> list[dict[str, Any]]:
+    """The SLO's windowed ratios, error counts, objective, budget, burn rate and alerts."""
+    windows = burn_windows(slo.rule_period_seconds)
+    budget = _num(slo.budget)
+    rules: list[dict[str, Any]] = []
+    for seconds in RATIO_WINDOWS:
+        w = prom_duration(seconds)
+        ratio = error_ratio_expr(slo, w)
+        label = _window_label(w, compat)
+        rules.append(_record(f"slo:sli_error:ratio_rate{w}", ratio, slo, compat, **label))
+    for seconds in sorted({w.long for w in windows}):
+        w = prom_duration(seconds)
+        rules.append(_record(f"slo:sli_errors:increase{w}", error_count_expr(slo, w), slo, compat))
+    objective = f"vector({_num(slo.objective / 100)})"
+    rules.append(_record("slo:objective:ratio", objective, slo, compat))
+    rules.append(_record("slo:error_budget:ratio", f"vector({budget})", slo, compat))
+    if compat == "sloth":
+        rules.extend(_sloth_metadata(slo, compat))
+    if slo.dependencies:
+        name = f"slo:dependency_error:ratio_rate{DEPENDENCY_WINDOW}"
+        rules.append(_record(name, dependency_ratio_expr(slo, DEPENDENCY_WINDOW), slo, compat))
+    burn_now = f"{_ratio('5m', slo, compat)} / {budget}"
+    rules.append(_record("slo:current_burn_rate:ratio", burn_now, slo, compat))
+    for severity in ("page", "ticket"):
+        chosen = [w for w in windows if w.severity == severity]
+        rules.append(_alert(slo, severity, chosen, min_errors, link, compat))
+    return rules
+
+
+def _period_rules(slo: SloDefinition, compat: Compat) -> list[dict[str, Any]]:
+    """The period's ratio, burn rate and budget remaining (their own, slower group)."""
+    period = prom_duration(slo.rule_period_seconds)
+    budget = _num(slo.budget)
+    return [
+        _record(
+            f"slo:sli_error:ratio_rate{period}",
+            error_ratio_expr(slo, period),
+            slo,
+            compat,
+            **_window_label(period, compat),
+        ),
+        _record(
+            "slo:period_burn_rate:ratio",
+            f"{_ratio(period, slo, compat)} / {budget}",
+            slo,
+            compat,
+        ),
+        _record(
+            "slo:period_error_budget_remaining:ratio",
+            f"1 - slo:period_burn_rate:ratio{slo.selector_labels}",
+            slo,
+            compat,
+        ),
+    ]
+
+
 def build_rules(
     slos: Sequence[SloDefinition],
     *,
@@ -331,89 +406,21 @@ def build_rules(
     groups: list[dict[str, Any]] = []
     warnings: list[str] = []
     for slo in slos:
-        windows = burn_windows(slo.rule_period_seconds)
-        sel = slo.selector_labels
-        budget = _num(slo.budget)
-        rules: list[dict[str, Any]] = []
-        for seconds in RATIO_WINDOWS:
-            w = prom_duration(seconds)
-            rules.append(
-                _record(
-                    f"slo:sli_error:ratio_rate{w}",
-                    error_ratio_expr(slo, w),
-                    slo,
-                    compat,
-                    **_window_label(w, compat),
-                )
-            )
-        for seconds in sorted({w.long for w in windows}):
-            w = prom_duration(seconds)
-            rules.append(
-                _record(f"slo:sli_errors:increase{w}", error_count_expr(slo, w), slo, compat)
-            )
-        objective = f"vector({_num(slo.objective / 100)})"
-        rules.append(_record("slo:objective:ratio", objective, slo, compat))
-        rules.append(_record("slo:error_budget:ratio", f"vector({budget})", slo, compat))
-        if compat == "sloth":
-            days = f"vector({_num(slo.rule_period_seconds / 86400)})"
-            rules.append(_record("slo:time_period:days", days, slo, compat))
-            rules.append(
-                _record(
-                    "sloth_slo_info",
-                    "vector(1)",
-                    slo,
-                    compat,
-                    sloth_mode="reliability-os",
-                    sloth_objective=_num(slo.objective),
-                    sloth_spec="prometheus/v1",
-                )
-            )
-        if slo.dependencies:
-            rules.append(
-                _record(
-                    f"slo:dependency_error:ratio_rate{DEPENDENCY_WINDOW}",
-                    dependency_ratio_expr(slo, DEPENDENCY_WINDOW),
-                    slo,
-                    compat,
-                )
-            )
-        burn_now = f"{_ratio('5m', slo, compat)} / {budget}"
-        rules.append(_record("slo:current_burn_rate:ratio", burn_now, slo, compat))
         link = (links or {}).get((slo.service, slo.name), AlertLinks(DEFAULT_RUNBOOK_BASE_URL))
-        for severity in ("page", "ticket"):
-            chosen = [w for w in windows if w.severity == severity]
-            rules.append(_alert(slo, severity, chosen, min_errors, link, compat))
-        groups.append({"name": f"slo-{slo.service}-{slo.name}", "rules": rules})
-
-        period = prom_duration(slo.rule_period_seconds)
+        groups.append(
+            {
+                "name": f"slo-{slo.service}-{slo.name}",
+                "rules": _main_rules(slo, min_errors, link, compat),
+            }
+        )
         groups.append(
             {
                 "name": f"slo-{slo.service}-{slo.name}-period",
                 "interval": PERIOD_GROUP_INTERVAL,
-                "rules": [
-                    _record(
-                        f"slo:sli_error:ratio_rate{period}",
-                        error_ratio_expr(slo, period),
-                        slo,
-                        compat,
-                        **_window_label(period, compat),
-                    ),
-                    _record(
-                        "slo:period_burn_rate:ratio",
-                        f"{_ratio(period, slo, compat)} / {budget}",
-                        slo,
-                        compat,
-                    ),
-                    _record(
-                        "slo:period_error_budget_remaining:ratio",
-                        f"1 - slo:period_burn_rate:ratio{sel}",
-                        slo,
-                        compat,
-                    ),
-                ],
+                "rules": _period_rules(slo, compat),
             }
         )
-        warnings.extend(_warnings(slo, windows))
+        warnings.extend(_warnings(slo, burn_windows(slo.rule_period_seconds)))
     return RuleFile(tuple(groups), tuple(warnings))
 
 
