@@ -3,6 +3,7 @@ SLO field the spec models, Sloth specs import too, and what cannot be kept is sa
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,20 @@ def test_export_documents_are_openslo_v1() -> None:
     ]
     assert conditions[0]["condition"]["lookbackWindow"] == "1h"
     assert conditions[0]["condition"]["alertAfter"] == "5m"
+
+
+def test_long_names_keep_the_alert_policies_apart() -> None:
+    slo = definitions_from_spec(load_spec(SHOP))[0]
+    long = dataclasses.replace(slo, name="x" * 70)
+    docs = export_openslo([long])
+    names = [d["metadata"]["name"] for d in docs if d["kind"] == "AlertPolicy"]
+    assert len(set(names)) == 4 and all(len(n) <= 63 for n in names)
+    assert [n.rsplit("-", 2)[1:] for n in names] == [
+        ["page", "1h"],
+        ["page", "6h"],
+        ["ticket", "1d"],
+        ["ticket", "3d"],
+    ]
 
 
 @pytest.mark.parametrize("period", ["30d", "calendar_month"])

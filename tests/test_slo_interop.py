@@ -264,6 +264,7 @@ def test_k8s_names() -> None:
         (["--format", "sloth", "--compat", "sloth"], "--compat: only for --format prometheus"),
         (["--runbook-base-url", "ftp://x/"], "--runbook-base-url: invalid URL 'ftp://x/'"),
         (["--runbook-base-url", "a b"], "--runbook-base-url: expected a URL or a path"),
+        (["--format", "pyrra", "--runbook-base-url", "x/"], "Pyrra's ServiceLevelObjective sets"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(

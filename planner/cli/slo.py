@@ -271,6 +271,10 @@ def _cmd_rules(args: argparse.Namespace) -> int:
             f"--compat: only for --format prometheus or prometheusrule (with --format {fmt} the"
             " other tool writes the rules)"
         )
+    if args.runbook_base_url is not None and fmt == "pyrra":
+        raise PlannerError(
+            "--runbook-base-url: Pyrra's ServiceLevelObjective sets no annotations on its alerts"
+        )
     namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
     labels = interop.parse_labels(args.label)
     from planner.slo.definition import definitions_from_spec

@@ -89,7 +89,8 @@ def export_openslo(slos: Sequence[SloDefinition], description: str = "") -> list
         policies: list[dict[str, Any]] = []
         for w in burn_windows(slo.rule_period_seconds):
             short, long = prom_duration(w.short), prom_duration(w.long)
-            policy = _name(f"{base}-{w.severity}-{long}")
+            suffix = f"-{w.severity}-{long}"  # kept whole: it tells the four policies apart
+            policy = _name(base[: 63 - len(suffix)].rstrip("-") + suffix)
             condition = {
                 "severity": w.severity,
                 "condition": {
