@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.model import SlaSection
 from planner.render import figures as fmt
 
 __all__ = ["sla_text"]
 
 
-def sla_text(section: SlaSection) -> str:
-    """The seed's SLA TRACKING table plus budget, burn rates, projected exhaustion and notes."""
+def sla_text(section: SlaSection, paint: Callable[[str], str] | None = None) -> str:
+    """The seed's SLA TRACKING table plus budget, burn rates, projected exhaustion and notes.
+
+    `paint` styles each row's padded status cell (colour on a terminal).
+    """
     headers = ("Period", "Target", "Actual", "Budget Used", "Status", "Coverage")
     rows = [
         (
@@ -24,15 +29,18 @@ def sla_text(section: SlaSection) -> str:
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+    def line(cells: tuple[str, ...], status_column: int | None = None) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
+        if paint is not None and status_column is not None:
+            padded[status_column] = paint(padded[status_column])
+        return "| " + " | ".join(padded) + " |"
 
     out = [
         f"SLA TRACKING — {section.slo}",
         "─" * 36,
         line(headers),
         "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-        *(line(r) for r in rows),
+        *(line(r, headers.index("Status")) for r in rows),
         "",
     ]
     if section.budget_remaining_minutes is None:
