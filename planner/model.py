@@ -34,7 +34,7 @@ class Figure:
     """A derived number with its unit, the formula that produced it and that formula's inputs.
 
     Floats are kept as computed; the plan document rounds them to `SIGNIFICANT_DIGITS` when it is
-    written (`planner.build.plan_to_dict`), so no output shows binary rounding noise and building
+    written (`planner.document.plan_to_dict`), so no output shows binary rounding noise and building
     a large plan does not pay for rounding hundreds of thousands of figures."""
 
     value: float

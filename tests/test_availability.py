@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from planner import availability
-from planner.graph import Graph
+from planner.analysis import availability
+from planner.analysis.graph import Graph
 from planner.model import AvailabilitySection
 from planner.spec import parse_spec
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from planner import blast
-from planner.graph import Graph
+from planner.analysis import blast
+from planner.analysis.graph import Graph
 from planner.spec import parse_spec
 
 

@@ -18,7 +18,7 @@ from resilience import ConfigError
 
 
 def _fake_extension(monkeypatch: pytest.MonkeyPatch, outcome: object) -> None:
-    """Install a `planner.cli_slo` whose `boom` subcommand returns or raises `outcome`."""
+    """Install a `planner.cli.slo` whose `boom` subcommand returns or raises `outcome`."""
 
     def handler(args: argparse.Namespace) -> int:
         if isinstance(outcome, BaseException):
@@ -30,9 +30,9 @@ def _fake_extension(monkeypatch: pytest.MonkeyPatch, outcome: object) -> None:
         parser = subparsers.add_parser("boom", help="test command")
         parser.set_defaults(func=handler)
 
-    module = types.ModuleType("planner.cli_slo")
+    module = types.ModuleType("planner.cli.slo")
     module.register = register  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "planner.cli_slo", module)
+    monkeypatch.setitem(sys.modules, "planner.cli.slo", module)
 
 
 def test_help_lists_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,9 +112,9 @@ def test_a_missing_extension_is_skipped_but_a_broken_one_is_not(
     real_import = importlib.import_module
 
     def import_module(name: str) -> types.ModuleType:
-        if name == "planner.cli_chaos":
+        if name == "planner.cli.chaos":
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        if name == "planner.cli_slo":
+        if name == "planner.cli.slo":
             raise ModuleNotFoundError("No module named 'promql_parser'", name="promql_parser")
         return real_import(name)
 

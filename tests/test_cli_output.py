@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.output import write_atomic, write_files, write_into_directory
+from planner.cli.output import write_atomic, write_files, write_into_directory
 
 SPEC = str(Path(__file__).resolve().parent.parent / "examples" / "internal_tool" / "system.yaml")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from planner import availability, blast, failures, mechanisms
-from planner.catalog import CATALOG, KIND_DEFAULTS
-from planner.graph import Graph
+from planner.analysis import availability, blast, failures, mechanisms
+from planner.analysis.catalog import CATALOG, KIND_DEFAULTS
+from planner.analysis.graph import Graph
 from planner.spec import KINDS, parse_spec
 
 
@@ -265,7 +265,7 @@ def test_mechanisms_or_a_stated_reason() -> None:
 
 
 def test_modes_that_succeed_at_the_transport_level_are_silent() -> None:
-    from planner.catalog import CATALOG
+    from planner.analysis.catalog import CATALOG
 
     silent = sorted((kind, m.name) for kind, modes in CATALOG.items() for m in modes if m.silent)
     assert silent == [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from planner.build import build_plan
+from planner.analysis import build_plan
 from planner.model import MonitoringSection, Plan
 from planner.render.runbooks import runbook_markdown
 from planner.slo.rules import ALERT_NAME

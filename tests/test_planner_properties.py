@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import resilience
-from planner import availability, blast
-from planner.build import build_plan, plan_to_dict
-from planner.failures import NO_MECHANISM
-from planner.graph import Graph
-from planner.mechanisms import worst_backoff
+from planner.analysis import availability, blast, build_plan
+from planner.analysis.failures import NO_MECHANISM
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import worst_backoff
+from planner.document import plan_to_dict
 from planner.render import render_plan
 from planner.spec import parse_spec
 
@@ -201,7 +201,7 @@ def test_the_plan_does_not_depend_on_the_hash_seed() -> None:
     root = Path(__file__).resolve().parent.parent
     script = (
         "import json, sys; from planner.spec import load_spec;"
-        " from planner.build import build_plan, plan_to_dict;"
+        " from planner.analysis import build_plan; from planner.document import plan_to_dict;"
         " print(json.dumps(plan_to_dict(build_plan(load_spec(sys.argv[1])))))"
     )
     outputs = {

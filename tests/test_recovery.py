@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from planner import availability, blast, mechanisms, recovery
-from planner.catalog import KIND_DEFAULTS
-from planner.graph import Graph
+from planner.analysis import availability, blast, mechanisms, recovery
+from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.graph import Graph
 from planner.model import RecoveryScenario, RecoverySection
 from planner.spec import parse_spec
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from planner.build import build_plan
+from planner.analysis import build_plan
 from planner.model import Plan
 from planner.render import render_plan
 from planner.spec import load_spec, parse_spec

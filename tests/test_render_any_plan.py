@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.build import build_plan
+from planner.analysis import build_plan
 from planner.render import render_plan
 from planner.spec import parse_spec
 

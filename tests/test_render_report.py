@@ -12,8 +12,8 @@ import yaml
 
 from planner.model import Figure
 from planner.render import dump_document, render_plan
-from planner.render.document import SECTIONS, SLA_HOW_TO
 from planner.render.runbooks import postmortem_markdown, runbook_files
+from planner.render.sections import SECTIONS, SLA_HOW_TO
 from tests.render_plans import MODES, sample_plan
 
 

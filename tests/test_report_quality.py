@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.availability import PERIOD_DAYS
-from planner.build import build_plan
+from planner.analysis import build_plan
+from planner.analysis.availability import PERIOD_DAYS
 from planner.render import render_plan
 from planner.spec import load_spec
 from planner.units import format_duration

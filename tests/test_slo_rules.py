@@ -269,7 +269,7 @@ def test_slos_know_the_entry_points_hard_dependencies() -> None:
 
 @pytest.mark.parametrize("period", ["30d", "28d", "calendar_month"])
 def test_rules_and_the_plans_monitoring_section_agree(period: str) -> None:
-    from planner.build import build_plan
+    from planner.analysis import build_plan
 
     for path in EXAMPLES:
         data = yaml.safe_load(path.read_text())

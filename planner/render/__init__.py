@@ -1,8 +1,8 @@
 """Renderers of the plan: text (the seed's report format), markdown, html, json and yaml.
 
 `render_plan(plan, format, sections)` is the one entry point the CLI uses; the text, markdown and
-HTML renderers draw the same blocks (`planner.render.document`), and json/yaml serialise the
-analysis' `plan_to_dict`, which `resilience.load_plan` reads unchanged.
+HTML renderers draw the same blocks (`planner.render.sections`), and json/yaml serialise the
+`planner.document.plan_to_dict`, which `resilience.load_plan` reads unchanged.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ def dump_document(document: Any, format: str) -> str:
 
 
 def _plan_document(plan: Plan, sections: Sequence[str] | None) -> dict[str, Any]:
-    from planner.build import plan_to_dict
+    from planner.document import plan_to_dict
 
     data = plan_to_dict(plan)
     if sections is None:
         return data
     # A partial report (`reliability failures --format json`) keeps the identifying header and
     # the requested parts of `report`; without `mechanisms` it is a report, not a plan file.
-    from planner.render.document import report_keys
+    from planner.render.sections import report_keys
 
     report = data.get("report") or {}
     keys = report_keys(sections)

@@ -15,7 +15,7 @@ from planner.render.blocks import (
     Table,
     Title,
 )
-from planner.render.document import document
+from planner.render.sections import document
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #1b1f24;

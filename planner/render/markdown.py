@@ -14,7 +14,7 @@ from planner.render.blocks import (
     Table,
     Title,
 )
-from planner.render.document import document
+from planner.render.sections import document
 
 
 def escape_text(text: str) -> str:

@@ -16,8 +16,8 @@ from planner.render.blocks import (
     Table,
     Title,
 )
-from planner.render.document import document
 from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
+from planner.render.sections import document
 
 
 def _block(block: Block) -> list[str]:

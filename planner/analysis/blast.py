@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from planner.graph import Edge, Graph
+from planner.analysis.graph import Edge, Graph
 from planner.model import BlastRow, Figure, SinglePointOfFailure
 
 

@@ -7,7 +7,7 @@ corruption found a week after the period can still be undone.
 
 from __future__ import annotations
 
-from planner.graph import Graph
+from planner.analysis.graph import Graph
 from planner.model import BackupPlan, Figure, Reconciliation
 from planner.units import DAY
 from planner.units import format_duration as human

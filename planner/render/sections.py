@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from planner.failures import NO_MECHANISM, uncontained
+from planner.analysis.failures import NO_MECHANISM, uncontained
 from planner.model import AvailabilitySection, MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.blocks import (

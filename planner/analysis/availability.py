@@ -18,8 +18,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.catalog import KIND_DEFAULTS
-from planner.graph import Graph
+from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.graph import Graph
 from planner.model import (
     AvailabilitySection,
     Cap,

@@ -10,8 +10,8 @@ as the recovery.
 
 from __future__ import annotations
 
-from planner.graph import Graph
-from planner.mechanisms import EdgePlan, Mechanisms
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import EdgePlan, Mechanisms
 from planner.model import DiagnosisQuery, FailureMode, RecoveryScenario, Runbook
 from planner.slo.definition import SloDefinition
 from planner.slo.rules import ALERT_NAME

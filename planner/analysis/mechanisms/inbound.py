@@ -5,7 +5,7 @@ The policy is named after the entry component (the example gateway wraps every r
 name (an entry point that other components call too). Each setting comes from the spec:
 
 - bulkhead by Little's law, the same rule and burst margin as the dependency bulkheads
-  (`planner.edge_rules.bulkhead_capacity`): L = the entry's rps × its own p99 requests in flight,
+  (`edge_rules.bulkhead_capacity`): L = the entry's rps × its own p99 requests in flight,
   max concurrent = max(L × 1.5, L + 3√L); a request beyond it is refused at once (no queue), so
   an overload sheds the excess instead of slowing every request down. A request is in flight as
   long as its calls are, so L is at least Σ over its dependency edges of calls/s × the target's
@@ -27,9 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from planner.edge_rules import BULKHEAD_HEADROOM, bulkhead_capacity, format_count, latency
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms.edge_rules import (
+    BULKHEAD_HEADROOM,
+    bulkhead_capacity,
+    format_count,
+    latency,
+)
 from planner.errors import PlannerError
-from planner.graph import Graph
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from planner.cli.output import write_atomic, write_into_directory
 from planner.errors import PlannerError
-from planner.output import write_atomic, write_into_directory
 from planner.urls import check_url
 
 _RUN_EXIT_CODES = """
@@ -66,7 +66,8 @@ def _plan_document(path: str) -> dict[str, Any]:
         data = None  # let the spec loader report the problem with the field and line
     if isinstance(data, dict) and "mechanisms" in data and "report" in data:
         return data
-    from planner.build import build_plan, plan_to_dict
+    from planner.analysis import build_plan
+    from planner.document import plan_to_dict
     from planner.spec import load_spec
 
     document: dict[str, Any] = plan_to_dict(build_plan(load_spec(path)))

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 
-from planner.availability import (
+from planner.analysis.availability import (
     Modeled,
     effective_availability,
     entry_availability,
     entry_availability_with,
     system_availability,
 )
-from planner.catalog import KIND_DEFAULTS
-from planner.graph import Graph
-from planner.mechanisms import Mechanisms, latency
+from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import Mechanisms, latency
 from planner.model import (
     FallbackRedundancy,
     Figure,

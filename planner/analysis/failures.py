@@ -19,11 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.availability import Modeled
-from planner.blast import Blast
-from planner.catalog import CATALOG, PLACEMENT_DETECTION, PLACEMENT_OUTAGES_PER_YEAR, CatalogMode
-from planner.graph import Graph
-from planner.mechanisms import EdgePlan, InboundPlan, Mechanisms
+from planner.analysis.availability import Modeled
+from planner.analysis.blast import Blast
+from planner.analysis.catalog import (
+    CATALOG,
+    PLACEMENT_DETECTION,
+    PLACEMENT_OUTAGES_PER_YEAR,
+    CatalogMode,
+)
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import EdgePlan, InboundPlan, Mechanisms
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0

@@ -18,12 +18,12 @@ import dataclasses
 import math
 from typing import Literal
 
-from planner.availability import Modeled
-from planner.backups import backups, reconciliation
-from planner.blast import Blast
-from planner.catalog import KIND_DEFAULTS
-from planner.graph import Graph
-from planner.mechanisms import Mechanisms
+from planner.analysis.availability import Modeled
+from planner.analysis.blast import Blast
+from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import Mechanisms
+from planner.analysis.recovery.backups import backups, reconciliation
 from planner.model import (
     DrStrategy,
     FailoverStep,

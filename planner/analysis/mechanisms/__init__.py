@@ -19,7 +19,7 @@ has several callers):
 - fallback wherever the edge is soft or declares a fallback.
 
 Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
-capacity): see planner.inbound.
+capacity): see planner.analysis.mechanisms.inbound.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from planner.edge_rules import (
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms.edge_rules import (
     BULKHEAD_HEADROOM,
     MAX_ATTEMPTS,
     TIMEOUT_HEADROOM,
@@ -42,9 +43,8 @@ from planner.edge_rules import (
     transient_modes,
     worst_backoff,
 )
+from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.errors import PlannerError
-from planner.graph import Graph
-from planner.inbound import InboundPlan, derive_inbound
 from planner.model import MechanismRow
 from resilience.config import PolicyConfig
 

@@ -16,14 +16,15 @@ agree. A runbook is written for every P1 and P2 failure mode.
 
 from __future__ import annotations
 
-from planner.failures import Failures
-from planner.graph import Graph
-from planner.mechanisms import (
+from planner.analysis.failures import Failures
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import (
     BULKHEAD_HEADROOM,
     TIMEOUT_HEADROOM,
     Mechanisms,
     latency,
 )
+from planner.analysis.monitoring.runbooks import runbook
 from planner.model import (
     BurnRateAlert,
     Figure,
@@ -35,7 +36,6 @@ from planner.model import (
     SeverityLevel,
     Signal,
 )
-from planner.runbooks import runbook
 from planner.slo.definition import (
     RULE_PERIODS,
     SloDefinition,

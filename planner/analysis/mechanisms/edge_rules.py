@@ -1,4 +1,4 @@
-"""The rules that turn one dependency edge into its mechanisms (see planner.mechanisms).
+"""The rules that turn one dependency edge into its mechanisms (see planner.analysis.mechanisms).
 
 One `_EdgeRules` per edge walks the rules in order — timing (deadline, attempt timeout), retry,
 circuit breaker, bulkhead, rate limiter, fallback — collecting the table entry, the report rows
@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.catalog import CATALOG, KIND_DEFAULTS
-from planner.graph import Edge, Graph
+from planner.analysis.catalog import CATALOG, KIND_DEFAULTS
+from planner.analysis.graph import Edge, Graph
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 

@@ -153,8 +153,8 @@ def _definitions(spec_path: str) -> Any:
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
+    from planner.cli.output import write_files, write_output
     from planner.errors import PlannerError
-    from planner.output import write_files, write_output
     from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
 
     min_errors = DEFAULT_MIN_ERRORS if args.min_errors is None else args.min_errors
@@ -179,7 +179,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from planner.output import write_output
+    from planner.cli.output import write_output
     from planner.slo.dashboard import build_dashboard
     from planner.spec import load_spec
 
@@ -190,8 +190,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_sla(args: argparse.Namespace) -> int:
+    from planner.cli.output import write_output
     from planner.errors import PlannerError
-    from planner.output import write_output
     from planner.urls import check_url
 
     if args.metrics_url:

@@ -2,7 +2,7 @@
 
 Each subcommand's handler takes the parsed arguments and returns an exit code; `main` owns the
 error handling for all of them, including the subcommands that other modules register
-(`planner.cli_slo`, `planner.cli_chaos`, through their `register(subparsers)`): a
+(`planner.cli.slo`, `planner.cli.chaos`, through their `register(subparsers)`): a
 `PlannerError`, `ResilienceError` or `OSError` becomes one line on stderr and exit code 2, never a
 traceback.
 """
@@ -20,14 +20,14 @@ from typing import Any
 
 import yaml
 
+from planner.cli.output import write_into_directory, write_output
 from planner.errors import PlannerError
-from planner.output import write_into_directory, write_output
 from resilience import ResilienceError
 
 __all__ = ["EXTENSIONS", "FORMATS", "build_parser", "format_for", "main"]
 
 #: Modules that add subcommands through `register(subparsers) -> None`.
-EXTENSIONS = ("planner.cli_slo", "planner.cli_chaos")
+EXTENSIONS = ("planner.cli.slo", "planner.cli.chaos")
 
 #: Output formats of the report commands (`--format`).
 FORMATS = ("text", "markdown", "html", "json", "yaml")
@@ -62,7 +62,7 @@ def _load_plan_of(spec_path: str) -> Any:
     from planner.spec import load_spec
 
     spec = load_spec(spec_path)
-    from planner.build import build_plan
+    from planner.analysis import build_plan
 
     return build_plan(spec)
 
@@ -97,8 +97,8 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
         from planner.render import render_plan
 
         plan = _load_plan_of(args.spec)
-        if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli_slo)
-            from planner.cli_slo import measure_into
+        if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli.slo)
+            from planner.cli.slo import measure_into
 
             plan = measure_into(plan, args)
         fmt = args.format or format_for(args.output)
@@ -167,7 +167,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from planner.spec import load_spec
 
         spec = load_spec(path)
-        from planner.build import build_plan
+        from planner.analysis import build_plan
 
         plan = build_plan(spec)  # the analyses check what the schema alone cannot
         edges = sum(len(c.dependencies) for c in spec.components)
