@@ -269,7 +269,7 @@ def _row(
     span = {"from": _iso(counts.start), "to": _iso(counts.end)}
     remaining_fig = Figure(
         remaining,
-        "events",
+        "samples" if slo.kind == "probe" else "events",
         "(1 − objective) × total / elapsed share − bad",
         {"objective": target, "total": counts.total, "elapsed": elapsed, "bad": counts.bad},
     )
@@ -436,6 +436,8 @@ async def measure_definitions(
                     f"{row.period} is measured from {row.measured_from}, where the data starts:"
                     " its elapsed share and budget count from there"
                 )
+        if budget_row.actual is None:
+            notes.append(f"no traffic counted in {budget_row.period.lower()} by {selector}")
         if data.interval is not None:
             found = await find_gaps(
                 client, selector, data.first, min(now, data.last), data.interval
