@@ -303,7 +303,7 @@ def test_burn_rates_budget_minutes_and_projection_mid_outage(
     # March so far is below 99.9 %, but its errors are still under March's whole budget:
     # Risk (the pace is over 100 %), not Breached
     assert month["actual"]["value"] < 99.9  # type: ignore[index]
-    assert 100 < month["pace"]["value"]  # type: ignore[index]
+    assert month["pace"]["value"] > 100  # type: ignore[index]
     assert month["budget_used"]["value"] == pytest.approx(  # type: ignore[index]
         100 * errors / (0.001 * requests / elapsed), rel=1e-9
     )

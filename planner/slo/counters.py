@@ -20,12 +20,13 @@ one scrape interval per edge, none when the traffic inside it is even.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 
 from planner.errors import UpstreamError
-from planner.slo.prometheus import PrometheusClient, Series
+from planner.slo.prometheus import PrometheusClient
 
 __all__ = ["Edge", "EventCounter", "Gap", "edges", "find_gaps", "samples_seen", "scrape_interval"]
 
@@ -78,9 +79,9 @@ def _span(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _key(series: Series) -> Key:
-    # instant-vector functions drop the metric name, range selectors keep it: key without it
-    return tuple((k, v) for k, v in sorted(series.labels.items()) if k != "__name__")
+def _key(labels: Mapping[str, str]) -> Key:
+    # some functions drop the metric name, some keep it (last_over_time): key without it
+    return tuple((k, v) for k, v in sorted(labels.items()) if k != "__name__")
 
 
 def _delta(before: Point, after: Point) -> float:
@@ -102,12 +103,12 @@ async def edges(
         for s in await client.series(selector, reach, t):
             before = [p for p in s.samples if p[0] <= t]
             if before:
-                found[_key(s)] = Edge(before[-1], None)
+                found[_key(s.labels)] = Edge(before[-1], None)
         if t < latest:
             for s in await client.series(selector, reach, t + reach):
                 after = [p for p in s.samples if p[0] > t]
                 if after:
-                    key = _key(s)
+                    key = _key(s.labels)
                     found[key] = Edge(found[key].before if key in found else None, after[0])
         sides_missing = any(
             e.before is None or (e.after is None and t < latest) for e in found.values()
@@ -121,7 +122,7 @@ async def _resets(client: PrometheusClient, selector: str, lo: float, hi: float)
     out: dict[Key, int] = {}
     for sample in await client.vector(f"resets({selector}[{_window(hi - lo)}])", hi):
         if sample.value > 0:
-            out[tuple(sorted(sample.labels.items()))] = round(sample.value)
+            out[_key(sample.labels)] = round(sample.value)
     return out
 
 
@@ -149,7 +150,7 @@ class _ResetSearch:
         if hi - lo <= _LEAF:
             self._spend()
             for s in await self.client.series(self.selector, hi - lo, hi):
-                key = _key(s)
+                key = _key(s.labels)
                 if key not in counts:
                     continue
                 pts = s.samples
@@ -204,7 +205,7 @@ class EventCounter:
         at_end = await self._around(selector, end)
         window = _window(end - start)
         last = {
-            tuple(sorted(s.labels.items())): s.value
+            _key(s.labels): s.value
             for s in await client.vector(f"last_over_time({selector}[{window}])", end)
         }
         keys = set(at_start) | set(at_end) | set(last)
@@ -216,19 +217,25 @@ class EventCounter:
         for key in keys:
             pa, na = _sides(at_start.get(key))
             pb, nb = _sides(at_end.get(key))
-            if na is None or na[0] > end:
+            end_time, end_value = pb if pb is not None else (end, last.get(key, 0.0))
+            if na is not None and na[0] <= end:
+                if pa is not None:
+                    total += _delta(pa, na) * (na[0] - start) / (na[0] - pa[0])
+                elif na[0] - self.data_start > self.grace:
+                    total += na[1]  # born inside the range: its counter started from zero
+                base: Point = na
+            elif key in last and na is None:
+                # samples inside, none within `_FAR` after the start: born later (from zero),
+                # or back from a gap longer than `_FAR` (from its last value before it)
+                base = pa if pa is not None else (start, 0.0)
+            else:
                 # no sample inside: at most one scrape interval holds both edges
                 if pa is not None and na is not None and na[0] > pa[0]:
                     total += _delta(pa, na) * (end - start) / (na[0] - pa[0])
                 continue
-            if pa is not None:
-                total += _delta(pa, na) * (na[0] - start) / (na[0] - pa[0])
-            elif na[0] - self.data_start > self.grace:
-                total += na[1]  # born inside the range: its counter started from zero
-            end_time, end_value = pb if pb is not None else (end, last.get(key, na[1]))
-            total += end_value - na[1]
+            total += end_value - base[1]
             for before, after in search.pairs.get(key, ()):
-                if na[0] <= before[0] and after[0] <= end_time:
+                if base[0] <= before[0] and after[0] <= end_time:
                     total += before[1]
             if pb is not None and nb is not None and nb[0] > pb[0]:
                 total += _delta(pb, nb) * (end - pb[0]) / (nb[0] - pb[0])
