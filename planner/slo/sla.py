@@ -257,7 +257,12 @@ def _row(
     if counts is None or data is None:
         return SlaRow(period.label, target, None, None, "No data", coverage, ends=ends)
     first = datetime.fromtimestamp(data.first, tz=UTC)
-    last = datetime.fromtimestamp(data.last, tz=UTC)
+    # the data reaches `at` when its newest sample is within two scrape intervals of it (the
+    # counts then run to `at`); else it stopped at that sample
+    reach = data.last
+    if period.at.timestamp() - data.last <= 2 * (data.interval or 0.0):
+        reach = period.at.timestamp()
+    last = datetime.fromtimestamp(reach, tz=UTC)
     begin = period.measured_from(first)
     elapsed = period.elapsed_share(first, last)
     ratio = counts.bad / counts.total
