@@ -264,7 +264,15 @@ def test_every_figure_matches_the_generated_events(
         rel=1e-9,
     )
     assert ytd["measured_from"] == "2026-03-25T00:00:17Z"
-    assert any("YTD is measured from 2026-03-25T00:00:17Z" in n for n in section["notes"])
+    assert (
+        "YTD and Last 30 days are measured from 2026-03-25T00:00:17Z, where the data starts:"
+        " elapsed shares and budgets count from there"
+    ) in section["notes"]
+    # so is the rolling period the data does not yet span: 14 of its 30 days
+    rolling = rows["Last 30 days"]
+    assert rolling["budget_used"]["value"] == pytest.approx(
+        rolling["pace"]["value"] * (AT - DATA_START) / (30 * 86400), rel=1e-9
+    )
 
 
 def test_the_scrape_gap_shows_in_coverage_and_where_it_is(

@@ -40,9 +40,10 @@ def test_elapsed_share_counts_from_when_the_data_starts() -> None:
     assert ytd.elapsed_share(_utc(2025, 1, 1), _utc(2026, 9, 1)) == pytest.approx(243 / 365)
     # data that stopped on 1 August counts to 1 August
     assert ytd.elapsed_share(_utc(2026, 5, 1), _utc(2026, 8, 1)) == pytest.approx(92 / 245)
-    # a rolling period has always fully elapsed
+    # a rolling period has fully elapsed once the data spans it; before, the share it spans
     rolling = Period("Last 30 days", _utc(2026, 8, 2), _utc(2026, 9, 1), _utc(2026, 9, 1), True)
-    assert rolling.elapsed_share(_utc(2026, 8, 20), _utc(2026, 9, 1)) == 1.0
+    assert rolling.elapsed_share(_utc(2026, 1, 1), _utc(2026, 9, 1)) == 1.0
+    assert rolling.elapsed_share(_utc(2026, 8, 20), _utc(2026, 9, 1)) == pytest.approx(12 / 30)
 
 
 def test_a_projection_horizon_is_the_period_end_or_one_rolling_length_ahead() -> None:

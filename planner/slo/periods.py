@@ -15,8 +15,8 @@ _ROLLING = {"30d": 30, "28d": 28}
 class Period:
     """A reporting period [start, at] of a budget period that ends at `end` (≥ at).
 
-    A rolling period ends at `at` (`end == at`): it is always whole, and its budget looks
-    ahead one period length (`horizon`).
+    A rolling period ends at `at` (`end == at`): whole once the data spans it, and its budget
+    looks ahead one period length (`horizon`).
     """
 
     label: str
@@ -28,6 +28,8 @@ class Period:
     @property
     def elapsed_fraction(self) -> float:
         """The share of the budget period that has passed at `at` (1 for a rolling period)."""
+        if self.rolling:
+            return 1.0
         return (self.at - self.start) / (self.end - self.start)
 
     @property
@@ -43,15 +45,15 @@ class Period:
     def elapsed_share(self, data_start: datetime, data_end: datetime) -> float:
         """The share of the period elapsed, counted from when the data starts.
 
-        (data end − measured from) / (period end − measured from), 1 for a rolling period: a
-        year whose data starts in May has run half its measurable length by September, not
-        two thirds. 0 when the data ends before it starts.
+        (data end − measured from) / (period end − measured from): a year whose data starts in
+        May has run half its measurable length by September, not two thirds. A rolling period
+        has fully elapsed once its data reaches back over the whole window; until then, the
+        share of the window the data spans ((data end − measured from) / window). 0 when the
+        data ends before it starts.
         """
-        if self.rolling:
-            return 1.0
         begin = self.measured_from(data_start)
-        length = (self.end - begin).total_seconds()
         done = (min(data_end, self.at) - begin).total_seconds()
+        length = ((self.at - self.start) if self.rolling else (self.end - begin)).total_seconds()
         return max(0.0, min(1.0, done / length)) if length > 0 else 1.0
 
 

@@ -91,7 +91,7 @@ def sla_text(section: SlaSection) -> str:
         per_minute = basis.inputs.get("events_per_minute") if basis is not None else None
         how = basis.inputs.get("basis", "") if basis is not None else ""
         unit = measured[0].remaining.unit if measured[0].remaining is not None else "events"
-        rate = f", {per_minute:.3g} {unit}/min" if isinstance(per_minute, float) else ""
+        rate = f", {_events(per_minute)} {unit}/min" if isinstance(per_minute, float) else ""
         out.append(f"ERROR BUDGET in {unit} (minutes: of full outage at {how}{rate})")
         out.extend(
             _table(

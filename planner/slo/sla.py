@@ -12,7 +12,7 @@ nothing older (the row says so); its elapsed share is counted from there too. Pe
 
 - Budget used = bad / the whole period's budget, where the period's budget is (1 − objective) ×
   the traffic the period will see at its average traffic so far (total / elapsed share). A
-  rolling period has fully elapsed: its budget is (1 − objective) × its traffic.
+  rolling period the data spans has fully elapsed: its budget is (1 − objective) × its traffic.
 - Pace = bad / ((1 − objective) × total): the share of the budget spent by the period's end if
   the rest of the period burns as it has so far (the old "budget used of the traffic so far").
 - Remaining = the period's budget − bad, in events, and in clock minutes of full outage at the
@@ -435,12 +435,17 @@ async def measure_definitions(
     else:
         if now - data.last > _EDGE_PROBE_S:
             notes.append(f"the newest sample is from {_iso(data.last)}: figures end there")
-        for row, period in zip(rows, periods, strict=True):
-            if row.measured_from and row.measured_from != _iso(period.start.timestamp()):
-                notes.append(
-                    f"{row.period} is measured from {row.measured_from}, where the data starts:"
-                    " its elapsed share and budget count from there"
-                )
+        late = [
+            r.period
+            for r, p in zip(rows, periods, strict=True)
+            if r.measured_from and r.measured_from != _iso(p.start.timestamp())
+        ]
+        if late:
+            names = late[0] if len(late) == 1 else ", ".join(late[:-1]) + " and " + late[-1]
+            notes.append(
+                f"{names} {'is' if len(late) == 1 else 'are'} measured from {_iso(data.first)},"
+                " where the data starts: elapsed shares and budgets count from there"
+            )
         if budget_row.actual is None:
             notes.append(f"no traffic counted in {budget_row.period.lower()} by {selector}")
         if data.interval is not None:
