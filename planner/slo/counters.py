@@ -180,23 +180,46 @@ class EventCounter:
     """Counts counter events of selectors over ranges, sharing the edge lookups between them.
 
     `data_start`: the data's first sample (a series first seen within `grace` of it existed
-    before the data); `latest`: its newest sample (no sample follows an edge past it).
+    before the data); `latest`: its newest sample (no sample follows an edge past it); `span`:
+    the widest range it will be asked about, where counter resets are searched once.
     """
 
     def __init__(
-        self, client: PrometheusClient, *, data_start: float, grace: float, latest: float
+        self,
+        client: PrometheusClient,
+        *,
+        data_start: float,
+        grace: float,
+        latest: float,
+        span: tuple[float, float] | None = None,
     ) -> None:
         self.client = client
+        self.span = span  # the widest range the caller will ask: resets are searched there once
         self.data_start = data_start
         self.grace = grace
         self.latest = latest
         self._edges: dict[tuple[str, float], dict[Key, Edge]] = {}
+        self._resets: dict[str, tuple[float, float, dict[Key, list[tuple[Point, Point]]]]] = {}
 
     async def _around(self, selector: str, t: float) -> dict[Key, Edge]:
         found = self._edges.get((selector, t))
         if found is None:
             found = self._edges[(selector, t)] = await edges(self.client, selector, t, self.latest)
         return found
+
+    async def _reset_pairs(
+        self, selector: str, start: float, end: float
+    ) -> dict[Key, list[tuple[Point, Point]]]:
+        """The counter resets of `selector` in [start, end], searched once over the widest
+        range asked so far (the periods of one report share their end and nest)."""
+        known = self._resets.get(selector)
+        if known is None or start < known[0] or end > known[1]:
+            lo, hi = known[:2] if known else self.span or (start, end)
+            lo, hi = min(lo, start), max(hi, end)
+            search = _ResetSearch(self.client, selector, self.latest)
+            await search.run(lo, hi, await _resets(self.client, selector, lo, hi))
+            known = self._resets[selector] = (lo, hi, search.pairs)
+        return known[2]
 
     async def events(self, selector: str, start: float, end: float) -> float | None:
         """Events of all series of the counter `selector` in (start, end]; None: no series."""
@@ -211,8 +234,7 @@ class EventCounter:
         keys = set(at_start) | set(at_end) | set(last)
         if not keys:
             return None
-        search = _ResetSearch(client, selector, self.latest)
-        await search.run(start, end, await _resets(client, selector, start, end))
+        pairs = await self._reset_pairs(selector, start, end)
         total = 0.0
         for key in keys:
             pa, na = _sides(at_start.get(key))
@@ -234,8 +256,8 @@ class EventCounter:
                     total += _delta(pa, na) * (end - start) / (na[0] - pa[0])
                 continue
             total += end_value - base[1]
-            for before, after in search.pairs.get(key, ()):
-                if base[0] <= before[0] and after[0] <= end_time:
+            for before, after in pairs.get(key, ()):
+                if start <= before[0] and base[0] <= before[0] and after[0] <= end_time:
                     total += before[1]
             if pb is not None and nb is not None and nb[0] > pb[0]:
                 total += _delta(pb, nb) * (end - pb[0]) / (nb[0] - pb[0])

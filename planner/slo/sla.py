@@ -396,6 +396,7 @@ async def measure_definitions(
         data_start=data.first if data else earliest,
         grace=grace,
         latest=data.last if data else now,
+        span=(max(earliest, data.first), now) if data else None,
     )
     burn: dict[str, Figure] = {}
     burn_counts: dict[str, _Counts] = {}
