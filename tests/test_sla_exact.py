@@ -25,6 +25,7 @@ straddling intervals (`_edge_slack`), which the generator computes.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -94,18 +95,25 @@ def _errors(instance: str, t: int, requests: int) -> int:
 
 # per-second truth of both instances, as running totals from BASE: index i holds (BASE, BASE + i]
 BASE = DATA_START - 3600
-_REQUESTS = [0]
-_ERRORS = [0]
-for _t in range(BASE + 1, DATA_END + 1):
-    _ra, _rb = _requests("a", _t), _requests("b", _t)
-    _REQUESTS.append(_REQUESTS[-1] + _ra + _rb)
-    _ERRORS.append(_ERRORS[-1] + _errors("a", _t, _ra) + _errors("b", _t, _rb))
+
+
+@functools.cache
+def _running_totals() -> tuple[list[int], list[int]]:
+    """(requests, errors) running totals, built on first use (not when the suite is collected)."""
+    requests, errors = [0], [0]
+    for t in range(BASE + 1, DATA_END + 1):
+        ra, rb = _requests("a", t), _requests("b", t)
+        requests.append(requests[-1] + ra + rb)
+        errors.append(errors[-1] + _errors("a", t, ra) + _errors("b", t, rb))
+    return requests, errors
 
 
 def _truth(lo: int | float, hi: int | float) -> tuple[int, int]:
     """(errors, requests) of both instances in (lo, hi], less what no scrape can ever see."""
     i, j = int(lo) - BASE, int(hi) - BASE
-    errors, requests = _ERRORS[j] - _ERRORS[i], _REQUESTS[j] - _REQUESTS[i]
+    running_requests, running_errors = _running_totals()
+    errors = running_errors[j] - running_errors[i]
+    requests = running_requests[j] - running_requests[i]
     if lo < RESTART_A <= hi:
         # what instance a counted after its last scrape and before it restarted died with it:
         # no count from scrapes can hold these (they never reached a /metrics answer)
