@@ -1,4 +1,4 @@
-"""Exact counter events over a time range from raw samples, and the data's gaps.
+"""Exact counter events over a range from raw samples; where the data starts, ends, has gaps.
 
 `increase()` over a range extrapolates from the first and last samples it holds to the range's
 edges at the range's *average* rate (Prometheus 2), or drops the sample on the start edge
@@ -28,7 +28,17 @@ from itertools import pairwise
 from planner.errors import UpstreamError
 from planner.slo.prometheus import PrometheusClient
 
-__all__ = ["Edge", "EventCounter", "Gap", "edges", "find_gaps", "samples_seen", "scrape_interval"]
+__all__ = [
+    "EDGE_PROBE_S",
+    "Edge",
+    "EventCounter",
+    "Gap",
+    "data_span",
+    "edges",
+    "find_gaps",
+    "samples_seen",
+    "scrape_interval",
+]
 
 Key = tuple[tuple[str, str], ...]
 Point = tuple[float, float]
@@ -44,6 +54,12 @@ _MAX_RESET_QUERIES = 300
 #: Gap search: at most this many subquery steps, and this many gaps located from raw samples.
 _GAP_STEPS = 1000
 _GAPS_LOCATED = 8
+
+
+#: How far back a raw-sample probe looks for data at a period edge (one scrape surely falls in).
+EDGE_PROBE_S = 3600
+#: Subquery steps per narrowing round when searching for the first or last sample.
+_STEPS = 400
 
 
 @dataclass(frozen=True)
@@ -318,3 +334,55 @@ async def find_gaps(
     # a gap seen from two neighbouring windows is one gap
     unique = {(g.start, g.end): g for g in gaps}
     return sorted(unique.values(), key=lambda g: g.start)
+
+
+async def _edge(
+    client: PrometheusClient, selector: str, lo: float, hi: float, *, first: bool
+) -> float | None:
+    """The first (or last) sample time of `selector` in [lo, hi], or None when there is none.
+
+    Subqueries narrow the search (`min/max_over_time(timestamp(count_over_time(...)))` over a
+    grid of `_STEPS` steps, then a finer grid inside the step found) until a raw range query of a
+    few minutes of samples gives the exact timestamp.
+    """
+    agg = "min" if first else "max"
+    span = max(1, math.ceil(hi - lo))
+    step = max(60, math.ceil(span / _STEPS))
+    # Subquery steps sit on multiples of the step; evaluate at the next one so the grid covers hi.
+    at = math.ceil(hi / step) * step if first else hi
+    expr = (
+        f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{step}s]))[{span}s:{step}s]))"
+    )
+    found = await client.total(expr, at)
+    if found is None:
+        return None
+    while step > 300:
+        finer = max(60, math.ceil(step / _STEPS))
+        expr = (
+            f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{finer}s]))"
+            f"[{step}s:{finer}s]))"
+        )
+        narrowed = await client.total(expr, found)
+        if narrowed is None:
+            break
+        found, step = narrowed, finer
+    times = [t for t in await client.sample_times(selector, step, found) if lo <= t <= hi]
+    if not times:
+        return None
+    return min(times) if first else max(times)
+
+
+async def data_span(
+    client: PrometheusClient, selector: str, earliest: float, at: float
+) -> tuple[float, float] | None:
+    """(first, last) sample time of `selector` in [earliest, at]; first = earliest when older
+    samples exist (the data reaches back past every period)."""
+    recent = await client.sample_times(selector, EDGE_PROBE_S, at)
+    last = max(recent) if recent else await _edge(client, selector, earliest, at, first=False)
+    if last is None:
+        return None
+    older = await client.sample_times(selector, EDGE_PROBE_S, earliest)
+    if older:
+        return earliest, last
+    first = await _edge(client, selector, earliest, last, first=True)
+    return (first, last) if first is not None else None

@@ -41,7 +41,14 @@ import aiohttp
 
 from planner.errors import PlannerError
 from planner.model import Figure, Plan, SlaRow, SlaSection
-from planner.slo.counters import EventCounter, find_gaps, samples_seen, scrape_interval
+from planner.slo.counters import (
+    EDGE_PROBE_S,
+    EventCounter,
+    data_span,
+    find_gaps,
+    samples_seen,
+    scrape_interval,
+)
 from planner.slo.definition import SloDefinition, definitions_from_spec
 from planner.slo.periods import Period, report_periods
 from planner.slo.prometheus import PrometheusClient
@@ -57,11 +64,6 @@ __all__ = [
 
 #: Burn-rate windows of "burn rates now", in seconds.
 BURN_WINDOWS: tuple[tuple[str, int], ...] = (("1h", 3600), ("6h", 6 * 3600), ("3d", 3 * 86400))
-
-#: How far back a raw-sample probe looks for data at a period edge (one scrape surely falls in).
-_EDGE_PROBE_S = 3600
-#: Subquery steps per narrowing round when searching for the first or last sample.
-_STEPS = 400
 
 
 @dataclass(frozen=True)
@@ -99,58 +101,6 @@ def _data_selector(slo: SloDefinition) -> str:
     selector = slo.probe if slo.kind == "probe" else slo.total
     assert selector is not None
     return selector.render()
-
-
-async def _edge(
-    client: PrometheusClient, selector: str, lo: float, hi: float, *, first: bool
-) -> float | None:
-    """The first (or last) sample time of `selector` in [lo, hi], or None when there is none.
-
-    Subqueries narrow the search (`min/max_over_time(timestamp(count_over_time(...)))` over a
-    grid of `_STEPS` steps, then a finer grid inside the step found) until a raw range query of a
-    few minutes of samples gives the exact timestamp.
-    """
-    agg = "min" if first else "max"
-    span = max(1, math.ceil(hi - lo))
-    step = max(60, math.ceil(span / _STEPS))
-    # Subquery steps sit on multiples of the step; evaluate at the next one so the grid covers hi.
-    at = math.ceil(hi / step) * step if first else hi
-    expr = (
-        f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{step}s]))[{span}s:{step}s]))"
-    )
-    found = await client.total(expr, at)
-    if found is None:
-        return None
-    while step > 300:
-        finer = max(60, math.ceil(step / _STEPS))
-        expr = (
-            f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{finer}s]))"
-            f"[{step}s:{finer}s]))"
-        )
-        narrowed = await client.total(expr, found)
-        if narrowed is None:
-            break
-        found, step = narrowed, finer
-    times = [t for t in await client.sample_times(selector, step, found) if lo <= t <= hi]
-    if not times:
-        return None
-    return min(times) if first else max(times)
-
-
-async def _data_span(
-    client: PrometheusClient, selector: str, earliest: float, at: float
-) -> tuple[float, float] | None:
-    """(first, last) sample time of `selector` in [earliest, at]; first = earliest when older
-    samples exist (the data reaches back past every period)."""
-    recent = await client.sample_times(selector, _EDGE_PROBE_S, at)
-    last = max(recent) if recent else await _edge(client, selector, earliest, at, first=False)
-    if last is None:
-        return None
-    older = await client.sample_times(selector, _EDGE_PROBE_S, earliest)
-    if older:
-        return earliest, last
-    first = await _edge(client, selector, earliest, last, first=True)
-    return (first, last) if first is not None else None
 
 
 async def _counts(
@@ -385,7 +335,7 @@ async def measure_definitions(
     earliest = min(p.start for p in periods).timestamp()
     now = at.timestamp()
     selector = _data_selector(slo)
-    span = await _data_span(client, selector, earliest, now)
+    span = await data_span(client, selector, earliest, now)
     data: _Data | None = None
     if span is not None:
         interval = await scrape_interval(client, selector, span[1])
@@ -434,7 +384,7 @@ async def measure_definitions(
     if data is None:
         notes.append(f"no samples of {selector} between {_iso(earliest)} and {_iso(now)}")
     else:
-        if now - data.last > _EDGE_PROBE_S:
+        if now - data.last > EDGE_PROBE_S:
             notes.append(f"the newest sample is from {_iso(data.last)}: figures end there")
         late = [
             r.period
