@@ -12,7 +12,7 @@ from planner.slo.periods import parse_time, report_periods
 from planner.slo.selector import SelectorError, parse_selector
 
 _label = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
-_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_value = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 
 
 @given(
