@@ -7,6 +7,8 @@ check the plan's mechanisms contain the failures it predicts.
 - `chaos.admin`: an aiohttp endpoint that switches them per policy at runtime (token-protected).
 - `chaos.experiment`, `chaos.runner`, `chaos.generate`, `chaos.ctk`: experiment files, the runner,
   experiments generated from a plan, and the Chaos Toolkit export (``reliability chaos ...``).
+  An experiment file never decides where requests or the admin token go: `chaos.hosts` (the
+  hosts the runner allows) and the runner's token variable do.
 """
 
 from chaos.experiment import Experiment, ExperimentError, load_experiment

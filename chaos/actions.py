@@ -6,7 +6,6 @@ for the journal; failures raise `chaos.probes.ActivityError`. Added in 0.1.0.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import aiohttp
@@ -16,21 +15,21 @@ from chaos.probes import (
     NO_ANSWER,
     ActivityError,
     UnreachableError,
+    client_session,
     http_requests,
     unreachable_reason,
 )
 
 
 async def switch_injection(
-    provider: InjectionProvider, session: aiohttp.ClientSession | None = None
+    provider: InjectionProvider, session: aiohttp.ClientSession | None = None, *, token: str
 ) -> dict[str, Any]:
-    """POST the switch to ``{admin_url}/{policy}``; returns the strategies' new state."""
-    token = os.environ.get(provider.token_env, "")
+    """POST the switch to ``{admin_url}/{policy}`` with `token`; returns the strategies' new state.
+
+    A redirect is not followed (the token goes to the admin URL only): it is a failed switch.
+    """
     if not token:
-        raise ActivityError(
-            f"switch {provider.policy!r}: the admin token is read from ${provider.token_env}, "
-            "which is not set"
-        )
+        raise ActivityError(f"switch {provider.policy!r}: no admin token")
     body: dict[str, Any] = {"enabled": provider.enabled}
     if provider.fault is not None:
         body["fault"] = provider.fault
@@ -40,16 +39,23 @@ async def switch_injection(
         body["latency"] = provider.latency
     url = f"{provider.admin_url.rstrip('/')}/{provider.policy}"
     own = session is None
-    session = session or aiohttp.ClientSession()
+    session = session or client_session()
     try:
         async with session.post(
             url,
             json=body,
             headers={"Authorization": f"Bearer {token}"},
             timeout=aiohttp.ClientTimeout(total=provider.timeout),
+            allow_redirects=False,
         ) as response:
-            payload = await response.json(content_type=None)
             status = response.status
+            if 300 <= status < 400:
+                location = response.headers.get("Location", "")[:200]
+                raise ActivityError(
+                    f"POST {url}: HTTP {status} redirect to {location!r}, not followed: "
+                    "the admin token is sent to the admin URL only"
+                )
+            payload = await response.json(content_type=None)
     except NO_ANSWER as exc:
         raise UnreachableError(url, unreachable_reason(exc, provider.timeout)) from None
     except (aiohttp.ClientError, ValueError) as exc:

@@ -3,7 +3,9 @@
 The mapping:
 
 - switching an injection becomes a native ``http`` action (``POST {admin_url}/{policy}``) whose
-  token comes from a Chaos Toolkit secret read from ``$RELIABILITY_CHAOS_TOKEN``;
+  token comes from a Chaos Toolkit secret read from ``$RELIABILITY_CHAOS_TOKEN`` (or the variable
+  given to `to_chaostoolkit`); Chaos Toolkit's ``requests`` drops that header on a redirect to
+  another host;
 - a one-request HTTP probe judged by its status becomes a native ``http`` probe;
 - everything else (many-request probes, load, Prometheus values, metrics) becomes a ``python``
   provider calling `chaos.ctk_providers` (install reliability-os next to chaostoolkit);
@@ -21,6 +23,7 @@ import math
 import sys
 from typing import Any
 
+from chaos.admin import TOKEN_ENV
 from chaos.experiment import (
     Action,
     Experiment,
@@ -142,8 +145,13 @@ def _activity(activity: Probe | Action) -> dict[str, Any]:
     return data
 
 
-def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dict[str, Any]:
-    """The experiment as a Chaos Toolkit experiment (a JSON-ready dict)."""
+def to_chaostoolkit(
+    experiment: Experiment, source: str = "<experiment>", *, token_env: str = TOKEN_ENV
+) -> dict[str, Any]:
+    """The experiment as a Chaos Toolkit experiment (a JSON-ready dict).
+
+    Chaos Toolkit reads the admin token from the environment variable `token_env`.
+    """
     hypothesis = experiment.steady_state_hypothesis
     if hypothesis is not None:
         for i, probe in enumerate(hypothesis.probes):
@@ -169,13 +177,6 @@ def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dic
         isinstance(a.provider, InjectionProvider)
         for a in (*experiment.method, *experiment.rollbacks)
     )
-    token_envs = sorted(
-        {
-            a.provider.token_env
-            for a in (*experiment.method, *experiment.rollbacks)
-            if isinstance(a.provider, InjectionProvider)
-        }
-    )
     data: dict[str, Any] = {
         "version": "1.0.0",
         "title": experiment.title,
@@ -187,12 +188,7 @@ def to_chaostoolkit(experiment: Experiment, source: str = "<experiment>") -> dic
     if experiment.configuration:
         data["configuration"] = dict(experiment.configuration)
     if uses_token:
-        if len(token_envs) > 1:
-            raise ExperimentError(
-                f"{source}: token_env: one environment variable expected for "
-                f"every injection action, got {', '.join(token_envs)}"
-            )
-        data["secrets"] = {SECRET_SCOPE: {TOKEN_SECRET: {"type": "env", "key": token_envs[0]}}}
+        data["secrets"] = {SECRET_SCOPE: {TOKEN_SECRET: {"type": "env", "key": token_env}}}
     if hypothesis is not None:
         data["steady-state-hypothesis"] = {
             "title": hypothesis.title,

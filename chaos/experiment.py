@@ -43,6 +43,16 @@ URL) or ``http``. Tolerances are Chaos Toolkit's: a scalar (matched exactly), ``
 Toolkit. Unlike Chaos Toolkit, a tolerance on a *method* probe is judged too: it is how an
 experiment checks what a plan predicts during the fault (the breaker opened, the fallback served).
 
+Limits (an experiment file is data from whoever wrote it, so everything it can ask for is bounded):
+``requests`` ≤ `MAX_REQUESTS` (10,000) and ``concurrency`` ≤ `MAX_CONCURRENCY` (100) per probe or
+action, a load ``rate`` ≤ `MAX_RATE` (1,000 requests/s), every ``timeout`` in (0, `MAX_TIMEOUT`]
+(600 s), every pause and ``runtime.hypothesis_frequency`` ≤ `MAX_PAUSE` (3,600 s; the frequency
+≥ 0.01 s), an injected ``latency`` ≤ `MAX_LATENCY` (600 s), ``injection_rate`` in [0, 1],
+``expected_status`` in 100–599, and at most `MAX_ACTIVITIES` (1,000) activities in the method, in
+the rollbacks and in the hypothesis. The file does not say which hosts it may reach (the runner's
+`chaos.hosts.AllowedHosts`), nor where the admin token comes from: a ``token_env`` field is
+refused.
+
 A bad file raises `ExperimentError` naming the file and the field. Added in 0.1.0.
 """
 
@@ -65,6 +75,37 @@ MAX_REQUESTS = 10_000
 
 MAX_CONCURRENCY = 100
 """Upper bound of concurrent requests of one probe or load action."""
+
+MAX_RATE = 1_000.0
+"""Upper bound of a load action's pace, requests per second."""
+
+MAX_TIMEOUT = 600.0
+"""Upper bound, seconds, of one request's `timeout` (any provider)."""
+
+MAX_PAUSE = 3_600.0
+"""Upper bound, seconds, of a pause before or after an activity, and of
+``runtime.hypothesis_frequency``."""
+
+MIN_HYPOTHESIS_FREQUENCY = 0.01
+"""Lower bound, seconds, of ``runtime.hypothesis_frequency`` (the live sampling's period)."""
+
+MAX_LATENCY = 600.0
+"""Upper bound, seconds, of the latency an injection action switches on."""
+
+MAX_ACTIVITIES = 1_000
+"""Upper bound of the activities in the method, in the rollbacks, and of steady-state probes."""
+
+MAX_HEADERS = 100
+"""Upper bound of the headers an ``http`` or ``load`` provider sets."""
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an RFC 9110 token
+_HEADER_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+TOKEN_ENV_REFUSED = (
+    "an experiment file cannot choose the environment variable its admin token is read from; "
+    "remove `token_env`: the runner reads $RELIABILITY_CHAOS_TOKEN, or the variable named with "
+    "`reliability chaos run --token-env NAME`"
+)
 
 
 class ExperimentError(ResilienceError, ValueError):
@@ -99,7 +140,7 @@ class RegexTolerance(_Model):
     """The result (as text) must match `pattern`."""
 
     type: Literal["regex"]
-    pattern: str
+    pattern: str = Field(max_length=1_000)
     target: str | None = None
 
     @field_validator("pattern")
@@ -113,6 +154,12 @@ class RegexTolerance(_Model):
 
 
 Scalar: TypeAlias = bool | int | float | str
+
+RequestTimeout: TypeAlias = Annotated[Duration, Field(gt=0, le=MAX_TIMEOUT)]
+"""One request's timeout: seconds (or ``"2s"``), more than 0 and at most `MAX_TIMEOUT`."""
+
+Pause: TypeAlias = Annotated[Duration, Field(le=MAX_PAUSE)]
+"""A pause: seconds (or ``"1m"``), at most `MAX_PAUSE`."""
 Tolerance: TypeAlias = (
     Annotated[RangeTolerance | RegexTolerance, Field(discriminator="type")] | list[Scalar] | Scalar
 )
@@ -133,12 +180,22 @@ class HttpProvider(_Model):
     type: Literal["http"]
     url: str
     method: Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"] = "GET"
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = Field(default={}, max_length=MAX_HEADERS)
     body: Any = None
-    expected_status: int | None = None
+    expected_status: int | None = Field(default=None, ge=100, le=599)
     requests: int = Field(1, ge=1, le=MAX_REQUESTS)
     concurrency: int = Field(1, ge=1, le=MAX_CONCURRENCY)
-    timeout: Duration = 5.0
+    timeout: RequestTimeout = 5.0
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name[:200]!r} is not an HTTP header name")
+            if _HEADER_FORBIDDEN.search(text):
+                raise ValueError(f"header {name!r}: control characters (CR, LF, NUL) in its value")
+        return value
 
 
 class LoadProvider(HttpProvider):
@@ -146,7 +203,7 @@ class LoadProvider(HttpProvider):
 
     type: Literal["load"]  # type: ignore[assignment]
     requests: int = Field(100, ge=1, le=MAX_REQUESTS)
-    rate: float | None = Field(None, gt=0)
+    rate: float | None = Field(None, gt=0, le=MAX_RATE)
 
 
 class PrometheusProvider(_Model):
@@ -155,7 +212,7 @@ class PrometheusProvider(_Model):
     type: Literal["prometheus"]
     url: str
     query: str
-    timeout: Duration = 5.0
+    timeout: RequestTimeout = 5.0
 
 
 class MetricProvider(_Model):
@@ -171,13 +228,15 @@ class MetricProvider(_Model):
     labels: dict[str, str] = {}
     url: str | None = None
     mode: Literal["value", "increase"] = "value"
-    timeout: Duration = 5.0
+    timeout: RequestTimeout = 5.0
 
 
 class InjectionProvider(_Model):
     """Switch a chaos strategy of `policy` on a running service through its admin endpoint.
 
-    The token is read from the environment variable `token_env`, never from the file.
+    The token is never in the file, nor the variable it is read from: the runner reads
+    ``$RELIABILITY_CHAOS_TOKEN`` (or the variable given on its command line) and sends it to the
+    admin URL's host only.
     """
 
     type: Literal["injection"]
@@ -186,9 +245,8 @@ class InjectionProvider(_Model):
     enabled: bool
     fault: Literal["fault", "latency", "outcome", "behaviour"] | None = None
     injection_rate: float | None = Field(None, ge=0, le=1)
-    latency: Duration | None = None
-    token_env: str = "RELIABILITY_CHAOS_TOKEN"
-    timeout: Duration = 5.0
+    latency: Annotated[Duration, Field(le=MAX_LATENCY)] | None = None
+    timeout: RequestTimeout = 5.0
 
 
 ProbeProvider: TypeAlias = Annotated[
@@ -205,8 +263,8 @@ ActionProvider: TypeAlias = Annotated[
 class Pauses(_Model):
     """Seconds to wait before and after an activity."""
 
-    before: Duration = 0.0
-    after: Duration = 0.0
+    before: Pause = 0.0
+    after: Pause = 0.0
 
 
 class Probe(_Model):
@@ -237,7 +295,7 @@ class Hypothesis(_Model):
     """The steady state: probes that must all be within tolerance before and after the method."""
 
     title: str
-    probes: list[Probe] = Field(min_length=1)
+    probes: list[Probe] = Field(min_length=1, max_length=MAX_ACTIVITIES)
 
     @model_validator(mode="after")
     def _tolerances(self) -> Hypothesis:
@@ -252,7 +310,9 @@ class Hypothesis(_Model):
 class Runtime(_Model):
     """How the runner samples the steady state during the method."""
 
-    hypothesis_frequency: Duration = Field(default=1.0, gt=0)
+    hypothesis_frequency: Annotated[Duration, Field(ge=MIN_HYPOTHESIS_FREQUENCY, le=MAX_PAUSE)] = (
+        1.0
+    )
 
 
 class Experiment(_Model):
@@ -265,8 +325,8 @@ class Experiment(_Model):
     contributions: dict[str, Literal["high", "medium", "low", "none"]] = {}
     configuration: dict[str, str | int | float] = {}
     steady_state_hypothesis: Hypothesis | None = Field(None, alias="steady-state-hypothesis")
-    method: list[Activity] = Field(min_length=1)
-    rollbacks: list[Action] = []
+    method: list[Activity] = Field(min_length=1, max_length=MAX_ACTIVITIES)
+    rollbacks: list[Action] = Field(default=[], max_length=MAX_ACTIVITIES)
     runtime: Runtime = Runtime()
     extensions: dict[str, Any] = {}
 
@@ -321,10 +381,32 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _refuse_token_env(data: dict[str, Any], source: str) -> None:
+    """A provider naming `token_env` is refused by name (not as a mere unknown field)."""
+    hypothesis = data.get("steady-state-hypothesis")
+    sections = {
+        "steady-state-hypothesis.probes": (
+            hypothesis.get("probes") if isinstance(hypothesis, dict) else None
+        ),
+        "method": data.get("method"),
+        "rollbacks": data.get("rollbacks"),
+    }
+    for where, activities in sections.items():
+        if not isinstance(activities, list):
+            continue
+        for i, activity in enumerate(activities):
+            provider = activity.get("provider") if isinstance(activity, dict) else None
+            if isinstance(provider, dict) and "token_env" in provider:
+                raise ExperimentError(
+                    f"{source}: {where}[{i}].provider.token_env: {TOKEN_ENV_REFUSED}"
+                )
+
+
 def parse_experiment(data: object, source: str = "<experiment>") -> Experiment:
     """Validate experiment data (already parsed from YAML/JSON); `source` names it in errors."""
     if not isinstance(data, dict):
         raise ExperimentError(f"{source}: expected a mapping with title, method, ... at the top")
+    _refuse_token_env(data, source)
     variables = data.get("configuration") or {}
     if not isinstance(variables, dict):
         raise ExperimentError(f"{source}: configuration: expected a mapping of names to values")
@@ -346,6 +428,8 @@ def parse_experiment(data: object, source: str = "<experiment>") -> Experiment:
             message = "unknown field"
         elif first["type"] == "missing":
             message = "required field is missing"
+        elif first["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         raise ExperimentError(f"{source}: {field}: {message}") from None
 
 

@@ -33,7 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.experiment import MAX_REQUESTS, Experiment, parse_experiment
+from chaos.experiment import (
+    MAX_LATENCY,
+    MAX_PAUSE,
+    MAX_RATE,
+    MAX_REQUESTS,
+    MAX_TIMEOUT,
+    Experiment,
+    parse_experiment,
+)
 from resilience.config import parse_duration
 
 DEFAULT_CONFIGURATION: dict[str, str] = {
@@ -263,7 +271,7 @@ def generate_one(
                 f"{', '.join(policies)}: no timeout planned, so no latency "
                 "that the plan predicts it contains",
             )
-        switch["latency"] = round(LATENCY_OVER_TIMEOUT * max(timeouts), 3)
+        switch["latency"] = min(MAX_LATENCY, round(LATENCY_OVER_TIMEOUT * max(timeouts), 3))
     budget = max(0.0, 1.0 - facts.slo / 100.0)
     allowed = max(budget, mode.users_impacted_with / 100.0)
     prediction = (
@@ -274,7 +282,7 @@ def generate_one(
     timeout = _request_timeout(facts)
     traffic: dict[str, Any] = {"requests": PROBE_REQUESTS, "concurrency": PROBE_CONCURRENCY}
     if timeout is not None:
-        traffic["timeout"] = timeout
+        traffic["timeout"] = min(MAX_TIMEOUT, timeout)  # the schema's bound
     load: dict[str, Any] = {"type": "load", "url": "${base_url}", **traffic}
     breaker_checks: list[dict[str, Any]] = []
     settle = 0.0  # seconds for the steady-state probe's calls to leave the breakers' windows
@@ -292,7 +300,8 @@ def generate_one(
             settle = max(settle, float(config.get("window_size", 0)))
         if breaker.trip_seconds is not None and breaker.rps is not None:
             # The planned rate for the planned time: the breaker must open within it.
-            load["rate"] = breaker.rps
+            # (paced at most at the schema's MAX_RATE: the same calls then take longer)
+            load["rate"] = min(MAX_RATE, breaker.rps)
             # rounded first: the plan's figures keep 12 significant digits, so 100 calls / 150
             # calls/s comes back as 0.666666666667 s, and × 150 must still be 100 requests
             calls = round(breaker.trip_seconds * breaker.rps, 6)
@@ -322,7 +331,7 @@ def generate_one(
             },
         }
         if settle and not method:
-            action["pauses"] = {"before": settle}
+            action["pauses"] = {"before": min(MAX_PAUSE, settle)}
         method.append(action)
         rollbacks.append(
             {

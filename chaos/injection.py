@@ -272,11 +272,15 @@ class LatencyInjection(Injection):
         if not callable(value):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"LatencyInjection latency: expected seconds, got {value!r}")
-            if not (0 <= value < math.inf):
+            try:
+                seconds = float(value)
+            except OverflowError:  # an int past float's range (10**400): not finite either
+                seconds = math.inf
+            if not (0 <= seconds < math.inf):
                 raise ConfigError(
                     f"LatencyInjection latency: expected finite seconds >= 0, got {value!r}"
                 )
-            value = float(value)
+            value = seconds
         self._latency: float | Callable[[], float] = value
 
     def delay(self) -> float:

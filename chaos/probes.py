@@ -4,7 +4,8 @@ Each probe is an async function of its provider model (`chaos.experiment`) retur
 that tolerances judge. A probe that cannot observe (connection refused, bad response) raises
 `ActivityError` (`UnreachableError` when its server gave no answer at all); the runner records
 it as a failed activity, and a steady-state probe that fails is a probe out of tolerance.
-Added in 0.1.0.
+Redirects are never followed: a 3xx is what the probe saw (an HTTP probe's status; a failed
+Prometheus or metric read), not a reason to send a request to another host. Added in 0.1.0.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def unreachable_reason(exc: BaseException, timeout: float) -> str:
 
 #: Errors that mean the server gave no answer (as opposed to a bad one).
 NO_ANSWER = (aiohttp.ClientConnectionError, TimeoutError)
+
+
+def client_session() -> aiohttp.ClientSession:
+    """The HTTP client of probes and actions: no cookies kept, no proxy from the environment."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -104,6 +110,7 @@ async def _one(
             provider.method,
             provider.url,
             timeout=aiohttp.ClientTimeout(total=provider.timeout),
+            allow_redirects=False,
             **kwargs,
         ) as response:
             await response.read()
@@ -122,7 +129,7 @@ async def http_requests(
     which says nothing about the system's steady state.
     """
     own = session is None
-    session = session or aiohttp.ClientSession()
+    session = session or client_session()
     statuses: list[int | None] = [None] * provider.requests
     latencies: list[float] = [0.0] * provider.requests
     failures: list[BaseException] = []
@@ -162,14 +169,19 @@ async def prometheus_query(
 ) -> float | None:
     """The value of the first sample of an instant query (None when the result is empty)."""
     own = session is None
-    session = session or aiohttp.ClientSession()
+    session = session or client_session()
     url = provider.url.rstrip("/") + "/api/v1/query"
     try:
         async with session.get(
             url,
             params={"query": provider.query},
             timeout=aiohttp.ClientTimeout(total=provider.timeout),
+            allow_redirects=False,
         ) as response:
+            if 300 <= response.status < 400:
+                raise ActivityError(
+                    f"Prometheus {provider.url}: HTTP {response.status} redirect, not followed"
+                )
             payload = await response.json(content_type=None)
     except NO_ANSWER as exc:
         raise UnreachableError(provider.url, unreachable_reason(exc, provider.timeout)) from None
@@ -206,12 +218,14 @@ async def metric_value(
     if provider.url is None:
         return _sum_samples(REGISTRY.collect(), provider.name, provider.labels)
     own = session is None
-    session = session or aiohttp.ClientSession()
+    session = session or client_session()
     try:
         async with session.get(
-            provider.url, timeout=aiohttp.ClientTimeout(total=provider.timeout)
+            provider.url,
+            timeout=aiohttp.ClientTimeout(total=provider.timeout),
+            allow_redirects=False,
         ) as response:
-            if response.status != 200:
+            if response.status != 200:  # a redirect too: it is not followed
                 raise ActivityError(f"{provider.url}: HTTP {response.status}")
             text = await response.text()
     except NO_ANSWER as exc:

@@ -8,7 +8,11 @@ server before the method skips it too, as status ``unreachable`` (nothing was me
 injected). A failed action aborts the method.
 
 Before anything runs, `chaos.preflight` checks what would otherwise fail only after the
-experiment had run against a live service (URLs, the admin token, the journal's directory).
+experiment had run against a live service (URLs and their hosts, the admin token, the journal's
+directory). Requests go only to the hosts the caller allows (`chaos.hosts.AllowedHosts`, loopback
+by default), redirects are not followed, and the admin token — read from
+``$RELIABILITY_CHAOS_TOKEN`` or the variable the caller names, never from the file — is sent only
+with the injection actions, to the admin URL's host.
 
 While it runs, the runner draws a progress bar and (on a terminal) a live line of the
 steady-state probes, re-sampled every ``runtime.hypothesis_frequency`` seconds during the method;
@@ -35,6 +39,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from chaos import actions, probes
+from chaos.admin import TOKEN_ENV
 from chaos.experiment import (
     Action,
     Experiment,
@@ -45,8 +50,9 @@ from chaos.experiment import (
     Probe,
     PrometheusProvider,
 )
+from chaos.hosts import AllowedHosts
 from chaos.preflight import preflight
-from chaos.probes import ActivityError, UnreachableError
+from chaos.probes import ActivityError, UnreachableError, client_session
 from chaos.progress import Display
 from chaos.tolerance import describe, within
 
@@ -163,9 +169,18 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
 class Runner:
     """Runs one experiment (use `run_experiment`)."""
 
-    def __init__(self, experiment: Experiment, display: Display) -> None:
+    def __init__(
+        self,
+        experiment: Experiment,
+        display: Display,
+        *,
+        token: str = "",
+        allowed: AllowedHosts | None = None,
+    ) -> None:
         self.experiment = experiment
         self.display = display
+        self._token = token
+        self.allowed = allowed if allowed is not None else AllowedHosts.of()
         self.verdict = Verdict(experiment.title)
         self.baselines: dict[str, float] = {}
         self.session: aiohttp.ClientSession | None = None
@@ -176,8 +191,12 @@ class Runner:
 
     async def _call(self, provider: Any) -> Any:
         session = self.session
+        url = provider.admin_url if isinstance(provider, InjectionProvider) else provider.url
+        if url is not None and not self.allowed.allows(url):
+            # preflight refused the file already; this keeps the rule where requests are made
+            raise ActivityError(f"{url}: not an allowed host (allowed: {self.allowed})")
         if isinstance(provider, InjectionProvider):
-            return await actions.switch_injection(provider, session)
+            return await actions.switch_injection(provider, session, token=self._token)
         if isinstance(provider, LoadProvider):
             return await actions.drive_load(provider, session)
         if isinstance(provider, HttpProvider):
@@ -214,7 +233,8 @@ class Runner:
             if key not in self.baselines:
                 # A failed baseline read leaves the key out: the probe then fails with the reason.
                 with contextlib.suppress(ActivityError):
-                    self.baselines[key] = await probes.metric_value(provider, self.session)
+                    if provider.url is None or self.allowed.allows(provider.url):
+                        self.baselines[key] = await probes.metric_value(provider, self.session)
 
     # ------------------------------------------------------------------------------ activities
 
@@ -367,7 +387,7 @@ class Runner:
         run: list[dict[str, Any]] = []
         rollbacks: list[dict[str, Any]] = []
         interrupted: BaseException | None = None
-        async with aiohttp.ClientSession() as session:
+        async with client_session() as session:
             self.session = session
             try:
                 await self._read_baselines()
@@ -425,19 +445,24 @@ async def run_experiment(
     stream: TextIO | None = None,
     live: bool | None = None,
     source: str = "<experiment>",
+    allow_hosts: AllowedHosts | None = None,
+    token_env: str = TOKEN_ENV,
 ) -> RunResult:
     """Run `experiment`; progress goes to `stream` (default stderr), the journal to a file if given.
 
-    `preflight` runs first (`source` names the experiment in its errors). `live` turns the live
-    steady-state sampling on or off (default: on when `stream` is a terminal). An interruption
-    still runs the rollbacks and writes the journal, then propagates.
+    Requests go only to `allow_hosts` (default: loopback, `chaos.hosts.LOOPBACK`); the admin
+    token is read from the environment variable `token_env`. `preflight` runs first (`source`
+    names the experiment in its errors). `live` turns the live steady-state sampling on or off
+    (default: on when `stream` is a terminal). An interruption still runs the rollbacks and
+    writes the journal, then propagates.
     """
-    preflight(experiment, journal_path, source)
+    allowed = allow_hosts if allow_hosts is not None else AllowedHosts.of()
+    preflight(experiment, journal_path, source, allowed=allowed, token_env=token_env)
     hypothesis = experiment.steady_state_hypothesis
     total = 2 * len(hypothesis.probes) if hypothesis else 0
     total += len(experiment.method) + len(experiment.rollbacks)
     display = Display(sys.stderr if stream is None else stream, total, live)
-    runner = Runner(experiment, display)
+    runner = Runner(experiment, display, token=os.environ.get(token_env, ""), allowed=allowed)
     try:
         journal = await runner.run()
     except (asyncio.CancelledError, KeyboardInterrupt):

@@ -11,6 +11,9 @@
 - ``/metrics`` (Prometheus text or OpenMetrics, as the scraper asks), ``/healthz`` (liveness: the
   process answers) and ``/readyz`` (readiness: 503 while the breaker of a ``critical`` policy is
   open);
+- requests to routes that are not user traffic are left out of the SLI: by default
+  `DEFAULT_EXCLUDED_ROUTES` (``/metrics``, ``/healthz``, ``/readyz`` and everything under
+  ``/admin``), each entry matching its own route template and every template below it;
 - any extra routes you pass (e.g. the chaos admin endpoints).
 
 `start_http_server` serves ``/metrics``, ``/healthz`` and ``/readyz`` from a background thread,
@@ -43,6 +46,17 @@ OTHER_METHOD = "_OTHER"
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+
+DEFAULT_EXCLUDED_ROUTES: tuple[str, ...] = ("/metrics", "/healthz", "/readyz", "/admin")
+"""Routes left out of the user-facing SLI by default: scrapes, health probes, admin endpoints
+(the chaos admin endpoint is mounted under ``/admin/chaos``). An entry excludes the route template
+equal to it and every template under it (``/admin`` excludes ``/admin/chaos/{policy}``, not
+``/administrators``). Added in 0.1.0."""
+
+
+def is_excluded(route: str, excluded: Collection[str]) -> bool:
+    """Whether route template `route` is one of `excluded` or lies under one of them."""
+    return any(route == path or route.startswith(path.rstrip("/") + "/") for path in excluded)
 
 
 _histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = weakref.WeakKeyDictionary()
@@ -77,7 +91,10 @@ RequestRecorder = Callable[[str, str, int, float], None]
 
 
 def record_requests(
-    app: web.Application, record: RequestRecorder, *, exclude_routes: Collection[str] = ()
+    app: web.Application,
+    record: RequestRecorder,
+    *,
+    exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
 ) -> None:
     """Call `record` once for every request `app` answers, when the response headers go out.
 
@@ -87,9 +104,12 @@ def record_requests(
     the client received; a streamed response is reported once, with the status it started with.
     The duration runs to the response headers. Requests cancelled before any response (the client
     went away) are not reported. Labels are bounded: route templates, `UNMATCHED_ROUTE`,
-    `OTHER_METHOD`. Requests to `exclude_routes` (templates, e.g. ``/metrics``) are not reported.
+    `OTHER_METHOD`. Requests to `exclude_routes` (route templates and what lies under them, see
+    `is_excluded`; default `DEFAULT_EXCLUDED_ROUTES`) are not reported.
     """
-    excluded = frozenset(exclude_routes)
+    excluded = tuple(exclude_routes)
+    # The route labels are bounded (templates and `UNMATCHED_ROUTE`): decide each one once.
+    decisions: dict[str, bool] = {}
     # One variable per registration, so that several recorders on one app each see every request;
     # each request runs in its own task, so the value never leaks between requests.
     started: ContextVar[float | None] = ContextVar("exporters_request_started", default=None)
@@ -105,7 +125,10 @@ def record_requests(
             return
         started.set(None)
         route = route_label(request)
-        if route in excluded:
+        skip = decisions.get(route)
+        if skip is None:
+            skip = decisions[route] = is_excluded(route, excluded)
+        if skip:
             return
         method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
         record(method, route, response.status, asyncio.get_running_loop().time() - start)
@@ -118,12 +141,12 @@ def instrument(
     app: web.Application,
     registry: CollectorRegistry | None = None,
     *,
-    exclude_routes: Collection[str] = (),
+    exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
 ) -> None:
     """Record ``http_server_request_duration_seconds`` for every request `app` answers.
 
-    See `record_requests` for what is recorded and when (`exclude_routes`: route templates not
-    to record). Each (method, route, status) child is looked up once and cached.
+    See `record_requests` for what is recorded and when (`exclude_routes`: routes not to record,
+    default `DEFAULT_EXCLUDED_ROUTES`). Each (method, route, status) child is looked up once.
     Added in 0.1.0.
     """
     histogram = _request_histogram(registry if registry is not None else REGISTRY)
@@ -173,15 +196,18 @@ def setup(
     metrics_path: str = "/metrics",
     middleware: bool = True,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
 ) -> None:
     """Add the HTTP SLI (`instrument`), ``/metrics``, ``/healthz``, ``/readyz`` and `extra_routes`.
 
-    `readiness` defaults to the process-wide `Readiness` hook (installed on first use). Scrapes
-    and probes are not user traffic: requests to `metrics_path`, ``/healthz`` and ``/readyz`` are
-    left out of the SLI. Added in 0.1.0.
+    `readiness` defaults to the process-wide `Readiness` hook (installed on first use). Scrapes,
+    probes and admin endpoints are not user traffic: requests to `exclude_routes` (default
+    `DEFAULT_EXCLUDED_ROUTES`: ``/metrics``, ``/healthz``, ``/readyz``, everything under
+    ``/admin``) and to `metrics_path` (always) are left out of the SLI; ``exclude_routes=()``
+    counts the others. Added in 0.1.0.
     """
     if middleware:
-        instrument(app, registry, exclude_routes=(metrics_path, "/healthz", "/readyz"))
+        instrument(app, registry, exclude_routes=(*exclude_routes, metrics_path))
     app.router.add_get(metrics_path, metrics_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(readiness or default_readiness()))

@@ -39,7 +39,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
 
 from exporters._watch import BREAKER_STATES, PolicyWatch
-from exporters.aiohttp import record_requests
+from exporters.aiohttp import DEFAULT_EXCLUDED_ROUTES, record_requests
 from exporters.prometheus import DURATION_BUCKETS
 from resilience import (
     CallFinished,
@@ -236,14 +236,15 @@ def instrument_aiohttp(
     app: web.Application,
     meter_provider: MeterProvider | None = None,
     *,
-    exclude_routes: Collection[str] = (),
+    exclude_routes: Collection[str] = DEFAULT_EXCLUDED_ROUTES,
 ) -> None:
     """Record ``http.server.request.duration`` (s) for every request `app` answers.
 
     Attributes follow the OpenTelemetry HTTP semantic conventions: ``http.request.method``,
     ``http.route`` (the route template, ``unmatched`` when none matched) and
     ``http.response.status_code`` (the status the client received); see
-    `exporters.aiohttp.record_requests` (`exclude_routes`: route templates not to record).
+    `exporters.aiohttp.record_requests` (`exclude_routes`: routes not to record, default
+    `exporters.aiohttp.DEFAULT_EXCLUDED_ROUTES`).
     Added in 0.1.0.
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()

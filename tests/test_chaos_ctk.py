@@ -9,12 +9,15 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chaos.ctk import to_chaostoolkit
 from chaos.experiment import parse_experiment
+from planner.cli import main
 from tests.chaos_service import TOKEN, Service, running_service
 from tests.test_chaos_generate import POLICY, from_plan
 from tests.test_chaos_runner import experiment
@@ -31,6 +34,21 @@ def exported(base_url: str) -> dict[str, Any]:
 def test_export_is_a_valid_chaos_toolkit_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", TOKEN)  # chaoslib checks that secrets resolve
     data = json.loads(json.dumps(exported("http://127.0.0.1:1"), allow_nan=False))
+    chaoslib_experiment.ensure_experiment_is_valid(data)
+
+
+def test_export_reads_the_token_from_the_variable_named_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RELIABILITY_CHAOS_TOKEN", raising=False)
+    monkeypatch.setenv("STAGING_CHAOS_TOKEN", TOKEN)
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(experiment("http://127.0.0.1:1")))
+    assert main(["chaos", "export", str(path), "--token-env", "STAGING_CHAOS_TOKEN"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["secrets"] == {
+        "reliability": {"chaos_admin_token": {"type": "env", "key": "STAGING_CHAOS_TOKEN"}}
+    }
     chaoslib_experiment.ensure_experiment_is_valid(data)
 
 

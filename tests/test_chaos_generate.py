@@ -327,3 +327,10 @@ def test_a_trip_time_rounded_to_twelve_digits_still_asks_for_the_planned_calls()
     data = only(generate(facts(modes, trip=0.666666666667, rps=150.0)))
     load = data["method"][1]["provider"]
     assert (load["rate"], load["requests"]) == (150.0, 100)  # not 101
+
+
+def test_a_plan_past_the_schemas_bounds_still_generates_what_the_runner_accepts() -> None:
+    # 5,000 calls/s for 1 s: paced at the schema's 1,000 requests/s, the same 5,000 calls.
+    data = only(generate(facts(mode("FM-005", POLICY, "crash", transient=False), rps=5_000.0)))
+    load = data["method"][1]["provider"]
+    assert (load["rate"], load["requests"]) == (1_000.0, 5_000)

@@ -123,8 +123,8 @@ async def test_outcome_and_behaviour() -> None:
     )
     assert await Policy("dep-b", chaos=behaviour)(ok)() == "real"
     assert ran == [1]
-    faked: object = await Policy("dep-o", chaos=outcome)(ok)()  # the fake, not ok's str
-    assert faked == {"status": 503}
+    injected: object = await Policy("dep-o", chaos=outcome)(ok)()  # not the str `ok` returns
+    assert injected == {"status": 503}
 
 
 async def test_async_behaviour_is_awaited() -> None:

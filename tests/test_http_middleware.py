@@ -180,7 +180,7 @@ async def test_metrics_endpoint_serves_prometheus_and_openmetrics(client: Client
     await c.get("/healthz")
     await c.get("/readyz")
     routes = {s.labels["http_route"] for m in reg.collect() for s in m.samples if m.name == H}
-    assert routes == {"/items/{id}", "/admin/chaos"}  # scrapes and probes are not user traffic
+    assert routes == {"/items/{id}"}  # scrapes, probes and admin requests are not user traffic
 
 
 async def test_promtool_accepts_our_exposition(client: Client) -> None:
