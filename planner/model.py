@@ -88,8 +88,14 @@ class FailureMode:
     users_impacted: Figure  # percent of users, without mechanisms
     users_impacted_with: Figure  # percent of users, with the planned mechanisms
     mechanisms: tuple[str, ...]  # "policy: mechanism" entries that contain it
-    mitigation: str  # what contains it, or "no runtime mechanism: <why>"
+    contained: bool  # a runtime mechanism of the plan contains it
+    mitigation: str  # what contains it, or (not contained) why no runtime mechanism does
     silent: bool = False  # succeeds at the transport level (HTTP 200) with wrong or stale content
+
+    @property
+    def containment(self) -> str:
+        """The mitigation as a sentence: "no runtime mechanism: <why>" when not contained."""
+        return self.mitigation if self.contained else f"no runtime mechanism: {self.mitigation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,9 +450,7 @@ class SlaRow:
     budget_used: Figure | None  # percent of the whole period's error budget spent so far
     status: str  # OK | Risk | Breached | No data
     coverage: Figure | None  # share of the period so far with samples (percent; gaps count)
-    # percent of the period's budget spent by its end if the rest burns as the period so far
-    # (= the budget used of the traffic so far)
-    pace: Figure | None = None
+    pace: Figure | None = None  # percent spent by the period's end at the pace so far
     remaining: Figure | None = None  # the period's budget left, in events (probe: samples)
     remaining_minutes: Figure | None = None  # clock minutes of full outage `remaining` affords
     exhaustion: Figure | None = None  # seconds until `remaining` is gone at the 1 h burn

@@ -1,8 +1,9 @@
 """The analysis of a system spec: `build_plan(spec)` runs every stage, in the order below.
 
-The build order is the data path: the graph of the spec → the modelled components (availability)
-→ blast radius → mechanisms → failure modes → recovery → redundancy → monitoring. Each stage
-reads what earlier stages computed and never re-derives it. Same spec → same plan: every
+The build order (`_build`) is the data path: the graph of the spec with each component's facts
+→ the alert set (SLO period, burn-rate alerts, time to page) → mechanisms (what the plan does on
+each edge) → availability → blast radius → failure modes → recovery → redundancy → monitoring.
+Each stage reads what earlier stages computed and never re-derives it. Same spec → same plan: every
 collection is built in sorted order, nothing depends on time or randomness.
 `planner.document.plan_to_dict` turns the plan into the JSON/YAML document.
 """
@@ -19,10 +20,10 @@ from planner.analysis import (
     redundancy,
 )
 from planner.analysis.graph import Graph
+from planner.analysis.monitoring.alerts import derive as derive_alerts
 from planner.model import Figure, Header, Plan
 from planner.perf import no_cyclic_gc
 from planner.spec import SystemSpec
-from planner.units import DAY
 
 
 def build_plan(spec: SystemSpec) -> Plan:
@@ -32,22 +33,25 @@ def build_plan(spec: SystemSpec) -> Plan:
 
 
 def _build(spec: SystemSpec) -> Plan:
-    graph = Graph(spec)
+    graph = Graph(spec)  # with each component's facts, resolved once
+    alerts = derive_alerts(spec)  # the SLO period, burn-rate alerts and time to page
+    mech = mechanisms.derive(graph)  # what the plan does on each edge
     modeled = availability.model(graph)
-    avail = availability.analyse(graph, modeled)
-    radius = blast.analyse(graph)
-    mech = mechanisms.derive(graph)
+    avail = availability.analyse(graph, modeled, mech)
+    radius = blast.analyse(mech)
     fmea = failures.analyse(graph, modeled, radius, mech)
-    recov = recovery.plan(graph, modeled, radius, mech)
-    days = availability.PERIOD_DAYS[spec.slo_period]
+    recov = recovery.plan(graph, radius, mech, alerts)
+    period = alerts.period
     header = Header(
         system=spec.system,
         description=spec.description,
         tier=spec.tier_label,
         target=avail.target,
         period=spec.slo_period,
-        period_label=availability.PERIOD_LABELS[spec.slo_period],
-        period_seconds=Figure(days * DAY, "s", "period_days × 86400", {"period_days": days}),
+        period_label=period.label,
+        period_seconds=Figure(
+            period.seconds, "s", "period_days × 86400", {"period_days": period.days}
+        ),
         users=spec.users,
         components=len(spec.components),
     )
@@ -63,6 +67,6 @@ def _build(spec: SystemSpec) -> Plan:
         mechanism_table=mech.table,
         redundancy=redundancy.design(graph, modeled, mech),
         recovery=recov,
-        monitoring=monitoring.plan(graph, fmea, mech, recov),
+        monitoring=monitoring.plan(graph, fmea, mech, recov, alerts),
         sla=None,
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -194,6 +194,39 @@ def _not_before(period: Period) -> str:
     return f"not before the period ends ({_iso(period.end.timestamp())}) at the 1h burn"
 
 
+def _outage_minutes(counts: _Counts, remaining: float, now: _Now) -> Figure:
+    """Clock minutes of full outage `remaining` events afford at the last hour's traffic (the
+    period's average traffic when the last hour had none)."""
+    traffic = now.traffic()
+    basis = "the last hour's traffic"
+    if traffic is None:
+        traffic, basis = counts.total / counts.seconds, "the period's average traffic"
+    return Figure(
+        remaining / traffic / 60.0,
+        "min",
+        f"remaining / events per minute at {basis}: clock minutes of full outage left",
+        {"remaining": remaining, "events_per_minute": traffic * 60.0, "basis": basis},
+    )
+
+
+def _exhaustion(period: Period, remaining: float, now: _Now) -> tuple[Figure | None, str]:
+    """Seconds until `remaining` is gone at the last hour's burn, or why there is no such time
+    (none left, no errors, or not before the period ends)."""
+    if remaining <= 0:
+        return None, "already exhausted"
+    if now.error_rate() <= 0:
+        return None, "no errors in the last hour"
+    seconds = remaining / now.error_rate()
+    if period.at.timestamp() + seconds > period.horizon.timestamp():
+        return None, _not_before(period)
+    return Figure(
+        seconds,
+        "s",
+        "remaining / bad events per second over the last hour",
+        {"remaining": remaining, "bad_per_second": now.error_rate()},
+    ), ""
+
+
 def _row(
     slo: SloDefinition,
     period: Period,
@@ -228,33 +261,8 @@ def _row(
         "(1 − objective) × total / elapsed share − bad",
         {"objective": target, "total": counts.total, "elapsed": elapsed, "bad": counts.bad},
     )
-    traffic = now.traffic()
-    basis = "the last hour's traffic"
-    if traffic is None:
-        traffic, basis = counts.total / counts.seconds, "the period's average traffic"
-    minutes = Figure(
-        remaining / traffic / 60.0,
-        "min",
-        f"remaining / events per minute at {basis}: clock minutes of full outage left",
-        {"remaining": remaining, "events_per_minute": traffic * 60.0, "basis": basis},
-    )
-    exhaustion: Figure | None = None
-    note = ""
-    if remaining <= 0:
-        note = "already exhausted"
-    elif now.error_rate() <= 0:
-        note = "no errors in the last hour"
-    else:
-        seconds = remaining / now.error_rate()
-        if period.at.timestamp() + seconds > period.horizon.timestamp():
-            note = _not_before(period)
-        else:
-            exhaustion = Figure(
-                seconds,
-                "s",
-                "remaining / bad events per second over the last hour",
-                {"remaining": remaining, "bad_per_second": now.error_rate()},
-            )
+    minutes = _outage_minutes(counts, remaining, now)
+    exhaustion, note = _exhaustion(period, remaining, now)
     if used > 100.0:
         status = "Breached"
     elif pace > 100.0 or exhaustion is not None:
@@ -327,6 +335,61 @@ def _budget_row(slo: SloDefinition, periods: Sequence[Period]) -> int:
     return 0
 
 
+def _projections(
+    budget_row: SlaRow, period: Period, burn_counts: Mapping[str, _Counts]
+) -> dict[str, Figure]:
+    """Per burn window, seconds until the budget period's budget is gone at that window's
+    burn; a window whose burn does not run it out before the period ends has no entry."""
+    out: dict[str, Figure] = {}
+    remaining = budget_row.remaining
+    if remaining is None or remaining.value <= 0:
+        return out
+    for label, counts in burn_counts.items():
+        per_second = counts.bad / counts.seconds if counts.seconds > 0 else 0.0
+        if per_second <= 0:
+            continue
+        seconds = remaining.value / per_second
+        if period.at.timestamp() + seconds <= period.horizon.timestamp():
+            out[label] = Figure(
+                seconds,
+                "s",
+                "remaining events / bad events per second over the window",
+                {"remaining": remaining.value, "bad_per_second": per_second, "window": label},
+            )
+    return out
+
+
+def _notes(
+    selector: str,
+    rows: Sequence[SlaRow],
+    periods: Sequence[Period],
+    data: _Data | None,
+    earliest: float,
+    now: float,
+    budget_row: SlaRow,
+) -> list[str]:
+    """What the reader must know to read the figures: no data, stale data, late data."""
+    if data is None:
+        return [f"no samples of {selector} between {_iso(earliest)} and {_iso(now)}"]
+    notes = []
+    if now - data.last > EDGE_PROBE_S:
+        notes.append(f"the newest sample is from {_iso(data.last)}: figures end there")
+    late = [
+        r.period
+        for r, p in zip(rows, periods, strict=True)
+        if r.measured_from and r.measured_from != _iso(p.start.timestamp())
+    ]
+    if late:
+        names = late[0] if len(late) == 1 else ", ".join(late[:-1]) + " and " + late[-1]
+        notes.append(
+            f"{names} {'is' if len(late) == 1 else 'are'} measured from {_iso(data.first)},"
+            " where the data starts: elapsed shares and budgets count from there"
+        )
+    if budget_row.actual is None:
+        notes.append(f"no traffic counted in {budget_row.period.lower()} by {selector}")
+    return notes
+
+
 async def measure_definitions(
     client: PrometheusClient, slo: SloDefinition, at: datetime
 ) -> SlaSection:
@@ -354,7 +417,6 @@ async def measure_definitions(
         burn, burn_counts = await _burn_rates(counter, slo, data.first, now)
     last_hour = _Now(burn_counts.get(BURN_WINDOWS[0][0]))
     rows: list[SlaRow] = []
-    notes: list[str] = []
     for period in periods:
         counts = None
         if data is not None:
@@ -365,45 +427,12 @@ async def measure_definitions(
         rows.append(_row(slo, period, counts, data, coverage, last_hour))
     budget_index = _budget_row(slo, periods)
     budget_row, budget_period = rows[budget_index], periods[budget_index]
-    exhaustion: dict[str, Figure] = {}
-    remaining = budget_row.remaining
-    if remaining is not None and remaining.value > 0:
-        for label, counts in burn_counts.items():
-            per_second = counts.bad / counts.seconds if counts.seconds > 0 else 0.0
-            if per_second <= 0:
-                continue
-            seconds = remaining.value / per_second
-            if now + seconds <= budget_period.horizon.timestamp():
-                exhaustion[label] = Figure(
-                    seconds,
-                    "s",
-                    "remaining events / bad events per second over the window",
-                    {"remaining": remaining.value, "bad_per_second": per_second, "window": label},
-                )
+    exhaustion = _projections(budget_row, budget_period, burn_counts)
+    notes = _notes(selector, rows, periods, data, earliest, now, budget_row)
     gaps: list[str] = []
-    if data is None:
-        notes.append(f"no samples of {selector} between {_iso(earliest)} and {_iso(now)}")
-    else:
-        if now - data.last > EDGE_PROBE_S:
-            notes.append(f"the newest sample is from {_iso(data.last)}: figures end there")
-        late = [
-            r.period
-            for r, p in zip(rows, periods, strict=True)
-            if r.measured_from and r.measured_from != _iso(p.start.timestamp())
-        ]
-        if late:
-            names = late[0] if len(late) == 1 else ", ".join(late[:-1]) + " and " + late[-1]
-            notes.append(
-                f"{names} {'is' if len(late) == 1 else 'are'} measured from {_iso(data.first)},"
-                " where the data starts: elapsed shares and budgets count from there"
-            )
-        if budget_row.actual is None:
-            notes.append(f"no traffic counted in {budget_row.period.lower()} by {selector}")
-        if data.interval is not None:
-            found = await find_gaps(
-                client, selector, data.first, min(now, data.last), data.interval
-            )
-            gaps = [g.describe() for g in found]
+    if data is not None and data.interval is not None:
+        found = await find_gaps(client, selector, data.first, min(now, data.last), data.interval)
+        gaps = [g.describe() for g in found]
     return SlaSection(
         source=client.url,
         measured_at=_iso(now),
