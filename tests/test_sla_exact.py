@@ -397,6 +397,18 @@ def test_check_fails_on_a_selector_that_matches_nothing(
     assert "no data" in capsys.readouterr().out
 
 
+def test_at_before_the_data_is_flagged_and_fails_the_check(
+    prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = DATA_START - 7 * 86400
+    argv = ["sla", str(spec_path), "--prometheus", prometheus.url, "--at", str(before)]
+    assert main([*argv, "--slo", "availability", "--check"]) == 1
+    out, err = capsys.readouterr()
+    assert "Note: no samples of http_server_request_duration_seconds_count{job=" in out
+    assert "No data" in out and "100%" not in out
+    assert err.count("\n") == 1 and "gateway/availability: no data in last 30 days" in err
+
+
 @pytest.mark.parametrize(
     ("at", "says"),
     [

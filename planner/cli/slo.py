@@ -80,8 +80,10 @@ def register(subparsers: Any) -> None:
         "sla",
         help="SLA tracking: actual availability vs target from Prometheus or /metrics",
         description="Actual availability per period (this month, this quarter, YTD in UTC, and "
-        "the rolling SLO period), budget used, status, error budget left this month, burn rates "
-        "now and projected exhaustion, from a Prometheus-compatible server; or since-start "
+        "the rolling SLO period), the share of each period's whole error budget spent and the "
+        "pace to its end, status, coverage and scrape gaps, the budget left in events and in "
+        "clock minutes of full outage, burn rates at --at with their events and when the budget "
+        "runs out inside the period, from a Prometheus-compatible server; or since-start "
         "availability from one scrape of a live /metrics.",
         epilog=_SLA_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
