@@ -5,11 +5,11 @@ counter reset (a process restart), `promtool tsdb create-blocks-from openmetrics
 TSDB blocks, and Prometheus serves them. The expected availabilities are computed here from the
 generator's own per-interval events, independently of PromQL.
 
-Why the figures can be exact with Prometheus 2.42's extrapolating `increase()`: samples sit on a
-15-minute grid (aligned to the epoch, so on every month, quarter and year boundary), `--at` is on
-the grid, and the SLA code cuts each range to the data. Every range then starts and ends on a
-sample, where `increase()` does not extrapolate, and a counter reset adds the new value as the
-events since the restart, exactly as the generator counts them.
+Why the figures are exact here: samples sit on a 15-minute grid (aligned to the epoch, so on
+every month, quarter and year boundary) and `--at` is on the grid, so no scrape interval
+straddles a period edge; the SLA code counts from the raw counter samples, and a counter reset
+adds the new value as the events since the restart, exactly as the generator counts them.
+(`tests/test_sla_exact.py` covers edges between samples, late instances and scrape gaps.)
 """
 
 from __future__ import annotations
