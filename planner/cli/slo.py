@@ -95,11 +95,7 @@ def register(subparsers: Any) -> None:
     sla.add_argument(
         "--at", metavar="TIME", help="report as of this time (ISO 8601 or unix seconds; UTC)"
     )
-    sla.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 when a target is breached or an SLO has no data in its period",
-    )
+    sla.add_argument("--check", action="store_true", help="exit 1 on a breach or no data")
     sla.add_argument("--slo", metavar="NAME", help="only this SLO (default: all)")
     sla.add_argument("--format", choices=("text", "json"), default="text")
     sla.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
