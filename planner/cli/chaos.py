@@ -261,6 +261,7 @@ def _register_run(commands: Any) -> None:
 
 
 def _register_export(commands: Any) -> None:
+    """``chaos export``."""
     export = commands.add_parser(
         "export",
         help="the experiment in Chaos Toolkit's JSON format",

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ examples:
   reliability sla system.yaml --prometheus http://prom:9090 --at 2026-05-20T00:00:00Z --check
   reliability sla system.yaml --metrics-url http://127.0.0.1:8080/metrics   # no Prometheus
 
-exit codes: 0 ok, 1 a target is breached (with --check), 2 bad input or an unreachable server
+exit codes: 0 ok; 1 with --check when an SLO is breached or has no data (no series matches
+its SLI, or no traffic in its period: a typo never passes), one line per SLO on stderr;
+2 bad input (an --at that is not finite, before 1970 or in the future) or an unreachable server
 """
 
 
@@ -132,8 +135,10 @@ def _register_sla(subparsers: Any) -> None:
         "sla",
         help="SLA tracking: actual availability vs target from Prometheus or /metrics",
         description="Actual availability per period (this month, this quarter, YTD in UTC, and "
-        "the rolling SLO period), budget used, status, error budget left this month, burn rates "
-        "now and projected exhaustion, from a Prometheus-compatible server; or since-start "
+        "the rolling SLO period), the share of each period's whole error budget spent and the "
+        "pace to its end, status, coverage and scrape gaps, the budget left in events and in "
+        "clock minutes of full outage, burn rates at --at with their events and when the budget "
+        "runs out inside the period, from a Prometheus-compatible server; or since-start "
         "availability from one scrape of a live /metrics.",
         epilog=_SLA_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -145,7 +150,7 @@ def _register_sla(subparsers: Any) -> None:
     sla.add_argument(
         "--at", metavar="TIME", help="report as of this time (ISO 8601 or unix seconds; UTC)"
     )
-    sla.add_argument("--check", action="store_true", help="exit 1 when a target is breached")
+    sla.add_argument("--check", action="store_true", help="exit 1 on a breach or no data")
     sla.add_argument("--slo", metavar="NAME", help="only this SLO (default: all)")
     sla.add_argument("--format", choices=("text", "json"), default="text")
     sla.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -214,9 +219,16 @@ def _parse_at(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return parse_time(text)
+        at = parse_time(text)
     except ValueError as exc:
         raise PlannerError(f"--at: {exc}") from None
+    now = datetime.now(UTC)
+    if at > now + timedelta(minutes=1):  # a minute of clock skew is not the future
+        raise PlannerError(
+            f"--at: {at:%Y-%m-%dT%H:%M:%SZ} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ});"
+            " nothing is measured there yet"
+        )
+    return at
 
 
 def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
@@ -395,5 +407,11 @@ def _cmd_sla(args: argparse.Namespace) -> int:
         paint = painter(args.output in (None, "-") and use_colour(sys.stdout))
         text = "\n\n".join(sla_text(s, paint) for s in sections)
     write_output(text, args.output)
-    breached = any(row.status == "Breached" for s in sections for row in s.rows)
-    return 1 if args.check and breached else 0
+    if not args.check:
+        return 0
+    from planner.slo.report import check_failure
+
+    failures = [f for f in (check_failure(s) for s in sections) if f is not None]
+    for failure in failures:
+        print(f"reliability: check failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0

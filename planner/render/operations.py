@@ -6,7 +6,7 @@ holds one half of the report.
 
 from __future__ import annotations
 
-from planner.model import Plan
+from planner.model import Figure, Plan
 from planner.render import figures as fmt
 from planner.render.blocks import (
     Block,
@@ -180,13 +180,14 @@ def sla(plan: Plan) -> list[Block]:
         ]
     blocks.append(
         _table(
-            headers,
+            (*headers[:4], "Pace", *headers[4:]),
             (
                 (
                     row.period,
                     fmt.percent(row.target),
                     fmt.figure(row.actual),
-                    fmt.figure(row.budget_used),
+                    _budget_share(row.budget_used),
+                    _budget_share(row.pace),
                     row.status,
                     fmt.figure(row.coverage),
                 )
@@ -194,19 +195,39 @@ def sla(plan: Plan) -> list[Block]:
             ),
         )
     )
-    if measured.budget_remaining_minutes is None:
-        blocks.append(Paragraph("Error Budget: no data for this month"))
+    blocks.append(
+        Paragraph(
+            "Budget Used: of the whole period's error budget, spent so far. Pace: spent by the "
+            "period's end if the rest of it burns as it has so far."
+        )
+    )
+    left = measured.budget_remaining_minutes
+    if left is None:
+        blocks.append(Paragraph("Error Budget: no data for the SLO period"))
     else:
-        minutes = measured.budget_remaining_minutes.value
+        basis = left.inputs.get("basis", "the current traffic")
+        minutes = f"{fmt.minutes(left.value)} minutes" if left.value > 0 else "no minutes"
         blocks.append(
-            Paragraph(f"Error Budget: {fmt.minutes(minutes)} minutes remaining this month")
+            Paragraph(
+                f"Error Budget: {minutes} of full outage left in "
+                f"{measured.budget_period.lower() or 'the period'} (clock minutes at {basis})"
+            )
         )
     if measured.burn_rates:
         rates = ", ".join(f"{w}: {fmt.figure(f)}" for w, f in measured.burn_rates.items())
-        blocks.append(Paragraph(f"Burn rate now: {rates}"))
+        blocks.append(Paragraph(f"Burn rate at {measured.measured_at}: {rates}"))
     blocks.append(
         Paragraph(f"SLO {measured.slo}, measured {measured.measured_at} from {measured.source}.")
     )
     if measured.notes:
         blocks.append(Bullets(tuple(measured.notes)))
     return blocks
+
+
+def _budget_share(fig: Figure | None) -> str:
+    """A share of an error budget; past ten budgets as a multiple (no six-digit percentages)."""
+    if fig is None:
+        return fmt.NONE
+    if fig.value >= 1000.0:
+        return f"{fig.value / 100:,.0f}× the budget"
+    return fmt.figure(fig)
