@@ -34,7 +34,7 @@ class Figure:
     """A derived number with its unit, the formula that produced it and that formula's inputs.
 
     Floats are kept as computed; the plan document rounds them to `SIGNIFICANT_DIGITS` when it is
-    written (`planner.analysis.plan_to_dict`), so no output shows binary rounding noise and building
+    written (`planner.document.plan_to_dict`), so no output shows binary rounding noise and building
     a large plan does not pay for rounding hundreds of thousands of figures."""
 
     value: float
@@ -88,8 +88,14 @@ class FailureMode:
     users_impacted: Figure  # percent of users, without mechanisms
     users_impacted_with: Figure  # percent of users, with the planned mechanisms
     mechanisms: tuple[str, ...]  # "policy: mechanism" entries that contain it
-    mitigation: str  # what contains it, or "no runtime mechanism: <why>"
+    contained: bool  # a runtime mechanism of the plan contains it
+    mitigation: str  # what contains it, or (not contained) why no runtime mechanism does
     silent: bool = False  # succeeds at the transport level (HTTP 200) with wrong or stale content
+
+    @property
+    def containment(self) -> str:
+        """The mitigation as a sentence: "no runtime mechanism: <why>" when not contained."""
+        return self.mitigation if self.contained else f"no runtime mechanism: {self.mitigation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +395,9 @@ class Runbook:
     mitigation: tuple[str, ...]
     recovery: tuple[str, ...]
     verification: tuple[str, ...]
+    # the SLO whose ErrorBudgetBurn alert is `alert` (None: a breaker or a quality alert); the
+    # rules link that SLO's alerts to this runbook (`runbook_url`, `failure_modes`)
+    slo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,9 +450,16 @@ class SlaRow:
     period: str  # "This month", "This quarter", "YTD"
     target: float  # percent
     actual: Figure | None  # percent; None when there is no data
-    budget_used: Figure | None  # percent of the period's error budget
+    budget_used: Figure | None  # percent of the whole period's error budget spent so far
     status: str  # OK | Risk | Breached | No data
-    coverage: Figure | None  # share of the period with data (percent)
+    coverage: Figure | None  # share of the period so far with samples (percent; gaps count)
+    pace: Figure | None = None  # percent spent by the period's end at the pace so far
+    remaining: Figure | None = None  # the period's budget left, in events (probe: samples)
+    remaining_minutes: Figure | None = None  # clock minutes of full outage `remaining` affords
+    exhaustion: Figure | None = None  # seconds until `remaining` is gone at the 1 h burn
+    exhaustion_note: str = ""  # why there is no exhaustion figure
+    measured_from: str = ""  # ISO 8601: the period's start, or the data's first sample if later
+    ends: str = ""  # ISO 8601: the period's end (a rolling period: `at`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,8 +473,11 @@ class SlaSection:
     budget_remaining_minutes: Figure | None
     burn_rates: Mapping[str, Figure] = field(default_factory=dict)  # window → burn rate now
     notes: tuple[str, ...] = ()
-    # window → seconds until this month's budget is gone at that window's burn rate (SLO helper)
+    # window → seconds until the budget period's budget is gone at that window's burn rate; a
+    # window with a burn rate and no entry does not run the budget out before the period ends
     projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
+    budget_period: str = ""  # the row `budget_remaining_minutes` and the projections are of
+    gaps: tuple[str, ...] = ()  # stretches without samples inside the periods
 
 
 # -- the plan ----------------------------------------------------------------------------------

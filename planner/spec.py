@@ -19,19 +19,16 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from planner.errors import SpecError
+from planner.inputs import read_document, shown
 from planner.units import parse_duration
-from resilience.files import (
-    BoundedSafeLoader,
-    DocumentError,
-    read_document,
-    short_repr,
-    shorten,
-)
+from resilience.config import TIERS
+from resilience.files import BoundedSafeLoader, short_repr, shorten
 
 __all__ = [
     "KINDS",
@@ -52,8 +49,8 @@ __all__ = [
     "parse_spec",
 ]
 
-#: Tier name → availability objective in percent (the seed's reliability targets).
-TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
+# TIERS (tier name → availability objective in percent, the seed's reliability targets) is the
+# runtime's, so a spec and the plan it produces name the same tiers with the same objectives.
 
 ComponentKind = Literal[
     "service",
@@ -75,7 +72,19 @@ ComponentKind = Literal[
 #: The same kinds as a tuple, for iteration.
 KINDS: tuple[str, ...] = get_args(ComponentKind)
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*$"},
+            ],
+            "description": "seconds, or a duration such as 250ms, 2s, 1m, 1h, 1d, 1w",
+        }
+    ),
+]
 """Seconds; the spec accepts a number of seconds or "250ms", "2s", "1m", "1h", "1d"."""
 
 Level = Literal["H", "M", "L"]
@@ -480,13 +489,7 @@ YAML_LOADER: type[yaml.SafeLoader] = BoundedSafeLoader
 
 
 def load_spec(path: str | Path) -> SystemSpec:
-    """Read (bounded: see `resilience.files`) and validate a `system.yaml` (or JSON); raises
-    SpecError naming file and field."""
-    source = str(path)
-    try:
-        data: Any = read_document(path)
-    except OSError as exc:
-        raise SpecError(f"{source}: cannot read the spec ({exc.strerror or exc})") from None
-    except DocumentError as exc:
-        raise SpecError(f"{source}: {exc}") from None
-    return parse_spec(data, source)
+    """Read (bounded: see `resilience.files`) and validate a `system.yaml` (or JSON; `-` reads
+    stdin); raises SpecError naming file and field."""
+    data: Any = read_document(path)
+    return parse_spec(data, shown(path))

@@ -74,6 +74,7 @@ def _mode(
         users_impacted=f(100.0),
         users_impacted_with=f(0.0),
         mechanisms=("llm-primary: circuit_breaker",),
+        contained=True,
         mitigation="breaker + fallback",
     )
 
@@ -352,11 +353,14 @@ def sample_plan(sla: bool = False) -> Plan:
                 measured_at="2026-11-25T17:00:00Z",
                 slo="availability",
                 rows=(
-                    SlaRow("This month", 99.99, f(99.995), f(50.0), "OK", f(100.0)),
+                    SlaRow("This month", 99.99, f(99.995), f(50.0), "OK", f(100.0), pace=f(60.0)),
                     SlaRow("YTD", 99.99, None, None, "No data", None),
                 ),
-                budget_remaining_minutes=f(2.16, "min"),
+                budget_remaining_minutes=Figure(
+                    2.16, "min", "test", {"basis": "the last hour's traffic"}
+                ),
                 burn_rates={"1h": f(0.5, "x")},
+                budget_period="This month",
             ),
         )
     return plan

@@ -18,7 +18,8 @@ from chaos.generate import (
     facts_from_plan_dict,
     generate,
 )
-from chaos.runner import format_verdict, run_experiment
+from chaos.runner import run_experiment
+from chaos.verdict import format_verdict
 from resilience import Policy, load_plan
 from tests.chaos_service import TOKEN, running_service
 

@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 from chaos.experiment import parse_experiment
-from chaos.runner import format_verdict, run_experiment
+from chaos.runner import run_experiment
+from chaos.verdict import format_verdict
 from resilience import CircuitBreaker, Fallback, FullJitterBackoff, Policy, Retry
 from tests.chaos_service import TOKEN, running_service
 

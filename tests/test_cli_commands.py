@@ -204,7 +204,9 @@ def test_validate_rejects_what_is_neither(
 def test_validate_a_missing_file_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "validate", "no/such/file.yaml")
     assert code == 2
-    assert err == "reliability: error: no/such/file.yaml: No such file or directory\n"
+    assert err == (
+        "reliability: error: no/such/file.yaml: cannot read the file (No such file or directory)\n"
+    )
 
 
 def test_schema_is_the_plan_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

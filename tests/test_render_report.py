@@ -106,9 +106,12 @@ def test_unmeasured_sla_says_how_to_measure_and_shows_no_actual_figure() -> None
 
 def test_measured_sla_shows_the_rows_and_the_remaining_budget() -> None:
     text = render_plan(sample_plan(sla=True), "text", ["sla"])
-    assert "| This month | 99.99% | 99.995% | 50%" in text
-    assert "| YTD        | 99.99% | —       | —" in text
-    assert "Error Budget: 2.16 minutes remaining this month" in text
+    assert "| This month | 99.99% | 99.995% | 50%         | 60%  | OK" in text
+    assert "| YTD        | 99.99% | —       | —           | —    | No data" in text
+    assert (
+        "Error Budget: 2.16 minutes of full outage left in this month (clock minutes at the"
+        " last hour's traffic)" in " ".join(text.split())  # the paragraph wraps
+    )
     assert SLA_HOW_TO not in text
 
 

@@ -5,11 +5,11 @@ counter reset (a process restart), `promtool tsdb create-blocks-from openmetrics
 TSDB blocks, and Prometheus serves them. The expected availabilities are computed here from the
 generator's own per-interval events, independently of PromQL.
 
-Why the figures can be exact with Prometheus 2.42's extrapolating `increase()`: samples sit on a
-15-minute grid (aligned to the epoch, so on every month, quarter and year boundary), `--at` is on
-the grid, and the SLA code cuts each range to the data. Every range then starts and ends on a
-sample, where `increase()` does not extrapolate, and a counter reset adds the new value as the
-events since the restart, exactly as the generator counts them.
+Why the figures are exact here: samples sit on a 15-minute grid (aligned to the epoch, so on
+every month, quarter and year boundary) and `--at` is on the grid, so no scrape interval
+straddles a period edge; the SLA code counts from the raw counter samples, and a counter reset
+adds the new value as the events since the restart, exactly as the generator counts them.
+(`tests/test_sla_exact.py` covers edges between samples, late instances and scrape gaps.)
 """
 
 from __future__ import annotations
@@ -200,6 +200,14 @@ PERIODS_AT_END = {  # at 2026-05-20T00:00Z; YTD starts before the data (Feb 1): 
 }
 
 
+ELAPSED_AT_END = {  # elapsed shares at END, counted from where the data starts (Feb 1 for YTD)
+    "This month": 19 / 31,
+    "This quarter": 49 / 91,
+    "YTD": 108 / (365 - 31),
+    "Last 30 days": 1.0,
+}
+
+
 @pytest.mark.integration
 def test_sla_reports_the_exact_event_weighted_availability(
     prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
@@ -214,9 +222,12 @@ def test_sla_reports_the_exact_event_weighted_availability(
         assert isinstance(actual, dict)
         assert actual["value"] == pytest.approx(expected, abs=1e-6), label
         assert actual["inputs"]["bad"] == errors and actual["inputs"]["total"] == requests
+        # pace: the budget used of the traffic so far; budget used: of the whole period's budget
+        pace = (100 - expected) / 0.1 * 100
+        assert rows[label]["pace"]["value"] == pytest.approx(pace, rel=1e-9)  # type: ignore[index]
         used = rows[label]["budget_used"]
         assert isinstance(used, dict)
-        assert used["value"] == pytest.approx((100 - expected) / 0.1 * 100, rel=1e-9)
+        assert used["value"] == pytest.approx(pace * ELAPSED_AT_END[label], rel=1e-9), label
     # the 30-day window holds the counter reset of 2026-04-20 12:00: nothing lost or doubled
     assert PERIODS_AT_END["Last 30 days"] < RESTART
     # Prometheus holds data from Feb 1 only: YTD covers (May 20 − Feb 1) / (May 20 − Jan 1)
@@ -268,21 +279,35 @@ def test_burn_rates_budget_minutes_and_projection_mid_outage(
     for window, seconds in (("1h", 3600), ("6h", 6 * 3600), ("3d", 3 * 86400)):
         errors, requests = _expected(at - timedelta(seconds=seconds), at)
         assert burn[window]["value"] == pytest.approx(errors / requests / 0.001, rel=1e-9)
-    # error budget left this month: 0.1 % of March's minutes minus the bad share of the measured
+    # March's budget: 0.1 % of the requests March sees at its average traffic so far
     errors, requests = _expected(datetime(2026, 3, 1, tzinfo=UTC), at)
-    measured = (at - datetime(2026, 3, 1, tzinfo=UTC)).total_seconds() / 60
-    remaining = 0.001 * 31 * 1440 - errors / requests * measured
-    assert remaining > 0
-    assert section["budget_remaining_minutes"]["value"] == pytest.approx(remaining, rel=1e-9)  # type: ignore[index]
-    # at the 1h burn rate the rest is gone in remaining / (burn × budget) minutes
-    exhaustion = section["projected_exhaustion"]["1h"]["value"]  # type: ignore[index]
-    assert exhaustion == pytest.approx(remaining * 60 / (burn["1h"]["value"] * 0.001), rel=1e-9)
-    # March so far is below 99.9 %, but its errors still fit March's whole budget at the traffic
-    # seen so far: Risk, not Breached
-    month = _rows(section)["This month"]
     elapsed = (at - datetime(2026, 3, 1, tzinfo=UTC)) / timedelta(days=31)
+    remaining = 0.001 * requests / elapsed - errors
+    month = _rows(section)["This month"]
+    assert month["remaining"]["value"] == pytest.approx(remaining, rel=1e-9)  # type: ignore[index]
+    # in clock minutes of full outage at the last hour's traffic
+    _, last_hour = _expected(at - timedelta(hours=1), at)
+    minutes = remaining / (last_hour / 60)
+    assert 0 < minutes < 0.001 * 31 * 1440
+    assert month["remaining_minutes"]["value"] == pytest.approx(  # type: ignore[index]
+        minutes, rel=1e-9
+    )
+    # the section's budget is the SLO's own period (30 days, rolling)
+    assert section["budget_period"] == "Last 30 days"
+    rolling = _rows(section)["Last 30 days"]
+    assert section["budget_remaining_minutes"] == rolling["remaining_minutes"]
+    # at the 1h burn rate the rest is gone in remaining / bad events per second of the last hour
+    bad_hour, _ = _expected(at - timedelta(hours=1), at)
+    exhaustion = month["exhaustion"]["value"]  # type: ignore[index]
+    assert exhaustion == pytest.approx(remaining / (bad_hour / 3600), rel=1e-9)
+    # March so far is below 99.9 %, but its errors are still under March's whole budget:
+    # Risk (the pace is over 100 %), not Breached
     assert month["actual"]["value"] < 99.9  # type: ignore[index]
-    assert 100 < month["budget_used"]["value"] < 100 / elapsed  # type: ignore[index]
+    assert month["pace"]["value"] > 100  # type: ignore[index]
+    assert month["budget_used"]["value"] == pytest.approx(  # type: ignore[index]
+        100 * errors / (0.001 * requests / elapsed), rel=1e-9
+    )
+    assert month["budget_used"]["value"] < 100  # type: ignore[index]
     assert month["status"] == "Risk"
 
 
@@ -334,7 +359,8 @@ def test_text_report_and_check_ok(
     errors, requests = _expected(datetime(2026, 5, 1, tzinfo=UTC), at)
     assert "| This month " in out and "| OK " in out
     assert f"{100 * (1 - errors / requests):.4f}"[:7] in out
-    assert "minutes remaining this month" in out and "Burn rate now: 1h" in out
+    assert "ERROR BUDGET in events (minutes: of full outage at the last hour's traffic" in out
+    assert "Burn rate at 2026-05-05T12:00:00Z: 1h 0× (0 of " in out
 
 
 @pytest.mark.integration
@@ -370,6 +396,9 @@ def test_plan_with_prometheus_fills_sla_and_current(
     assert rows["Last 30 days"]["actual"]["value"] == pytest.approx(expected, abs=1e-6)
     assert report["current"]["value"] == pytest.approx(expected, abs=1e-6)
     assert report["current"]["formula"].startswith("measured:")
+    # `sla --format json` serialises the SLA section as the plan document does
+    _code, sla = _sla(capsys, spec_path, prometheus.url, END)
+    assert sla[report["sla"]["slo"].split("/")[1]] == report["sla"]
     # the text report shows the measured table instead of "not measured"
     assert main(argv[:-2]) == 0
     text = capsys.readouterr().out
@@ -399,9 +428,10 @@ def test_windows_reaching_before_the_data_start_at_the_first_sample(
 def test_a_single_sample_is_no_data(
     prometheus: PrometheusServer, spec_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # at the very first sample there is no increase yet (and PromQL refuses a 0 range)
+    # at the very first sample there is no increase yet (and PromQL refuses a 0 range): no data,
+    # which --check refuses to pass
     code, sections = _sla(capsys, spec_path, prometheus.url, START, "--check")
-    assert code == 0
+    assert code == 1
     for row in _rows(sections["availability"]).values():
         assert row["status"] == "No data"
     assert sections["availability"]["burn_rates"] == {}

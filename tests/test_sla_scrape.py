@@ -77,9 +77,11 @@ async def test_cli_metrics_url_no_data_then_check_fails(
     spec.write_text(json.dumps(SPEC))
     argv = ["sla", str(spec), "--metrics-url", f"{service}/metrics", "--check"]
     # The CLI runs its own event loop: call it from a thread while this loop serves requests.
-    assert await asyncio.to_thread(main, argv) == 0  # no traffic yet: no data, not breached
-    out = capsys.readouterr().out
+    # no traffic yet: no data, never 100 %, and --check fails (a silent SLI never passes a gate)
+    assert await asyncio.to_thread(main, argv) == 1
+    out, err = capsys.readouterr()
     assert "Since start" in out and "No data" in out and "100%" not in out
+    assert err.count("\n") == 1 and "check failed" in err and "no data in since start" in err
     async with aiohttp.ClientSession() as session:
         for params in ({}, {"fail": "1"}):
             async with session.post(f"{service}/v1/chat", params=params) as resp:

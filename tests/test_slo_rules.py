@@ -17,7 +17,13 @@ from planner.slo.definition import (
     definitions_from_spec,
     prom_duration,
 )
-from planner.slo.rules import ALERT_NAME, alertmanager_inhibition, build_rules
+from planner.slo.rules import (
+    ALERT_NAME,
+    AlertLinks,
+    Compat,
+    alertmanager_inhibition,
+    build_rules,
+)
 from planner.slo.selector import parse_selector
 from planner.spec import load_spec, parse_spec
 from tests.servers import require_binary
@@ -56,6 +62,15 @@ CASE_SLOS = {
         errors=parse_selector('http_requests_total{job="shop",code=~"5.."}'),
         dependencies=("payments", "db"),
     ),
+    "rules-sloth.yml": SloDefinition(
+        service="shop",
+        name="availability",
+        objective=99.9,
+        period="30d",
+        kind="errors",
+        total=parse_selector('http_requests_total{job="shop"}'),
+        errors=parse_selector('http_requests_total{job="shop",code=~"5.."}'),
+    ),
     "rules-probe.yml": SloDefinition(
         service="shop",
         name="uptime",
@@ -65,6 +80,12 @@ CASE_SLOS = {
         probe=parse_selector('probe_success{job="shop"}'),
     ),
 }
+
+
+#: What the cases' alerts link (the annotations they expect).
+CASE_LINKS = AlertLinks(
+    "https://runbooks.example.com/shop/fm-001-db-primary-crash.md", ("FM-001", "FM-003")
+)
 
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -79,7 +100,10 @@ def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The promtool cases next to freshly generated rule files."""
     directory = tmp_path_factory.mktemp("promtool")
     for name, slo in CASE_SLOS.items():
-        (directory / name).write_text(build_rules([slo]).to_yaml())
+        links = {(slo.service, slo.name): CASE_LINKS}
+        compat: Compat = "sloth" if name == "rules-sloth.yml" else None
+        rule_file = build_rules([slo], links=links, compat=compat)
+        (directory / name).write_text(rule_file.to_yaml())
     for case in CASES.glob("*.yml"):
         shutil.copy(case, directory / case.name)
     return directory

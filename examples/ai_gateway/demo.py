@@ -2,11 +2,13 @@
 
 It prints the plan for ``examples/ai_gateway/system.yaml``, starts two model backends and two
 gateways on 127.0.0.1 — one loading the plan's mechanisms, one calling the primary model bare —
-drives the same bounded load at both while it takes the primary down and then makes it answer
-429 storms, and ends with what each gateway delivered against the tier target, side by side, and
-the SLA table measured from the protected gateway's metrics (through a real Prometheus when
-``prometheus`` is installed, otherwise from one scrape of its ``/metrics``). Every process it
-starts is stopped at the end, on error and on Ctrl-C.
+drives the same bounded load at both while it takes the primary down, makes it answer 429
+storms and lets it recover, and ends with what each gateway delivered against the tier target,
+side by side, when each went back to the primary model, and the SLA table measured from each
+gateway's metrics (through a real Prometheus when ``prometheus`` is installed, otherwise from
+one scrape of its ``/metrics``). The protected gateway loads the plan with its breakers' open
+durations scaled to the run (`TIME_SCALE_S`), so a 30-second run shows the failback too. Every
+process it starts is stopped at the end, on error and on Ctrl-C.
 
 ``python -m examples.ai_gateway.demo [--duration 30] [--rps 40]``
 """
@@ -31,9 +33,9 @@ import aiohttp
 import yaml
 
 from planner.errors import PlannerError
-from planner.model import SlaSection
+from planner.model import Figure, SlaSection
 from planner.slo.definition import definitions_from_spec
-from planner.slo.report import sla_text
+from planner.slo.report import budget_share, sla_text
 from planner.slo.scrape import measure_scrape
 from planner.slo.sla import measure_all
 from planner.spec import load_spec
@@ -68,6 +70,18 @@ class Tally:
     failed: int = 0
     latencies: list[float] = field(default_factory=list)
     served_by: dict[str, int] = field(default_factory=dict)
+    # (seconds into the run when the request was sent, who answered it: a model, "failed", ...)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    def back_on(self, backend: str, since: float) -> float | None:
+        """When, at or after `since`, requests started being answered by `backend` and stayed
+        so to the end of the run, cache hits aside (None: they did not)."""
+        back: float | None = None
+        for sent, by in sorted(self.timeline):
+            if sent < since or by == "cache":
+                continue
+            back = (sent if back is None else back) if by == backend else None
+        return back
 
     @property
     def total(self) -> int:
@@ -148,8 +162,11 @@ async def wait_ready(
     raise RuntimeError(f"{name} did not answer {url} within {within:.0f} s")
 
 
-async def one_request(session: aiohttp.ClientSession, url: str, n: int, tally: Tally) -> None:
+async def one_request(
+    session: aiohttp.ClientSession, url: str, n: int, tally: Tally, sent: float = 0.0
+) -> None:
     start = time.monotonic()
+    by = "failed"
     try:
         async with session.post(url, json={"prompt": f"question {n}"}) as resp:
             body = await resp.json(content_type=None)
@@ -159,6 +176,7 @@ async def one_request(session: aiohttp.ClientSession, url: str, n: int, tally: T
                 tally.served_by[by] = tally.served_by.get(by, 0) + 1
     except (aiohttp.ClientError, TimeoutError, ValueError):
         ok = False
+    tally.timeline.append((sent, by if ok else "failed"))
     tally.latencies.append(time.monotonic() - start)
     if ok:
         tally.ok += 1
@@ -202,7 +220,7 @@ async def drive_load(
                 if not sys.stderr.isatty():
                     print(f"  {elapsed:5.1f}s  {PHASES[current][1]}", file=sys.stderr)
             for name, url in gateways.items():
-                task = asyncio.create_task(one_request(session, url, n, tallies[name]))
+                task = asyncio.create_task(one_request(session, url, n, tallies[name], elapsed))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             n += 1
@@ -224,9 +242,57 @@ def tier_target(spec_path: Path) -> float:
     return float(percent) / 100.0
 
 
+def _budget_share(used: float) -> str:
+    """A share of the budget as the SLA report writes it: past ten budgets, a multiple."""
+    return budget_share(Figure(used * 100, "%", "(1 − availability) / (1 − target)"))
+
+
+RECOVERED_AT = next(start for start, name, _ in PHASES if name == "recovered")
+
+
+def recovery_summary(tallies: dict[str, Tally], duration: float) -> str:
+    """When each gateway's traffic went back to the primary model after it recovered."""
+    healthy = RECOVERED_AT * duration
+    lines = [f"RECOVERY (the primary model answers again at {healthy:.1f} s)"]
+    for name, tally in tallies.items():
+        back = tally.back_on("primary", healthy)
+        if back is None:
+            lines.append(f"- {name}: not back on the primary by the end of the run")
+        else:
+            lines.append(
+                f"- {name}: served by the primary again from {back:.1f} s"
+                f" ({back - healthy:.1f} s after it recovered) to the end"
+            )
+    return "\n".join(lines)
+
+
+#: The demo compresses an incident into a short run: breaker open durations are scaled by the
+#: run's duration over this many seconds (in a 30 s run, 60 s open → 0.75 s and the 300 s cap
+#: → 3.75 s), so a half-open probe finds the recovered primary and fails back before the end.
+TIME_SCALE_S = 2400.0
+
+
+def demo_plan(workdir: Path, duration: float) -> Path:
+    """The plan with every breaker's open duration scaled to the run (see TIME_SCALE_S)."""
+    plan = yaml.safe_load(PLAN.read_text())
+    factor = duration / TIME_SCALE_S
+    for mechanism in plan.get("mechanisms", {}).values():
+        breaker = mechanism.get("circuit_breaker") if isinstance(mechanism, dict) else None
+        opened = breaker.get("open_duration") if isinstance(breaker, dict) else None
+        if isinstance(opened, dict):
+            for key in ("initial", "max"):
+                if isinstance(opened.get(key), int | float):
+                    opened[key] = round(opened[key] * factor, 3)
+        elif isinstance(opened, int | float) and isinstance(breaker, dict):
+            breaker["open_duration"] = round(opened * factor, 3)
+    path = workdir / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
 def comparison_table(tallies: dict[str, Tally], target: float) -> str:
     rows = [
-        ("Gateway", "Requests", "Availability", "p99 latency", "Budget used", "Status", "Served by")
+        ("Gateway", "Requests", "Availability", "p99 latency", "Budget used", "Target", "Served by")
     ]
     for name, t in tallies.items():
         avail = t.availability
@@ -238,8 +304,9 @@ def comparison_table(tallies: dict[str, Tally], target: float) -> str:
                 str(t.total),
                 f"{avail * 100:.3f}%" if avail is not None else "no data",
                 f"{p99 * 1000:.0f}ms" if p99 is not None else "-",
-                f"{used * 100:,.0f}%" if used is not None else "-",
-                "no data" if avail is None else ("OK" if avail >= target else "Breached"),
+                _budget_share(used) if used is not None else "-",
+                # over this run only: whether a 30-day period is breached is the SLA table's call
+                "no data" if avail is None else ("met" if avail >= target else "missed"),
                 ", ".join(f"{k} {v}" for k, v in sorted(t.served_by.items())) or "-",
             )
         )
@@ -354,7 +421,7 @@ async def _run(
                 "--secondary",
                 url["secondary"],
                 "--plan",
-                str(PLAN),
+                str(demo_plan(workdir, duration)),
             ],
         ),
         "gateway-bare": procs.start(
@@ -391,7 +458,8 @@ async def _run(
                 await warm_up(session, url, prom_url)
         print(
             f"\nDriving {rps:g} requests/s at each gateway for {duration:g} s "
-            "(primary: healthy → hard down → 429 storm → recovered)",
+            "(primary: healthy → hard down → 429 storm → recovered); breaker open durations "
+            f"scaled ×{duration / TIME_SCALE_S:g} to the run",
             file=sys.stderr,
         )
         tallies = await drive_load(
@@ -402,6 +470,8 @@ async def _run(
         )
         print(f"\nCLIENT-OBSERVED, SIDE BY SIDE (target {target * 100:g}%)")
         print(comparison_table(tallies, target))
+        print()
+        print(recovery_summary(tallies, duration))
         sla: dict[str, SlaSection] = {}
         async with aiohttp.ClientSession() as session:
             if prom_url is not None:

@@ -70,7 +70,8 @@ def _plan_document(path: str) -> dict[str, Any]:
         data = None  # let the spec loader report the problem with the field and line
     if isinstance(data, dict) and "mechanisms" in data and "report" in data:
         return data
-    from planner.analysis import build_plan, plan_to_dict
+    from planner.analysis import build_plan
+    from planner.document import plan_to_dict
     from planner.spec import load_spec
 
     document: dict[str, Any] = plan_to_dict(build_plan(load_spec(path)))
@@ -127,7 +128,8 @@ def _allow_hint(urls: Iterable[str]) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from chaos.experiment import load_experiment
     from chaos.hosts import AllowedHosts
-    from chaos.runner import format_verdict, run_experiment
+    from chaos.runner import run_experiment
+    from chaos.verdict import format_verdict
 
     experiment = load_experiment(args.experiment)
     result = asyncio.run(
@@ -182,7 +184,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = chaos.add_subparsers(dest="chaos_command", metavar="ACTION", required=True)
+    _register_generate(commands)
+    _register_run(commands)
+    _register_export(commands)
 
+
+def _register_generate(commands: Any) -> None:
     gen = commands.add_parser(
         "generate",
         help="one experiment per P1/P2 failure mode of the plan",
@@ -219,6 +226,8 @@ def register(subparsers: Any) -> None:
     )
     gen.set_defaults(func=_cmd_generate)
 
+
+def _register_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run an experiment; exit 1 when the hypothesis did not hold",
@@ -250,6 +259,9 @@ def register(subparsers: Any) -> None:
     _token_env_argument(run, "the admin token")
     run.set_defaults(func=_cmd_run)
 
+
+def _register_export(commands: Any) -> None:
+    """``chaos export``."""
     export = commands.add_parser(
         "export",
         help="the experiment in Chaos Toolkit's JSON format",

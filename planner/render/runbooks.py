@@ -70,15 +70,24 @@ def runbook_markdown(runbook: Runbook, system: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def runbook_names(runbooks: tuple[Runbook, ...]) -> list[str]:
+    """The file name of each runbook, in order, as `reliability runbook -o DIR` writes them."""
+    names: list[str] = []
+    for runbook in runbooks:
+        name = runbook_filename(runbook)
+        if name in names:  # two slugs that sanitise alike: keep both, told apart by the id
+            name = f"{runbook.failure_mode_id.lower()}-{name}"
+        names.append(name)
+    return names
+
+
 def runbook_files(plan: Plan) -> dict[str, str]:
     """File name → markdown for every runbook of the plan, in priority order."""
-    files: dict[str, str] = {}
-    for runbook in plan.monitoring.runbooks:
-        name = runbook_filename(runbook)
-        if name in files:  # two slugs that sanitise alike: keep both, told apart by the id
-            name = f"{runbook.failure_mode_id.lower()}-{name}"
-        files[name] = runbook_markdown(runbook, plan.header.system)
-    return files
+    runbooks = plan.monitoring.runbooks
+    return {
+        name: runbook_markdown(runbook, plan.header.system)
+        for name, runbook in zip(runbook_names(runbooks), runbooks, strict=True)
+    }
 
 
 def postmortem_markdown_of(template: PostmortemTemplate) -> str:

@@ -5,29 +5,48 @@ entry points' hard dependencies: which dependency is spending the budget), then 
 (calls, failures, rejections, timeouts, breaker states, bulkhead saturation, retries, p99
 latency) from the exporters' metrics. SLO panels read the recording rules of `reliability rules`.
 
-The JSON is Grafana's classic dashboard model (`schemaVersion` 41, Grafana 12), the format
-Dashboards → Import takes in every current Grafana; the data source is an import input
-(`${DS_PROMETHEUS}`), so the importer picks the Prometheus it points at.
+The JSON is Grafana's classic dashboard model (`schemaVersion` 41, Grafana 12). The data source
+is a template variable (`${datasource}`, any Prometheus, the default one first) rather than an
+import input (`__inputs`), so the same JSON works through Dashboards → Import, file
+provisioning, the kube-prometheus-stack sidecar (`dashboard_configmap`) and grafana-operator
+(`grafana_dashboard`). A `job` variable filters the runtime panels by scrape job, and the
+`ErrorBudgetBurn` alerts of `reliability rules` show as annotations (from `ALERTS`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from planner.slo.definition import SloDefinition, burn_windows, prom_duration
+from planner.slo.interop import k8s_name
+from planner.slo.rules import ALERT_NAME
+from planner.slo.selector import Matcher
 from planner.spec import SystemSpec
 
-__all__ = ["SCHEMA_VERSION", "build_dashboard", "panel_queries"]
+__all__ = [
+    "DATASOURCE_VARIABLE",
+    "SCHEMA_VERSION",
+    "build_dashboard",
+    "dashboard_configmap",
+    "dashboard_queries",
+    "grafana_dashboard",
+    "panel_queries",
+]
 
 #: Classic dashboard model version written (Grafana 12); Grafana migrates older ones on import.
 SCHEMA_VERSION = 41
 
-_DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+#: The template variable holding the data source; every panel, query and annotation reads it.
+DATASOURCE_VARIABLE = "datasource"
+
+_DS = {"type": "prometheus", "uid": "${" + DATASOURCE_VARIABLE + "}"}
 _WIDTH = 24
 _RATE = "$__rate_interval"
-_POLICY = 'policy=~"$policy"'
+_JOB = 'job=~"$job"'
+_POLICY = f'policy=~"$policy",{_JOB}'
 
 
 def _target(expr: str, legend: str, ref: int) -> dict[str, Any]:
@@ -200,138 +219,160 @@ def _slo_row(layout: _Layout, slo: SloDefinition, dependencies: Sequence[str]) -
         )
 
 
+#: The runtime row's panels, two per line: (title, PromQL, legend, unit); the breaker-state and
+#: bulkhead panels get their own drawing options in `_runtime_rows`.
+_RUNTIME_PANELS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "Calls by outcome",
+        f"sum by (policy, outcome) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{outcome}}",
+        "reqps",
+    ),
+    (
+        "Failure ratio",
+        f'sum by (policy) (rate(resilience_calls_total{{{_POLICY},outcome="failure"}}'
+        f"[{_RATE}]))\n/\nsum by (policy) (rate(resilience_calls_total{{{_POLICY}}}"
+        f"[{_RATE}]))",
+        "{{policy}}",
+        "percentunit",
+    ),
+    (
+        "Rejections by mechanism",
+        f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{mechanism}}",
+        "reqps",
+    ),
+    (
+        "Timeouts",
+        f"sum by (policy, kind) (rate(resilience_timeouts_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{kind}}",
+        "reqps",
+    ),
+    (
+        "Circuit breaker state",
+        f"max by (policy, state) (resilience_circuit_breaker_state{{{_POLICY}}}) == 1",
+        "{{policy}} {{state}}",
+        "short",
+    ),
+    (
+        "Bulkhead saturation",
+        f"max by (policy) (resilience_bulkhead_in_flight{{{_POLICY}}}\n/\n"
+        f"resilience_bulkhead_capacity{{{_POLICY}}})",
+        "{{policy}}",
+        "percentunit",
+    ),
+    (
+        "Retries per call",
+        f"sum by (policy) (rate(resilience_retries_total{{{_POLICY}}}[{_RATE}]))\n/\n"
+        f"sum by (policy) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}}",
+        "short",
+    ),
+    (
+        "p99 latency per policy",
+        "histogram_quantile(0.99, sum by (policy, le) "
+        f"(rate(resilience_call_duration_seconds_bucket{{{_POLICY}}}[{_RATE}])))",
+        "{{policy}}",
+        "s",
+    ),
+    (
+        "HTTP p99 latency per route",
+        "histogram_quantile(0.99, sum by (http_route, le) "
+        f"(rate(http_server_request_duration_seconds_bucket{{{_JOB}}}[{_RATE}])))",
+        "{{http_route}}",
+        "s",
+    ),
+    (
+        "HTTP requests by status",
+        "sum by (http_response_status_code) "
+        f"(rate(http_server_request_duration_seconds_count{{{_JOB}}}[{_RATE}]))",
+        "{{http_response_status_code}}",
+        "reqps",
+    ),
+)
+
+
 def _runtime_rows(layout: _Layout) -> None:
     layout.row("Resilience runtime")
-    layout.add(
-        "timeseries",
-        "Calls by outcome",
-        [
-            (
-                f"sum by (policy, outcome) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}} {{outcome}}",
+    for title, expr, legend, unit in _RUNTIME_PANELS:
+        if title == "Circuit breaker state":
+            layout.add(
+                "state-timeline",
+                title,
+                [(expr, legend)],
+                width=12,
+                description="The state each breaker is in (one-hot gauge).",
+                extra={"options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9}},
             )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "timeseries",
-        "Failure ratio",
-        [
-            (
-                f'sum by (policy) (rate(resilience_calls_total{{{_POLICY},outcome="failure"}}'
-                f"[{_RATE}]))\n/\nsum by (policy) (rate(resilience_calls_total{{{_POLICY}}}"
-                f"[{_RATE}]))",
-                "{{policy}}",
+        elif title == "Bulkhead saturation":
+            layout.add(
+                "timeseries",
+                title,
+                [(expr, legend)],
+                width=12,
+                unit=unit,
+                thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
             )
-        ],
-        width=12,
-        unit="percentunit",
-    )
-    layout.add(
-        "timeseries",
-        "Rejections by mechanism",
-        [
-            (
-                f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{_POLICY}}}"
-                f"[{_RATE}]))",
-                "{{policy}} {{mechanism}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "timeseries",
-        "Timeouts",
-        [
-            (
-                f"sum by (policy, kind) (rate(resilience_timeouts_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}} {{kind}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "state-timeline",
-        "Circuit breaker state",
-        [
-            (
-                f"max by (policy, state) (resilience_circuit_breaker_state{{{_POLICY}}}) == 1",
-                "{{policy}} {{state}}",
-            )
-        ],
-        width=12,
-        description="The state each breaker is in (one-hot gauge).",
-        extra={"options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9}},
-    )
-    layout.add(
-        "timeseries",
-        "Bulkhead saturation",
-        [
-            (
-                f"max by (policy) (resilience_bulkhead_in_flight{{{_POLICY}}}\n/\n"
-                f"resilience_bulkhead_capacity{{{_POLICY}}})",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="percentunit",
-        thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
-    )
-    layout.add(
-        "timeseries",
-        "Retries per call",
-        [
-            (
-                f"sum by (policy) (rate(resilience_retries_total{{{_POLICY}}}[{_RATE}]))\n/\n"
-                f"sum by (policy) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="short",
-    )
-    layout.add(
-        "timeseries",
-        "p99 latency per policy",
-        [
-            (
-                "histogram_quantile(0.99, sum by (policy, le) "
-                f"(rate(resilience_call_duration_seconds_bucket{{{_POLICY}}}[{_RATE}])))",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="s",
-    )
-    layout.add(
-        "timeseries",
-        "HTTP p99 latency per route",
-        [
-            (
-                "histogram_quantile(0.99, sum by (http_route, le) "
-                f"(rate(http_server_request_duration_seconds_bucket[{_RATE}])))",
-                "{{http_route}}",
-            )
-        ],
-        width=12,
-        unit="s",
-    )
-    layout.add(
-        "timeseries",
-        "HTTP requests by status",
-        [
-            (
-                "sum by (http_response_status_code) "
-                f"(rate(http_server_request_duration_seconds_count[{_RATE}]))",
-                "{{http_response_status_code}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
+        else:
+            layout.add("timeseries", title, [(expr, legend)], width=12, unit=unit)
+
+
+def _query_variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": _DS,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "refresh": 2,
+        "sort": 1,
+    }
+
+
+def _builtin_annotation() -> dict[str, Any]:
+    """Grafana's own "Annotations & Alerts" (manual annotations, Grafana-managed alerts)."""
+    return {
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": True,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "name": "Annotations & Alerts",
+        "type": "dashboard",
+    }
+
+
+def _alert_annotations(services: Sequence[str]) -> list[dict[str, Any]]:
+    """One annotation per severity: when the SLOs' ErrorBudgetBurn alerts fired (`ALERTS`)."""
+    # RE2 takes an escaped punctuation character but not Python's escaped space: escape by hand
+    alternatives = "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", s) for s in services)
+    service = Matcher("service", "=~", alternatives).render()
+    out = []
+    for severity, colour in (("page", "red"), ("ticket", "orange")):
+        out.append(
+            {
+                "datasource": _DS,
+                "enable": True,
+                "hide": False,
+                "iconColor": colour,
+                "name": f"{ALERT_NAME} ({severity})",
+                "expr": (
+                    f'ALERTS{{alertname="{ALERT_NAME}",alertstate="firing",'
+                    f'severity="{severity}",{service}}}'
+                ),
+                "step": "60s",
+                "titleFormat": f"{ALERT_NAME} {severity}: {{{{service}}}} / {{{{slo}}}}",
+                "textFormat": "{{service}} {{slo}}: error budget burning too fast",
+                "tagKeys": "service,slo,severity",
+                "useValueForTime": False,
+            }
+        )
+    return out
 
 
 def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str, Any]:
@@ -341,21 +382,8 @@ def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str
         _slo_row(layout, slo, slo.dependencies)
     _runtime_rows(layout)
     uid = re.sub(r"[^a-zA-Z0-9-]", "-", f"reliability-{spec.system}")[:40]
+    services = sorted({slo.service for slo in slos})
     return {
-        "__inputs": [
-            {
-                "name": "DS_PROMETHEUS",
-                "label": "Prometheus",
-                "description": "The Prometheus that scrapes the services and holds the SLO rules",
-                "type": "datasource",
-                "pluginId": "prometheus",
-                "pluginName": "Prometheus",
-            }
-        ],
-        "__requires": [
-            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
-            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "11.0.0"},
-        ],
         "id": None,
         "uid": uid,
         "title": f"{spec.system} — SLOs and resilience",
@@ -369,26 +397,29 @@ def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str
         "schemaVersion": SCHEMA_VERSION,
         "version": 1,
         "links": [],
-        "annotations": {"list": []},
+        "annotations": {"list": [_builtin_annotation(), *_alert_annotations(services)]},
         "templating": {
             "list": [
                 {
-                    "name": "policy",
-                    "label": "Policy",
-                    "type": "query",
-                    "datasource": _DS,
-                    "query": {
-                        "query": "label_values(resilience_calls_total, policy)",
-                        "refId": "policy",
-                    },
-                    "definition": "label_values(resilience_calls_total, policy)",
-                    "includeAll": True,
-                    "allValue": ".*",
-                    "multi": True,
-                    "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-                    "refresh": 2,
-                    "sort": 1,
-                }
+                    "name": DATASOURCE_VARIABLE,
+                    "label": "Data source",
+                    "description": "The Prometheus that scrapes the services and holds the SLO"
+                    " rules",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "regex": "",
+                    "current": {},
+                    "hide": 0,
+                    "refresh": 1,
+                    "includeAll": False,
+                    "multi": False,
+                },
+                _query_variable("job", "Job", "label_values(resilience_calls_total, job)"),
+                _query_variable(
+                    "policy",
+                    "Policy",
+                    f"label_values(resilience_calls_total{{{_JOB}}}, policy)",
+                ),
             ]
         },
         "panels": layout.panels,
@@ -396,9 +427,68 @@ def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str
 
 
 def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    """(panel title, PromQL) of every query in the dashboard."""
+    """(panel title, PromQL) of every query in the dashboard's panels."""
     return [
         (panel["title"], target["expr"])
         for panel in dashboard["panels"]
         for target in panel.get("targets", [])
     ]
+
+
+def dashboard_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel or annotation name, PromQL) of every query Grafana sends: panels, annotations."""
+    annotations = [(a["name"], a["expr"]) for a in dashboard["annotations"]["list"] if "expr" in a]
+    return panel_queries(dashboard) + annotations
+
+
+def _json(dashboard: dict[str, Any]) -> str:
+    return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
+
+
+def dashboard_configmap(
+    dashboard: dict[str, Any],
+    *,
+    namespace: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The dashboard in a ConfigMap the kube-prometheus-stack Grafana sidecar loads.
+
+    The sidecar picks up ConfigMaps labelled `grafana_dashboard: "1"` (its default label).
+    """
+    metadata: dict[str, Any] = {"name": k8s_name(f"{dashboard['uid']}-dashboard")}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    metadata["labels"] = {"grafana_dashboard": "1", **(labels or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata,
+        "data": {f"{dashboard['uid']}.json": _json(dashboard)},
+    }
+
+
+def grafana_dashboard(
+    dashboard: dict[str, Any],
+    *,
+    namespace: str | None = None,
+    labels: dict[str, str] | None = None,
+    instance_selector: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The dashboard as a grafana-operator `GrafanaDashboard` (grafana.integreatly.org/v1beta1).
+
+    `instance_selector` picks the Grafana instances (their labels) that receive it.
+    """
+    metadata: dict[str, Any] = {"name": k8s_name(str(dashboard["uid"]))}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    return {
+        "apiVersion": "grafana.integreatly.org/v1beta1",
+        "kind": "GrafanaDashboard",
+        "metadata": metadata,
+        "spec": {
+            "instanceSelector": {"matchLabels": dict(instance_selector or {})},
+            "json": _json(dashboard),
+        },
+    }

@@ -19,7 +19,7 @@ from planner.errors import UpstreamError
 from planner.urls import check_url
 from resilience import FullJitterBackoff, Policy, Retry
 
-__all__ = ["PrometheusClient", "Sample", "default_policy"]
+__all__ = ["PrometheusClient", "Sample", "Series", "default_policy"]
 
 
 class _Retryable(Exception):
@@ -32,6 +32,19 @@ class Sample:
 
     labels: Mapping[str, str]
     value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range vector: its labels and its raw (time, value) samples, oldest first."""
+
+    labels: Mapping[str, str]
+    samples: tuple[tuple[float, float], ...]
+
+    @property
+    def key(self) -> tuple[tuple[str, str], ...]:
+        """The labels as a hashable, ordered key."""
+        return tuple(sorted(self.labels.items()))
 
 
 def default_policy(timeout: float = 10.0) -> Policy:
@@ -125,3 +138,17 @@ class PrometheusClient:
         if data.get("resultType") != "matrix":
             raise UpstreamError(f"Prometheus at {self.url}: expected a matrix for {selector!r}")
         return [float(point[0]) for series in data["result"] for point in series["values"]]
+
+    async def series(self, selector: str, window_s: float, at: float) -> list[Series]:
+        """The raw samples of every series of `selector` in [at − window, at] (a range query)."""
+        return await self.matrix(f"{selector}[{max(1, round(window_s * 1000))}ms]", at)
+
+    async def matrix(self, expr: str, at: float) -> list[Series]:
+        """The range vector `expr` (a range selector or a subquery) at unix time `at`."""
+        data = await self._data(expr, at)
+        if data.get("resultType") != "matrix":
+            raise UpstreamError(f"Prometheus at {self.url}: expected a matrix from {expr!r}")
+        return [
+            Series(item["metric"], tuple((float(t), float(v)) for t, v in item["values"]))
+            for item in data["result"]
+        ]

@@ -121,6 +121,7 @@ def section_from_scrape(
             "100 × (1 − Σerrors / Σtotal) since the process started",
             {"bad": bad, "total": total, "from": since, "to": _iso(when)},
         ),
+        # since start is the whole window measured, as a rolling period: used = pace
         budget_used=Figure(
             used,
             "%",
@@ -130,6 +131,13 @@ def section_from_scrape(
         # nothing but "now" is known about the period, so below target is below target
         status="OK" if used <= 100.0 else "Breached",
         coverage=None,
+        pace=Figure(
+            used,
+            "%",
+            "100 × (100 − actual) / (100 − target)",
+            {"actual": actual, "target": slo.objective},
+        ),
+        measured_from=since if started else "",
     )
     return SlaSection(
         source, _iso(when), f"{slo.service}/{slo.name}", (row,), None, {}, tuple(notes)

@@ -1,24 +1,31 @@
 """SLA tracking from real metrics: compliance per calendar period and the rolling SLO period.
 
-Availability is event-weighted: 1 − Σincrease(errors) / Σincrease(total) over the period, one
-`increase()` over the whole range (never an average of short-window ratios). Probe SLIs are
-time-based: the share of probe samples that were 1. No traffic is "no data", never 100 %.
+Availability is event-weighted: 1 − Σerrors / Σtotal over the period, counted exactly from the
+raw counter samples (`planner.slo.counters`: the samples around each period edge at the local
+rate of the scrape interval that straddles it, counter resets located and added back, series
+born inside the period counted from zero), never `increase()`'s whole-range extrapolation and
+never an average of short-window ratios. Probe SLIs are time-based: the share of probe samples
+that were 1. No traffic is "no data", never 100 %.
 
-Exactness. Prometheus 2.x `increase()` extrapolates at both ends of its range when the first or
-last sample does not sit on the range's edge. So the range of each period is cut to the data:
-it starts at the period's start when Prometheus holds samples from before it (the usual case:
-a real scrape grid then extrapolates less than one scrape interval, a negligible error over a
-month), else at the first sample it holds (retention shorter than the period: the coverage
-figure says so), and it ends at the last sample at or before `at`. With samples on the range
-edges, `increase()` is the exact counter delta, counter resets included. (Prometheus 3 makes
-ranges left-open; a sample exactly on the start edge then falls out and is extrapolated back
-instead.) Gaps inside the period are not detected: coverage reflects the two edges only.
+Each period is measured from its start, or from the data's first sample when Prometheus holds
+nothing older (the row says so); its elapsed share is counted from there too. Per period:
 
-Budget used = (1 − actual) / (1 − target): the share of the budget the events so far have
-earned. Status: OK while that is ≤ 100 %; Risk when it is above (the period is burning faster
-than its budget allows) but the errors so far still fit in the whole period's budget at the
-traffic seen so far; Breached when they don't (budget used × elapsed share of the period >
-100 %). A rolling period has fully elapsed, so below target is Breached there.
+- Budget used = bad / the whole period's budget, where the period's budget is (1 − objective) ×
+  the traffic the period will see at its average traffic so far (total / elapsed share). A
+  rolling period the data spans has fully elapsed: its budget is (1 − objective) × its traffic.
+- Pace = bad / ((1 − objective) × total): the share of the budget spent by the period's end if
+  the rest of the period burns as it has so far (the old "budget used of the traffic so far").
+- Remaining = the period's budget − bad, in events, and in clock minutes of full outage at the
+  last hour's traffic (the period's average traffic when the last hour had none).
+- Exhaustion at the 1 h burn: remaining / the errors per second of the last hour; none when
+  that runs past the period's end (a rolling period: one period length past `at`).
+- Status: Breached once budget used > 100 %; Risk when the pace is over 100 % or the 1 h burn
+  runs the budget out before the period ends; else OK.
+
+Coverage is the share of the period so far with samples: the samples the best-covered series
+holds against what its scrape interval would give, so a 47-minute scrape gap shows, and the
+report lists where the gaps are. Burn rates are taken at `at` (never at the last sample) and
+carry the events behind them.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,6 +41,14 @@ import aiohttp
 
 from planner.errors import PlannerError
 from planner.model import Figure, Plan, SlaRow, SlaSection
+from planner.slo.counters import (
+    EDGE_PROBE_S,
+    EventCounter,
+    data_span,
+    find_gaps,
+    samples_seen,
+    scrape_interval,
+)
 from planner.slo.definition import SloDefinition, definitions_from_spec
 from planner.slo.periods import Period, report_periods
 from planner.slo.prometheus import PrometheusClient
@@ -50,20 +65,28 @@ __all__ = [
 #: Burn-rate windows of "burn rates now", in seconds.
 BURN_WINDOWS: tuple[tuple[str, int], ...] = (("1h", 3600), ("6h", 6 * 3600), ("3d", 3 * 86400))
 
-#: How far back a raw-sample probe looks for data at a period edge (one scrape surely falls in).
-_EDGE_PROBE_S = 3600
-#: Subquery steps per narrowing round when searching for the first or last sample.
-_STEPS = 400
-
 
 @dataclass(frozen=True)
 class _Counts:
-    """Bad and all events (or probe samples) over [start, end]."""
+    """Bad and all events (or probe samples) over (start, end]."""
 
     bad: float
     total: float
     start: float
     end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class _Data:
+    """When the SLO's data starts and ends, and its scrape interval."""
+
+    first: float
+    last: float
+    interval: float | None
 
 
 def _iso(ts: float) -> str:
@@ -80,127 +103,172 @@ def _data_selector(slo: SloDefinition) -> str:
     return selector.render()
 
 
-async def _edge(
-    client: PrometheusClient, selector: str, lo: float, hi: float, *, first: bool
-) -> float | None:
-    """The first (or last) sample time of `selector` in [lo, hi], or None when there is none.
-
-    Subqueries narrow the search (`min/max_over_time(timestamp(count_over_time(...)))` over a
-    grid of `_STEPS` steps, then a finer grid inside the step found) until a raw range query of a
-    few minutes of samples gives the exact timestamp.
-    """
-    agg = "min" if first else "max"
-    span = max(1, math.ceil(hi - lo))
-    step = max(60, math.ceil(span / _STEPS))
-    # Subquery steps sit on multiples of the step; evaluate at the next one so the grid covers hi.
-    at = math.ceil(hi / step) * step if first else hi
-    expr = (
-        f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{step}s]))[{span}s:{step}s]))"
-    )
-    found = await client.total(expr, at)
-    if found is None:
-        return None
-    while step > 300:
-        finer = max(60, math.ceil(step / _STEPS))
-        expr = (
-            f"{agg}({agg}_over_time(timestamp(count_over_time({selector}[{finer}s]))"
-            f"[{step}s:{finer}s]))"
-        )
-        narrowed = await client.total(expr, found)
-        if narrowed is None:
-            break
-        found, step = narrowed, finer
-    times = [t for t in await client.sample_times(selector, step, found) if lo <= t <= hi]
-    if not times:
-        return None
-    return min(times) if first else max(times)
-
-
-async def _data_span(
-    client: PrometheusClient, selector: str, earliest: float, at: float
-) -> tuple[float, float] | None:
-    """(first, last) sample time of `selector` in [earliest, at]; first = earliest when older
-    samples exist (the data reaches back past every period)."""
-    recent = await client.sample_times(selector, _EDGE_PROBE_S, at)
-    last = max(recent) if recent else await _edge(client, selector, earliest, at, first=False)
-    if last is None:
-        return None
-    older = await client.sample_times(selector, _EDGE_PROBE_S, earliest)
-    if older:
-        return earliest, last
-    first = await _edge(client, selector, earliest, last, first=True)
-    return (first, last) if first is not None else None
-
-
 async def _counts(
-    client: PrometheusClient, slo: SloDefinition, start: float, end: float
+    counter: EventCounter, slo: SloDefinition, start: float, end: float
 ) -> _Counts | None:
-    """Bad and total events of `slo` in [start, end] (one increase() each), None if no events."""
-    if end - start < 0.001:  # a single sample holds no increase (and PromQL wants a range > 0)
+    """Bad and total events of `slo` in (start, end], None if no events."""
+    if end - start < 0.001:  # a single instant holds no events (and PromQL wants a range > 0)
         return None
-    window = _ms(end - start)
+    client = counter.client
     if slo.kind == "probe":
         assert slo.probe is not None
         p = slo.probe.render()
+        window = _ms(end - start)
         total = await client.total(f"sum(count_over_time({p}[{window}]))", end)
         up = await client.total(f"sum(sum_over_time({p}[{window}]))", end)
         if not total:
             return None
         return _Counts(total - (up or 0.0), total, start, end)
     assert slo.total is not None
-    total = await client.total(f"sum(increase({slo.total.render()}[{window}]))", end)
+    total = await counter.events(slo.total.render(), start, end)
     if not total:  # None (no series) or 0 (no traffic): no data, not 100 %
         return None
     if slo.kind == "errors":
         assert slo.errors is not None
-        bad = await client.total(f"sum(increase({slo.errors.render()}[{window}]))", end) or 0.0
+        bad = await counter.events(slo.errors.render(), start, end) or 0.0
     else:
         assert slo.good is not None
-        good = await client.total(f"sum(increase({slo.good.render()}[{window}]))", end) or 0.0
+        good = await counter.events(slo.good.render(), start, end) or 0.0
         bad = max(0.0, total - good)
-    return _Counts(bad, total, start, end)
+    return _Counts(min(bad, total), total, start, end)
 
 
 def _sli_formula(slo: SloDefinition) -> str:
     if slo.kind == "probe":
         return "100 × Σsum_over_time(probe) / Σcount_over_time(probe)"
-    return "100 × (1 − Σincrease(errors) / Σincrease(total))"
+    return "100 × (1 − Σerrors / Σtotal), counted from the raw counter samples"
 
 
-def _coverage(period: Period, window: tuple[float, float] | None) -> Figure | None:
-    """Share of the period Prometheus holds samples for (its two edges; gaps not detected)."""
-    if window is None:
+async def _coverage(
+    client: PrometheusClient, selector: str, period: Period, data: _Data | None
+) -> Figure | None:
+    """The share of the period so far with samples: before the data starts and inside gaps
+    there are none (samples seen against the scrape interval's expected count)."""
+    if data is None:
         return None
     length = (period.at - period.start).total_seconds()
-    begin, end = window
+    begin = max(period.start.timestamp(), data.first)
+    end = min(period.at.timestamp(), data.last)
+    span = max(0.0, end - begin)
+    inputs: dict[str, float | int | str] = {
+        "period_start": period.start.isoformat(),
+        "from": _iso(begin),
+        "to": _iso(end),
+    }
+    if data.interval is None or span <= 0:
+        covered = span
+    else:
+        seen = await samples_seen(client, selector, begin, end)
+        expected = math.floor(span / data.interval + 1e-6) + 1
+        covered = span * min(1.0, seen / expected)
+        inputs |= {"samples_seen": seen, "samples_expected": expected, "interval_s": data.interval}
     return Figure(
-        100.0 * max(0.0, end - begin) / length if length > 0 else 100.0,
+        100.0 * covered / length if length > 0 else 100.0,
         "%",
-        "100 × (last sample − max(period start, first sample)) / (at − period start)",
-        {"period_start": period.start.isoformat(), "from": _iso(begin), "to": _iso(end)},
+        "100 × (to − from) × min(1, samples seen / samples expected) / (at − period start)",
+        inputs,
     )
+
+
+@dataclass(frozen=True)
+class _Now:
+    """The last hour at `at`: its traffic and errors (the "current" burn and traffic)."""
+
+    counts: _Counts | None
+
+    def traffic(self) -> float | None:
+        """Events per second over the last hour; None without traffic."""
+        c = self.counts
+        return c.total / c.seconds if c is not None and c.seconds > 0 and c.total > 0 else None
+
+    def error_rate(self) -> float:
+        """Bad events per second over the last hour."""
+        c = self.counts
+        return c.bad / c.seconds if c is not None and c.seconds > 0 else 0.0
+
+
+def _not_before(period: Period) -> str:
+    if period.rolling:
+        days = round((period.at - period.start).total_seconds() / 86400)
+        return f"not within the next {days} days at the 1h burn"
+    return f"not before the period ends ({_iso(period.end.timestamp())}) at the 1h burn"
+
+
+def _outage_minutes(counts: _Counts, remaining: float, now: _Now) -> Figure:
+    """Clock minutes of full outage `remaining` events afford at the last hour's traffic (the
+    period's average traffic when the last hour had none)."""
+    traffic = now.traffic()
+    basis = "the last hour's traffic"
+    if traffic is None:
+        traffic, basis = counts.total / counts.seconds, "the period's average traffic"
+    return Figure(
+        remaining / traffic / 60.0,
+        "min",
+        f"remaining / events per minute at {basis}: clock minutes of full outage left",
+        {"remaining": remaining, "events_per_minute": traffic * 60.0, "basis": basis},
+    )
+
+
+def _exhaustion(period: Period, remaining: float, now: _Now) -> tuple[Figure | None, str]:
+    """Seconds until `remaining` is gone at the last hour's burn, or why there is no such time
+    (none left, no errors, or not before the period ends)."""
+    if remaining <= 0:
+        return None, "already exhausted"
+    if now.error_rate() <= 0:
+        return None, "no errors in the last hour"
+    seconds = remaining / now.error_rate()
+    if period.at.timestamp() + seconds > period.horizon.timestamp():
+        return None, _not_before(period)
+    return Figure(
+        seconds,
+        "s",
+        "remaining / bad events per second over the last hour",
+        {"remaining": remaining, "bad_per_second": now.error_rate()},
+    ), ""
 
 
 def _row(
     slo: SloDefinition,
     period: Period,
     counts: _Counts | None,
-    window: tuple[float, float] | None,
+    data: _Data | None,
+    coverage: Figure | None,
+    now: _Now,
 ) -> SlaRow:
     target = slo.objective
-    coverage = _coverage(period, window)
-    if counts is None:
-        return SlaRow(period.label, target, None, None, "No data", coverage)
-    actual = 100.0 * (1.0 - counts.bad / counts.total)
-    used = (100.0 - actual) / (100.0 - target) * 100.0
-    elapsed = period.elapsed_fraction
-    if used <= 100.0:
-        status = "OK"
-    elif used * elapsed <= 100.0:
+    ends = _iso(period.end.timestamp())
+    if counts is None or data is None:
+        return SlaRow(period.label, target, None, None, "No data", coverage, ends=ends)
+    first = datetime.fromtimestamp(data.first, tz=UTC)
+    # the data reaches `at` when its newest sample is within two scrape intervals of it (the
+    # counts then run to `at`); else it stopped at that sample
+    reach = data.last
+    if period.at.timestamp() - data.last <= 2 * (data.interval or 0.0):
+        reach = period.at.timestamp()
+    last = datetime.fromtimestamp(reach, tz=UTC)
+    begin = period.measured_from(first)
+    elapsed = period.elapsed_share(first, last)
+    ratio = counts.bad / counts.total
+    actual = 100.0 * (1.0 - ratio)
+    pace = ratio / slo.budget * 100.0
+    used = pace * elapsed
+    budget_events = slo.budget * counts.total / elapsed if elapsed > 0 else math.inf
+    remaining = budget_events - counts.bad
+    span = {"from": _iso(counts.start), "to": _iso(counts.end)}
+    remaining_fig = Figure(
+        remaining,
+        "samples" if slo.kind == "probe" else "events",
+        "(1 − objective) × total / elapsed share − bad",
+        {"objective": target, "total": counts.total, "elapsed": elapsed, "bad": counts.bad},
+    )
+    minutes = _outage_minutes(counts, remaining, now)
+    exhaustion, note = _exhaustion(period, remaining, now)
+    if used > 100.0:
+        status = "Breached"
+    elif pace > 100.0 or exhaustion is not None:
         status = "Risk"
     else:
-        status = "Breached"
-    span = {"from": _iso(counts.start), "to": _iso(counts.end)}
+        status = "OK"
     return SlaRow(
         period=period.label,
         target=target,
@@ -208,54 +276,118 @@ def _row(
             actual, "%", _sli_formula(slo), {"bad": counts.bad, "total": counts.total, **span}
         ),
         budget_used=Figure(
-            used, "%", "100 × (100 − actual) / (100 − target)", {"actual": actual, "target": target}
+            used,
+            "%",
+            "100 × bad / ((1 − objective) × total / elapsed share): of the whole period's budget",
+            {"bad": counts.bad, "total": counts.total, "elapsed": elapsed, "target": target},
         ),
         status=status,
         coverage=coverage,
+        pace=Figure(
+            pace,
+            "%",
+            "100 × bad / ((1 − objective) × total): spent by the period's end at this pace",
+            {"bad": counts.bad, "total": counts.total, "target": target},
+        ),
+        remaining=remaining_fig,
+        remaining_minutes=minutes,
+        exhaustion=exhaustion,
+        exhaustion_note=note,
+        measured_from=_iso(begin.timestamp()),
+        ends=ends,
     )
 
 
 async def _burn_rates(
-    client: PrometheusClient, slo: SloDefinition, first: float, now: float
-) -> dict[str, Figure]:
-    out: dict[str, Figure] = {}
+    counter: EventCounter, slo: SloDefinition, first: float, at: float
+) -> tuple[dict[str, Figure], dict[str, _Counts]]:
+    rates: dict[str, Figure] = {}
+    raw: dict[str, _Counts] = {}
     for label, seconds in BURN_WINDOWS:
-        # a window reaching back before the data starts at the first sample (no extrapolation)
-        counts = await _counts(client, slo, max(now - seconds, first), now)
+        # a window reaching back before the data starts at the first sample
+        counts = await _counts(counter, slo, max(at - seconds, first), at)
         if counts is None:
             continue
         ratio = counts.bad / counts.total
-        out[label] = Figure(
+        raw[label] = counts
+        rates[label] = Figure(
             ratio / slo.budget,
             "x",
             "error ratio over the window / (1 − objective)",
-            {"error_ratio": ratio, "budget": slo.budget, "window": label},
+            {
+                "error_ratio": ratio,
+                "budget": slo.budget,
+                "window": label,
+                "bad": counts.bad,
+                "total": counts.total,
+                "from": _iso(counts.start),
+                "to": _iso(counts.end),
+            },
         )
+    return rates, raw
+
+
+def _budget_row(slo: SloDefinition, periods: Sequence[Period]) -> int:
+    """The index of the row of the SLO's own budget period (the rolling one, or this month)."""
+    for i, p in enumerate(periods):
+        if p.rolling:
+            return i
+    return 0
+
+
+def _projections(
+    budget_row: SlaRow, period: Period, burn_counts: Mapping[str, _Counts]
+) -> dict[str, Figure]:
+    """Per burn window, seconds until the budget period's budget is gone at that window's
+    burn; a window whose burn does not run it out before the period ends has no entry."""
+    out: dict[str, Figure] = {}
+    remaining = budget_row.remaining
+    if remaining is None or remaining.value <= 0:
+        return out
+    for label, counts in burn_counts.items():
+        per_second = counts.bad / counts.seconds if counts.seconds > 0 else 0.0
+        if per_second <= 0:
+            continue
+        seconds = remaining.value / per_second
+        if period.at.timestamp() + seconds <= period.horizon.timestamp():
+            out[label] = Figure(
+                seconds,
+                "s",
+                "remaining events / bad events per second over the window",
+                {"remaining": remaining.value, "bad_per_second": per_second, "window": label},
+            )
     return out
 
 
-def _month_budget(slo: SloDefinition, month: Period, counts: _Counts | None) -> Figure | None:
-    """Minutes of error budget left this month: the month's budget minus what is consumed.
-
-    Event-weighted, consumption is the bad share of events times the minutes measured (a 100 %
-    outage of 10 minutes consumes 10 budget-minutes whatever the traffic).
-    """
-    if counts is None:
-        return None
-    month_minutes = (month.end - month.start).total_seconds() / 60.0
-    measured = (counts.end - counts.start) / 60.0
-    bad_share = counts.bad / counts.total
-    return Figure(
-        slo.budget * month_minutes - bad_share * measured,
-        "min",
-        "(1 − objective) × minutes in the month − bad share × minutes measured",
-        {
-            "month_minutes": month_minutes,
-            "measured_minutes": measured,
-            "objective": slo.objective,
-            "bad_share": bad_share,
-        },
-    )
+def _notes(
+    selector: str,
+    rows: Sequence[SlaRow],
+    periods: Sequence[Period],
+    data: _Data | None,
+    earliest: float,
+    now: float,
+    budget_row: SlaRow,
+) -> list[str]:
+    """What the reader must know to read the figures: no data, stale data, late data."""
+    if data is None:
+        return [f"no samples of {selector} between {_iso(earliest)} and {_iso(now)}"]
+    notes = []
+    if now - data.last > EDGE_PROBE_S:
+        notes.append(f"the newest sample is from {_iso(data.last)}: figures end there")
+    late = [
+        r.period
+        for r, p in zip(rows, periods, strict=True)
+        if r.measured_from and r.measured_from != _iso(p.start.timestamp())
+    ]
+    if late:
+        names = late[0] if len(late) == 1 else ", ".join(late[:-1]) + " and " + late[-1]
+        notes.append(
+            f"{names} {'is' if len(late) == 1 else 'are'} measured from {_iso(data.first)},"
+            " where the data starts: elapsed shares and budgets count from there"
+        )
+    if budget_row.actual is None:
+        notes.append(f"no traffic counted in {budget_row.period.lower()} by {selector}")
+    return notes
 
 
 async def measure_definitions(
@@ -265,55 +397,53 @@ async def measure_definitions(
     periods = report_periods(at, slo.period)
     earliest = min(p.start for p in periods).timestamp()
     now = at.timestamp()
-    span = await _data_span(client, _data_selector(slo), earliest, now)
+    selector = _data_selector(slo)
+    span = await data_span(client, selector, earliest, now)
+    data: _Data | None = None
+    if span is not None:
+        interval = await scrape_interval(client, selector, span[1])
+        data = _Data(span[0], span[1], interval)
+    grace = 2 * (data.interval or 60.0) if data else 120.0
+    counter = EventCounter(
+        client,
+        data_start=data.first if data else earliest,
+        grace=grace,
+        latest=data.last if data else now,
+        span=(max(earliest, data.first), now) if data else None,
+    )
+    burn: dict[str, Figure] = {}
+    burn_counts: dict[str, _Counts] = {}
+    if data is not None:
+        burn, burn_counts = await _burn_rates(counter, slo, data.first, now)
+    last_hour = _Now(burn_counts.get(BURN_WINDOWS[0][0]))
     rows: list[SlaRow] = []
-    notes: list[str] = []
-    month_counts: _Counts | None = None
     for period in periods:
-        start = period.start.timestamp()
         counts = None
-        window = None
-        if span is not None:
-            first, last = span
-            window = (max(start, first), last)
-            if last > window[0]:
-                counts = await _counts(client, slo, window[0], last)
-        if period is periods[0]:
-            month_counts = counts
-        rows.append(_row(slo, period, counts, window))
-    remaining = _month_budget(slo, periods[0], month_counts)
-    burn = await _burn_rates(client, slo, span[0], span[1]) if span is not None else {}
-    exhaustion: dict[str, Figure] = {}
-    if remaining is not None:
-        for label, rate in burn.items():
-            if rate.value > 0 and remaining.value > 0:
-                # budget-minutes spent per minute = error ratio = burn × (1 − objective)
-                minutes = remaining.value / (rate.value * slo.budget)
-                exhaustion[label] = Figure(
-                    minutes * 60.0,
-                    "s",
-                    "minutes remaining this month / (burn rate × (1 − objective))",
-                    {"remaining_minutes": remaining.value, "burn_rate": rate.value},
-                )
-    if span is None:
-        selector = _data_selector(slo)
-        notes.append(f"no samples of {selector} between {_iso(earliest)} and {_iso(now)}")
-    elif now - span[1] > _EDGE_PROBE_S:
-        notes.append(f"the newest sample is from {_iso(span[1])}: figures end there")
-    if any(r.coverage is not None and r.coverage.value < 99.99 for r in rows):
-        notes.append(
-            "coverage below 100 %: Prometheus holds less than the period (retention or a late"
-            " start); the actual figure is over the covered part only"
-        )
+        if data is not None:
+            begin = max(period.start.timestamp(), data.first)
+            if data.last > begin:
+                counts = await _counts(counter, slo, begin, now)
+        coverage = await _coverage(client, selector, period, data)
+        rows.append(_row(slo, period, counts, data, coverage, last_hour))
+    budget_index = _budget_row(slo, periods)
+    budget_row, budget_period = rows[budget_index], periods[budget_index]
+    exhaustion = _projections(budget_row, budget_period, burn_counts)
+    notes = _notes(selector, rows, periods, data, earliest, now, budget_row)
+    gaps: list[str] = []
+    if data is not None and data.interval is not None:
+        found = await find_gaps(client, selector, data.first, min(now, data.last), data.interval)
+        gaps = [g.describe() for g in found]
     return SlaSection(
         source=client.url,
         measured_at=_iso(now),
         slo=f"{slo.service}/{slo.name}",
         rows=tuple(rows),
-        budget_remaining_minutes=remaining,
+        budget_remaining_minutes=budget_row.remaining_minutes,
         burn_rates=burn,
         projected_exhaustion=exhaustion,
         notes=tuple(notes),
+        budget_period=budget_row.period,
+        gaps=tuple(gaps),
     )
 
 

@@ -25,27 +25,28 @@ capacity): see planner.analysis.mechanisms.inbound.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from planner.analysis.graph import Graph
-from planner.analysis.mechanisms.edge_rules import (
+from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms.common import (
     BULKHEAD_HEADROOM,
     MAX_ATTEMPTS,
     TIMEOUT_HEADROOM,
     EdgePlan,
     bulkhead_capacity,
-    derive_edge,
     latency,
     policy_name,
     transient_modes,
     worst_backoff,
 )
+from planner.analysis.mechanisms.edge_rules import derive_edge
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.errors import PlannerError
 from planner.model import MechanismRow
+from planner.pipeline import pipeline_rank
 from resilience.config import PolicyConfig
 
 __all__ = [
@@ -66,13 +67,47 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Mechanisms:
-    """Rows for the report, the loadable table, per-edge plans and the entry points' plans."""
+    """Rows for the report, the loadable table, per-edge plans and the entry points' plans.
 
+    What the plan does on each edge — whether it degrades instead of failing, which component
+    its fallback calls — is read from here by every analysis (availability, blast radius,
+    failures, recovery, redundancy, runbooks), never again from the spec's edges.
+    """
+
+    graph: Graph
     rows: tuple[MechanismRow, ...]
     table: Mapping[str, Any]
     edges: tuple[EdgePlan, ...]
     by_target: Mapping[str, tuple[EdgePlan, ...]]
     inbound: Mapping[str, InboundPlan]  # entry point → its inbound policy
+    # the graph's own Edge objects (kept alive by their plans) → their plan
+    _by_edge: dict[int, EdgePlan] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _mandatory: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._by_edge.update({id(plan.edge): plan for plan in self.edges})
+
+    def plan_of(self, edge: Edge) -> EdgePlan:
+        """The plan of one of the graph's edges."""
+        return self._by_edge[id(edge)]
+
+    def degrades(self, edge: Edge) -> bool:
+        """True when the plan turns a failure of the edge's target into degradation."""
+        return self._by_edge[id(edge)].has_fallback
+
+    def fallback_component(self, edge: Edge) -> str | None:
+        """The component the edge's fallback calls (None: none, or a free-text answer)."""
+        return self._by_edge[id(edge)].fallback_component
+
+    def mandatory_closure(self, name: str) -> frozenset[str]:
+        """Like `Graph.hard_closure`, but edges the plan gives a fallback are not followed."""
+        if not self._mandatory:
+            self._mandatory.update(self.graph.closures(lambda e: e.hard and not self.degrades(e)))
+        return self._mandatory[name]
 
 
 def derive(graph: Graph) -> Mechanisms:
@@ -103,31 +138,20 @@ def derive(graph: Graph) -> Mechanisms:
     table.update(inbound_table)
     rows.extend(inbound_rows)
     plans.sort(key=lambda p: p.policy)
-    rows.sort(key=lambda r: (r.policy, _ORDER.get(r.mechanism, 99)))
+    rows.sort(key=lambda r: (r.policy, pipeline_rank(r.mechanism)))  # outside-in
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
     ordered = {name: table[name] for name in sorted(table)}
     _validate(ordered)
     return Mechanisms(
+        graph,
         tuple(rows),
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
         {plan.entry: plan for plan in inbound},
     )
-
-
-_ORDER = {
-    "timeout": 0,
-    "deadline": 1,
-    "retry": 2,
-    "retry_budget": 3,
-    "circuit_breaker": 4,
-    "bulkhead": 5,
-    "rate_limiter": 6,
-    "fallback": 7,
-}
 
 
 _TABLE: TypeAdapter[dict[str, PolicyConfig]] = TypeAdapter(dict[str, PolicyConfig])

@@ -1,32 +1,20 @@
 """Monitoring: signals with derived thresholds, burn-rate alerts, runbooks, incidents, post-mortems.
 
-Thresholds:
-- availability over the period: warning when half the error budget is gone, critical when all is;
-- latency p99 per entry point: warning above its p99 × 1.5 (the headroom the callers' timeouts
-  use), critical above its latency budget (callers give up), or 3 × p99 without a budget;
-- errors over 5 minutes: warning above a burn rate of 1 (the budget lasts exactly the period),
-  critical above the fastest page burn rate (14.4 for 30 days, rescaled for other periods);
-- saturation (CPU): with n replicas, losing one moves its load to n − 1, so each must stay under
-  (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
-- bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for),
-  critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n.
-Burn-rate alerts reuse the SLO rules' table (planner.slo.definition) so the report and the rules
-agree. A runbook is written for every P1 and P2 failure mode.
+The thresholds of the health signals are derived in planner.analysis.monitoring.signals.
+The burn-rate alerts, the time to page and the period's budget come from the one alert set
+(planner.analysis.monitoring.alerts), which recovery and the post-mortem read too. A runbook is
+written for every P1 and P2 failure mode.
 """
 
 from __future__ import annotations
 
 from planner.analysis.failures import Failures
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms import (
-    BULKHEAD_HEADROOM,
-    TIMEOUT_HEADROOM,
-    Mechanisms,
-    latency,
-)
+from planner.analysis.mechanisms import Mechanisms
+from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.monitoring.runbooks import runbook
+from planner.analysis.monitoring.signals import health_signals
 from planner.model import (
-    BurnRateAlert,
     Figure,
     MonitoringSection,
     PostmortemSection,
@@ -34,31 +22,25 @@ from planner.model import (
     RecoveryScenario,
     RecoverySection,
     SeverityLevel,
-    Signal,
 )
-from planner.slo.definition import (
-    RULE_PERIODS,
-    SloDefinition,
-    burn_windows,
-    definitions_from_spec,
-    prom_duration,
-)
+from planner.slo.definition import SloDefinition
 from planner.slo.rules import ALERT_NAME
 from planner.units import format_duration as human
 from planner.units import format_percent
 
 
 def plan(
-    graph: Graph, failures: Failures, mech: Mechanisms, recovery: RecoverySection
+    graph: Graph,
+    failures: Failures,
+    mech: Mechanisms,
+    recovery: RecoverySection,
+    alerts: Alerts,
 ) -> MonitoringSection:
     """Signals, burn-rate alerts, runbooks (P1/P2), severities and the post-mortem template."""
-    slos = definitions_from_spec(graph.spec)
-    main = slos[0]
-    period = RULE_PERIODS[graph.spec.slo_period]
-    alerts = burn_rate_alerts(main, period)
+    main = alerts.slo
     sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
     sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
-    signals = _signals(graph, main, alerts, min(sizes) if sizes else None)
+    signals = health_signals(graph, alerts, min(sizes) if sizes else None)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -68,168 +50,12 @@ def plan(
         if mode.priority in ("P1", "P2")
     )
     return MonitoringSection(
-        signals, alerts, runbooks, _severities(main), _postmortem(graph, main, alerts, recovery)
+        signals,
+        alerts.burn_rate_alerts,
+        runbooks,
+        _severities(main),
+        _postmortem(graph, alerts, recovery),
     )
-
-
-def burn_rate_alerts(slo: SloDefinition, period_seconds: int) -> tuple[BurnRateAlert, ...]:
-    """The four multi-window conditions with their factors, thresholds and time to fire."""
-    out = []
-    budget = slo.budget
-    for w in burn_windows(period_seconds):
-        ratio = w.error_ratio(budget)
-        fire = ratio * w.long if ratio <= 1.0 else float("inf")
-        out.append(
-            BurnRateAlert(
-                severity=w.severity,
-                long_window=Figure(
-                    w.long, "s", "SRE Workbook window", {"window": prom_duration(w.long)}
-                ),
-                short_window=Figure(w.short, "s", "long / 12", {"window": prom_duration(w.short)}),
-                burn_rate=Figure(
-                    w.factor,
-                    "x",
-                    "budget_share × period / long_window",
-                    {
-                        "budget_share": w.budget_share,
-                        "period_s": period_seconds,
-                        "long_window_s": w.long,
-                    },
-                ),
-                budget_consumed=Figure(w.budget_share * 100.0, "%", "budget_share", {}),
-                error_ratio=Figure(
-                    ratio,
-                    "ratio",
-                    "burn_rate × (1 - objective)",
-                    {"burn_rate": w.factor, "budget": budget},
-                ),
-                time_to_fire=Figure(
-                    fire,
-                    "s",
-                    "error_ratio_threshold × long_window at a 100 % outage"
-                    " (never when the threshold is above 1)",
-                    {"threshold": ratio, "long_window_s": w.long},
-                ),
-            )
-        )
-    return tuple(out)
-
-
-def _sli(slo: SloDefinition, window: str) -> str:
-    return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
-
-
-def _signals(
-    graph: Graph,
-    slo: SloDefinition,
-    alerts: tuple[BurnRateAlert, ...],
-    smallest_bulkhead: int | None,
-) -> tuple[Signal, ...]:
-    target = slo.objective
-    budget_pct = 100.0 - target
-    period = prom_duration(RULE_PERIODS[graph.spec.slo_period])
-    page = max(a.burn_rate.value for a in alerts)
-    signals = [
-        Signal(
-            "Availability",
-            "Uptime %",
-            f"100 * (1 - {_sli(slo, period)})",
-            "<",
-            Figure(100.0 - budget_pct / 2, "%", "100 - budget / 2", {"objective": target}),
-            Figure(target, "%", "objective", {"objective": target}),
-            "Page",
-            f"half the {period} error budget gone warns; all of it is an SLO breach",
-        ),
-        Signal(
-            "Errors",
-            "Rate (5m)",
-            f"100 * {_sli(slo, '5m')}",
-            ">",
-            Figure(budget_pct, "%", "burn rate 1 × (100 - objective)", {"objective": target}),
-            Figure(
-                page * budget_pct,
-                "%",
-                "page burn rate × (100 - objective)",
-                {"burn_rate": page, "objective": target},
-            ),
-            "Page",
-            f"above {format_percent(budget_pct)}% the budget runs out before the period ends;"
-            f" above {page:g}× it is the fast-burn page",
-        ),
-    ]
-    for entry in sorted(graph.entry_shares):
-        comp = graph.components[entry]
-        _p50, p99, src = latency(graph, entry)
-        warn = p99 * TIMEOUT_HEADROOM
-        crit = comp.latency_budget if comp.latency_budget is not None else 3 * p99
-        signals.append(
-            Signal(
-                "Latency",
-                f"p99 ({entry})",
-                "histogram_quantile(0.99, sum by (le) (rate("
-                f'http_server_request_duration_seconds_bucket{{job="{entry}"}}[5m])))',
-                ">",
-                Figure(
-                    warn,
-                    "s",
-                    "p99 × headroom",
-                    {"p99": p99, "headroom": TIMEOUT_HEADROOM, "p99_source": src},
-                ),
-                Figure(crit, "s", "latency_budget", {"latency_budget": crit})
-                if comp.latency_budget is not None
-                else Figure(crit, "s", "3 × p99", {"p99": p99, "p99_source": src}),
-                "Page",
-                "beyond p99 × 1.5 callers' timeouts start to fire;"
-                " beyond the budget callers give up",
-            )
-        )
-    for entry in sorted(graph.entry_shares):
-        n = graph.components[entry].replicas
-        crit = (n - 1) / n * 100.0 if n > 1 else 80.0
-        signals.append(
-            Signal(
-                "Saturation",
-                f"CPU ({entry})",
-                f'100 * max(rate(process_cpu_seconds_total{{job="{entry}"}}[5m]))',
-                ">",
-                Figure(crit * 0.8, "%", "0.8 × critical", {"critical": crit}),
-                Figure(
-                    crit,
-                    "%",
-                    "(n - 1) / n × 100 (N+1)" if n > 1 else "single replica: 80 %",
-                    {"replicas": n},
-                ),
-                "Scale",
-                f"{n} replicas: losing one must not overload the rest"
-                if n > 1
-                else "one replica: keep 20 % for spikes",
-            )
-        )
-    if smallest_bulkhead is None:  # nothing to saturate: no row for a metric never exported
-        return tuple(signals)
-    warn = 100.0 / BULKHEAD_HEADROOM
-    # critical: the smallest bulkhead has at most one free slot, so the next burst waits or is
-    # rejected (never below the warning, which a one- or two-slot bulkhead would put it under)
-    crit = max(warn, (smallest_bulkhead - 1) / smallest_bulkhead * 100.0)
-    signals.append(
-        Signal(
-            "Saturation",
-            "Bulkheads",
-            "100 * max by (policy) (resilience_bulkhead_in_flight / resilience_bulkhead_capacity)",
-            ">",
-            Figure(warn, "%", "1 / headroom", {"headroom": BULKHEAD_HEADROOM}),
-            Figure(
-                crit,
-                "%",
-                "max(1 / headroom, (n - 1) / n) × 100, n = the smallest bulkhead: one free slot",
-                {"smallest_bulkhead": smallest_bulkhead},
-            ),
-            "Scale",
-            "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
-            " slower or busier than planned",
-        )
-    )
-    return tuple(signals)
 
 
 def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
@@ -263,13 +89,10 @@ def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
     )
 
 
-def _postmortem(
-    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...], recovery: RecoverySection
-) -> PostmortemTemplate:
-    period_s = RULE_PERIODS[graph.spec.slo_period]
-    budget_s = slo.budget * period_s
+def _postmortem(graph: Graph, alerts: Alerts, recovery: RecoverySection) -> PostmortemTemplate:
+    slo = alerts.slo
+    budget_s = alerts.budget.value
     per_minute = 60.0 / budget_s * 100.0 if budget_s > 0 else float("inf")
-    fastest = min(a.time_to_fire.value for a in alerts)
     rto_lines = tuple(
         f"{s.scenario}: RTO ≈ {human(s.rto.value)}"
         + (f" (target {human(s.rto_target.value)}, {s.status})" if s.rto_target else "")
@@ -295,7 +118,7 @@ def _postmortem(
                 ),
                 (
                     f"Users: {users}" if users is not None else "Users: not in the spec",
-                    f"Error budget: {human(budget_s)} per {prom_duration(period_s)}"
+                    f"Error budget: {human(budget_s)} per {alerts.period.short}"
                     f" at {format_percent(slo.objective)}%",
                     f"One minute of full outage uses {per_minute:.1f}% of the period's budget",
                 ),
@@ -303,7 +126,7 @@ def _postmortem(
             PostmortemSection(
                 "Timeline",
                 ("UTC timestamps: trigger, first alert, acknowledged, mitigated, resolved.",),
-                (f"Expected time to page at a full outage: {human(fastest)}",),
+                (f"Expected time to page at a full outage: {human(alerts.time_to_page.value)}",),
             ),
             PostmortemSection(
                 "Root cause and trigger",

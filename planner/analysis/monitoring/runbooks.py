@@ -154,7 +154,9 @@ def runbook(
             " without the mechanisms,"
             f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
         )
+    paged_by: str | None = None
     if mode.users_impacted.value > 0 or not plans:
+        paged_by = slo.name
         alert = (
             f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
             " (fast burn of the error budget)"
@@ -175,7 +177,7 @@ def runbook(
             text += f", fallback → {p.fallback or 'degraded answer'}"
         mitigation.append(text)
     if mode.mitigation:
-        mitigation.append("planned containment: " + mode.mitigation)
+        mitigation.append("planned containment: " + mode.containment)
     steps = scenarios.get(c, [])
     relevant = _DISRUPTIONS.get(mode.category)
     if relevant is not None and any(s.disruption in relevant for s in steps):
@@ -184,7 +186,7 @@ def runbook(
         f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
     ]
     if not recovery_steps:
-        recovery_steps = ["restore the lost placement: " + mode.mitigation]
+        recovery_steps = ["restore the lost placement: " + mode.containment]
     error_threshold = 100.0 - slo.objective
     verification = [
         f"{_sli(slo, '5m')} back below {error_threshold / 100:g} (burn rate < 1)",
@@ -197,7 +199,14 @@ def runbook(
         )
     verification.append("the alert has resolved and stayed resolved for 30 minutes")
     return _book(
-        mode, symptoms, alert, _queries(mode, plans, slo), mitigation, recovery_steps, verification
+        mode,
+        symptoms,
+        alert,
+        _queries(mode, plans, slo),
+        mitigation,
+        recovery_steps,
+        verification,
+        slo=paged_by,
     )
 
 
@@ -209,6 +218,8 @@ def _book(
     mitigation: list[str],
     recovery: list[str],
     verification: list[str],
+    *,
+    slo: str | None = None,
 ) -> Runbook:
     c = mode.component
     return Runbook(
@@ -224,6 +235,7 @@ def _book(
         mitigation=tuple(mitigation),
         recovery=tuple(recovery),
         verification=tuple(verification),
+        slo=slo,
     )
 
 
@@ -266,7 +278,7 @@ def _silent_runbook(mode: FailureMode, plans: tuple[EdgePlan, ...]) -> Runbook:
             f" {p.fallback or 'degraded answer'} serves (its timeouts and retries do not see"
             f" {what})"
         )
-    mitigation.append("planned containment: " + mode.mitigation)
+    mitigation.append("planned containment: " + mode.containment)
     if fallbacks:
         names = ", ".join(sorted(p.policy for p in fallbacks))
         recovery = [
