@@ -20,7 +20,8 @@ import random
 import time
 from typing import Any
 
-from planner.analysis import build_plan, plan_to_dict
+from planner.analysis import build_plan
+from planner.document import plan_to_dict
 from planner.spec import SystemSpec, parse_spec
 
 LAYERS: tuple[tuple[float, tuple[str, ...]], ...] = (

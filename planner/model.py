@@ -34,7 +34,7 @@ class Figure:
     """A derived number with its unit, the formula that produced it and that formula's inputs.
 
     Floats are kept as computed; the plan document rounds them to `SIGNIFICANT_DIGITS` when it is
-    written (`planner.analysis.plan_to_dict`), so no output shows binary rounding noise and building
+    written (`planner.document.plan_to_dict`), so no output shows binary rounding noise and building
     a large plan does not pay for rounding hundreds of thousands of figures."""
 
     value: float
@@ -88,8 +88,14 @@ class FailureMode:
     users_impacted: Figure  # percent of users, without mechanisms
     users_impacted_with: Figure  # percent of users, with the planned mechanisms
     mechanisms: tuple[str, ...]  # "policy: mechanism" entries that contain it
-    mitigation: str  # what contains it, or "no runtime mechanism: <why>"
+    contained: bool  # a runtime mechanism of the plan contains it
+    mitigation: str  # what contains it, or (not contained) why no runtime mechanism does
     silent: bool = False  # succeeds at the transport level (HTTP 200) with wrong or stale content
+
+    @property
+    def containment(self) -> str:
+        """The mitigation as a sentence: "no runtime mechanism: <why>" when not contained."""
+        return self.mitigation if self.contained else f"no runtime mechanism: {self.mitigation}"
 
 
 @dataclass(frozen=True, slots=True)

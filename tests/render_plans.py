@@ -74,6 +74,7 @@ def _mode(
         users_impacted=f(100.0),
         users_impacted_with=f(0.0),
         mechanisms=("llm-primary: circuit_breaker",),
+        contained=True,
         mitigation="breaker + fallback",
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from planner.analysis import availability
+from planner.analysis import availability, mechanisms
 from planner.analysis.graph import Graph
 from planner.model import AvailabilitySection
 from planner.spec import parse_spec
@@ -18,7 +18,7 @@ def spec(components: list[dict[str, Any]], **top: Any) -> Graph:
 
 
 def analyse(graph: Graph) -> AvailabilitySection:
-    return availability.analyse(graph, availability.model(graph))
+    return availability.analyse(graph, availability.model(graph), mechanisms.derive(graph))
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from planner.analysis import blast
+from planner.analysis import blast, mechanisms
 from planner.analysis.graph import Graph
 from planner.spec import parse_spec
 
@@ -64,14 +65,14 @@ def shop() -> Graph:
 
 
 def test_hard_edges_carry_an_outage_to_every_caller() -> None:
-    row = blast.analyse(shop()).by_source["db"]
+    row = blast.analyse(mechanisms.derive(shop())).by_source["db"]
     assert row.affected == ("api", "catalog", "db", "web")
     assert row.users_impacted.value == pytest.approx(100.0)
     assert row.users_impacted.inputs["users_impacted"] == 1000
 
 
 def test_a_fallback_turns_a_hard_edge_into_degradation() -> None:
-    row = blast.analyse(shop()).by_source["catalog"]
+    row = blast.analyse(mechanisms.derive(shop())).by_source["catalog"]
     assert row.affected == ("catalog", "web")
     assert row.users_impacted.value == pytest.approx(70.0)
     assert row.affected_with == ("catalog",)
@@ -80,7 +81,7 @@ def test_a_fallback_turns_a_hard_edge_into_degradation() -> None:
 
 
 def test_a_soft_dependency_only_degrades() -> None:
-    row = blast.analyse(shop()).by_source["recs"]
+    row = blast.analyse(mechanisms.derive(shop())).by_source["recs"]
     assert row.affected == ("recs",)
     assert row.degraded_with == ("web",)
     assert row.users_impacted.value == 0.0
@@ -88,7 +89,11 @@ def test_a_soft_dependency_only_degrades() -> None:
 
 def test_the_fallback_down_too_means_down() -> None:
     g = shop()
-    assert blast.down_with(g, ["catalog", "replica"]) == {"catalog", "replica", "web"}
+    assert blast.down_with(mechanisms.derive(g), ["catalog", "replica"]) == {
+        "catalog",
+        "replica",
+        "web",
+    }
     # and a fallback that depends on the failed component cannot save the call
     g2 = graph(
         [
@@ -103,12 +108,12 @@ def test_the_fallback_down_too_means_down() -> None:
             {"name": "shared", "kind": "database"},
         ]
     )
-    assert blast.down_with(g2, ["shared"]) == {"a", "b", "gw", "shared"}
-    assert blast.down_with(g2, ["a"]) == {"a"}
+    assert blast.down_with(mechanisms.derive(g2), ["shared"]) == {"a", "b", "gw", "shared"}
+    assert blast.down_with(mechanisms.derive(g2), ["a"]) == {"a"}
 
 
 def test_zone_outage_takes_down_what_keeps_too_few_replicas() -> None:
-    rows = blast.analyse(shop()).by_source
+    rows = blast.analyse(mechanisms.derive(shop())).by_source
     # zone b: 'replica' lives only there; db/web/api/catalog keep one replica in a
     assert rows["zone:b"].affected == ("replica",)
     assert rows["zone:b"].users_impacted.value == 0.0
@@ -132,7 +137,7 @@ def test_zone_outage_takes_down_what_keeps_too_few_replicas() -> None:
 
 
 def test_single_points_of_failure() -> None:
-    found = {s.component: s for s in blast.analyse(shop()).spofs}
+    found = {s.component: s for s in blast.analyse(mechanisms.derive(shop())).spofs}
     # db has a spare replica; recs and replica only degrade; the entries have spares
     assert found == {}
     g = graph(
@@ -148,7 +153,7 @@ def test_single_points_of_failure() -> None:
             {"name": "db", "kind": "database"},
         ]
     )
-    spofs = {s.component: s.reason for s in blast.analyse(g).spofs}
+    spofs = {s.component: s.reason for s in blast.analyse(mechanisms.derive(g)).spofs}
     assert spofs == {
         "db": "one replica; no fallback on its callers' edges",
         "gw": "2 replicas, all in zone a",
@@ -157,7 +162,32 @@ def test_single_points_of_failure() -> None:
 
 def test_an_entry_point_without_a_spare_is_a_spof_users_reach_directly() -> None:
     g = graph([{"name": "app", "kind": "service", "entry_point": True}], users=150)
-    (spof,) = blast.analyse(g).spofs
+    (spof,) = blast.analyse(mechanisms.derive(g)).spofs
     assert spof.component == "app"
     assert spof.reason == "one replica; users reach it directly (an entry point with no spare)"
     assert spof.users_impacted.inputs["users_impacted"] == 150
+
+
+def test_blast_radius_and_availability_follow_the_plans_edges_not_the_spec() -> None:
+    from planner.analysis import availability
+
+    g = shop()
+    mech = mechanisms.derive(g)
+    catalog = mech.by_target["catalog"][0]
+    assert (catalog.has_fallback, catalog.fallback_component) == (True, "replica")
+    # the same spec, with a plan that (hypothetically) wires no fallback on web → catalog
+    bare = dataclasses.replace(catalog, has_fallback=False, fallback=None, fallback_component=None)
+    unplanned = dataclasses.replace(
+        mech, edges=tuple(bare if p is catalog else p for p in mech.edges)
+    )
+    assert blast.analyse(mech).by_source["catalog"].affected_with == ("catalog",)
+    assert blast.analyse(unplanned).by_source["catalog"].affected_with == ("catalog", "web")
+    modeled = availability.model(g)
+    with_plan = availability.analyse(g, modeled, mech)
+    without = availability.analyse(g, modeled, unplanned)
+    web = {e.component: e for e in without.entry_points}["web"]
+    assert (
+        web.availability_with.value
+        < {e.component: e for e in with_plan.entry_points}["web"].availability_with.value
+    )
+    assert web.availability_with.value == pytest.approx(web.availability.value)

@@ -15,7 +15,8 @@ from planner.spec import KINDS, parse_spec
 def analyse(components: list[dict[str, Any]], **top: Any) -> failures.Failures:
     doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
     g = Graph(parse_spec(doc))
-    return failures.analyse(g, availability.model(g), blast.analyse(g), mechanisms.derive(g))
+    mech = mechanisms.derive(g)
+    return failures.analyse(g, availability.model(g), blast.analyse(mech), mech)
 
 
 def by_name(result: failures.Failures) -> dict[tuple[str, str], Any]:
@@ -255,13 +256,14 @@ def test_mechanisms_or_a_stated_reason() -> None:
     assert "fallback → backup" in outage.mitigation
     quality = result[("llm", "degraded-answers")]
     assert quality.silent and quality.mechanisms == ()
-    assert quality.mitigation.startswith("no runtime mechanism: answers succeed")
+    assert not quality.contained and quality.mitigation.startswith("answers succeed")
+    assert quality.containment.startswith("no runtime mechanism: answers succeed")
     # wrong answers at HTTP 200: the breaker and the fallback do not reduce who sees them
     assert quality.users_impacted_with.value == quality.users_impacted.value == 100.0
     assert outage.users_impacted_with.value == 0.0  # an outage the fallback does contain
     deploy = result[("gw", "bad-deploy")]
     assert deploy.mechanisms == ()
-    assert deploy.mitigation.startswith("no runtime mechanism: entry point")
+    assert not deploy.contained and deploy.mitigation.startswith("entry point")
 
 
 def test_modes_that_succeed_at_the_transport_level_are_silent() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 import resilience
 from chaos.generate import facts_from_plan_dict, generate
-from planner.analysis import build_plan, plan_to_dict
+from planner.analysis import build_plan
+from planner.document import plan_to_dict
 from planner.errors import SpecError
 from planner.render import render_plan
 from planner.spec import load_spec, parse_spec

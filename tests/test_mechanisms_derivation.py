@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 import resilience
-from planner.analysis import build_plan, mechanisms, plan_to_dict
+from planner.analysis import build_plan, mechanisms
 from planner.analysis.graph import Graph
+from planner.document import plan_to_dict
 from planner.spec import load_spec, parse_spec
 
 EXAMPLES = sorted(Path(__file__).resolve().parent.parent.glob("examples/*/system.yaml"))

@@ -185,5 +185,5 @@ def test_a_silent_mode_runbook_agrees_with_the_plan() -> None:
     assert "breakers open within" not in text and "see runbook" not in text
     assert any("force llm-primary open" in step for step in book.recovery)
     assert any("failure_if_result" in step for step in book.recovery)
-    assert f"planned containment: {mode.mitigation}" in book.mitigation
+    assert f"planned containment: {mode.containment}" in book.mitigation
     assert "llm-secondary" in text  # the declared fallback is what to switch to

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from planner.analysis import availability, blast, mechanisms, recovery
+from planner.analysis import blast, mechanisms, recovery
 from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
+from planner.analysis.monitoring.alerts import derive as derive_alerts
 from planner.model import RecoveryScenario, RecoverySection
 from planner.spec import parse_spec
 
@@ -17,7 +18,9 @@ from planner.spec import parse_spec
 def plan(components: list[dict[str, Any]], **top: Any) -> RecoverySection:
     doc = {"version": 1, "system": "s", "tier": "high", "components": components, **top}
     g = Graph(parse_spec(doc))
-    return recovery.plan(g, availability.model(g), blast.analyse(g), mechanisms.derive(g))
+    alerts = derive_alerts(g.spec)
+    mech = mechanisms.derive(g)
+    return recovery.plan(g, blast.analyse(mech), mech, alerts)
 
 
 def scenario(section: RecoverySection, text: str) -> RecoveryScenario:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from planner.analysis import build_plan
-from planner.analysis.availability import PERIOD_DAYS
 from planner.render import render_plan
+from planner.slo.definition import SLO_PERIODS
 from planner.spec import load_spec
 from planner.units import format_duration
 
@@ -48,7 +48,7 @@ def test_a_breakers_trip_time_reads_the_same_in_its_reason_and_in_recovery(path:
 def test_the_error_budget_line_matches_the_downtime_table(path: Path) -> None:
     spec = load_spec(path)
     text = render_plan(build_plan(spec), "text")
-    seconds = PERIOD_DAYS[spec.slo_period] * 86400 * (100 - spec.objective) / 100
+    seconds = SLO_PERIODS[spec.slo_period].seconds * (100 - spec.objective) / 100
     minutes = f"{seconds / 60:.2f}".rstrip("0").rstrip(".")
     assert f"Error Budget: {minutes} minutes per " in text
     # the same budget in the downtime table's own notation, in the tier's column

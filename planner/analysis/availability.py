@@ -18,8 +18,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.analysis.catalog import KIND_DEFAULTS
+from planner.analysis.facts import facts_of
 from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import Mechanisms
 from planner.model import (
     AvailabilitySection,
     Cap,
@@ -42,14 +43,6 @@ PERIODS: tuple[tuple[str, float], ...] = (
     ("quarter (365/4 = 91.25 d)", 365.0 / 4),
     ("year (365 d)", 365.0),
 )
-
-#: Length of the SLO period in days; a calendar month is counted as the average 365.25/12 days.
-PERIOD_DAYS: dict[str, float] = {"30d": 30.0, "28d": 28.0, "calendar_month": 365.25 / 12}
-PERIOD_LABELS: dict[str, str] = {
-    "30d": "30 days",
-    "28d": "28 days",
-    "calendar_month": "calendar month (average 365.25/12 = 30.4375 days)",
-}
 
 
 def downtime_seconds(objective_percent: float, days: float) -> float:
@@ -106,25 +99,18 @@ class Modeled:
     source: Mapping[str, str]
 
 
+#: A component availability's source as the report names it.
+_SOURCE_LABEL = {
+    "declared": "declared",
+    "derived": "mtbf/mttr",
+    "catalog default": "catalog default",
+}
+
+
 def replica_availability(comp: Component) -> tuple[Figure, Figure, str]:
     """(per-replica availability in percent, MTTR in seconds, source of the figure)."""
-    defaults = KIND_DEFAULTS[comp.kind]
-    if comp.mtbf is not None and comp.mttr is not None:
-        value = comp.mtbf / (comp.mtbf + comp.mttr) * 100.0
-        per = Figure(
-            value, "%", "mtbf / (mtbf + mttr) × 100", {"mtbf_s": comp.mtbf, "mttr_s": comp.mttr}
-        )
-        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
-        return per, mttr, "mtbf/mttr"
-    if comp.mttr is not None:
-        mttr = Figure(comp.mttr, "s", "declared", {"component": comp.name})
-    else:
-        mttr = Figure(defaults.mttr, "s", "catalog default", {"kind": comp.kind})
-    if comp.availability is not None:
-        per = Figure(comp.availability, "%", "declared", {"component": comp.name})
-        return per, mttr, "declared"
-    per = Figure(defaults.availability, "%", "catalog default", {"kind": comp.kind})
-    return per, mttr, "catalog default"
+    facts = facts_of(comp)
+    return facts.availability, facts.mttr, _SOURCE_LABEL[facts.availability_source]
 
 
 def effective_availability(per_replica: float, replicas: int, min_healthy: int) -> Figure:
@@ -148,9 +134,12 @@ def model(graph: Graph) -> Modeled:
     source: dict[str, str] = {}
     for name in graph.names:
         comp = graph.components[name]
-        p, m, s = replica_availability(comp)
-        per[name], mttr[name], source[name] = p, m, s
-        eff[name] = effective_availability(p.value, comp.replicas, comp.min_healthy)
+        facts = graph.facts[name]
+        per[name], mttr[name] = facts.availability, facts.mttr
+        source[name] = _SOURCE_LABEL[facts.availability_source]
+        eff[name] = effective_availability(
+            facts.availability.value, comp.replicas, comp.min_healthy
+        )
     return Modeled(graph, per, eff, mttr, source)
 
 
@@ -167,7 +156,7 @@ def entry_availability(graph: Graph, effective: Mapping[str, float], entry: str)
     return _product([effective[name] for name in members])
 
 
-def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry: str) -> float:
+def entry_availability_with(mech: Mechanisms, effective: Mapping[str, float], entry: str) -> float:
     """The entry's availability (fraction) once the plan's fallbacks are wired.
 
     The mandatory part (edges without a fallback) is a serial product. Each hard edge with a
@@ -176,14 +165,15 @@ def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry:
     given those are up — so a shared dependency is never counted twice and wiring a fallback
     can only raise the figure. A free-text fallback always answers: factor 1.
     """
-    members = {entry, *graph.mandatory_closure(entry)}
+    graph = mech.graph
+    members = {entry, *mech.mandatory_closure(entry)}
     factors = [effective[name] for name in members]
     counted = set(members)
     for name in sorted(members):
         for edge in graph.edges[name]:
-            if not edge.hard or not edge.degrades:
+            if not edge.hard or not mech.degrades(edge):
                 continue
-            fallback = graph.fallback_of(edge)
+            fallback = mech.fallback_component(edge)
             if fallback is None:
                 continue  # a soft edge or a free-text fallback: the caller answers anyway
             primary_set = ({edge.target} | graph.hard_closure(edge.target)) - counted
@@ -195,17 +185,22 @@ def entry_availability_with(graph: Graph, effective: Mapping[str, float], entry:
     return _product(factors)
 
 
-def system_availability(graph: Graph, effective: Mapping[str, float], *, with_: bool) -> float:
-    """Traffic-weighted availability (fraction) over the entry points."""
-    fn = entry_availability_with if with_ else entry_availability
-    return math.fsum(share * fn(graph, effective, e) for e, share in graph.entry_shares.items())
+def system_availability(
+    graph: Graph, effective: Mapping[str, float], with_: Mechanisms | None = None
+) -> float:
+    """Traffic-weighted availability (fraction) over the entry points (with the plan's fallbacks
+    when `with_` gives the plan's mechanisms)."""
+    shares = graph.entry_shares.items()
+    if with_ is None:
+        return math.fsum(share * entry_availability(graph, effective, e) for e, share in shares)
+    return math.fsum(share * entry_availability_with(with_, effective, e) for e, share in shares)
 
 
 def _fractions(figures: Mapping[str, Figure]) -> dict[str, float]:
     return {name: fig.value / 100.0 for name, fig in figures.items()}
 
 
-def analyse(graph: Graph, modeled: Modeled) -> AvailabilitySection:
+def analyse(graph: Graph, modeled: Modeled, mech: Mechanisms) -> AvailabilitySection:
     """Downtime table, modeled availability as specified and with the plan, and the caps."""
     spec = graph.spec
     target_value = spec.objective
@@ -220,7 +215,7 @@ def analyse(graph: Graph, modeled: Modeled) -> AvailabilitySection:
     for entry, share in sorted(graph.entry_shares.items()):
         members = sorted({entry, *graph.hard_closure(entry)})
         now = entry_availability(graph, eff, entry) * 100.0
-        later = entry_availability_with(graph, eff, entry) * 100.0
+        later = entry_availability_with(mech, eff, entry) * 100.0
         inputs: dict[str, float | int | str] = {
             f"A[{m}]": modeled.effective[m].value for m in members
         }

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms import Mechanisms
 from planner.model import BlastRow, Figure, SinglePointOfFailure
 
 
@@ -34,14 +35,15 @@ def down_without(graph: Graph, sources: Iterable[str]) -> set[str]:
     return graph.upstream(sources, _hard)
 
 
-def down_with(graph: Graph, sources: Iterable[str]) -> set[str]:
+def down_with(mech: Mechanisms, sources: Iterable[str]) -> set[str]:
     """Like `down_without`, but fallback edges stop the outage unless their fallback is down too."""
+    graph = mech.graph
     down = set(sources)
     while True:
         current = frozenset(down)
 
         def propagates(e: Edge, current: frozenset[str] = current) -> bool:
-            return e.hard and (not e.degrades or _fallback_down(graph, e, current))
+            return e.hard and (not mech.degrades(e) or _fallback_down(mech, e, current))
 
         grown = graph.upstream(down, propagates)
         if grown == down:
@@ -49,8 +51,8 @@ def down_with(graph: Graph, sources: Iterable[str]) -> set[str]:
         down = grown
 
 
-def _fallback_down(graph: Graph, edge: Edge, down: frozenset[str]) -> bool:
-    fallback = graph.fallback_of(edge)
+def _fallback_down(mech: Mechanisms, edge: Edge, down: frozenset[str]) -> bool:
+    fallback = mech.fallback_component(edge)
     return fallback is not None and fallback in down
 
 
@@ -70,11 +72,14 @@ def users_figure(graph: Graph, affected: Iterable[str], formula: str) -> Figure:
     return Figure(share * 100.0, "%", formula, inputs)
 
 
-def row(graph: Graph, failure: str, source: str, scope: str, sources: Iterable[str]) -> BlastRow:
+def row(
+    mech: Mechanisms, failure: str, source: str, scope: str, sources: Iterable[str]
+) -> BlastRow:
     """The blast-radius row of one failure taking `sources` down."""
+    graph = mech.graph
     origin = set(sources)
     without = down_without(graph, origin)
-    with_ = down_with(graph, origin)
+    with_ = down_with(mech, origin)
     return BlastRow(
         failure=failure,
         source=source,
@@ -108,11 +113,15 @@ def placement_down(graph: Graph, scope: str, place: str) -> set[str]:
     return down
 
 
-def analyse(graph: Graph) -> Blast:
-    """One row per component outage, per declared zone and region; and the SPOFs."""
+def analyse(mech: Mechanisms) -> Blast:
+    """One row per component outage, per declared zone and region; and the SPOFs.
+
+    "With the plan" follows the plan's mechanisms: an edge the plan gives a fallback degrades.
+    """
+    graph = mech.graph
     rows: list[BlastRow] = []
     for name in sorted(graph.names):
-        rows.append(row(graph, f"{name} down", name, "component", [name]))
+        rows.append(row(mech, f"{name} down", name, "component", [name]))
     for scope in ("zone", "region"):
         places = sorted(
             {
@@ -123,7 +132,7 @@ def analyse(graph: Graph) -> Blast:
         )
         for place in places:
             direct = placement_down(graph, scope, place)
-            rows.append(row(graph, f"{scope} {place} outage", f"{scope}:{place}", scope, direct))
+            rows.append(row(mech, f"{scope} {place} outage", f"{scope}:{place}", scope, direct))
     by_source = {r.source: r for r in rows}
     return Blast(tuple(rows), by_source, spofs(graph, by_source))
 

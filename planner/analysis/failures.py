@@ -16,7 +16,6 @@ RPN = severity × occurrence × detection (1–10 each; detection 10 = almost im
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from planner.analysis.availability import Modeled
@@ -35,8 +34,6 @@ YEAR_S = 365.0 * 86400.0
 PROB_H, PROB_M = 4.0, 0.5  # occurrences a year
 IMPACT_H, IMPACT_M = 25.0, 5.0  # percent of users
 RPN_P2 = 125
-#: How the mitigation of a mode no runtime mechanism contains begins; the reason follows.
-NO_MECHANISM = "no runtime mechanism: "
 UTIL_H, UTIL_M = 1.0, 0.7
 
 _RANK: dict[Level, int] = {"L": 1, "M": 2, "H": 3}
@@ -156,6 +153,7 @@ def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> F
             users_impacted=raw.blast.users_impacted,
             users_impacted_with=raw.users_with,
             mechanisms=raw.mechanisms,
+            contained=bool(raw.mechanisms),
             mitigation=raw.mitigation,
             silent=raw.silent,
         )
@@ -359,7 +357,7 @@ def _mitigation(
             else "no fallback is declared: pin a known-good version or take the feature offline"
         )
         return (), (
-            f"{NO_MECHANISM}answers succeed at the transport level (HTTP 200), so no breaker,"
+            f"answers succeed at the transport level (HTTP 200), so no breaker,"
             " retry or fallback sees them; detect them by answer validation (a quality SLI);"
             f" {contain}"
         )
@@ -376,7 +374,7 @@ def _mitigation(
             if mode.silent
             else "a data failure that no call-path mechanism undoes"
         )
-        return (), f"{NO_MECHANISM}{seen}; contained by {how} (see recovery)"
+        return (), f"{seen}; contained by {how} (see recovery)"
     if not plans:
         spare = comp.replicas - comp.min_healthy
         who = "entry point" if name in graph.entry_shares else "nothing in the spec calls it"
@@ -386,9 +384,7 @@ def _mitigation(
             else "no spare replica: restart within its MTTR (see the redundancy proposals)"
         )
         deploy = "; canary + automatic rollback" if mode.category == "deploy" else ""
-        return (), (
-            f"{NO_MECHANISM}{who}, no caller-side mechanism contains it; {redundancy}{deploy}"
-        )
+        return (), (f"{who}, no caller-side mechanism contains it; {redundancy}{deploy}")
     wanted = {
         "crash": ("circuit_breaker", "fallback", "retry"),
         "errors": ("circuit_breaker", "fallback", "retry"),
@@ -421,7 +417,7 @@ def _mitigation(
     if not found:
         policies = ", ".join(sorted(p.policy for p in plans))
         wants = ", ".join(m.replace("_", " ") for m in wanted)
-        return (), f"{NO_MECHANISM}{policies} plan none of what contains it ({wants})"
+        return (), f"{policies} plan none of what contains it ({wants})"
     return tuple(found), "; ".join(parts)
 
 
@@ -451,19 +447,10 @@ def _placement_mode(row: BlastRow) -> _Raw:
         blast=row,
         users_with=row.users_impacted_with,
         mechanisms=(),
-        mitigation=NO_MECHANISM
-        + (
+        mitigation=(
             f"the {scope} outage takes down {', '.join(row.affected)} — spread their replicas"
             f" over more {scope}s (see the redundancy proposals)"
             if row.affected
             else f"none needed, replicas are spread over several {scope}s: no component goes down"
         ),
     )
-
-
-def uncontained(
-    modes: Mapping[str, FailureMode] | tuple[FailureMode, ...], priority: Priority = "P1"
-) -> list[FailureMode]:
-    """Modes of `priority` that no runtime mechanism contains (their mitigation says why)."""
-    values = modes.values() if isinstance(modes, Mapping) else modes
-    return [m for m in values if m.priority == priority and not m.mechanisms]

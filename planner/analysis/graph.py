@@ -1,4 +1,5 @@
-"""The dependency graph of a spec, indexed once and shared by every analysis.
+"""The dependency graph of a spec, indexed once and shared by every analysis, with each
+component's resolved facts (`planner.analysis.facts`).
 
 Closures are memoised in reverse topological order (each component's closure is built from its
 targets' closures, never by a fresh walk), so planning stays near-linear in the size of the output.
@@ -11,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from planner.analysis.facts import ComponentFacts, resolve
 from planner.spec import Component, Dependency, SystemSpec
 
 
@@ -48,6 +50,8 @@ class Graph:
         self.spec = spec
         self.names: tuple[str, ...] = tuple(c.name for c in spec.components)
         self.components: dict[str, Component] = {c.name: c for c in spec.components}
+        #: each component's p50, p99, MTTR, warm-up and availability, resolved once
+        self.facts: dict[str, ComponentFacts] = resolve(spec.components)
         self.edges: dict[str, tuple[Edge, ...]] = {
             c.name: tuple(Edge(c.name, d) for d in c.dependencies) for c in spec.components
         }
@@ -60,7 +64,6 @@ class Graph:
         self.order: tuple[str, ...] = self._topological()  # dependencies before their callers
         self.rps: dict[str, float | None] = self._traffic()
         self._closure: dict[str, frozenset[str]] = {}
-        self._mandatory: dict[str, frozenset[str]] = {}
 
     # -- structure -----------------------------------------------------------------------------
 
@@ -121,16 +124,11 @@ class Graph:
     def hard_closure(self, name: str) -> frozenset[str]:
         """Every component `name` transitively needs over hard edges (itself excluded)."""
         if not self._closure:
-            self._closure = self._build(lambda e: e.hard)
+            self._closure = self.closures(lambda e: e.hard)
         return self._closure[name]
 
-    def mandatory_closure(self, name: str) -> frozenset[str]:
-        """Like `hard_closure`, but edges the plan gives a fallback are not followed."""
-        if not self._mandatory:
-            self._mandatory = self._build(lambda e: e.hard and not e.degrades)
-        return self._mandatory[name]
-
-    def _build(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
+    def closures(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
+        """Every component's transitive targets over the edges where `follow` holds."""
         closure: dict[str, frozenset[str]] = {}
         empty: frozenset[str] = frozenset()
         for name in self.order:

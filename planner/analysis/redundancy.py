@@ -13,7 +13,9 @@ saturated dependency cannot hold every worker of the caller.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass, field
 
 from planner.analysis.availability import (
     Modeled,
@@ -22,7 +24,6 @@ from planner.analysis.availability import (
     entry_availability_with,
     system_availability,
 )
-from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms, latency
 from planner.model import (
@@ -38,106 +39,74 @@ from planner.units import format_spec_duration as fmt
 MAX_REPLICAS = 9
 
 
-def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySection:
-    """Replica proposals for components below their share of the target, and bulkheads."""
-    target = graph.spec.objective
+@dataclass
+class _Chains:
+    """Where each component sits on the entries' hard paths, and the availability it needs."""
+
+    graph: Graph
+    modeled: Modeled
+    mech: Mechanisms
+    target: float
+    eff: dict[str, float]  # effective availability, fraction
+    chain: dict[str, int] = field(default_factory=dict)  # longest serial chain it is in
+    reach: dict[str, list[str]] = field(default_factory=dict)  # entries whose path holds it
+    base: dict[str, float] = field(default_factory=dict)  # each entry's availability now
+    zones: list[str] = field(default_factory=list)
+
+    def need(self, name: str) -> float:
+        """`1 − (1 − T)/m`: the target's error budget split over its longest chain, percent."""
+        return 100.0 - (100.0 - self.target) / self.chain[name]
+
+    @property
+    def system_now(self) -> float:
+        """The system's availability (fraction) as specified."""
+        return math.fsum(self.graph.entry_shares[e] * a for e, a in self.base.items())
+
+
+def _chains(graph: Graph, modeled: Modeled, mech: Mechanisms) -> _Chains:
     eff = {n: f.value / 100.0 for n, f in modeled.effective.items()}
-    chain: dict[str, int] = {}
-    reach: dict[str, list[str]] = {}
-    base: dict[str, float] = {}
+    ctx = _Chains(graph, modeled, mech, graph.spec.objective, eff)
     for entry in sorted(graph.entry_shares):
         members = (entry, *graph.hard_closure(entry))
-        base[entry] = entry_availability(graph, eff, entry)
+        ctx.base[entry] = entry_availability(graph, eff, entry)
         for name in members:
-            chain[name] = max(chain.get(name, 0), len(members))
-            reach.setdefault(name, []).append(entry)
-    system_now = math.fsum(graph.entry_shares[e] * a for e, a in base.items())
-    zones = sorted({z for c in graph.components.values() for z in c.zones})
+            ctx.chain[name] = max(ctx.chain.get(name, 0), len(members))
+            ctx.reach.setdefault(name, []).append(entry)
+    ctx.zones = sorted({z for c in graph.components.values() for z in c.zones})
+    return ctx
+
+
+def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySection:
+    """Replica proposals for components below their share of the target, and bulkheads."""
+    ctx = _chains(graph, modeled, mech)
     proposals: list[RedundancyProposal] = []
     covered: list[FallbackRedundancy] = []
-    improved = dict(eff)
-    for name in sorted(chain):
-        comp = graph.components[name]
-        need = 100.0 - (100.0 - target) / chain[name]
-        if modeled.effective[name].value >= need:
+    improved = dict(ctx.eff)
+    for name in sorted(ctx.chain):
+        if modeled.effective[name].value >= ctx.need(name):
             continue
         # what the users entering through it get with the plan's fallbacks, the worst entry first
-        with_plan = {e: 100.0 * entry_availability_with(graph, eff, e) for e in reach[name]}
-        worst = min(reach[name], key=lambda e: (with_plan[e], e))
-        fallbacks = tuple(sorted({e.dep.fallback for e in graph.callers[name] if e.dep.fallback}))
-        bypassed = all(name not in graph.mandatory_closure(e) for e in reach[name])
-        if fallbacks and bypassed and with_plan[worst] >= target:
-            covered.append(_covered(name, fallbacks, worst, with_plan[worst], modeled, target))
+        reach = ctx.reach[name]
+        with_plan = {e: 100.0 * entry_availability_with(mech, ctx.eff, e) for e in reach}
+        worst = min(reach, key=lambda e: (with_plan[e], e))
+        plans = mech.by_target.get(name, ())
+        fallbacks = tuple(sorted({p.fallback for p in plans if p.fallback}))
+        bypassed = all(name not in mech.mandatory_closure(e) for e in reach)
+        if fallbacks and bypassed and with_plan[worst] >= ctx.target:
+            covered.append(_covered(name, fallbacks, worst, with_plan[worst], modeled, ctx.target))
             continue
-        per = modeled.per_replica[name].value
-        k = comp.min_healthy
-        chosen: Figure | None = None
-        n = comp.replicas
-        for n in range(comp.replicas + 1, max(MAX_REPLICAS, k + 1) + 1):
-            candidate = effective_availability(per, n, k)
-            if candidate.value >= need:
-                chosen = candidate
-                break
-        if chosen is None:
-            chosen = effective_availability(per, n, k)
-        improved[name] = chosen.value / 100.0
-        # only the entries whose hard closure holds this component change, by new/old
-        ratio = improved[name] / eff[name] if eff[name] > 0 else math.inf
-        after = 100.0 * (
-            system_now
-            + math.fsum(
-                graph.entry_shares[e] * _scaled(base[e], ratio, graph, improved, e)
-                - base[e] * graph.entry_shares[e]
-                for e in reach[name]
-            )
+        proposal = _proposal(ctx, name, improved)
+        note = (
+            f"; with its fallback {', '.join(fallbacks)} {worst} reaches only"
+            f" {format_percent(with_plan[worst])}% (target {format_percent(ctx.target)}%)"
+            if fallbacks and bypassed
+            else f"; {worst}'s users get {format_percent(with_plan[worst])}% with the plan"
         )
-        managed = KIND_DEFAULTS[comp.kind].managed
-        placement = _placement(comp.zones, zones, n) if not managed else ()
-        reached = chosen.value >= need
-        how = (
-            f"{n - 1} independent provider(s) behind a fallback"
-            if managed
-            else f"{n} replicas (k = {k})"
-            + (f" across zones {', '.join(placement)}" if placement else "")
-        )
-        reason = (
-            f"{name} allows at most {format_percent(modeled.effective[name].value)}%; as one of"
-            f" {chain[name]} serial components it needs ≥ {format_percent(need, 5)}%"
-            f" (1 - (1 - {format_percent(target)}%)/{chain[name]}); {how} give"
-            f" {format_percent(chosen.value, 5)}%"
-        )
-        if not reached:
-            reason += f" — still short with {MAX_REPLICAS} replicas: raise the per-replica figure"
-        if fallbacks and bypassed:
-            reason += (
-                f"; with its fallback {', '.join(fallbacks)} {worst} reaches only"
-                f" {format_percent(with_plan[worst])}% (target {format_percent(target)}%)"
-            )
-        else:
-            reason += f"; {worst}'s users get {format_percent(with_plan[worst])}% with the plan"
-        if not placement and not managed and not zones:
-            reason += "; declare zones to spread the replicas over failure domains"
-        proposals.append(
-            RedundancyProposal(
-                component=name,
-                current_replicas=comp.replicas,
-                current_min_healthy=k,
-                proposed_replicas=n,
-                proposed_min_healthy=k,
-                placement=placement,
-                current=modeled.effective[name],
-                resulting=chosen,
-                system_after=Figure(
-                    after,
-                    "%",
-                    "Σ share × Π A with this proposal",
-                    {"component": name, "replicas": n, "k": k},
-                ),
-                reason=reason,
-            )
-        )
+        if not proposal.placement and not graph.facts[name].managed and not ctx.zones:
+            note += "; declare zones to spread the replicas over failure domains"
+        proposals.append(dataclasses.replace(proposal, reason=proposal.reason + note))
     # a fallback standing in for replicas only counts with the fallbacks wired
-    achievable = system_availability(graph, improved, with_=bool(covered)) * 100.0
+    achievable = system_availability(graph, improved, mech if covered else None) * 100.0
     return RedundancySection(
         tuple(proposals),
         _isolation(graph, mech),
@@ -148,6 +117,69 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
             {"proposals": len(proposals), "covered_by_fallback": len(covered)},
         ),
         tuple(covered),
+    )
+
+
+def _proposal(ctx: _Chains, name: str, improved: dict[str, float]) -> RedundancyProposal:
+    """The fewest replicas (keeping k) that reach the component's need; `improved` records it."""
+    graph, modeled = ctx.graph, ctx.modeled
+    comp = graph.components[name]
+    need = ctx.need(name)
+    per = modeled.per_replica[name].value
+    k = comp.min_healthy
+    chosen: Figure | None = None
+    n = comp.replicas
+    for n in range(comp.replicas + 1, max(MAX_REPLICAS, k + 1) + 1):
+        candidate = effective_availability(per, n, k)
+        if candidate.value >= need:
+            chosen = candidate
+            break
+    if chosen is None:
+        chosen = effective_availability(per, n, k)
+    improved[name] = chosen.value / 100.0
+    # only the entries whose hard closure holds this component change, by new/old
+    eff = ctx.eff
+    ratio = improved[name] / eff[name] if eff[name] > 0 else math.inf
+    after = 100.0 * (
+        ctx.system_now
+        + math.fsum(
+            graph.entry_shares[e] * _scaled(ctx.base[e], ratio, graph, improved, e)
+            - ctx.base[e] * graph.entry_shares[e]
+            for e in ctx.reach[name]
+        )
+    )
+    managed = graph.facts[name].managed
+    placement = _placement(comp.zones, ctx.zones, n) if not managed else ()
+    how = (
+        f"{n - 1} independent provider(s) behind a fallback"
+        if managed
+        else f"{n} replicas (k = {k})"
+        + (f" across zones {', '.join(placement)}" if placement else "")
+    )
+    reason = (
+        f"{name} allows at most {format_percent(modeled.effective[name].value)}%; as one of"
+        f" {ctx.chain[name]} serial components it needs ≥ {format_percent(need, 5)}%"
+        f" (1 - (1 - {format_percent(ctx.target)}%)/{ctx.chain[name]}); {how} give"
+        f" {format_percent(chosen.value, 5)}%"
+    )
+    if chosen.value < need:
+        reason += f" — still short with {MAX_REPLICAS} replicas: raise the per-replica figure"
+    return RedundancyProposal(
+        component=name,
+        current_replicas=comp.replicas,
+        current_min_healthy=k,
+        proposed_replicas=n,
+        proposed_min_healthy=k,
+        placement=placement,
+        current=modeled.effective[name],
+        resulting=chosen,
+        system_after=Figure(
+            after,
+            "%",
+            "Σ share × Π A with this proposal",
+            {"component": name, "replicas": n, "k": k},
+        ),
+        reason=reason,
     )
 
 

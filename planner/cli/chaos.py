@@ -72,7 +72,8 @@ def _plan_document(path: str) -> dict[str, Any]:
         data = None  # let the spec loader report the problem with the field and line
     if isinstance(data, dict) and "mechanisms" in data and "report" in data:
         return data
-    from planner.analysis import build_plan, plan_to_dict
+    from planner.analysis import build_plan
+    from planner.document import plan_to_dict
     from planner.spec import load_spec
 
     document: dict[str, Any] = plan_to_dict(build_plan(load_spec(path)))

@@ -134,13 +134,14 @@ def _parse_at(text: str | None) -> Any:
         raise PlannerError(f"--at: {exc}") from None
 
 
-def measure_into(plan: Any, args: argparse.Namespace) -> Any:
+def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
     """`plan` with its SLA section and "Current" measured from `args.prometheus` (first SLO)."""
+    from planner.slo.definition import definitions_from_spec
     from planner.slo.sla import measure_all, with_measurement
     from planner.urls import check_url
 
     check_url(args.prometheus, "--prometheus")
-    slos = _definitions(args.spec)
+    slos = definitions_from_spec(spec, args.spec)
     (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, _parse_at(args.at)))
     return with_measurement(plan, section)
 
@@ -181,10 +182,11 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from planner.cli.output import write_output
     from planner.slo.dashboard import build_dashboard
+    from planner.slo.definition import definitions_from_spec
     from planner.spec import load_spec
 
-    spec = load_spec(args.spec)
-    text = json.dumps(build_dashboard(spec, _definitions(args.spec)), indent=2)
+    spec = load_spec(args.spec)  # read once: the dashboard and its SLOs come from the same spec
+    text = json.dumps(build_dashboard(spec, definitions_from_spec(spec, args.spec)), indent=2)
     write_output(text, args.output)
     return 0
 

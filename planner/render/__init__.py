@@ -2,7 +2,7 @@
 
 `render_plan(plan, format, sections)` is the one entry point the CLI uses; the text, markdown and
 HTML renderers draw the same blocks (`planner.render.sections`), and json/yaml serialise the
-analysis' `plan_to_dict`, which `resilience.load_plan` reads unchanged.
+`planner.document.plan_to_dict`, which `resilience.load_plan` reads unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def dump_document(document: Any, format: str) -> str:
 
 
 def _plan_document(plan: Plan, sections: Sequence[str] | None) -> dict[str, Any]:
-    from planner.analysis import plan_to_dict
+    from planner.document import plan_to_dict
 
     data = plan_to_dict(plan)
     if sections is None:

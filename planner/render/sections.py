@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from planner.analysis.failures import NO_MECHANISM, uncontained
 from planner.model import AvailabilitySection, MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.blocks import (
@@ -138,14 +137,12 @@ def failures(plan: Plan) -> list[Block]:
 
 def _uncontained(plan: Plan) -> list[Block]:
     """The P1 modes no runtime mechanism contains, each with the reason its mitigation states."""
-    rows = uncontained(plan.failure_modes)
+    rows = [m for m in plan.failure_modes if m.priority == "P1" and not m.contained]
     if not rows:
         return []
     return [
         Heading("P1 Modes No Runtime Mechanism Contains:"),
-        Bullets(
-            tuple(f"{m.id} {m.component}: {m.mitigation.removeprefix(NO_MECHANISM)}" for m in rows)
-        ),
+        Bullets(tuple(f"{m.id} {m.component}: {m.mitigation}" for m in rows)),
     ]
 
 

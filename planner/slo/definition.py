@@ -18,8 +18,10 @@ from planner.spec import SystemSpec
 
 __all__ = [
     "DEFAULT_SLI_METRIC",
+    "SLO_PERIODS",
     "BurnWindow",
     "SloDefinition",
+    "SloPeriod",
     "burn_windows",
     "definitions_from_spec",
     "hard_dependencies",
@@ -32,10 +34,50 @@ DEFAULT_SLI_METRIC = "http_server_request_duration_seconds_count"
 
 DAY = 86400
 
-#: Budget period per `slo_period`, in seconds, as the Prometheus rules see it. Prometheus has no
-#: calendar arithmetic in rules, so a calendar month alerts over a rolling 30 days; the SLA report
-#: (`reliability sla`) measures the calendar month itself.
-RULE_PERIODS: dict[str, int] = {"30d": 30 * DAY, "28d": 28 * DAY, "calendar_month": 30 * DAY}
+
+@dataclass(frozen=True, slots=True)
+class SloPeriod:
+    """The one SLO period of a spec: every budget, page time and burn factor is read from it.
+
+    `days` is the budget period (a calendar month counts as the average 365.25/12 days: budgets
+    and downtime are over it). `rule_seconds` is the rolling window the Prometheus rules evaluate
+    over: Prometheus has no calendar arithmetic in rules, so a calendar month alerts over a rolling
+    30 days; burn factors and alert times are the rules' own, so they use it.
+    """
+
+    key: str  # "30d" | "28d" | "calendar_month"
+    label: str  # the report's header: "30 days", "calendar month (average … days)"
+    short: str  # in a sentence: "per 30d", "per calendar month"
+    days: float
+    rule_seconds: int
+
+    @property
+    def seconds(self) -> float:
+        """The budget period in seconds."""
+        return self.days * DAY
+
+    @property
+    def rule_window(self) -> str:
+        """The rules' rolling window as Prometheus writes it: "30d", "28d"."""
+        return prom_duration(self.rule_seconds)
+
+    def budget_seconds(self, objective_percent: float) -> float:
+        """Full-outage seconds the objective allows over the period: (1 − SLO) × period."""
+        return (100.0 - objective_percent) / 100.0 * self.seconds
+
+
+#: The spec's `slo_period` values.
+SLO_PERIODS: dict[str, SloPeriod] = {
+    "30d": SloPeriod("30d", "30 days", "30d", 30.0, 30 * DAY),
+    "28d": SloPeriod("28d", "28 days", "28d", 28.0, 28 * DAY),
+    "calendar_month": SloPeriod(
+        "calendar_month",
+        "calendar month (average 365.25/12 = 30.4375 days)",
+        "calendar month",
+        365.25 / 12,
+        30 * DAY,
+    ),
+}
 
 SliKind = Literal["errors", "good", "probe"]
 
@@ -64,9 +106,14 @@ class SloDefinition:
         return round(1.0 - self.objective / 100.0, 12)
 
     @property
+    def slo_period(self) -> SloPeriod:
+        """The SLO period, with its budget length and the rules' rolling window."""
+        return SLO_PERIODS[self.period]
+
+    @property
     def rule_period_seconds(self) -> int:
         """The rolling period the Prometheus rules use (a calendar month alerts over 30 d)."""
-        return RULE_PERIODS[self.period]
+        return SLO_PERIODS[self.period].rule_seconds
 
     @property
     def selector_labels(self) -> str:

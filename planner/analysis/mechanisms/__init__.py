@@ -25,12 +25,12 @@ capacity): see planner.analysis.mechanisms.inbound.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from planner.analysis.graph import Graph
+from planner.analysis.graph import Edge, Graph
 from planner.analysis.mechanisms.edge_rules import (
     BULKHEAD_HEADROOM,
     MAX_ATTEMPTS,
@@ -66,13 +66,47 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Mechanisms:
-    """Rows for the report, the loadable table, per-edge plans and the entry points' plans."""
+    """Rows for the report, the loadable table, per-edge plans and the entry points' plans.
 
+    What the plan does on each edge — whether it degrades instead of failing, which component
+    its fallback calls — is read from here by every analysis (availability, blast radius,
+    failures, recovery, redundancy, runbooks), never again from the spec's edges.
+    """
+
+    graph: Graph
     rows: tuple[MechanismRow, ...]
     table: Mapping[str, Any]
     edges: tuple[EdgePlan, ...]
     by_target: Mapping[str, tuple[EdgePlan, ...]]
     inbound: Mapping[str, InboundPlan]  # entry point → its inbound policy
+    # the graph's own Edge objects (kept alive by their plans) → their plan
+    _by_edge: dict[int, EdgePlan] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _mandatory: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._by_edge.update({id(plan.edge): plan for plan in self.edges})
+
+    def plan_of(self, edge: Edge) -> EdgePlan:
+        """The plan of one of the graph's edges."""
+        return self._by_edge[id(edge)]
+
+    def degrades(self, edge: Edge) -> bool:
+        """True when the plan turns a failure of the edge's target into degradation."""
+        return self._by_edge[id(edge)].has_fallback
+
+    def fallback_component(self, edge: Edge) -> str | None:
+        """The component the edge's fallback calls (None: none, or a free-text answer)."""
+        return self._by_edge[id(edge)].fallback_component
+
+    def mandatory_closure(self, name: str) -> frozenset[str]:
+        """Like `Graph.hard_closure`, but edges the plan gives a fallback are not followed."""
+        if not self._mandatory:
+            self._mandatory.update(self.graph.closures(lambda e: e.hard and not self.degrades(e)))
+        return self._mandatory[name]
 
 
 def derive(graph: Graph) -> Mechanisms:
@@ -110,6 +144,7 @@ def derive(graph: Graph) -> Mechanisms:
     ordered = {name: table[name] for name in sorted(table)}
     _validate(ordered)
     return Mechanisms(
+        graph,
         tuple(rows),
         ordered,
         tuple(plans),

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.analysis.catalog import CATALOG, KIND_DEFAULTS
+from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
@@ -38,8 +38,9 @@ class EdgePlan:
     deadline: Figure
     max_attempts: int
     has_breaker: bool
-    has_fallback: bool
-    fallback: str | None
+    has_fallback: bool  # the edge degrades instead of failing: a fallback, or a soft edge
+    fallback: str | None  # the declared fallback: a component or a free-text answer
+    fallback_component: str | None  # the component the fallback calls (None: free text / none)
     rate_limited: bool
     bulkhead: int | None
     trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
@@ -61,13 +62,9 @@ def policy_name(graph: Graph, edge: Edge) -> str:
 
 
 def latency(graph: Graph, name: str) -> tuple[float, float, str]:
-    """(p50, p99, source) of one call to a component."""
-    comp = graph.components[name]
-    defaults = KIND_DEFAULTS[comp.kind]
-    if comp.latency is None:
-        return defaults.p50, defaults.p99, "catalog default"
-    p50 = comp.latency.p50 if comp.latency.p50 is not None else min(defaults.p50, comp.latency.p99)
-    return p50, comp.latency.p99, "declared"
+    """(p50, p99, p99's source) of one call to a component, from its resolved facts."""
+    facts = graph.facts[name]
+    return facts.p50.value, facts.p99.value, facts.p99_source
 
 
 def transient_modes(graph: Graph, name: str) -> list[str]:
@@ -151,6 +148,7 @@ class _EdgeRules:
             True,
             self.edge.degrades,
             self.edge.dep.fallback,
+            self.fallback,
             limited,
             bulkhead,
             trip,
@@ -367,9 +365,8 @@ class _EdgeRules:
 
     def circuit_breaker(self) -> Figure:
         """Window and minimum calls from rps; open duration from the target's MTTR."""
-        comp = self.graph.components[self.target]
-        mttr = comp.mttr if comp.mttr is not None else KIND_DEFAULTS[comp.kind].mttr
-        mttr_source = "declared" if comp.mttr is not None else "catalog default"
+        facts = self.graph.facts[self.target]
+        mttr, mttr_source = facts.mttr.value, facts.mttr_source
         open_initial = min(max(mttr / 10, 5.0), 60.0)
         open_max = max(open_initial, min(mttr / 2, 300.0))
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}

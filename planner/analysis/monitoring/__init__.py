@@ -10,8 +10,9 @@ Thresholds:
   (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
 - bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for),
   critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n.
-Burn-rate alerts reuse the SLO rules' table (planner.slo.definition) so the report and the rules
-agree. A runbook is written for every P1 and P2 failure mode.
+The burn-rate alerts, the time to page and the period's budget come from the one alert set
+(planner.analysis.monitoring.alerts), which recovery and the post-mortem read too. A runbook is
+written for every P1 and P2 failure mode.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from planner.analysis.mechanisms import (
     Mechanisms,
     latency,
 )
+from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.monitoring.runbooks import runbook
 from planner.model import (
-    BurnRateAlert,
     Figure,
     MonitoringSection,
     PostmortemSection,
@@ -36,29 +37,24 @@ from planner.model import (
     SeverityLevel,
     Signal,
 )
-from planner.slo.definition import (
-    RULE_PERIODS,
-    SloDefinition,
-    burn_windows,
-    definitions_from_spec,
-    prom_duration,
-)
+from planner.slo.definition import SloDefinition
 from planner.slo.rules import ALERT_NAME
 from planner.units import format_duration as human
 from planner.units import format_percent
 
 
 def plan(
-    graph: Graph, failures: Failures, mech: Mechanisms, recovery: RecoverySection
+    graph: Graph,
+    failures: Failures,
+    mech: Mechanisms,
+    recovery: RecoverySection,
+    alerts: Alerts,
 ) -> MonitoringSection:
     """Signals, burn-rate alerts, runbooks (P1/P2), severities and the post-mortem template."""
-    slos = definitions_from_spec(graph.spec)
-    main = slos[0]
-    period = RULE_PERIODS[graph.spec.slo_period]
-    alerts = burn_rate_alerts(main, period)
+    main = alerts.slo
     sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
     sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
-    signals = _signals(graph, main, alerts, min(sizes) if sizes else None)
+    signals = _signals(graph, alerts, min(sizes) if sizes else None)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -68,67 +64,24 @@ def plan(
         if mode.priority in ("P1", "P2")
     )
     return MonitoringSection(
-        signals, alerts, runbooks, _severities(main), _postmortem(graph, main, alerts, recovery)
+        signals,
+        alerts.burn_rate_alerts,
+        runbooks,
+        _severities(main),
+        _postmortem(graph, alerts, recovery),
     )
-
-
-def burn_rate_alerts(slo: SloDefinition, period_seconds: int) -> tuple[BurnRateAlert, ...]:
-    """The four multi-window conditions with their factors, thresholds and time to fire."""
-    out = []
-    budget = slo.budget
-    for w in burn_windows(period_seconds):
-        ratio = w.error_ratio(budget)
-        fire = ratio * w.long if ratio <= 1.0 else float("inf")
-        out.append(
-            BurnRateAlert(
-                severity=w.severity,
-                long_window=Figure(
-                    w.long, "s", "SRE Workbook window", {"window": prom_duration(w.long)}
-                ),
-                short_window=Figure(w.short, "s", "long / 12", {"window": prom_duration(w.short)}),
-                burn_rate=Figure(
-                    w.factor,
-                    "x",
-                    "budget_share × period / long_window",
-                    {
-                        "budget_share": w.budget_share,
-                        "period_s": period_seconds,
-                        "long_window_s": w.long,
-                    },
-                ),
-                budget_consumed=Figure(w.budget_share * 100.0, "%", "budget_share", {}),
-                error_ratio=Figure(
-                    ratio,
-                    "ratio",
-                    "burn_rate × (1 - objective)",
-                    {"burn_rate": w.factor, "budget": budget},
-                ),
-                time_to_fire=Figure(
-                    fire,
-                    "s",
-                    "error_ratio_threshold × long_window at a 100 % outage"
-                    " (never when the threshold is above 1)",
-                    {"threshold": ratio, "long_window_s": w.long},
-                ),
-            )
-        )
-    return tuple(out)
 
 
 def _sli(slo: SloDefinition, window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
 
 
-def _signals(
-    graph: Graph,
-    slo: SloDefinition,
-    alerts: tuple[BurnRateAlert, ...],
-    smallest_bulkhead: int | None,
-) -> tuple[Signal, ...]:
+def _signals(graph: Graph, alerts: Alerts, smallest_bulkhead: int | None) -> tuple[Signal, ...]:
+    slo = alerts.slo
     target = slo.objective
     budget_pct = 100.0 - target
-    period = prom_duration(RULE_PERIODS[graph.spec.slo_period])
-    page = max(a.burn_rate.value for a in alerts)
+    period = alerts.period.rule_window
+    page = alerts.page_burn_rate
     signals = [
         Signal(
             "Availability",
@@ -263,13 +216,10 @@ def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
     )
 
 
-def _postmortem(
-    graph: Graph, slo: SloDefinition, alerts: tuple[BurnRateAlert, ...], recovery: RecoverySection
-) -> PostmortemTemplate:
-    period_s = RULE_PERIODS[graph.spec.slo_period]
-    budget_s = slo.budget * period_s
+def _postmortem(graph: Graph, alerts: Alerts, recovery: RecoverySection) -> PostmortemTemplate:
+    slo = alerts.slo
+    budget_s = alerts.budget.value
     per_minute = 60.0 / budget_s * 100.0 if budget_s > 0 else float("inf")
-    fastest = min(a.time_to_fire.value for a in alerts)
     rto_lines = tuple(
         f"{s.scenario}: RTO ≈ {human(s.rto.value)}"
         + (f" (target {human(s.rto_target.value)}, {s.status})" if s.rto_target else "")
@@ -295,7 +245,7 @@ def _postmortem(
                 ),
                 (
                     f"Users: {users}" if users is not None else "Users: not in the spec",
-                    f"Error budget: {human(budget_s)} per {prom_duration(period_s)}"
+                    f"Error budget: {human(budget_s)} per {alerts.period.short}"
                     f" at {format_percent(slo.objective)}%",
                     f"One minute of full outage uses {per_minute:.1f}% of the period's budget",
                 ),
@@ -303,7 +253,7 @@ def _postmortem(
             PostmortemSection(
                 "Timeline",
                 ("UTC timestamps: trigger, first alert, acknowledged, mitigated, resolved.",),
-                (f"Expected time to page at a full outage: {human(fastest)}",),
+                (f"Expected time to page at a full outage: {human(alerts.time_to_page.value)}",),
             ),
             PostmortemSection(
                 "Root cause and trigger",

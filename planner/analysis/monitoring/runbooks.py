@@ -175,7 +175,7 @@ def runbook(
             text += f", fallback → {p.fallback or 'degraded answer'}"
         mitigation.append(text)
     if mode.mitigation:
-        mitigation.append("planned containment: " + mode.mitigation)
+        mitigation.append("planned containment: " + mode.containment)
     steps = scenarios.get(c, [])
     relevant = _DISRUPTIONS.get(mode.category)
     if relevant is not None and any(s.disruption in relevant for s in steps):
@@ -184,7 +184,7 @@ def runbook(
         f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
     ]
     if not recovery_steps:
-        recovery_steps = ["restore the lost placement: " + mode.mitigation]
+        recovery_steps = ["restore the lost placement: " + mode.containment]
     error_threshold = 100.0 - slo.objective
     verification = [
         f"{_sli(slo, '5m')} back below {error_threshold / 100:g} (burn rate < 1)",
@@ -266,7 +266,7 @@ def _silent_runbook(mode: FailureMode, plans: tuple[EdgePlan, ...]) -> Runbook:
             f" {p.fallback or 'degraded answer'} serves (its timeouts and retries do not see"
             f" {what})"
         )
-    mitigation.append("planned containment: " + mode.mitigation)
+    mitigation.append("planned containment: " + mode.containment)
     if fallbacks:
         names = ", ".join(sorted(p.policy for p in fallbacks))
         recovery = [

@@ -2,7 +2,8 @@
 
 RTO = detect + decide + failover + warm-up, with
 - detect: health checks every 10 s, 3 failures (the Kubernetes probe defaults) = 30 s; for a
-  software failure on every replica, the fastest page alert's time to fire during a full outage;
+  software failure on every replica, the plan's time to page during a full outage (the alert
+  set's, planner.analysis.monitoring.alerts);
 - decide: 0 when the failover is automatic, else the SEV1 acknowledge time (5 min);
 - failover: 0 with a spare replica behind health checks; a replica promotion (120 s, the upper
   end of managed Postgres/MySQL failovers) for a replicated store; else the component's MTTR;
@@ -18,13 +19,13 @@ import dataclasses
 import math
 from typing import Literal
 
-from planner.analysis.availability import Modeled
 from planner.analysis.blast import Blast
-from planner.analysis.catalog import KIND_DEFAULTS
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
+from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.recovery.backups import backups, reconciliation
 from planner.model import (
+    BlastRow,
     DrStrategy,
     FailoverStep,
     Figure,
@@ -137,136 +138,139 @@ def _scenario(
     )
 
 
-def _page_time(graph: Graph) -> float:
-    # the 14.4×/1h page during a 100 % outage fires after burn × (1 - SLO) × 1 h (≥ one 30 s eval)
-    budget = (100.0 - graph.spec.objective) / 100.0
-    return max(HEALTH_CHECK, 14.4 * budget * 3600.0)
+def plan(graph: Graph, blast: Blast, mech: Mechanisms, alerts: Alerts) -> RecoverySection:
+    """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation.
 
-
-def plan(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> RecoverySection:
-    """Every recovery scenario, the DR strategy, backups, failover steps and reconciliation."""
+    Detection of a software failure on every replica is the alert set's time to page.
+    """
+    page = alerts.time_to_page.value
     scenarios: list[RecoveryScenario] = []
-    page = _page_time(graph)
     for name in sorted(graph.names):
-        comp = graph.components[name]
-        kind = KIND_DEFAULTS[comp.kind]
-        mttr = modeled.mttr[name].value
-        spare = comp.replicas > comp.min_healthy
-        replicated = comp.data is not None and comp.data.replication != "none"
-        guarded = _guarded(mech, name)
-        if guarded is not None:
-            # every caller falls back: users get degraded answers as soon as the breakers open,
-            # whatever the component's own repair takes
-            pair = [
-                _scenario(
-                    graph,
-                    f"{name} {what} (callers fall back)",
-                    disruption,  # type: ignore[arg-type]
-                    name,
-                    _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
-                    Figure(0.0, "s", "the fallback loses no data", {}),
-                    f"breakers open within {human(guarded)} and serve the fallback;"
-                    f" {name} is repaired in the background (MTTR {human(mttr)})",
-                )
-                for disruption, what in (("software", "software failure"), ("host", "outage"))
-            ]
-            scenarios.extend(_merge_same_targets(pair, f"{name} failure (callers fall back)"))
-            if comp.data is not None and comp.data.stateful:
-                scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
-            continue
-        # software: a bad version on every replica; rolled back by a person after the page
-        scenarios.append(
-            _scenario(
-                graph,
-                f"{name} bad deploy / software failure",
-                "software",
-                name,
-                _rto(
-                    page,
-                    DECIDE_HUMAN,
-                    0.0 if kind.managed else kind.warm_up,
-                    0.0,
-                    "page alert, on-call decides, roll back"
-                    if not kind.managed
-                    else "page alert, on-call switches to the fallback or waits for the provider",
-                ),
-                Figure(0.0, "s", "a rollback loses no data", {}),
-                "provider incident: fall back and follow the provider's status page"
-                if kind.managed
-                else "roll back to the previous version (canary first);"
-                " verify with the burn-rate alerts",
-            )
-        )
-        if replicated and comp.kind == "database":
-            # a database's replicas are standbys: losing the primary means a promotion
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
-            proc = "promote the replica, repoint clients, rebuild a new replica"
-            spare = False
-        elif spare:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, 0.0, 0.0, "health checks remove the instance; spares serve"
-            )
-            proc = (
-                f"health checks drop the failed instance; {comp.replicas - 1} of"
-                f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
-            )
-        elif replicated:
-            rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, kind.warm_up, "promote the replica")
-            proc = "promote the replica, repoint clients, rebuild a new replica"
-        else:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, mttr, kind.warm_up, "restart or replace the only instance"
-            )
-            proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
-        scenarios.append(
-            _scenario(
-                graph,
-                f"{name} host failure",
-                "host",
-                name,
-                rto,
-                _rpo(comp) if not spare else Figure(0.0, "s", "spare replica holds the data", {}),
-                proc,
-            )
-        )
-        if comp.data is not None and comp.data.stateful:
-            scenarios.append(_data_loss(graph, comp, mttr, kind.warm_up))
-    for row in blast.rows:
-        if row.scope == "component":
-            continue
-        place = row.source.split(":", 1)[1]
-        down = row.affected
-        if not down:
-            rto = _rto(
-                HEALTH_CHECK, 0.0, 0.0, 0.0, "every component keeps enough replicas elsewhere"
-            )
-            rpo = Figure(0.0, "s", "replicas elsewhere hold the data", {})
-            proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
-        else:
-            comps = [graph.components[n] for n in down]
-            failover = max(modeled.mttr[c.name].value for c in comps)
-            warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
-            rto = _rto(
-                HEALTH_CHECK,
-                DECIDE_HUMAN,
-                failover,
-                warm,
-                f"rebuild {', '.join(down)} outside {row.scope} {place}",
-            )
-            rpos = [_rpo(c) for c in comps]
-            rpo = max(rpos, key=lambda f: f.value)
-            proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
-        scenarios.append(
-            _scenario(graph, f"{row.scope} {place} outage", row.scope, row.source, rto, rpo, proc)
-        )
+        scenarios.extend(_component_scenarios(graph, mech, name, page))
+    scenarios.extend(
+        _placement_scenario(graph, row) for row in blast.rows if row.scope != "component"
+    )
     if not any(c.regions for c in graph.components.values()):
-        scenarios.append(_region_loss(graph, modeled))
+        scenarios.append(_region_loss(graph))
     return RecoverySection(
         tuple(scenarios),
         strategy(graph),
         backups(graph),
         failover_steps(graph, blast, mech, page),
         reconciliation(graph),
+    )
+
+
+def _component_scenarios(
+    graph: Graph, mech: Mechanisms, name: str, page: float
+) -> list[RecoveryScenario]:
+    """A component's software, host and data-loss scenarios (one merged row when guarded)."""
+    comp = graph.components[name]
+    facts = graph.facts[name]
+    mttr, warm_up = facts.mttr.value, facts.warm_up.value
+    guarded = _guarded(mech, name)
+    if guarded is not None:
+        # every caller falls back: users get degraded answers as soon as the breakers open,
+        # whatever the component's own repair takes
+        pair = [
+            _scenario(
+                graph,
+                f"{name} {what} (callers fall back)",
+                disruption,  # type: ignore[arg-type]
+                name,
+                _rto(guarded, 0.0, 0.0, 0.0, "breakers open and serve the fallbacks"),
+                Figure(0.0, "s", "the fallback loses no data", {}),
+                f"breakers open within {human(guarded)} and serve the fallback;"
+                f" {name} is repaired in the background (MTTR {human(mttr)})",
+            )
+            for disruption, what in (("software", "software failure"), ("host", "outage"))
+        ]
+        out = _merge_same_targets(pair, f"{name} failure (callers fall back)")
+    else:
+        out = [_software_failure(graph, name, page), _host_failure(graph, name)]
+    if comp.data is not None and comp.data.stateful:
+        out.append(_data_loss(graph, comp, mttr, warm_up))
+    return out
+
+
+def _software_failure(graph: Graph, name: str, page: float) -> RecoveryScenario:
+    """A bad version on every replica: rolled back by a person after the page."""
+    facts = graph.facts[name]
+    managed = facts.managed
+    return _scenario(
+        graph,
+        f"{name} bad deploy / software failure",
+        "software",
+        name,
+        _rto(
+            page,
+            DECIDE_HUMAN,
+            0.0 if managed else facts.warm_up.value,
+            0.0,
+            "page alert, on-call switches to the fallback or waits for the provider"
+            if managed
+            else "page alert, on-call decides, roll back",
+        ),
+        Figure(0.0, "s", "a rollback loses no data", {}),
+        "provider incident: fall back and follow the provider's status page"
+        if managed
+        else "roll back to the previous version (canary first); verify with the burn-rate alerts",
+    )
+
+
+def _host_failure(graph: Graph, name: str) -> RecoveryScenario:
+    """One instance lost: spares serve, a replica is promoted, or the only one is replaced."""
+    comp = graph.components[name]
+    mttr, warm_up = graph.facts[name].mttr.value, graph.facts[name].warm_up.value
+    spare = comp.replicas > comp.min_healthy
+    replicated = comp.data is not None and comp.data.replication != "none"
+    if replicated and (comp.kind == "database" or not spare):
+        # a database's replicas are standbys: losing the primary means a promotion
+        rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
+        proc = "promote the replica, repoint clients, rebuild a new replica"
+        spare = False
+    elif spare:
+        rto = _rto(HEALTH_CHECK, 0.0, 0.0, 0.0, "health checks remove the instance; spares serve")
+        proc = (
+            f"health checks drop the failed instance; {comp.replicas - 1} of"
+            f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
+        )
+    else:
+        rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "restart or replace the only instance")
+        proc = f"restart or replace the only instance (MTTR {human(mttr)}), then warm up"
+    rpo = _rpo(comp) if not spare else Figure(0.0, "s", "spare replica holds the data", {})
+    return _scenario(graph, f"{name} host failure", "host", name, rto, rpo, proc)
+
+
+def _placement_scenario(graph: Graph, row: BlastRow) -> RecoveryScenario:
+    """A zone or region outage: drained, or what it takes down rebuilt elsewhere."""
+    place = row.source.split(":", 1)[1]
+    down = row.affected
+    if not down:
+        rto = _rto(HEALTH_CHECK, 0.0, 0.0, 0.0, "every component keeps enough replicas elsewhere")
+        rpo = Figure(0.0, "s", "replicas elsewhere hold the data", {})
+        proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
+    else:
+        comps = [graph.components[n] for n in down]
+        failover = max(graph.facts[c.name].mttr.value for c in comps)
+        warm = max(graph.facts[c.name].warm_up.value for c in comps)
+        rto = _rto(
+            HEALTH_CHECK,
+            DECIDE_HUMAN,
+            failover,
+            warm,
+            f"rebuild {', '.join(down)} outside {row.scope} {place}",
+        )
+        rpo = max((_rpo(c) for c in comps), key=lambda f: f.value)
+        proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
+    return _scenario(
+        graph,
+        f"{row.scope} {place} outage",
+        row.scope,  # type: ignore[arg-type]
+        row.source,
+        rto,
+        rpo,
+        proc,
     )
 
 
@@ -311,10 +315,10 @@ def _data_loss(graph: Graph, comp: Component, mttr: float, warm: float) -> Recov
     )
 
 
-def _region_loss(graph: Graph, modeled: Modeled) -> RecoveryScenario:
+def _region_loss(graph: Graph) -> RecoveryScenario:
     comps = list(graph.components.values())
-    failover = max(modeled.mttr[c.name].value for c in comps)
-    warm = max(KIND_DEFAULTS[c.kind].warm_up for c in comps)
+    failover = max(graph.facts[c.name].mttr.value for c in comps)
+    warm = max(graph.facts[c.name].warm_up.value for c in comps)
     rto = _rto(
         HEALTH_CHECK,
         DECIDE_HUMAN,
@@ -410,8 +414,8 @@ def failover_steps(
     )
     primary = row.source
     comp = graph.components[primary]
-    mttr = comp.mttr if comp.mttr is not None else KIND_DEFAULTS[comp.kind].mttr
-    managed = KIND_DEFAULTS[comp.kind].managed
+    mttr = graph.facts[primary].mttr.value
+    managed = graph.facts[primary].managed
     recover = (
         f"the provider restores {primary} (typical MTTR {human(mttr)}); open a support case"
         if managed

@@ -1,0 +1,112 @@
+"""Each component's facts, resolved once: p50, p99, MTTR, warm-up and per-replica availability.
+
+Every figure carries where it came from — declared in the spec, derived from other declared
+figures, or the kind's catalog default — and every analysis reads it from here (through
+`Graph.facts`) instead of consulting the spec and `KIND_DEFAULTS` again, so no two sections can
+resolve the same fact differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from planner.analysis.catalog import KIND_DEFAULTS
+from planner.model import Figure
+from planner.spec import Component
+
+__all__ = ["ComponentFacts", "Source", "resolve"]
+
+Source = Literal["declared", "derived", "catalog default"]
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentFacts:
+    """One component's resolved figures, each with its source."""
+
+    name: str
+    kind: str
+    managed: bool  # operated by a provider: redundancy means a second provider, not replicas
+    p50: Figure  # seconds, one call
+    p50_source: Source
+    p99: Figure  # seconds, one call
+    p99_source: Source
+    mttr: Figure  # seconds to repair one failure of one instance
+    mttr_source: Source
+    warm_up: Figure  # seconds from started to serving at full capacity
+    warm_up_source: Source
+    availability: Figure  # percent, one replica
+    availability_source: Source
+
+
+def _default(value: float, unit: str, kind: str) -> Figure:
+    return Figure(value, unit, "catalog default", {"kind": kind})
+
+
+def facts_of(comp: Component) -> ComponentFacts:
+    """The facts of one component."""
+    defaults = KIND_DEFAULTS[comp.kind]
+    kind = comp.kind
+    p50: Figure
+    p50_source: Source
+    p99_source: Source
+    if comp.latency is None:
+        p50, p50_source = _default(defaults.p50, "s", kind), "catalog default"
+        p99, p99_source = _default(defaults.p99, "s", kind), "catalog default"
+    else:
+        p99, p99_source = (
+            Figure(comp.latency.p99, "s", "declared", {"component": comp.name}),
+            ("declared"),
+        )
+        if comp.latency.p50 is not None:
+            p50 = Figure(comp.latency.p50, "s", "declared", {"component": comp.name})
+            p50_source = "declared"
+        else:  # the kind's p50, but never above the declared p99
+            p50 = Figure(
+                min(defaults.p50, comp.latency.p99),
+                "s",
+                "min(catalog p50, declared p99)",
+                {"kind": kind, "p99": comp.latency.p99},
+            )
+            p50_source = "derived"
+    mttr_source: Source
+    if comp.mttr is not None:
+        mttr, mttr_source = Figure(comp.mttr, "s", "declared", {"component": comp.name}), "declared"
+    else:
+        mttr, mttr_source = _default(defaults.mttr, "s", kind), "catalog default"
+    availability_source: Source
+    if comp.mtbf is not None and comp.mttr is not None:
+        availability = Figure(
+            comp.mtbf / (comp.mtbf + comp.mttr) * 100.0,
+            "%",
+            "mtbf / (mtbf + mttr) × 100",
+            {"mtbf_s": comp.mtbf, "mttr_s": comp.mttr},
+        )
+        availability_source = "derived"
+    elif comp.availability is not None:
+        availability = Figure(comp.availability, "%", "declared", {"component": comp.name})
+        availability_source = "declared"
+    else:
+        availability = _default(defaults.availability, "%", kind)
+        availability_source = "catalog default"
+    return ComponentFacts(
+        name=comp.name,
+        kind=kind,
+        managed=defaults.managed,
+        p50=p50,
+        p50_source=p50_source,
+        p99=p99,
+        p99_source=p99_source,
+        mttr=mttr,
+        mttr_source=mttr_source,
+        warm_up=_default(defaults.warm_up, "s", kind),
+        warm_up_source="catalog default",
+        availability=availability,
+        availability_source=availability_source,
+    )
+
+
+def resolve(components: Iterable[Component]) -> dict[str, ComponentFacts]:
+    """The facts of every component, by name."""
+    return {comp.name: facts_of(comp) for comp in components}

@@ -1,0 +1,150 @@
+"""`reliability plan`, `failures`, `recovery`, `runbook` and `postmortem`: the plan as a report.
+
+Each handler reads the spec once, builds the plan and renders it; `planner.cli.main` turns
+PlannerError/OSError into one stderr line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planner.cli.output import write_into_directory, write_output
+from planner.errors import PlannerError
+from planner.render import FORMATS
+
+if TYPE_CHECKING:
+    from planner.model import Plan
+    from planner.spec import SystemSpec
+
+__all__ = ["format_for", "register"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: Any) -> None:
+    """Add the report subcommands to the `reliability` parser."""
+    _add_report_command(subparsers, "plan", "the full reliability engineering plan", None)
+    _add_report_command(
+        subparsers, "failures", "failure-mode analysis: risk matrix, blast radius", ("failures",)
+    )
+    _add_report_command(
+        subparsers, "recovery", "recovery procedures: RTO/RPO, DR strategy, failover", ("recovery",)
+    )
+
+    runbook = subparsers.add_parser(
+        "runbook",
+        help="one markdown runbook per P1/P2 failure mode",
+        description="One markdown runbook per P1/P2 failure mode (symptoms, alert, diagnosis, "
+        "mitigation, recovery, verification); printed, or written into a directory with -o.",
+    )
+    runbook.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    runbook.add_argument("-o", "--output", metavar="DIR", help="directory for the runbook files")
+    runbook.set_defaults(func=_cmd_runbook)
+
+    postmortem = subparsers.add_parser(
+        "postmortem",
+        help="the post-mortem template for this system",
+        description="The post-mortem template (timeline, impact, error budget) for this system.",
+    )
+    postmortem.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    postmortem.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    postmortem.set_defaults(func=_cmd_postmortem)
+
+
+def _load(spec_path: str) -> tuple[SystemSpec, Plan]:
+    """The spec at `spec_path`, read once, and its plan (imports local: `--help` stays fast)."""
+    from planner.spec import load_spec
+
+    spec = load_spec(spec_path)
+    from planner.analysis import build_plan
+
+    return spec, build_plan(spec)
+
+
+#: `-o` file extension → the format written when `--format` is not given.
+_FORMAT_BY_SUFFIX = {
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def format_for(output: str | None) -> str:
+    """The format for `-o output` when `--format` is absent: by extension, else text.
+
+    So `reliability plan system.yaml -o plan.yaml` writes the plan file load_plan reads, not a
+    text report under a .yaml name.
+    """
+    if output is None:
+        return "text"
+    return _FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), "text")
+
+
+def _report(sections: tuple[str, ...] | None) -> Handler:
+    """A handler that renders `sections` of the plan (None: all of them) in `--format`."""
+
+    def handle(args: argparse.Namespace) -> int:
+        from planner.render import render_plan
+
+        spec, plan = _load(args.spec)
+        if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli.slo)
+            from planner.cli.slo import measure_into
+
+            plan = measure_into(spec, plan, args)
+        fmt = args.format or format_for(args.output)
+        write_output(render_plan(plan, fmt, sections), args.output)
+        return 0
+
+    return handle
+
+
+def _cmd_runbook(args: argparse.Namespace) -> int:
+    from planner.render.runbooks import runbook_files
+
+    _spec, plan = _load(args.spec)
+    files = runbook_files(plan)
+    if args.output is None:
+        write_output("\n\n".join(text.rstrip("\n") for text in files.values()) + "\n", None)
+        return 0
+    directory = Path(args.output)
+    if directory.exists() and not directory.is_dir():
+        raise PlannerError(f"{directory}: -o must name a directory for the runbooks")
+    # All runbooks or none: a failure midway must not leave a partial set that looks complete.
+    for path in write_into_directory(directory, files):
+        print(path)
+    if not files:
+        print(f"no P1/P2 failure modes in {args.spec}: no runbook written", file=sys.stderr)
+    return 0
+
+
+def _cmd_postmortem(args: argparse.Namespace) -> int:
+    from planner.render.runbooks import postmortem_markdown
+
+    _spec, plan = _load(args.spec)
+    write_output(postmortem_markdown(plan), args.output)
+    return 0
+
+
+def _add_report_command(
+    subparsers: Any, name: str, help_text: str, sections: tuple[str, ...] | None
+) -> None:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from the -o file's extension — .yaml/.yml, .json, .md, "
+        ".html — else text); json and yaml are plan files for resilience.load_plan",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    parser.set_defaults(func=_report(sections))

