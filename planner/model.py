@@ -467,6 +467,38 @@ class SlaSection:
     projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
 
 
+# -- dependency graph --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """One component as the dependency graph shows it."""
+
+    component: str
+    kind: str
+    entry_point: bool
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    """One dependency edge: hard or soft, and what the caller falls back to."""
+
+    caller: str
+    target: str
+    hard: bool
+    fallback: str | None  # a component name or a free-text fallback; None for none
+    fallback_component: bool  # `fallback` names a component of the spec
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyGraph:
+    """The spec's components and dependency edges, in spec order (for the report's pictures)."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
 # -- the plan ----------------------------------------------------------------------------------
 
 
@@ -487,3 +519,4 @@ class Plan:
     recovery: RecoverySection
     monitoring: MonitoringSection
     sla: SlaSection | None = None
+    graph: DependencyGraph | None = None  # components and edges, for the report's pictures
