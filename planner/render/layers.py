@@ -8,7 +8,7 @@ from planner.model import MechanismRow, Plan
 from planner.render import figures as fmt
 from planner.render.layout import tree_box
 
-__all__ = ["layers", "mechanism_label", "mechanism_name"]
+__all__ = ["layer_groups", "layers", "mechanism_label", "mechanism_name"]
 
 _LAYERS = (
     ("LAYER 1: Prevention", ("Prevention",)),
@@ -119,8 +119,8 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def layers(plan: Plan) -> list[str]:
-    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
+def layer_groups(plan: Plan) -> list[tuple[str, list[str]]]:
+    """The seed's four resilience layers with what this plan puts in each."""
     groups: list[tuple[str, list[str]]] = []
     for name, types in _LAYERS:
         if types:
@@ -138,4 +138,9 @@ def layers(plan: Plan) -> list[str]:
         if name == "LAYER 4: Recovery" and plan.recovery.failover:
             items.append(f"Failover: {plan.recovery.strategy.label}")
         groups.append((name, items or ["nothing planned"]))
-    return tree_box("RESILIENCE LAYERS", groups)
+    return groups
+
+
+def layers(plan: Plan) -> list[str]:
+    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
+    return tree_box("RESILIENCE LAYERS", layer_groups(plan))

@@ -15,16 +15,27 @@ from planner.render.blocks import (
     Block,
     Bullets,
     Diagram,
+    Fold,
     Heading,
     Paragraph,
+    Picture,
     Section,
     Table,
     Title,
 )
 from planner.render.blocks import table_block as _table
-from planner.render.layers import layers, mechanism_label
+from planner.render.layers import layer_groups, layers, mechanism_label
 from planner.render.layout import flow_box, risk_matrix_box
+from planner.render.pictures import (
+    LayersPicture,
+    availability_picture,
+    burn_picture,
+    flow_picture,
+    graph_picture,
+    heat_map,
+)
 from planner.render.runbooks import runbook_filename
+from planner.render.status import below_target_tone, tone
 
 __all__ = [
     "SECTIONS",
@@ -95,7 +106,12 @@ def failures(plan: Plan) -> list[Block]:
     critical = {(cell.impact, cell.probability) for cell in plan.risk_matrix if cell.critical}
     blocks: list[Block] = [
         Section("FAILURE MODE ANALYSIS"),
-        Diagram("risk-matrix", tuple(risk_matrix_box(counts, critical))),
+        Picture(
+            "risk-matrix",
+            _risk_alt(plan),
+            heat_map(plan),
+            tuple(risk_matrix_box(counts, critical)),
+        ),
         Heading("Failure Modes:"),
         _table(
             ("ID", "Component", "Failure", "Impact", "Prob", "Priority", "RPN"),
@@ -103,10 +119,12 @@ def failures(plan: Plan) -> list[Block]:
                 (m.id, m.component, m.failure, m.impact, m.probability, m.priority, str(m.rpn))
                 for m in plan.failure_modes
             ),
+            (("", "", "", "", "", tone(m.priority), "") for m in plan.failure_modes),
         ),
         Paragraph("RPN = severity × occurrence × detection (1–10 each)."),
         *_uncontained(plan),
         Heading("Blast Radius:"),
+        *_graph(plan),
         _table(
             ("Failure", "Affected Components", "Users Impacted", "With Mechanisms"),
             (
@@ -133,6 +151,43 @@ def failures(plan: Plan) -> list[Block]:
     else:
         blocks += [Heading("Single Points of Failure:"), Paragraph("None.")]
     return blocks
+
+
+def _risk_alt(plan: Plan) -> str:
+    """The risk matrix in words: the modes per cell, critical cells first."""
+    names = {"H": "high", "M": "medium", "L": "low"}
+    cells = sorted(
+        (c for c in plan.risk_matrix if c.count),
+        key=lambda c: (not c.critical, "HML".index(c.impact), "HML".index(c.probability)),
+    )
+    parts = [
+        f"{names[c.impact]} impact × {names[c.probability]} probability: {c.count}"
+        + (" (critical)" if c.critical else "")
+        for c in cells
+    ]
+    total = len(plan.failure_modes)
+    return f"Risk matrix of {total} failure modes. " + ("; ".join(parts) or "No mode.") + "."
+
+
+def _graph(plan: Plan) -> list[Block]:
+    """The dependency graph coloured by blast radius (HTML and Mermaid; text has the table)."""
+    picture = graph_picture(plan)
+    if picture is None:
+        return []
+    hard = sum(1 for e in picture.edges if e.hard)
+    worst = sorted(picture.nodes, key=lambda n: (-n.users_without, n.component))[:3]
+    alt = (
+        f"Dependency graph of {len(picture.nodes)} components and {len(picture.edges)} edges "
+        f"({hard} hard, {len(picture.edges) - hard} soft), entry points on top. Largest blast "
+        "radius: "
+        + ", ".join(
+            f"{n.component} {fmt.share(n.users_without)} of users without mechanisms, "
+            f"{fmt.share(n.users_with)} with them"
+            for n in worst
+        )
+        + "."
+    )
+    return [Picture("dependency-graph", alt, picture)]
 
 
 def _uncontained(plan: Plan) -> list[Block]:
@@ -171,6 +226,7 @@ def availability(plan: Plan) -> list[Block]:
             ),
         ),
         Heading("Modeled Availability:"),
+        Picture("availability", _availability_alt(section), availability_picture(plan)),
         _table(
             ("Entry Point", "Traffic", "Availability", "With Mechanisms"),
             (
@@ -212,9 +268,23 @@ def availability(plan: Plan) -> list[Block]:
                     )
                     for cap in section.caps
                 ),
+                (("", "", below_target_tone(cap.below_target), "") for cap in section.caps),
             ),
         ]
     return blocks
+
+
+def _availability_alt(section: AvailabilitySection) -> str:
+    """Availability per entry point in words, with the target."""
+    parts = [
+        f"{e.component} {fmt.percent(e.availability.value)} as specified, "
+        f"{fmt.percent(e.availability_with.value)} with fallbacks"
+        for e in section.entry_points
+    ]
+    return (
+        f"Modeled availability per entry point against the target "
+        f"{fmt.percent(section.target.value)}: " + "; ".join(parts) + "."
+    )
 
 
 def _system_line(section: AvailabilitySection) -> str:
@@ -244,7 +314,7 @@ def mechanisms(plan: Plan) -> list[Block]:
     blocks: list[Block] = [
         Section("RESILIENCE MECHANISMS"),
         Heading("Architecture:"),
-        Diagram("resilience-layers", tuple(layers(plan))),
+        _layers(plan),
     ]
     # One small table per policy (the seed's four columns), then why each setting is what it is.
     by_policy: dict[str, list[MechanismRow]] = {}
@@ -257,14 +327,18 @@ def mechanisms(plan: Plan) -> list[Block]:
             if first.inbound
             else f"{first.caller} → {first.target}"
         )
-        blocks += [
-            Heading(f"Policy {policy} ({route}):"),
-            _table(
-                ("Mechanism", "Type", "Config", "Trigger"),
-                ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
-            ),
-            Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
-        ]
+        blocks.append(
+            Fold(
+                Heading(f"Policy {policy} ({route}):"),
+                (
+                    _table(
+                        ("Mechanism", "Type", "Config", "Trigger"),
+                        ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
+                    ),
+                    Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
+                ),
+            )
+        )
     redundancy = plan.redundancy
     if redundancy.proposals:
         blocks += [
@@ -308,6 +382,15 @@ def mechanisms(plan: Plan) -> list[Block]:
     return blocks
 
 
+def _layers(plan: Plan) -> Picture:
+    groups = layer_groups(plan)
+    alt = "Resilience layers: " + "; ".join(
+        f"{name} — {', '.join(items)}" for name, items in groups
+    )
+    data = LayersPicture(tuple((name, tuple(items)) for name, items in groups))
+    return Picture("resilience-layers", alt, data, tuple(layers(plan)))
+
+
 # ------------------------------------------------------------------------------------ recovery
 
 
@@ -334,6 +417,7 @@ def recovery(plan: Plan) -> list[Block]:
                 )
                 for s in section.scenarios
             ),
+            (("", "", "", "", tone(s.status), "") for s in section.scenarios),
         ),
         Paragraph(
             f"DR strategy: {strategy.label} (typical RTO {fmt.figure(strategy.typical_rto)}, "
@@ -361,7 +445,13 @@ def recovery(plan: Plan) -> list[Block]:
         ]
     if section.failover:
         steps = [(f.step, f.action, f.detail) for f in section.failover]
-        blocks += [Heading("Failover Plan:"), Diagram("failover", tuple(flow_box(steps)))]
+        alt = "Failover plan: " + " → ".join(
+            f"{f.step} ({f.action})" if f.action else f.step for f in section.failover
+        )
+        blocks += [
+            Heading("Failover Plan:"),
+            Picture("failover", alt, flow_picture(plan), tuple(flow_box(steps))),
+        ]
     for rec in section.reconciliation:
         blocks += [Heading(f"Data Reconciliation — {rec.component}:"), Bullets(rec.steps)]
     return blocks
@@ -417,6 +507,7 @@ def monitoring(plan: Plan) -> list[Block]:
                 )
                 for s in section.severities
             ),
+            (("", tone(s.priority), "", "", "") for s in section.severities),
         ),
         Heading("Runbooks (reliability runbook SPEC -o DIR):"),
     ]
@@ -425,7 +516,8 @@ def monitoring(plan: Plan) -> list[Block]:
             Bullets(
                 tuple(
                     f"{runbook_filename(r)} ({r.priority}, {r.severity})" for r in section.runbooks
-                )
+                ),
+                tuple(runbook_filename(r) for r in section.runbooks),
             )
         )
     else:
@@ -473,8 +565,17 @@ def sla(plan: Plan) -> list[Block]:
                 )
                 for row in measured.rows
             ),
+            (("", "", "", "", tone(row.status), "") for row in measured.rows),
         )
     )
+    burn = burn_picture(plan)
+    if burn is not None:
+        alt = "Error budget used per period: " + "; ".join(
+            f"{p} {fmt.NONE if u is None else fmt.share(u)} ({s})" for p, u, s in burn.periods
+        )
+        if burn.burn_rates:
+            alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
+        blocks.append(Picture("burn", alt + ".", burn))
     if measured.budget_remaining_minutes is None:
         blocks.append(Paragraph("Error Budget: no data for this month"))
     else:
@@ -505,7 +606,7 @@ _BUILDERS = {
 
 #: The `Plan` fields (and `report` keys of the JSON/YAML document) behind each section.
 REPORT_KEYS = {
-    "failures": ("failure_modes", "risk_matrix", "blast_radius", "spofs"),
+    "failures": ("failure_modes", "risk_matrix", "blast_radius", "spofs", "graph"),
     "availability": ("availability",),
     "mechanisms": ("mechanisms", "redundancy"),
     "recovery": ("recovery",),
