@@ -89,7 +89,7 @@ svg .heading { font-weight: 600; font-size: 13px; }
 .cell-hint { color: var(--muted); }
 .blast-none { fill: #dafbe1; stroke: #1a7f37; } .blast-low { fill: #fff8c5; stroke: #9a6700; }
 .blast-mid { fill: #ffddb0; stroke: #bc4c00; } .blast-high { fill: #ffd8d3; stroke: #cf222e; }
-.dependency-graph .node rect { stroke-width: 1.5; transition: fill .2s; }
+.dependency-graph .node rect { stroke-width: 1.5; }
 .dependency-graph .node.entry rect { stroke-width: 3; }
 .dependency-graph .name { font-weight: 650; font-size: 13px; }
 .dependency-graph .kind { fill: var(--muted); font-size: 11px; }

@@ -274,7 +274,8 @@ def graph_svg(graph: GraphPicture, alt: str) -> str:
     ):
         del bound
         legend.append(
-            f'<rect class="blast-{name}" x="{x}" y="{ly - 8}" width="16" height="16" rx="3"/>'
+            f'<rect class="legend-swatch blast-{name}" x="{x}" y="{ly - 8}" width="16" '
+            'height="16" rx="3"/>'
             f'<text class="legend" x="{x + 22}" y="{ly + 4}">{label}</text>'
         )
         x += 40 + len(label) * _CHAR
