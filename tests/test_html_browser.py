@@ -80,7 +80,7 @@ def test_every_picture_has_a_size_and_is_not_blank(
         browser.execute_script("arguments[0].scrollIntoView()", picture)
         width, height, counts = pixels(picture.screenshot_as_png)
         assert width > 0 and height > 0
-        background, most = counts.most_common(1)[0]
+        _background, most = counts.most_common(1)[0]
         drawn = 1 - most / sum(counts.values())
         # a drawn picture: several colours, and more than a sliver of the area off-background
         assert len(counts) > 20 and drawn > 0.03, (name, len(counts), drawn)
