@@ -99,7 +99,8 @@ svg .heading { font-weight: 600; font-size: 13px; }
 .edge-soft { stroke: #8c959f; stroke-dasharray: 6 4; } .head-soft { fill: #8c959f; }
 .edge-fallback { stroke: #1a7f37; stroke-dasharray: 2 3; stroke-width: 2; }
 .head-fallback { fill: #1a7f37; }
-.fallback-label { fill: #1a7f37; font-size: 11px; }
+.fallback-label { fill: #1a7f37; font-size: 11px; paint-order: stroke; stroke: #fff;
+                  stroke-width: 3px; }
 .blast-switch { display: inline-flex; border: 1px solid var(--line); border-radius: 8px;
                 overflow: hidden; margin-bottom: .6rem; }
 .blast-switch button { font: inherit; font-size: .85rem; border: 0; background: #fff;

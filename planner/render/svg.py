@@ -227,10 +227,12 @@ def graph_svg(graph: GraphPicture, alt: str) -> str:
                 f"{_e(edge.fallback)} when {_e(edge.target)} fails</title></path>"
             )
         elif edge.fallback:
-            lx, ly = (x1 + x2) / 2, mid
-            text = edge.fallback if len(edge.fallback) <= 24 else edge.fallback[:23] + "…"
+            # a free-text fallback: its words just above the target, within the target's width
+            room = max(8, int((widths[edge.target] - 10) / 6.2))
+            text = edge.fallback if len(edge.fallback) <= room else edge.fallback[: room - 1] + "…"
             edges.append(
-                f'<text class="fallback-label" x="{lx + 6:.1f}" y="{ly:.1f}">↩ {_e(text)}'
+                f'<text class="fallback-label" x="{x2:.1f}" y="{y2 - 12:.1f}" '
+                f'text-anchor="middle">↩ {_e(text)}'
                 f"<title>{_e(edge.caller)} falls back to: {_e(edge.fallback)}</title></text>"
             )
     body += edges
@@ -346,13 +348,18 @@ def availability_svg(picture: AvailabilityPicture, alt: str) -> str:
         f"target {fmt.percent(picture.target)}</text>"
     )
     # nines axis
-    step = 0.5 if hi - lo <= 3 else 1.0
-    tick = lo
     axis_y = y - 10
     body.append(
         f'<line class="axis-line" x1="{left}" y1="{axis_y}" x2="{left + span}" y2="{axis_y}"/>'
     )
-    while tick <= hi + 1e-9:
+    # ticks at 99 %, 99.5 %, 99.9 %, 99.95 %, ...: whole nines and the fives between them
+    ticks = [
+        n
+        for k in range(int(lo), int(math.ceil(hi)) + 1)
+        for n in (float(k), k + math.log10(2))
+        if lo - 1e-9 <= n <= hi + 1e-9 and (hi - lo <= 3 or n == k)
+    ]
+    for tick in ticks:
         percent = 100 * (1 - 10**-tick)
         tx = left + span * (tick - lo) / (hi - lo)
         body.append(
@@ -360,7 +367,6 @@ def availability_svg(picture: AvailabilityPicture, alt: str) -> str:
             f'<text class="axis" x="{tx:.1f}" y="{axis_y + 18}" text-anchor="middle">'
             f"{_e(fmt.percent(percent) if tick else '0%')}</text>"
         )
-        tick += step
     return _svg("availability", left + span + right + 110, axis_y + 30, alt, "".join(body))
 
 
