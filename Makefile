@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench report clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check resilience exporters planner chaos tests benchmarks examples
 	$(BIN)/ruff format --check resilience exporters planner chaos tests benchmarks examples
 	$(BIN)/mypy
+
+# The example systems' HTML reports (with their runbooks) and full-page screenshots, taken by
+# headless Chromium: build/reports/<example>/index.html and build/reports/<example>.png.
+report: $(STAMP)
+	$(BIN)/python -m examples.reports build/reports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
