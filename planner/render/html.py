@@ -189,7 +189,12 @@ class _Page:
         if isinstance(data, LayersPicture):
             cards = "".join(
                 f'<div class="layer layer-{i}"><h4>{escape(name)}</h4><ul>'
-                + "".join(f"<li>{escape(item)}</li>" for item in items)
+                + "".join(
+                    f"<li><strong>{escape(label)}</strong>"
+                    + "".join(f' <span class="chip">{escape(v)}</span>' for v in values)
+                    + "</li>"
+                    for label, values, _separator in items
+                )
                 + "</ul></div>"
                 for i, (name, items) in enumerate(data.groups, 1)
             )

@@ -122,7 +122,11 @@ svg .heading { font-weight: 600; font-size: 13px; }
 .failover .step-detail { fill: var(--muted); font-size: 12px; }
 .flow-arrow { stroke: #424a53; stroke-width: 1.6; } .head-flow { fill: #424a53; }
 .layers { display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); gap: .8rem;
-          margin: .6rem 0 1.2rem; }
+          margin: .6rem 0 1.2rem; align-items: start; }
+.layer li { margin: .35rem 0; } .layer ul { list-style: none; padding: 0; }
+.chip { display: inline-block; font: .76rem ui-monospace, SFMono-Regular, Menlo, monospace;
+        background: var(--soft); border: 1px solid var(--line); border-radius: 4px;
+        padding: 0 .3rem; margin: .1rem .1rem 0 0; }
 .layer { border: 1px solid var(--line); border-top: 4px solid var(--accent); border-radius: 8px;
          padding: .6rem .8rem; font-size: .88rem; }
 .layer h4 { margin: 0 0 .3rem; font-size: .9rem; }

@@ -204,9 +204,9 @@ def flow_picture(plan: Plan) -> FlowPicture:
 
 @dataclass(frozen=True)
 class LayersPicture:
-    """The resilience layers: (layer name, items) in order."""
+    """The resilience layers in order: (name, items); an item is (label, values, separator)."""
 
-    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    groups: tuple[tuple[str, tuple[tuple[str, tuple[str, ...], str], ...]], ...]
 
 
 @dataclass(frozen=True)

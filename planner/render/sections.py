@@ -24,7 +24,7 @@ from planner.render.blocks import (
     Title,
 )
 from planner.render.blocks import table_block as _table
-from planner.render.layers import layer_groups, layers, mechanism_label
+from planner.render.layers import item_text, layer_groups, layers, mechanism_label
 from planner.render.layout import flow_box, risk_matrix_box
 from planner.render.pictures import (
     LayersPicture,
@@ -385,7 +385,7 @@ def mechanisms(plan: Plan) -> list[Block]:
 def _layers(plan: Plan) -> Picture:
     groups = layer_groups(plan)
     alt = "Resilience layers: " + "; ".join(
-        f"{name} — {', '.join(items)}" for name, items in groups
+        f"{name} — {', '.join(item_text(i) for i in items)}" for name, items in groups
     )
     data = LayersPicture(tuple((name, tuple(items)) for name, items in groups))
     return Picture("resilience-layers", alt, data, tuple(layers(plan)))

@@ -355,7 +355,7 @@ def availability_svg(picture: AvailabilityPicture, alt: str) -> str:
     # ticks at 99 %, 99.5 %, 99.9 %, 99.95 %, ...: whole nines and the fives between them
     ticks = [
         n
-        for k in range(int(lo), int(math.ceil(hi)) + 1)
+        for k in range(int(lo), math.ceil(hi) + 1)
         for n in (float(k), k + math.log10(2))
         if lo - 1e-9 <= n <= hi + 1e-9 and (hi - lo <= 3 or n == k)
     ]
