@@ -244,21 +244,10 @@ def generate_one(
     injection_rate: float | None = None,
 ) -> Generated | Skipped:
     """The experiment of one failure mode, or why there is none."""
-    if mode.silent:
-        return Skipped(
-            mode.id,
-            f"{mode.component}'s answers succeed at the transport level (HTTP"
-            " 200): the error ratio and the breakers cannot see the fault;"
-            " verify answer validation instead",
-        )
+    skipped = _skip_reason(mode, facts)
+    if skipped is not None:
+        return Skipped(mode.id, skipped)
     policies = policies_for(mode.component, facts.policies)
-    if not policies:
-        own = " other than its inbound one" if mode.component in facts.inbound else ""
-        return Skipped(
-            mode.id,
-            f"{mode.component} has no policy in the mechanism table{own} (the"
-            " fault cannot be injected through a dependency call)",
-        )
     fault, rate = _fault_and_rate(mode)
     if injection_rate is not None:
         rate = injection_rate
@@ -284,79 +273,12 @@ def generate_one(
     if timeout is not None:
         traffic["timeout"] = min(MAX_TIMEOUT, timeout)  # the schema's bound
     load: dict[str, Any] = {"type": "load", "url": "${base_url}", **traffic}
-    breaker_checks: list[dict[str, Any]] = []
-    settle = 0.0  # seconds for the steady-state probe's calls to leave the breakers' windows
-    for policy in policies:
-        breaker = facts.breakers.get(policy)
-        config = facts.policies[policy].get("circuit_breaker")
-        if breaker is None or not isinstance(config, Mapping):
-            continue
-        if f"{policy}: circuit_breaker" not in mode.mechanisms:
-            continue  # the plan does not count on this breaker for this mode
-        if rate < FULL_OUTAGE_RATE or fault != "fault":
-            continue  # the plan's trip time is for a full outage only
-        if config.get("window_type") == "time":
-            # The probe's successes would dilute the outage's failure rate inside the window.
-            settle = max(settle, float(config.get("window_size", 0)))
-        if breaker.trip_seconds is not None and breaker.rps is not None:
-            # The planned rate for the planned time: the breaker must open within it.
-            # (paced at most at the schema's MAX_RATE: the same calls then take longer)
-            load["rate"] = min(MAX_RATE, breaker.rps)
-            # rounded first: the plan's figures keep 12 significant digits, so 100 calls / 150
-            # calls/s comes back as 0.666666666667 s, and × 150 must still be 100 requests
-            calls = round(breaker.trip_seconds * breaker.rps, 6)
-            load["requests"] = min(MAX_REQUESTS, math.ceil(calls))
-            within = f"{breaker.trip_seconds:.3g}s"
-        else:
-            load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))
-            within = f"{breaker.minimum_calls} calls"
-        breaker_checks.append(
-            _metric_probe(
-                f"breaker-{policy}-opened-within-{_slug(within)}",
-                "resilience_circuit_breaker_transitions_total",
-                {"policy": policy, "to_state": "open"},
-            )
-        )
-    method: list[dict[str, Any]] = []
-    rollbacks: list[dict[str, Any]] = []
-    for policy in policies:
-        action: dict[str, Any] = {
-            "type": "action",
-            "name": f"inject-{fault}-{policy}",
-            "provider": {
-                "type": "injection",
-                "admin_url": "${admin_url}",
-                "policy": policy,
-                **switch,
-            },
-        }
-        if settle and not method:
-            action["pauses"] = {"before": min(MAX_PAUSE, settle)}
-        method.append(action)
-        rollbacks.append(
-            {
-                "type": "action",
-                "name": f"stop-{fault}-{policy}",
-                "provider": {
-                    "type": "injection",
-                    "admin_url": "${admin_url}",
-                    "policy": policy,
-                    "fault": fault,
-                    "enabled": False,
-                },
-            }
-        )
+    full_outage = rate >= FULL_OUTAGE_RATE and fault == "fault"
+    breaker_checks, settle = _breaker_checks(mode, facts, policies, load, full_outage)
+    method, rollbacks = _injections(policies, fault, switch, settle)
     method.append({"type": "action", "name": "drive-load", "provider": load})
     method.extend(breaker_checks)
-    for policy in policies:
-        if f"{policy}: fallback" in mode.mechanisms and "fallback" in facts.policies[policy]:
-            method.append(
-                _metric_probe(
-                    f"fallback-{policy}-served",
-                    "resilience_calls_total",
-                    {"policy": policy, "outcome": "fallback"},
-                )
-            )
+    method.extend(_fallback_checks(mode, facts, policies))
     data: dict[str, Any] = {
         "version": 1,
         "title": f"{mode.id} {mode.component} {mode.name}: {prediction}",
@@ -389,6 +311,109 @@ def generate_one(
     filename = f"{_slug(mode.id)}-{_slug(mode.component)}-{_slug(mode.name or mode.category)}.yaml"
     experiment = parse_experiment(data, filename)  # what we write must load
     return Generated(filename, data, experiment)
+
+
+def _skip_reason(mode: FailureModeFacts, facts: PlanFacts) -> str | None:
+    """Why a mode gets no experiment (invisible to the error ratio, or nothing to inject into)."""
+    if mode.silent:
+        return (
+            f"{mode.component}'s answers succeed at the transport level (HTTP"
+            " 200): the error ratio and the breakers cannot see the fault;"
+            " verify answer validation instead"
+        )
+    if not policies_for(mode.component, facts.policies):
+        own = " other than its inbound one" if mode.component in facts.inbound else ""
+        return (
+            f"{mode.component} has no policy in the mechanism table{own} (the"
+            " fault cannot be injected through a dependency call)"
+        )
+    return None
+
+
+def _breaker_checks(
+    mode: FailureModeFacts,
+    facts: PlanFacts,
+    policies: list[str],
+    load: dict[str, Any],
+    full_outage: bool,
+) -> tuple[list[dict[str, Any]], float]:
+    """A probe per breaker the plan counts on to open, with the load sized to open it in the
+    planned time; and the seconds for the steady-state probe's calls to leave its window."""
+    checks: list[dict[str, Any]] = []
+    settle = 0.0
+    for policy in policies:
+        breaker = facts.breakers.get(policy)
+        config = facts.policies[policy].get("circuit_breaker")
+        if breaker is None or not isinstance(config, Mapping):
+            continue
+        if f"{policy}: circuit_breaker" not in mode.mechanisms:
+            continue  # the plan does not count on this breaker for this mode
+        if not full_outage:
+            continue  # the plan's trip time is for a full outage only
+        if config.get("window_type") == "time":
+            # The probe's successes would dilute the outage's failure rate inside the window.
+            settle = max(settle, float(config.get("window_size", 0)))
+        if breaker.trip_seconds is not None and breaker.rps is not None:
+            # The planned rate for the planned time: the breaker must open within it.
+            # (paced at most at the schema's MAX_RATE: the same calls then take longer)
+            load["rate"] = min(MAX_RATE, breaker.rps)
+            # rounded first: the plan's figures keep 12 significant digits, so 100 calls / 150
+            # calls/s comes back as 0.666666666667 s, and × 150 must still be 100 requests
+            calls = round(breaker.trip_seconds * breaker.rps, 6)
+            load["requests"] = min(MAX_REQUESTS, math.ceil(calls))
+            within = f"{breaker.trip_seconds:.3g}s"
+        else:
+            load["requests"] = min(MAX_REQUESTS, max(load["requests"], breaker.minimum_calls))
+            within = f"{breaker.minimum_calls} calls"
+        checks.append(
+            _metric_probe(
+                f"breaker-{policy}-opened-within-{_slug(within)}",
+                "resilience_circuit_breaker_transitions_total",
+                {"policy": policy, "to_state": "open"},
+            )
+        )
+    return checks, settle
+
+
+def _injections(
+    policies: list[str], fault: str, switch: dict[str, Any], settle: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the method's injection actions, the rollbacks that switch them off)."""
+    method: list[dict[str, Any]] = []
+    rollbacks: list[dict[str, Any]] = []
+    for policy in policies:
+        target = {"type": "injection", "admin_url": "${admin_url}", "policy": policy}
+        action: dict[str, Any] = {
+            "type": "action",
+            "name": f"inject-{fault}-{policy}",
+            "provider": {**target, **switch},
+        }
+        if settle and not method:
+            action["pauses"] = {"before": min(MAX_PAUSE, settle)}
+        method.append(action)
+        rollbacks.append(
+            {
+                "type": "action",
+                "name": f"stop-{fault}-{policy}",
+                "provider": {**target, "fault": fault, "enabled": False},
+            }
+        )
+    return method, rollbacks
+
+
+def _fallback_checks(
+    mode: FailureModeFacts, facts: PlanFacts, policies: list[str]
+) -> list[dict[str, Any]]:
+    """A probe per fallback the plan counts on: it served."""
+    return [
+        _metric_probe(
+            f"fallback-{policy}-served",
+            "resilience_calls_total",
+            {"policy": policy, "outcome": "fallback"},
+        )
+        for policy in policies
+        if f"{policy}: fallback" in mode.mechanisms and "fallback" in facts.policies[policy]
+    ]
 
 
 def generate(

@@ -12,6 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# the dependency graph's types live in their own file; `planner.model` re-exports them
+from planner.graph_model import DependencyGraph as DependencyGraph
+from planner.graph_model import GraphEdge as GraphEdge
+from planner.graph_model import GraphNode as GraphNode
+
 Level = Literal["H", "M", "L"]
 Priority = Literal["P1", "P2", "P3"]
 Scope = Literal["component", "zone", "region"]
@@ -465,38 +470,6 @@ class SlaSection:
     notes: tuple[str, ...] = ()
     # window → seconds until this month's budget is gone at that window's burn rate (SLO helper)
     projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
-
-
-# -- dependency graph --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GraphNode:
-    """One component as the dependency graph shows it."""
-
-    component: str
-    kind: str
-    entry_point: bool
-    replicas: int
-
-
-@dataclass(frozen=True, slots=True)
-class GraphEdge:
-    """One dependency edge: hard or soft, and what the caller falls back to."""
-
-    caller: str
-    target: str
-    hard: bool
-    fallback: str | None  # a component name or a free-text fallback; None for none
-    fallback_component: bool  # `fallback` names a component of the spec
-
-
-@dataclass(frozen=True, slots=True)
-class DependencyGraph:
-    """The spec's components and dependency edges, in spec order (for the report's pictures)."""
-
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...]
 
 
 # -- the plan ----------------------------------------------------------------------------------

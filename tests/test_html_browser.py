@@ -17,7 +17,7 @@ import pytest
 from examples.reports import CHROMEDRIVER, CHROMIUM, EXAMPLES, chromium
 from planner import cli
 from planner.analysis import build_plan
-from planner.render.svg import blast_class
+from planner.render.svg_graph import blast_class
 from planner.spec import load_spec
 from tests.png import pixels
 from tests.servers import require_binary

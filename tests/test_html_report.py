@@ -15,7 +15,7 @@ from planner.render import render_plan
 from planner.render.graph_layout import layered
 from planner.render.html import render_html
 from planner.render.runbooks import runbook_files
-from planner.render.svg import blast_class
+from planner.render.svg_graph import blast_class
 from planner.spec import load_spec
 from tests.render_plans import sample_plan
 

@@ -26,8 +26,9 @@ from planner.analysis.catalog import (
     PLACEMENT_OUTAGES_PER_YEAR,
     CatalogMode,
 )
+from planner.analysis.containment import containment
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms import EdgePlan, InboundPlan, Mechanisms
+from planner.analysis.mechanisms import Mechanisms
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0
@@ -229,64 +230,14 @@ def _merged_modes(
 def _component_modes(
     graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms, name: str
 ) -> list[_Raw]:
-    comp = graph.components[name]
     row = blast.by_source[name]
-    mttr = modeled.mttr[name].value
-    per = modeled.per_replica[name].value
-    eff = modeled.effective[name].value
     plans = mech.by_target.get(name, ())
     out: list[_Raw] = []
     for mode, source, impact_decl, prob_decl in _merged_modes(graph, name):
-        a = per if mode.common_mode else eff
-        rate = mode.weight * YEAR_S * (100.0 - a) / 100.0 / mttr if mttr > 0 else 0.0
-        prob_basis = Figure(
-            rate,
-            "1/yr",
-            "weight × year × (1 - A) / MTTR",
-            {
-                "weight": mode.weight,
-                "A": a,
-                "A_is": "per replica (common mode)" if mode.common_mode else "with replicas",
-                "mttr_s": mttr,
-            },
-        )
-        probability = probability_level(rate)
-        occurrence = occurrence_rating(rate)
-        if mode.category == "rate_limit" and comp.quota is not None and graph.rps[name] is not None:
-            util = (graph.rps[name] or 0.0) / comp.quota.rps
-            probability = "H" if util >= UTIL_H else "M" if util >= UTIL_M else "L"
-            occurrence = LEVEL_OCCURRENCE[probability]
-            prob_basis = Figure(
-                util,
-                "ratio",
-                "traffic / quota (≥1 H, ≥0.7 M)",
-                {"rps": graph.rps[name] or 0.0, "quota_rps": comp.quota.rps},
-            )
-        if prob_decl is not None:
-            probability = prob_decl
-            occurrence = LEVEL_OCCURRENCE[prob_decl]
-            prob_basis = Figure(_RANK[prob_decl], "level", "declared", {"probability": prob_decl})
+        probability, occurrence, prob_basis = _probability(graph, modeled, name, mode, prob_decl)
         users = row.users_impacted.value
-        impact = impact_level(users)
-        shift = (-1 if mode.partial else 0) + {"high": 1, "low": -1}.get(comp.criticality or "", 0)
-        if users == 0 and row.degraded_with == () and not graph.callers[name]:
-            shift = -3  # nothing depends on it and it serves no users
-        impact = _shift(impact, shift)
-        impact_basis = Figure(
-            users,
-            "%",
-            "users impacted without mechanisms (≥25 H, ≥5 M), shifted",
-            {
-                "users_percent": users,
-                "shift": shift,
-                "partial": str(mode.partial),
-                "criticality": comp.criticality or "unset",
-            },
-        )
-        if impact_decl is not None:
-            impact = impact_decl
-            impact_basis = Figure(_RANK[impact_decl], "level", "declared", {"impact": impact_decl})
-        mechanisms, mitigation = _mitigation(graph, mode, plans, name, mech.inbound.get(name))
+        impact, impact_basis = _impact(graph, row, name, mode, impact_decl)
+        mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
         users_with = row.users_impacted_with
         if mode.silent:
             # the answers succeed, so the breakers never open and the fallbacks never serve:
@@ -324,101 +275,75 @@ def _component_modes(
     return out
 
 
-def _mitigation(
-    graph: Graph,
-    mode: CatalogMode,
-    plans: tuple[EdgePlan, ...],
-    name: str,
-    inbound: InboundPlan | None = None,
-) -> tuple[tuple[str, ...], str]:
-    """The callers' mechanisms that contain this mode (or the entry's own), or why none does."""
+def _probability(
+    graph: Graph, modeled: Modeled, name: str, mode: CatalogMode, declared: Level | None
+) -> tuple[Level, int, Figure]:
+    """(probability, occurrence 1–10, its basis): from availability and MTTR, the quota's
+    utilisation for a rate limit, or as declared."""
     comp = graph.components[name]
-    if mode.category == "overload" and inbound is not None:
-        # an entry point's own overload is contained by its inbound policy: it sheds the excess
-        own: list[tuple[str, str]] = []
-        if inbound.rate_per_s is not None:
-            own.append(("rate_limiter", f"sheds above {inbound.rate_per_s:g} requests/s"))
-        if inbound.bulkhead is not None:
-            own.append(("bulkhead", f"refuses beyond {inbound.bulkhead:,} requests in flight"))
-        if own:
-            return (
-                tuple(f"{inbound.policy}: {m}" for m, _ in own),
-                f"{inbound.policy} (inbound): "
-                + ", ".join(f"{m.replace('_', ' ')} {why}" for m, why in own),
-            )
-    if mode.silent and mode.category != "data":
-        fallbacks = sorted({p.fallback or "a degraded answer" for p in plans if p.has_fallback})
-        policies = ", ".join(sorted(p.policy for p in plans))
-        contain = (
-            f"switch the callers to their fallback ({', '.join(fallbacks)}) by forcing {policies}"
-            " open, or map a failed validation to an error (failure_if_result) so the breakers"
-            " open and the fallback serves"
-            if fallbacks
-            else "no fallback is declared: pin a known-good version or take the feature offline"
+    mttr = modeled.mttr[name].value
+    per = modeled.per_replica[name].value
+    eff = modeled.effective[name].value
+    probability: Level
+    a = per if mode.common_mode else eff
+    rate = mode.weight * YEAR_S * (100.0 - a) / 100.0 / mttr if mttr > 0 else 0.0
+    prob_basis = Figure(
+        rate,
+        "1/yr",
+        "weight × year × (1 - A) / MTTR",
+        {
+            "weight": mode.weight,
+            "A": a,
+            "A_is": "per replica (common mode)" if mode.common_mode else "with replicas",
+            "mttr_s": mttr,
+        },
+    )
+    probability = probability_level(rate)
+    occurrence = occurrence_rating(rate)
+    if mode.category == "rate_limit" and comp.quota is not None and graph.rps[name] is not None:
+        util = (graph.rps[name] or 0.0) / comp.quota.rps
+        probability = "H" if util >= UTIL_H else "M" if util >= UTIL_M else "L"
+        occurrence = LEVEL_OCCURRENCE[probability]
+        prob_basis = Figure(
+            util,
+            "ratio",
+            "traffic / quota (≥1 H, ≥0.7 M)",
+            {"rps": graph.rps[name] or 0.0, "quota_rps": comp.quota.rps},
         )
-        return (), (
-            f"answers succeed at the transport level (HTTP 200), so no breaker,"
-            " retry or fallback sees them; detect them by answer validation (a quality SLI);"
-            f" {contain}"
-        )
-    if mode.category == "data":
-        data = comp.data
-        how = (
-            f"replication {data.replication}, backups every {data.backup_interval:g}s"
-            if data is not None and data.backup_interval is not None
-            else "replication and backups"
-        )
-        seen = (
-            "stale results succeed at the transport level, so no breaker or fallback sees them;"
-            " detect them by comparing a sample with the source of truth"
-            if mode.silent
-            else "a data failure that no call-path mechanism undoes"
-        )
-        return (), f"{seen}; contained by {how} (see recovery)"
-    if not plans:
-        spare = comp.replicas - comp.min_healthy
-        who = "entry point" if name in graph.entry_shares else "nothing in the spec calls it"
-        redundancy = (
-            f"{spare} spare replica(s) behind health checks"
-            if spare > 0
-            else "no spare replica: restart within its MTTR (see the redundancy proposals)"
-        )
-        deploy = "; canary + automatic rollback" if mode.category == "deploy" else ""
-        return (), (f"{who}, no caller-side mechanism contains it; {redundancy}{deploy}")
-    wanted = {
-        "crash": ("circuit_breaker", "fallback", "retry"),
-        "errors": ("circuit_breaker", "fallback", "retry"),
-        "deploy": ("circuit_breaker", "fallback"),
-        "latency": ("timeout", "bulkhead", "circuit_breaker", "fallback"),
-        "overload": ("bulkhead", "rate_limiter", "circuit_breaker", "fallback"),
-        "rate_limit": ("rate_limiter", "retry", "circuit_breaker", "fallback"),
-    }.get(mode.category, ("circuit_breaker", "fallback"))
-    found: list[str] = []
-    parts: list[str] = []
-    for plan in plans:
-        have = {
-            "circuit_breaker": plan.has_breaker,
-            "fallback": plan.has_fallback,
-            "retry": plan.max_attempts > 1 and mode.transient,
-            "timeout": True,
-            "bulkhead": plan.bulkhead is not None,
-            "rate_limiter": plan.rate_limited,
-        }
-        mine = [m for m in wanted if have[m]]
-        found.extend(f"{plan.policy}: {m}" for m in mine)
-        names = [
-            f"fallback → {plan.fallback or 'degraded answer'}"
-            if m == "fallback"
-            else m.replace("_", " ")
-            for m in mine
-        ]
-        if names:
-            parts.append(f"{plan.policy}: {', '.join(names)}")
-    if not found:
-        policies = ", ".join(sorted(p.policy for p in plans))
-        wants = ", ".join(m.replace("_", " ") for m in wanted)
-        return (), f"{policies} plan none of what contains it ({wants})"
-    return tuple(found), "; ".join(parts)
+    if declared is not None:
+        probability = declared
+        occurrence = LEVEL_OCCURRENCE[declared]
+        prob_basis = Figure(_RANK[declared], "level", "declared", {"probability": declared})
+    return probability, occurrence, prob_basis
+
+
+def _impact(
+    graph: Graph, row: BlastRow, name: str, mode: CatalogMode, declared: Level | None
+) -> tuple[Level, Figure]:
+    """(impact, its basis): the users impacted without mechanisms, shifted by partial modes and
+    criticality, or as declared."""
+    comp = graph.components[name]
+    users = row.users_impacted.value
+    impact = impact_level(users)
+    shift = (-1 if mode.partial else 0) + {"high": 1, "low": -1}.get(comp.criticality or "", 0)
+    if users == 0 and row.degraded_with == () and not graph.callers[name]:
+        shift = -3  # nothing depends on it and it serves no users
+    impact = _shift(impact, shift)
+    impact_basis = Figure(
+        users,
+        "%",
+        "users impacted without mechanisms (≥25 H, ≥5 M), shifted",
+        {
+            "users_percent": users,
+            "shift": shift,
+            "partial": str(mode.partial),
+            "criticality": comp.criticality or "unset",
+        },
+    )
+    if declared is not None:
+        impact = declared
+        impact_basis = Figure(_RANK[declared], "level", "declared", {"impact": declared})
+    return impact, impact_basis
 
 
 def _placement_mode(row: BlastRow) -> _Raw:

@@ -40,9 +40,9 @@ from planner.render.svg import (
     availability_svg,
     burn_svg,
     flow_svg,
-    graph_svg,
     heat_map_svg,
 )
+from planner.render.svg_graph import graph_svg
 
 __all__ = ["render_blocks", "render_html"]
 

@@ -20,7 +20,7 @@ from planner.render.blocks import (
 )
 from planner.render.pictures import GraphPicture
 from planner.render.sections import document
-from planner.render.svg import BLAST_BUCKETS, blast_class
+from planner.render.svg_graph import BLAST_BUCKETS, blast_class
 
 #: Mermaid fills of the blast-radius buckets (the HTML page's colours).
 _MERMAID_FILL = {

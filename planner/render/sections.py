@@ -25,16 +25,14 @@ from planner.render.blocks import (
 )
 from planner.render.blocks import table_block as _table
 from planner.render.layers import item_text, layer_groups, layers, mechanism_label
-from planner.render.layout import flow_box, risk_matrix_box
+from planner.render.layout import risk_matrix_box
+from planner.render.operations import SLA_HOW_TO, SLA_PERIODS, monitoring, recovery, sla
 from planner.render.pictures import (
     LayersPicture,
     availability_picture,
-    burn_picture,
-    flow_picture,
     graph_picture,
     heat_map,
 )
-from planner.render.runbooks import runbook_filename
 from planner.render.status import below_target_tone, tone
 
 __all__ = [
@@ -55,13 +53,6 @@ __all__ = [
 
 #: Section names `render_plan(..., sections=...)` accepts, in report order.
 SECTIONS = ("failures", "availability", "mechanisms", "recovery", "monitoring", "sla")
-
-#: The seed's SLA TRACKING rows.
-SLA_PERIODS = ("This month", "This quarter", "YTD")
-
-#: What to run to fill the SLA TRACKING section; the report prints this instead of figures.
-SLA_HOW_TO = "not measured — run `reliability sla SPEC --prometheus URL`"
-
 
 # -------------------------------------------------------------------------------------- header
 
@@ -389,209 +380,6 @@ def _layers(plan: Plan) -> Picture:
     )
     data = LayersPicture(tuple((name, tuple(items)) for name, items in groups))
     return Picture("resilience-layers", alt, data, tuple(layers(plan)))
-
-
-# ------------------------------------------------------------------------------------ recovery
-
-
-def _target(rto: str, rpo: str) -> str:
-    return f"{rto} / {rpo}"
-
-
-def recovery(plan: Plan) -> list[Block]:
-    """Scenarios with RTO/RPO against targets, DR strategy, backups, failover, reconciliation."""
-    section = plan.recovery
-    strategy = section.strategy
-    blocks: list[Block] = [
-        Section("RECOVERY PROCEDURES"),
-        _table(
-            ("Scenario", "RTO", "RPO", "Target RTO / RPO", "Status", "Procedure"),
-            (
-                (
-                    s.scenario,
-                    fmt.figure(s.rto),
-                    fmt.figure(s.rpo),
-                    _target(fmt.figure(s.rto_target), fmt.figure(s.rpo_target)),
-                    s.status,
-                    s.procedure,
-                )
-                for s in section.scenarios
-            ),
-            (("", "", "", "", tone(s.status), "") for s in section.scenarios),
-        ),
-        Paragraph(
-            f"DR strategy: {strategy.label} (typical RTO {fmt.figure(strategy.typical_rto)}, "
-            f"RPO {fmt.figure(strategy.typical_rpo)}) — {strategy.reason}"
-        ),
-    ]
-    if section.backups:
-        blocks += [
-            Heading("Backups:"),
-            _table(
-                ("Component", "Method", "Interval", "Retention", "Restore Test"),
-                (
-                    (
-                        b.component,
-                        b.method,
-                        fmt.figure(b.interval),
-                        fmt.figure(b.retention),
-                        b.restore_test,
-                    )
-                    for b in section.backups
-                ),
-            ),
-            # the interval is the plan's (it may differ from the spec's): say why, per component
-            Bullets(tuple(f"{b.component}: {b.reason}" for b in section.backups)),
-        ]
-    if section.failover:
-        steps = [(f.step, f.action, f.detail) for f in section.failover]
-        alt = "Failover plan: " + " → ".join(
-            f"{f.step} ({f.action})" if f.action else f.step for f in section.failover
-        )
-        blocks += [
-            Heading("Failover Plan:"),
-            Picture("failover", alt, flow_picture(plan), tuple(flow_box(steps))),
-        ]
-    for rec in section.reconciliation:
-        blocks += [Heading(f"Data Reconciliation — {rec.component}:"), Bullets(rec.steps)]
-    return blocks
-
-
-# ---------------------------------------------------------------------------------- monitoring
-
-
-def monitoring(plan: Plan) -> list[Block]:
-    """Signals and thresholds, burn-rate alerts, incident severities and the runbook index."""
-    section = plan.monitoring
-    blocks: list[Block] = [
-        Section("MONITORING & ALERTS"),
-        _table(
-            ("Signal", "Metric", "Warning", "Critical", "Action"),
-            (
-                (
-                    s.signal,
-                    s.metric,
-                    fmt.threshold(s.comparison, s.warning),
-                    fmt.threshold(s.comparison, s.critical),
-                    s.action,
-                )
-                for s in section.signals
-            ),
-        ),
-        Heading("Burn-Rate Alerts (multi-window, multi-burn-rate):"),
-        _table(
-            ("Severity", "Long Window", "Short Window", "Burn Rate", "Budget Spent", "Fires After"),
-            (
-                (
-                    a.severity,
-                    fmt.figure(a.long_window),
-                    fmt.figure(a.short_window),
-                    fmt.figure(a.burn_rate),
-                    fmt.figure(a.budget_consumed),
-                    fmt.figure(a.time_to_fire),
-                )
-                for a in section.burn_rate_alerts
-            ),
-        ),
-        Paragraph("Fires After: time to fire during a total outage (100% errors)."),
-        Heading("Incident Response:"),
-        _table(
-            ("Severity", "Priority", "Response", "Acknowledge", "When"),
-            (
-                (
-                    s.severity,
-                    s.priority,
-                    s.response,
-                    fmt.figure(s.acknowledge_within),
-                    s.description,
-                )
-                for s in section.severities
-            ),
-            (("", tone(s.priority), "", "", "") for s in section.severities),
-        ),
-        Heading("Runbooks (reliability runbook SPEC -o DIR):"),
-    ]
-    if section.runbooks:
-        blocks.append(
-            Bullets(
-                tuple(
-                    f"{runbook_filename(r)} ({r.priority}, {r.severity})" for r in section.runbooks
-                ),
-                tuple(runbook_filename(r) for r in section.runbooks),
-            )
-        )
-    else:
-        blocks.append(Paragraph("None: no P1 or P2 failure mode."))
-    return blocks
-
-
-# ------------------------------------------------------------------------------------------ sla
-
-
-def sla(plan: Plan) -> list[Block]:
-    """SLA tracking as measured; until measured, how to measure it (never a made-up figure)."""
-    headers = ("Period", "Target", "Actual", "Budget Used", "Status", "Coverage")
-    blocks: list[Block] = [Section("SLA TRACKING")]
-    measured = plan.sla
-    if measured is None:
-        target = plan.header.target.value
-        budget = plan.header.period_seconds.value * (100 - target) / 100 / 60
-        return [
-            *blocks,
-            _table(
-                headers[:5],
-                (
-                    (period, fmt.percent(target), "not measured", fmt.NONE, fmt.NONE)
-                    for period in SLA_PERIODS
-                ),
-            ),
-            Paragraph(f"Actual uptime: {SLA_HOW_TO}"),
-            Paragraph(
-                f"Error Budget: {fmt.minutes(budget)} minutes per {plan.header.period_label} at "
-                f"{fmt.percent(target)}; remaining this month: {SLA_HOW_TO}"
-            ),
-        ]
-    blocks.append(
-        _table(
-            headers,
-            (
-                (
-                    row.period,
-                    fmt.percent(row.target),
-                    fmt.figure(row.actual),
-                    fmt.figure(row.budget_used),
-                    row.status,
-                    fmt.figure(row.coverage),
-                )
-                for row in measured.rows
-            ),
-            (("", "", "", "", tone(row.status), "") for row in measured.rows),
-        )
-    )
-    burn = burn_picture(plan)
-    if burn is not None:
-        alt = "Error budget used per period: " + "; ".join(
-            f"{p} {fmt.NONE if u is None else fmt.share(u)} ({s})" for p, u, s in burn.periods
-        )
-        if burn.burn_rates:
-            alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
-        blocks.append(Picture("burn", alt + ".", burn))
-    if measured.budget_remaining_minutes is None:
-        blocks.append(Paragraph("Error Budget: no data for this month"))
-    else:
-        minutes = measured.budget_remaining_minutes.value
-        blocks.append(
-            Paragraph(f"Error Budget: {fmt.minutes(minutes)} minutes remaining this month")
-        )
-    if measured.burn_rates:
-        rates = ", ".join(f"{w}: {fmt.figure(f)}" for w, f in measured.burn_rates.items())
-        blocks.append(Paragraph(f"Burn rate now: {rates}"))
-    blocks.append(
-        Paragraph(f"SLO {measured.slo}, measured {measured.measured_at} from {measured.source}.")
-    )
-    if measured.notes:
-        blocks.append(Bullets(tuple(measured.notes)))
-    return blocks
 
 
 _BUILDERS = {

@@ -200,138 +200,102 @@ def _slo_row(layout: _Layout, slo: SloDefinition, dependencies: Sequence[str]) -
         )
 
 
+#: The runtime row's panels, two per line: (title, PromQL, legend, unit); the breaker-state and
+#: bulkhead panels get their own drawing options in `_runtime_rows`.
+_RUNTIME_PANELS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "Calls by outcome",
+        f"sum by (policy, outcome) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{outcome}}",
+        "reqps",
+    ),
+    (
+        "Failure ratio",
+        f'sum by (policy) (rate(resilience_calls_total{{{_POLICY},outcome="failure"}}'
+        f"[{_RATE}]))\n/\nsum by (policy) (rate(resilience_calls_total{{{_POLICY}}}"
+        f"[{_RATE}]))",
+        "{{policy}}",
+        "percentunit",
+    ),
+    (
+        "Rejections by mechanism",
+        f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{mechanism}}",
+        "reqps",
+    ),
+    (
+        "Timeouts",
+        f"sum by (policy, kind) (rate(resilience_timeouts_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}} {{kind}}",
+        "reqps",
+    ),
+    (
+        "Circuit breaker state",
+        f"max by (policy, state) (resilience_circuit_breaker_state{{{_POLICY}}}) == 1",
+        "{{policy}} {{state}}",
+        "short",
+    ),
+    (
+        "Bulkhead saturation",
+        f"max by (policy) (resilience_bulkhead_in_flight{{{_POLICY}}}\n/\n"
+        f"resilience_bulkhead_capacity{{{_POLICY}}})",
+        "{{policy}}",
+        "percentunit",
+    ),
+    (
+        "Retries per call",
+        f"sum by (policy) (rate(resilience_retries_total{{{_POLICY}}}[{_RATE}]))\n/\n"
+        f"sum by (policy) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
+        "{{policy}}",
+        "short",
+    ),
+    (
+        "p99 latency per policy",
+        "histogram_quantile(0.99, sum by (policy, le) "
+        f"(rate(resilience_call_duration_seconds_bucket{{{_POLICY}}}[{_RATE}])))",
+        "{{policy}}",
+        "s",
+    ),
+    (
+        "HTTP p99 latency per route",
+        "histogram_quantile(0.99, sum by (http_route, le) "
+        f"(rate(http_server_request_duration_seconds_bucket[{_RATE}])))",
+        "{{http_route}}",
+        "s",
+    ),
+    (
+        "HTTP requests by status",
+        "sum by (http_response_status_code) "
+        f"(rate(http_server_request_duration_seconds_count[{_RATE}]))",
+        "{{http_response_status_code}}",
+        "reqps",
+    ),
+)
+
+
 def _runtime_rows(layout: _Layout) -> None:
     layout.row("Resilience runtime")
-    layout.add(
-        "timeseries",
-        "Calls by outcome",
-        [
-            (
-                f"sum by (policy, outcome) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}} {{outcome}}",
+    for title, expr, legend, unit in _RUNTIME_PANELS:
+        if title == "Circuit breaker state":
+            layout.add(
+                "state-timeline",
+                title,
+                [(expr, legend)],
+                width=12,
+                description="The state each breaker is in (one-hot gauge).",
+                extra={"options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9}},
             )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "timeseries",
-        "Failure ratio",
-        [
-            (
-                f'sum by (policy) (rate(resilience_calls_total{{{_POLICY},outcome="failure"}}'
-                f"[{_RATE}]))\n/\nsum by (policy) (rate(resilience_calls_total{{{_POLICY}}}"
-                f"[{_RATE}]))",
-                "{{policy}}",
+        elif title == "Bulkhead saturation":
+            layout.add(
+                "timeseries",
+                title,
+                [(expr, legend)],
+                width=12,
+                unit=unit,
+                thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
             )
-        ],
-        width=12,
-        unit="percentunit",
-    )
-    layout.add(
-        "timeseries",
-        "Rejections by mechanism",
-        [
-            (
-                f"sum by (policy, mechanism) (rate(resilience_rejections_total{{{_POLICY}}}"
-                f"[{_RATE}]))",
-                "{{policy}} {{mechanism}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "timeseries",
-        "Timeouts",
-        [
-            (
-                f"sum by (policy, kind) (rate(resilience_timeouts_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}} {{kind}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
-    layout.add(
-        "state-timeline",
-        "Circuit breaker state",
-        [
-            (
-                f"max by (policy, state) (resilience_circuit_breaker_state{{{_POLICY}}}) == 1",
-                "{{policy}} {{state}}",
-            )
-        ],
-        width=12,
-        description="The state each breaker is in (one-hot gauge).",
-        extra={"options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9}},
-    )
-    layout.add(
-        "timeseries",
-        "Bulkhead saturation",
-        [
-            (
-                f"max by (policy) (resilience_bulkhead_in_flight{{{_POLICY}}}\n/\n"
-                f"resilience_bulkhead_capacity{{{_POLICY}}})",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="percentunit",
-        thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
-    )
-    layout.add(
-        "timeseries",
-        "Retries per call",
-        [
-            (
-                f"sum by (policy) (rate(resilience_retries_total{{{_POLICY}}}[{_RATE}]))\n/\n"
-                f"sum by (policy) (rate(resilience_calls_total{{{_POLICY}}}[{_RATE}]))",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="short",
-    )
-    layout.add(
-        "timeseries",
-        "p99 latency per policy",
-        [
-            (
-                "histogram_quantile(0.99, sum by (policy, le) "
-                f"(rate(resilience_call_duration_seconds_bucket{{{_POLICY}}}[{_RATE}])))",
-                "{{policy}}",
-            )
-        ],
-        width=12,
-        unit="s",
-    )
-    layout.add(
-        "timeseries",
-        "HTTP p99 latency per route",
-        [
-            (
-                "histogram_quantile(0.99, sum by (http_route, le) "
-                f"(rate(http_server_request_duration_seconds_bucket[{_RATE}])))",
-                "{{http_route}}",
-            )
-        ],
-        width=12,
-        unit="s",
-    )
-    layout.add(
-        "timeseries",
-        "HTTP requests by status",
-        [
-            (
-                "sum by (http_response_status_code) "
-                f"(rate(http_server_request_duration_seconds_count[{_RATE}]))",
-                "{{http_response_status_code}}",
-            )
-        ],
-        width=12,
-        unit="reqps",
-    )
+        else:
+            layout.add("timeseries", title, [(expr, legend)], width=12, unit=unit)
 
 
 def build_dashboard(spec: SystemSpec, slos: Sequence[SloDefinition]) -> dict[str, Any]:

@@ -31,18 +31,18 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from planner.analysis.graph import Edge, Graph
-from planner.analysis.mechanisms.edge_rules import (
+from planner.analysis.mechanisms.common import (
     BULKHEAD_HEADROOM,
     MAX_ATTEMPTS,
     TIMEOUT_HEADROOM,
     EdgePlan,
     bulkhead_capacity,
-    derive_edge,
     latency,
     policy_name,
     transient_modes,
     worst_backoff,
 )
+from planner.analysis.mechanisms.edge_rules import derive_edge
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.errors import PlannerError
 from planner.model import MechanismRow

@@ -8,92 +8,33 @@ with their reasons and the `EdgePlan` the other analyses read.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms.common import (
+    BUDGET_MIN_PER_S,
+    BUDGET_RATIO,
+    BULKHEAD_HEADROOM,
+    FAILURE_RATE,
+    MAX_ATTEMPTS,
+    MIN_CALLS_CEIL,
+    MIN_CALLS_FLOOR,
+    TIMEOUT_HEADROOM,
+    TRIP_WITHIN,
+    Budget,
+    EdgePlan,
+    bulkhead_capacity,
+    ceil_to,
+    floor_to,
+    format_count,
+    latency,
+    policy_name,
+    transient_modes,
+    worst_backoff,
+)
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
-
-TIMEOUT_HEADROOM = 1.5
-MAX_ATTEMPTS = 3
-FAILURE_RATE = 0.5
-TRIP_WITHIN = 10.0
-MIN_CALLS_FLOOR, MIN_CALLS_CEIL = 5, 100
-BUDGET_RATIO, BUDGET_MIN_PER_S = 0.2, 3.0
-BULKHEAD_HEADROOM = 1.5
-
-Budget = tuple[float, str]
-"""A latency budget in seconds and where it comes from."""
-
-
-@dataclass(frozen=True)
-class EdgePlan:
-    """The derived settings of one edge, for the other analyses (runbooks, recovery, failures)."""
-
-    edge: Edge
-    policy: str
-    timeout: Figure
-    deadline: Figure
-    max_attempts: int
-    has_breaker: bool
-    has_fallback: bool  # the edge degrades instead of failing: a fallback, or a soft edge
-    fallback: str | None  # the declared fallback: a component or a free-text answer
-    fallback_component: str | None  # the component the fallback calls (None: free text / none)
-    rate_limited: bool
-    bulkhead: int | None
-    trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
-
-
-def ceil_to(seconds: float, step: float = 0.01) -> float:
-    """`seconds` rounded up to `step` (10 ms), without float artefacts."""
-    return round(math.ceil(round(seconds / step, 6)) * step, 6)
-
-
-def floor_to(seconds: float, step: float = 0.01) -> float:
-    """`seconds` rounded down to `step`: a deadline rounded up would overspend its budget."""
-    return round(math.floor(round(seconds / step, 6)) * step, 6)
-
-
-def policy_name(graph: Graph, edge: Edge) -> str:
-    """The target's name, or `caller.target` when the target has several callers."""
-    return edge.target if len(graph.callers[edge.target]) == 1 else f"{edge.caller}.{edge.target}"
-
-
-def latency(graph: Graph, name: str) -> tuple[float, float, str]:
-    """(p50, p99, p99's source) of one call to a component, from its resolved facts."""
-    facts = graph.facts[name]
-    return facts.p50.value, facts.p99.value, facts.p99_source
-
-
-def transient_modes(graph: Graph, name: str) -> list[str]:
-    """Names of the target's failure modes a retry can outlast."""
-    comp = graph.components[name]
-    names = [m.name for m in CATALOG[comp.kind] if m.transient]
-    declared = {m.name: m.transient for m in comp.failure_modes}
-    names = [n for n in names if declared.get(n, True)]
-    names += [n for n, t in declared.items() if t and n not in names]
-    return sorted(names)
-
-
-def bulkhead_capacity(in_flight: float) -> int:
-    """Slots for `in_flight` mean concurrent calls: max(L × 1.5, L + 3√L), at least 1."""
-    return max(
-        1, math.ceil(max(in_flight * BULKHEAD_HEADROOM, in_flight + 3 * math.sqrt(in_flight)))
-    )
-
-
-def format_count(value: float) -> str:
-    """A mean number of calls in flight, readable at any size (1,200, 18, 4.8 — not 1.2e+03)."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def worst_backoff(attempts: int, initial: float, cap: float) -> float:
-    """Longest total wait before `attempts` attempts: Σ min(cap, initial × 2^(n−1))."""
-    return math.fsum(min(cap, initial * 2 ** (n - 1)) for n in range(1, attempts))
 
 
 def derive_edge(
@@ -238,40 +179,9 @@ class _EdgeRules:
         self, timeout: float, deadline: float | None, deadline_fig: Figure | None
     ) -> tuple[int, float, Figure]:
         """Attempts that fit the deadline; without a budget the deadline bounds the retries."""
-        transient = transient_modes(self.graph, self.target)
         initial = ceil_to(min(max(self.p50, 0.05), 1.0))
         cap = initial * 8
-        attempts = 1
-        if not self.edge.dep.idempotent:
-            reason = "not idempotent (idempotent: false): a retry could repeat a side effect"
-        elif not transient:
-            reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
-        else:
-            for n in range(MAX_ATTEMPTS, 0, -1):
-                if (
-                    deadline is None
-                    or n * timeout + worst_backoff(n, initial, cap) <= deadline + 1e-9
-                ):
-                    attempts = n
-                    break
-            if attempts > 1:
-                fit = (
-                    f" fit the {fmt(deadline)} deadline"
-                    if deadline is not None
-                    else " (no latency budget)"
-                )
-                reason = (
-                    f"transient modes ({', '.join(transient)}); {attempts} attempts"
-                    f" × {fmt(timeout)} + worst-case backoff"
-                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}; full-jitter"
-                    f" exponential backoff from {fmt(initial)} ({self.target} p50 within"
-                    f" 50ms–1s), capped at 8× = {fmt(cap)}"
-                )
-            else:
-                reason = (
-                    f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
-                    f" {fmt(deadline or 0)} deadline"
-                )
+        attempts, reason = self._attempts(timeout, deadline, initial, cap)
         if deadline is None or deadline_fig is None:
             deadline = ceil_to(attempts * timeout + worst_backoff(attempts, initial, cap))
             deadline_fig = Figure(
@@ -321,6 +231,44 @@ class _EdgeRules:
             " so an outage is not multiplied by the attempts",
         )
         return attempts, deadline, deadline_fig
+
+    def _attempts(
+        self, timeout: float, deadline: float | None, initial: float, cap: float
+    ) -> tuple[int, str]:
+        """The most attempts (≤ MAX_ATTEMPTS) whose timeouts and backoff fit the deadline; why."""
+        transient = transient_modes(self.graph, self.target)
+        attempts = 1
+        if not self.edge.dep.idempotent:
+            reason = "not idempotent (idempotent: false): a retry could repeat a side effect"
+        elif not transient:
+            reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
+        else:
+            for n in range(MAX_ATTEMPTS, 0, -1):
+                if (
+                    deadline is None
+                    or n * timeout + worst_backoff(n, initial, cap) <= deadline + 1e-9
+                ):
+                    attempts = n
+                    break
+            if attempts > 1:
+                fit = (
+                    f" fit the {fmt(deadline)} deadline"
+                    if deadline is not None
+                    else " (no latency budget)"
+                )
+                reason = (
+                    f"transient modes ({', '.join(transient)}); {attempts} attempts"
+                    f" × {fmt(timeout)} + worst-case backoff"
+                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}; full-jitter"
+                    f" exponential backoff from {fmt(initial)} ({self.target} p50 within"
+                    f" 50ms–1s), capped at 8× = {fmt(cap)}"
+                )
+            else:
+                reason = (
+                    f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
+                    f" {fmt(deadline or 0)} deadline"
+                )
+        return attempts, reason
 
     def _deadline_reason(self, deadline: float, fig: Figure) -> str:
         """The deadline's arithmetic, term by term, as its figure derived it."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms.edge_rules import (
+from planner.analysis.mechanisms.common import (
     BULKHEAD_HEADROOM,
     bulkhead_capacity,
     format_count,

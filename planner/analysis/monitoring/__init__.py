@@ -1,15 +1,6 @@
 """Monitoring: signals with derived thresholds, burn-rate alerts, runbooks, incidents, post-mortems.
 
-Thresholds:
-- availability over the period: warning when half the error budget is gone, critical when all is;
-- latency p99 per entry point: warning above its p99 × 1.5 (the headroom the callers' timeouts
-  use), critical above its latency budget (callers give up), or 3 × p99 without a budget;
-- errors over 5 minutes: warning above a burn rate of 1 (the budget lasts exactly the period),
-  critical above the fastest page burn rate (14.4 for 30 days, rescaled for other periods);
-- saturation (CPU): with n replicas, losing one moves its load to n − 1, so each must stay under
-  (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
-- bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for),
-  critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n.
+The thresholds of the health signals are derived in planner.analysis.monitoring.signals.
 The burn-rate alerts, the time to page and the period's budget come from the one alert set
 (planner.analysis.monitoring.alerts), which recovery and the post-mortem read too. A runbook is
 written for every P1 and P2 failure mode.
@@ -19,14 +10,10 @@ from __future__ import annotations
 
 from planner.analysis.failures import Failures
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms import (
-    BULKHEAD_HEADROOM,
-    TIMEOUT_HEADROOM,
-    Mechanisms,
-    latency,
-)
+from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.monitoring.alerts import Alerts
 from planner.analysis.monitoring.runbooks import runbook
+from planner.analysis.monitoring.signals import health_signals
 from planner.model import (
     Figure,
     MonitoringSection,
@@ -35,7 +22,6 @@ from planner.model import (
     RecoveryScenario,
     RecoverySection,
     SeverityLevel,
-    Signal,
 )
 from planner.slo.definition import SloDefinition
 from planner.slo.rules import ALERT_NAME
@@ -54,7 +40,7 @@ def plan(
     main = alerts.slo
     sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
     sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
-    signals = _signals(graph, alerts, min(sizes) if sizes else None)
+    signals = health_signals(graph, alerts, min(sizes) if sizes else None)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -70,119 +56,6 @@ def plan(
         _severities(main),
         _postmortem(graph, alerts, recovery),
     )
-
-
-def _sli(slo: SloDefinition, window: str) -> str:
-    return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
-
-
-def _signals(graph: Graph, alerts: Alerts, smallest_bulkhead: int | None) -> tuple[Signal, ...]:
-    slo = alerts.slo
-    target = slo.objective
-    budget_pct = 100.0 - target
-    period = alerts.period.rule_window
-    page = alerts.page_burn_rate
-    signals = [
-        Signal(
-            "Availability",
-            "Uptime %",
-            f"100 * (1 - {_sli(slo, period)})",
-            "<",
-            Figure(100.0 - budget_pct / 2, "%", "100 - budget / 2", {"objective": target}),
-            Figure(target, "%", "objective", {"objective": target}),
-            "Page",
-            f"half the {period} error budget gone warns; all of it is an SLO breach",
-        ),
-        Signal(
-            "Errors",
-            "Rate (5m)",
-            f"100 * {_sli(slo, '5m')}",
-            ">",
-            Figure(budget_pct, "%", "burn rate 1 × (100 - objective)", {"objective": target}),
-            Figure(
-                page * budget_pct,
-                "%",
-                "page burn rate × (100 - objective)",
-                {"burn_rate": page, "objective": target},
-            ),
-            "Page",
-            f"above {format_percent(budget_pct)}% the budget runs out before the period ends;"
-            f" above {page:g}× it is the fast-burn page",
-        ),
-    ]
-    for entry in sorted(graph.entry_shares):
-        comp = graph.components[entry]
-        _p50, p99, src = latency(graph, entry)
-        warn = p99 * TIMEOUT_HEADROOM
-        crit = comp.latency_budget if comp.latency_budget is not None else 3 * p99
-        signals.append(
-            Signal(
-                "Latency",
-                f"p99 ({entry})",
-                "histogram_quantile(0.99, sum by (le) (rate("
-                f'http_server_request_duration_seconds_bucket{{job="{entry}"}}[5m])))',
-                ">",
-                Figure(
-                    warn,
-                    "s",
-                    "p99 × headroom",
-                    {"p99": p99, "headroom": TIMEOUT_HEADROOM, "p99_source": src},
-                ),
-                Figure(crit, "s", "latency_budget", {"latency_budget": crit})
-                if comp.latency_budget is not None
-                else Figure(crit, "s", "3 × p99", {"p99": p99, "p99_source": src}),
-                "Page",
-                "beyond p99 × 1.5 callers' timeouts start to fire;"
-                " beyond the budget callers give up",
-            )
-        )
-    for entry in sorted(graph.entry_shares):
-        n = graph.components[entry].replicas
-        crit = (n - 1) / n * 100.0 if n > 1 else 80.0
-        signals.append(
-            Signal(
-                "Saturation",
-                f"CPU ({entry})",
-                f'100 * max(rate(process_cpu_seconds_total{{job="{entry}"}}[5m]))',
-                ">",
-                Figure(crit * 0.8, "%", "0.8 × critical", {"critical": crit}),
-                Figure(
-                    crit,
-                    "%",
-                    "(n - 1) / n × 100 (N+1)" if n > 1 else "single replica: 80 %",
-                    {"replicas": n},
-                ),
-                "Scale",
-                f"{n} replicas: losing one must not overload the rest"
-                if n > 1
-                else "one replica: keep 20 % for spikes",
-            )
-        )
-    if smallest_bulkhead is None:  # nothing to saturate: no row for a metric never exported
-        return tuple(signals)
-    warn = 100.0 / BULKHEAD_HEADROOM
-    # critical: the smallest bulkhead has at most one free slot, so the next burst waits or is
-    # rejected (never below the warning, which a one- or two-slot bulkhead would put it under)
-    crit = max(warn, (smallest_bulkhead - 1) / smallest_bulkhead * 100.0)
-    signals.append(
-        Signal(
-            "Saturation",
-            "Bulkheads",
-            "100 * max by (policy) (resilience_bulkhead_in_flight / resilience_bulkhead_capacity)",
-            ">",
-            Figure(warn, "%", "1 / headroom", {"headroom": BULKHEAD_HEADROOM}),
-            Figure(
-                crit,
-                "%",
-                "max(1 / headroom, (n - 1) / n) × 100, n = the smallest bulkhead: one free slot",
-                {"smallest_bulkhead": smallest_bulkhead},
-            ),
-            "Scale",
-            "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
-            " slower or busier than planned",
-        )
-    )
-    return tuple(signals)
 
 
 def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:

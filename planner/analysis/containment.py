@@ -1,0 +1,144 @@
+"""What contains each failure mode: the callers' planned mechanisms, the entry's own inbound
+policy, or — when no runtime mechanism does — the reason, which the plan states in its place.
+
+Returns the "policy: mechanism" entries and the sentence; a mode is contained exactly when the
+entries are not empty (`FailureMode.contained`).
+"""
+
+from __future__ import annotations
+
+from planner.analysis.catalog import CatalogMode
+from planner.analysis.graph import Graph
+from planner.analysis.mechanisms import EdgePlan, InboundPlan
+
+__all__ = ["containment"]
+
+
+def containment(
+    graph: Graph,
+    mode: CatalogMode,
+    plans: tuple[EdgePlan, ...],
+    name: str,
+    inbound: InboundPlan | None = None,
+) -> tuple[tuple[str, ...], str]:
+    """The callers' mechanisms that contain this mode (or the entry's own), or why none does."""
+    if mode.category == "overload" and inbound is not None:
+        own = _inbound_containment(inbound)
+        if own is not None:
+            return own
+    if mode.silent and mode.category != "data":
+        return (), _silent_reason(plans)
+    if mode.category == "data":
+        return (), _data_reason(graph, mode, name)
+    if not plans:
+        return (), _uncalled_reason(graph, mode, name)
+    return _caller_containment(mode, plans)
+
+
+def _inbound_containment(inbound: InboundPlan) -> tuple[tuple[str, ...], str] | None:
+    """An entry point's own overload is contained by its inbound policy: it sheds the excess."""
+    own: list[tuple[str, str]] = []
+    if inbound.rate_per_s is not None:
+        own.append(("rate_limiter", f"sheds above {inbound.rate_per_s:g} requests/s"))
+    if inbound.bulkhead is not None:
+        own.append(("bulkhead", f"refuses beyond {inbound.bulkhead:,} requests in flight"))
+    if not own:
+        return None
+    return (
+        tuple(f"{inbound.policy}: {m}" for m, _ in own),
+        f"{inbound.policy} (inbound): "
+        + ", ".join(f"{m.replace('_', ' ')} {why}" for m, why in own),
+    )
+
+
+def _silent_reason(plans: tuple[EdgePlan, ...]) -> str:
+    """Wrong answers at HTTP 200: no mechanism sees them; what a person can do instead."""
+    fallbacks = sorted({p.fallback or "a degraded answer" for p in plans if p.has_fallback})
+    policies = ", ".join(sorted(p.policy for p in plans))
+    contain = (
+        f"switch the callers to their fallback ({', '.join(fallbacks)}) by forcing {policies}"
+        " open, or map a failed validation to an error (failure_if_result) so the breakers"
+        " open and the fallback serves"
+        if fallbacks
+        else "no fallback is declared: pin a known-good version or take the feature offline"
+    )
+    return (
+        "answers succeed at the transport level (HTTP 200), so no breaker,"
+        " retry or fallback sees them; detect them by answer validation (a quality SLI);"
+        f" {contain}"
+    )
+
+
+def _data_reason(graph: Graph, mode: CatalogMode, name: str) -> str:
+    """A data failure: no call-path mechanism undoes it; replication and backups do."""
+    data = graph.components[name].data
+    how = (
+        f"replication {data.replication}, backups every {data.backup_interval:g}s"
+        if data is not None and data.backup_interval is not None
+        else "replication and backups"
+    )
+    seen = (
+        "stale results succeed at the transport level, so no breaker or fallback sees them;"
+        " detect them by comparing a sample with the source of truth"
+        if mode.silent
+        else "a data failure that no call-path mechanism undoes"
+    )
+    return f"{seen}; contained by {how} (see recovery)"
+
+
+def _uncalled_reason(graph: Graph, mode: CatalogMode, name: str) -> str:
+    """Nothing calls it through a policy: only its own replicas (or a rollback) contain it."""
+    comp = graph.components[name]
+    spare = comp.replicas - comp.min_healthy
+    who = "entry point" if name in graph.entry_shares else "nothing in the spec calls it"
+    redundancy = (
+        f"{spare} spare replica(s) behind health checks"
+        if spare > 0
+        else "no spare replica: restart within its MTTR (see the redundancy proposals)"
+    )
+    deploy = "; canary + automatic rollback" if mode.category == "deploy" else ""
+    return f"{who}, no caller-side mechanism contains it; {redundancy}{deploy}"
+
+
+#: The mechanisms that contain a failure of each category, in the order the report names them.
+_CONTAINS = {
+    "crash": ("circuit_breaker", "fallback", "retry"),
+    "errors": ("circuit_breaker", "fallback", "retry"),
+    "deploy": ("circuit_breaker", "fallback"),
+    "latency": ("timeout", "bulkhead", "circuit_breaker", "fallback"),
+    "overload": ("bulkhead", "rate_limiter", "circuit_breaker", "fallback"),
+    "rate_limit": ("rate_limiter", "retry", "circuit_breaker", "fallback"),
+}
+
+
+def _caller_containment(
+    mode: CatalogMode, plans: tuple[EdgePlan, ...]
+) -> tuple[tuple[str, ...], str]:
+    """The callers' planned mechanisms among those that contain the mode's category."""
+    wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
+    found: list[str] = []
+    parts: list[str] = []
+    for plan in plans:
+        have = {
+            "circuit_breaker": plan.has_breaker,
+            "fallback": plan.has_fallback,
+            "retry": plan.max_attempts > 1 and mode.transient,
+            "timeout": True,
+            "bulkhead": plan.bulkhead is not None,
+            "rate_limiter": plan.rate_limited,
+        }
+        mine = [m for m in wanted if have[m]]
+        found.extend(f"{plan.policy}: {m}" for m in mine)
+        names = [
+            f"fallback → {plan.fallback or 'degraded answer'}"
+            if m == "fallback"
+            else m.replace("_", " ")
+            for m in mine
+        ]
+        if names:
+            parts.append(f"{plan.policy}: {', '.join(names)}")
+    if not found:
+        policies = ", ".join(sorted(p.policy for p in plans))
+        wants = ", ".join(m.replace("_", " ") for m in wanted)
+        return (), f"{policies} plan none of what contains it ({wants})"
+    return tuple(found), "; ".join(parts)

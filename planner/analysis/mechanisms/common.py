@@ -1,0 +1,90 @@
+"""What the mechanism rules share: the sizing constants, the per-edge plan the other analyses
+read (`EdgePlan`), rounding, policy names and the latency of a call."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.analysis.catalog import CATALOG
+from planner.analysis.graph import Edge, Graph
+from planner.model import Figure
+
+TIMEOUT_HEADROOM = 1.5
+MAX_ATTEMPTS = 3
+FAILURE_RATE = 0.5
+TRIP_WITHIN = 10.0
+MIN_CALLS_FLOOR, MIN_CALLS_CEIL = 5, 100
+BUDGET_RATIO, BUDGET_MIN_PER_S = 0.2, 3.0
+BULKHEAD_HEADROOM = 1.5
+
+Budget = tuple[float, str]
+"""A latency budget in seconds and where it comes from."""
+
+
+@dataclass(frozen=True)
+class EdgePlan:
+    """The derived settings of one edge, for the other analyses (runbooks, recovery, failures)."""
+
+    edge: Edge
+    policy: str
+    timeout: Figure
+    deadline: Figure
+    max_attempts: int
+    has_breaker: bool
+    has_fallback: bool  # the edge degrades instead of failing: a fallback, or a soft edge
+    fallback: str | None  # the declared fallback: a component or a free-text answer
+    fallback_component: str | None  # the component the fallback calls (None: free text / none)
+    rate_limited: bool
+    bulkhead: int | None
+    trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
+
+
+def ceil_to(seconds: float, step: float = 0.01) -> float:
+    """`seconds` rounded up to `step` (10 ms), without float artefacts."""
+    return round(math.ceil(round(seconds / step, 6)) * step, 6)
+
+
+def floor_to(seconds: float, step: float = 0.01) -> float:
+    """`seconds` rounded down to `step`: a deadline rounded up would overspend its budget."""
+    return round(math.floor(round(seconds / step, 6)) * step, 6)
+
+
+def policy_name(graph: Graph, edge: Edge) -> str:
+    """The target's name, or `caller.target` when the target has several callers."""
+    return edge.target if len(graph.callers[edge.target]) == 1 else f"{edge.caller}.{edge.target}"
+
+
+def latency(graph: Graph, name: str) -> tuple[float, float, str]:
+    """(p50, p99, p99's source) of one call to a component, from its resolved facts."""
+    facts = graph.facts[name]
+    return facts.p50.value, facts.p99.value, facts.p99_source
+
+
+def transient_modes(graph: Graph, name: str) -> list[str]:
+    """Names of the target's failure modes a retry can outlast."""
+    comp = graph.components[name]
+    names = [m.name for m in CATALOG[comp.kind] if m.transient]
+    declared = {m.name: m.transient for m in comp.failure_modes}
+    names = [n for n in names if declared.get(n, True)]
+    names += [n for n, t in declared.items() if t and n not in names]
+    return sorted(names)
+
+
+def bulkhead_capacity(in_flight: float) -> int:
+    """Slots for `in_flight` mean concurrent calls: max(L × 1.5, L + 3√L), at least 1."""
+    return max(
+        1, math.ceil(max(in_flight * BULKHEAD_HEADROOM, in_flight + 3 * math.sqrt(in_flight)))
+    )
+
+
+def format_count(value: float) -> str:
+    """A mean number of calls in flight, readable at any size (1,200, 18, 4.8 — not 1.2e+03)."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def worst_backoff(attempts: int, initial: float, cap: float) -> float:
+    """Longest total wait before `attempts` attempts: Σ min(cap, initial × 2^(n−1))."""
+    return math.fsum(min(cap, initial * 2 ** (n - 1)) for n in range(1, attempts))
