@@ -5,11 +5,13 @@ strategy starts disabled. Every request must carry ``Authorization: Bearer <toke
 with a wrong one or with one that is not UTF-8, the endpoint answers 401 and changes nothing (the
 token is compared in constant time). Mount it on the service's own app::
 
-    from chaos.admin import setup_admin, token_from_env
+    from chaos.admin import admin_routes, token_from_env
 
-    token = token_from_env()            # RELIABILITY_CHAOS_TOKEN, or None
+    token = token_from_env()                    # RELIABILITY_CHAOS_TOKEN, or None
     if token:
-        setup_admin(app, token=token)   # routes under /admin/chaos
+        app.add_routes(admin_routes(token))     # routes under /admin/chaos
+
+(or hand `admin_routes(token)` to `exporters.setup(app, extra_routes=...)`).
 
 Routes (JSON in, JSON out):
 
@@ -43,7 +45,7 @@ TOKEN_ENV = "RELIABILITY_CHAOS_TOKEN"
 """The environment variable the admin token is read from by `token_from_env` and by experiments."""
 
 DEFAULT_PREFIX = "/admin/chaos"
-"""Where `setup_admin` mounts the routes."""
+"""Where `admin_routes` puts the routes."""
 
 MAX_BODY_BYTES = 16_384
 """The largest switch body read (a real one is under 100 bytes); longer ones answer 413."""
@@ -249,14 +251,3 @@ def admin_routes(
         web.post(f"{prefix}/reset", admin.reset),
         web.post(f"{prefix}/{{policy}}", admin.switch),
     ]
-
-
-def setup_admin(
-    app: web.Application,
-    *,
-    token: str,
-    registry: ChaosRegistry | None = None,
-    prefix: str = DEFAULT_PREFIX,
-) -> None:
-    """Mount the admin routes on `app` under `prefix` (requests need ``Bearer <token>``)."""
-    app.add_routes(admin_routes(token, registry=registry, prefix=prefix))

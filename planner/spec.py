@@ -25,6 +25,7 @@ from pydantic import (
 
 from planner.errors import SpecError
 from planner.units import parse_duration
+from resilience.config import TIERS
 
 __all__ = [
     "KINDS",
@@ -45,8 +46,8 @@ __all__ = [
     "parse_spec",
 ]
 
-#: Tier name → availability objective in percent (the seed's reliability targets).
-TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
+# TIERS (tier name → availability objective in percent, the seed's reliability targets) is the
+# runtime's, so a spec and the plan it produces name the same tiers with the same objectives.
 
 ComponentKind = Literal[
     "service",

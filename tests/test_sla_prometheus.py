@@ -370,6 +370,9 @@ def test_plan_with_prometheus_fills_sla_and_current(
     assert rows["Last 30 days"]["actual"]["value"] == pytest.approx(expected, abs=1e-6)
     assert report["current"]["value"] == pytest.approx(expected, abs=1e-6)
     assert report["current"]["formula"].startswith("measured:")
+    # `sla --format json` serialises the SLA section as the plan document does
+    _code, sla = _sla(capsys, spec_path, prometheus.url, END)
+    assert sla[report["sla"]["slo"].split("/")[1]] == report["sla"]
     # the text report shows the measured table instead of "not measured"
     assert main(argv[:-2]) == 0
     text = capsys.readouterr().out

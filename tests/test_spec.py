@@ -205,3 +205,15 @@ def test_specs_load_with_the_c_loader_and_keep_line_and_column(tmp_path: Path) -
         assert exc.problem_mark is not None
         where = f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
     assert str(caught.value) == f"{path}: not valid YAML at {where}"
+
+
+def test_one_tiers_table_for_the_spec_and_the_plan_file() -> None:
+    import typing
+
+    from planner import spec as spec_module
+    from resilience import config
+
+    assert spec_module.TIERS is config.TIERS
+    tier = spec_module.SystemSpec.model_fields["tier"].annotation
+    literal = next(a for a in typing.get_args(tier) if a is not type(None))
+    assert set(typing.get_args(literal)) == set(config.TIERS)

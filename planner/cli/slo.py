@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -217,7 +216,10 @@ def _cmd_sla(args: argparse.Namespace) -> int:
 
         sections = asyncio.run(measure_all(slos, args.prometheus, at))
     if args.format == "json":
-        text = json.dumps([dataclasses.asdict(s) for s in sections], indent=2, default=str)
+        from planner.document import to_plain
+
+        # the plan document's serializer: the same figures, rounding and "unbounded" as `plan`
+        text = json.dumps([to_plain(s) for s in sections], indent=2, allow_nan=False)
     else:
         from planner.slo.report import sla_text
 

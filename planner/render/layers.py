@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from planner.model import MechanismRow, Plan
+from planner.pipeline import pipeline_rank
 from planner.render import figures as fmt
 from planner.render.layout import tree_box
 
@@ -28,26 +29,6 @@ _MECHANISM_NAMES = {
     "load_shedding": "Load shedding",
     "fallback": "Fallbacks",
     "hedge": "Hedged requests",
-}
-
-
-#: The order of the items inside a layer (the pipeline's, outside-in), whatever the rows' order.
-_LAYER_ORDER = {
-    name: i
-    for i, name in enumerate(
-        (
-            "load_shedding",
-            "rate_limiter",
-            "timeout",
-            "deadline",
-            "circuit_breaker",
-            "bulkhead",
-            "fallback",
-            "retry",
-            "retry_budget",
-            "hedge",
-        )
-    )
 }
 
 
@@ -115,7 +96,7 @@ def _layer_items(plan: Plan, types: Sequence[str]) -> list[LayerItem]:
             policies = by_mechanism.setdefault("load_shedding" if shed else row.mechanism, [])
             if row.policy not in policies:
                 policies.append(row.policy)
-    ordered = sorted(by_mechanism, key=lambda m: _LAYER_ORDER.get(m, len(_LAYER_ORDER)))
+    ordered = sorted(by_mechanism, key=pipeline_rank)  # the pipeline's order, outside-in
     return [(mechanism_name(m), tuple(by_mechanism[m]), ", ") for m in ordered]
 
 

@@ -46,6 +46,7 @@ from planner.analysis.mechanisms.edge_rules import derive_edge
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.errors import PlannerError
 from planner.model import MechanismRow
+from planner.pipeline import pipeline_rank
 from resilience.config import PolicyConfig
 
 __all__ = [
@@ -137,7 +138,7 @@ def derive(graph: Graph) -> Mechanisms:
     table.update(inbound_table)
     rows.extend(inbound_rows)
     plans.sort(key=lambda p: p.policy)
-    rows.sort(key=lambda r: (r.policy, _ORDER.get(r.mechanism, 99)))
+    rows.sort(key=lambda r: (r.policy, pipeline_rank(r.mechanism)))  # outside-in
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
@@ -151,18 +152,6 @@ def derive(graph: Graph) -> Mechanisms:
         {k: tuple(v) for k, v in by_target.items()},
         {plan.entry: plan for plan in inbound},
     )
-
-
-_ORDER = {
-    "timeout": 0,
-    "deadline": 1,
-    "retry": 2,
-    "retry_budget": 3,
-    "circuit_breaker": 4,
-    "bulkhead": 5,
-    "rate_limiter": 6,
-    "fallback": 7,
-}
 
 
 _TABLE: TypeAdapter[dict[str, PolicyConfig]] = TypeAdapter(dict[str, PolicyConfig])
