@@ -105,7 +105,7 @@ def test_contents_follow_the_seed_sections_and_policies_fold(web_shop: Plan) -> 
     top = re.findall(r'<li><a href="#([a-z0-9-]+)">([^<]+)</a>', toc.group(0))
     titles = [t for _, t in top]
     seed = ["Failure Mode Analysis", "Resilience Mechanisms", "Recovery Procedures",
-            "Monitoring and Alerts", "Sla Tracking"]  # fmt: skip
+            "Monitoring & Alerts", "SLA Tracking"]  # fmt: skip
     assert [t for t in titles if t in seed] == seed
     for slug, _ in top:  # every entry points at an element of the page
         assert f'id="{slug}"' in page

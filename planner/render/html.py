@@ -61,6 +61,15 @@ _CAPTIONS = {
 }
 
 
+#: Words the contents keep in capitals.
+_ACRONYMS = frozenset({"SLA", "SLO", "RTO", "RPO", "DR"})
+
+
+def _title_case(title: str) -> str:
+    """`SLA TRACKING` → `SLA Tracking`, `MONITORING & ALERTS` → `Monitoring & Alerts`."""
+    return " ".join(w if w in _ACRONYMS else w.capitalize() for w in title.split())
+
+
 def _slug(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
     slug, n = base, 2
@@ -89,7 +98,7 @@ class _Page:
             return ""
         if isinstance(block, Section):
             slug = _slug(block.title, self.ids)
-            self.toc.append((slug, block.title.title().replace("&", "and"), []))
+            self.toc.append((slug, _title_case(block.title), []))
             close = "</section>\n" if self.open_section else ""
             self.open_section = True
             return f'{close}<section class="report" id="{slug}"><h2>{escape(block.title)}</h2>'
@@ -173,11 +182,17 @@ class _Page:
                 )
                 + "</div>"
             )
-        dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in block.fields)
+        # the cards show system, tier and target; the fields say the rest (how Current was got)
+        shown = ("System", "Tier", "SLA Target") if plan is not None else ()
+        dl = "".join(
+            f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in block.fields if k not in shown
+        )
         system = fields.get("System", "")
+        description = plan.header.description if plan is not None else ""
+        subtitle = f"{system} — {description}" if description else system
         return (
             f'<header class="hero"><h1>{escape(block.title.capitalize())}</h1>'
-            f'<p class="subtitle">{escape(system)}</p>{cards}'
+            f'<p class="subtitle">{escape(subtitle)}</p>{cards}'
             f'<dl class="fields">{dl}</dl></header>'
         )
 
