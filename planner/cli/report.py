@@ -114,8 +114,9 @@ PAGE = "index.html"
 
 
 def _names_directory(output: str) -> bool:
-    """`-o DIR/` or an existing directory: the HTML page and its runbooks go into it."""
-    return output.endswith(("/", os.sep)) or Path(output).is_dir()
+    """`-o DIR/` (the trailing slash says it): the HTML page and its runbooks go into it. An
+    existing directory named without the slash stays an error, so a typo never fills one."""
+    return output.endswith(("/", os.sep))
 
 
 def _write_page(plan: Plan, sections: tuple[str, ...] | None, args: argparse.Namespace) -> int:
@@ -179,7 +180,7 @@ def _add_report_command(
         "-o",
         "--output",
         metavar="FILE|DIR/",
-        help="write here instead of stdout; a directory (DIR/, or one that exists) gets the HTML "
+        help="write here instead of stdout; a directory (DIR/, with the slash) gets the HTML "
         "report as DIR/index.html with its runbooks beside it, linked from the page",
     )
     parser.set_defaults(func=_report(sections))
