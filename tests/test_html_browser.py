@@ -142,3 +142,32 @@ def test_the_switch_changes_the_graph_colours(browser: Any, reports: dict[str, P
         assert after[name] == expected
     browser.find_element(By.CSS_SELECTOR, '.blast-switch button[data-mode="without"]').click()
     assert fills() == before
+
+
+def test_the_page_fetches_nothing_and_prints_without_its_controls(
+    browser: Any, reports: dict[str, Path]
+) -> None:
+    _open(browser, reports["web_shop"])
+    # one self-contained file: the page loaded no resource besides itself
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        shown = browser.execute_script(
+            "return ['nav.toc', '.blast-switch', '.fold-tools'].map("
+            "s => getComputedStyle(document.querySelector(s)).display)"
+        )
+        assert shown == ["none", "none", "none"]
+        # the matrix's mode lists are all on paper, no cell needs selecting
+        hidden = browser.execute_script(
+            "return [...document.querySelectorAll('.cell-modes [data-cell]')]"
+            ".filter(d => getComputedStyle(d).display === 'none').length"
+        )
+        assert hidden == 0
+        # printing opens every policy's fold
+        browser.execute_script("window.dispatchEvent(new Event('beforeprint'))")
+        closed = browser.execute_script(
+            "return [...document.querySelectorAll('details.fold')].filter(d => !d.open).length"
+        )
+        assert closed == 0
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
