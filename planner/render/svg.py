@@ -135,13 +135,16 @@ def availability_svg(picture: AvailabilityPicture, alt: str) -> str:
     body: list[str] = []
     y = pad + 24
     for entry in picture.entries:
-        caps = [c for c in entry.caps if c[2]] or list(entry.caps[:1])
-        cap_line = (
-            "capped by "
-            + ", ".join(f"{name} (≤{fmt.percent(slo)})" for name, slo, _below in caps[:3])
-            if caps
-            else "no cap below the target"
-        )
+        below = [c for c in entry.caps if c[2]]
+        if below:
+            cap_line = "capped below the target by " + ", ".join(
+                f"{name} (≤{fmt.percent(slo)})" for name, slo, _ in below[:3]
+            )
+        elif entry.caps:
+            name, slo, _ = entry.caps[0]
+            cap_line = f"highest it allows: {fmt.percent(slo)} ({name}), above the target"
+        else:
+            cap_line = "nothing caps it"
         body.append(
             f'<text class="label" x="{left - 10}" y="{y + bar - 2}" text-anchor="end">'
             f"{e(entry.component)}</text>"
@@ -189,7 +192,7 @@ def availability_svg(picture: AvailabilityPicture, alt: str) -> str:
             f'<text class="axis" x="{tx:.1f}" y="{axis_y + 18}" text-anchor="middle">'
             f"{e(fmt.percent(percent) if tick else '0%')}</text>"
         )
-    return svg("availability", left + span + right + 110, axis_y + 30, alt, "".join(body))
+    return svg("availability", left + span + right + 170, axis_y + 30, alt, "".join(body))
 
 
 # ---------------------------------------------------------------------------- failover flow

@@ -16,6 +16,8 @@ BLAST_BUCKETS = ((0.0, "none"), (10.0, "low"), (50.0, "mid"), (100.0, "high"))
 _BUCKET_LABELS = ("0% of users", "≤10%", "≤50%", ">50%")
 
 _GAP, _ROW_HEIGHT, _BOX_HEIGHT, _PAD = 36.0, 104.0, 48.0, 24.0
+#: The legend's width (edge kinds, then the colour buckets): a narrow graph is centred over it.
+_LEGEND_WIDTH = _PAD + 270 + sum(40 + len(label) * 7.0 for label in _BUCKET_LABELS) + _PAD
 
 _MARKERS = (
     "<defs>"
@@ -60,7 +62,7 @@ class _Drawing:
         row_width = {
             d: sum(self.widths[n] for n in row) + _GAP * (len(row) - 1) for d, row in rows.items()
         }
-        self.width = max(row_width.values(), default=200.0) + 2 * _PAD
+        self.width = max(max(row_width.values(), default=200.0) + 2 * _PAD, _LEGEND_WIDTH)
         self.height = _PAD + len(rows) * _ROW_HEIGHT - (_ROW_HEIGHT - _BOX_HEIGHT) + _PAD + 44
         self.centre: dict[str, tuple[float, float]] = {}
         for d, row in rows.items():
