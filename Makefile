@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench report clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check resilience exporters planner chaos tests benchmarks examples
 	$(BIN)/ruff format --check resilience exporters planner chaos tests benchmarks examples
 	$(BIN)/mypy
+
+# The example systems' HTML reports (with their runbooks) and full-page screenshots, taken by
+# headless Chromium: build/reports/<example>/index.html and build/reports/<example>.png.
+report: $(STAMP)
+	$(BIN)/python -m examples.reports build/reports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -7,40 +7,24 @@ This model only grows additively: renderers and the SLO/chaos helpers depend on 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# the figure, the dependency graph's and the SLA's types live in their own files; this module
+# re-exports them, so `planner.model` stays the one contract renderers and analyses import
+from planner.figure import SIGNIFICANT_DIGITS as SIGNIFICANT_DIGITS
+from planner.figure import Figure as Figure
+from planner.figure import significant as significant
+from planner.graph_model import DependencyGraph as DependencyGraph
+from planner.graph_model import GraphEdge as GraphEdge
+from planner.graph_model import GraphNode as GraphNode
+from planner.sla_model import SlaRow as SlaRow
+from planner.sla_model import SlaSection as SlaSection
+
 Level = Literal["H", "M", "L"]
 Priority = Literal["P1", "P2", "P3"]
 Scope = Literal["component", "zone", "region"]
-
-
-#: Significant digits a derived float keeps: far beyond any input's precision, and short enough
-#: that binary rounding noise (0.010000000000005116, 99.99749999999999) never reaches the plan.
-SIGNIFICANT_DIGITS = 12
-
-
-def significant(value: float) -> float:
-    """`value` rounded to SIGNIFICANT_DIGITS significant digits (inf and nan unchanged)."""
-    if not math.isfinite(value) or value == 0.0:
-        return value
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """A derived number with its unit, the formula that produced it and that formula's inputs.
-
-    Floats are kept as computed; the plan document rounds them to `SIGNIFICANT_DIGITS` when it is
-    written (`planner.document.plan_to_dict`), so no output shows binary rounding noise and building
-    a large plan does not pay for rounding hundreds of thousands of figures."""
-
-    value: float
-    unit: str
-    formula: str
-    inputs: Mapping[str, float | int | str] = field(default_factory=dict)
 
 
 # -- header ------------------------------------------------------------------------------------
@@ -440,46 +424,6 @@ class MonitoringSection:
     postmortem: PostmortemTemplate
 
 
-# -- SLA tracking (filled by the SLO helper from Prometheus) -----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SlaRow:
-    """Compliance over one period, measured."""
-
-    period: str  # "This month", "This quarter", "YTD"
-    target: float  # percent
-    actual: Figure | None  # percent; None when there is no data
-    budget_used: Figure | None  # percent of the whole period's error budget spent so far
-    status: str  # OK | Risk | Breached | No data
-    coverage: Figure | None  # share of the period so far with samples (percent; gaps count)
-    pace: Figure | None = None  # percent spent by the period's end at the pace so far
-    remaining: Figure | None = None  # the period's budget left, in events (probe: samples)
-    remaining_minutes: Figure | None = None  # clock minutes of full outage `remaining` affords
-    exhaustion: Figure | None = None  # seconds until `remaining` is gone at the 1 h burn
-    exhaustion_note: str = ""  # why there is no exhaustion figure
-    measured_from: str = ""  # ISO 8601: the period's start, or the data's first sample if later
-    ends: str = ""  # ISO 8601: the period's end (a rolling period: `at`)
-
-
-@dataclass(frozen=True, slots=True)
-class SlaSection:
-    """SLA tracking from measurements; absent until measured, never invented."""
-
-    source: str  # Prometheus URL or metrics URL
-    measured_at: str  # ISO 8601 UTC
-    slo: str  # name of the SLO measured
-    rows: tuple[SlaRow, ...]
-    budget_remaining_minutes: Figure | None
-    burn_rates: Mapping[str, Figure] = field(default_factory=dict)  # window → burn rate now
-    notes: tuple[str, ...] = ()
-    # window → seconds until the budget period's budget is gone at that window's burn rate; a
-    # window with a burn rate and no entry does not run the budget out before the period ends
-    projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
-    budget_period: str = ""  # the row `budget_remaining_minutes` and the projections are of
-    gaps: tuple[str, ...] = ()  # stretches without samples inside the periods
-
-
 # -- the plan ----------------------------------------------------------------------------------
 
 
@@ -500,3 +444,4 @@ class Plan:
     recovery: RecoverySection
     monitoring: MonitoringSection
     sla: SlaSection | None = None
+    graph: DependencyGraph | None = None  # components and edges, for the report's pictures

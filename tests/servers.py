@@ -33,14 +33,21 @@ def require_binary(name: str) -> str:
     """Path of `name`; skip the test when missing (fail under CI=true)."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (apt-get install {_PACKAGES.get(name, name)})"
+        package = _PACKAGES.get(os.path.basename(name), name)
+        reason = f"{name} is not installed (apt-get install {package})"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI must install it")
         pytest.skip(reason)
     return path
 
 
-_PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus", "redis-server": "redis-server"}
+_PACKAGES = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "redis-server": "redis-server",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+}
 
 
 def _wait_until(check: object, what: str, timeout: float, proc: subprocess.Popen[bytes]) -> None:

@@ -129,8 +129,13 @@ def test_markdown_has_the_same_tables() -> None:
 def test_html_is_one_escaped_self_contained_page() -> None:
     page = render_plan(sample_plan(), "html")
     assert page.startswith("<!DOCTYPE html>")
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert not re.search(r"""(src|href)\s*=""", page)  # no external resource of any kind
+    # one script, the page's own; the spec's "<script>" is escaped
+    assert page.count("<script>") == 1 and "&lt;script&gt;" in page
+    assert "(function () {" in page.split("<script>")[1]
+    # no external resource of any kind: every link is to an anchor of the page
+    assert not re.search(r"""\bsrc\s*=|@import|url\((?!#)""", page)
+    links = re.findall(r"""href\s*=\s*"([^"]*)\"""", page)
+    assert links and all(link.startswith("#") for link in links)
 
     class Balanced(HTMLParser):
         void = frozenset({"meta", "br"})

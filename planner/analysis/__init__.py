@@ -21,6 +21,7 @@ from planner.analysis import (
 )
 from planner.analysis.graph import Graph
 from planner.analysis.monitoring.alerts import derive as derive_alerts
+from planner.analysis.topology import dependency_graph
 from planner.model import Figure, Header, Plan
 from planner.perf import no_cyclic_gc
 from planner.spec import SystemSpec
@@ -69,4 +70,5 @@ def _build(spec: SystemSpec) -> Plan:
         recovery=recov,
         monitoring=monitoring.plan(graph, fmea, mech, recov, alerts),
         sla=None,
+        graph=dependency_graph(graph),
     )

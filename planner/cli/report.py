@@ -7,6 +7,7 @@ PlannerError/OSError into one stderr line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -100,6 +101,8 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
             from planner.cli.slo import measure_into
 
             plan = measure_into(spec, plan, args)
+        if args.output is not None and _names_directory(args.output):
+            return _write_page(plan, sections, args)
         fmt = args.format or format_for(args.output)
         text = render_plan(plan, fmt, sections)
         if sections is None and fmt == "yaml":
@@ -109,6 +112,33 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
         return 0
 
     return handle
+
+
+#: The page's file name when `-o` names a directory.
+PAGE = "index.html"
+
+
+def _names_directory(output: str) -> bool:
+    """`-o DIR/` (the trailing slash says it): the HTML page and its runbooks go into it. An
+    existing directory named without the slash stays an error, so a typo never fills one."""
+    return output.endswith(("/", os.sep))
+
+
+def _write_page(plan: Plan, sections: tuple[str, ...] | None, args: argparse.Namespace) -> int:
+    """DIR/index.html with its runbooks beside it, linked from the page: all files or none."""
+    from planner.render.html import render_html
+    from planner.render.runbooks import runbook_files
+
+    if args.format not in (None, "html"):
+        raise PlannerError(
+            f"{args.output}: -o names a directory, which holds an HTML report and its runbooks;"
+            f" --format {args.format} writes one file: give -o a file name"
+        )
+    runbooks = runbook_files(plan)
+    files = {PAGE: render_html(plan, sections, runbooks=""), **runbooks}
+    for path in write_into_directory(args.output, files):
+        print(path)
+    return 0
 
 
 def _cmd_runbook(args: argparse.Namespace) -> int:
@@ -151,5 +181,11 @@ def _add_report_command(
         help="output format (default: from the -o file's extension — .yaml/.yml, .json, .md, "
         ".html — else text); json and yaml are plan files for resilience.load_plan",
     )
-    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|DIR/",
+        help="write here instead of stdout; a directory (DIR/, with the slash) gets the HTML "
+        "report as DIR/index.html with its runbooks beside it, linked from the page",
+    )
     parser.set_defaults(func=_report(sections))

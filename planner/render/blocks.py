@@ -9,11 +9,14 @@ __all__ = [
     "Block",
     "Bullets",
     "Diagram",
+    "Fold",
     "Heading",
     "Paragraph",
+    "Picture",
     "Section",
     "Table",
     "Title",
+    "flat",
     "table_block",
 ]
 
@@ -46,6 +49,9 @@ class Table:
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    #: per row, per cell, a status tone (`planner.render.status.TONES`) or "" for none; () for
+    #: a table without statuses. Only the HTML page draws them (as colours).
+    tones: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,11 +74,53 @@ class Bullets:
     """A bulleted list."""
 
     items: tuple[str, ...]
+    #: per item, a file the item names (a runbook) that a page can link to, or ""; () for none
+    links: tuple[str, ...] = ()
 
 
-Block = Title | Section | Heading | Table | Diagram | Paragraph | Bullets
+@dataclass(frozen=True)
+class Picture:
+    """A figure drawn from the plan's data: an SVG on the HTML page, `lines` in text.
+
+    `data` is one of `planner.render.pictures`' picture types; `alt` is the picture's text
+    alternative; `lines` is its box drawing in the text report (empty: text has none).
+    """
+
+    name: str
+    alt: str
+    data: object
+    lines: tuple[str, ...] = ()
 
 
-def table_block(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
-    """A Table from any sequences of cells."""
-    return Table(tuple(headers), tuple(tuple(row) for row in rows))
+@dataclass(frozen=True)
+class Fold:
+    """A titled group of blocks a page may fold (one policy's mechanisms); text prints it flat."""
+
+    heading: Heading
+    blocks: tuple[Block, ...]
+
+
+Block = Title | Section | Heading | Table | Diagram | Paragraph | Bullets | Picture | Fold
+
+
+def table_block(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    tones: Iterable[Sequence[str]] = (),
+) -> Table:
+    """A Table from any sequences of cells (and, optionally, their status tones)."""
+    return Table(
+        tuple(headers), tuple(tuple(row) for row in rows), tuple(tuple(row) for row in tones)
+    )
+
+
+def flat(blocks: Iterable[Block]) -> list[Block]:
+    """The blocks with every Fold opened into its heading and body, as text and markdown draw it."""
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Fold):
+            out.append(block.heading)
+            out += flat(block.blocks)
+        else:
+            out.append(block)
+    return out

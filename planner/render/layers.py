@@ -9,7 +9,7 @@ from planner.pipeline import pipeline_rank
 from planner.render import figures as fmt
 from planner.render.layout import tree_box
 
-__all__ = ["layers", "mechanism_label", "mechanism_name"]
+__all__ = ["LayerItem", "item_text", "layer_groups", "layers", "mechanism_label", "mechanism_name"]
 
 _LAYERS = (
     ("LAYER 1: Prevention", ("Prevention",)),
@@ -83,7 +83,11 @@ def _configured(plan: Plan, row: MechanismRow) -> bool:
     return True
 
 
-def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
+#: One item of a layer: its label, the values it lists (policies, signals) and their separator.
+LayerItem = tuple[str, tuple[str, ...], str]
+
+
+def _layer_items(plan: Plan, types: Sequence[str]) -> list[LayerItem]:
     by_mechanism: dict[str, list[str]] = {}
     for row in plan.mechanisms:
         if row.type in types and _configured(plan, row):
@@ -93,16 +97,22 @@ def _layer_items(plan: Plan, types: Sequence[str]) -> list[str]:
             if row.policy not in policies:
                 policies.append(row.policy)
     ordered = sorted(by_mechanism, key=pipeline_rank)  # the pipeline's order, outside-in
-    return [f"{mechanism_name(m)}: {', '.join(by_mechanism[m])}" for m in ordered]
+    return [(mechanism_name(m), tuple(by_mechanism[m]), ", ") for m in ordered]
+
+
+def item_text(item: LayerItem) -> str:
+    """`Label: a, b` (or the label alone when it lists nothing)."""
+    label, values, separator = item
+    return f"{label}: {separator.join(values)}" if values else label
 
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def layers(plan: Plan) -> list[str]:
-    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
-    groups: list[tuple[str, list[str]]] = []
+def layer_groups(plan: Plan) -> list[tuple[str, list[LayerItem]]]:
+    """The seed's four resilience layers with what this plan puts in each."""
+    groups: list[tuple[str, list[LayerItem]]] = []
     for name, types in _LAYERS:
         if types:
             items = _layer_items(plan, types)
@@ -111,12 +121,18 @@ def layers(plan: Plan) -> list[str]:
             alerts = plan.monitoring.burn_rate_alerts
             items = []
             if signals:
-                names = _unique(s.signal.lower() for s in signals)
-                items.append("Health signals: " + ", ".join(names))
+                names = tuple(_unique(s.signal.lower() for s in signals))
+                items.append(("Health signals", names, ", "))
             if alerts:
-                rates = "/".join(_unique(fmt.figure(a.burn_rate) for a in alerts))
-                items.append(f"Burn-rate alerts: {rates}")
+                rates = tuple(_unique(fmt.figure(a.burn_rate) for a in alerts))
+                items.append(("Burn-rate alerts", rates, "/"))
         if name == "LAYER 4: Recovery" and plan.recovery.failover:
-            items.append(f"Failover: {plan.recovery.strategy.label}")
-        groups.append((name, items or ["nothing planned"]))
+            items.append(("Failover", (plan.recovery.strategy.label,), ", "))
+        groups.append((name, items or [("nothing planned", (), "")]))
+    return groups
+
+
+def layers(plan: Plan) -> list[str]:
+    """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
+    groups = [(name, [item_text(i) for i in items]) for name, items in layer_groups(plan)]
     return tree_box("RESILIENCE LAYERS", groups)

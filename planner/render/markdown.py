@@ -1,4 +1,5 @@
-"""The report as GitHub-flavoured markdown: headings, pipe tables, diagrams in code blocks."""
+"""The report as GitHub-flavoured markdown: headings, pipe tables, diagrams in code blocks, and
+the dependency graph as a Mermaid flowchart (GitHub renders it)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,68 @@ from planner.model import Plan
 from planner.render.blocks import (
     Block,
     Diagram,
+    Fold,
     Heading,
     Paragraph,
+    Picture,
     Section,
     Table,
     Title,
+    flat,
 )
+from planner.render.pictures import GraphPicture
 from planner.render.sections import document
+from planner.render.svg_graph import BLAST_BUCKETS, blast_class
+
+#: Mermaid fills of the blast-radius buckets (the HTML page's colours).
+_MERMAID_FILL = {
+    "none": "fill:#dafbe1,stroke:#1a7f37",
+    "low": "fill:#fff8c5,stroke:#9a6700",
+    "mid": "fill:#ffddb0,stroke:#bc4c00",
+    "high": "fill:#ffd8d3,stroke:#cf222e",
+}
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label: quotes and angle brackets as entities."""
+    return (
+        text.replace("&", "#amp;")
+        .replace('"', "#quot;")
+        .replace("<", "#lt;")
+        .replace(">", "#gt;")
+        .replace("|", "#124;")
+        .replace("\n", " ")
+    )
+
+
+def mermaid_graph(graph: GraphPicture) -> list[str]:
+    """The dependency graph as a Mermaid flowchart: hard edges solid, soft dotted, fallbacks
+    labelled, components filled by their blast radius with the planned mechanisms."""
+    ids = {node.component: f"n{i}" for i, node in enumerate(graph.nodes)}
+    lines = ["```mermaid", "flowchart TD"]
+    for node in graph.nodes:
+        label = f"{_mermaid_text(node.component)}<br/>{_mermaid_text(node.kind)} ×{node.replicas}"
+        lines.append(f'  {ids[node.component]}["{label}"]')
+    for edge in graph.edges:
+        if edge.caller not in ids or edge.target not in ids:
+            continue
+        caller, target = ids[edge.caller], ids[edge.target]
+        label = "hard" if edge.hard else "soft"
+        if edge.fallback and not edge.fallback_component:
+            short = edge.fallback if len(edge.fallback) <= 30 else edge.fallback[:29] + "…"
+            label += f", fallback: {short}"
+        arrow = "-->" if edge.hard else "-.->"
+        lines.append(f'  {caller} {arrow}|"{_mermaid_text(label)}"| {target}')
+        if edge.fallback and edge.fallback_component and edge.fallback in ids:
+            why = f"fallback when {edge.target} fails"
+            lines.append(f'  {caller} ==>|"{_mermaid_text(why)}"| {ids[edge.fallback]}')
+    for _bound, name in BLAST_BUCKETS:
+        lines.append(f"  classDef blast{name} {_MERMAID_FILL[name]}")
+    for node in graph.nodes:
+        bucket = blast_class(node.users_with).removeprefix("blast-")
+        lines.append(f"  class {ids[node.component]} blast{bucket}")
+    lines.append("```")
+    return lines
 
 
 def escape_text(text: str) -> str:
@@ -44,16 +100,26 @@ def _block(block: Block) -> list[str]:
         return [f"### {escape_text(block.text.rstrip(':'))}"]
     if isinstance(block, Table):
         return _table(block)
+    if isinstance(block, Picture):
+        if isinstance(block.data, GraphPicture):
+            note = (
+                "Components filled by the share of users their failure takes down with the "
+                "planned mechanisms: green none, yellow ≤10%, orange ≤50%, red more."
+            )
+            return [*mermaid_graph(block.data), "", note]
+        return ["```text", *block.lines, "```"] if block.lines else []
     if isinstance(block, Diagram):
         return ["```text", *block.lines, "```"]
     if isinstance(block, Paragraph):
         return [escape_text(block.text)]
+    assert not isinstance(block, Fold)  # flat() opened every fold
     return [f"- {escape_text(item)}" for item in block.items]
 
 
 def render_blocks(blocks: Sequence[Block]) -> str:
     """Draw blocks as markdown, one blank line between blocks."""
-    return "\n\n".join("\n".join(_block(b)) for b in blocks) + "\n"
+    drawn = [lines for lines in (_block(b) for b in flat(blocks)) if lines]
+    return "\n\n".join("\n".join(lines) for lines in drawn) + "\n"
 
 
 def render_markdown(plan: Plan, sections: Sequence[str] | None = None) -> str:

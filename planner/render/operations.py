@@ -11,14 +11,16 @@ from planner.render import figures as fmt
 from planner.render.blocks import (
     Block,
     Bullets,
-    Diagram,
     Heading,
     Paragraph,
+    Picture,
     Section,
 )
 from planner.render.blocks import table_block as _table
 from planner.render.layout import flow_box
+from planner.render.pictures import burn_picture, flow_picture
 from planner.render.runbooks import runbook_filename
+from planner.render.status import tone
 
 #: The seed's SLA TRACKING rows.
 SLA_PERIODS = ("This month", "This quarter", "YTD")
@@ -53,6 +55,7 @@ def recovery(plan: Plan) -> list[Block]:
                 )
                 for s in section.scenarios
             ),
+            (("", "", "", "", tone(s.status), "") for s in section.scenarios),
         ),
         Paragraph(
             f"DR strategy: {strategy.label} (typical RTO {fmt.figure(strategy.typical_rto)}, "
@@ -80,7 +83,13 @@ def recovery(plan: Plan) -> list[Block]:
         ]
     if section.failover:
         steps = [(f.step, f.action, f.detail) for f in section.failover]
-        blocks += [Heading("Failover Plan:"), Diagram("failover", tuple(flow_box(steps)))]
+        alt = "Failover plan: " + " → ".join(
+            f"{f.step} ({f.action})" if f.action else f.step for f in section.failover
+        )
+        blocks += [
+            Heading("Failover Plan:"),
+            Picture("failover", alt, flow_picture(plan), tuple(flow_box(steps))),
+        ]
     for rec in section.reconciliation:
         blocks += [Heading(f"Data Reconciliation — {rec.component}:"), Bullets(rec.steps)]
     return blocks
@@ -136,6 +145,7 @@ def monitoring(plan: Plan) -> list[Block]:
                 )
                 for s in section.severities
             ),
+            (("", tone(s.priority), "", "", "") for s in section.severities),
         ),
         Heading("Runbooks (reliability runbook SPEC -o DIR):"),
     ]
@@ -144,7 +154,8 @@ def monitoring(plan: Plan) -> list[Block]:
             Bullets(
                 tuple(
                     f"{runbook_filename(r)} ({r.priority}, {r.severity})" for r in section.runbooks
-                )
+                ),
+                tuple(runbook_filename(r) for r in section.runbooks),
             )
         )
     else:
@@ -193,6 +204,7 @@ def sla(plan: Plan) -> list[Block]:
                 )
                 for row in measured.rows
             ),
+            (("", "", "", "", "", tone(row.status), "") for row in measured.rows),
         )
     )
     blocks.append(
@@ -201,6 +213,14 @@ def sla(plan: Plan) -> list[Block]:
             "period's end if the rest of it burns as it has so far."
         )
     )
+    burn = burn_picture(plan)
+    if burn is not None:
+        alt = "Error budget used per period: " + "; ".join(
+            f"{p} {fmt.NONE if u is None else fmt.share(u)} ({s})" for p, u, s in burn.periods
+        )
+        if burn.burn_rates:
+            alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
+        blocks.append(Picture("burn", alt + ".", burn))
     left = measured.budget_remaining_minutes
     if left is None:
         blocks.append(Paragraph("Error Budget: no data for the SLO period"))

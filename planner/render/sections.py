@@ -15,16 +15,25 @@ from planner.render.blocks import (
     Block,
     Bullets,
     Diagram,
+    Fold,
     Heading,
     Paragraph,
+    Picture,
     Section,
     Table,
     Title,
 )
 from planner.render.blocks import table_block as _table
-from planner.render.layers import layers, mechanism_label
+from planner.render.layers import item_text, layer_groups, layers, mechanism_label
 from planner.render.layout import risk_matrix_box
 from planner.render.operations import SLA_HOW_TO, SLA_PERIODS, monitoring, recovery, sla
+from planner.render.pictures import (
+    LayersPicture,
+    availability_picture,
+    graph_picture,
+    heat_map,
+)
+from planner.render.status import below_target_tone, tone
 
 __all__ = [
     "SECTIONS",
@@ -88,7 +97,12 @@ def failures(plan: Plan) -> list[Block]:
     critical = {(cell.impact, cell.probability) for cell in plan.risk_matrix if cell.critical}
     blocks: list[Block] = [
         Section("FAILURE MODE ANALYSIS"),
-        Diagram("risk-matrix", tuple(risk_matrix_box(counts, critical))),
+        Picture(
+            "risk-matrix",
+            _risk_alt(plan),
+            heat_map(plan),
+            tuple(risk_matrix_box(counts, critical)),
+        ),
         Heading("Failure Modes:"),
         _table(
             ("ID", "Component", "Failure", "Impact", "Prob", "Priority", "RPN"),
@@ -96,10 +110,12 @@ def failures(plan: Plan) -> list[Block]:
                 (m.id, m.component, m.failure, m.impact, m.probability, m.priority, str(m.rpn))
                 for m in plan.failure_modes
             ),
+            (("", "", "", "", "", tone(m.priority), "") for m in plan.failure_modes),
         ),
         Paragraph("RPN = severity × occurrence × detection (1–10 each)."),
         *_uncontained(plan),
         Heading("Blast Radius:"),
+        *_graph(plan),
         _table(
             ("Failure", "Affected Components", "Users Impacted", "With Mechanisms"),
             (
@@ -126,6 +142,43 @@ def failures(plan: Plan) -> list[Block]:
     else:
         blocks += [Heading("Single Points of Failure:"), Paragraph("None.")]
     return blocks
+
+
+def _risk_alt(plan: Plan) -> str:
+    """The risk matrix in words: the modes per cell, critical cells first."""
+    names = {"H": "high", "M": "medium", "L": "low"}
+    cells = sorted(
+        (c for c in plan.risk_matrix if c.count),
+        key=lambda c: (not c.critical, "HML".index(c.impact), "HML".index(c.probability)),
+    )
+    parts = [
+        f"{names[c.impact]} impact × {names[c.probability]} probability: {c.count}"
+        + (" (critical)" if c.critical else "")
+        for c in cells
+    ]
+    total = len(plan.failure_modes)
+    return f"Risk matrix of {total} failure modes. " + ("; ".join(parts) or "No mode.") + "."
+
+
+def _graph(plan: Plan) -> list[Block]:
+    """The dependency graph coloured by blast radius (HTML and Mermaid; text has the table)."""
+    picture = graph_picture(plan)
+    if picture is None:
+        return []
+    hard = sum(1 for e in picture.edges if e.hard)
+    worst = sorted(picture.nodes, key=lambda n: (-n.users_without, n.component))[:3]
+    alt = (
+        f"Dependency graph of {len(picture.nodes)} components and {len(picture.edges)} edges "
+        f"({hard} hard, {len(picture.edges) - hard} soft), entry points on top. Largest blast "
+        "radius: "
+        + ", ".join(
+            f"{n.component} {fmt.share(n.users_without)} of users without mechanisms, "
+            f"{fmt.share(n.users_with)} with them"
+            for n in worst
+        )
+        + "."
+    )
+    return [Picture("dependency-graph", alt, picture)]
 
 
 def _uncontained(plan: Plan) -> list[Block]:
@@ -164,6 +217,7 @@ def availability(plan: Plan) -> list[Block]:
             ),
         ),
         Heading("Modeled Availability:"),
+        Picture("availability", _availability_alt(section), availability_picture(plan)),
         _table(
             ("Entry Point", "Traffic", "Availability", "With Mechanisms"),
             (
@@ -205,9 +259,23 @@ def availability(plan: Plan) -> list[Block]:
                     )
                     for cap in section.caps
                 ),
+                (("", "", below_target_tone(cap.below_target), "") for cap in section.caps),
             ),
         ]
     return blocks
+
+
+def _availability_alt(section: AvailabilitySection) -> str:
+    """Availability per entry point in words, with the target."""
+    parts = [
+        f"{e.component} {fmt.percent(e.availability.value)} as specified, "
+        f"{fmt.percent(e.availability_with.value)} with fallbacks"
+        for e in section.entry_points
+    ]
+    return (
+        f"Modeled availability per entry point against the target "
+        f"{fmt.percent(section.target.value)}: " + "; ".join(parts) + "."
+    )
 
 
 def _system_line(section: AvailabilitySection) -> str:
@@ -237,7 +305,7 @@ def mechanisms(plan: Plan) -> list[Block]:
     blocks: list[Block] = [
         Section("RESILIENCE MECHANISMS"),
         Heading("Architecture:"),
-        Diagram("resilience-layers", tuple(layers(plan))),
+        _layers(plan),
     ]
     # One small table per policy (the seed's four columns), then why each setting is what it is.
     by_policy: dict[str, list[MechanismRow]] = {}
@@ -250,14 +318,18 @@ def mechanisms(plan: Plan) -> list[Block]:
             if first.inbound
             else f"{first.caller} → {first.target}"
         )
-        blocks += [
-            Heading(f"Policy {policy} ({route}):"),
-            _table(
-                ("Mechanism", "Type", "Config", "Trigger"),
-                ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
-            ),
-            Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
-        ]
+        blocks.append(
+            Fold(
+                Heading(f"Policy {policy} ({route}):"),
+                (
+                    _table(
+                        ("Mechanism", "Type", "Config", "Trigger"),
+                        ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
+                    ),
+                    Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
+                ),
+            )
+        )
     redundancy = plan.redundancy
     if redundancy.proposals:
         blocks += [
@@ -301,6 +373,15 @@ def mechanisms(plan: Plan) -> list[Block]:
     return blocks
 
 
+def _layers(plan: Plan) -> Picture:
+    groups = layer_groups(plan)
+    alt = "Resilience layers: " + "; ".join(
+        f"{name} — {', '.join(item_text(i) for i in items)}" for name, items in groups
+    )
+    data = LayersPicture(tuple((name, tuple(items)) for name, items in groups))
+    return Picture("resilience-layers", alt, data, tuple(layers(plan)))
+
+
 _BUILDERS = {
     "failures": failures,
     "availability": availability,
@@ -313,7 +394,7 @@ _BUILDERS = {
 
 #: The `Plan` fields (and `report` keys of the JSON/YAML document) behind each section.
 REPORT_KEYS = {
-    "failures": ("failure_modes", "risk_matrix", "blast_radius", "spofs"),
+    "failures": ("failure_modes", "risk_matrix", "blast_radius", "spofs", "graph"),
     "availability": ("availability",),
     "mechanisms": ("mechanisms", "redundancy"),
     "recovery": ("recovery",),

@@ -10,11 +10,14 @@ from planner.model import Plan
 from planner.render.blocks import (
     Block,
     Diagram,
+    Fold,
     Heading,
     Paragraph,
+    Picture,
     Section,
     Table,
     Title,
+    flat,
 )
 from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
 from planner.render.sections import document
@@ -31,10 +34,11 @@ def _block(block: Block) -> list[str]:
         # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
         rows = [[cell.replace("|", "¦") for cell in row] for row in block.rows]
         return table(block.headers, rows)
-    if isinstance(block, Diagram):
+    if isinstance(block, Diagram | Picture):
         return list(block.lines)
     if isinstance(block, Paragraph):
         return wrap(block.text)
+    assert not isinstance(block, Fold)  # flat() opened every fold
     lines: list[str] = []
     for item in block.items:
         lines += textwrap.wrap(
@@ -51,7 +55,9 @@ def render_blocks(blocks: Sequence[Block]) -> str:
     """Draw blocks as text: blank lines between blocks, none between a heading and its body."""
     lines: list[str] = []
     previous: Block | None = None
-    for block in blocks:
+    # a picture the text report has no drawing for (the dependency graph) is left out
+    drawn = [b for b in flat(blocks) if not (isinstance(b, Picture) and not b.lines)]
+    for block in drawn:
         # The seed puts a section's first block right under its rule, as a heading's body.
         if previous is not None and not isinstance(previous, Heading | Section):
             lines.append("")

@@ -70,6 +70,27 @@ def _burn(window: str, fig: Figure) -> str:
     return f"{window} {fmt.figure(fig)}{events}"
 
 
+def _periods_table(rows: Sequence[SlaRow], paint: Callable[[str], str] | None) -> list[str]:
+    """The seed's SLA TRACKING table, one row per period."""
+    return _table(
+        ("Period", "Target", "Actual", "Budget Used", "Pace", "Status", "Coverage"),
+        [
+            (
+                r.period,
+                fmt.percent(r.target),
+                fmt.figure(r.actual) if r.actual is not None else "no data",
+                budget_share(r.budget_used),
+                budget_share(r.pace),
+                r.status,
+                fmt.figure(r.coverage),
+            )
+            for r in rows
+        ],
+        paint,
+        "Status",
+    )
+
+
 def sla_text(section: SlaSection, paint: Callable[[str], str] | None = None) -> str:
     """The SLA table (budget used of the whole period, pace, status, coverage), the error budget
     left per period in events and clock minutes, burn rates with their events, projected
@@ -78,23 +99,7 @@ def sla_text(section: SlaSection, paint: Callable[[str], str] | None = None) -> 
     out = [
         f"SLA TRACKING — {section.slo}",
         "─" * 36,
-        *_table(
-            ("Period", "Target", "Actual", "Budget Used", "Pace", "Status", "Coverage"),
-            [
-                (
-                    r.period,
-                    fmt.percent(r.target),
-                    fmt.figure(r.actual) if r.actual is not None else "no data",
-                    budget_share(r.budget_used),
-                    budget_share(r.pace),
-                    r.status,
-                    fmt.figure(r.coverage),
-                )
-                for r in rows
-            ],
-            paint,
-            "Status",
-        ),
+        *_periods_table(rows, paint),
         "Budget Used: share of the whole period's error budget spent so far. Pace: the share"
         " spent by the period's end if the rest of it burns as it has so far.",
         "",

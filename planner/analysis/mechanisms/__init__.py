@@ -84,12 +84,15 @@ class Mechanisms:
     _by_edge: dict[int, EdgePlan] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # the edges that degrade (ids), for the blast radius' and closures' hot loops
+    _degrading: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
     _mandatory: dict[str, frozenset[str]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
         self._by_edge.update({id(plan.edge): plan for plan in self.edges})
+        self._degrading.update(id(plan.edge) for plan in self.edges if plan.has_fallback)
 
     def plan_of(self, edge: Edge) -> EdgePlan:
         """The plan of one of the graph's edges."""
@@ -97,7 +100,7 @@ class Mechanisms:
 
     def degrades(self, edge: Edge) -> bool:
         """True when the plan turns a failure of the edge's target into degradation."""
-        return self._by_edge[id(edge)].has_fallback
+        return id(edge) in self._degrading
 
     def fallback_component(self, edge: Edge) -> str | None:
         """The component the edge's fallback calls (None: none, or a free-text answer)."""

@@ -1,0 +1,48 @@
+"""The SLA tracking part of the plan (`Plan.sla`), filled by the SLO helper from measurements.
+Re-exported by `planner.model`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from planner.figure import Figure
+
+__all__ = ["SlaRow", "SlaSection"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRow:
+    """Compliance over one period, measured."""
+
+    period: str  # "This month", "This quarter", "YTD"
+    target: float  # percent
+    actual: Figure | None  # percent; None when there is no data
+    budget_used: Figure | None  # percent of the whole period's error budget spent so far
+    status: str  # OK | Risk | Breached | No data
+    coverage: Figure | None  # share of the period so far with samples (percent; gaps count)
+    pace: Figure | None = None  # percent spent by the period's end at the pace so far
+    remaining: Figure | None = None  # the period's budget left, in events (probe: samples)
+    remaining_minutes: Figure | None = None  # clock minutes of full outage `remaining` affords
+    exhaustion: Figure | None = None  # seconds until `remaining` is gone at the 1 h burn
+    exhaustion_note: str = ""  # why there is no exhaustion figure
+    measured_from: str = ""  # ISO 8601: the period's start, or the data's first sample if later
+    ends: str = ""  # ISO 8601: the period's end (a rolling period: `at`)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaSection:
+    """SLA tracking from measurements; absent until measured, never invented."""
+
+    source: str  # Prometheus URL or metrics URL
+    measured_at: str  # ISO 8601 UTC
+    slo: str  # name of the SLO measured
+    rows: tuple[SlaRow, ...]
+    budget_remaining_minutes: Figure | None
+    burn_rates: Mapping[str, Figure] = field(default_factory=dict)  # window → burn rate now
+    notes: tuple[str, ...] = ()
+    # window → seconds until the budget period's budget is gone at that window's burn rate; a
+    # window with a burn rate and no entry does not run the budget out before the period ends
+    projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
+    budget_period: str = ""  # the row `budget_remaining_minutes` and the projections are of
+    gaps: tuple[str, ...] = ()  # stretches without samples inside the periods
