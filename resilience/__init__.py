@@ -7,6 +7,7 @@ from resilience._errors import (
     CircuitOpenError,
     ConfigError,
     DeadlineExceededError,
+    LimitExceededError,
     RateLimitedError,
     RejectedError,
     ResilienceError,
@@ -30,6 +31,7 @@ from resilience._events import (
     add_hook,
     remove_hook,
 )
+from resilience.adaptive import AIMD, AdaptiveLimiter, Gradient2, Vegas
 from resilience.breaker import BreakerState, CircuitBreaker
 from resilience.bulkhead import Bulkhead
 from resilience.fallback import Fallback
@@ -39,9 +41,12 @@ from resilience.plan import PlanError, PlanPolicy, PlanRegistry, load_plan
 from resilience.policy import Policy
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
+from resilience.shedding import Criticality, criticality
 from resilience.timeout import Timeout
 
 __all__ = [
+    "AIMD",
+    "AdaptiveLimiter",
     "AttemptTimeoutError",
     "BreakerState",
     "Bulkhead",
@@ -52,15 +57,18 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigError",
+    "Criticality",
     "DeadlineExceededError",
     "Event",
     "Fallback",
     "FallbackUsed",
     "FullJitterBackoff",
+    "Gradient2",
     "Hedge",
     "HedgeStarted",
     "HedgeWon",
     "Hook",
+    "LimitExceededError",
     "Outcome",
     "PlanError",
     "PlanPolicy",
@@ -79,7 +87,9 @@ __all__ = [
     "StorageError",
     "TimedOut",
     "Timeout",
+    "Vegas",
     "add_hook",
+    "criticality",
     "load_plan",
     "register",
     "remaining_time",

@@ -161,6 +161,7 @@ class PolicyInfo:
     bulkhead_in_flight: Callable[[], int] | None = None
     bulkhead_capacity: Callable[[], int] | None = None
     critical: bool = False
+    adaptive_limit: Callable[[], int] | None = None
 
 
 @runtime_checkable

@@ -30,6 +30,7 @@ ORDER = (
     "hedge",
     "breaker",
     "rate_limiter",
+    "limiter",
     "timeout",
     "bulkhead",
     "chaos",
@@ -67,6 +68,7 @@ class PolicySlots(TypedDict, total=False):
     hedge: Layer | None
     chaos: Layer | Sequence[Layer] | None
     critical: bool
+    limiter: Layer | None
 
 
 class Policy:
@@ -75,11 +77,13 @@ class Policy:
     Outside in::
 
         Fallback → Timeout(total) → Retry → Hedge → CircuitBreaker → RateLimiter
-                 → Timeout(attempt) → Bulkhead → chaos → call
+                 → AdaptiveLimiter → Timeout(attempt) → Bulkhead → chaos → call
 
     So the fallback sees the final outcome; the total deadline (`deadline=` seconds) covers every
     attempt and backoff; each retry attempt is recorded by the breaker, rate-limited and gets its
-    own attempt timeout. Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
+    own attempt timeout. The adaptive limiter (``limiter=``) measures each attempt around its
+    attempt timeout, so a timed-out attempt reaches it as a `TimeoutError`: a congestion signal.
+    Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
     every hedged attempt is recorded by the breaker and gets its own attempt timeout. `chaos` is
     one layer or a sequence of layers, all innermost, so injected faults look like the
     dependency's own. Any object implementing `resilience._core.Layer` fits a slot.
@@ -101,6 +105,7 @@ class Policy:
     hedge: Layer | None
     chaos: tuple[Layer, ...]
     critical: bool
+    limiter: Layer | None
     layers: tuple[Layer, ...]
     """Every layer in the order calls run through them, outermost first."""
     info: PolicyInfo
@@ -123,6 +128,7 @@ class Policy:
         chaos: Layer | Sequence[Layer] | None = None,
         hooks: Iterable[Hook] = (),
         critical: bool = False,
+        limiter: Layer | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"Policy name: expected a non-empty string, got {name!r}")
@@ -139,6 +145,7 @@ class Policy:
                 hedge=hedge,
                 chaos=chaos,
                 critical=critical,
+                limiter=limiter,
             )
         )
         self.emitter = Emitter(self.info, hooks)
@@ -176,6 +183,7 @@ class Policy:
         rate_limiter = slots.get("rate_limiter")
         attempt_timeout = Timeout(timeout) if isinstance(timeout, int | float) else timeout
         bulkhead = slots.get("bulkhead")
+        limiter = slots.get("limiter")
         chaos_layers = chaos_tuple(name, slots.get("chaos"))
         ordered: list[tuple[str, Layer | None]] = [
             ("fallback", fallback),
@@ -184,6 +192,7 @@ class Policy:
             ("hedge", hedge),
             ("breaker", breaker),
             ("rate_limiter", rate_limiter),
+            ("limiter", limiter),
             ("timeout", attempt_timeout),
             ("bulkhead", bulkhead),
         ]
@@ -197,6 +206,7 @@ class Policy:
         self.fallback, self.deadline, self.retry, self.hedge = fallback, deadline, retry, hedge
         self.breaker, self.rate_limiter = breaker, rate_limiter
         self.timeout, self.bulkhead, self.chaos = attempt_timeout, bulkhead, chaos_layers
+        self.limiter = limiter
         self.critical = bool(slots.get("critical", False))
         self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
         self.info = self._info()
@@ -211,6 +221,7 @@ class Policy:
     def _info(self) -> PolicyInfo:
         breaker = self.breaker
         bulkhead = self.bulkhead
+        limiter = self.limiter
         has_state = getattr(breaker, "state", None) is not None
         # Readiness and gauges read the effective state: an open breaker past its open_duration
         # is half_open to them, though it only moves there on the next call.
@@ -230,6 +241,9 @@ class Policy:
                 else None
             ),
             critical=self.critical,
+            adaptive_limit=(
+                (lambda: int(getattr(limiter, "limit", 0))) if hasattr(limiter, "limit") else None
+            ),
         )
 
     def describe(self) -> str:
