@@ -64,7 +64,7 @@ def test_parse_criticality_defaults_unknown_values_and_strict_refuses() -> None:
 
 def test_shares_order_the_refusals() -> None:
     limiter = AdaptiveLimiter(initial_limit=10, max_limit=10)
-    taken = Counter()
+    taken: Counter[Criticality] = Counter()
     for level in (Criticality.SHEDDABLE, Criticality.DEFAULT, Criticality.CRITICAL):
         while limiter.try_acquire(level):
             taken[level] += 1

@@ -21,6 +21,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from resilience import _clock
 from resilience._errors import ConfigError
@@ -34,7 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def limit_middleware(
     limiter: AdaptiveLimiter, *, status: int = 503, header: str = CRITICALITY_HEADER
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """An aiohttp server middleware enforcing `limiter` per request (see the module docstring)."""
     if status not in (429, 503):
         raise ConfigError(f"limit_middleware status: expected 429 or 503, got {status!r}")
