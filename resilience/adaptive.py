@@ -46,9 +46,11 @@ as a decorator or ``async with``, for sync functions, and by hand for servers an
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar
 
@@ -61,6 +63,9 @@ from resilience.shedding import Criticality, Shares, criticality_var
 T = TypeVar("T")
 
 _CRITICAL = Criticality.CRITICAL
+_DEFAULT = Criticality.DEFAULT
+_get_running_loop = asyncio.get_running_loop
+_BASE_LOOP_TIME = asyncio.BaseEventLoop.time
 _SHEDDABLE = Criticality.SHEDDABLE
 _get_criticality = criticality_var.get
 
@@ -322,6 +327,8 @@ class AdaptiveLimiter(Mechanism):
         self._peak = 0
         self._dropped = False
         self._saturated = False
+        self._loop: object = None
+        self._loop_clock: Callable[[], float] = time.monotonic
         self._in_flight = 0
         self._lock = threading.Lock()
         self._set_limit(float(min(max(initial_limit, min_limit), max_limit)))
@@ -427,23 +434,49 @@ class AdaptiveLimiter(Mechanism):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call under the limit, measuring its RTT."""
+        # The admission test and the sample are inlined (not `try_acquire` / `_sample`): they
+        # are this layer's whole cost on a successful call, measured in
+        # benchmarks/limiter_overhead.py.
         level = _get_criticality()
-        if not self.try_acquire(level):
-            raise self._reject(ctx, level)
         in_flight = self._in_flight
-        start = _clock.monotonic()
+        if in_flight >= (
+            self._admit_default
+            if level is _DEFAULT
+            else self._admit_critical
+            if level is _CRITICAL
+            else self._admit_sheddable
+        ):
+            self._saturated = True
+            raise self._reject(ctx, level)
+        in_flight += 1
+        self._in_flight = in_flight
+        loop = _get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            # asyncio's own loop.time() is a Python frame around time.monotonic(): call the C
+            # function directly when the loop does not override it (VirtualTimeLoop does).
+            self._loop_clock = time.monotonic if type(loop).time is _BASE_LOOP_TIME else loop.time
+        clock = self._loop_clock
+        start = clock()
         try:
             result = await nxt(call, ctx)
         except Exception as exc:
             self._in_flight -= 1
             if isinstance(exc, self.drop_on):
-                self._sample(_clock.monotonic() - start, in_flight, True)
+                self._sample(clock() - start, in_flight, True)
             raise
         except BaseException:
             self._in_flight -= 1
             raise
         self._in_flight -= 1
-        self._sample(_clock.monotonic() - start, in_flight, False)
+        self._rtt_sum += clock() - start
+        if in_flight > self._peak:
+            self._peak = in_flight
+        n = self._n + 1
+        if n < self.sample_window:
+            self._n = n
+        else:
+            self._window_done(n)
         return result
 
     def _sample(self, rtt: float, in_flight: int, dropped: bool) -> None:
@@ -459,6 +492,9 @@ class AdaptiveLimiter(Mechanism):
         if n < self.sample_window:
             self._n = n
             return
+        self._window_done(n)
+
+    def _window_done(self, n: int) -> None:
         mean = self._rtt_sum / n
         peak, drop, saturated = self._peak, self._dropped, self._saturated
         self._n, self._rtt_sum, self._peak, self._dropped = 0, 0.0, 0, False
