@@ -43,10 +43,13 @@ def cases() -> list[tuple[str, Body]]:
         ),
         ("Policy() (no layers)", Policy("empty")(f)),
         ("Policy(bulkhead=...)", Policy("b", bulkhead=Bulkhead(max_concurrent=100))(f)),
-        ("Policy(limiter=AdaptiveLimiter(vegas))", Policy("a", limiter=AdaptiveLimiter())(f)),
         (
-            "Policy(limiter=AdaptiveLimiter(gradient2))",
-            Policy("g", limiter=AdaptiveLimiter(algorithm=Gradient2()))(f),
+            "Policy(adaptive_limiter=AdaptiveLimiter(vegas))",
+            Policy("a", adaptive_limiter=AdaptiveLimiter())(f),
+        ),
+        (
+            "Policy(adaptive_limiter=AdaptiveLimiter(gradient2))",
+            Policy("g", adaptive_limiter=AdaptiveLimiter(algorithm=Gradient2()))(f),
         ),
     ]
 

@@ -75,7 +75,7 @@ def _circuitbreaker() -> Body:
 def _full_policy() -> Body:
     policy = Policy(
         "bench",
-        breaker=CircuitBreaker("bench"),
+        circuit_breaker=CircuitBreaker("bench"),
         retry=Retry(max_attempts=3),
         timeout=Timeout(1.0),
         bulkhead=Bulkhead(max_concurrent=100),
@@ -90,7 +90,7 @@ def _full_policy_prometheus() -> Body:
 
     policy = Policy(
         "bench",
-        breaker=CircuitBreaker("bench"),
+        circuit_breaker=CircuitBreaker("bench"),
         retry=Retry(max_attempts=3),
         timeout=Timeout(1.0),
         bulkhead=Bulkhead(max_concurrent=100),

@@ -50,14 +50,14 @@ async def main() -> None:
             "system": "bench",
             "mechanisms": {
                 "plain": mechanisms,
-                "limited": {**mechanisms, "rate_limiter": {"rate_per_s": 1e9}},
+                "limited": {**mechanisms, "rate_limiter": {"rate_per_second": 1e9}},
                 "hedged": {**mechanisms, "hedge": {"delay": 1}},
             },
         }
     )
     by_hand = Policy(
         "by-hand",
-        breaker=CircuitBreaker("by-hand"),
+        circuit_breaker=CircuitBreaker("by-hand"),
         retry=Retry(),
         timeout=1.0,
         bulkhead=Bulkhead(max_concurrent=100),
@@ -67,7 +67,7 @@ async def main() -> None:
         ("plan.policy, the same mechanisms", plan.policy("plain")(_work), N),
         ("plan.policy + RateLimiter", plan.policy("limited")(_work), N),
         ("plan.policy + Hedge(delay=1s), not triggered", plan.policy("hedged")(_work), N // 4),
-        ("RateLimiter alone", RateLimiter(rate_per_s=1e9)(_work), N),
+        ("RateLimiter alone", RateLimiter(rate_per_second=1e9)(_work), N),
     ]
     bare = await _per_call(_work, N)
     print(f"{'case':52} {'µs/call':>8}   (bare await {bare:.2f} µs subtracted)")

@@ -67,7 +67,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from resilience import ResilienceError
-from resilience.config import Duration
+from resilience.durations import Duration
 from resilience.files import DocumentError, read_document
 
 MAX_REQUESTS = 10_000
@@ -450,9 +450,3 @@ def load_experiment(path: str | Path) -> Experiment:
 def dump_document(data: dict[str, Any]) -> str:
     """Experiment data (e.g. with ``${...}`` placeholders kept) as YAML, in the given key order."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-
-
-def dump_experiment(experiment: Experiment) -> str:
-    """The experiment as YAML, in the file's key order and names, without default values."""
-    data = experiment.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    return yaml.safe_dump({"version": 1, **data}, sort_keys=False, allow_unicode=True, width=100)

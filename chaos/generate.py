@@ -42,7 +42,7 @@ from chaos.experiment import (
     Experiment,
     parse_experiment,
 )
-from resilience.config import parse_duration
+from resilience.durations import parse_duration
 
 DEFAULT_CONFIGURATION: dict[str, str] = {
     "base_url": "http://127.0.0.1:8080/",

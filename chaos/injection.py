@@ -1,6 +1,6 @@
 """Fault injection strategies for a `Policy`'s ``chaos`` slot (Polly's chaos strategies, in Python).
 
-Four strategies, each a `resilience._core.Layer` that sits innermost in a policy, so every outer
+Four strategies, each a `resilience.layers.Layer` that sits innermost in a policy, so every outer
 mechanism (timeouts, retries, the breaker, the fallback) sees the injected fault exactly as it would
 see the dependency's own:
 
@@ -52,10 +52,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, ClassVar, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from resilience import ChaosInjected, ConfigError
-from resilience._clock import Sleeper
-from resilience._clock import sleep as _default_sleep
-from resilience._core import Call, CallContext, Step, SyncStep, compose
-from resilience._events import Emitter
+from resilience.layers import Call, CallContext, Emitter, Sleeper, Step, SyncStep, compose
+from resilience.layers import sleep as _default_sleep
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -20,7 +20,7 @@ inventory = Policy(
     "inventory",
     retry=Retry(max_attempts=3, wait=0.02),
     timeout=0.2,
-    breaker=breaker,
+    circuit_breaker=breaker,
     fallback=Fallback(lambda exc, sku: f"stock unknown ({type(exc).__name__})"),
 )
 

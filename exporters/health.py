@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from exporters._watch import OPEN_STATES, PolicyWatch
 from resilience import PolicyInfo, add_hook
-from resilience._events import EventHandler, global_hooks
+from resilience.events import EventHandler, global_hooks
 
 
 @dataclass(frozen=True, slots=True)

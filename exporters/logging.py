@@ -17,7 +17,7 @@ from typing import Any
 
 from exporters._watch import OPEN_STATES
 from resilience import PolicyInfo, Rejected, RetryScheduled, StateChanged
-from resilience._events import Event, EventHandler, StorageError
+from resilience.events import Event, EventHandler, StorageError
 
 Fields = dict[str, str | int | float | None]
 

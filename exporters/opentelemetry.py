@@ -52,7 +52,7 @@ from resilience import (
     StateChanged,
     TimedOut,
 )
-from resilience._events import Event, EventHandler, StorageError
+from resilience.events import Event, EventHandler, StorageError
 
 METER_NAME = "reliability-os"
 """The instrumentation scope of every instrument."""
@@ -294,7 +294,8 @@ class OpenTelemetryHook:
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Prepare the attribute sets of `policy` and watch its breaker and bulkhead."""
-        self._ins.watch.add(policy)
+        if policy.storage is None:  # a storage's emitter has no breaker or bulkhead to watch
+            self._ins.watch.add(policy)
         if "circuit_breaker" in policy.mechanisms and policy.breaker_state is None:
             self._ins.watch.last_state.setdefault(policy.name, "closed")
         return _Handler(self._ins, policy, self.span_events)

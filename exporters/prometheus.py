@@ -13,7 +13,7 @@ metric                                          type      labels
 ``resilience_rejections_total``                 counter   policy, mechanism (circuit_breaker,
                                                           bulkhead, rate_limiter, retry_budget,
                                                           adaptive_limiter, load_shedder)
-``resilience_timeouts_total``                   counter   policy, kind (attempt, total)
+``resilience_timeouts_total``                   counter   policy, kind (attempt, deadline)
 ``resilience_circuit_breaker_state``            gauge     policy, state (one-hot)
 ``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state
 ``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
@@ -32,7 +32,8 @@ soon as it is built, so ``rate()`` and alerts work before the first failure. The
 Prometheus scrapes, at no cost per call.
 
 ``PrometheusHook(names="resilience4j")`` (or ``"both"``) exports resilience4j's names instead (or
-as well), so existing resilience4j Grafana dashboards work unchanged; see `Resilience4jNames`.
+as well), so existing resilience4j Grafana dashboards work unchanged; the names and how events map
+to them are in `exporters.resilience4j`.
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Literal
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, Summary
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporters._watch import BREAKER_STATES, PolicyWatch
+from exporters.resilience4j import Resilience4jHandler, Resilience4jNames, resilience4j_gauges
 from resilience import (
     CallFinished,
     CallOutcome,
@@ -58,9 +59,10 @@ from resilience import (
     RetryScheduled,
     StateChanged,
     TimedOut,
-    _clock,
 )
-from resilience._events import Event, EventHandler, StorageError
+from resilience.events import Event, EventHandler, StorageError
+
+__all__ = ["DURATION_BUCKETS", "Names", "PrometheusHook", "Resilience4jNames", "ResilienceNames"]
 
 Names = Literal["resilience", "resilience4j", "both"]
 
@@ -137,28 +139,7 @@ class _LiveGauges(Collector):
                 )
             )
         if self.resilience4j:
-            groups.append(
-                (
-                    (
-                        GaugeMetricFamily(
-                            "resilience4j_circuitbreaker_state",
-                            "The states of the circuit breaker",
-                            labels=["name", "state"],
-                        ),
-                        GaugeMetricFamily(
-                            "resilience4j_bulkhead_available_concurrent_calls",
-                            "The number of available permissions",
-                            labels=["name"],
-                        ),
-                        GaugeMetricFamily(
-                            "resilience4j_bulkhead_max_allowed_concurrent_calls",
-                            "The maximum number of available permissions",
-                            labels=["name"],
-                        ),
-                    ),
-                    True,
-                )
-            )
+            groups.append((resilience4j_gauges(), True))
         return groups
 
     def collect(self) -> Iterable[Metric]:
@@ -344,123 +325,6 @@ class _NativeHandler:
             injected.inc()
 
 
-class Resilience4jNames:
-    """resilience4j-micrometer's metric names and labels (reference: resilience-anchors §2.13).
-
-    ``resilience4j_circuitbreaker_calls_seconds{name,kind}`` is recorded once per call through
-    the policy (our events report calls, not single attempts), with kind ``successful`` for a
-    success, ``failed`` for a failure or a call served by the fallback, ``ignored`` for a call
-    refused by an inner bulkhead or rate limiter; calls the breaker refused count in
-    ``resilience4j_circuitbreaker_not_permitted_calls_total``. Micrometer's ``_max`` series is
-    not exported.
-    """
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Summary(
-            "resilience4j_circuitbreaker_calls_seconds",
-            "Total number of calls which finished successfully or failed",
-            ["name", "kind"],
-            registry=registry,
-        )
-        self.not_permitted = Counter(
-            "resilience4j_circuitbreaker_not_permitted_calls",
-            "Total number of not permitted calls",
-            ["name", "kind"],
-            registry=registry,
-        )
-        self.retry_calls = Counter(
-            "resilience4j_retry_calls",
-            "The number of successful or failed calls with or without retry",
-            ["name", "kind"],
-            registry=registry,
-        )
-
-
-_retried: ContextVar[tuple[tuple[str, float], ...]] = ContextVar("exporters_retried", default=())
-"""(policy, when) of the last retry each policy scheduled in the current task.
-
-Events carry no call identity, but a call's retries run in the caller's task, before its
-`CallFinished`; a retry counts for a call when it was scheduled after the call started (``now -
-duration``), so the entry a cancelled call left behind (it gets no `CallFinished`) is ignored.
-"""
-
-
-def _take_retried(policy: str, started: float) -> bool:
-    """Whether `policy` scheduled a retry in this task since `started`; forgets the entry."""
-    pending = _retried.get()
-    for name, when in pending:
-        if name == policy:
-            _retried.set(tuple(p for p in pending if p[0] != policy))
-            return when >= started - 1e-9
-    return False
-
-
-def _note_retry(policy: str) -> None:
-    pending = _retried.get()
-    _retried.set((*(p for p in pending if p[0] != policy), (policy, _clock.monotonic())))
-
-
-_R4J_KIND = {
-    CallOutcome.SUCCESS: "successful",
-    CallOutcome.FAILURE: "failed",
-    CallOutcome.FALLBACK: "failed",
-}
-
-
-def _r4j_retry_kind(ok: bool, retried: bool) -> str:
-    return f"{'successful' if ok else 'failed'}_with{'' if retried else 'out'}_retry"
-
-
-class _R4jHandler:
-    """Records one policy's events under resilience4j's names."""
-
-    __slots__ = ("_calls", "_ignored", "_name", "_not_permitted", "_retry", "_watch")
-
-    def __init__(self, m: Resilience4jNames, info: PolicyInfo, watch: PolicyWatch) -> None:
-        name = self._name = info.name
-        self._watch = watch
-        has_breaker = "circuit_breaker" in info.mechanisms or info.breaker_state is not None
-        self._calls: dict[CallOutcome, Summary] = {}
-        self._ignored: Summary | None = None
-        self._not_permitted: Counter | None = None
-        if has_breaker:
-            self._calls = {o: m.calls.labels(name, k) for o, k in _R4J_KIND.items()}
-            self._ignored = m.calls.labels(name, "ignored")
-            self._not_permitted = m.not_permitted.labels(name, "not_permitted")
-        self._retry: dict[tuple[bool, bool], Counter] = {}
-        if "retry" in info.mechanisms:
-            self._retry = {
-                (ok, retried): m.retry_calls.labels(name, _r4j_retry_kind(ok, retried))
-                for ok in (True, False)
-                for retried in (True, False)
-            }
-
-    def __call__(self, event: Event) -> None:
-        kind = type(event)
-        if kind is CallFinished:
-            assert isinstance(event, CallFinished)
-            outcome = event.outcome
-            if self._calls:
-                if outcome is CallOutcome.REJECTED:
-                    if getattr(event.exception, "mechanism", "") != "circuit_breaker":
-                        assert self._ignored is not None
-                        self._ignored.observe(event.duration)
-                else:
-                    self._calls[outcome].observe(event.duration)
-            if self._retry:
-                retried = _take_retried(self._name, _clock.monotonic() - event.duration)
-                self._retry[outcome is CallOutcome.SUCCESS, retried].inc()
-        elif kind is RetryScheduled:
-            _note_retry(self._name)
-        elif kind is Rejected:
-            assert isinstance(event, Rejected)
-            if event.mechanism == "circuit_breaker" and self._not_permitted is not None:
-                self._not_permitted.inc()
-        elif kind is StateChanged:
-            assert isinstance(event, StateChanged)
-            self._watch.last_state[self._name] = event.to_state
-
-
 def _both(first: EventHandler, second: EventHandler) -> EventHandler:
     def handle(event: Event) -> None:
         first(event)
@@ -493,7 +357,7 @@ class PrometheusHook:
 
     def bind(self, policy: PolicyInfo) -> EventHandler | None:
         """Bind the label children of `policy` and watch its breaker state and bulkhead."""
-        if policy.mechanisms == ("storage",):  # a shared-state backend's emitter (storage/)
+        if policy.storage is not None:  # a shared-state backend's emitter (storage/)
             return _StorageErrors(self.registry, policy)
         ins = self._instruments
         watch = ins.gauges.watch
@@ -506,7 +370,9 @@ class PrometheusHook:
             else None
         )
         r4j = (
-            _R4jHandler(ins.r4j, policy, watch) if ins.r4j and self.names != "resilience" else None
+            Resilience4jHandler(ins.r4j, policy, watch)
+            if ins.r4j and self.names != "resilience"
+            else None
         )
         if native is not None and r4j is not None:
             return _both(native, r4j)

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+# The one duration grammar (ns … w, compound values such as 1m30s), shared with plan files,
+# experiments and the runtime: re-exported here for the spec's fields.
+from resilience.durations import parse_duration
+
+__all__ = ["DAY", "format_duration", "format_percent", "format_spec_duration", "parse_duration"]
 
 #: Seconds in a day, and the period conventions the plan labels explicitly.
 DAY = 86400.0
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number (already seconds) or a string like "250ms", "2s", "1m", "1h", "1d"."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 250ms, 2s, 1m, 1h or 1d, got a boolean")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"expected a duration such as 250ms, 2s, 1m, 1h or 1d, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
-    else:
-        raise ValueError(f"expected a duration such as 250ms, 2s, 1m, 1h or 1d, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"expected a non-negative duration, got {value!r}")
-    return seconds
 
 
 @functools.lru_cache(maxsize=4096)

@@ -28,6 +28,7 @@ from resilience._events import (
     StateChanged,
     StorageError,
     TimedOut,
+    TimeoutKind,
     add_hook,
     remove_hook,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "StorageError",
     "TimedOut",
     "Timeout",
+    "TimeoutKind",
     "Vegas",
     "add_hook",
     "criticality",

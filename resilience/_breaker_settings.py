@@ -1,4 +1,4 @@
-"""What a `CircuitBreaker` can be told after construction, and how each setting is checked.
+"""A `CircuitBreaker`'s vocabulary: its states, its settings and how each setting is checked.
 
 The constructor and `CircuitBreaker.reconfigure` validate through the same table, so a setting
 means the same thing (and fails with the same message) whichever way it arrives.
@@ -8,11 +8,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypedDict
+from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 from resilience._errors import ConfigError
 
 ExceptionTypes = tuple[type[BaseException], ...]
+
+
+class BreakerState(StrEnum):
+    """The state of a circuit breaker; compares equal to its string (``state == "open"``)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    DISABLED = "disabled"
+    FORCED_OPEN = "forced_open"
+    METRICS_ONLY = "metrics_only"
+
+
+CLOSED = BreakerState.CLOSED
+OPEN = BreakerState.OPEN
+HALF_OPEN = BreakerState.HALF_OPEN
+DISABLED = BreakerState.DISABLED
+FORCED_OPEN = BreakerState.FORCED_OPEN
+METRICS_ONLY = BreakerState.METRICS_ONLY
 
 
 def _fraction(value: float, field: str) -> float:
@@ -75,6 +95,22 @@ class CircuitBreakerSettings(TypedDict, total=False):
     failure_if_result: Callable[[Any], bool] | None
 
 
+class SettingsAttributes:
+    """The reconfigurable settings as a `CircuitBreaker`'s attributes, declared once next to how
+    each is checked: set by its constructor and `reconfigure` (the constructor's arguments)."""
+
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    slow_call_duration: float
+    minimum_calls: int
+    half_open_calls: int
+    max_wait_in_half_open: float
+    open_duration: float | Callable[[int], float]
+    record_on: ExceptionTypes
+    ignore_on: ExceptionTypes
+    failure_if_result: Callable[[Any], bool] | None
+
+
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "failure_rate_threshold": _fraction,
     "slow_call_rate_threshold": _fraction,
@@ -96,3 +132,45 @@ RECONFIGURABLE: tuple[str, ...] = tuple(_CHECKS)
 def checked(settings: Mapping[str, Any]) -> dict[str, Any]:
     """`settings` validated and normalised; `ConfigError` names the first bad one."""
     return {key: _CHECKS[key](value, key) for key, value in settings.items()}
+
+
+def check_reconfigurable(settings: Mapping[str, Any]) -> CircuitBreakerSettings:
+    """`settings` for `CircuitBreaker.reconfigure`, validated; `ConfigError` names what is wrong."""
+    unknown = sorted(set(settings) - set(RECONFIGURABLE))
+    if unknown:
+        raise ConfigError(
+            f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
+            f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
+            f"{', '.join(RECONFIGURABLE)}"
+        )
+    return cast(CircuitBreakerSettings, checked(settings))
+
+
+def describe_settings(breaker: Any) -> str:
+    """Every setting of `breaker` as ``key=value, ...``, with its storage when the state is
+    shared (for `CircuitBreaker.describe`)."""
+    opens = breaker.open_duration
+    open_text = getattr(opens, "__name__", "callable") if callable(opens) else f"{opens:g}"
+    return (
+        f"failure_rate_threshold={breaker.failure_rate_threshold:g}, "
+        f"slow_call_rate_threshold={breaker.slow_call_rate_threshold:g}, "
+        f"slow_call_duration={breaker.slow_call_duration:g}, "
+        f"minimum_calls={breaker.minimum_calls}, "
+        f"window_type={breaker.window_type!r}, window_size={breaker.window_size}, "
+        f"half_open_calls={breaker.half_open_calls}, "
+        f"max_wait_in_half_open={breaker.max_wait_in_half_open:g}, open_duration={open_text}, "
+        f"record_on={_names(breaker.record_on)}, ignore_on={_names(breaker.ignore_on)}, "
+        f"failure_if_result={'set' if breaker.failure_if_result else 'None'}"
+        f"{_storage_text(breaker.storage)}"
+    )
+
+
+def _storage_text(storage: Any) -> str:
+    if storage is None:
+        return ""
+    describe = getattr(storage, "describe", None)
+    return f", storage={describe() if callable(describe) else repr(storage)}"
+
+
+def _names(types: ExceptionTypes) -> str:
+    return "(" + ", ".join(t.__name__ for t in types) + ")"

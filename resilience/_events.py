@@ -77,12 +77,23 @@ class Rejected:
     retry_after: float | None = None
 
 
+class TimeoutKind(StrEnum):
+    """Which timeout fired: the per-attempt `Timeout` or the policy's total `deadline`.
+
+    The same words as the plan file's `timeout:` / `deadline:` and the `kind` label of
+    ``resilience_timeouts_total``. (`deadline` was `total` before 0.1.0.)
+    """
+
+    ATTEMPT = "attempt"
+    DEADLINE = "deadline"
+
+
 @dataclass(frozen=True, slots=True)
 class TimedOut:
-    """An attempt timeout (`kind="attempt"`) or the total deadline (`kind="total"`) fired."""
+    """An attempt timeout (`kind="attempt"`) or the total deadline (`kind="deadline"`) fired."""
 
     policy: str
-    kind: str
+    kind: TimeoutKind
     timeout: float
 
 
@@ -161,6 +172,9 @@ class PolicyInfo:
     bulkhead_in_flight: Callable[[], int] | None = None
     bulkhead_capacity: Callable[[], int] | None = None
     critical: bool = False
+    storage: str | None = None
+    """Set to the backend's name (``"redis"``) when these are a shared-state storage's events
+    about `name` (`StorageError`), not a policy's calls: exporters count them apart."""
     adaptive_limit: Callable[[], int] | None = None
 
 

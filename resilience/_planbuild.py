@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import tenacity
 
@@ -32,9 +33,6 @@ from resilience.names import Names
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
 from resilience.timeout import Timeout
-
-if TYPE_CHECKING:
-    from resilience.plan import PlanPolicy
 
 Handler = Callable[..., Any]
 """A fallback handler supplied by code."""
@@ -128,22 +126,32 @@ def build_fallback(config: FallbackConfig | None, handler: Handler | None, names
     return Fallback(chosen, **options)
 
 
-_BUILDERS: dict[str, Callable[[str, Any, Names], Layer]] = {
-    "circuit_breaker": build_breaker,
-    "retry": lambda _name, c, names: build_retry(c, names),
-    "bulkhead": lambda _name, c, _names: Bulkhead(**_set(c)),
-    "rate_limiter": lambda _name, c, _names: RateLimiter(**_set(c)),
-    "hedge": lambda _name, c, _names: Hedge(**_set(c)),
-}
-
-
-def _build_shared(section: str, name: str, config: Any, storage: Any, names: Names) -> Layer:
-    """A breaker or rate limiter sharing its state through the plan's `storage` section."""
-    if section == "circuit_breaker":
-        return build_breaker(name, config, names, storage)
+def _build_rate_limiter(name: str, config: Any, names: Names, storage: Any = None) -> Layer:
+    if storage is None:
+        return RateLimiter(**_set(config))
     options = _set(config)
-    options.setdefault("key", name)
+    options.setdefault("key", name)  # one bucket per policy across the fleet unless keyed
     return RateLimiter(storage=storage, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """How one mechanism section of a policy becomes a layer (in the `Policy` slot of the same
+    name: `resilience.policy.ORDER`)."""
+
+    build: Callable[[str, Any, Names, Any], Layer]
+    """(policy name, section, the registered names, storage or None) → the layer."""
+    shared: bool = False
+    """Whether the layer shares its state through the plan's `storage` section."""
+
+
+_SECTIONS: dict[str, _Section] = {
+    "circuit_breaker": _Section(build_breaker, shared=True),
+    "retry": _Section(lambda _name, c, names, _s: build_retry(c, names)),
+    "bulkhead": _Section(lambda _name, c, _names, _s: Bulkhead(**_set(c))),
+    "rate_limiter": _Section(_build_rate_limiter, shared=True),
+    "hedge": _Section(lambda _name, c, _names, _s: Hedge(**_set(c))),
+}
 
 
 def build_storage(config: StorageConfig | None) -> Any:
@@ -163,13 +171,6 @@ def build_storage(config: StorageConfig | None) -> Any:
         raise Problem(f"storage.redis.{field}", problem) from None
 
 
-_SLOT = {
-    "circuit_breaker": "breaker",
-    "retry": "retry",
-    "bulkhead": "bulkhead",
-    "rate_limiter": "rate_limiter",
-    "hedge": "hedge",
-}
 _WINDOW = ("window_type", "window_size")
 # What `reconfigure` gives a kept breaker for a setting the new section leaves out: the default.
 _BREAKER_DEFAULTS: dict[str, Any] = {
@@ -201,6 +202,13 @@ class Problem(Exception):
         self.problem = problem
 
 
+class Live(Protocol):
+    """What a reload reads of the policy a `Built` replaces (a `PlanPolicy`): the sections it
+    was built from, and its layers by slot (as attributes)."""
+
+    sections: dict[str, Any]
+
+
 class Built:
     """The layers of one policy built from one resolved configuration (not yet in a Policy).
 
@@ -213,7 +221,7 @@ class Built:
         name: str,
         config: PolicyConfig,
         fallback: Handler | None,
-        previous: PlanPolicy | None,
+        previous: Live | None,
         storage: Any = None,
         chaos: tuple[Layer, ...] = (),
         names: Names | None = None,
@@ -224,12 +232,12 @@ class Built:
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
         # A kept breaker and the settings it takes when this configuration is swapped in.
         self.reconfigure: tuple[CircuitBreaker, CircuitBreakerSettings] | None = None
-        for section, builder in _BUILDERS.items():
+        for section, how in _SECTIONS.items():
             value = getattr(config, section)
             if value is None:
                 continue
             self.sections[section] = value
-            slot = _SLOT[section]
+            slot = section
             old_layer = getattr(previous, slot, None) if previous is not None else None
             old_config = previous.sections.get(section) if previous is not None else None
             try:
@@ -245,10 +253,8 @@ class Built:
                     # in, so a reload that fails on another policy changes nothing.
                     layer = old_layer
                     self.reconfigure = (old_layer, settings)
-                elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
-                    layer = _build_shared(section, name, value, storage, names)
                 else:
-                    layer = builder(name, value, names)
+                    layer = how.build(name, value, names, storage if how.shared else None)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer

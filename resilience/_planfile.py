@@ -314,7 +314,7 @@ def _merge_section(section: str, layers: list[PolicyConfig]) -> BaseModel | None
     return model.model_construct(_fields_set=set(merged), **merged)
 
 
-_REQUIRED = {"bulkhead": "max_concurrent", "rate_limiter": "rate_per_s", "hedge": "delay"}
+_REQUIRED = {"bulkhead": "max_concurrent", "rate_limiter": "rate_per_second", "hedge": "delay"}
 
 
 def resolve(plan: PlanFile, label: str) -> dict[str, PolicyConfig]:

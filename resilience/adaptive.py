@@ -38,7 +38,7 @@ first. A refusal is `LimitExceededError` with a ``retry_after`` hint and a `Reje
 (mechanism ``adaptive_limiter``, or ``load_shedder`` when a lower class was shed below the full
 limit). `limit` is a live readout exported as the ``resilience_adaptive_limit`` gauge.
 
-Works in a `Policy` (``limiter=``, just outside the attempt timeout, so each attempt is
+Works in a `Policy` (``adaptive_limiter=``, just outside the attempt timeout, so each attempt is
 measured and a timed-out one is a drop), alone
 as a decorator or ``async with``, for sync functions, and by hand for servers and simulations:
 ``if limiter.try_acquire(level): ... limiter.release(rtt)``. Added in 0.2.0.

@@ -12,9 +12,9 @@ unless `failure_if_result(result)` is true (or raises: a FAILURE, and its error 
 call that takes longer than `slow_call_duration` is also SLOW. Cancellation (and every
 non-`Exception` `BaseException`) records nothing and gives a half-open permit back.
 
-Seams for shared state (`storage=`, resilience/storage/): every state change goes through
-`_transition`, every half-open permit through `_try_half_open_permit`, and `window_counts()` reads
-the local window; with `storage=None` none of them costs anything extra.
+Shared state (`storage=`): the breaker implements the `LocalBreaker` seam of its storage adapter
+(resilience/storage/_breaker.py) and calls the adapter from `_transition`, `_release`, `_record`,
+`reconfigure` and, while not closed, instead of its local decision; `storage=None` costs nothing.
 """
 
 from __future__ import annotations
@@ -22,21 +22,31 @@ from __future__ import annotations
 import threading
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Any, TypeVar, Unpack, cast
+from typing import Any, TypeVar, Unpack
 
 from resilience import _clock
 from resilience._breaker_settings import (
+    CLOSED,
+    DISABLED,
+    FORCED_OPEN,
+    HALF_OPEN,
+    METRICS_ONLY,
+    OPEN,
     RECONFIGURABLE,
+    BreakerState,
     CircuitBreakerSettings,
     ExceptionTypes,
+    SettingsAttributes,
+    check_reconfigurable,
     checked,
+    describe_settings,
     positive_int,
 )
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import CircuitOpenError, ConfigError, RejectedError
 from resilience._events import Emitter, PolicyInfo, Rejected, StateChanged
 from resilience._window import CountWindow, TimeWindow
+from resilience.storage._breaker import SharedBreakerAdapter, share
 
 __all__ = [
     "CLOSED",
@@ -54,28 +64,10 @@ __all__ = [
 T = TypeVar("T")
 
 
-class BreakerState(StrEnum):
-    """The state of a circuit breaker; compares equal to its string (``state == "open"``)."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    DISABLED = "disabled"
-    FORCED_OPEN = "forced_open"
-    METRICS_ONLY = "metrics_only"
-
-
-CLOSED = BreakerState.CLOSED
-OPEN = BreakerState.OPEN
-HALF_OPEN = BreakerState.HALF_OPEN
-DISABLED = BreakerState.DISABLED
-FORCED_OPEN = BreakerState.FORCED_OPEN
-METRICS_ONLY = BreakerState.METRICS_ONLY
-
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
 
-class CircuitBreaker(Mechanism):
+class CircuitBreaker(Mechanism, SettingsAttributes):
     """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
 
     Rates are compared with ``>=`` once the window holds `minimum_calls` outcomes (for a count
@@ -84,22 +76,10 @@ class CircuitBreaker(Mechanism):
     number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
     `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
     finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
-    ``async with``, and as `Policy(breaker=...)`. Added in 0.1.0.
+    ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
     """
 
     mechanism = "circuit_breaker"
-
-    # Set by the constructor and `reconfigure` (see the constructor's arguments).
-    failure_rate_threshold: float
-    slow_call_rate_threshold: float
-    slow_call_duration: float
-    minimum_calls: int
-    half_open_calls: int
-    max_wait_in_half_open: float
-    open_duration: float | Callable[[int], float]
-    record_on: ExceptionTypes
-    ignore_on: ExceptionTypes
-    failure_if_result: Callable[[Any], bool] | None
 
     def __init__(
         self,
@@ -152,7 +132,10 @@ class CircuitBreaker(Mechanism):
         self._apply(settings)
         self.storage = storage
         self._clock: Callable[[], float] = clock or _clock.monotonic
-        self._loop_clock = clock is None  # async calls then read the running loop's clock directly
+        self._clock_injected = clock is not None
+        # Async calls read the running loop's clock directly unless a clock was injected (or a
+        # shared breaker still has to start its storage's sync: see `_start_shared`).
+        self._loop_clock = clock is None
         self._readout: CountWindow | TimeWindow = self._window
         self._state = CLOSED
         self._gen = 0  # bumped on every transition: outcomes of older calls are not recorded
@@ -165,11 +148,15 @@ class CircuitBreaker(Mechanism):
         self._lock = threading.RLock()
         self._own_emitter = Emitter(self.standalone_info(name))
         # Shared state (resilience/storage/_breaker.py): None costs nothing on the closed path.
-        self._shared: Any = None
+        self._shared: SharedBreakerAdapter | None = None
+        self._start_pending = False
         if storage is not None:
-            from resilience.storage._breaker import share
-
             self._shared = share(self, storage)
+            if self._shared.needs_start:
+                # Built outside a loop (e.g. a plan loaded at import): the first async call starts
+                # the storage's sync. Until then async calls take the injected-clock branch of
+                # `run`, which checks this flag; afterwards no call pays for it.
+                self._start_pending, self._loop_clock = True, False
 
     # ------------------------------------------------------------------ settings
 
@@ -198,14 +185,7 @@ class CircuitBreaker(Mechanism):
         for a caller that validates a whole configuration before changing anything (a plan
         reload). Raises `ConfigError` naming the first bad setting. Added in 0.1.0.
         """
-        unknown = sorted(set(settings) - set(RECONFIGURABLE))
-        if unknown:
-            raise ConfigError(
-                f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
-                f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
-                f"{', '.join(RECONFIGURABLE)}"
-            )
-        return cast(CircuitBreakerSettings, checked(settings))
+        return check_reconfigurable(settings)
 
     def _apply(self, settings: dict[str, Any]) -> None:
         """Install validated `settings` and what the hot path derives from them."""
@@ -283,27 +263,7 @@ class CircuitBreaker(Mechanism):
 
     def describe(self) -> str:
         """Every setting as one line of text, with the storage when the state is shared."""
-        opens = self.open_duration
-        open_text = getattr(opens, "__name__", "callable") if callable(opens) else f"{opens:g}"
-        return (
-            f"CircuitBreaker({self.name!r}, "
-            f"failure_rate_threshold={self.failure_rate_threshold:g}, "
-            f"slow_call_rate_threshold={self.slow_call_rate_threshold:g}, "
-            f"slow_call_duration={self.slow_call_duration:g}, minimum_calls={self.minimum_calls}, "
-            f"window_type={self.window_type!r}, window_size={self.window_size}, "
-            f"half_open_calls={self.half_open_calls}, "
-            f"max_wait_in_half_open={self.max_wait_in_half_open:g}, open_duration={open_text}, "
-            f"record_on={_names(self.record_on)}, ignore_on={_names(self.ignore_on)}, "
-            f"failure_if_result={'set' if self.failure_if_result else 'None'}"
-            f"{self._storage_text()})"
-        )
-
-    def _storage_text(self) -> str:
-        storage = self.storage
-        if storage is None:
-            return ""
-        describe = getattr(storage, "describe", None)
-        return f", storage={describe() if callable(describe) else repr(storage)}"
+        return f"CircuitBreaker({self.name!r}, {describe_settings(self)})"
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} {self._state.value}>"
@@ -359,6 +319,43 @@ class CircuitBreaker(Mechanism):
             for emitter in self._emitters or (self._own_emitter,):
                 if emitter.handlers:
                     emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
+
+    # ------------------------------------------------------------------ the storage seam
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every transition: outcomes count only in the generation they started in."""
+        return self._gen
+
+    def open_remaining(self) -> float:
+        """Seconds until an open breaker may probe (≤ 0: it may now); 0 when not open."""
+        if self._state is not OPEN:
+            return 0.0
+        return self._open_until - self._clock()
+
+    def decide_locally(self, ctx: CallContext) -> int:
+        """This breaker's own decision for a call while not closed: its generation, or raise."""
+        return self._acquire(self._clock(), ctx)
+
+    def adopt(self, state: str, open_remaining: float | None = None) -> None:
+        """Move to `state` as the fleet decided (open: probe after `open_remaining` s)."""
+        target = BreakerState(state)
+        with self._lock:  # threads running sync callables hold it while they decide
+            now = self._clock()
+            self._transition(target, now)
+            if target is OPEN and open_remaining is not None:
+                self._open_until = now + open_remaining
+
+    def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
+        """The error for a call the fleet refused (emits `Rejected`)."""
+        return self._reject(ctx, retry_after)
+
+    def _start_shared(self) -> None:
+        """First async call of a shared breaker built outside a loop: start the storage's sync."""
+        self._start_pending = False
+        self._loop_clock = not self._clock_injected
+        if self._shared is not None:
+            self._shared.start()
 
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
@@ -464,23 +461,23 @@ class CircuitBreaker(Mechanism):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run one call (attempt) through the breaker."""
-        clock = _get_running_loop().time if self._loop_clock else self._clock
+        if self._loop_clock:
+            clock = _get_running_loop().time
+        else:
+            clock = self._clock
+            if self._start_pending:
+                self._start_shared()
         start = clock()
         if self._state is CLOSED:
             gen = self._gen
         elif self._shared is None:
             gen = self._acquire(start, ctx)
         else:
-            gen = await self._shared.acquire(start, ctx)  # fleet-wide half-open permits
+            gen = await self._shared.acquire(ctx)  # fleet-wide half-open permits
         try:
             result = await nxt(call, ctx)
         except Exception as exc:
-            if isinstance(exc, self._ignored):
-                self._release(gen)  # IGNORED: not the dependency's fault, or configured away
-            else:
-                now = clock()
-                # An exception outside record_on counts as a success (resilience4j semantics).
-                self._record(gen, isinstance(exc, self.record_on), now - start, now)
+            self._on_exception(gen, exc, start)
             raise
         except BaseException:
             self._release(gen)  # cancelled: neither success nor failure
@@ -511,7 +508,3 @@ class CircuitBreaker(Mechanism):
         with lock:
             self._on_result(gen, result, start)
         return result
-
-
-def _names(types: ExceptionTypes) -> str:
-    return "(" + ", ".join(t.__name__ for t in types) + ")"

@@ -17,7 +17,7 @@ runtime (`resilience.load_plan`, which reads them). A plan file looks like::
         retry: {max_attempts: 3, wait: {kind: exponential_jitter, initial: 0.2, max: 5}}
         circuit_breaker: {failure_rate_threshold: 0.5, open_duration: 30s}
         bulkhead: {max_concurrent: 40}
-        rate_limiter: {rate_per_s: 50, burst: 100}
+        rate_limiter: {rate_per_second: 50, burst: 100}
         fallback: {on: [aiohttp.ClientError]}
         hedge: {delay: p95, max_hedges: 1}
     storage:                  # optional: share breakers and rate limits across instances
@@ -29,7 +29,8 @@ Rules:
 - Every option of every mechanism has the same name as the keyword argument in code. Options that
   are functions in code (`retry_if_result`, `failure_if_result`, a fallback `handler`, `if_result`)
   name a function the service registers (`load_plan(path, names={"is_overloaded": f})`).
-- Durations are seconds (`2.5`) or strings with a unit (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`).
+- Durations are seconds (`2.5`) or strings with units (`"250ms"`, `"2s"`, `"1m30s"`, `"1d"`):
+  the one grammar of `resilience.durations`, shared with system specs and experiments.
 - Exception classes are names: a built-in (`TimeoutError`), one of asyncio, aiohttp, httpx or
   requests (`aiohttp.ClientError`), or one the service registers; nothing is imported from the
   file (see `resilience.names`). `load_plan` names the field when a name is not registered.
@@ -45,40 +46,60 @@ Added in 0.1.0.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
 )
 
+from resilience._config_waits import (
+    WAIT_KINDS,
+    WaitConfig,
+    WaitExponential,
+    WaitExponentialJitter,
+    WaitFixed,
+    WaitFullJitter,
+    WaitIncrementing,
+    WaitNone,
+    WaitRandom,
+    WaitRandomExponential,
+)
+from resilience._config_waits import StrictModel as _Model
+from resilience.durations import Duration, PositiveDuration, parse_duration
 from resilience.files import short_repr
 from resilience.names import Names
 
 __all__ = [
+    "WAIT_KINDS",
     "BulkheadConfig",
     "CircuitBreakerConfig",
+    "Duration",
     "ExponentialOpenDuration",
     "FallbackConfig",
     "HedgeConfig",
     "PlanFile",
     "PolicyConfig",
+    "PositiveDuration",
     "RateLimiterConfig",
     "RedisStorageConfig",
     "RetryBudgetConfig",
     "RetryConfig",
     "StorageConfig",
     "WaitConfig",
+    "WaitExponential",
+    "WaitExponentialJitter",
+    "WaitFixed",
+    "WaitFullJitter",
+    "WaitIncrementing",
+    "WaitNone",
+    "WaitRandom",
+    "WaitRandomExponential",
     "parse_duration",
     "plan_json_schema",
     "plan_to_dict",
@@ -95,58 +116,6 @@ DEFAULTS = "defaults"
 
 TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
 """Availability target (percent) of each tier."""
-
-# ---------------------------------------------------------------------------------------- durations
-
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h)?\s*$")
-_DURATION_EXPECTED = (
-    "expected seconds as a number (2.5) or a string with a unit ('250ms', '2s', '1m')"
-)
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number (`2.5`) or a string with an optional unit (`"250ms"`, `"2s"`, `"1m"`).
-
-    Units: ns, us (or µs), ms, s, m, h; no unit means seconds. Negative, infinite and boolean values
-    are refused with `ValueError`.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match is None:
-            raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    else:
-        raise ValueError(f"{_DURATION_EXPECTED}, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{_DURATION_EXPECTED} (finite, not negative), got {value!r}")
-    return seconds
-
-
-_DURATION_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": _DURATION_RE.pattern},
-    ],
-    "description": "seconds, or a string with a unit: '250ms', '2s', '1m'",
-}
-
-Duration: TypeAlias = Annotated[
-    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
-]
-"""Seconds, ≥ 0, read from a number or a string with a unit."""
-
-PositiveDuration: TypeAlias = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(gt=0),
-    WithJsonSchema({**_DURATION_SCHEMA, "description": "seconds (> 0), or '250ms', '2s', '1m'"}),
-]
-"""Seconds, > 0."""
 
 # ------------------------------------------------------------------------------------ dotted paths
 
@@ -199,112 +168,6 @@ CallablePath: TypeAlias = Annotated[
 ExceptionList: TypeAlias = Annotated[list[ExceptionPath], Field(max_length=64)]
 
 # ------------------------------------------------------------------------------------------ models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-
-class WaitFixed(_Model):
-    """`tenacity.wait_fixed(wait)`: the same pause before every retry."""
-
-    kind: Literal["fixed"]
-    wait: Duration
-
-
-class WaitNone(_Model):
-    """`tenacity.wait_none()`: retry at once."""
-
-    kind: Literal["none"]
-
-
-class WaitRandom(_Model):
-    """`tenacity.wait_random(min, max)`: uniform between min and max."""
-
-    kind: Literal["random"]
-    min: Duration | None = None
-    max: Duration | None = None
-
-
-class WaitIncrementing(_Model):
-    """`tenacity.wait_incrementing(start, increment, max)`: linear backoff."""
-
-    kind: Literal["incrementing"]
-    start: Duration | None = None
-    increment: Duration | None = None
-    max: Duration | None = None
-
-
-class WaitExponential(_Model):
-    """`tenacity.wait_exponential(multiplier, max, exp_base, min)`: no jitter."""
-
-    kind: Literal["exponential"]
-    multiplier: Annotated[float, Field(gt=0)] | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    min: Duration | None = None
-
-
-class WaitRandomExponential(_Model):
-    """`tenacity.wait_random_exponential(...)`: full jitter, uniform in [min, exponential cap]."""
-
-    kind: Literal["random_exponential"]
-    multiplier: Annotated[float, Field(gt=0)] | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    min: Duration | None = None
-
-
-class WaitExponentialJitter(_Model):
-    """`tenacity.wait_exponential_jitter(initial, max, exp_base, jitter)`: exponential + jitter."""
-
-    kind: Literal["exponential_jitter"]
-    initial: Duration | None = None
-    max: Duration | None = None
-    exp_base: Annotated[float, Field(gt=1)] | None = None
-    jitter: Duration | None = None
-
-
-class WaitFullJitter(_Model):
-    """`resilience.retry.FullJitterBackoff(initial, max, multiplier)`: the library default.
-
-    Attempt n waits uniformly in [0, min(max, initial × multiplier^(n−1))].
-    """
-
-    kind: Literal["full_jitter"]
-    initial: PositiveDuration | None = None
-    max: PositiveDuration | None = None
-    multiplier: Annotated[float, Field(ge=1)] | None = None
-
-
-WaitConfig: TypeAlias = Annotated[
-    WaitFullJitter
-    | WaitFixed
-    | WaitNone
-    | WaitRandom
-    | WaitIncrementing
-    | WaitExponential
-    | WaitRandomExponential
-    | WaitExponentialJitter,
-    Field(discriminator="kind"),
-]
-"""A wait strategy chosen by `kind`; the other keys are that function's arguments.
-
-`full_jitter` is the library default (`FullJitterBackoff`); the others are tenacity's `wait_<kind>`.
-"""
-
-WAIT_KINDS = frozenset(
-    {
-        "full_jitter",
-        "fixed",
-        "none",
-        "random",
-        "incrementing",
-        "exponential",
-        "random_exponential",
-        "exponential_jitter",
-    }
-)
 
 
 class RetryBudgetConfig(_Model):
@@ -381,9 +244,12 @@ class BulkheadConfig(_Model):
 
 
 class RateLimiterConfig(_Model):
-    """`RateLimiter(rate_per_s, burst, max_wait, key)` options; `rate_per_s` is required."""
+    """`RateLimiter(rate_per_second, burst, max_wait, key)` options; `rate_per_second` is
+    required."""
 
-    rate_per_s: Annotated[float, Field(gt=0)] | None = None
+    RENAMED: ClassVar[dict[str, str]] = {"rate_per_s": "rate_per_second"}
+
+    rate_per_second: Annotated[float, Field(gt=0)] | None = None
     burst: Annotated[int, Field(ge=1)] | None = None
     max_wait: Duration | None = None
     key: Annotated[str, Field(min_length=1)] | None = Field(

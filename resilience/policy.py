@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, ParamSpec, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Final, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 from resilience._core import (
     CallContext,
@@ -23,19 +24,21 @@ from resilience.timeout import Deadline, Timeout
 P = ParamSpec("P")
 T = TypeVar("T")
 
-ORDER = (
+ORDER: Final = (
     "fallback",
     "deadline",
     "retry",
     "hedge",
-    "breaker",
+    "circuit_breaker",
     "rate_limiter",
-    "limiter",
+    "adaptive_limiter",
     "timeout",
     "bulkhead",
     "chaos",
 )
-"""The slots of a policy, outermost first."""
+"""The slots of a policy, outermost first: `Policy`'s keywords, the plan file's keys and the
+mechanisms' names (`Layer.mechanism`, the ``mechanism`` label of our metrics) are these words.
+Public as `resilience.layers.ORDER`."""
 
 
 def chaos_tuple(policy: str, chaos: Layer | Sequence[Layer] | None) -> tuple[Layer, ...]:
@@ -58,7 +61,7 @@ class PolicySlots(TypedDict, total=False):
     A slot left out is empty (``critical``: False). Added in 0.1.0.
     """
 
-    breaker: Layer | None
+    circuit_breaker: Layer | None
     retry: Layer | None
     timeout: Layer | float | None
     deadline: float | None
@@ -68,7 +71,7 @@ class PolicySlots(TypedDict, total=False):
     hedge: Layer | None
     chaos: Layer | Sequence[Layer] | None
     critical: bool
-    limiter: Layer | None
+    adaptive_limiter: Layer | None
 
 
 class Policy:
@@ -76,17 +79,17 @@ class Policy:
 
     Outside in::
 
-        Fallback → Timeout(total) → Retry → Hedge → CircuitBreaker → RateLimiter
+        Fallback → Timeout(deadline) → Retry → Hedge → CircuitBreaker → RateLimiter
                  → AdaptiveLimiter → Timeout(attempt) → Bulkhead → chaos → call
 
     So the fallback sees the final outcome; the total deadline (`deadline=` seconds) covers every
     attempt and backoff; each retry attempt is recorded by the breaker, rate-limited and gets its
-    own attempt timeout. The adaptive limiter (``limiter=``) measures each attempt around its
-    attempt timeout, so a timed-out attempt reaches it as a `TimeoutError`: a congestion signal.
-    Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
+    own attempt timeout. The adaptive limiter (``adaptive_limiter=``) measures each attempt
+    around its attempt timeout, so a timed-out attempt reaches it as a `TimeoutError`: a
+    congestion signal. Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
     every hedged attempt is recorded by the breaker and gets its own attempt timeout. `chaos` is
     one layer or a sequence of layers, all innermost, so injected faults look like the
-    dependency's own. Any object implementing `resilience._core.Layer` fits a slot.
+    dependency's own. Any object implementing `resilience.layers.Layer` fits a slot.
 
     Works as a decorator of coroutine functions (and of sync functions when every layer supports
     them) and as ``async with`` (one attempt: no retry, no hedge, no fallback for a block).
@@ -95,7 +98,7 @@ class Policy:
     Added in 0.1.0.
     """
 
-    breaker: Layer | None
+    circuit_breaker: Layer | None
     retry: Layer | None
     timeout: Layer | None
     deadline: Deadline | None
@@ -105,7 +108,7 @@ class Policy:
     hedge: Layer | None
     chaos: tuple[Layer, ...]
     critical: bool
-    limiter: Layer | None
+    adaptive_limiter: Layer | None
     layers: tuple[Layer, ...]
     """Every layer in the order calls run through them, outermost first."""
     info: PolicyInfo
@@ -117,7 +120,7 @@ class Policy:
         self,
         name: str,
         *,
-        breaker: Layer | None = None,
+        circuit_breaker: Layer | None = None,
         retry: Layer | None = None,
         timeout: Layer | float | None = None,
         deadline: float | None = None,
@@ -128,14 +131,27 @@ class Policy:
         chaos: Layer | Sequence[Layer] | None = None,
         hooks: Iterable[Hook] = (),
         critical: bool = False,
-        limiter: Layer | None = None,
+        adaptive_limiter: Layer | None = None,
+        breaker: Layer | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"Policy name: expected a non-empty string, got {name!r}")
+        if breaker is not None:
+            if circuit_breaker is not None:
+                raise ConfigError(
+                    f"Policy {name!r}: give circuit_breaker= only (breaker= is its "
+                    "deprecated alias)"
+                )
+            warnings.warn(
+                "Policy(breaker=...) is deprecated: use Policy(circuit_breaker=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            circuit_breaker = breaker
         self.name = name
         self._set_slots(
             PolicySlots(
-                breaker=breaker,
+                circuit_breaker=circuit_breaker,
                 retry=retry,
                 timeout=timeout,
                 deadline=deadline,
@@ -145,7 +161,7 @@ class Policy:
                 hedge=hedge,
                 chaos=chaos,
                 critical=critical,
-                limiter=limiter,
+                adaptive_limiter=adaptive_limiter,
             )
         )
         self.emitter = Emitter(self.info, hooks)
@@ -179,23 +195,25 @@ class Policy:
         deadline = None if seconds is None else Deadline(seconds)
         retry = slots.get("retry")
         hedge = slots.get("hedge")
-        breaker = slots.get("breaker")
+        breaker = slots.get("circuit_breaker")
         rate_limiter = slots.get("rate_limiter")
         attempt_timeout = Timeout(timeout) if isinstance(timeout, int | float) else timeout
         bulkhead = slots.get("bulkhead")
-        limiter = slots.get("limiter")
+        adaptive_limiter = slots.get("adaptive_limiter")
         chaos_layers = chaos_tuple(name, slots.get("chaos"))
-        ordered: list[tuple[str, Layer | None]] = [
-            ("fallback", fallback),
-            ("deadline", deadline),
-            ("retry", retry),
-            ("hedge", hedge),
-            ("breaker", breaker),
-            ("rate_limiter", rate_limiter),
-            ("limiter", limiter),
-            ("timeout", attempt_timeout),
-            ("bulkhead", bulkhead),
-        ]
+        by_slot: dict[str, Layer | None] = {
+            "fallback": fallback,
+            "deadline": deadline,
+            "retry": retry,
+            "hedge": hedge,
+            "circuit_breaker": breaker,
+            "rate_limiter": rate_limiter,
+            "timeout": attempt_timeout,
+            "bulkhead": bulkhead,
+            "adaptive_limiter": adaptive_limiter,
+        }
+        # ORDER is the one statement of the pipeline's order (chaos, a tuple, goes last).
+        ordered = [(slot, by_slot[slot]) for slot in ORDER if slot != "chaos"]
         for slot, layer in ordered:
             if layer is not None and not isinstance(layer, Layer):
                 raise ConfigError(
@@ -204,10 +222,10 @@ class Policy:
                 )
         # Nothing raises from here on: the policy changes all at once or not at all.
         self.fallback, self.deadline, self.retry, self.hedge = fallback, deadline, retry, hedge
-        self.breaker, self.rate_limiter = breaker, rate_limiter
+        self.circuit_breaker, self.rate_limiter = breaker, rate_limiter
         self.timeout, self.bulkhead, self.chaos = attempt_timeout, bulkhead, chaos_layers
-        self.limiter = limiter
         self.critical = bool(slots.get("critical", False))
+        self.adaptive_limiter = adaptive_limiter
         self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
         self.info = self._info()
         self._step = compose(self.layers)
@@ -219,9 +237,9 @@ class Policy:
             layer.bind(self.name, self.emitter)
 
     def _info(self) -> PolicyInfo:
-        breaker = self.breaker
+        breaker = self.circuit_breaker
         bulkhead = self.bulkhead
-        limiter = self.limiter
+        limiter = self.adaptive_limiter
         has_state = getattr(breaker, "state", None) is not None
         # Readiness and gauges read the effective state: an open breaker past its open_duration
         # is half_open to them, though it only moves there on the next call.

@@ -1,14 +1,14 @@
 """RateLimiter: a token bucket with an explicit burst, usable alone or in a `Policy`.
 
-The bucket holds at most `burst` tokens and refills at `rate_per_s` tokens per second; it starts
-full. A call takes one token. When none is left, a caller may *reserve* the next one if it will be
-there within `max_wait` seconds (the bucket goes into debt and the caller sleeps until its token
-exists, so waiting callers are served in arrival order); otherwise the call is refused with
+The bucket holds at most `burst` tokens and refills at `rate_per_second` tokens per second; it
+starts full. A call takes one token. When none is left, a caller may *reserve* the next one if it
+will be there within `max_wait` seconds (the bucket goes into debt and the caller sleeps until its
+token exists, so waiting callers are served in arrival order); otherwise the call is refused with
 `RateLimitedError`, whose `retry_after` says when a token will be available. A caller cancelled
 while it waits gives its reserved token back, and in a `Policy` with a `deadline` a caller whose
 token would come after the deadline is refused at once instead of waiting in vain.
 
-Over any interval of `t` seconds the limiter admits at most `burst + rate_per_s × t` calls.
+Over any interval of `t` seconds the limiter admits at most `burst + rate_per_second × t` calls.
 
 Added in 0.1.0.
 """
@@ -39,13 +39,13 @@ class RateLimiterStorage(Protocol):
     """
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        self, key: str, *, rate_per_second: float, burst: int, max_wait: float
     ) -> tuple[bool, float]:
         """Take one token or say when one will be available."""
 
 
 class RateLimiter(Mechanism):
-    """Token bucket: at most `burst` calls at once, `rate_per_s` calls per second sustained.
+    """Token bucket: at most `burst` calls at once, `rate_per_second` calls per second sustained.
 
     `burst` defaults to one second's worth of calls (at least 1). `max_wait` is how long a caller
     may wait for a token before `RateLimitedError` (0 = refuse at once). `storage` shares the bucket
@@ -59,7 +59,7 @@ class RateLimiter(Mechanism):
     def __init__(
         self,
         *,
-        rate_per_s: float,
+        rate_per_second: float,
         burst: int | None = None,
         max_wait: float = 0.0,
         storage: RateLimiterStorage | None = None,
@@ -68,17 +68,21 @@ class RateLimiter(Mechanism):
         sleep: _clock.Sleeper | None = None,
     ) -> None:
         if not (
-            isinstance(rate_per_s, int | float) and math.isfinite(rate_per_s) and rate_per_s > 0
+            isinstance(rate_per_second, int | float)
+            and math.isfinite(rate_per_second)
+            and rate_per_second > 0
         ):
-            raise ConfigError(f"rate_per_s: expected calls per second > 0, got {rate_per_s!r}")
+            raise ConfigError(
+                f"rate_per_second: expected calls per second > 0, got {rate_per_second!r}"
+            )
         if burst is None:
-            burst = max(1, math.ceil(rate_per_s))
+            burst = max(1, math.ceil(rate_per_second))
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
         if not math.isfinite(max_wait) or max_wait < 0:
             raise ConfigError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
         super().__init__()
-        self.rate_per_s = float(rate_per_s)
+        self.rate_per_second = float(rate_per_second)
         self.burst = burst
         self.max_wait = float(max_wait)
         self.storage = storage
@@ -103,7 +107,9 @@ class RateLimiter(Mechanism):
             self._last = now
             return
         if now > last:
-            self._tokens = min(float(self.burst), self._tokens + (now - last) * self.rate_per_s)
+            self._tokens = min(
+                float(self.burst), self._tokens + (now - last) * self.rate_per_second
+            )
             self._last = now
 
     def reserve(self, emitter: Emitter | None = None) -> float:
@@ -119,7 +125,7 @@ class RateLimiter(Mechanism):
         if tokens >= 1.0 - _EPSILON:
             self._tokens = tokens - 1.0
             return 0.0
-        wait = (1.0 - tokens) / self.rate_per_s
+        wait = (1.0 - tokens) / self.rate_per_second
         if wait <= self.max_wait + _EPSILON:
             self._tokens = tokens - 1.0
             return wait
@@ -136,7 +142,7 @@ class RateLimiter(Mechanism):
                 target.emit(Rejected(self._policy, "rate_limiter", retry_after))
         raise RateLimitedError(
             f"rate limiter of {self._policy or 'call'!r}: no token within {self.max_wait:g}s "
-            f"({self.rate_per_s:g}/s, burst {self.burst}); next in {retry_after:.3f}s",
+            f"({self.rate_per_second:g}/s, burst {self.burst}); next in {retry_after:.3f}s",
             policy=self._policy,
             retry_after=retry_after,
         )
@@ -146,7 +152,7 @@ class RateLimiter(Mechanism):
         if self.storage is not None:
             granted, seconds = await self.storage.reserve(
                 self.key or self._policy,
-                rate_per_s=self.rate_per_s,
+                rate_per_second=self.rate_per_second,
                 burst=self.burst,
                 max_wait=self.max_wait,
             )
@@ -192,7 +198,7 @@ class RateLimiter(Mechanism):
         """One line with every setting."""
         shared = f", shared via {type(self.storage).__name__}" if self.storage else ""
         return (
-            f"RateLimiter(rate_per_s={self.rate_per_s:g}, burst={self.burst}, "
+            f"RateLimiter(rate_per_second={self.rate_per_second:g}, burst={self.burst}, "
             f"max_wait={self.max_wait:g}s{shared})"
         )
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
 from resilience._errors import AttemptTimeoutError, ConfigError, DeadlineExceededError
-from resilience._events import TimedOut
+from resilience._events import TimedOut, TimeoutKind
 
 T = TypeVar("T")
 
@@ -189,7 +189,7 @@ class Timeout(_TimerLayer):
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
         if ctx.emitter.handlers:
-            ctx.emitter.emit(TimedOut(ctx.policy, "attempt", self.seconds))
+            ctx.emitter.emit(TimedOut(ctx.policy, TimeoutKind.ATTEMPT, self.seconds))
         return AttemptTimeoutError(
             f"attempt timed out after {self.seconds:g} s", policy=ctx.policy, timeout=self.seconds
         )
@@ -198,8 +198,8 @@ class Timeout(_TimerLayer):
 class Deadline(_TimerLayer):
     """A total deadline over every attempt and backoff: `Policy(deadline=seconds)`.
 
-    Inner layers and nested policies see it through `resilience._core.deadline_var` (a nested
-    policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
+    Inner layers and nested policies see it through `resilience.layers.remaining_time()` (a
+    nested policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
     Added in 0.1.0.
     """
 
@@ -212,11 +212,11 @@ class Deadline(_TimerLayer):
 
     def describe(self) -> str:
         """Every setting as one line of text."""
-        return f"Timeout(total, seconds={self.seconds:g})"
+        return f"Deadline(seconds={self.seconds:g})"
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
         if ctx.emitter.handlers:
-            ctx.emitter.emit(TimedOut(ctx.policy, "total", self.seconds))
+            ctx.emitter.emit(TimedOut(ctx.policy, TimeoutKind.DEADLINE, self.seconds))
         return DeadlineExceededError(
             f"total deadline of {self.seconds:g} s exceeded",
             policy=ctx.policy,

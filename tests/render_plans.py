@@ -281,7 +281,7 @@ def sample_plan(sla: bool = False) -> Plan:
                 "timeout": 8.8,
                 "circuit_breaker": {"failure_rate_threshold": 0.5},
                 "retry": {"max_attempts": 3},
-                "rate_limiter": {"rate_per_s": 180},
+                "rate_limiter": {"rate_per_second": 180},
             },
             "cache": {"bulkhead": {"max_concurrent": 12}},
         },

@@ -158,7 +158,9 @@ def test_algorithm_parameters_are_checked() -> None:
 async def test_in_a_policy_refuses_past_the_limit_with_an_event_and_releases_on_cancel() -> None:
     limiter = AdaptiveLimiter(initial_limit=4, max_limit=4)
     events: list[object] = []
-    policy = Policy("limited", limiter=limiter, timeout=Timeout(5.0), hooks=[events.append])
+    policy = Policy(
+        "limited", adaptive_limiter=limiter, timeout=Timeout(5.0), hooks=[events.append]
+    )
     assert "AdaptiveLimiter(Vegas(" in policy.describe()
     assert policy.info.adaptive_limit is not None and policy.info.adaptive_limit() == 4
     gate = asyncio.Event()
@@ -188,7 +190,7 @@ async def test_in_a_policy_refuses_past_the_limit_with_an_event_and_releases_on_
 
 async def test_timeouts_are_drops_other_errors_give_no_sample() -> None:
     limiter = AdaptiveLimiter(algorithm=AIMD(), initial_limit=10, max_limit=100, sample_window=1)
-    policy = Policy("drops", limiter=limiter, timeout=0.5)
+    policy = Policy("drops", adaptive_limiter=limiter, timeout=0.5)
 
     @policy
     async def slow() -> None:

@@ -14,7 +14,7 @@ from resilience import AIMD, AdaptiveLimiter, Criticality, LimitExceededError, P
 async def test_limit_gauge_follows_the_limiter_and_shedding_is_counted() -> None:
     reg = CollectorRegistry()
     limiter = AdaptiveLimiter(algorithm=AIMD(), initial_limit=4, max_limit=8, sample_window=1)
-    policy = Policy("search", limiter=limiter, hooks=[PrometheusHook(reg)])
+    policy = Policy("search", adaptive_limiter=limiter, hooks=[PrometheusHook(reg)])
 
     def sample(name: str, **labels: str) -> float | None:
         return reg.get_sample_value(name, {"policy": "search", **labels})

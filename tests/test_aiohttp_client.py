@@ -25,7 +25,7 @@ from resilience import (
     RetryScheduled,
     load_plan,
 )
-from resilience._events import Event
+from resilience.events import Event
 from resilience.integrations.aiohttp import (
     HTTPStatusFailure,
     is_failure_status,
@@ -142,7 +142,7 @@ async def test_when_retries_run_out_the_caller_gets_the_last_response_and_the_br
     None
 ):
     breaker = CircuitBreaker("api", minimum_calls=10, window_size=10)
-    policy = Policy("api", retry=_retry(), breaker=breaker)
+    policy = Policy("api", retry=_retry(), circuit_breaker=breaker)
     async with serve() as backend, session_with(policy) as session:
         backend.fail_first = 100
         async with session.get(f"{backend.url}/flaky") as response:
@@ -188,7 +188,7 @@ async def test_post_is_not_retried_unless_asked() -> None:
 
 async def test_an_open_breaker_stops_requests_before_the_server() -> None:
     breaker = CircuitBreaker("api", minimum_calls=2, window_size=2, open_duration=60)
-    policy = Policy("api", breaker=breaker)
+    policy = Policy("api", circuit_breaker=breaker)
     async with serve() as backend, session_with(policy) as session:
         for _ in range(2):
             async with session.get(f"{backend.url}/down") as response:

@@ -124,7 +124,7 @@ async def test_a_reload_that_fails_elsewhere_leaves_a_kept_breaker_as_it_was(
     path = _write(tmp_path / "plan.yaml", db={"circuit_breaker": breaker_section}, llm={})
     plan = load_plan(path)
     db, _llm = plan.policy("db"), plan.policy("llm")
-    breaker = db.breaker
+    breaker = db.circuit_breaker
     assert isinstance(breaker, CircuitBreaker)
     bad = _write(
         tmp_path / "bad.yaml",
@@ -143,8 +143,10 @@ async def test_a_setting_left_out_on_reload_goes_back_to_its_default(tmp_path: P
     )
     plan = load_plan(path)
     db = plan.policy("db")
-    breaker = db.breaker
+    breaker = db.circuit_breaker
     plan.reload(_write(path, db={"circuit_breaker": {"half_open_calls": 4}}))
-    assert db.breaker is breaker and isinstance(breaker, CircuitBreaker)  # half_open_calls: kept
+    assert db.circuit_breaker is breaker and isinstance(
+        breaker, CircuitBreaker
+    )  # half_open_calls: kept
     assert breaker.failure_rate_threshold == CircuitBreaker("x").failure_rate_threshold
     assert breaker.half_open_calls == 4

@@ -22,7 +22,7 @@ from resilience import (
     Retry,
     Timeout,
 )
-from resilience._core import deadline_var
+from resilience.layers import remaining_time
 
 
 class Boom(Exception):
@@ -97,7 +97,7 @@ async def test_timeout_and_deadline_let_an_outer_cancellation_through() -> None:
 
     await cancel_after(5, call)
     assert timeout._queue is not None and timeout._queue.active == 0
-    assert deadline_var.get() is None
+    assert remaining_time() is None
     await asyncio.sleep(30)  # the timers fire later and find nothing to cancel
 
 
@@ -144,7 +144,7 @@ async def test_full_policy_cancelled_at_each_stage_emits_no_call_finished() -> N
     bulkhead = Bulkhead(max_concurrent=1, max_wait=50)
     policy = Policy(
         "full",
-        breaker=breaker,
+        circuit_breaker=breaker,
         retry=Retry(max_attempts=3, wait=5),
         timeout=2,
         bulkhead=bulkhead,
@@ -195,7 +195,7 @@ async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_be
     timeout = Timeout(1.0)
     policy = Policy(
         "soak",
-        breaker=breaker,
+        circuit_breaker=breaker,
         retry=Retry(max_attempts=3, wait=0.1),
         timeout=timeout,
         bulkhead=bulkhead,
@@ -230,7 +230,7 @@ async def test_soak_random_failures_latencies_and_cancellations_leave_nothing_be
     assert {"ok", "cancelled", "Boom", "AttemptTimeoutError"} <= set(outcomes)
     assert bulkhead.in_flight == 0 and bulkhead.waiting == 0
     assert timeout._queue is not None and timeout._queue.active == 0
-    assert deadline_var.get() is None
+    assert remaining_time() is None
     current = asyncio.current_task()
     assert current is not None and current.cancelling() == 0
     # No half-open permit leaked: once open_duration has passed, the breaker as the soak left it

@@ -198,3 +198,33 @@ def test_the_admin_endpoint_is_not_mounted_without_a_token(
     monkeypatch.setenv("RELIABILITY_CHAOS_TOKEN", "t0ken")
     assert token_from_env() == "t0ken"
     assert [r.method for r in admin_routes("t0ken")] == ["GET", "POST", "POST"]
+
+
+async def test_setup_admin_mounts_the_token_protected_routes_on_an_app() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from chaos.admin import setup_admin
+    from chaos.injection import ChaosRegistry
+
+    strategies = ChaosRegistry()
+    fault = FaultInjection(ConnectionError, enabled=False)
+    policy = Policy("db", chaos=[fault])
+    strategies.add("db", fault)
+    app = web.Application()
+    setup_admin(app, token="t0ken", registry=strategies, prefix="/ops/chaos/")
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert (await client.get("/ops/chaos")).status == 401  # no token: nothing to see
+        wrong = {"Authorization": "Bearer nope"}
+        assert (
+            await client.post("/ops/chaos/db", json={"enabled": True}, headers=wrong)
+        ).status == 401
+        assert not fault.enabled
+        auth = {"Authorization": "Bearer t0ken"}
+        switched = await client.post("/ops/chaos/db", json={"enabled": True}, headers=auth)
+        assert switched.status == 200 and fault.enabled
+        listing = await (await client.get("/ops/chaos", headers=auth)).json()
+        assert listing["policies"]["db"][0]["enabled"] is True
+        assert (await client.post("/ops/chaos/reset", headers=auth)).status == 200
+        assert not fault.enabled
+    assert policy.chaos == (fault,)

@@ -26,7 +26,7 @@ def plan_mechanisms() -> Policy:
     return Policy(
         POLICY,
         retry=Retry(max_attempts=3, wait=FullJitterBackoff(initial=0.001, max=0.005)),
-        breaker=CircuitBreaker(
+        circuit_breaker=CircuitBreaker(
             POLICY,
             minimum_calls=20,
             window_size=50,

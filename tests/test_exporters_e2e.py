@@ -20,7 +20,7 @@ from resilience import (
     add_hook,
     remove_hook,
 )
-from resilience._events import StateChanged, global_hooks
+from resilience.events import StateChanged, global_hooks
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -88,7 +88,7 @@ async def test_breaker_state_readiness_and_fallbacks_of_a_critical_policy() -> N
     policy = Policy(
         "pricing",
         fallback=Fallback(lambda exc, sku: "list price"),
-        breaker=breaker,
+        circuit_breaker=breaker,
         critical=True,
         hooks=[PrometheusHook(reg), readiness],
     )
@@ -144,7 +144,7 @@ async def test_a_global_hook_sees_policies_built_before_and_after_it() -> None:
     hook = PrometheusHook(reg, names="resilience4j")
     add_hook(hook)
     try:
-        late = Policy("late", breaker=CircuitBreaker("late", minimum_calls=100))
+        late = Policy("late", circuit_breaker=CircuitBreaker("late", minimum_calls=100))
 
         @early
         async def one() -> int:
@@ -175,10 +175,10 @@ async def test_gauges_stay_right_when_a_breaker_has_its_own_name_or_shares_the_p
     hook = PrometheusHook(reg, names="both")
     # the breakers' own (standalone) emitters are bound by the global hook too
     llm_breaker = CircuitBreaker("e2e-llm", minimum_calls=1, window_size=1, open_duration=60)
-    primary = Policy("e2e-llm-primary", breaker=llm_breaker)
+    primary = Policy("e2e-llm-primary", circuit_breaker=llm_breaker)
     search = Policy(
         "e2e-search",
-        breaker=CircuitBreaker("e2e-search", minimum_calls=100),
+        circuit_breaker=CircuitBreaker("e2e-search", minimum_calls=100),
         bulkhead=Bulkhead(max_concurrent=4),
     )
     gc.collect()  # policies other tests left behind would be bound by the global hook too
@@ -222,7 +222,7 @@ async def test_an_open_breaker_past_its_open_duration_reads_half_open_without_tr
     breaker = CircuitBreaker("db", minimum_calls=1, window_size=1, open_duration=30)
     policy = Policy(
         "db",
-        breaker=breaker,
+        circuit_breaker=breaker,
         critical=True,
         hooks=[PrometheusHook(reg), readiness, transitions.append],
     )

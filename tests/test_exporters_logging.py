@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from exporters.logging import LoggingHook
 from resilience import CircuitOpenError, PolicyInfo, Rejected
-from resilience._events import Emitter, StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import Emitter, StorageError
 from resilience.policy import Policy
 from resilience.retry import Retry
 
@@ -20,7 +20,7 @@ def make_policy(hook: LoggingHook) -> Policy:
     return Policy(
         "llm",
         retry=Retry(max_attempts=3, wait=0.5),
-        breaker=CircuitBreaker(
+        circuit_breaker=CircuitBreaker(
             "llm", minimum_calls=3, window_size=3, failure_rate_threshold=0.5, open_duration=30
         ),
         hooks=[hook],

@@ -55,7 +55,7 @@ async def test_fires_on_rejections_and_timeouts_in_a_policy() -> None:
     breaker = CircuitBreaker("dep", minimum_calls=1, window_size=1)
     policy = Policy(
         "with-fallback",
-        breaker=breaker,
+        circuit_breaker=breaker,
         timeout=1.0,
         fallback=Fallback(lambda exc: type(exc).__name__),
         hooks=[events.append],

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from resilience import ConfigError
-from resilience._events import Event, HedgeStarted, HedgeWon
+from resilience.events import Event, HedgeStarted, HedgeWon
 from resilience.hedge import Hedge
 from resilience.policy import Policy
 
@@ -118,7 +118,9 @@ async def test_our_own_rejection_is_not_hedged_and_not_learned() -> None:
     learning = Hedge(delay="p50", max_hedges=2, min_samples=3)
     backend = Backend(*([0.2] * 3))
     for hedge in (learning, Hedge(delay=1.0, max_hedges=2)):
-        call = Policy("llm", hedge=hedge, breaker=breaker, hooks=[seen.append])(backend.call)
+        call = Policy("llm", hedge=hedge, circuit_breaker=breaker, hooks=[seen.append])(
+            backend.call
+        )
         for _ in range(3):
             with pytest.raises(CircuitOpenError):
                 await call()
@@ -128,7 +130,7 @@ async def test_our_own_rejection_is_not_hedged_and_not_learned() -> None:
     assert backend.started == 0
     assert learning.current_delay() is None  # instant rejections taught it nothing
     breaker.reset()
-    call = Policy("llm", hedge=learning, breaker=breaker)(backend.call)
+    call = Policy("llm", hedge=learning, circuit_breaker=breaker)(backend.call)
     assert [await call() for _ in range(3)] == ["attempt 0", "attempt 1", "attempt 2"]
     assert learning.current_delay() == pytest.approx(0.2)  # learned from calls that got through
 
@@ -229,7 +231,7 @@ async def test_cancelled_losers_are_neutral_to_the_breaker() -> None:
 
     breaker = CircuitBreaker("llm", minimum_calls=1, window_size=100)
     backend = Backend(*([1.0, 0.05] * 20))  # every primary is slow, every hedge fast
-    call = Policy("llm", hedge=Hedge(delay=0.1), breaker=breaker)(backend.call)
+    call = Policy("llm", hedge=Hedge(delay=0.1), circuit_breaker=breaker)(backend.call)
     for _ in range(20):
         assert await call() == f"attempt {backend.started - 1}"
     assert backend.cancelled == 20

@@ -20,7 +20,7 @@ from exporters.aiohttp import setup, start_http_server
 from exporters.health import Readiness, default_readiness
 from exporters.prometheus import PrometheusHook
 from resilience import CircuitBreaker, Policy, PolicyInfo, remove_hook
-from resilience._events import Emitter, global_hooks
+from resilience.events import Emitter, global_hooks
 from tests.servers import require_binary
 
 pytestmark = pytest.mark.real_time
@@ -291,7 +291,7 @@ async def test_setup_without_readiness_uses_the_process_wide_hook() -> None:
     try:
         assert default_readiness() is default and global_hooks().count(default) == 1
         breaker = CircuitBreaker("orders-db", minimum_calls=100)
-        policy = Policy("orders-db", breaker=breaker, critical=True)  # built after setup
+        policy = Policy("orders-db", circuit_breaker=breaker, critical=True)  # built after setup
         async with TestClient(TestServer(app, host="127.0.0.1")) as c:
             assert (await c.get("/readyz")).status == 200
             breaker.force_open()

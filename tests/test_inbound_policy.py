@@ -101,7 +101,7 @@ def test_a_consistent_spec_sizes_the_bulkhead_from_the_entrys_own_latency() -> N
 
 def test_a_declared_capacity_sheds_load_above_it_and_says_so() -> None:
     plan = plan_of(spec_doc(capacity={"rps": 1.5}))
-    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_s": 1.5, "burst": 1}
+    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_second": 1.5, "burst": 1}
     reason = next(
         r.reason for r in plan.mechanisms if r.policy == "front" and r.mechanism == "rate_limiter"
     )
@@ -114,9 +114,9 @@ def test_a_declared_capacity_sheds_load_above_it_and_says_so() -> None:
 
 def test_the_lower_of_capacity_and_quota_wins() -> None:
     plan = plan_of(spec_doc(capacity={"rps": 40, "burst": 10}, quota={"rps": 25}))
-    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_s": 25.0, "burst": 25}
+    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_second": 25.0, "burst": 25}
     plan = plan_of(spec_doc(capacity={"rps": 20, "burst": 10}, quota={"rps": 25}))
-    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_s": 20.0, "burst": 10}
+    assert plan.mechanism_table["front"]["rate_limiter"] == {"rate_per_second": 20.0, "burst": 10}
 
 
 def test_nothing_derivable_means_no_inbound_policy() -> None:

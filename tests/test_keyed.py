@@ -76,7 +76,7 @@ def test_success_rate_sweep_ejects_the_outlier_of_the_population() -> None:
 
 def test_keyed_breaker_keeps_one_breaker_per_key_and_evicts_the_least_recently_used() -> None:
     keyed = KeyedBreaker("api", max_keys=2, minimum_calls=2, window_size=2)
-    policy = Policy("api", breaker=keyed)
+    policy = Policy("api", circuit_breaker=keyed)
 
     @policy
     def call(ok: bool) -> str:
@@ -108,7 +108,7 @@ def test_keyed_breaker_keeps_one_breaker_per_key_and_evicts_the_least_recently_u
 def test_metrics_of_many_keys_stay_bounded() -> None:
     reg = CollectorRegistry()
     keyed = KeyedBreaker("tenants", max_keys=8)
-    policy = Policy("tenants", breaker=keyed, hooks=[PrometheusHook(reg)])
+    policy = Policy("tenants", circuit_breaker=keyed, hooks=[PrometheusHook(reg)])
 
     @policy
     def call() -> None:
@@ -152,7 +152,9 @@ async def replicas(bad: int, count: int) -> AsyncIterator[tuple[list[str], Count
 
 async def test_aiohttp_client_ejects_the_bad_replica_while_the_others_serve() -> None:
     detector = OutlierDetector(consecutive_5xx=5, base_ejection_time=30)
-    policy = Policy("replicas", breaker=KeyedBreaker("replicas", outlier_detection=detector))
+    policy = Policy(
+        "replicas", circuit_breaker=KeyedBreaker("replicas", outlier_detection=detector)
+    )
     async with (
         replicas(bad=1, count=3) as (hosts, hits),
         aiohttp.ClientSession(middlewares=(resilience_middleware(policy),)) as session,

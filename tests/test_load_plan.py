@@ -31,7 +31,6 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event, StateChanged
 from resilience.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -43,6 +42,7 @@ from resilience.config import (
     RetryBudgetConfig,
     RetryConfig,
 )
+from resilience.events import Event, StateChanged
 from resilience.retry import FullJitterBackoff
 
 
@@ -100,7 +100,12 @@ EVERYTHING: dict[str, Any] = {
         "failure_if_result": f"{HERE}.is_slow_answer",
     },
     "bulkhead": {"max_concurrent": 40, "max_wait": "150ms"},
-    "rate_limiter": {"rate_per_s": 50, "burst": 100, "max_wait": 0.5, "key": "provider-account"},
+    "rate_limiter": {
+        "rate_per_second": 50,
+        "burst": 100,
+        "max_wait": 0.5,
+        "key": "provider-account",
+    },
     "fallback": {
         "handler": f"{HERE}.serve_cached",
         "on": ["aiohttp.ClientError"],
@@ -152,7 +157,7 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
     assert retry.budget is not None
     assert (retry.budget.ratio, retry.budget.min_per_second, retry.budget.ttl) == (0.25, 5.0, 20)
 
-    breaker = policy.breaker
+    breaker = policy.circuit_breaker
     assert isinstance(breaker, CircuitBreaker)
     assert breaker.name == "llm-primary"
     assert (breaker.failure_rate_threshold, breaker.slow_call_rate_threshold) == (0.4, 0.8)
@@ -171,7 +176,7 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
 
     limiter = policy.rate_limiter
     assert isinstance(limiter, RateLimiter)
-    assert (limiter.rate_per_s, limiter.burst, limiter.max_wait) == (50.0, 100, 0.5)
+    assert (limiter.rate_per_second, limiter.burst, limiter.max_wait) == (50.0, 100, 0.5)
     assert limiter.key == "provider-account"
 
     fallback = policy.fallback
@@ -270,14 +275,16 @@ def test_inheritance_own_then_base_then_defaults_then_library_defaults() -> None
     plain = plan.policy("plain")
     assert isinstance(plain.retry, Retry)
     assert plain.retry.max_attempts == 5 and plain.retry.retry_on == (TimeoutError,)
-    assert plain.breaker is None and plain.deadline is None  # library default: not configured
+    assert (
+        plain.circuit_breaker is None and plain.deadline is None
+    )  # library default: not configured
     assert "max_concurrent" not in plan.config("plain").model_dump(exclude_unset=True).get(
         "retry", {}
     )
 
 
 def test_library_defaults_fill_what_nobody_set() -> None:
-    breaker = load_plan(_plan(p={"circuit_breaker": {}})).policy("p").breaker
+    breaker = load_plan(_plan(p={"circuit_breaker": {}})).policy("p").circuit_breaker
     reference = CircuitBreaker("p")
     assert isinstance(breaker, CircuitBreaker)
     assert breaker.describe() == reference.describe()

@@ -82,8 +82,8 @@ def _error(path: Path | dict[str, Any]) -> PlanError:
             {"llm": {"timeout": "5 parsecs"}},
             {},
             "mechanisms.llm.timeout",
-            "expected seconds as a number (2.5) or a string with a unit ('250ms', '2s', '1m'), "
-            "got '5 parsecs'",
+            "expected a duration: seconds (2.5) or a number with a unit (ns, us, ms, s, m, h, d, "
+            "w), e.g. '250ms', '2s', '1m30s', '1d', got '5 parsecs'",
             id="bad-duration",
         ),
         pytest.param(
@@ -279,4 +279,14 @@ def test_a_missing_file(tmp_path: Path) -> None:
 
 def test_a_mapping_is_named_as_such() -> None:
     error = _error({"version": 1, "system": "x", "mechanisms": {"a": {"timeout": "soon"}}})
-    assert str(error).startswith("<plan mapping>: mechanisms.a.timeout: expected seconds")
+    assert str(error).startswith("<plan mapping>: mechanisms.a.timeout: expected a duration")
+
+
+def test_an_old_option_name_is_refused_with_the_new_one() -> None:
+    error = _error(
+        {"version": 1, "system": "x", "mechanisms": {"a": {"rate_limiter": {"rate_per_s": 5}}}}
+    )
+    assert str(error) == (
+        "<plan mapping>: mechanisms.a.rate_limiter: 'rate_per_s' was renamed 'rate_per_second' "
+        "(same meaning)"
+    )

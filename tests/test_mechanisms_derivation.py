@@ -165,8 +165,8 @@ def test_rate_limit_splits_the_quota_by_traffic() -> None:
     # several callers: caller.target; "a" and "b" are the entry points' own inbound policies
     assert set(m.table) == {"a.api", "b.api", "a", "b"}
     assert {p.policy for p in m.inbound.values()} == {"a", "b"}
-    assert m.table["a.api"]["rate_limiter"] == {"rate_per_s": 15.0, "burst": 6}
-    assert m.table["b.api"]["rate_limiter"] == {"rate_per_s": 5.0, "burst": 2}
+    assert m.table["a.api"]["rate_limiter"] == {"rate_per_second": 15.0, "burst": 6}
+    assert m.table["b.api"]["rate_limiter"] == {"rate_per_second": 5.0, "burst": 2}
     assert "exceeds it" in row(m, "a.api", "rate_limiter").reason
 
 
@@ -206,5 +206,5 @@ def test_a_tiny_quota_share_stays_a_valid_positive_rate() -> None:
             {"name": "api", "kind": "external_api", "quota": {"rps": 0.01}},
         ]
     )
-    rate = m.table["b.api"]["rate_limiter"]["rate_per_s"]
+    rate = m.table["b.api"]["rate_limiter"]["rate_per_second"]
     assert 0 < rate == pytest.approx(0.01 * 0.001 / (1e6 + 0.001), rel=1e-5)

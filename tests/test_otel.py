@@ -17,9 +17,16 @@ from prometheus_client import CollectorRegistry
 from exporters._watch import BREAKER_STATES
 from exporters.aiohttp import instrument
 from exporters.opentelemetry import OpenTelemetryHook, instrument_aiohttp
-from resilience import ChaosInjected, CircuitOpenError, FallbackUsed, PolicyInfo, TimedOut
-from resilience._events import Emitter, StorageError
+from resilience import (
+    ChaosInjected,
+    CircuitOpenError,
+    FallbackUsed,
+    PolicyInfo,
+    TimedOut,
+    TimeoutKind,
+)
 from resilience.breaker import CircuitBreaker
+from resilience.events import Emitter, StorageError
 from resilience.policy import Policy
 from resilience.retry import Retry
 
@@ -61,7 +68,9 @@ async def test_policy_calls_become_metrics_and_span_events(
     breaker = CircuitBreaker(
         "llm", minimum_calls=4, window_size=4, failure_rate_threshold=0.5, open_duration=30
     )
-    policy = Policy("llm", retry=Retry(max_attempts=3, wait=0.1), breaker=breaker, hooks=[hook])
+    policy = Policy(
+        "llm", retry=Retry(max_attempts=3, wait=0.1), circuit_breaker=breaker, hooks=[hook]
+    )
     failures_left = {"n": 2}
 
     @policy
@@ -139,7 +148,7 @@ def test_fallback_and_timeout_span_events_and_bulkhead_gauges(
     )
     emitter = Emitter(info, [OpenTelemetryHook(MeterProvider(metric_readers=[reader]))])
     with tracer_provider.get_tracer("test").start_as_current_span("request"):
-        emitter.emit(TimedOut("search", "attempt", 0.25))
+        emitter.emit(TimedOut("search", TimeoutKind.ATTEMPT, 0.25))
         emitter.emit(FallbackUsed("search", TimeoutError()))
         emitter.emit(ChaosInjected("search", "latency"))
         emitter.emit(StorageError("search", "redis", "acquire", "ConnectionError"))
@@ -179,10 +188,10 @@ def test_span_events_can_be_turned_off(
         [OpenTelemetryHook(MeterProvider(metric_readers=[reader]), span_events=False)],
     )
     with tracer_provider.get_tracer("test").start_as_current_span("request"):
-        emitter.emit(TimedOut("q", "total", 1.0))
+        emitter.emit(TimedOut("q", TimeoutKind.DEADLINE, 1.0))
     (span,) = spans.get_finished_spans()
     assert span.events == ()
-    assert points(reader)["resilience.timeouts"] == {(("kind", "total"), ("policy", "q")): 1}
+    assert points(reader)["resilience.timeouts"] == {(("kind", "deadline"), ("policy", "q")): 1}
 
 
 @pytest.mark.real_time

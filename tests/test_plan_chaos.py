@@ -18,7 +18,7 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event
+from resilience.events import Event
 
 
 def _write(path: Path, **mechanisms: Any) -> Path:
@@ -53,7 +53,7 @@ async def test_injected_faults_reach_every_mechanism_of_the_plan_and_survive_a_r
 
         with pytest.raises(ConnectionError):
             await query()
-        breaker = search.breaker
+        breaker = search.circuit_breaker
         assert isinstance(breaker, CircuitBreaker)
         # Innermost: each of the 3 attempts was retried and recorded by the breaker as a failure.
         assert real_calls == 0 and breaker.window_counts() == (3, 3, 0)

@@ -131,9 +131,9 @@ def test_registered_names_reach_the_built_mechanisms() -> None:
     policy = plan.policy("inventory")
     assert isinstance(policy.retry, Retry)
     assert policy.retry.retry_on == (InventoryDown, aiohttp.ServerDisconnectedError)
-    assert isinstance(policy.breaker, CircuitBreaker)
-    assert policy.breaker.record_on == (InventoryDown, TimeoutError)
-    assert policy.breaker.failure_if_result is is_stale
+    assert isinstance(policy.circuit_breaker, CircuitBreaker)
+    assert policy.circuit_breaker.record_on == (InventoryDown, TimeoutError)
+    assert policy.circuit_breaker.failure_if_result is is_stale
 
 
 def test_a_list_registers_each_object_under_its_name_and_its_dotted_path() -> None:

@@ -16,14 +16,16 @@ from resilience import (
     CircuitOpenError,
     ConfigError,
     Fallback,
+    Hedge,
     Policy,
     PolicyInfo,
+    RateLimiter,
     Retry,
     RetryScheduled,
     Timeout,
 )
-from resilience._core import Call, CallContext, Step
-from resilience._events import Emitter
+from resilience.events import Emitter
+from resilience.layers import Call, CallContext, Step
 
 T = TypeVar("T")
 
@@ -39,7 +41,7 @@ def now() -> float:
 async def test_retry_is_outside_the_breaker_each_attempt_is_recorded() -> None:
     breaker = CircuitBreaker("dead", minimum_calls=100, window_size=100)
     # arguments given in "wrong" order on purpose: the order is fixed by the Policy
-    policy = Policy("p", breaker=breaker, retry=Retry(max_attempts=3, wait=0))
+    policy = Policy("p", circuit_breaker=breaker, retry=Retry(max_attempts=3, wait=0))
     calls = 0
 
     @policy
@@ -57,7 +59,9 @@ async def test_retry_is_outside_the_breaker_each_attempt_is_recorded() -> None:
 async def test_each_attempt_gets_its_own_timeout_and_the_breaker_sees_it() -> None:
     breaker = CircuitBreaker("slow", minimum_calls=100, window_size=100)
     starts: list[float] = []
-    policy = Policy("p", timeout=Timeout(1.0), retry=Retry(max_attempts=3, wait=0), breaker=breaker)
+    policy = Policy(
+        "p", timeout=Timeout(1.0), retry=Retry(max_attempts=3, wait=0), circuit_breaker=breaker
+    )
 
     @policy
     async def slow() -> None:
@@ -74,7 +78,7 @@ async def test_bulkhead_is_inside_the_timeout_and_breaker_rejections_are_not_ret
     breaker = CircuitBreaker("b", minimum_calls=1, window_size=1)
     breaker.force_open()
     calls = 0
-    policy = Policy("p", retry=Retry(max_attempts=5, wait=0), breaker=breaker)
+    policy = Policy("p", retry=Retry(max_attempts=5, wait=0), circuit_breaker=breaker)
 
     @policy
     async def never() -> None:
@@ -129,7 +133,7 @@ async def test_any_layer_fits_a_slot_and_chaos_is_innermost() -> None:
         rate_limiter=limiter,
         retry=Retry(max_attempts=2, wait=0),
         hedge=hedge,
-        breaker=CircuitBreaker("c"),
+        circuit_breaker=CircuitBreaker("c"),
     )
     assert policy.info.mechanisms == (
         "retry",
@@ -164,7 +168,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
         bulkhead=Bulkhead(max_concurrent=8, max_wait=0.25),
         fallback=Fallback(lambda exc: None),
         timeout=2.0,
-        breaker=CircuitBreaker("llm", minimum_calls=20, window_type="time", window_size=30),
+        circuit_breaker=CircuitBreaker("llm", minimum_calls=20, window_type="time", window_size=30),
         deadline=10.0,
         retry=Retry(max_attempts=4),
     )
@@ -174,7 +178,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
     order = [line.split(". ", 1)[1].split("(")[0] for line in lines[1:]]
     assert order == [
         "Fallback",
-        "Timeout",
+        "Deadline",
         "Retry",
         "CircuitBreaker",
         "Timeout",
@@ -182,7 +186,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
         "call",
     ]
     for setting in (
-        "Timeout(total, seconds=10)",
+        "Deadline(seconds=10)",
         "max_attempts=4",
         "FullJitterBackoff(initial=0.1, max=10, multiplier=2)",
         "minimum_calls=20",
@@ -200,7 +204,7 @@ def test_describe_lists_the_order_and_every_setting() -> None:
 async def test_call_finished_outcomes_and_durations() -> None:
     events: list[object] = []
     breaker = CircuitBreaker("b", minimum_calls=1, window_size=1)
-    policy = Policy("p", breaker=breaker, hooks=[events.append])
+    policy = Policy("p", circuit_breaker=breaker, hooks=[events.append])
 
     @policy
     async def call(fail: bool) -> str:
@@ -243,13 +247,13 @@ async def test_a_raising_hook_never_breaks_the_call(caplog: pytest.LogCaptureFix
 
 
 async def test_no_event_objects_are_built_without_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import resilience._core
+    import resilience._core  # noqa: TID251 (white-box: no event is built without a hook)
     import resilience.retry
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("event built without a listener")
 
-    monkeypatch.setattr(resilience._core, "CallFinished", forbidden)
+    monkeypatch.setattr(resilience._core, "CallFinished", forbidden)  # noqa: TID251
     monkeypatch.setattr(resilience.retry, "RetryScheduled", forbidden)
     policy = Policy("quiet", retry=Retry(max_attempts=2, wait=0))
     attempts = 0
@@ -273,7 +277,7 @@ async def test_policy_info_reads_live_breaker_state() -> None:
             seen.append(info)
 
     breaker = CircuitBreaker("b", minimum_calls=1, window_size=1)
-    policy = Policy("info", breaker=breaker, hooks=[Binder()], critical=True)
+    policy = Policy("info", circuit_breaker=breaker, hooks=[Binder()], critical=True)
     info = seen[0]
     assert info.name == "info" and info.critical and info.mechanisms == ("circuit_breaker",)
     assert info.breaker_state is not None and info.breaker_state() == "closed"
@@ -284,7 +288,9 @@ async def test_policy_info_reads_live_breaker_state() -> None:
 
 async def test_async_with_runs_the_block_through_the_layers() -> None:
     breaker = CircuitBreaker("b", minimum_calls=2, window_size=2, failure_rate_threshold=0.6)
-    policy = Policy("block", breaker=breaker, timeout=1.0, retry=Retry(max_attempts=3, wait=0))
+    policy = Policy(
+        "block", circuit_breaker=breaker, timeout=1.0, retry=Retry(max_attempts=3, wait=0)
+    )
     async with policy:
         await asyncio.sleep(0.5)
     with pytest.raises(TimeoutError):
@@ -302,7 +308,7 @@ async def test_async_with_runs_the_block_through_the_layers() -> None:
 
 def test_sync_functions_through_a_policy_without_timeout() -> None:
     breaker = CircuitBreaker("sync", minimum_calls=10, window_size=10)
-    policy = Policy("sync", breaker=breaker, retry=Retry(max_attempts=3, wait=0))
+    policy = Policy("sync", circuit_breaker=breaker, retry=Retry(max_attempts=3, wait=0))
     attempts = []
 
     @policy
@@ -319,8 +325,34 @@ def test_sync_functions_through_a_policy_without_timeout() -> None:
 def test_bad_slots_and_names_are_refused() -> None:
     with pytest.raises(ConfigError, match="name"):
         Policy("")
-    with pytest.raises(ConfigError, match="breaker"):
-        Policy("p", breaker="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="circuit_breaker"):
+        Policy("p", circuit_breaker="yes")  # type: ignore[arg-type]
+
+
+def test_breaker_is_a_deprecated_alias_of_circuit_breaker() -> None:
+    breaker = CircuitBreaker("old-name")
+    with pytest.warns(DeprecationWarning, match=r"use Policy\(circuit_breaker=\.\.\.\)"):
+        policy = Policy("p", breaker=breaker)
+    assert policy.circuit_breaker is breaker
+    with pytest.raises(ConfigError, match="circuit_breaker= only"):
+        Policy("p", breaker=breaker, circuit_breaker=breaker)
+
+
+def test_the_pipeline_runs_in_order_whatever_the_keyword_order() -> None:
+    from resilience.layers import ORDER
+
+    policy = Policy(
+        "all",
+        bulkhead=Bulkhead(max_concurrent=1),
+        timeout=1.0,
+        rate_limiter=RateLimiter(rate_per_second=10),
+        circuit_breaker=CircuitBreaker("all"),
+        hedge=Hedge(delay=0.1),
+        retry=Retry(),
+        deadline=5.0,
+        fallback=Fallback(lambda *a, **k: None),
+    )
+    assert [layer.mechanism for layer in policy.layers] == [s for s in ORDER if s != "chaos"]
 
 
 async def test_retry_events_carry_the_policy_name() -> None:
@@ -348,9 +380,9 @@ async def test_replace_swaps_the_layers_under_the_same_name_emitter_and_hooks() 
     policy = Policy("swap", retry=Retry(max_attempts=3, wait=0), hooks=[Binder()])
     emitter = policy.emitter
     breaker = CircuitBreaker("swap", minimum_calls=1, window_size=1)
-    policy._replace(breaker=breaker, timeout=1.0, critical=True)
+    policy._replace(circuit_breaker=breaker, timeout=1.0, critical=True)
     assert policy.name == "swap" and policy.emitter is emitter
-    assert policy.retry is None and policy.breaker is breaker and policy.critical
+    assert policy.retry is None and policy.circuit_breaker is breaker and policy.critical
     assert [layer.mechanism for layer in policy.layers] == ["circuit_breaker", "timeout"]
     # The hook re-bound once to the new configuration, with a live state readout.
     assert len(infos) == 2 and infos[-1].mechanisms == ("circuit_breaker", "timeout")
@@ -373,11 +405,11 @@ async def test_replace_swaps_the_layers_under_the_same_name_emitter_and_hooks() 
 
 def test_replace_with_a_bad_slot_changes_nothing() -> None:
     breaker = CircuitBreaker("keep")
-    policy = Policy("keep", breaker=breaker, timeout=2.0)
+    policy = Policy("keep", circuit_breaker=breaker, timeout=2.0)
     layers, info = policy.layers, policy.info
     with pytest.raises(ConfigError, match="'keep' bulkhead: expected a resilience mechanism"):
         policy._replace(retry=Retry(), bulkhead="many")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="'keep' timeout: expected seconds or a Timeout"):
         policy._replace(timeout=True)
     assert policy.layers is layers and policy.info is info
-    assert policy.breaker is breaker and policy.retry is None
+    assert policy.circuit_breaker is breaker and policy.retry is None

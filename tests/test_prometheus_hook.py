@@ -24,10 +24,11 @@ from resilience import (
     RetryScheduled,
     StateChanged,
     TimedOut,
+    TimeoutKind,
     add_hook,
     remove_hook,
 )
-from resilience._events import Emitter
+from resilience.events import Emitter, StorageError
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -136,7 +137,7 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
         emitter.emit(RetryScheduled("payments", attempt, 0.1, OSError("reset")))
     for mechanism in ("bulkhead", "circuit_breaker", "bulkhead", "retry_budget", "rate_limiter"):
         emitter.emit(Rejected("payments", mechanism))
-    for kind in ("attempt", "attempt", "total"):
+    for kind in (TimeoutKind.ATTEMPT, TimeoutKind.ATTEMPT, TimeoutKind.DEADLINE):
         emitter.emit(TimedOut("payments", kind, 1.5))
 
     assert value(reg, "resilience_retries_total", policy="payments") == 3
@@ -146,7 +147,7 @@ def test_retries_rejections_and_timeouts_are_counted_by_label() -> None:
     }
     assert rejections == {"bulkhead": 2, "circuit_breaker": 1, "retry_budget": 1, "rate_limiter": 1}
     assert value(reg, "resilience_timeouts_total", policy="payments", kind="attempt") == 2
-    assert value(reg, "resilience_timeouts_total", policy="payments", kind="total") == 1
+    assert value(reg, "resilience_timeouts_total", policy="payments", kind="deadline") == 1
 
 
 @given(st.lists(st.sampled_from(BREAKER_STATES), max_size=30), st.booleans())
@@ -397,3 +398,19 @@ def test_a_raising_readout_drops_its_gauge_but_not_the_scrape(
     assert "resilience_bulkhead_in_flight{" not in text
     assert 'resilience_circuit_breaker_state{policy="odd",state="closed"} 1.0' in text
     assert "bulkhead readout of policy 'odd' raised" in caplog.text
+
+
+def test_a_storage_emitter_is_recognised_by_its_field_not_by_its_mechanisms() -> None:
+    reg = CollectorRegistry()
+    hook = PrometheusHook(reg)
+    # A storage's events about the bucket "provider": counted as storage errors only.
+    Emitter(PolicyInfo("provider", storage="redis"), [hook]).emit(
+        StorageError("provider", "redis", "reserve", "ConnectionError")
+    )
+    # A policy that happens to list a mechanism called "storage" is an ordinary policy.
+    Emitter(PolicyInfo("odd", ("storage",)), [hook])
+    text = generate_latest(reg).decode()
+    assert 'resilience_storage_errors_total{operation="reserve",policy="provider"} 1.0' in text
+    provider = [line for line in text.splitlines() if 'policy="provider"' in line]
+    assert provider and all(line.startswith("resilience_storage_errors") for line in provider)
+    assert 'resilience_calls_total{outcome="success",policy="odd"} 0.0' in text

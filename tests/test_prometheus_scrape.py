@@ -35,12 +35,12 @@ def make_app(reg: CollectorRegistry) -> web.Application:
     ledger = Policy(
         "ledger",
         retry=Retry(max_attempts=2, wait=0),
-        breaker=CircuitBreaker("ledger", minimum_calls=1000),
+        circuit_breaker=CircuitBreaker("ledger", minimum_calls=1000),
         hooks=[hook],
     )
     quotes = Policy(
         "quotes",
-        breaker=CircuitBreaker(
+        circuit_breaker=CircuitBreaker(
             "quotes", minimum_calls=QUOTE_TRIP, window_size=QUOTE_TRIP, open_duration=600
         ),
         critical=True,
@@ -104,8 +104,8 @@ async def app_url() -> AsyncIterator[tuple[str, int]]:
         # aiohttp caches handlers per application (an lru_cache), so these policies outlive the
         # test: close the open critical breaker, or a later process-wide readiness check fails.
         for policy in app[POLICIES]:
-            if isinstance(policy.breaker, CircuitBreaker):
-                policy.breaker.reset()
+            if isinstance(policy.circuit_breaker, CircuitBreaker):
+                policy.circuit_breaker.reset()
 
 
 async def query(session: aiohttp.ClientSession, prom: str, promql: str) -> dict[str, float]:

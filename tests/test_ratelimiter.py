@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resilience import ConfigError, RateLimitedError
-from resilience._events import Emitter, Event, PolicyInfo, Rejected
+from resilience.events import Emitter, Event, PolicyInfo, Rejected
 from resilience.ratelimiter import RateLimiter
 
 
 async def test_burst_is_admitted_at_once_then_refused_with_retry_after() -> None:
-    limiter = RateLimiter(rate_per_s=10, burst=5)
+    limiter = RateLimiter(rate_per_second=10, burst=5)
     for _ in range(5):
         await limiter.acquire()
     with pytest.raises(RateLimitedError) as caught:
@@ -26,13 +26,13 @@ async def test_burst_is_admitted_at_once_then_refused_with_retry_after() -> None
 
 
 async def test_default_burst_is_one_second_of_calls() -> None:
-    assert RateLimiter(rate_per_s=50).burst == 50
-    assert RateLimiter(rate_per_s=0.5).burst == 1
+    assert RateLimiter(rate_per_second=50).burst == 50
+    assert RateLimiter(rate_per_second=0.5).burst == 1
 
 
 async def test_sustained_rate_in_virtual_time_is_burst_plus_rate_times_t() -> None:
     rate, burst, seconds = 50.0, 10, 20.0
-    limiter = RateLimiter(rate_per_s=rate, burst=burst, max_wait=seconds * 2)
+    limiter = RateLimiter(rate_per_second=rate, burst=burst, max_wait=seconds * 2)
     loop = asyncio.get_running_loop()
     start = loop.time()
     admitted: list[float] = []
@@ -52,7 +52,7 @@ async def test_sustained_rate_in_virtual_time_is_burst_plus_rate_times_t() -> No
 
 
 async def test_waiting_beyond_max_wait_is_refused() -> None:
-    limiter = RateLimiter(rate_per_s=2, burst=1, max_wait=0.6)
+    limiter = RateLimiter(rate_per_second=2, burst=1, max_wait=0.6)
     await limiter.acquire()
     waiter = asyncio.ensure_future(limiter.acquire())  # token in 0.5s: within max_wait
     await asyncio.sleep(0)
@@ -65,7 +65,7 @@ async def test_waiting_beyond_max_wait_is_refused() -> None:
 
 async def test_cancelled_waiter_gives_its_token_back() -> None:
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter(rate_per_s=1, burst=1, max_wait=10)
+    limiter = RateLimiter(rate_per_second=1, burst=1, max_wait=10)
     await limiter.acquire()
     waiter = asyncio.ensure_future(limiter.acquire())
     await asyncio.sleep(0.2)
@@ -79,7 +79,7 @@ async def test_cancelled_waiter_gives_its_token_back() -> None:
 
 
 async def test_decorator_and_async_with_take_a_token() -> None:
-    limiter = RateLimiter(rate_per_s=1, burst=2)
+    limiter = RateLimiter(rate_per_second=1, burst=2)
 
     @limiter
     async def work(x: int) -> int:
@@ -97,17 +97,17 @@ def test_decorating_a_sync_function_is_refused() -> None:
         return None
 
     with pytest.raises(TypeError, match="coroutine"):
-        RateLimiter(rate_per_s=1)(sync)
+        RateLimiter(rate_per_second=1)(sync)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"rate_per_s": 0}, "rate_per_s"),
-        ({"rate_per_s": float("inf")}, "rate_per_s"),
-        ({"rate_per_s": 1, "burst": 0}, "burst"),
-        ({"rate_per_s": 1, "burst": 1.5}, "burst"),
-        ({"rate_per_s": 1, "max_wait": -1}, "max_wait"),
+        ({"rate_per_second": 0}, "rate_per_second"),
+        ({"rate_per_second": float("inf")}, "rate_per_second"),
+        ({"rate_per_second": 1, "burst": 0}, "burst"),
+        ({"rate_per_second": 1, "burst": 1.5}, "burst"),
+        ({"rate_per_second": 1, "max_wait": -1}, "max_wait"),
     ],
 )
 def test_invalid_settings_name_the_field(kwargs: dict[str, float], field: str) -> None:
@@ -117,7 +117,7 @@ def test_invalid_settings_name_the_field(kwargs: dict[str, float], field: str) -
 
 async def test_rejection_is_reported_to_hooks() -> None:
     seen: list[Event] = []
-    limiter = RateLimiter(rate_per_s=4, burst=1)
+    limiter = RateLimiter(rate_per_second=4, burst=1)
     limiter.bind("llm", Emitter(PolicyInfo(name="llm"), hooks=[seen.append]))
     await limiter.acquire()
     with pytest.raises(RateLimitedError) as caught:
@@ -137,13 +137,13 @@ async def test_shared_storage_decides_instead_of_the_local_bucket() -> None:
             self.answers = [(True, 0.0), (True, 0.3), (False, 2.0)]
 
         async def reserve(
-            self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+            self, key: str, *, rate_per_second: float, burst: int, max_wait: float
         ) -> tuple[bool, float]:
-            calls.append((key, rate_per_s, burst, max_wait))
+            calls.append((key, rate_per_second, burst, max_wait))
             return self.answers.pop(0)
 
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter(rate_per_s=5, burst=3, max_wait=1, storage=Storage(), key="llm")
+    limiter = RateLimiter(rate_per_second=5, burst=3, max_wait=1, storage=Storage(), key="llm")
     await limiter.acquire()
     await limiter.acquire()
     assert loop.time() == pytest.approx(0.3)  # the storage asked us to wait 0.3s
@@ -171,7 +171,7 @@ def test_admits_exactly_what_a_token_bucket_allows(rate: int, burst: int, gaps: 
     """A call at t is admitted iff, for every earlier admission u, admitted[u, t) + 1 ≤
     burst + rate·(t − u) (and burst ≥ 1): the token bucket's definition, not its code."""
     clock = _FakeClock()
-    limiter = RateLimiter(rate_per_s=rate, burst=burst, clock=clock)
+    limiter = RateLimiter(rate_per_second=rate, burst=burst, clock=clock)
     admitted: list[float] = []
     for gap in gaps:
         clock.now += gap / 1000
@@ -197,8 +197,10 @@ async def test_in_a_policy_each_attempt_takes_a_token() -> None:
     from resilience.policy import Policy
 
     seen: list[Event] = []
-    policy = Policy("llm", rate_limiter=RateLimiter(rate_per_s=1, burst=2), hooks=[seen.append])
-    assert "RateLimiter(rate_per_s=1, burst=2, max_wait=0s)" in policy.describe()
+    policy = Policy(
+        "llm", rate_limiter=RateLimiter(rate_per_second=1, burst=2), hooks=[seen.append]
+    )
+    assert "RateLimiter(rate_per_second=1, burst=2, max_wait=0s)" in policy.describe()
 
     @policy
     async def work() -> str:
@@ -216,7 +218,7 @@ async def test_in_a_policy_each_attempt_takes_a_token() -> None:
 async def test_a_token_after_the_callers_deadline_is_refused_at_once() -> None:
     from resilience.policy import Policy
 
-    limiter = RateLimiter(rate_per_s=1, burst=1, max_wait=10)
+    limiter = RateLimiter(rate_per_second=1, burst=1, max_wait=10)
     call = Policy("llm", rate_limiter=limiter, deadline=0.5)(_noop)
     await call()
     loop = asyncio.get_running_loop()

@@ -32,7 +32,7 @@ OPEN_DURATION = 0.5
 WORKER = r"""
 import asyncio, json, sys, threading, time
 from resilience import CircuitOpenError, add_hook
-from resilience._events import StorageError
+from resilience.events import StorageError
 from resilience.breaker import CircuitBreaker
 from resilience.storage import RedisStorage
 

@@ -27,7 +27,7 @@ def plan(url: str, namespace: str, **storage: Any) -> dict[str, Any]:
             "payments": {
                 "circuit_breaker": {"minimum_calls": 1, "window_size": 1, "open_duration": "10s"},
             },
-            "provider": {"rate_limiter": {"rate_per_s": 1, "burst": 2}},
+            "provider": {"rate_limiter": {"rate_per_second": 1, "burst": 2}},
         },
     }
 
@@ -79,11 +79,11 @@ async def test_policies_with_one_key_share_one_bucket_and_max_backoff_reaches_th
     redis_srv: RedisServer,
 ) -> None:
     spec = plan(redis_srv.url, f"shop{uuid.uuid4().hex[:6]}", max_backoff="2s")
-    limit = {"rate_per_s": 1, "burst": 2, "key": "provider-account"}
+    limit = {"rate_per_second": 1, "burst": 2, "key": "provider-account"}
     spec["mechanisms"] = {
         "chat": {"rate_limiter": limit},
         "embed": {"rate_limiter": limit},
-        "other": {"rate_limiter": {"rate_per_s": 1, "burst": 2}},
+        "other": {"rate_limiter": {"rate_per_second": 1, "burst": 2}},
     }
     registry = load_plan(spec)
     try:
@@ -116,13 +116,13 @@ async def test_a_reload_gives_the_fleet_new_thresholds(
     instances = [load_plan(path), load_plan(path)]
     try:
         policies = [registry.policy("payments") for registry in instances]
-        breakers = [policy.breaker for policy in policies]
+        breakers = [policy.circuit_breaker for policy in policies]
         assert all(isinstance(b, CircuitBreaker) for b in breakers)
         spec["mechanisms"]["payments"]["circuit_breaker"]["minimum_calls"] = 2
         path.write_text(yaml.safe_dump(spec))
         for registry in instances:
             registry.reload()
-        assert [policy.breaker for policy in policies] == breakers  # kept: same window
+        assert [policy.circuit_breaker for policy in policies] == breakers  # kept: same window
 
         async def down() -> None:
             raise ConnectionError("payment provider down")
@@ -191,14 +191,14 @@ async def test_a_failed_reload_keeps_the_live_breaker_shared(
     other = RedisStorage(redis_srv.url, namespace=namespace, sync_interval=0.05)
     try:
         payments = registry.policy("payments")
-        live = payments.breaker
+        live = payments.circuit_breaker
         bad = yaml.safe_load(yaml.safe_dump(spec))
         bad["mechanisms"]["payments"]["circuit_breaker"]["window_size"] = 3
         bad["mechanisms"]["search"] = {"hedge": {"delay": "p95", "min_samples": 500}}
         path.write_text(yaml.safe_dump(bad))
         with pytest.raises(PlanError, match=r"mechanisms\.search\.hedge"):
             registry.reload()
-        assert payments.breaker is live
+        assert payments.circuit_breaker is live
 
         async def ok() -> str:
             return "ok"

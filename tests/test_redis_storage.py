@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from resilience import CircuitOpenError, RateLimitedError, add_hook, remove_hook
-from resilience._events import StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import StorageError
 from resilience.ratelimiter import RateLimiter
 from resilience.storage import RedisStorage
 from tests.servers import RedisServer
@@ -213,7 +213,7 @@ async def test_keys_are_namespaced_and_expire(redis_srv: RedisServer, namespace:
 async def test_shared_token_bucket_limits_the_fleet_not_each_instance(
     fleet: list[RedisStorage],
 ) -> None:
-    limiters = [RateLimiter(rate_per_s=2, burst=5, storage=s, key="provider") for s in fleet]
+    limiters = [RateLimiter(rate_per_second=2, burst=5, storage=s, key="provider") for s in fleet]
     granted = refused = 0
     for _ in range(4):
         for limiter in limiters:
@@ -239,7 +239,7 @@ async def test_reservation_within_max_wait_spaces_the_fleet_at_the_rate(
     fleet: list[RedisStorage],
 ) -> None:
     limiters = [
-        RateLimiter(rate_per_s=20, burst=1, max_wait=1.0, storage=s, key="embeddings")
+        RateLimiter(rate_per_second=20, burst=1, max_wait=1.0, storage=s, key="embeddings")
         for s in fleet
     ]
     start = time.monotonic()
@@ -265,7 +265,7 @@ async def test_a_hung_redis_fails_no_call_and_once_noticed_delays_none(namespace
         b = CircuitBreaker(
             "llm", storage=store, minimum_calls=1, half_open_calls=1, open_duration=0.05
         )
-        limiter = RateLimiter(rate_per_s=1000, burst=1000, storage=store, key="llm")
+        limiter = RateLimiter(rate_per_second=1000, burst=1000, storage=store, key="llm")
         await asyncio.sleep(SYNC * 2)
         assert server.proc is not None
         server.proc.send_signal(signal.SIGSTOP)  # Redis hangs: accepts nothing, answers nothing

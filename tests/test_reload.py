@@ -22,7 +22,7 @@ from resilience import (
     load_plan,
     remove_hook,
 )
-from resilience._events import Event, PolicyInfo, StateChanged
+from resilience.events import Event, PolicyInfo, StateChanged
 
 
 def _write(path: Path, **mechanisms: Any) -> Path:
@@ -89,7 +89,7 @@ async def test_breaker_state_survives_when_its_window_is_unchanged(tmp_path: Pat
     path = _write(tmp_path / "plan.yaml", db={"circuit_breaker": {**window, "open_duration": 60}})
     plan = load_plan(path)
     db = plan.policy("db")
-    breaker = db.breaker
+    breaker = db.circuit_breaker
     assert isinstance(breaker, CircuitBreaker)
 
     @db
@@ -107,18 +107,18 @@ async def test_breaker_state_survives_when_its_window_is_unchanged(tmp_path: Pat
             db={"circuit_breaker": {**window, "open_duration": 5, "failure_rate_threshold": 0.9}},
         )
     )
-    assert db.breaker is breaker and breaker.state == "open"  # still open after the reload
+    assert db.circuit_breaker is breaker and breaker.state == "open"  # still open after the reload
     assert breaker.failure_rate_threshold == 0.9 and breaker.open_duration == 5
     with pytest.raises(CircuitOpenError):
         await query()
 
     plan.reload(_write(path, db={"circuit_breaker": {"minimum_calls": 2, "window_size": 8}}))
-    assert db.breaker is not breaker  # a new window: a new breaker, closed
-    assert isinstance(db.breaker, CircuitBreaker) and db.breaker.state == "closed"
+    assert db.circuit_breaker is not breaker  # a new window: a new breaker, closed
+    assert isinstance(db.circuit_breaker, CircuitBreaker) and db.circuit_breaker.state == "closed"
 
 
 async def test_unchanged_mechanisms_keep_their_state(tmp_path: Path) -> None:
-    limiter = {"rate_per_s": 1, "burst": 2}
+    limiter = {"rate_per_second": 1, "burst": 2}
     path = _write(tmp_path / "plan.yaml", api={"rate_limiter": limiter, "timeout": 1})
     plan = load_plan(path)
     api = plan.policy("api")
@@ -183,7 +183,7 @@ async def test_hooks_stay_bound_and_see_each_event_once(
     finally:
         remove_hook(hook)
     # Reloads do not pile up emitters on a kept breaker: it reports to the policy's one emitter.
-    assert db.breaker is not None and db.breaker._emitters == (db.emitter,)  # type: ignore[attr-defined]
+    assert db.circuit_breaker is not None and db.circuit_breaker._emitters == (db.emitter,)  # type: ignore[attr-defined]
     # The hook re-bound with the live configuration: the breaker is now listed, its state readable.
     assert infos[-1].mechanisms == ("circuit_breaker", "timeout")
     assert infos[-1].breaker_state is not None and infos[-1].breaker_state() == "closed"
@@ -206,7 +206,7 @@ PLANS: list[dict[str, Any]] = [
         "timeout": "500ms",
         "bulkhead": {"max_concurrent": 150, "max_wait": "5s"},
         "circuit_breaker": {"minimum_calls": 50, "failure_rate_threshold": 0.9},
-        "rate_limiter": {"rate_per_s": 100000, "burst": 1000, "max_wait": 1},
+        "rate_limiter": {"rate_per_second": 100000, "burst": 1000, "max_wait": 1},
         "deadline": None,  # a reload drops a mechanism in use only when told to
         "hedge": None,
     },

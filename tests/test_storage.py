@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from resilience import CircuitOpenError, ConfigError, RateLimitedError, add_hook, remove_hook
-from resilience._events import Event, StorageError
 from resilience.breaker import CircuitBreaker
+from resilience.events import Event, StorageError
 from resilience.ratelimiter import RateLimiter
 from resilience.storage import BreakerSettings, BreakerStorage, RateLimiterStorage, RedisStorage
 from tests.servers import free_port
@@ -105,10 +105,10 @@ async def test_a_shared_rate_limiter_without_a_key_or_policy_is_refused() -> Non
     # such limiter of every service on the namespace.
     store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0")
     try:
-        limiter = RateLimiter(rate_per_s=5, storage=store)
+        limiter = RateLimiter(rate_per_second=5, storage=store)
         with pytest.raises(ConfigError, match=r"RateLimiter shared via RedisStorage: key expected"):
             await limiter.acquire()
-        named = RateLimiter(rate_per_s=5, storage=store, key="provider")
+        named = RateLimiter(rate_per_second=5, storage=store, key="provider")
         await named.acquire()  # Redis unreachable: the local bucket, still under its key
         assert list(store._buckets) == ["provider"]
     finally:
@@ -203,7 +203,7 @@ async def test_unreachable_redis_breaker_runs_on_local_state_and_counts_errors()
 async def test_unreachable_redis_rate_limit_is_local_and_backs_off() -> None:
     store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t", max_backoff=1.0)
     try:
-        limiter = RateLimiter(rate_per_s=1, burst=3, storage=store, key="provider")
+        limiter = RateLimiter(rate_per_second=1, burst=3, storage=store, key="provider")
         start = time.monotonic()
         granted = 0
         for _ in range(200):
@@ -232,7 +232,7 @@ async def test_storage_errors_are_exported_to_prometheus() -> None:
     add_hook(hook)
     store = RedisStorage(f"redis://127.0.0.1:{free_port()}/0", namespace="t", max_backoff=1.0)
     try:
-        limiter = RateLimiter(rate_per_s=10, storage=store, key="provider")
+        limiter = RateLimiter(rate_per_second=10, storage=store, key="provider")
         await limiter.acquire()
         text = generate_latest(registry).decode()
         assert 'resilience_storage_errors_total{operation="reserve",policy="provider"} 1.0' in text

@@ -16,8 +16,9 @@ from resilience import (
     Retry,
     TimedOut,
     Timeout,
+    TimeoutKind,
 )
-from resilience._core import remaining_time
+from resilience.layers import remaining_time
 from resilience.testing import VirtualTimeLoop
 
 
@@ -185,7 +186,7 @@ async def test_total_deadline_covers_attempts_and_backoff() -> None:
     assert isinstance(info.value, TimeoutError)
     assert attempts == [0.0, 2.5]  # attempt 2 (2.5 .. 4.5) is cut by the deadline at 4
     assert now() == 4.0
-    assert [e.kind for e in events if isinstance(e, TimedOut)] == ["attempt", "total"]
+    assert [e.kind for e in events if isinstance(e, TimedOut)] == ["attempt", "deadline"]
 
 
 async def test_retry_gives_up_rather_than_sleep_into_the_deadline() -> None:
@@ -211,7 +212,7 @@ async def test_deadline_fires_during_an_attempt() -> None:
     with pytest.raises(DeadlineExceededError):
         await slow()
     assert now() == 3.0
-    assert TimedOut("d", "total", 3.0) in events
+    assert TimedOut("d", TimeoutKind.DEADLINE, 3.0) in events
 
 
 async def test_deadline_is_visible_inside_and_nested_deadlines_keep_the_tighter() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from resilience import PlanError, load_plan
-from resilience import _planfile as planfile
+from resilience import _planfile as planfile  # noqa: TID251 (white-box: the read it fakes)
 from resilience.config import PlanFile
 from resilience.files import seal
 
@@ -23,7 +23,7 @@ def _policy(minimum_calls: int, max_concurrent: int, attempts: int) -> dict[str,
         "retry": {"max_attempts": attempts, "wait": {"kind": "fixed", "wait": "1ms"}},
         "circuit_breaker": {"minimum_calls": minimum_calls, "failure_rate_threshold": 0.5},
         "bulkhead": {"max_concurrent": max_concurrent, "max_wait": "5s"},
-        "rate_limiter": {"rate_per_s": 100_000, "burst": 10_000},
+        "rate_limiter": {"rate_per_second": 100_000, "burst": 10_000},
     }
 
 
@@ -141,7 +141,7 @@ def test_a_reload_never_drops_a_mechanism_in_use_unless_the_file_says_so(tmp_pat
         "missing, but the policy in use has a circuit_breaker (is the file complete?); to remove "
         "it on reload, write 'circuit_breaker: null'"
     )
-    assert api.breaker is not None and api.bulkhead is not None  # nothing changed
+    assert api.circuit_breaker is not None and api.bulkhead is not None  # nothing changed
     # Said explicitly, it goes: here, and through defaults.
     path.write_text(
         yaml.safe_dump(
@@ -161,7 +161,7 @@ def test_a_reload_never_drops_a_mechanism_in_use_unless_the_file_says_so(tmp_pat
         )
     )
     plan.reload()
-    assert api.breaker is None and api.bulkhead is None and api.rate_limiter is None
+    assert api.circuit_breaker is None and api.bulkhead is None and api.rate_limiter is None
 
 
 def test_a_policy_not_in_use_may_lose_mechanisms(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_a_policy_not_in_use_may_lose_mechanisms(tmp_path: Path) -> None:
     plan = load_plan(path)
     _hand_written(path, timeout="1s")
     plan.reload()  # nobody asked for "api" yet: nothing in use can lose anything
-    assert plan.policy("api").breaker is None
+    assert plan.policy("api").circuit_breaker is None
 
 
 def test_a_file_that_keeps_changing_while_read_is_refused(

@@ -338,8 +338,8 @@ def _mitigation(
     if mode.category == "overload" and inbound is not None:
         # an entry point's own overload is contained by its inbound policy: it sheds the excess
         own: list[tuple[str, str]] = []
-        if inbound.rate_per_s is not None:
-            own.append(("rate_limiter", f"sheds above {inbound.rate_per_s:g} requests/s"))
+        if inbound.rate_per_second is not None:
+            own.append(("rate_limiter", f"sheds above {inbound.rate_per_second:g} requests/s"))
         if inbound.bulkhead is not None:
             own.append(("bulkhead", f"refuses beyond {inbound.bulkhead:,} requests in flight"))
         if own:

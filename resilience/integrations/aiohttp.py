@@ -37,9 +37,6 @@ Needs aiohttp ≥ 3.12 (client middlewares). Added in 0.1.0.
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -47,6 +44,7 @@ import aiohttp
 from aiohttp import ClientRequest, ClientResponse
 from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 
+from resilience.integrations._http import IDEMPOTENT_METHODS, is_failure_status, parse_retry_after
 from resilience.keyed import call_key_var
 from resilience.policy import Policy
 
@@ -58,36 +56,7 @@ __all__ = [
     "resilience_middleware",
 ]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-"""The methods RFC 9110 §9.2.2 defines as idempotent: safe to repeat."""
-
 PolicyChoice = Policy | Callable[[ClientRequest], Policy | None]
-
-
-def is_failure_status(status: int) -> bool:
-    """The default: 5xx (the server failed) and 429 (it asked us to slow down) are failures."""
-    return status >= 500 or status == 429
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
-
-    A date in the past gives 0; a missing or unreadable header gives None. `now` is the wall clock
-    (seconds since the epoch) the date is compared with; default `time.time()`.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without a zone is read as such
-        return None
-    seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class HTTPStatusFailure(aiohttp.ClientResponseError):

@@ -9,7 +9,7 @@ atomic Lua scripts::
 
     shared = RedisStorage("redis://cache:6379/0", namespace="checkout", sync_interval=1.0)
     breaker = CircuitBreaker("payments", storage=shared)
-    limiter = RateLimiter(rate_per_s=50, storage=shared)
+    limiter = RateLimiter(rate_per_second=50, storage=shared)
 
 How a breaker and a storage divide the work (the contract below):
 
@@ -102,7 +102,7 @@ class SharedView:
 
 @runtime_checkable
 class SharedBreaker(Protocol):
-    """What a circuit breaker exposes to a storage (implemented by `CircuitBreaker`)."""
+    """What a circuit breaker exposes to a storage (implemented by its storage adapter)."""
 
     def shared_counts(self) -> tuple[int, int, int]:
         """The local window: (calls, failures, slow calls) since the last transition."""
@@ -161,7 +161,7 @@ class RateLimiterStorage(Protocol):
     """A shared token bucket (the same contract as `resilience.ratelimiter.RateLimiterStorage`)."""
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        self, key: str, *, rate_per_second: float, burst: int, max_wait: float
     ) -> tuple[bool, float]:
         """Take one token: `(True, wait)` go after `wait` s, or `(False, retry_after)` refused."""
 

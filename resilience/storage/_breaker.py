@@ -1,80 +1,106 @@
 """How a `CircuitBreaker` uses a `BreakerStorage`: the glue behind `CircuitBreaker(storage=...)`.
 
-The breaker calls this adapter at its seams (never on the closed-state call path):
+Two small declared seams, so neither side reads the other's private attributes:
 
-- `state_changed` from `_transition`: a local trip is published to the fleet;
-- `acquire` instead of `_acquire` when the breaker is not closed: half-open permits come from the
-  fleet (exactly `half_open_calls` across all instances); if the storage is unavailable, or the
-  fleet is closed (it never took this instance's trip), the breaker's own local `_acquire`
-  decides;
-- `release` / `record` from `_release` / `_record`: a fleet permit's outcome goes to the fleet,
-  which closes or reopens the breaker everywhere;
-- `settings_changed` from `reconfigure` (e.g. a plan reload): the fleet's decisions use the new
-  thresholds from the next storage call on.
+- `LocalBreaker` is what the adapter may ask of the breaker (its settings, state, window,
+  local decision, and the few state moves the fleet makes); `CircuitBreaker` implements it.
+- `SharedBreakerAdapter`'s methods are what the breaker calls at its own seams (never on the
+  closed-state call path): `state_changed` from every transition (a local trip is published to
+  the fleet); `acquire` instead of the local decision when the breaker is not closed (half-open
+  permits come from the fleet: exactly `half_open_calls` across all instances; if the storage is
+  unavailable, or the fleet is closed because it never took this instance's trip, the local state
+  machine decides); `release` / `record` for a fleet permit's call; `settings_changed` from
+  `reconfigure` (e.g. a plan reload); `start` once, on the first async call of a breaker built
+  outside a running loop, so even an instance that only ever succeeds hears about fleet trips.
 
 The storage calls `shared_counts` (the local closed window) and `apply_shared` (adopt the fleet's
-state) from its background sync.
+state) from its background sync. This module never imports `resilience.breaker`: states travel as
+their string values.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from resilience._core import CallContext
+from resilience._errors import CircuitOpenError, ConfigError
 from resilience.storage import BreakerLink, BreakerSettings, BreakerStorage
-
-if TYPE_CHECKING:
-    from resilience.breaker import CircuitBreaker
 
 # Manual states are this instance's operator decision: the fleet never overrides them.
 _MANUAL = frozenset({"disabled", "forced_open", "metrics_only"})
 
 
+class LocalBreaker(Protocol):
+    """What a storage adapter may read and ask of the breaker it shares (`CircuitBreaker`)."""
+
+    name: str
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+    minimum_calls: int
+    half_open_calls: int
+    max_wait_in_half_open: float
+    open_duration: float | Callable[[int], float]
+
+    @property
+    def state(self) -> str:
+        """The current state's value (closed, open, half_open, disabled, ...)."""
+
+    @property
+    def half_open_minimum(self) -> int:
+        """How many half-open probes must finish before half-open decides."""
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every transition: what a permit granted now is recorded under."""
+
+    def window_counts(self) -> tuple[int, int, int]:
+        """(calls, failures, slow calls) in the current state's window."""
+
+    def open_remaining(self) -> float:
+        """Seconds until an open breaker may probe (≤ 0: it may; 0 when not open)."""
+
+    def decide_locally(self, ctx: CallContext) -> int:
+        """The breaker's own decision for one call: its generation, or raise `CircuitOpenError`."""
+
+    def adopt(self, state: str, open_remaining: float | None = None) -> None:
+        """Move to `state` (thread-safe); an open one probes after `open_remaining` seconds."""
+
+    def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
+        """The `CircuitOpenError` to raise for a refused call (emits `Rejected`)."""
+
+
 class SharedBreakerAdapter:
-    """Connects one `CircuitBreaker` to a `BreakerStorage` (see the module docstring)."""
+    """Connects one `LocalBreaker` to a `BreakerStorage` (see the module docstring)."""
 
     __slots__ = ("_breaker", "_fleet_gen", "_settings", "link")
 
-    def __init__(self, breaker: CircuitBreaker, storage: BreakerStorage) -> None:
+    def __init__(self, breaker: LocalBreaker, storage: BreakerStorage) -> None:
         if not isinstance(storage, BreakerStorage):
-            from resilience._errors import ConfigError
-
             raise ConfigError(
                 f"CircuitBreaker.storage: expected a BreakerStorage such as "
                 f"resilience.storage.RedisStorage, got {storage!r}"
             )
         self._breaker = breaker
-        # The breaker's local generation whose half-open permits were granted by the fleet.
+        # The breaker's generation whose half-open permits were granted by the fleet.
         self._fleet_gen = -2
         self._settings = self._read_settings()
         self.link: BreakerLink = storage.attach(breaker.name, self._settings, self)
+
+    @property
+    def needs_start(self) -> bool:
+        """True when built outside a running loop: the breaker calls `start` on its first
+        async call (the storage's sync needs a loop)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self._start_on_first_call()
+            return True
+        return False
 
-    def _start_on_first_call(self) -> None:
-        """Built outside a loop (e.g. a plan loaded at import): start the sync on the first call.
-
-        The breaker reads its clock once per call; until the first call on a running loop, that
-        clock is this one-shot function, which starts the storage's sync and puts the breaker's
-        own clock back. So even an instance that only ever succeeds hears about fleet trips, and
-        no call after the first pays anything.
-        """
-        breaker = self._breaker
-        clock, loop_clock = breaker._clock, breaker._loop_clock
-
-        def first_call_clock() -> float:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return clock()  # a sync caller on a thread: wait for an async one
-            breaker._clock, breaker._loop_clock = clock, loop_clock
-            self.link.ensure_started()
-            return clock()
-
-        breaker._clock, breaker._loop_clock = first_call_clock, False
+    def start(self) -> None:
+        """Start the storage's background sync on the running loop (idempotent)."""
+        self.link.ensure_started()
 
     def _read_settings(self) -> BreakerSettings:
         breaker = self._breaker
@@ -107,47 +133,38 @@ class SharedBreakerAdapter:
 
     def apply_shared(self, state: str, open_remaining: float) -> None:
         """Move the breaker to the fleet's state; an open one probes after `open_remaining` s."""
-        from resilience.breaker import BreakerState
-
         breaker = self._breaker
         if breaker.state in _MANUAL:
             return
-        with breaker._lock:  # threads running sync callables hold it while they decide
-            now = breaker._clock()
-            breaker._transition(BreakerState(state), now)
-            if state == "open":
-                breaker._open_until = now + open_remaining
+        breaker.adopt(state, open_remaining if state == "open" else None)
 
     # ------------------------------------------------------------------ the breaker's seams
 
     def state_changed(self, from_state: str, to_state: str) -> None:
-        """Called by `_transition` for every change."""
+        """Called by the breaker for every change."""
         self.link.state_changed(str(from_state), str(to_state))
 
-    async def acquire(self, now: float, ctx: CallContext) -> int:
+    async def acquire(self, ctx: CallContext) -> int:
         """Permission for one call while not closed: a fleet permit, or the local decision."""
         breaker = self._breaker
         state = breaker.state
-        if state in _MANUAL or (state == "open" and now < breaker._open_until):
-            return breaker._acquire(now, ctx)  # manual states and known-open: no round trip
+        if state in _MANUAL or (state == "open" and breaker.open_remaining() > 0):
+            return breaker.decide_locally(ctx)  # manual states and known-open: no round trip
         granted = await self._permit()
         if granted is None:
             # Storage unavailable, or a closed fleet with no half-open to share: local state.
-            return breaker._acquire(breaker._clock(), ctx)
+            return breaker.decide_locally(ctx)
         # The reply may have moved the breaker (to closed, half_open or open) via apply_shared.
         state = breaker.state
         if state == "closed":
-            return breaker._gen
-        now = breaker._clock()
+            return breaker.generation
         if granted:
             if state != "half_open":
-                from resilience.breaker import BreakerState
-
-                breaker._transition(BreakerState.HALF_OPEN, now)
-            self._fleet_gen = breaker._gen
-            return breaker._gen
-        retry_after = breaker._open_until - now if state == "open" else None
-        raise breaker._reject(ctx, retry_after if retry_after and retry_after > 0 else None)
+                breaker.adopt("half_open")
+            self._fleet_gen = breaker.generation
+            return self._fleet_gen
+        retry_after = breaker.open_remaining() if state == "open" else None
+        raise breaker.rejection(ctx, retry_after if retry_after and retry_after > 0 else None)
 
     async def _permit(self) -> bool | None:
         """`link.acquire_permit()`, giving the permit back if the caller is cancelled meanwhile."""
@@ -166,7 +183,7 @@ class SharedBreakerAdapter:
 
     def release(self, gen: int) -> bool:
         """A fleet permit's call was cancelled or ignored: the permit goes back to the fleet."""
-        if gen != self._fleet_gen or gen != self._breaker._gen:
+        if gen != self._fleet_gen or gen != self._breaker.generation:
             return False
         self.link.release_permit()
         return True
@@ -177,6 +194,6 @@ class SharedBreakerAdapter:
             self.link.record(failed, slow)
 
 
-def share(breaker: CircuitBreaker, storage: Any) -> SharedBreakerAdapter:
+def share(breaker: LocalBreaker, storage: Any) -> SharedBreakerAdapter:
     """Attach `breaker` to `storage` (called by `CircuitBreaker(storage=...)`)."""
     return SharedBreakerAdapter(breaker, storage)

@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextvars import ContextVar
 from importlib import resources
 from typing import Any
@@ -47,7 +47,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from resilience._errors import ConfigError
 from resilience._events import Emitter, PolicyInfo, StorageError
-from resilience.storage import BreakerSettings, SharedBreaker, SharedView
+from resilience.storage import BreakerSettings, SharedBreaker
+from resilience.storage._redis_link import RedisBreakerLink
 
 __all__ = ["RedisStorage"]
 
@@ -55,9 +56,6 @@ _log = logging.getLogger("resilience.storage")
 
 _BREAKER_LUA = resources.files("resilience.storage").joinpath("breaker.lua").read_text()
 _RATELIMIT_LUA = resources.files("resilience.storage").joinpath("ratelimit.lua").read_text()
-
-_ZERO = ("0", "0", "0")
-
 
 _URL_FORM = "a redis://[[user]:password@]host[:port][/db], rediss:// (TLS) or unix:///path URL"
 
@@ -87,7 +85,7 @@ class _Staged:
 
     def __init__(self, storage: RedisStorage) -> None:
         self.storage = storage
-        self.links: dict[str, _BreakerLink] = {}
+        self.links: dict[str, RedisBreakerLink] = {}
 
 
 # A context variable, not an attribute: a plan (re)load in one thread or task holds back only its
@@ -140,7 +138,7 @@ class RedisStorage:
         """Scripts run so far, one round trip each (a server that lost its scripts costs 2 more)."""
         self.errors = 0
         """Failed or timed-out Redis commands so far."""
-        self._links: dict[str, _BreakerLink] = {}
+        self._links: dict[str, RedisBreakerLink] = {}
         self._buckets: dict[str, _LocalBucket] = {}
         self._emitters: dict[str, Emitter] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -174,13 +172,15 @@ class RedisStorage:
 
     # ------------------------------------------------------------------------------- breakers
 
-    def attach(self, name: str, settings: BreakerSettings, breaker: SharedBreaker) -> _BreakerLink:
+    def attach(
+        self, name: str, settings: BreakerSettings, breaker: SharedBreaker
+    ) -> RedisBreakerLink:
         """Share breaker `name`'s state with every instance using the same namespace.
 
         One breaker per name per storage: attaching another breaker with the same name (e.g. a
         plan reload that rebuilt it) replaces the first one.
         """
-        link = _BreakerLink(self, name, settings, breaker)
+        link = RedisBreakerLink(self, name, settings, breaker)
         self._emitter(name)
         staged = _STAGED.get()
         if staged is not None and staged.storage is self:
@@ -207,16 +207,17 @@ class RedisStorage:
             _STAGED.reset(token)
         self._links.update(staged.links)
         if staged.links:
-            self._ensure_task()
+            self.ensure_sync()
 
-    def _detach(self, link: _BreakerLink) -> None:
+    def detach(self, link: RedisBreakerLink) -> None:
+        """Stop syncing `link` (its breaker no longer shares state)."""
         if self._links.get(link.name) is link:
             del self._links[link.name]
 
     # ----------------------------------------------------------------------------- rate limits
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, max_wait: float
+        self, key: str, *, rate_per_second: float, burst: int, max_wait: float
     ) -> tuple[bool, float]:
         """Take one token of the fleet's bucket `key`: `(True, wait)` or `(False, retry_after)`.
 
@@ -230,23 +231,24 @@ class RedisStorage:
                 "RateLimiter(key=...) or use the limiter in a Policy (its name is the key)"
             )
         args = (
-            repr(float(rate_per_s)),
+            repr(float(rate_per_second)),
             str(int(burst)),
             "1",
             repr(float(max_wait)),
             repr(self.key_ttl),
         )
-        reply = await self._eval("ratelimit", "reserve", key, args)
+        reply = await self.run_script("ratelimit", "reserve", key, args)
         if reply is None:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = _LocalBucket(rate_per_s, burst)
+                bucket = self._buckets[key] = _LocalBucket(rate_per_second, burst)
             return bucket.reserve(self._now(), max_wait)
         return bool(int(reply[0])), float(reply[1])
 
     # ----------------------------------------------------------------------- background sync
 
-    def _ensure_task(self) -> None:
+    def ensure_sync(self) -> None:
+        """Start the background sync on the running loop if it is not running (no loop: later)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -266,7 +268,8 @@ class RedisStorage:
         self._task = None
         self._wake = asyncio.Event()
 
-    def _wake_soon(self) -> None:
+    def wake_sync(self) -> None:
+        """Run the next sync now (e.g. to publish a local trip), from any thread."""
         loop = self._loop
         wake = self._wake
         if loop is None or wake is None or loop.is_closed():
@@ -299,7 +302,7 @@ class RedisStorage:
                 except Exception:  # a bug here must not stop sharing for every other breaker
                     _log.exception("resilience storage: syncing %r failed", link.name)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run `coro` in the background (rare paths only: half-open outcomes and releases)."""
         try:
             loop = asyncio.get_running_loop()
@@ -312,7 +315,7 @@ class RedisStorage:
 
     async def start(self) -> None:
         """Start the background sync now (it also starts by itself on first use)."""
-        self._ensure_task()
+        self.ensure_sync()
 
     async def aclose(self) -> None:
         """Stop the background sync and close the connections."""
@@ -364,7 +367,9 @@ class RedisStorage:
             }
         return self._client
 
-    async def _eval(self, script: str, operation: str, policy: str, args: tuple[str, ...]) -> Any:
+    async def run_script(
+        self, script: str, operation: str, policy: str, args: tuple[str, ...]
+    ) -> Any:
         """Run one script on `policy`'s key; None when Redis is down, slow or failing."""
         if not self.available:
             return None
@@ -401,7 +406,7 @@ class RedisStorage:
         # The connection may be half-broken: drop the client, the next use reconnects.
         client, self._client = self._client, None
         if client is not None:
-            self._spawn(_close_quietly(client))
+            self.spawn(_close_quietly(client))
         emitter = self._emitter(policy)
         if emitter.handlers:
             emitter.emit(StorageError(policy, "redis", operation, type(exc).__name__))
@@ -409,7 +414,7 @@ class RedisStorage:
     def _emitter(self, policy: str) -> Emitter:
         emitter = self._emitters.get(policy)
         if emitter is None:
-            info = PolicyInfo(name=policy, mechanisms=("storage",))
+            info = PolicyInfo(name=policy, storage="redis")
             emitter = self._emitters[policy] = Emitter(info)
         return emitter
 
@@ -417,169 +422,6 @@ class RedisStorage:
 async def _close_quietly(client: Redis) -> None:
     with contextlib.suppress(Exception):
         await client.aclose()
-
-
-class _BreakerLink:
-    """One breaker's connection to a `RedisStorage` (see `resilience.storage.BreakerLink`)."""
-
-    __slots__ = (
-        "_breaker",
-        "_permit_generation",
-        "_settings_args",
-        "_storage",
-        "_trip_pending",
-        "_trips",
-        "applying",
-        "generation",
-        "name",
-    )
-
-    def __init__(
-        self, storage: RedisStorage, name: str, settings: BreakerSettings, breaker: SharedBreaker
-    ) -> None:
-        self._storage = storage
-        self.name = name
-        self._breaker = breaker
-        self._settings_args: tuple[str, ...] = ()
-        self.update_settings(settings)
-        self.generation = 0
-        """The fleet generation the breaker's local state belongs to (0: not synced yet)."""
-        self.applying = False
-        # A local trip not yet acknowledged by Redis: the number of that trip (0: none). It stays
-        # pending through failed publishes, until Redis takes it or the breaker leaves open.
-        self._trip_pending = 0
-        self._trips = 0
-        self._permit_generation = 0
-
-    def update_settings(self, settings: BreakerSettings) -> None:
-        """Use new thresholds from now on (e.g. after a plan reload)."""
-        storage = self._storage
-        lease = settings.max_wait_in_half_open or max(30.0, 10 * storage.sync_interval)
-        self._settings_args = (
-            repr(float(settings.failure_rate_threshold)),
-            repr(float(settings.slow_call_rate_threshold)),
-            str(int(settings.minimum_calls)),
-            str(int(settings.half_open_calls)),
-            ",".join(repr(float(d)) for d in settings.open_durations),
-            repr(3 * storage.sync_interval),
-            repr(float(lease)),
-            repr(storage.key_ttl),
-            str(int(settings.half_open_minimum or settings.half_open_calls)),
-        )
-
-    def __repr__(self) -> str:
-        return f"<breaker link {self.name!r} gen={self.generation} via {self._storage!r}>"
-
-    async def _call(
-        self, operation: str, generation: int, counts: tuple[str, str, str] = _ZERO
-    ) -> tuple[SharedView, bool] | None:
-        args = (
-            operation,
-            self._storage.instance_id,
-            str(generation),
-            *counts,
-            *self._settings_args,
-        )
-        reply = await self._storage._eval("breaker", operation, self.name, args)
-        if reply is None:
-            return None
-        state = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        view = SharedView(
-            state=state,
-            generation=int(reply[1]),
-            open_remaining=float(reply[2]),
-            open_count=int(reply[3]),
-            calls=int(reply[4]),
-            failures=int(reply[5]),
-            slow=int(reply[6]),
-        )
-        self._apply(view)
-        return view, bool(int(reply[7]))
-
-    def _apply(self, view: SharedView) -> None:
-        # Generations only grow (a key Redis lost restarts at the server's time in ms, above any
-        # older one), so an older one is a reply that overtook a newer one: ignore it.
-        if view.generation <= self.generation:
-            return
-        first = self.generation == 0
-        self.generation = view.generation
-        if first and view.state == "closed":
-            return  # nothing to adopt: keep the window counted so far
-        # The fleet moved on: a trip still pending belongs to a generation that is gone, and
-        # the breaker now takes the fleet's state.
-        self._trip_pending = 0
-        self.applying = True
-        try:
-            self._breaker.apply_shared(view.state, view.open_remaining)
-        finally:
-            self.applying = False
-
-    async def sync(self) -> SharedView | None:
-        """Publish a pending trip, then merge this instance's window with the fleet's.
-
-        A trip stays pending until Redis answered it (a publish lost in a blip is retried at the
-        next sync): otherwise the fleet would stay closed while this instance stays open.
-        """
-        trip = self._trip_pending
-        if trip:
-            if await self._call("trip", self.generation) is None:
-                return None  # unavailable: retried next time
-            if self._trip_pending == trip:
-                self._trip_pending = 0
-        calls, failures, slow = self._breaker.shared_counts()
-        result = await self._call("sync", self.generation, (str(calls), str(failures), str(slow)))
-        return None if result is None else result[0]
-
-    # --------------------------------------------------------------------- BreakerLink protocol
-
-    def ensure_started(self) -> None:
-        """Start the storage's background sync on the running loop if needed."""
-        self._storage._ensure_task()
-
-    def state_changed(self, from_state: str, to_state: str) -> None:
-        """A local trip (closed/half_open → open) is published to the fleet at once."""
-        if self.applying:
-            return  # the storage itself caused this change
-        if to_state != "open":
-            # The breaker left open by itself (e.g. a local half-open while Redis was away):
-            # a trip not yet published no longer describes this instance.
-            self._trip_pending = 0
-        elif from_state in ("closed", "half_open"):
-            self._trips += 1
-            self._trip_pending = self._trips
-            self._storage._ensure_task()
-            self._storage._wake_soon()
-
-    async def acquire_permit(self) -> bool | None:
-        """One of the fleet's `half_open_calls` permits.
-
-        None when the breaker must decide locally: the storage is unavailable, or the fleet is
-        closed (it never took this instance's trip, so it has no half-open episode to share; the
-        instance runs its own half-open rather than waiting for a permit that never comes).
-        """
-        self._storage._ensure_task()
-        result = await self._call("acquire", self.generation)
-        if result is None:
-            return None
-        view, granted = result
-        if granted:
-            self._permit_generation = view.generation
-        elif view.state == "closed":
-            return None
-        return granted
-
-    def release_permit(self) -> None:
-        """Give a permit back (its call was cancelled or ignored)."""
-        self._storage._spawn(self._call("release", self._permit_generation))
-
-    def record(self, failed: bool, slow: bool) -> None:
-        """Record a probe's outcome; the fleet closes or reopens after the last one."""
-        counts = ("1", "1" if failed else "0", "1" if slow else "0")
-        self._storage._spawn(self._call("record", self._permit_generation, counts))
-
-    def close(self) -> None:
-        """Stop sharing this breaker."""
-        self._storage._detach(self)
 
 
 class _LocalBucket:

@@ -462,7 +462,7 @@ class _EdgeRules:
             share = 1.0 / len(callers)
         rate = quota.rps * share
         burst = max(1, math.floor((quota.burst if quota.burst else quota.rps) * share))
-        self.sections["rate_limiter"] = {"rate_per_s": float(f"{rate:.6g}"), "burst": burst}
+        self.sections["rate_limiter"] = {"rate_per_second": float(f"{rate:.6g}"), "burst": burst}
         over = (
             f"; normal traffic {self.rps:g}/s exceeds it: expect rejections"
             if self.rps and self.rps > rate
@@ -480,7 +480,7 @@ class _EdgeRules:
                 " caller)"
             )
             + over,
-            rate_per_s=Figure(
+            rate_per_second=Figure(
                 rate, "1/s", "quota × caller share", {"quota": quota.rps, "share": share}
             ),
         )

@@ -49,7 +49,7 @@ class InboundPlan:
     policy: str
     deadline: float | None
     bulkhead: int | None
-    rate_per_s: float | None
+    rate_per_second: float | None
 
 
 def inbound_policy_name(entry: str, taken: Mapping[str, Any]) -> str:
@@ -110,7 +110,7 @@ class _Inbound:
         limiter = self.rate_limiter()
         if limiter is not None:
             section["rate_limiter"] = limiter
-        rate = limiter["rate_per_s"] if limiter is not None else None
+        rate = limiter["rate_per_second"] if limiter is not None else None
         return InboundPlan(self.entry, self.policy, deadline, bulkhead, rate), section
 
     def deadline(self) -> float | None:
@@ -211,6 +211,6 @@ class _Inbound:
             f"declared capacity {rate:g}/s ({source}): requests above it are shed"
             f" (RateLimitedError: answer 503 with Retry-After), so the admitted ones keep their"
             f" latency{over}",
-            rate_per_s=Figure(rate, "1/s", "declared capacity", {"rps": rate, "from": source}),
+            rate_per_second=Figure(rate, "1/s", "declared capacity", {"rps": rate, "from": source}),
         )
-        return {"rate_per_s": rate, "burst": burst}
+        return {"rate_per_second": rate, "burst": burst}
