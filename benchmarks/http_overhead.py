@@ -151,7 +151,7 @@ def _ours_full() -> Run:
     policy = Policy(
         "bench-full",
         retry=Retry(max_attempts=3),
-        breaker=CircuitBreaker("bench-full"),
+        circuit_breaker=CircuitBreaker("bench-full"),
         timeout=Timeout(1.0),
         bulkhead=Bulkhead(max_concurrent=100),
     )
@@ -193,7 +193,7 @@ def _ours_full_transport() -> Run:
     policy = Policy(
         "bench-t-full",
         retry=Retry(max_attempts=3),
-        breaker=CircuitBreaker("bench-t-full"),
+        circuit_breaker=CircuitBreaker("bench-t-full"),
         timeout=Timeout(1.0),
         bulkhead=Bulkhead(max_concurrent=100),
     )

@@ -169,7 +169,7 @@ async def test_readyz_is_503_while_a_critical_breaker_is_open() -> None:
     reg = CollectorRegistry()
     readiness = Readiness()
     breaker = CircuitBreaker("orders-db", minimum_calls=100)
-    policy = Policy("orders-db", breaker=breaker, critical=True, hooks=[readiness])
+    policy = Policy("orders-db", circuit_breaker=breaker, critical=True, hooks=[readiness])
     async with client(fastapi_app(reg, readiness)) as c:
         assert (await c.get("/readyz")).status_code == 200
         breaker.force_open()

@@ -23,7 +23,7 @@ from resilience import (
     Timeout,
     load_plan,
 )
-from resilience._events import Event
+from resilience.events import Event
 from resilience.integrations.httpx import (
     HTTPStatusFailure,
     PolicyRoutes,
@@ -78,7 +78,7 @@ async def test_when_retries_run_out_the_caller_gets_the_last_response_and_the_br
 ):
     breaker = CircuitBreaker("api", minimum_calls=10, window_size=10)
     seen: list[Event] = []
-    policy = Policy("api", retry=_retry(), breaker=breaker, hooks=[seen.append])
+    policy = Policy("api", retry=_retry(), circuit_breaker=breaker, hooks=[seen.append])
     async with serve() as backend, client_for(policy) as client:
         backend.fail_first = 100
         response = await client.get(f"{backend.url}/flaky")
@@ -120,7 +120,7 @@ async def test_post_is_not_retried_unless_marked_idempotent() -> None:
 
 async def test_an_open_breaker_stops_requests_before_the_server() -> None:
     breaker = CircuitBreaker("api", minimum_calls=2, window_size=2, open_duration=60)
-    async with serve() as backend, client_for(Policy("api", breaker=breaker)) as client:
+    async with serve() as backend, client_for(Policy("api", circuit_breaker=breaker)) as client:
         for _ in range(2):
             assert (await client.get(f"{backend.url}/down")).status_code == 500
         with pytest.raises(CircuitOpenError):
@@ -230,7 +230,7 @@ async def test_connection_errors_are_failures_that_reach_the_caller() -> None:
     breaker = CircuitBreaker("api", minimum_calls=10, window_size=10)
     async with serve() as backend:
         url = backend.url
-    policy = Policy("api", retry=_retry(), breaker=breaker)
+    policy = Policy("api", retry=_retry(), circuit_breaker=breaker)
     async with client_for(policy) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"{url}/flaky")  # the server is gone
@@ -243,7 +243,7 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError, match="failure_status"):
         ResilientTransport(Policy("api"), failure_status=500)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="cannot run a sync function"):
-        ResilientSyncTransport(Policy("api", rate_limiter=RateLimiter(rate_per_s=1)))
+        ResilientSyncTransport(Policy("api", rate_limiter=RateLimiter(rate_per_second=1)))
 
 
 # ------------------------------------------------------------------------------- httpx.Client
@@ -258,7 +258,7 @@ def sync_client(policy: Any) -> Iterator[httpx.Client]:
 def test_sync_client_retries_503_and_counts_failures_in_the_breaker() -> None:
     breaker = CircuitBreaker("api", minimum_calls=10, window_size=10)
     seen: list[Event] = []
-    policy = Policy("api", retry=_retry(), breaker=breaker, hooks=[seen.append])
+    policy = Policy("api", retry=_retry(), circuit_breaker=breaker, hooks=[seen.append])
     with threaded_backend() as backend, sync_client(policy) as client:
         response = client.get(f"{backend.url}/flaky")
         assert (response.status_code, response.text) == (200, "ok")

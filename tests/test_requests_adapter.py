@@ -22,7 +22,7 @@ from resilience import (
     Timeout,
     load_plan,
 )
-from resilience._events import Event
+from resilience.events import Event
 from resilience.integrations.requests import HTTPStatusFailure, PolicyRoutes, ResilientAdapter
 from tests.threaded_backend import threaded_backend
 
@@ -43,7 +43,7 @@ def session_with(policy: Any, **options: Any) -> Iterator[requests.Session]:
 def test_503_is_retried_honouring_retry_after_and_the_breaker_counts_attempts() -> None:
     breaker = CircuitBreaker("api", minimum_calls=10, window_size=10)
     seen: list[Event] = []
-    policy = Policy("api", retry=_retry(), breaker=breaker, hooks=[seen.append])
+    policy = Policy("api", retry=_retry(), circuit_breaker=breaker, hooks=[seen.append])
     with threaded_backend() as backend, session_with(policy) as session:
         response = session.get(f"{backend.url}/flaky", timeout=5)
         assert (response.status_code, response.text) == (200, "ok")
@@ -86,7 +86,10 @@ def test_post_makes_one_attempt_unless_marked_idempotent() -> None:
 
 def test_an_open_breaker_stops_requests_before_the_server() -> None:
     breaker = CircuitBreaker("api", minimum_calls=2, window_size=2, open_duration=60)
-    with threaded_backend() as backend, session_with(Policy("api", breaker=breaker)) as session:
+    with (
+        threaded_backend() as backend,
+        session_with(Policy("api", circuit_breaker=breaker)) as session,
+    ):
         for _ in range(2):
             assert session.get(f"{backend.url}/down").status_code == 500
         with pytest.raises(CircuitOpenError):
@@ -146,6 +149,6 @@ def test_policy_per_host_from_the_plan_and_a_typed_fallback() -> None:
 
 def test_a_policy_that_cannot_run_sync_is_refused_when_the_adapter_is_made() -> None:
     with pytest.raises(TypeError, match="cannot run a sync function"):
-        ResilientAdapter(Policy("api", rate_limiter=RateLimiter(rate_per_s=1)))
+        ResilientAdapter(Policy("api", rate_limiter=RateLimiter(rate_per_second=1)))
     with pytest.raises(TypeError, match="policy"):
         ResilientAdapter("api")  # type: ignore[arg-type]
