@@ -176,3 +176,25 @@ async def test_aiohttp_client_ejects_the_bad_replica_while_the_others_serve() ->
         assert not detector.is_ejected(hosts[1])
         async with session.get(f"http://{hosts[1]}/") as response:
             assert response.status == 500
+
+
+async def test_httpx_transport_ejects_the_bad_replica_while_the_others_serve() -> None:
+    import httpx
+
+    from resilience.integrations.httpx import ResilientTransport
+
+    detector = OutlierDetector(consecutive_5xx=3, base_ejection_time=10)
+    keyed = KeyedBreaker("replicas", outlier_detection=detector)
+    policy = Policy("replicas", circuit_breaker=keyed)
+    async with (
+        replicas(bad=0, count=3) as (hosts, hits),
+        httpx.AsyncClient(transport=ResilientTransport(policy)) as client,
+    ):
+        served: Counter[int] = Counter()
+        for _ in range(40):
+            response = await client.get(f"http://{detector.choose(hosts)}/")
+            served[response.status_code] += 1
+        assert hits["r0"] == 3 and served[200] == 37
+        assert sorted(keyed.keys()) == sorted(hosts)  # one breaker per host:port
+        with pytest.raises(HostEjectedError):
+            await client.get(f"http://{hosts[0]}/")
