@@ -12,7 +12,8 @@ metric                                          type      labels
 ``resilience_retries_total``                    counter   policy
 ``resilience_rejections_total``                 counter   policy, mechanism (circuit_breaker,
                                                           bulkhead, rate_limiter, retry_budget,
-                                                          adaptive_limiter, load_shedder)
+                                                          adaptive_limiter, load_shedder,
+                                                          outlier_detection)
 ``resilience_timeouts_total``                   counter   policy, kind (attempt, deadline)
 ``resilience_circuit_breaker_state``            gauge     policy, state (one-hot)
 ``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state

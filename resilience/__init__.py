@@ -37,6 +37,7 @@ from resilience.breaker import BreakerState, CircuitBreaker
 from resilience.bulkhead import Bulkhead
 from resilience.fallback import Fallback
 from resilience.hedge import Hedge
+from resilience.keyed import HostEjectedError, KeyedBreaker, OutlierDetector
 from resilience.names import register
 from resilience.plan import PlanError, PlanPolicy, PlanRegistry, load_plan
 from resilience.policy import Policy
@@ -69,8 +70,11 @@ __all__ = [
     "HedgeStarted",
     "HedgeWon",
     "Hook",
+    "HostEjectedError",
+    "KeyedBreaker",
     "LimitExceededError",
     "Outcome",
+    "OutlierDetector",
     "PlanError",
     "PlanPolicy",
     "PlanRegistry",

@@ -69,7 +69,8 @@ class StateChanged:
 class Rejected:
     """One of our mechanisms refused a call or a retry.
 
-    `mechanism` is one of circuit_breaker, bulkhead, rate_limiter, retry_budget.
+    `mechanism` is one of circuit_breaker, bulkhead, rate_limiter, retry_budget,
+    adaptive_limiter, load_shedder, outlier_detection.
     """
 
     policy: str

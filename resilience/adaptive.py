@@ -28,7 +28,10 @@ The algorithm sees one sample per `sample_window` calls (default 20): their mean
 in-flight count and whether any was dropped, as Netflix's ``WindowedLimit`` does. Every
 algorithm leaves the limit unchanged while fewer than half of it is in use (app-limited: a
 quiet service learns nothing about capacity). The limit stays within ``[min_limit, max_limit]``;
-a plan's bulkhead becomes `max_limit`. A call that raises an exception in `drop_on` (default
+give it the bulkhead you would have planned as `max_limit` (`resize` moves it live). Gradient2's
+``tolerance`` defaults to 1.1, not Netflix's 1.5: with the long RTT held while the limit binds,
+the limit settles where latency is ``tolerance`` × the no-load RTT, and 1.1 keeps that within
+20 % of the knee (tests/test_adaptive.py). A call that raises an exception in `drop_on` (default
 `TimeoutError`) is a congestion signal; another exception gives no sample (a fast failure says
 nothing about capacity); a cancelled call gives its permit back and no sample.
 
@@ -39,8 +42,8 @@ first. A refusal is `LimitExceededError` with a ``retry_after`` hint and a `Reje
 limit). `limit` is a live readout exported as the ``resilience_adaptive_limit`` gauge.
 
 Works in a `Policy` (``adaptive_limiter=``, just outside the attempt timeout, so each attempt is
-measured and a timed-out one is a drop), alone
-as a decorator or ``async with``, for sync functions, and by hand for servers and simulations:
+measured and a timed-out one is a drop), alone as a decorator or ``async with``, for sync
+functions, and by hand for servers and simulations:
 ``if limiter.try_acquire(level): ... limiter.release(rtt)``. Added in 0.2.0.
 """
 
