@@ -228,3 +228,95 @@ def test_sync_calls_share_the_limit() -> None:
     with criticality(Criticality.CRITICAL):
         assert outer() == 2
     assert limiter.in_flight == 0
+
+
+class Backend:
+    """`servers` workers behind a FIFO queue, each request 100 ms of virtual time."""
+
+    def __init__(self, servers: int) -> None:
+        self.capacity = servers
+        self.free = servers
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def resize(self, servers: int) -> None:
+        self.free += servers - self.capacity  # may go below 0: running requests finish first
+        self.capacity = servers
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.free > 0 and self.waiters:
+            fut = self.waiters.pop(0)
+            if not fut.done():
+                self.free -= 1
+                fut.set_result(None)
+
+    async def serve(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+        else:
+            fut = asyncio.get_running_loop().create_future()
+            self.waiters.append(fut)
+            await fut
+        try:
+            await asyncio.sleep(SERVICE)
+        finally:
+            self.free += 1
+            self._wake()
+
+
+async def test_through_a_policy_on_the_event_loop_the_limit_follows_the_knee() -> None:
+    """The same property as the simulation, with the layer itself on virtual time: tasks arrive
+    at 1 000/s against 100 workers (capacity 1 000/s), then 50 workers (2× overload)."""
+    backend = Backend(100)
+    limiter = AdaptiveLimiter(algorithm=Gradient2(), max_limit=500)
+    policy = Policy("backend", adaptive_limiter=limiter)
+    call = policy(backend.serve)
+    loop = asyncio.get_running_loop()
+    refused = 0
+    limits: list[tuple[float, int]] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one() -> None:
+        nonlocal refused
+        try:
+            await call()
+        except LimitExceededError:
+            refused += 1
+
+    start = loop.time()
+    rng = random.Random(7)
+    while loop.time() - start < 20:
+        now = loop.time() - start
+        if now >= 8 and backend.capacity == 100:
+            backend.resize(50)
+        task = asyncio.create_task(one())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        limits.append((now, limiter.limit))
+        await asyncio.sleep(rng.expovariate(1000))
+    await asyncio.gather(*tasks)
+    # 1 s means of the concurrency admitted to default requests (0.9 × limit), from 5 s after
+    # the change: within ±20 % of the new knee (50).
+    per_second = [
+        statistics.mean([0.9 * m for t, m in limits if s <= t < s + 1]) for s in range(20)
+    ]
+    assert all(40 <= m <= 60 for m in per_second[13:]), [round(m) for m in per_second]
+    assert refused > 0 and limiter.in_flight == 0
+
+
+async def test_random_cancellation_never_leaks_a_permit() -> None:
+    limiter = AdaptiveLimiter(initial_limit=8, max_limit=8)
+    rng = random.Random(11)
+
+    @limiter
+    async def work() -> None:
+        await asyncio.sleep(rng.uniform(0, 0.2))
+
+    with criticality(Criticality.CRITICAL):
+        for _ in range(20):
+            tasks = [asyncio.create_task(work()) for _ in range(12)]
+            await asyncio.sleep(rng.uniform(0, 0.1))
+            for task in rng.sample(tasks, 6):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            assert limiter.in_flight == 0
