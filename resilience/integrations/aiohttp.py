@@ -21,6 +21,9 @@ What the policy sees:
   no hedge, no fallback (the breaker, timeouts, bulkhead and rate limiter still apply), unless
   the method is listed in `idempotent_methods` or the request carries an ``Idempotency-Key``
   header.
+- The request's ``host:port`` is the call's key (`resilience.keyed.call_key_var`): a
+  `KeyedBreaker` in the policy keeps one breaker per host, and its outlier detection ejects a
+  bad host (`HostEjectedError`) while the others serve.
 - The caller gets what aiohttp would give: the last response, even a failed one (so
   ``raise_for_status`` and status checks keep working), or the exception of a connection error,
   a timeout or a rejection (`CircuitOpenError`, `RateLimitedError`, `BulkheadFullError`).
@@ -42,6 +45,7 @@ from aiohttp import ClientRequest, ClientResponse
 from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 
 from resilience.integrations._http import IDEMPOTENT_METHODS, is_failure_status, parse_retry_after
+from resilience.keyed import call_key_var
 from resilience.policy import Policy
 
 __all__ = [
@@ -131,6 +135,16 @@ def resilience_middleware(
         chosen = choose(request)
         if chosen is None:
             return await handler(request)
+        # A KeyedBreaker in the policy keeps one breaker (and outlier state) per host.
+        token = call_key_var.set(f"{request.url.host}:{request.url.port}")
+        try:
+            return await run(chosen, request, handler)
+        finally:
+            call_key_var.reset(token)
+
+    async def run(
+        chosen: Policy, request: ClientRequest, handler: ClientHandlerType
+    ) -> ClientResponse:
         try:
             if request.method in methods or "Idempotency-Key" in request.headers:
                 result: ClientResponse = await repeatable(chosen)(request, handler)

@@ -22,6 +22,9 @@ What the policy sees (the same rules as `resilience.integrations.aiohttp`):
 - Methods that are not idempotent (POST, PATCH, CONNECT...) make exactly one attempt: no retry,
   no hedge, no fallback (breaker, timeouts, bulkhead and rate limiter still apply), unless the
   method is in `idempotent_methods` or the request carries an ``Idempotency-Key`` header.
+- The request's ``host:port`` is the call's key (`resilience.keyed.call_key_var`): a
+  `KeyedBreaker` in the policy keeps one breaker per host, and its outlier detection ejects a
+  bad host (`HostEjectedError`) while the others serve.
 - The caller gets what httpx would give: the last response, even a failed one (so
   ``raise_for_status()`` keeps working), or the exception of a connection error, a timeout or a
   rejection (`CircuitOpenError`, `RateLimitedError`, `BulkheadFullError`).
@@ -50,6 +53,7 @@ from resilience.integrations._http import (
     is_failure_status,
     parse_retry_after,
 )
+from resilience.keyed import call_key_var
 from resilience.policy import Policy
 
 __all__ = [
@@ -190,6 +194,13 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         chosen = self._choose(request)
         if chosen is None:
             return await self._send(request)
+        token = call_key_var.set(_host_key(request))  # a KeyedBreaker's key: one per host
+        try:
+            return await self._handle(chosen, request)
+        finally:
+            call_key_var.reset(token)
+
+    async def _handle(self, chosen: Policy, request: httpx.Request) -> httpx.Response:
         try:
             if request.method in self._methods or "Idempotency-Key" in request.headers:
                 entry = self._decorated.get(id(chosen))
@@ -207,6 +218,12 @@ class ResilientTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the inner transport."""
         await self._inner.aclose()
+
+
+def _host_key(request: httpx.Request) -> str:
+    """The key a `KeyedBreaker` keeps per host: ``host:port`` (the scheme's port if none)."""
+    url = request.url
+    return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
 class ResilientSyncTransport(httpx.BaseTransport):
@@ -261,10 +278,13 @@ class ResilientSyncTransport(httpx.BaseTransport):
             return response
 
         repeat = _repeatable(request, self._options.methods)
+        token = call_key_var.set(_host_key(request))  # a KeyedBreaker's key: one per host
         try:
             value = self._runner(chosen).run(attempt, (request,), repeat)
         except HTTPStatusFailure as failure:
             return failure.response
+        finally:
+            call_key_var.reset(token)
         return fallback_response(chosen.name, value, request)
 
     def close(self) -> None:
