@@ -241,7 +241,14 @@ class CircuitBreaker(Mechanism):
         state = self._state
         if state is OPEN and self._clock() >= self._open_until:
             return HALF_OPEN
+        if state is HALF_OPEN and self._half_open_expired(self._clock()):
+            return OPEN
         return state
+
+    def _half_open_expired(self, now: float) -> bool:
+        """Whether half-open has lasted `max_wait_in_half_open` (never when it is 0)."""
+        wait = self.max_wait_in_half_open
+        return wait > 0 and now - self._half_open_since >= wait
 
     def _rate(self, slow: bool) -> float | None:
         window = self._readout
@@ -387,8 +394,7 @@ class CircuitBreaker(Mechanism):
             self._transition(HALF_OPEN, now)
             state = HALF_OPEN
         if state is HALF_OPEN:
-            wait = self.max_wait_in_half_open
-            if wait > 0 and now - self._half_open_since >= wait:
+            if self._half_open_expired(now):
                 self._transition(OPEN, now)
                 raise self._reject(ctx, self._open_until - now)
             if self._try_half_open_permit():
@@ -413,6 +419,11 @@ class CircuitBreaker(Mechanism):
         slow = duration > self.slow_call_duration
         state = self._state
         if state is HALF_OPEN:
+            if self._half_open_expired(now):
+                # The probes did not finish within max_wait_in_half_open: a late probe's outcome
+                # does not decide anything, the breaker re-opens (resilience4j's semantics).
+                self._transition(OPEN, now)
+                return
             window: CountWindow | TimeWindow = self._half_window
             minimum = self._half_min
         else:

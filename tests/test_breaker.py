@@ -193,6 +193,34 @@ async def test_max_wait_in_half_open_reopens_when_probes_hang() -> None:
     probe.cancel()
 
 
+async def test_a_probe_finishing_after_max_wait_in_half_open_does_not_close() -> None:
+    # resilience4j: the half-open wait is enforced by time; a late probe decides nothing.
+    breaker, call = make(
+        minimum_calls=1, window_size=1, open_duration=5, half_open_calls=1, max_wait_in_half_open=5
+    )
+    await run(call, "fail")
+    await asyncio.sleep(5)
+    assert await call("ok", 20) == "ok"  # the probe succeeds, 20 s after half-open began
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpenError) as info:
+        await call()
+    assert info.value.retry_after == 5.0  # opened when the late probe finished
+
+
+async def test_half_open_past_its_max_wait_reads_open() -> None:
+    breaker, call = make(
+        minimum_calls=1, window_size=1, open_duration=5, half_open_calls=1, max_wait_in_half_open=3
+    )
+    await run(call, "fail")
+    await asyncio.sleep(5)
+    probe = asyncio.ensure_future(call("ok", 100))
+    await asyncio.sleep(1)
+    assert breaker.effective_state == "half_open"
+    await asyncio.sleep(2)
+    assert breaker.state == "half_open" and breaker.effective_state == "open"
+    probe.cancel()
+
+
 async def test_manual_states() -> None:
     breaker, call = make(minimum_calls=2, window_size=2)
     breaker.force_open()
