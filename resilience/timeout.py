@@ -17,6 +17,7 @@ import asyncio
 import math
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
@@ -34,20 +35,26 @@ class _Entry:
 
     def __init__(self, deadline: float, task: asyncio.Task[Any]) -> None:
         self.deadline = deadline
-        self.task = task
+        self.task: asyncio.Task[Any] | None = task
         self.state = _ACTIVE
 
 
 class _TimerQueue:
-    """Entries of one mechanism on one loop, in deadline order, watched by one timer handle."""
+    """Entries of one mechanism on one loop, in deadline order, watched by one timer handle.
 
-    __slots__ = ("_entries", "_handle", "_loop", "_message", "active")
+    Holds its loop weakly and no timer handle (a handle references its loop): the queue is the
+    value of a `WeakKeyDictionary` keyed by the loop, so a strong path from it to the loop would
+    keep every loop the mechanism ever ran on alive. A finished entry forgets its task for the
+    same reason.
+    """
+
+    __slots__ = ("__weakref__", "_armed", "_entries", "_loop", "_message", "active")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, message: str) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)
         self._message = message
         self._entries: deque[_Entry] = deque()
-        self._handle: asyncio.TimerHandle | None = None
+        self._armed = False  # a `call_at(..., self._fire)` is pending
         self.active = 0
 
     def push(self, deadline: float, task: asyncio.Task[Any]) -> _Entry:
@@ -58,8 +65,9 @@ class _TimerQueue:
             entries.popleft()
         entries.append(entry)
         self.active += 1
-        if self._handle is None:
-            self._handle = self._loop.call_at(deadline, self._fire)
+        if not self._armed:
+            task.get_loop().call_at(deadline, self._fire)
+            self._armed = True
         elif len(entries) > 2 * self.active + 64:
             # A long-lived attempt at the front pins finished ones behind it: drop them in O(n),
             # amortised O(1) per push.
@@ -69,22 +77,33 @@ class _TimerQueue:
     def done(self, entry: _Entry) -> None:
         if entry.state == _ACTIVE:
             entry.state = _DONE
+            entry.task = None
             self.active -= 1
 
     def _fire(self) -> None:
-        self._handle = None
+        self._armed = False
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - a loop that runs callbacks is alive
+            return
         entries = self._entries
-        due = self._loop.time() + 1e-6  # call_at may run a hair early (clock resolution)
+        due = loop.time() + 1e-6  # call_at may run a hair early (clock resolution)
         while entries:
             entry = entries[0]
             if entry.state == _ACTIVE:
                 if entry.deadline > due:
-                    self._handle = self._loop.call_at(entry.deadline, self._fire)
+                    loop.call_at(entry.deadline, self._fire)
+                    self._armed = True
                     return
                 entry.state = _FIRED
                 self.active -= 1
-                entry.task.cancel(msg=self._message)
+                task, entry.task = entry.task, None
+                if task is not None:
+                    task.cancel(msg=self._message)
             entries.popleft()
+
+
+def _no_loop() -> None:
+    return None
 
 
 class _TimerLayer(Mechanism):
@@ -107,7 +126,9 @@ class _TimerLayer(Mechanism):
         ):
             raise ConfigError(f"{field}: expected a positive number of seconds, got {seconds!r}")
         self.seconds = float(seconds)
-        self._qloop: asyncio.AbstractEventLoop | None = None
+        # The last loop used and its queue, for the hot path; the loop held weakly (see
+        # `_TimerQueue`).
+        self._qloop: Callable[[], asyncio.AbstractEventLoop | None] = _no_loop
         self._queue: _TimerQueue | None = None
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TimerQueue] = (
             weakref.WeakKeyDictionary()
@@ -117,7 +138,7 @@ class _TimerLayer(Mechanism):
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _TimerQueue(loop, self._message)
-        self._qloop, self._queue = loop, queue
+        self._qloop, self._queue = weakref.ref(loop), queue
         return queue
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
@@ -130,7 +151,7 @@ class _TimerLayer(Mechanism):
         if task is None:
             raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
         loop = task.get_loop()
-        queue = self._queue if loop is self._qloop else None
+        queue = self._queue if loop is self._qloop() else None
         if queue is None:
             queue = self._queue_for(loop)
         deadline = loop.time() + self.seconds
@@ -161,6 +182,7 @@ class _TimerLayer(Mechanism):
         finally:
             if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
                 entry.state = _DONE
+                entry.task = None
                 queue.active -= 1
             if token is not None:
                 deadline_var.reset(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from hypothesis import given, settings
@@ -329,3 +330,28 @@ async def test_outer_cancellation_survives_inner_code_converting_it() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelling() == 1  # the caller's request, ours undone
+
+
+def test_timeouts_do_not_keep_the_loops_they_ran_on_alive() -> None:
+    # One `asyncio.run` per job (a worker, a CLI, a test): the per-loop timer queues hold their
+    # loop weakly, so every finished loop can be collected.
+    timeout = Timeout(1.0)
+    policy = Policy("leak", timeout=2.0, deadline=5.0)
+
+    @timeout
+    async def job() -> None:
+        await asyncio.sleep(0)
+
+    @policy
+    async def planned() -> None:
+        await asyncio.sleep(0)
+
+    def loops() -> int:
+        gc.collect()
+        return sum(isinstance(o, asyncio.AbstractEventLoop) for o in gc.get_objects())
+
+    before = loops()
+    for _ in range(50):
+        asyncio.run(job())
+        asyncio.run(planned())
+    assert loops() == before
