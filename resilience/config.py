@@ -351,6 +351,10 @@ class RetryConfig(_Model):
     retry_if_result: CallablePath | None = None
     max_retry_after: Duration | None = None
     budget: RetryBudgetConfig | None = None
+    retry_when_nested: bool | None = Field(
+        default=None,
+        description="retry even inside another retry's call (default: one attempt there)",
+    )
 
 
 class ExponentialOpenDuration(_Model):

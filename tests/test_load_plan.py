@@ -82,6 +82,7 @@ EVERYTHING: dict[str, Any] = {
         "retry_if_result": f"{HERE}.is_overloaded",
         "max_retry_after": "30s",
         "budget": {"ratio": 0.25, "min_per_second": 5, "ttl": 20},
+        "retry_when_nested": True,
     },
     "circuit_breaker": {
         "failure_rate_threshold": 0.4,
@@ -149,6 +150,7 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
     assert retry.max_retry_after == 30.0
     assert retry.budget is not None
     assert (retry.budget.ratio, retry.budget.min_per_second, retry.budget.ttl) == (0.25, 5.0, 20)
+    assert retry.retry_when_nested is True
 
     breaker = policy.breaker
     assert isinstance(breaker, CircuitBreaker)
