@@ -51,6 +51,12 @@ def _open_duration(value: Any, field: str) -> float | Callable[[int], float]:
     return _seconds(value, field)
 
 
+def _window_type(value: Any, field: str) -> str:
+    if value not in ("count", "time"):
+        raise ConfigError(f"CircuitBreaker.{field}: expected 'count' or 'time', got {value!r}")
+    return str(value)
+
+
 def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
     if value is not None and not callable(value):
         raise ConfigError(f"CircuitBreaker.{field}: expected a callable or None, got {value!r}")
@@ -59,8 +65,7 @@ def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
 
 class CircuitBreakerSettings(TypedDict, total=False):
     """The settings `CircuitBreaker.reconfigure` can change on a live breaker (same meaning as
-    the constructor's). The window's shape (`window_type`, `window_size`) is not among them: it
-    would have to forget the window. Added in 0.1.0.
+    the constructor's): all but the name, the clock and the storage. Added in 0.1.0.
     """
 
     failure_rate_threshold: float
@@ -73,6 +78,8 @@ class CircuitBreakerSettings(TypedDict, total=False):
     record_on: type[BaseException] | tuple[type[BaseException], ...]
     ignore_on: type[BaseException] | tuple[type[BaseException], ...]
     failure_if_result: Callable[[Any], bool] | None
+    window_type: str
+    window_size: int
 
 
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
@@ -86,6 +93,8 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "record_on": _types,
     "ignore_on": _types,
     "failure_if_result": _predicate,
+    "window_type": _window_type,
+    "window_size": positive_int,
 }
 """How each reconfigurable setting is validated and normalised, by name."""
 

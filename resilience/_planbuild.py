@@ -1,8 +1,8 @@
 """From a plan's resolved configuration to mechanisms: what `load_plan` and `reload` build.
 
 `Built` holds the layers of one policy built from one configuration, before they go into a
-`PlanPolicy` (resilience/plan.py): on a reload it keeps the live mechanisms whose settings did not
-change and reconfigures a breaker whose window did not, so state survives where it can.
+`PlanPolicy` (resilience/plan.py): on a reload it keeps the live mechanisms, unchanged or resized
+in place (their `reconfigure` / `resize`, applied at the swap), so state survives a reload.
 """
 
 from __future__ import annotations
@@ -168,7 +168,6 @@ _SLOT = {
     "rate_limiter": "rate_limiter",
     "hedge": "hedge",
 }
-_WINDOW = ("window_type", "window_size")
 # What `reconfigure` gives a kept breaker for a setting the new section leaves out: the default.
 _BREAKER_DEFAULTS: dict[str, Any] = {
     key: parameter.default
@@ -176,18 +175,59 @@ _BREAKER_DEFAULTS: dict[str, Any] = {
     if key in CircuitBreakerSettings.__optional_keys__
 }
 
+Change = Callable[[], None]
+"""A live mechanism taking its new settings, applied when the new configuration is swapped in."""
 
-def _breaker_settings(
-    old_config: CircuitBreakerConfig, config: CircuitBreakerConfig
-) -> CircuitBreakerSettings | None:
-    """What `reconfigure` must give a breaker built from `old_config` to follow `config`
-    (validated), or None when the window changes and only a new breaker will do."""
-    if any(getattr(old_config, k) != getattr(config, k) for k in _WINDOW):
+
+def _breaker_change(breaker: CircuitBreaker, config: CircuitBreakerConfig) -> Change:
+    """`breaker` following `config` in place (validated now, applied at the swap)."""
+    settings = CircuitBreaker.check_settings(**{**_BREAKER_DEFAULTS, **_breaker_options(config)})
+    return lambda: breaker.reconfigure(**settings)
+
+
+def _bulkhead_change(bulkhead: Bulkhead, config: Any) -> Change:
+    probe = Bulkhead(**_set(config))  # validates; the live bulkhead takes its limits
+    return lambda: bulkhead.resize(max_concurrent=probe.capacity, max_wait=probe.max_wait)
+
+
+def _limiter_change(limiter: RateLimiter, config: Any) -> Change | None:
+    options = _set(config)
+    if options.get("key", limiter.key if limiter.storage is not None else None) != limiter.key:
+        return None  # another shared bucket: another limiter
+    probe = RateLimiter(**{k: v for k, v in options.items() if k != "key"})
+    return lambda: limiter.reconfigure(
+        rate_per_s=probe.rate_per_s, burst=probe.burst, max_wait=probe.max_wait
+    )
+
+
+def _hedge_change(hedge: Hedge, config: Any) -> Change:
+    probe = Hedge(**_set(config))
+    return lambda: hedge.reconfigure(
+        delay=probe.delay,
+        max_hedges=probe.max_hedges,
+        min_samples=probe.min_samples,
+        sample_size=probe.sample_size,
+    )
+
+
+def _in_place(section: str, old_layer: Layer, config: Any) -> Change | None:
+    """How the live `old_layer` takes the new `config` in place, or None (build a new one)."""
+    if section == "circuit_breaker" and isinstance(old_layer, CircuitBreaker):
+        return _breaker_change(old_layer, config)
+    if section == "bulkhead" and isinstance(old_layer, Bulkhead):
+        return _bulkhead_change(old_layer, config)
+    if section == "rate_limiter" and isinstance(old_layer, RateLimiter):
+        return _limiter_change(old_layer, config)
+    if section == "hedge" and isinstance(old_layer, Hedge):
+        return _hedge_change(old_layer, config)
+    return None
+
+
+def _kept_budget(old_layer: Layer | None, old: Any, new: RetryConfig) -> RetryBudget | None:
+    """The live retry budget (its counts), when the new section's budget is the same."""
+    if not isinstance(old_layer, Retry) or old is None or new.budget is None:
         return None
-    settings = {**_BREAKER_DEFAULTS, **_breaker_options(config)}
-    for key in _WINDOW:
-        settings.pop(key, None)
-    return CircuitBreaker.check_settings(**settings)
+    return old_layer.budget if old.budget == new.budget else None
 
 
 class Problem(Exception):
@@ -218,8 +258,8 @@ class Built:
         self.config = config
         self.sections: dict[str, Any] = {}
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
-        # A kept breaker and the settings it takes when this configuration is swapped in.
-        self.reconfigure: tuple[CircuitBreaker, CircuitBreakerSettings] | None = None
+        # Live mechanisms taking new settings in place when this configuration is swapped in.
+        self.changes: list[Change] = []
         for section, builder in _BUILDERS.items():
             value = getattr(config, section)
             if value is None:
@@ -232,19 +272,22 @@ class Built:
                 if old_layer is not None and old_config == value:
                     layer = old_layer  # unchanged: keep its state
                 elif (
-                    section == "circuit_breaker"
-                    and isinstance(old_layer, CircuitBreaker)
+                    old_layer is not None
                     and old_config is not None
-                    and (settings := _breaker_settings(old_config, value)) is not None
+                    and (change := _in_place(section, old_layer, value)) is not None
                 ):
-                    # Kept with its state and window; reconfigured only when the plan is swapped
-                    # in, so a reload that fails on another policy changes nothing.
+                    # Resized in place, keeping its state (permits, waiters, tokens, window,
+                    # samples); applied only when the plan is swapped in, so a reload that fails
+                    # on another policy changes nothing.
                     layer = old_layer
-                    self.reconfigure = (old_layer, settings)
+                    self.changes.append(change)
                 elif storage is not None and section in ("circuit_breaker", "rate_limiter"):
                     layer = _build_shared(section, name, value, storage)
                 else:
                     layer = builder(name, value)
+                    budget = _kept_budget(old_layer, old_config, value) if slot == "retry" else None
+                    if budget is not None and isinstance(layer, Retry):
+                        layer.budget = budget  # the retries already spent still count
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer

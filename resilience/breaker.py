@@ -178,19 +178,41 @@ class CircuitBreaker(Mechanism):
 
         Takes the constructor's keywords listed in `CircuitBreakerSettings` (thresholds,
         `minimum_calls`, slow-call settings, `record_on` / `ignore_on` / `failure_if_result`,
-        `open_duration`, `half_open_calls`, `max_wait_in_half_open`); a setting not given keeps its
-        value. All are validated first: a bad one raises `ConfigError` and changes nothing. The
-        next recorded outcome is judged by the new thresholds; a new `half_open_calls` applies
-        from the next half-open period on (probes already let through keep the current one); a
-        new `open_duration` from the next open. A shared breaker (`storage=`) hands the new
-        settings to its storage at once. `window_type` and `window_size` cannot change: build a
-        new breaker. Added in 0.1.0.
+        `open_duration`, `half_open_calls`, `max_wait_in_half_open`, the window's shape); a setting
+        not given keeps its value. All are validated first: a bad one raises `ConfigError` and
+        changes nothing. The next recorded outcome is judged by the new thresholds; a new
+        `half_open_calls` applies from the next half-open period on (probes already let through
+        keep the current one); a new `open_duration` from the next open. A new `window_size`
+        resizes the window in place, keeping its most recent outcomes (the last calls, or the last
+        seconds); a new `window_type` is another kind of window, which starts empty (the state is
+        kept either way). A shared breaker (`storage=`) hands the new settings to its storage at
+        once. Added in 0.1.0.
         """
-        valid = self.check_settings(**settings)
+        valid: dict[str, Any] = dict(self.check_settings(**settings))
+        window_type = valid.pop("window_type", self.window_type)
+        window_size = valid.pop("window_size", self.window_size)
         with self._lock:  # threads running sync callables read the settings under it
-            self._apply(dict(valid))
+            self._reshape(window_type, window_size)
+            self._apply(valid)
         if self._shared is not None:
             self._shared.settings_changed()
+
+    def _reshape(self, window_type: str, window_size: int) -> None:
+        """Give the closed-state window a new type (empty) or size (most recent outcomes kept)."""
+        if window_type == self.window_type and window_size == self.window_size:
+            return
+        old = self._window
+        if window_type != self.window_type:
+            window: CountWindow | TimeWindow = (
+                CountWindow(window_size) if window_type == "count" else TimeWindow(window_size)
+            )
+        else:
+            window = old.resized(window_size)
+        self.window_type, self.window_size = window_type, window_size
+        self._count_closed = window_type == "count"
+        self._window = window
+        if self._readout is old:
+            self._readout = window
 
     @staticmethod
     def check_settings(**settings: Unpack[CircuitBreakerSettings]) -> CircuitBreakerSettings:
@@ -201,9 +223,8 @@ class CircuitBreaker(Mechanism):
         unknown = sorted(set(settings) - set(RECONFIGURABLE))
         if unknown:
             raise ConfigError(
-                f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
-                f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
-                f"{', '.join(RECONFIGURABLE)}"
+                f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live "
+                f"breaker; expected some of: {', '.join(RECONFIGURABLE)}"
             )
         return cast(CircuitBreakerSettings, checked(settings))
 

@@ -62,14 +62,39 @@ class Hedge(Mechanism):
         clock: _clock.Clock | None = None,
     ) -> None:
         super().__init__()
-        self.percentile: float | None = None
+        self._clock = clock or _clock.monotonic
+        self._samples: deque[float] = deque()  # given its maxlen (sample_size) by `_set`
+        self._cached: float | None = None
+        self._fresh = 0  # samples added since the percentile was last computed
+        self._set(delay, max_hedges, min_samples, sample_size)
+
+    def reconfigure(
+        self,
+        *,
+        delay: float | str | None = None,
+        max_hedges: int | None = None,
+        min_samples: int | None = None,
+        sample_size: int | None = None,
+    ) -> None:
+        """Change the settings of a live hedge, keeping its latency samples (the newest
+        `sample_size` of them). A setting not given keeps its value; a bad one raises
+        `ConfigError` and changes nothing. Added in 0.1.0."""
+        self._set(
+            self.delay if delay is None else delay,
+            self.max_hedges if max_hedges is None else max_hedges,
+            self.min_samples if min_samples is None else min_samples,
+            self.sample_size if sample_size is None else sample_size,
+        )
+
+    def _set(self, delay: float | str, max_hedges: int, min_samples: int, sample_size: int) -> None:
+        percentile: float | None = None
         if isinstance(delay, str):
             match = _PERCENTILE_RE.match(delay)
             if match is None or not 0 < float(match.group(1)) < 100:
                 raise ConfigError(
                     f"delay: expected seconds or a latency percentile such as 'p95', got {delay!r}"
                 )
-            self.percentile = float(match.group(1))
+            percentile = float(match.group(1))
         elif (
             isinstance(delay, bool)
             or not isinstance(delay, int | float)
@@ -84,14 +109,15 @@ class Hedge(Mechanism):
             raise ConfigError(
                 f"sample_size: expected ≥ min_samples ({min_samples}), got {sample_size!r}"
             )
+        self.percentile = percentile
         self.delay = delay
         self.max_hedges = max_hedges
         self.min_samples = min_samples
         self.sample_size = sample_size
-        self._clock = clock or _clock.monotonic
-        self._samples: deque[float] = deque(maxlen=sample_size)
-        self._cached: float | None = None
-        self._fresh = 0  # samples added since the percentile was last computed
+        if self._samples.maxlen != sample_size:
+            self._samples = deque(self._samples, maxlen=sample_size)  # the newest ones stay
+        self._cached = None
+        self._fresh = 0
 
     # ----------------------------------------------------------------------------- the delay
 

@@ -16,10 +16,14 @@
 `plan.policy(name)` returns the same `Policy` for the same name. `reload` validates and builds the
 new configuration completely, then swaps every policy's layers at once (no await in between):
 calls already running finish under the configuration they started with, new calls use the new
-one. A mechanism whose settings did not change is kept as is (a breaker keeps its state, a rate
-limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
-(`window_type`, `window_size`) did not change keeps its state and window and takes every other new
-setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
+one. A mechanism whose settings did not change is kept as is; one whose settings changed is
+resized in place, as resilience4j's `changeConfig` does: a breaker keeps its state and window
+(`CircuitBreaker.reconfigure`; a new `window_size` keeps the most recent outcomes, a new
+`window_type` starts an empty window), a bulkhead its calls in flight and its waiters
+(`Bulkhead.resize`), a rate limiter its tokens (`RateLimiter.reconfigure`), a hedge its latency
+samples (`Hedge.reconfigure`), a retry its budget's counts when the budget section is unchanged.
+State starts afresh only when a mechanism's kind changes (a section removed and added again, a
+rate limiter moved to another shared bucket `key`). A bad file raises `PlanError` and leaves the old
 configuration in force; with a `storage` section, the live breakers stay the ones shared (new
 breakers attach to the storage only once the new configuration is installed, and a plan that
 fails to load starts no sync task).
@@ -75,9 +79,8 @@ class PlanPolicy(Policy):
 
     def _swap(self, built: Built) -> None:
         """Take the layers of `built`, keeping this policy's emitter (and the bound hooks)."""
-        if built.reconfigure is not None:
-            breaker, settings = built.reconfigure
-            breaker.reconfigure(**settings)
+        for change in built.changes:  # validated when built: resizing in place cannot fail
+            change()
         self._replace(**built.slots)
         self._after_build(built)
 
