@@ -230,6 +230,16 @@ def _kept_budget(old_layer: Layer | None, old: Any, new: RetryConfig) -> RetryBu
     return old_layer.budget if old.budget == new.budget else None
 
 
+def _layer_of(previous: PlanPolicy | Built | None, slot: str) -> Layer | None:
+    """The layer in `slot` of the live policy (or of the configuration built before)."""
+    if previous is None:
+        return None
+    if isinstance(previous, Built):
+        layer = previous.slots.get(slot)
+        return layer if isinstance(layer, Layer) else None
+    return getattr(previous, slot, None)
+
+
 class Problem(Exception):
     """A mechanism that cannot be built: the field path and what went wrong."""
 
@@ -251,7 +261,7 @@ class Built:
         name: str,
         config: PolicyConfig,
         fallback: Handler | None,
-        previous: PlanPolicy | None,
+        previous: PlanPolicy | Built | None,
         storage: Any = None,
         chaos: tuple[Layer, ...] = (),
     ) -> None:
@@ -266,7 +276,7 @@ class Built:
                 continue
             self.sections[section] = value
             slot = _SLOT[section]
-            old_layer = getattr(previous, slot, None) if previous is not None else None
+            old_layer = _layer_of(previous, slot)
             old_config = previous.sections.get(section) if previous is not None else None
             try:
                 if old_layer is not None and old_config == value:

@@ -226,8 +226,10 @@ class PlanRegistry:
                 try:
                     built = self._built[name]
                     if fallback is not None or strategies:
+                        # The mechanisms built with the plan, with the code's fallback and chaos:
+                        # no second breaker of the same name for the gauges to confuse.
                         config = self._read.policies[name]
-                        built = Built(name, config, fallback, None, self.storage, strategies)
+                        built = Built(name, config, fallback, built, self.storage, strategies)
                     built.check_handler(name)
                 except Problem as exc:
                     raise PlanError(self.source, [(exc.path, exc.problem)]) from None
