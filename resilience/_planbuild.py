@@ -311,10 +311,18 @@ class Built:
             fallback is None and config.fallback is not None and config.fallback.handler is None
         )
         if (config.fallback is not None or fallback is not None) and not self.needs_handler:
+            old = _layer_of(previous, "fallback")
+            same = previous is not None and previous.sections.get("fallback") == config.fallback
             try:
-                self.slots["fallback"] = build_fallback(config.fallback, fallback)
+                if isinstance(old, Fallback) and same and fallback in (None, old.handler):
+                    # Kept: a function decorated with `policy.fallback` (the aiohttp client
+                    # middleware's rule) keeps following the plan's fallback.
+                    self.slots["fallback"] = old
+                else:
+                    self.slots["fallback"] = build_fallback(config.fallback, fallback)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.fallback", str(exc)) from None
+        self.sections["fallback"] = config.fallback
 
     def check_handler(self, name: str) -> None:
         """Raise when the plan's fallback for `name` still has no handler."""

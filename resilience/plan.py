@@ -98,8 +98,13 @@ class PlanPolicy(Policy):
             raise self._sync_error
         return self._dispatch_sync
 
-    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+    def _dispatch_without_fallback(self, call: Any, ctx: CallContext) -> Any:
+        return self._block_step(call, ctx)  # read per call, like `_dispatch`
+
+    def _pipelines(self, *, fallback: bool = True) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
         """Decorated functions read the current configuration on every call."""
+        if not fallback:
+            return self._dispatch_without_fallback, super()._pipelines(fallback=False)[1]
         return self._dispatch, self._sync_for_decoration
 
 
