@@ -20,6 +20,10 @@ so hedging is neutral to the breaker's failure rate.
 
 Each hedged call runs its attempts as tasks (one per attempt): hedging costs a task per call.
 
+A sync function makes one attempt (its latency still feeds a percentile delay): a hedge would
+start a second thread that could not be cancelled when the first one won, so the duplicate call
+would always run to its end.
+
 Added in 0.1.0.
 """
 
@@ -29,11 +33,11 @@ import asyncio
 import math
 import re
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from resilience import _clock
-from resilience._core import Call, CallContext, Mechanism, Step
+from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import ConfigError, RejectedError
 from resilience._events import Emitter, HedgeStarted, HedgeWon
 
@@ -212,6 +216,18 @@ class Hedge(Mechanism):
             if pending:
                 # Let the losers unwind (release permits) before the caller goes on.
                 await asyncio.wait(pending)
+
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Run a sync call: one attempt, observed (see the module docstring)."""
+        start = self._clock()
+        try:
+            result = nxt(call, ctx)
+        except Exception as exc:
+            if not isinstance(exc, RejectedError):
+                self.observe(self._clock() - start)
+            raise
+        self.observe(self._clock() - start)
+        return result
 
     def describe(self) -> str:
         """One line with every setting (and the current percentile delay, when there is one)."""

@@ -29,6 +29,7 @@ from resilience._core import (
     Step,
     SyncStep,
     deadline_var,
+    refuse_in_event_loop,
     testing_mode,
 )
 from resilience._errors import ConfigError, RejectedError
@@ -350,7 +351,10 @@ class Retry(Mechanism):
             _retrying.reset(token)
 
     def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
-        """Run a sync call, retrying failed attempts (sleeps the calling thread)."""
+        """Run a sync call, retrying failed attempts (sleeps the calling thread). Refused on a
+        thread running an event loop, where the sleeps would stall every task of the loop."""
+        if self.max_attempts > 1:
+            refuse_in_event_loop(self)
         outer = _retrying.get()
         if ctx.once or (outer is not None and outer.active and not self.retry_when_nested):
             return nxt(call, ctx)
