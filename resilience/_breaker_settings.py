@@ -57,6 +57,12 @@ def _window_type(value: Any, field: str) -> str:
     return str(value)
 
 
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"CircuitBreaker.{field}: expected true or false, got {value!r}")
+    return value
+
+
 def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
     if value is not None and not callable(value):
         raise ConfigError(f"CircuitBreaker.{field}: expected a callable or None, got {value!r}")
@@ -80,6 +86,8 @@ class CircuitBreakerSettings(TypedDict, total=False):
     failure_if_result: Callable[[Any], bool] | None
     window_type: str
     window_size: int
+    automatic_half_open: bool
+    max_retry_after: float
 
 
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
@@ -95,6 +103,8 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "failure_if_result": _predicate,
     "window_type": _window_type,
     "window_size": positive_int,
+    "automatic_half_open": _flag,
+    "max_retry_after": lambda value, field: _seconds(value, field, zero_ok=True),
 }
 """How each reconfigurable setting is validated and normalised, by name."""
 

@@ -20,6 +20,7 @@ the local window; with `storage=None` none of them costs anything extra.
 from __future__ import annotations
 
 import threading
+from asyncio import _get_running_loop as _running_loop
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
 from enum import StrEnum
@@ -83,8 +84,15 @@ class CircuitBreaker(Mechanism):
     ``"time"`` (the last `window_size` seconds). `open_duration` is seconds or a function of the
     number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
     `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
-    finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
-    ``async with``, and as `Policy(breaker=...)`. Added in 0.1.0.
+    finish in time. `automatic_half_open` moves an open breaker to half_open on a timer when its
+    open duration ends (and a half-open one back to open when `max_wait_in_half_open` ends), as
+    resilience4j's ``automaticTransitionFromOpenToHalfOpenEnabled``, instead of on the next
+    call: the state, its events and gauges change on time even without traffic.
+    `max_retry_after` (0 = off) lets the dependency open the breaker: a recorded failure whose
+    exception carries a `retry_after` hint in seconds (an HTTP 429 or 503 with ``Retry-After``,
+    see `resilience.integrations.aiohttp.HTTPStatusFailure`) opens it at once for that long, at
+    most `max_retry_after` seconds. Usable as a decorator (coroutine or sync functions,
+    thread-safe), as ``async with``, and as `Policy(breaker=...)`. Added in 0.1.0.
     """
 
     mechanism = "circuit_breaker"
@@ -100,6 +108,8 @@ class CircuitBreaker(Mechanism):
     record_on: ExceptionTypes
     ignore_on: ExceptionTypes
     failure_if_result: Callable[[Any], bool] | None
+    automatic_half_open: bool
+    max_retry_after: float
 
     def __init__(
         self,
@@ -117,6 +127,8 @@ class CircuitBreaker(Mechanism):
         record_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         ignore_on: type[BaseException] | tuple[type[BaseException], ...] = (),
         failure_if_result: Callable[[Any], bool] | None = None,
+        automatic_half_open: bool = False,
+        max_retry_after: float = 0.0,
         clock: Callable[[], float] | None = None,
         storage: Any = None,
     ) -> None:
@@ -141,6 +153,8 @@ class CircuitBreaker(Mechanism):
                 record_on=record_on,
                 ignore_on=ignore_on,
                 failure_if_result=failure_if_result,
+                automatic_half_open=automatic_half_open,
+                max_retry_after=max_retry_after,
             )
         )
         self.window_type = window_type
@@ -323,6 +337,8 @@ class CircuitBreaker(Mechanism):
             f"max_wait_in_half_open={self.max_wait_in_half_open:g}, open_duration={open_text}, "
             f"record_on={_names(self.record_on)}, ignore_on={_names(self.ignore_on)}, "
             f"failure_if_result={'set' if self.failure_if_result else 'None'}"
+            f"{', automatic_half_open=True' if self.automatic_half_open else ''}"
+            f"{f', max_retry_after={self.max_retry_after:g}' if self.max_retry_after else ''}"
             f"{self._storage_text()})"
         )
 
@@ -381,12 +397,58 @@ class CircuitBreaker(Mechanism):
             self._window.reset()
             self._readout = self._window
         self._state = to
+        if self.automatic_half_open and to in (OPEN, HALF_OPEN):
+            self._schedule(now)
         if self._shared is not None:
             self._shared.state_changed(old.value, to.value)
         if old is not to:
             for emitter in self._emitters or (self._own_emitter,):
                 if emitter.handlers:
                     emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
+
+    def _schedule(self, now: float) -> None:
+        """Arm the timer of `automatic_half_open` for the current open or half-open period."""
+        if self._state is OPEN:
+            delay = self._open_until - now
+        elif self.max_wait_in_half_open > 0:
+            delay = self.max_wait_in_half_open
+        else:
+            return
+        gen = self._gen
+        loop = _running_loop()
+        if loop is not None:
+            loop.call_later(max(0.0, delay), self._scheduled, gen)
+        else:  # a sync caller's thread: no loop to time it
+            timer = threading.Timer(max(0.0, delay), self._scheduled, (gen,))
+            timer.daemon = True
+            timer.start()
+
+    def _scheduled(self, gen: int) -> None:
+        """The timer of `_schedule`: move on unless the state changed (or was extended) since."""
+        with self._lock:
+            if gen != self._gen:
+                return
+            now = self._clock()
+            if self._state is OPEN and now >= self._open_until - 1e-6:
+                self._transition(HALF_OPEN, now)
+            elif self._state is HALF_OPEN and self._half_open_expired(now + 1e-6):
+                self._transition(OPEN, now)
+
+    def _open_for(self, gen: int, exc: Exception, now: float) -> None:
+        """A failure's `retry_after` hint opens the breaker that long (`max_retry_after`)."""
+        hint = getattr(exc, "retry_after", None)
+        if not isinstance(hint, int | float) or isinstance(hint, bool) or not hint > 0:
+            return
+        state = self._state
+        if state is not OPEN:
+            if gen != self._gen or state not in (CLOSED, HALF_OPEN):
+                return  # a call of another period, or a manual state: not the hint's business
+            self._transition(OPEN, now)
+        until = now + min(float(hint), self.max_retry_after)
+        if until > self._open_until:
+            self._open_until = until
+            if self.automatic_half_open:
+                self._schedule(now)
 
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
@@ -478,7 +540,10 @@ class CircuitBreaker(Mechanism):
             return
         now = self._clock()
         # An exception outside record_on counts as a success (resilience4j semantics).
-        self._record(gen, isinstance(exc, self.record_on), now - start, now)
+        failed = isinstance(exc, self.record_on)
+        self._record(gen, failed, now - start, now)
+        if failed and self.max_retry_after > 0:
+            self._open_for(gen, exc, now)
 
     def _on_result(self, gen: int, result: Any, start: float) -> None:
         try:
@@ -512,7 +577,10 @@ class CircuitBreaker(Mechanism):
             else:
                 now = clock()
                 # An exception outside record_on counts as a success (resilience4j semantics).
-                self._record(gen, isinstance(exc, self.record_on), now - start, now)
+                failed = isinstance(exc, self.record_on)
+                self._record(gen, failed, now - start, now)
+                if failed and self.max_retry_after > 0:
+                    self._open_for(gen, exc, now)
             raise
         except BaseException:
             self._release(gen)  # cancelled: neither success nor failure

@@ -306,3 +306,24 @@ async def test_a_planned_fallback_serves_at_the_function_never_as_a_broken_respo
         # The middleware itself hands back the error, never the handler's value as a response.
         with pytest.raises(CircuitOpenError):
             await session.get(f"{backend.url}/down")
+
+
+async def test_a_429_with_retry_after_opens_the_planned_breaker_that_long() -> None:
+    plan = load_plan(
+        {
+            "version": 1,
+            "system": "svc",
+            "mechanisms": {
+                "api": {"circuit_breaker": {"minimum_calls": 50, "max_retry_after": "90s"}}
+            },
+        }
+    )
+    api = plan.policy("api")
+    async with serve() as backend, session_with(api) as session:
+        async with session.get(f"{backend.url}/limited") as response:
+            assert response.status == 429  # Retry-After: an HTTP date 120 s ahead
+        assert api.breaker is not None and api.breaker.state == "open"  # type: ignore[attr-defined]
+        with pytest.raises(CircuitOpenError) as info:
+            await session.get(f"{backend.url}/limited")
+        assert info.value.retry_after == pytest.approx(90, abs=1)  # capped at max_retry_after
+        assert backend.hits["limited"] == 1

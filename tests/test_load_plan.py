@@ -97,6 +97,8 @@ EVERYTHING: dict[str, Any] = {
         "record_on": ["aiohttp.ClientError"],
         "ignore_on": ["KeyError", "aiohttp.ClientResponseError"],
         "failure_if_result": f"{HERE}.is_slow_answer",
+        "automatic_half_open": True,
+        "max_retry_after": "45s",
     },
     "bulkhead": {"max_concurrent": 40, "max_wait": "150ms"},
     "rate_limiter": {"rate_per_s": 50, "burst": 100, "max_wait": 0.5, "key": "provider-account"},
@@ -164,6 +166,7 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
     assert breaker.record_on == (aiohttp.ClientError,)
     assert breaker.ignore_on == (KeyError, aiohttp.ClientResponseError)
     assert breaker.failure_if_result is is_slow_answer
+    assert breaker.automatic_half_open is True and breaker.max_retry_after == 45.0
 
     bulkhead = policy.bulkhead
     assert isinstance(bulkhead, Bulkhead)
