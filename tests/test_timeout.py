@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -146,14 +147,16 @@ async def test_inner_code_swallowing_the_cancellation_keeps_the_task_clean() -> 
     await asyncio.sleep(0.1)  # no stray cancellation pending
 
 
-def test_decorating_a_sync_function_is_refused_at_decoration_time() -> None:
-    def work() -> None:
-        pass
+def test_a_sync_function_runs_on_a_worker_under_a_timeout() -> None:
+    # (tests/test_sync.py has the timing and the pool's bounds.)
+    def work(x: int) -> tuple[int, str]:
+        return x * 2, threading.current_thread().name
 
-    with pytest.raises(TypeError, match=r"Timeout.*sync function.*async def"):
-        Timeout(1.0)(work)
-    with pytest.raises(TypeError, match="Timeout"):
-        Policy("p", timeout=1.0)(work)
+    assert Timeout(1.0)(work)(21)[0] == 42
+    value, thread = Policy("p", timeout=1.0)(work)(4)
+    assert value == 8 and thread == "resilience-timeout-p"
+    with pytest.raises(ConfigError, match="max_sync_workers"):
+        Timeout(1.0, max_sync_workers=0)
 
 
 async def test_async_with_timeout() -> None:
