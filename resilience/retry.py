@@ -55,12 +55,6 @@ class _Retrying:
 _retrying: ContextVar[_Retrying | None] = ContextVar("resilience_retrying", default=None)
 
 
-def retrying_policy() -> str | None:
-    """The policy whose retry loop the current call runs inside, or None. Added in 0.1.0."""
-    scope = _retrying.get()
-    return scope.policy if scope is not None and scope.active else None
-
-
 class FullJitterBackoff(wait_base):
     """Full-jitter exponential backoff: attempt n waits uniformly in [0, min(max, initial·m^(n−1))].
 
