@@ -401,3 +401,60 @@ async def test_open_for_ignores_hints_that_are_not_seconds() -> None:
     with pytest.raises(Hinted):
         await call(30)
     assert breaker.state == "disabled"  # a manual state is not the hint's business
+
+
+async def test_rates_with_a_minimum_of_one_call() -> None:
+    breaker = CircuitBreaker("dep", minimum_calls=1, window_size=5)
+    breaker.metrics_only()
+
+    @breaker
+    async def fail() -> None:
+        raise Boom
+
+    assert breaker.failure_rate is None and breaker.slow_call_rate is None  # no call yet
+    with pytest.raises(Boom):
+        await fail()
+    assert breaker.failure_rate == 1.0 and breaker.slow_call_rate == 0.0
+    assert breaker.state == "metrics_only"  # records, never trips
+
+
+async def test_automatic_half_open_after_a_sub_second_open_duration() -> None:
+    breaker = CircuitBreaker(
+        "fast", minimum_calls=1, window_size=1, open_duration=0.25, automatic_half_open=True
+    )
+
+    @breaker
+    async def fail() -> None:
+        raise Boom
+
+    with pytest.raises(Boom):
+        await fail()
+    await asyncio.sleep(0.2)
+    assert breaker.state == "open"
+    await asyncio.sleep(0.1)
+    assert breaker.state == "half_open"
+
+
+async def test_a_longer_hint_extends_an_open_breaker_and_its_timer() -> None:
+    breaker = CircuitBreaker(
+        "api",
+        minimum_calls=1,
+        window_size=1,
+        open_duration=5,
+        max_retry_after=60,
+        automatic_half_open=True,
+    )
+
+    class Hinted(Exception):
+        retry_after = 20.0
+
+    @breaker
+    async def call() -> None:
+        raise Hinted
+
+    with pytest.raises(Hinted):
+        await call()  # trips the threshold (open 5 s) and carries a 20 s hint: open 20 s
+    await asyncio.sleep(6)
+    assert breaker.state == "open"  # the 5 s timer found the breaker extended
+    await asyncio.sleep(14.5)
+    assert breaker.state == "half_open"
