@@ -458,3 +458,82 @@ async def test_a_longer_hint_extends_an_open_breaker_and_its_timer() -> None:
     assert breaker.state == "open"  # the 5 s timer found the breaker extended
     await asyncio.sleep(14.5)
     assert breaker.state == "half_open"
+
+
+def test_sync_retry_behaves_as_the_async_one() -> None:
+    events: list[object] = []
+    states: list[tuple[int, bool]] = []
+
+    def wait(state: Any) -> float:
+        states.append((state.attempt_number, state.outcome.failed))
+        return 0.01
+
+    retry = Retry(max_attempts=4, wait=wait, retry_on=(Boom,), retry_if_result=is_bad)
+    policy = Policy("sync-retry", retry=retry, hooks=[events.append])
+    outcomes = iter([Boom(), "bad", "good"])
+
+    @policy
+    def call() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    start = time.monotonic()
+    assert call() == "good"
+    assert time.monotonic() - start >= 0.02  # two 10 ms sleeps on the calling thread
+    assert states == [(1, True), (2, False)]
+    from resilience import RetryScheduled
+
+    scheduled = [(e.attempt, e.wait) for e in events if isinstance(e, RetryScheduled)]
+    assert scheduled == [(1, 0.01), (2, 0.01)]
+
+    @policy
+    def wrong() -> str:
+        raise KeyError("not retried")
+
+    with pytest.raises(KeyError):
+        wrong()
+    assert len([e for e in events if isinstance(e, RetryScheduled)]) == 2
+
+    @Retry(max_attempts=2, wait=0, retry_if_result=is_bad)
+    def always_bad() -> str:
+        return "bad"
+
+    assert always_bad() == "bad"  # attempts ran out: the last result is returned
+
+    @Retry(max_attempts=1)
+    def single() -> str:
+        return "once"
+
+    async def from_loop() -> str:
+        return single()  # one attempt never sleeps: allowed inside a loop
+
+    assert asyncio.run(from_loop()) == "once"
+
+
+def test_sync_retry_budget_and_deadline() -> None:
+    budget = RetryBudget(ratio=0.0, min_per_second=0.1, ttl=10)  # one retry in 10 s
+    calls = 0
+
+    @Retry(max_attempts=5, wait=0, budget=budget)
+    def fails() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    with pytest.raises(Boom):
+        fails()
+    assert calls == 2 and budget.calls == 1 and budget.retries == 1
+    calls = 0
+
+    @Policy("dl", deadline=0.05, retry=Retry(max_attempts=50, wait=0.02))
+    def slow_fail() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    with pytest.raises((Boom, DeadlineExceededError)):  # the last error, or the deadline's
+        slow_fail()
+    time.sleep(0.06)
+    assert 2 <= calls <= 3  # retries stop before sleeping past the deadline, not 50 attempts
