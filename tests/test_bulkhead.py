@@ -318,3 +318,28 @@ async def test_resize_from_another_thread_serves_waiters_on_their_loop() -> None
     assert bulkhead.in_flight == 2 and bulkhead.waiting == 0
     gate.set()
     assert await asyncio.gather(holder, waiter) == ["ok", "ok"]
+
+
+@pytest.mark.real_time
+async def test_a_shorter_max_wait_from_another_thread_cuts_the_current_waits() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=30)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def work() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(work())
+    waiter = asyncio.ensure_future(work())
+    await asyncio.sleep(0)
+    start = time.monotonic()
+    thread = threading.Thread(target=bulkhead.resize, kwargs={"max_wait": 0.02})
+    thread.start()
+    thread.join()
+    with pytest.raises(BulkheadFullError):
+        await waiter
+    assert time.monotonic() - start < 1.0  # not the old 30 s
+    assert (bulkhead.capacity, bulkhead.max_wait, bulkhead.in_flight) == (1, 0.02, 1)
+    gate.set()
+    await holder
+    assert bulkhead.in_flight == 0
