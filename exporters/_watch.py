@@ -161,15 +161,22 @@ class PolicyWatch:
         self.last_state: dict[str, str] = {}
 
     def add(self, info: PolicyInfo) -> WatchedPolicy:
-        """Record the live view of `info` (a rebinding of the same callables replaces the old)."""
+        """Record the live view of `info`.
+
+        A rebinding of the same callables replaces the old view *in its place*: adding a global
+        hook re-binds every emitter in no particular order, and that must not make an older
+        binding (e.g. a breaker's own emitter) look more recent than the policy built after it.
+        """
         watched = WatchedPolicy.of(info)
         with self._lock:
-            kept = [
-                w
-                for w in self._by_name.get(info.name, ())
-                if w.alive() and not w.same_callables(watched)
-            ]
-            self._by_name[info.name] = [*kept, watched]
+            entries = [w for w in self._by_name.get(info.name, ()) if w.alive()]
+            for i, w in enumerate(entries):
+                if w.same_callables(watched):
+                    entries[i] = watched
+                    break
+            else:
+                entries.append(watched)
+            self._by_name[info.name] = entries
         return watched
 
     def _live(self) -> dict[str, list[WatchedPolicy]]:

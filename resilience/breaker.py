@@ -20,6 +20,7 @@ Shared state (`storage=`): the breaker implements the `LocalBreaker` seam of its
 from __future__ import annotations
 
 import threading
+from asyncio import _get_running_loop as _running_loop
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
 from typing import Any, TypeVar, Unpack
@@ -75,8 +76,15 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
     ``"time"`` (the last `window_size` seconds). `open_duration` is seconds or a function of the
     number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
     `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
-    finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
-    ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
+    finish in time. `automatic_half_open` moves an open breaker to half_open on a timer when its
+    open duration ends (and a half-open one back to open when `max_wait_in_half_open` ends), as
+    resilience4j's ``automaticTransitionFromOpenToHalfOpenEnabled``, instead of on the next
+    call: the state, its events and gauges change on time even without traffic.
+    `max_retry_after` (0 = off) lets the dependency open the breaker: a recorded failure whose
+    exception carries a `retry_after` hint in seconds (an HTTP 429 or 503 with ``Retry-After``,
+    see `resilience.integrations.aiohttp.HTTPStatusFailure`) opens it at once for that long, at
+    most `max_retry_after` seconds. Usable as a decorator (coroutine or sync functions,
+    thread-safe), as ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
     """
 
     mechanism = "circuit_breaker"
@@ -97,6 +105,8 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         record_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         ignore_on: type[BaseException] | tuple[type[BaseException], ...] = (),
         failure_if_result: Callable[[Any], bool] | None = None,
+        automatic_half_open: bool = False,
+        max_retry_after: float = 0.0,
         clock: Callable[[], float] | None = None,
         storage: Any = None,
     ) -> None:
@@ -121,6 +131,8 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
                 record_on=record_on,
                 ignore_on=ignore_on,
                 failure_if_result=failure_if_result,
+                automatic_half_open=automatic_half_open,
+                max_retry_after=max_retry_after,
             )
         )
         self.window_type = window_type
@@ -165,19 +177,41 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
 
         Takes the constructor's keywords listed in `CircuitBreakerSettings` (thresholds,
         `minimum_calls`, slow-call settings, `record_on` / `ignore_on` / `failure_if_result`,
-        `open_duration`, `half_open_calls`, `max_wait_in_half_open`); a setting not given keeps its
-        value. All are validated first: a bad one raises `ConfigError` and changes nothing. The
-        next recorded outcome is judged by the new thresholds; a new `half_open_calls` applies
-        from the next half-open period on (probes already let through keep the current one); a
-        new `open_duration` from the next open. A shared breaker (`storage=`) hands the new
-        settings to its storage at once. `window_type` and `window_size` cannot change: build a
-        new breaker. Added in 0.1.0.
+        `open_duration`, `half_open_calls`, `max_wait_in_half_open`, the window's shape); a setting
+        not given keeps its value. All are validated first: a bad one raises `ConfigError` and
+        changes nothing. The next recorded outcome is judged by the new thresholds; a new
+        `half_open_calls` applies from the next half-open period on (probes already let through
+        keep the current one); a new `open_duration` from the next open. A new `window_size`
+        resizes the window in place, keeping its most recent outcomes (the last calls, or the last
+        seconds); a new `window_type` is another kind of window, which starts empty (the state is
+        kept either way). A shared breaker (`storage=`) hands the new settings to its storage at
+        once. Added in 0.1.0.
         """
-        valid = self.check_settings(**settings)
+        valid: dict[str, Any] = dict(self.check_settings(**settings))
+        window_type = valid.pop("window_type", self.window_type)
+        window_size = valid.pop("window_size", self.window_size)
         with self._lock:  # threads running sync callables read the settings under it
-            self._apply(dict(valid))
+            self._reshape(window_type, window_size)
+            self._apply(valid)
         if self._shared is not None:
             self._shared.settings_changed()
+
+    def _reshape(self, window_type: str, window_size: int) -> None:
+        """Give the closed-state window a new type (empty) or size (most recent outcomes kept)."""
+        if window_type == self.window_type and window_size == self.window_size:
+            return
+        old = self._window
+        if window_type != self.window_type:
+            window: CountWindow | TimeWindow = (
+                CountWindow(window_size) if window_type == "count" else TimeWindow(window_size)
+            )
+        else:
+            window = old.resized(window_size)
+        self.window_type, self.window_size = window_type, window_size
+        self._count_closed = window_type == "count"
+        self._window = window
+        if self._readout is old:
+            self._readout = window
 
     @staticmethod
     def check_settings(**settings: Unpack[CircuitBreakerSettings]) -> CircuitBreakerSettings:
@@ -221,7 +255,14 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         state = self._state
         if state is OPEN and self._clock() >= self._open_until:
             return HALF_OPEN
+        if state is HALF_OPEN and self._half_open_expired(self._clock()):
+            return OPEN
         return state
+
+    def _half_open_expired(self, now: float) -> bool:
+        """Whether half-open has lasted `max_wait_in_half_open` (never when it is 0)."""
+        wait = self.max_wait_in_half_open
+        return wait > 0 and now - self._half_open_since >= wait
 
     def _rate(self, slow: bool) -> float | None:
         window = self._readout
@@ -313,6 +354,8 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             self._window.reset()
             self._readout = self._window
         self._state = to
+        if self.automatic_half_open and to in (OPEN, HALF_OPEN):
+            self._schedule(now)
         if self._shared is not None:
             self._shared.state_changed(old.value, to.value)
         if old is not to:
@@ -357,6 +400,50 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         if self._shared is not None:
             self._shared.start()
 
+    def _schedule(self, now: float) -> None:
+        """Arm the timer of `automatic_half_open` for the current open or half-open period."""
+        if self._state is OPEN:
+            delay = self._open_until - now
+        elif self.max_wait_in_half_open > 0:
+            delay = self.max_wait_in_half_open
+        else:
+            return
+        gen = self._gen
+        loop = _running_loop()
+        if loop is not None:
+            loop.call_later(max(0.0, delay), self._scheduled, gen)
+        else:  # a sync caller's thread: no loop to time it
+            timer = threading.Timer(max(0.0, delay), self._scheduled, (gen,))
+            timer.daemon = True
+            timer.start()
+
+    def _scheduled(self, gen: int) -> None:
+        """The timer of `_schedule`: move on unless the state changed (or was extended) since."""
+        with self._lock:
+            if gen != self._gen:
+                return
+            now = self._clock()
+            if self._state is OPEN and now >= self._open_until - 1e-6:
+                self._transition(HALF_OPEN, now)
+            elif self._state is HALF_OPEN and self._half_open_expired(now + 1e-6):
+                self._transition(OPEN, now)
+
+    def _open_for(self, gen: int, exc: Exception, now: float) -> None:
+        """A failure's `retry_after` hint opens the breaker that long (`max_retry_after`)."""
+        hint = getattr(exc, "retry_after", None)
+        if not isinstance(hint, int | float) or isinstance(hint, bool) or not hint > 0:
+            return
+        state = self._state
+        if state is not OPEN:
+            if gen != self._gen or state not in (CLOSED, HALF_OPEN):
+                return  # a call of another period, or a manual state: not the hint's business
+            self._transition(OPEN, now)
+        until = now + min(float(hint), self.max_retry_after)
+        if until > self._open_until:
+            self._open_until = until
+            if self.automatic_half_open:
+                self._schedule(now)
+
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
         if self._half_permits > 0:
@@ -384,8 +471,7 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             self._transition(HALF_OPEN, now)
             state = HALF_OPEN
         if state is HALF_OPEN:
-            wait = self.max_wait_in_half_open
-            if wait > 0 and now - self._half_open_since >= wait:
+            if self._half_open_expired(now):
                 self._transition(OPEN, now)
                 raise self._reject(ctx, self._open_until - now)
             if self._try_half_open_permit():
@@ -410,6 +496,11 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         slow = duration > self.slow_call_duration
         state = self._state
         if state is HALF_OPEN:
+            if self._half_open_expired(now):
+                # The probes did not finish within max_wait_in_half_open: a late probe's outcome
+                # does not decide anything, the breaker re-opens (resilience4j's semantics).
+                self._transition(OPEN, now)
+                return
             window: CountWindow | TimeWindow = self._half_window
             minimum = self._half_min
         else:
@@ -443,7 +534,10 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             return
         now = self._clock()
         # An exception outside record_on counts as a success (resilience4j semantics).
-        self._record(gen, isinstance(exc, self.record_on), now - start, now)
+        failed = isinstance(exc, self.record_on)
+        self._record(gen, failed, now - start, now)
+        if failed and self.max_retry_after > 0:
+            self._open_for(gen, exc, now)
 
     def _on_result(self, gen: int, result: Any, start: float) -> None:
         try:

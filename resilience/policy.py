@@ -229,7 +229,8 @@ class Policy:
         self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
         self.info = self._info()
         self._step = compose(self.layers)
-        # async with runs the block once: the fallback cannot stand in for a block's value.
+        # async with runs the block once: the fallback cannot stand in for a block's value (nor
+        # for the response an HTTP client middleware returns: `_decorate_without_fallback`).
         self._block_step = compose([ly for ly in self.layers if ly is not fallback])
 
     def _bind_layers(self) -> None:
@@ -295,12 +296,22 @@ class Policy:
         step, sync_step = self._pipelines()
         return decorate(fn, self.name, self.emitter, step, sync_step)
 
-    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+    def _decorate_without_fallback(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """`fn` run through every layer but the fallback (for a caller that cannot use the
+        fallback's value, such as an HTTP client middleware that must return a response)."""
+        step, sync_step = self._pipelines(fallback=False)
+        return decorate(fn, self.name, self.emitter, step, sync_step)
+
+    def _pipelines(self, *, fallback: bool = True) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
         """What a decorated function runs: the pipeline, and how to get its sync counterpart.
 
         A subclass whose layers change in place (`PlanPolicy`) returns steps that look the current
         pipeline up on every call.
         """
+        if not fallback:
+            return self._block_step, lambda: compose_sync(
+                [ly for ly in self.layers if ly is not self.fallback]
+            )
         return self._step, lambda: compose_sync(self.layers)
 
     async def __aenter__(self) -> None:

@@ -28,9 +28,24 @@ What the policy sees:
   ``raise_for_status`` and status checks keep working), or the exception of a connection error,
   a timeout or a rejection (`CircuitOpenError`, `RateLimitedError`, `BulkheadFullError`).
 
-A fallback in an HTTP client policy stands in for the response, so its handler must return an
-`aiohttp.ClientResponse` (or raise). Hedged attempts share aiohttp's request object, which aiohttp
-supports for requests without a body (GET, HEAD, OPTIONS...).
+Fallbacks: the middleware runs every layer of the policy except its fallback, because a fallback
+handler returns your function's value (a cached answer, a secondary provider's reply), not an
+`aiohttp.ClientResponse` the middleware could hand back. The final error reaches the caller of
+``session.get(...)``, and the policy's fallback serves at the function level: decorate the function
+that makes the request with ``policy.fallback`` (the policy's `Fallback`, usable alone)::
+
+    llm = plan.policy("llm-primary", fallback=call_secondary)
+    session = aiohttp.ClientSession(middlewares=(resilience_middleware(llm),))
+
+    @llm.fallback                  # serves call_secondary(error, prompt) when the request fails
+    async def complete(prompt: str) -> str:
+        async with session.post(url, json={"prompt": prompt}) as response:
+            return await response.text()
+
+A final failure status (5xx, 429) is returned as the response itself, as aiohttp would, so a
+function-level fallback sees it only if the function raises on it (``raise_for_status()``).
+Hedged attempts share aiohttp's request object, which aiohttp supports for requests without a
+body (GET, HEAD, OPTIONS...).
 
 Needs aiohttp ≥ 3.12 (client middlewares). Added in 0.1.0.
 """
@@ -127,7 +142,8 @@ def resilience_middleware(
     def repeatable(chosen: Policy) -> Callable[..., Any]:
         entry = decorated.get(id(chosen))
         if entry is None or entry[0] is not chosen:
-            entry = (chosen, chosen(attempt))  # decorated once per policy, not per request
+            # Decorated once per policy, not per request; without the fallback (module docstring).
+            entry = (chosen, chosen._decorate_without_fallback(attempt))
             decorated[id(chosen)] = entry
         return entry[1]
 
