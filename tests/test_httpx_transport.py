@@ -17,7 +17,6 @@ from resilience import (
     ConfigError,
     Fallback,
     Policy,
-    RateLimiter,
     Retry,
     RetryScheduled,
     Timeout,
@@ -243,7 +242,7 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError, match="failure_status"):
         ResilientTransport(Policy("api"), failure_status=500)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="cannot run a sync function"):
-        ResilientSyncTransport(Policy("api", rate_limiter=RateLimiter(rate_per_second=1)))
+        ResilientSyncTransport(Policy("api", chaos=[_AsyncOnly()]))
 
 
 # ------------------------------------------------------------------------------- httpx.Client
@@ -302,3 +301,18 @@ def test_sync_client_plan_fallback_and_deadline() -> None:
     # The 1 ms deadline caps httpx's read timeout: the 0.1 s answer times out, the fallback answers.
     assert (response.status_code, response.content) == (200, b"[]")
     assert isinstance(seen[0], httpx.TimeoutException)
+
+
+class _AsyncOnly:
+    """A layer of one's own with no sync path (`run_sync`): the sync clients must refuse it."""
+
+    mechanism = "chaos"
+
+    def bind(self, policy: Any, emitter: Any) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "AsyncOnly()"
+
+    async def run(self, nxt: Any, call: Any, ctx: Any) -> Any:
+        return await nxt(call, ctx)

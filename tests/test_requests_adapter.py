@@ -16,7 +16,6 @@ from resilience import (
     CircuitOpenError,
     Fallback,
     Policy,
-    RateLimiter,
     Retry,
     RetryScheduled,
     Timeout,
@@ -149,6 +148,21 @@ def test_policy_per_host_from_the_plan_and_a_typed_fallback() -> None:
 
 def test_a_policy_that_cannot_run_sync_is_refused_when_the_adapter_is_made() -> None:
     with pytest.raises(TypeError, match="cannot run a sync function"):
-        ResilientAdapter(Policy("api", rate_limiter=RateLimiter(rate_per_second=1)))
+        ResilientAdapter(Policy("api", chaos=[_AsyncOnly()]))
     with pytest.raises(TypeError, match="policy"):
         ResilientAdapter("api")  # type: ignore[arg-type]
+
+
+class _AsyncOnly:
+    """A layer of one's own with no sync path (`run_sync`): the sync clients must refuse it."""
+
+    mechanism = "chaos"
+
+    def bind(self, policy: Any, emitter: Any) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "AsyncOnly()"
+
+    async def run(self, nxt: Any, call: Any, ctx: Any) -> Any:
+        return await nxt(call, ctx)
