@@ -20,12 +20,12 @@ Shared state (`storage=`): the breaker implements the `LocalBreaker` seam of its
 from __future__ import annotations
 
 import threading
-from asyncio import _get_running_loop as _running_loop
 from asyncio import get_running_loop as _get_running_loop
 from collections.abc import Callable
 from typing import Any, TypeVar, Unpack
 
 from resilience import _clock
+from resilience._breaker_seam import BreakerSeam
 from resilience._breaker_settings import (
     CLOSED,
     DISABLED,
@@ -37,7 +37,6 @@ from resilience._breaker_settings import (
     BreakerState,
     CircuitBreakerSettings,
     ExceptionTypes,
-    SettingsAttributes,
     check_reconfigurable,
     checked,
     describe_settings,
@@ -68,7 +67,7 @@ T = TypeVar("T")
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
 
-class CircuitBreaker(Mechanism, SettingsAttributes):
+class CircuitBreaker(Mechanism, BreakerSeam):
     """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
 
     Rates are compared with ``>=`` once the window holds `minimum_calls` outcomes (for a count
@@ -245,20 +244,6 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         """The current state (open moves to half_open lazily, on the next call)."""
         return self._state
 
-    @property
-    def effective_state(self) -> BreakerState:
-        """The state the next call would find: open past its `open_duration` reads half_open.
-
-        Read-only (no transition, no event), for readiness and gauges: with no traffic (a load
-        balancer took the replica out) `state` would stay open forever. Added in 0.1.0.
-        """
-        state = self._state
-        if state is OPEN and self._clock() >= self._open_until:
-            return HALF_OPEN
-        if state is HALF_OPEN and self._half_open_expired(self._clock()):
-            return OPEN
-        return state
-
     def _half_open_expired(self, now: float) -> bool:
         """Whether half-open has lasted `max_wait_in_half_open` (never when it is 0)."""
         wait = self.max_wait_in_half_open
@@ -285,22 +270,6 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
     def window_counts(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the current state's window."""
         return self._readout.counts(self._clock())
-
-    def force_open(self) -> None:
-        """Reject every call until `reset()` (or another manual state)."""
-        self._transition(FORCED_OPEN, self._clock())
-
-    def disable(self) -> None:
-        """Let every call through and record nothing."""
-        self._transition(DISABLED, self._clock())
-
-    def metrics_only(self) -> None:
-        """Let every call through and record outcomes, but never trip."""
-        self._transition(METRICS_ONLY, self._clock())
-
-    def reset(self) -> None:
-        """Back to closed with an empty window."""
-        self._transition(CLOSED, self._clock())
 
     def describe(self) -> str:
         """Every setting as one line of text, with the storage when the state is shared."""
@@ -362,87 +331,6 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             for emitter in self._emitters or (self._own_emitter,):
                 if emitter.handlers:
                     emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
-
-    # ------------------------------------------------------------------ the storage seam
-
-    @property
-    def generation(self) -> int:
-        """Bumped on every transition: outcomes count only in the generation they started in."""
-        return self._gen
-
-    def open_remaining(self) -> float:
-        """Seconds until an open breaker may probe (≤ 0: it may now); 0 when not open."""
-        if self._state is not OPEN:
-            return 0.0
-        return self._open_until - self._clock()
-
-    def decide_locally(self, ctx: CallContext) -> int:
-        """This breaker's own decision for a call while not closed: its generation, or raise."""
-        return self._acquire(self._clock(), ctx)
-
-    def adopt(self, state: str, open_remaining: float | None = None) -> None:
-        """Move to `state` as the fleet decided (open: probe after `open_remaining` s)."""
-        target = BreakerState(state)
-        with self._lock:  # threads running sync callables hold it while they decide
-            now = self._clock()
-            self._transition(target, now)
-            if target is OPEN and open_remaining is not None:
-                self._open_until = now + open_remaining
-
-    def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
-        """The error for a call the fleet refused (emits `Rejected`)."""
-        return self._reject(ctx, retry_after)
-
-    def _start_shared(self) -> None:
-        """First async call of a shared breaker built outside a loop: start the storage's sync."""
-        self._start_pending = False
-        self._loop_clock = not self._clock_injected
-        if self._shared is not None:
-            self._shared.start()
-
-    def _schedule(self, now: float) -> None:
-        """Arm the timer of `automatic_half_open` for the current open or half-open period."""
-        if self._state is OPEN:
-            delay = self._open_until - now
-        elif self.max_wait_in_half_open > 0:
-            delay = self.max_wait_in_half_open
-        else:
-            return
-        gen = self._gen
-        loop = _running_loop()
-        if loop is not None:
-            loop.call_later(max(0.0, delay), self._scheduled, gen)
-        else:  # a sync caller's thread: no loop to time it
-            timer = threading.Timer(max(0.0, delay), self._scheduled, (gen,))
-            timer.daemon = True
-            timer.start()
-
-    def _scheduled(self, gen: int) -> None:
-        """The timer of `_schedule`: move on unless the state changed (or was extended) since."""
-        with self._lock:
-            if gen != self._gen:
-                return
-            now = self._clock()
-            if self._state is OPEN and now >= self._open_until - 1e-6:
-                self._transition(HALF_OPEN, now)
-            elif self._state is HALF_OPEN and self._half_open_expired(now + 1e-6):
-                self._transition(OPEN, now)
-
-    def _open_for(self, gen: int, exc: Exception, now: float) -> None:
-        """A failure's `retry_after` hint opens the breaker that long (`max_retry_after`)."""
-        hint = getattr(exc, "retry_after", None)
-        if not isinstance(hint, int | float) or isinstance(hint, bool) or not hint > 0:
-            return
-        state = self._state
-        if state is not OPEN:
-            if gen != self._gen or state not in (CLOSED, HALF_OPEN):
-                return  # a call of another period, or a manual state: not the hint's business
-            self._transition(OPEN, now)
-        until = now + min(float(hint), self.max_retry_after)
-        if until > self._open_until:
-            self._open_until = until
-            if self.automatic_half_open:
-                self._schedule(now)
 
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
