@@ -31,9 +31,9 @@ quiet service learns nothing about capacity). The limit stays within ``[min_limi
 give it the bulkhead you would have planned as `max_limit` (`resize` moves it live). Gradient2's
 ``tolerance`` defaults to 1.1, not Netflix's 1.5: with the long RTT held while the limit binds,
 the limit settles where latency is ``tolerance`` × the no-load RTT, and 1.1 keeps that within
-20 % of the knee (tests/test_adaptive.py). A call that raises an exception in `drop_on` (default
-`TimeoutError`) is a congestion signal; another exception gives no sample (a fast failure says
-nothing about capacity); a cancelled call gives its permit back and no sample.
+20 % of the knee (tests/resilience/test_adaptive.py). A call that raises an exception in
+`drop_on` (default `TimeoutError`) is a congestion signal; another exception gives no sample (a
+fast failure says nothing about capacity); a cancelled call gives its permit back and no sample.
 
 Requests carry a `resilience.shedding.Criticality`; ``critical`` ones may fill the whole limit,
 ``default`` and ``sheddable`` ones only their `Shares` of it, so sheddable traffic is refused

@@ -1,5 +1,5 @@
-"""The scripted aiohttp backend of `tests.test_aiohttp_client`, served from a thread on loopback
-for the sync HTTP clients (httpx.Client, requests)."""
+"""The scripted aiohttp backend of `tests.resilience.integrations.test_aiohttp_client`, served
+from a thread on loopback for the sync HTTP clients (httpx.Client, requests)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from tests.test_aiohttp_client import Backend
+from tests.resilience.integrations.test_aiohttp_client import Backend
 
 
 @contextmanager
