@@ -401,6 +401,7 @@ async def test_readiness_follows_a_reload_of_critical() -> None:
             "mechanisms": {"db": {"critical": critical, "circuit_breaker": breaker}},
         }
 
+    gc.collect()  # earlier tests' policies, unreachable but not yet collected, must not count
     readiness = Readiness()
     add_hook(readiness)
     try:
