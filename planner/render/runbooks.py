@@ -95,6 +95,10 @@ def postmortem_markdown_of(template: PostmortemTemplate) -> str:
     lines = [f"# {template.title}"]
     for section in template.sections:
         lines += ["", f"## {section.heading}", ""]
+        if section.measured:
+            lines += ["From the data:", ""]
+            lines += [f"- {item}" for item in section.measured]
+            lines.append("")
         if section.prefilled:
             lines += ["From the plan:", ""]
             lines += [f"- {item}" for item in section.prefilled]

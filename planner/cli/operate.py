@@ -1,4 +1,4 @@
-"""`reliability calibrate`: the spec's declared figures against what Prometheus measured.
+"""`reliability calibrate` and `reliability postmortem --prometheus`: the loop closed from the data.
 
 Prints declared against measured per dependency and entry point with the drift flagged, writes
 the calibrated spec (`-o`, comments and layout kept) and the mechanism diff between the plans of
@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from planner.model import Plan
     from planner.slo.calibrate import Calibration, DependencyMeasure
     from planner.slo.calibrated_spec import Change
+    from planner.spec import SystemSpec
 
-__all__ = ["mechanism_diff", "register", "window_seconds"]
+__all__ = ["mechanism_diff", "postmortem_from_data", "register", "window_seconds"]
 
 _EPILOG = """\
 examples:
@@ -253,3 +254,38 @@ def _because(change: Change, window: str) -> str:
         f"measured {name} {_seconds(change.measured)} over {window},"
         f" declared {_seconds(change.declared)}"
     )
+
+
+def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace) -> str:
+    """`reliability postmortem SPEC --prometheus URL --from T --to T`: the filled markdown."""
+    import aiohttp
+
+    from planner.analysis.monitoring.alerts import derive as derive_alerts
+    from planner.cli.slo import parse_at
+    from planner.errors import PlannerError
+    from planner.render.runbooks import postmortem_markdown_of
+    from planner.slo.definition import definitions_from_spec
+    from planner.slo.incident import read_incident
+    from planner.slo.postmortem import fill
+    from planner.slo.prometheus import PrometheusClient
+    from planner.urls import check_url
+
+    check_url(args.prometheus, "--prometheus")
+    if args.start is None or args.end is None:
+        raise PlannerError("--prometheus needs --from TIME and --to TIME (the incident's range)")
+    start = parse_at(args.start.strip()).timestamp()
+    end = parse_at(args.end.strip()).timestamp()
+    if end <= start:
+        raise PlannerError(f"--to ({args.end}) must come after --from ({args.start})")
+    slo = definitions_from_spec(spec, args.spec)[0]
+    policies = tuple(dict.fromkeys(r.policy for r in plan.mechanisms))
+    # the alert set the plan's monitoring was built from: the same expected time to page
+    time_to_page = derive_alerts(spec).time_to_page.value
+
+    async def run() -> Any:
+        async with aiohttp.ClientSession() as session:
+            client = PrometheusClient(args.prometheus, session)
+            return await read_incident(client, slo, policies, start, end)
+
+    incident = asyncio.run(run())
+    return postmortem_markdown_of(fill(plan, incident, time_to_page))
