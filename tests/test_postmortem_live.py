@@ -48,7 +48,9 @@ def _plan(tmp: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _system(tmp: Path) -> AsyncIterator[tuple[dict[str, str], PrometheusServer]]:
+async def _system(
+    tmp: Path, *, mechanisms: bool = True
+) -> AsyncIterator[tuple[dict[str, str], PrometheusServer]]:
     procs = demo.Processes(tmp)
     ports = {name: demo.free_port() for name in ("primary", "secondary", "gateway")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -92,6 +94,7 @@ async def _system(tmp: Path) -> AsyncIterator[tuple[dict[str, str], PrometheusSe
                 url["secondary"],
                 "--plan",
                 str(_plan(tmp)),
+                *([] if mechanisms else ["--no-mechanisms"]),
             ],
         )
         async with aiohttp.ClientSession() as session:
@@ -127,9 +130,12 @@ def _times(text: str, event: str) -> list[float]:
     return out
 
 
-async def test_the_timeline_of_a_scripted_outage_matches_the_script(tmp_path: Path) -> None:
-    async with _system(tmp_path) as (url, prometheus), aiohttp.ClientSession() as session:
-        # wait for the first scrape, so the counters' series exist before the incident
+async def _incident(
+    url: dict[str, str], prometheus: PrometheusServer, tmp: Path
+) -> dict[str, float]:
+    """Load, the primary down from `down` to `up`, the post-mortem of it written to tmp."""
+    async with aiohttp.ClientSession() as session:
+        # wait for the first scrapes, so the counters' series exist before the incident
         begin = time.time()
         await asyncio.sleep(3 * SCRAPE)
         down = time.time() + 4.0
@@ -142,12 +148,18 @@ async def test_the_timeline_of_a_scripted_outage_matches_the_script(tmp_path: Pa
         await session.post(f"{url['primary']}/admin/behaviour", json={"down": False})
         sent = await loader
         await asyncio.sleep(2 * SCRAPE)  # the last scrape and evaluation
-        report = tmp_path / "postmortem.md"
-        argv = ["postmortem", str(demo.SPEC), "--prometheus", prometheus.url]
-        argv += ["--from", f"{begin:.0f}", "--to", f"{time.time():.0f}", "-o", str(report)]
-        assert await asyncio.to_thread(main, argv) == 0  # the CLI runs its own event loop
-    text = report.read_text()
-    assert sent > 300
+    argv = ["postmortem", str(demo.SPEC), "--prometheus", prometheus.url]
+    argv += ["--from", f"{begin:.0f}", "--to", f"{time.time():.0f}", "-o", str(tmp / "pm.md")]
+    assert await asyncio.to_thread(main, argv) == 0  # the CLI runs its own event loop
+    return {"down": down, "up": up, "sent": sent}
+
+
+async def test_the_timeline_of_a_scripted_outage_matches_the_script(tmp_path: Path) -> None:
+    async with _system(tmp_path) as (url, prometheus):
+        script = await _incident(url, prometheus, tmp_path)
+    text = (tmp_path / "pm.md").read_text()
+    down, up = script["down"], script["up"]
+    assert script["sent"] > 300
     # whole seconds in the report: a time is at most one second earlier than the sample
     (failing,) = _times(text, "llm-primary starts failing")
     assert down - 1 <= failing <= down + TOLERANCE, (failing - down, text)
@@ -172,3 +184,28 @@ async def test_the_timeline_of_a_scripted_outage_matches_the_script(tmp_path: Pa
     # what the data answered is no longer asked
     assert "UTC timestamps: trigger, first alert" not in text
     assert "Users and requests affected." not in text
+
+
+async def test_an_outage_users_see_pages_within_the_expected_time(tmp_path: Path) -> None:
+    # the same outage behind the bare gateway (no mechanisms): users get 502s and the page fires
+    async with _system(tmp_path, mechanisms=False) as (url, prometheus):
+        script = await _incident(url, prometheus, tmp_path)
+    text = (tmp_path / "pm.md").read_text()
+    down, up = script["down"], script["up"]
+    (failing,) = _times(text, "users' requests start failing")
+    assert down - 1 <= failing <= down + TOLERANCE, (failing - down, text)
+    (stopped,) = _times(text, "users' requests stop failing")
+    assert up - 1 - TOLERANCE <= stopped <= up + TOLERANCE, (stopped - up, text)
+    (paged,) = _times(text, "ErrorBudgetBurn page fires")
+    # the page needs the errors scraped (one scrape) and the rules evaluated (one evaluation)
+    assert failing <= paged <= failing + TOLERANCE, (paged - failing, text)
+    # its 5-minute window still holds the errors at --to: said, not guessed
+    assert "The page was still firing at" in text
+    found = re.search(
+        r"Paged at .*?, ([\d.]+)s after the first failure: within the expected 30s", text
+    )
+    assert found is not None, text
+    # the report's seconds are the samples' own; the timeline's whole seconds are truncated
+    assert abs(float(found[1]) - (paged - failing)) < 1.0, (found[1], text)
+    failed = re.search(r"Failed requests: (\d+) of (\d+)", text)
+    assert failed is not None and int(failed[1]) > 0, text

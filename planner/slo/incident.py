@@ -46,7 +46,7 @@ class Event:
 
     at: float  # unix seconds
     kind: str  # page_fired | page_resolved | breaker_open | breaker_closed | fallback_start
-    # | fallback_stop | failures_start
+    # | fallback_stop | failures_start | sli_errors_start | sli_errors_stop
     policy: str  # the policy, or the alert's severity for alerts
     text: str
 
@@ -199,6 +199,19 @@ async def read_incident(
             if first_failure is None or first < first_failure[0]:
                 first_failure = (first, policy)
     first_failing = first_failure[1] if first_failure else None
+    # -- users' requests failing: the SLI's error series (born with the first error)
+    if slo.errors is not None:
+        errors = await client.series(slo.errors.render(), window, end)
+        step = _step(errors) or scrape
+        rises = [t for series in errors for t in _rises(series, lo)]
+        for first, last in _episodes(rises, 2.5 * step if step else 60.0):
+            events.append(
+                Event(first, "sli_errors_start", slo.name, "users' requests start failing")
+            )
+            if end - last > 1.5 * (step or 60.0):
+                events.append(
+                    Event(last, "sli_errors_stop", slo.name, "users' requests stop failing")
+                )
     timeouts = 0.0
     if first_failing is not None:
         found = await client.total(

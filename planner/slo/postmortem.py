@@ -54,7 +54,9 @@ def fill(plan: Plan, incident: Incident, time_to_page: float) -> PostmortemTempl
     """The plan's post-mortem template with the incident's data in every section it answers."""
     template = plan.monitoring.postmortem
     start = incident.first("failures_start")
-    began = start.at if start is not None else None
+    users_failing = incident.first("sli_errors_start")
+    # the incident began with the first failure seen: a dependency's, or the users' requests'
+    began = min((e.at for e in (start, users_failing) if e is not None), default=None)
     page = incident.first("page_fired", "page")
     matched = match_failure_mode(plan, incident)
     answered: dict[str, tuple[list[str], set[int]]] = {}  # heading → (lines, prompts answered)
@@ -131,16 +133,21 @@ def fill(plan: Plan, incident: Incident, time_to_page: float) -> PostmortemTempl
     answered["Detection"] = (detection, detected)
 
     recovery: list[str] = []
-    if began is not None and matched is not None:
+    if began is not None:
         policy = incident.first_failing or ""
         closed = incident.last("breaker_closed", policy)
         stop = incident.last("fallback_stop", policy)
-        ends = [e.at for e in (closed, stop) if e is not None]
-        component = _target(plan, policy)
+        users_ok = incident.last("sli_errors_stop")
+        ends = [e.at for e in (closed, stop, users_ok) if e is not None]
+        entries = plan.availability.entry_points
+        # no dependency failed: the users' requests did, at the entry point
+        component = _target(plan, policy) if policy else entries[0].component if entries else ""
         scenario = next((s for s in plan.recovery.scenarios if s.component == component), None)
         planned = scenario.rto_target or scenario.rto if scenario is not None else None
-        if policy in incident.breaker_open_at_end or not ends:
-            recovery.append(f"Not recovered by {_at(incident.end)}: {policy} still failing over")
+        still = incident.first("sli_errors_start") and not users_ok
+        if policy in incident.breaker_open_at_end or not ends or still:
+            what = f"{policy} still failing over" if policy else "users' requests still failing"
+            recovery.append(f"Not recovered by {_at(incident.end)}: {what}")
         else:
             took = max(ends) - began
             line = f"Recovered at {_at(max(ends))}, {format_duration(took)} after the first failure"
