@@ -269,3 +269,26 @@ def test_an_unreachable_prometheus_is_exit_2(capsys: pytest.CaptureFixture[str])
     code = main(["calibrate", str(SPEC), "--prometheus", "http://127.0.0.1:9", "--window", "1h"])
     err = capsys.readouterr().err
     assert code == 2 and "unreachable" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--from", "yesterday", "--to", "1790000000"), "--from: expected an ISO 8601 time"),
+        (("--from", "1790000000"), "--prometheus needs --from TIME and --to TIME"),
+        (("--from", "1790000000", "--to", "1780000000"), "must come after --from"),
+    ],
+)
+def test_postmortem_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    code = main(["postmortem", str(SPEC), "--prometheus", "http://127.0.0.1:9", *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_postmortem_range_without_prometheus_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["postmortem", str(SPEC), "--from", "1790000000", "--to", "1790003600"])
+    assert code == 2
+    assert "--from and --to need --prometheus URL" in capsys.readouterr().err

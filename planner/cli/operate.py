@@ -1,8 +1,10 @@
 """`reliability calibrate` and `reliability postmortem --prometheus`: the loop closed from the data.
 
-Prints declared against measured per dependency and entry point with the drift flagged, writes
-the calibrated spec (`-o`, comments and layout kept) and the mechanism diff between the plans of
-the declared and the calibrated spec. `--check` exits 1 when the drift would change a mechanism.
+calibrate prints declared against measured per dependency and entry point with the drift
+flagged, writes the calibrated spec (`-o`, comments and layout kept) and the mechanism diff
+between the plans of the declared and the calibrated spec; `--check` exits 1 when the drift
+would change a mechanism. postmortem fills the plan's template from what Prometheus recorded
+between --from and --to.
 """
 
 from __future__ import annotations
@@ -261,7 +263,6 @@ def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace)
     import aiohttp
 
     from planner.analysis.monitoring.alerts import derive as derive_alerts
-    from planner.cli.slo import parse_at
     from planner.errors import PlannerError
     from planner.render.runbooks import postmortem_markdown_of
     from planner.slo.definition import definitions_from_spec
@@ -273,8 +274,8 @@ def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace)
     check_url(args.prometheus, "--prometheus")
     if args.start is None or args.end is None:
         raise PlannerError("--prometheus needs --from TIME and --to TIME (the incident's range)")
-    start = parse_at(args.start.strip()).timestamp()
-    end = parse_at(args.end.strip()).timestamp()
+    start = _time_flag("--from", args.start)
+    end = _time_flag("--to", args.end)
     if end <= start:
         raise PlannerError(f"--to ({args.end}) must come after --from ({args.start})")
     slo = definitions_from_spec(spec, args.spec)[0]
@@ -289,3 +290,14 @@ def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace)
 
     incident = asyncio.run(run())
     return postmortem_markdown_of(fill(plan, incident, time_to_page))
+
+
+def _time_flag(flag: str, text: str) -> float:
+    """A past time given to `flag` (ISO 8601 or unix seconds, UTC); PlannerError naming it."""
+    from planner.cli.slo import parse_at
+    from planner.errors import PlannerError
+
+    try:
+        return float(parse_at(text.strip()).timestamp())
+    except PlannerError as exc:
+        raise PlannerError(str(exc).replace("--at:", f"{flag}:", 1)) from None
