@@ -292,3 +292,30 @@ def test_postmortem_range_without_prometheus_is_refused(capsys: pytest.CaptureFi
     code = main(["postmortem", str(SPEC), "--from", "1790000000", "--to", "1790003600"])
     assert code == 2
     assert "--from and --to need --prometheus URL" in capsys.readouterr().err
+
+
+def test_plan_shows_the_measured_availability_beside_the_modelled(
+    prometheus: PrometheusServer,
+    generated: tuple[str, dict[str, list[float]], dict[str, tuple[int, int]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["plan", str(SPEC), "--prometheus", prometheus.url, "--at", str(END)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Measured Availability (beside the modelled):" in out
+    rows = {
+        cells[1]: cells
+        for line in out.splitlines()
+        if len(cells := [c.strip() for c in line.strip("|").split("|")]) == 5
+    }
+    # vector-db failed 2 % of its calls over the whole backfill (inside the 30-day period)
+    _, vector_calls = generated[2]["vector-db"]
+    vector = rows["vector-db"]
+    assert vector[0] == "component" and vector[2] == "99.9999%"
+    assert float(vector[3].rstrip("%")) == pytest.approx(98.0, abs=0.3), vector
+    assert vector[4] == "14400 calls over 30d" and vector_calls == 7200
+    assert rows["llm-secondary"][3:] == ["—", "too little data: 40 calls, 100 needed"]
+    # never failed: 1 − 3/14400 (rule of three), said to be a lower bound, never 100 %
+    assert rows["response-cache"][3:] == ["99.9792%", "none of 14400 failed: a lower bound"]
+    # no SLI series in this TSDB: the entry point has no measured figure
+    assert rows["gateway"][3:] == ["—", "no data: no series matches its SLI"]

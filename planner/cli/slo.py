@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -240,8 +241,27 @@ def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
 
     check_url(args.prometheus, "--prometheus")
     slos = definitions_from_spec(spec, args.spec)
-    (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, parse_at(args.at)))
-    return with_measurement(plan, section)
+    at = parse_at(args.at)
+    (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, at))
+    availability = asyncio.run(_measured_availability(spec, plan, slos, args.prometheus, at))
+    return with_measurement(plan, dataclasses.replace(section, availability=availability))
+
+
+async def _measured_availability(
+    spec: Any, plan: Any, slos: Any, url: str, at: datetime | None
+) -> Any:
+    """Per entry point and dependency, measured over the SLO period (beside the modelled)."""
+    import aiohttp
+
+    from planner.slo.calibrate import measure, measured_availability
+    from planner.slo.prometheus import PrometheusClient
+
+    window = slos[0].rule_period_seconds if slos else 30 * 86400
+    moment = (at or datetime.now(UTC)).timestamp()
+    async with aiohttp.ClientSession() as session:
+        client = PrometheusClient(url, session)
+        calibration = await measure(spec, plan, slos[:1], client, at=moment, window_s=window)
+    return measured_availability(plan, calibration)
 
 
 def _definitions(spec_path: str) -> Any:

@@ -221,6 +221,23 @@ def sla(plan: Plan) -> list[Block]:
         if burn.burn_rates:
             alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
         blocks.append(Picture("burn", alt + ".", burn))
+    if measured.availability:
+        blocks += [
+            Heading("Measured Availability (beside the modelled):"),
+            _table(
+                ("", "Name", "Modelled", "Measured", "Basis"),
+                (
+                    (
+                        a.kind,
+                        a.name,
+                        fmt.percent(a.modelled.value),
+                        fmt.NONE if a.measured is None else fmt.percent(a.measured.value),
+                        a.basis,
+                    )
+                    for a in measured.availability
+                ),
+            ),
+        ]
     left = measured.budget_remaining_minutes
     if left is None:
         blocks.append(Paragraph("Error Budget: no data for the SLO period"))

@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.model import Plan
+from planner.model import Figure, Plan
+from planner.sla_model import MeasuredAvailability
 from planner.slo.definition import SloDefinition
 from planner.slo.prometheus import PrometheusClient
 from planner.spec import SystemSpec
@@ -26,6 +27,7 @@ __all__ = [
     "DependencyMeasure",
     "EntryMeasure",
     "measure",
+    "measured_availability",
     "quantile",
 ]
 
@@ -258,3 +260,50 @@ async def measure(
         for entry, value in modelled.items():
             entries.append(EntryMeasure(entry, slo.name, requests, errors, value))
     return Calibration(window_s, at, tuple(deps), tuple(entries))
+
+
+def measured_availability(plan: Plan, calibration: Calibration) -> tuple[MeasuredAvailability, ...]:
+    """Per entry point (its SLI) and per dependency (its policies' calls): measured beside the
+    plan's modelled availability; without enough calls the basis says so, no figure is given."""
+    days = f"{calibration.window_s / 86400:g}d"
+    out = []
+    for entry in calibration.entries:
+        model = next(e for e in plan.availability.entry_points if e.component == entry.component)
+        value = entry.availability
+        if entry.requests is None:
+            basis, figure = "no data: no series matches its SLI", None
+        elif value is None:
+            basis = f"too little data: {entry.requests:.0f} requests, {MIN_CALLS} needed"
+            figure = None
+        else:
+            basis = f"SLI {entry.slo}, {entry.requests:.0f} requests over {days}"
+            inputs = {"errors": entry.errors or 0.0, "requests": entry.requests or 0.0}
+            figure = Figure(value, "%", "measured: 1 − errors / requests", inputs)
+        out.append(
+            MeasuredAvailability(
+                "entry point", entry.component, model.availability_with, figure, basis
+            )
+        )
+    components = {c.component: c for c in plan.availability.components}
+    for dep in calibration.dependencies:
+        component = components.get(dep.target)
+        if component is None:
+            continue
+        value = dep.availability
+        if value is None:
+            basis = f"too little data: {dep.calls:.0f} calls, {MIN_CALLS} needed"
+            figure = None
+        else:
+            basis = f"{dep.calls:.0f} calls over {days}"
+            if dep.policies != (dep.target,):
+                basis += f" ({', '.join(dep.policies)})"
+            if dep.failure_ratio == 0.0:
+                # no failure in n calls bounds it below only: 1 − 3/n (the rule of three, 95 %)
+                value = 100.0 * (1.0 - 3.0 / dep.calls)
+                basis = f"none of {dep.calls:.0f} failed: a lower bound"
+            inputs = {"failure_ratio": dep.failure_ratio or 0.0, "calls": dep.calls}
+            figure = Figure(value, "%", "measured: 1 − failures / calls", inputs)
+        out.append(
+            MeasuredAvailability("component", dep.target, component.effective, figure, basis)
+        )
+    return tuple(out)
