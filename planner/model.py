@@ -403,7 +403,6 @@ class PostmortemSection:
     heading: str
     prompts: tuple[str, ...]
     prefilled: tuple[str, ...] = ()
-    measured: tuple[str, ...] = ()  # from Prometheus (`reliability postmortem --prometheus`)
 
 
 @dataclass(frozen=True, slots=True)

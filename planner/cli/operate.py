@@ -289,7 +289,8 @@ def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace)
             return await read_incident(client, slo, policies, start, end)
 
     incident = asyncio.run(run())
-    return postmortem_markdown_of(fill(plan, incident, time_to_page))
+    template, measured = fill(plan, incident, time_to_page)
+    return postmortem_markdown_of(template, measured)
 
 
 def _time_flag(flag: str, text: str) -> float:

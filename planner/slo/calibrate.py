@@ -164,23 +164,17 @@ async def _by_policy(client: PrometheusClient, expr: str, at: float) -> dict[str
     return out
 
 
-async def measure(
-    spec: SystemSpec,
-    plan: Plan,
-    slos: tuple[SloDefinition, ...],
-    client: PrometheusClient,
-    *,
-    at: float,
-    window_s: float,
-) -> Calibration:
-    """Measure every dependency the plan has a policy for, and every entry point's SLI."""
-    targets: dict[str, list[str]] = {}
-    for row in plan.mechanisms:
-        if not row.inbound and row.policy not in targets.get(row.target, []):
-            targets.setdefault(row.target, []).append(row.policy)
-    w = f"{max(1, round(window_s))}s"
-    every = tuple(p for policies in targets.values() for p in policies)
-    sel = f'policy=~"{_regex(every)}"'
+_Figures = tuple[
+    dict[tuple[str, str], float],
+    dict[tuple[str, float], float],
+    dict[str, float],
+    dict[str, float],
+    dict[str, float],
+]
+
+
+async def _queries(client: PrometheusClient, sel: str, w: str, at: float) -> _Figures:
+    """Outcomes, duration buckets, open share, retries and rejections by policy."""
     outcomes: dict[tuple[str, str], float] = {}
     expr = f"sum by (policy, outcome) (increase(resilience_calls_total{{{sel}}}[{w}]))"
     for sample in await client.vector(expr, at):
@@ -204,6 +198,27 @@ async def measure(
     rejections = await _by_policy(
         client, f"sum by (policy) (increase(resilience_rejections_total{{{sel}}}[{w}]))", at
     )
+    return outcomes, buckets, opened, retries, rejections
+
+
+async def measure(
+    spec: SystemSpec,
+    plan: Plan,
+    slos: tuple[SloDefinition, ...],
+    client: PrometheusClient,
+    *,
+    at: float,
+    window_s: float,
+) -> Calibration:
+    """Measure every dependency the plan has a policy for, and every entry point's SLI."""
+    targets: dict[str, list[str]] = {}
+    for row in plan.mechanisms:
+        if not row.inbound and row.policy not in targets.get(row.target, []):
+            targets.setdefault(row.target, []).append(row.policy)
+    w = f"{max(1, round(window_s))}s"
+    every = tuple(p for policies in targets.values() for p in policies)
+    sel = f'policy=~"{_regex(every)}"'
+    outcomes, buckets, opened, retries, rejections = await _queries(client, sel, w, at)
     components = {c.name: c for c in spec.components}
     deps = []
     for target, policies in targets.items():
@@ -248,18 +263,25 @@ async def measure(
                 declared_availability=component.availability if component is not None else None,
             )
         )
-    entries = []
-    modelled = {e.component: e.availability.value for e in plan.availability.entry_points}
-    if slos and slos[0].total is not None and slos[0].errors is not None:
-        slo = slos[0]
-        assert slo.total is not None and slo.errors is not None
-        requests = await client.total(f"sum(increase({slo.total.render()}[{w}]))", at)
-        errors = await client.total(f"sum(increase({slo.errors.render()}[{w}]))", at)
-        if requests is not None and errors is None:
-            errors = 0.0  # the error series is born with the first error
-        for entry, value in modelled.items():
-            entries.append(EntryMeasure(entry, slo.name, requests, errors, value))
+    entries = await _entries(plan, slos, client, at, w)
     return Calibration(window_s, at, tuple(deps), tuple(entries))
+
+
+async def _entries(
+    plan: Plan, slos: tuple[SloDefinition, ...], client: PrometheusClient, at: float, w: str
+) -> list[EntryMeasure]:
+    """Each entry point's SLI (the first SLO's), as requests and errors over the window."""
+    slo = slos[0] if slos else None
+    if slo is None or slo.total is None or slo.errors is None:
+        return []
+    requests = await client.total(f"sum(increase({slo.total.render()}[{w}]))", at)
+    errors = await client.total(f"sum(increase({slo.errors.render()}[{w}]))", at)
+    if requests is not None and errors is None:
+        errors = 0.0  # the error series is born with the first error
+    return [
+        EntryMeasure(e.component, slo.name, requests, errors, e.availability.value)
+        for e in plan.availability.entry_points
+    ]
 
 
 def measured_availability(plan: Plan, calibration: Calibration) -> tuple[MeasuredAvailability, ...]:
