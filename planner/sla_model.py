@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from planner.figure import Figure
 
-__all__ = ["SlaRow", "SlaSection"]
+__all__ = ["MeasuredAvailability", "SlaRow", "SlaSection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,17 @@ class SlaRow:
 
 
 @dataclass(frozen=True, slots=True)
+class MeasuredAvailability:
+    """An entry point's or a component's availability: modelled beside measured (issue 20)."""
+
+    kind: str  # "entry point" | "component"
+    name: str
+    modelled: Figure  # percent, the plan's figure
+    measured: Figure | None  # percent; None: too little data (`basis` says why)
+    basis: str  # what it is measured on, or why there is no figure
+
+
+@dataclass(frozen=True, slots=True)
 class SlaSection:
     """SLA tracking from measurements; absent until measured, never invented."""
 
@@ -46,3 +57,5 @@ class SlaSection:
     projected_exhaustion: Mapping[str, Figure] = field(default_factory=dict)
     budget_period: str = ""  # the row `budget_remaining_minutes` and the projections are of
     gaps: tuple[str, ...] = ()  # stretches without samples inside the periods
+    # per entry point (SLI) and per dependency (its policies' calls), over the SLO period
+    availability: tuple[MeasuredAvailability, ...] = ()

@@ -462,6 +462,7 @@ async def _run(
             f"scaled ×{duration / TIME_SCALE_S:g} to the run",
             file=sys.stderr,
         )
+        load_started = time.time()
         tallies = await drive_load(
             {label: url[job] + "/v1/complete" for label, job in gateways.items()},
             url["primary"] + "/admin/behaviour",
@@ -488,7 +489,26 @@ async def _run(
                 source = "Prometheus" if prom_url is not None else "its /metrics"
                 print(f"\nSLA TRACKING of the gateway {label}, measured from {source}:")
                 print(sla_text(sections[0]))
+        if prom_url is not None:
+            close_the_loop(prom_url, load_started)
     return DemoResult(tallies, sla)
+
+
+def close_the_loop(prom_url: str, since: float) -> None:
+    """Calibrate the spec from what the run measured, and write the run's post-mortem."""
+    print("\nCALIBRATE: the spec's declared figures against what Prometheus measured")
+    run_cli("calibrate", str(SPEC), "--prometheus", prom_url, "--window", "1h")
+    print("\nPOST-MORTEM of the run, from Prometheus:")
+    run_cli(
+        "postmortem",
+        str(SPEC),
+        "--prometheus",
+        prom_url,
+        "--from",
+        f"{since:.0f}",
+        "--to",
+        f"{time.time():.0f}",
+    )
 
 
 WARM_UP = 2

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from planner.cli import chaos, completion, openslo, report, slo, validate
+from planner.cli import chaos, completion, openslo, operate, report, slo, validate
 from planner.cli.report import format_for
 from planner.errors import PlannerError
 from resilience import ResilienceError
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # in this order: `slo` adds --prometheus/--at to `plan`, which `report` registered;
     # `completion` last, as it completes every command registered before it
-    for group in (report, validate, slo, openslo, chaos, completion):
+    for group in (report, validate, slo, operate, openslo, chaos, completion):
         group.register(subparsers)
     return parser
 

@@ -49,11 +49,19 @@ def register(subparsers: Any) -> None:
 
     postmortem = subparsers.add_parser(
         "postmortem",
-        help="the post-mortem template for this system",
-        description="The post-mortem template (timeline, impact, error budget) for this system.",
+        help="the post-mortem for this system: a template, or filled from Prometheus",
+        description="The post-mortem template (timeline, impact, error budget) for this system; "
+        "with --prometheus URL --from T --to T, filled from what Prometheus recorded.",
     )
     postmortem.add_argument("spec", metavar="SPEC", help="the system spec (system.yaml)")
     postmortem.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    postmortem.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="fill it from this Prometheus: timeline, failing dependency, impact, detection",
+    )
+    postmortem.add_argument("--from", dest="start", metavar="TIME", help="incident start (UTC)")
+    postmortem.add_argument("--to", dest="end", metavar="TIME", help="incident end (UTC)")
     postmortem.set_defaults(func=_cmd_postmortem)
 
 
@@ -163,8 +171,16 @@ def _cmd_runbook(args: argparse.Namespace) -> int:
 def _cmd_postmortem(args: argparse.Namespace) -> int:
     from planner.render.runbooks import postmortem_markdown
 
-    _spec, plan = _load(args.spec)
-    write_output(postmortem_markdown(plan), args.output)
+    if args.prometheus is None:
+        if args.start is not None or args.end is not None:
+            raise PlannerError("--from and --to need --prometheus URL (the data to read)")
+        _spec, plan = _load(args.spec)
+        write_output(postmortem_markdown(plan), args.output)
+        return 0
+    from planner.cli.operate import postmortem_from_data
+
+    spec, plan = _load(args.spec)
+    write_output(postmortem_from_data(spec, plan, args), args.output)
     return 0
 
 

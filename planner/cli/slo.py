@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DASHBOARD_FORMATS", "RULE_FORMATS", "measure_into", "register"]
+__all__ = ["DASHBOARD_FORMATS", "RULE_FORMATS", "measure_into", "parse_at", "register"]
 
 #: `reliability rules --format`: a plain rule file, or what prometheus-operator, Sloth, Pyrra read.
 RULE_FORMATS = ("prometheus", "prometheusrule", "sloth", "pyrra")
@@ -212,7 +213,8 @@ def _extend_plan(subparsers: Any) -> None:
         )
 
 
-def _parse_at(text: str | None) -> Any:
+def parse_at(text: str | None) -> Any:
+    """`--at`: a past time (ISO 8601 or unix seconds, UTC), None when absent; PlannerError else."""
     from planner.errors import PlannerError
     from planner.slo.periods import parse_time
 
@@ -239,8 +241,27 @@ def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
 
     check_url(args.prometheus, "--prometheus")
     slos = definitions_from_spec(spec, args.spec)
-    (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, _parse_at(args.at)))
-    return with_measurement(plan, section)
+    at = parse_at(args.at)
+    (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, at))
+    availability = asyncio.run(_measured_availability(spec, plan, slos, args.prometheus, at))
+    return with_measurement(plan, dataclasses.replace(section, availability=availability))
+
+
+async def _measured_availability(
+    spec: Any, plan: Any, slos: Any, url: str, at: datetime | None
+) -> Any:
+    """Per entry point and dependency, measured over the SLO period (beside the modelled)."""
+    import aiohttp
+
+    from planner.slo.calibrate import measure, measured_availability
+    from planner.slo.prometheus import PrometheusClient
+
+    window = slos[0].rule_period_seconds if slos else 30 * 86400
+    moment = (at or datetime.now(UTC)).timestamp()
+    async with aiohttp.ClientSession() as session:
+        client = PrometheusClient(url, session)
+        calibration = await measure(spec, plan, slos[:1], client, at=moment, window_s=window)
+    return measured_availability(plan, calibration)
 
 
 def _definitions(spec_path: str) -> Any:
@@ -384,7 +405,7 @@ def _cmd_sla(args: argparse.Namespace) -> int:
         slos = [s for s in slos if s.name == args.slo]
         if not slos:
             raise PlannerError(f"{args.spec}: --slo: no SLO named {args.slo!r} in the spec")
-    at = _parse_at(args.at)
+    at = parse_at(args.at)
     if args.metrics_url:
         if at is not None:
             raise PlannerError("--at: a scrape of /metrics only tells the present; drop --at")

@@ -6,7 +6,7 @@ holds one half of the report.
 
 from __future__ import annotations
 
-from planner.model import Figure, Plan
+from planner.model import Figure, Plan, SlaSection
 from planner.render import figures as fmt
 from planner.render.blocks import (
     Block,
@@ -166,6 +166,28 @@ def monitoring(plan: Plan) -> list[Block]:
 # ------------------------------------------------------------------------------------------ sla
 
 
+def _measured_availability(measured: SlaSection) -> list[Block]:
+    """Per entry point and dependency: the measured availability beside the modelled one."""
+    if not measured.availability:
+        return []
+    return [
+        Heading("Measured Availability (beside the modelled):"),
+        _table(
+            ("", "Name", "Modelled", "Measured", "Basis"),
+            (
+                (
+                    a.kind,
+                    a.name,
+                    fmt.percent(a.modelled.value),
+                    fmt.NONE if a.measured is None else fmt.percent(a.measured.value),
+                    a.basis,
+                )
+                for a in measured.availability
+            ),
+        ),
+    ]
+
+
 def sla(plan: Plan) -> list[Block]:
     """SLA tracking as measured; until measured, how to measure it (never a made-up figure)."""
     headers = ("Period", "Target", "Actual", "Budget Used", "Status", "Coverage")
@@ -221,6 +243,7 @@ def sla(plan: Plan) -> list[Block]:
         if burn.burn_rates:
             alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
         blocks.append(Picture("burn", alt + ".", burn))
+    blocks += _measured_availability(measured)
     left = measured.budget_remaining_minutes
     if left is None:
         blocks.append(Paragraph("Error Budget: no data for the SLO period"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from planner.model import Plan, PostmortemTemplate, Runbook
 
@@ -90,11 +91,19 @@ def runbook_files(plan: Plan) -> dict[str, str]:
     }
 
 
-def postmortem_markdown_of(template: PostmortemTemplate) -> str:
-    """The post-mortem template: per section, the plan's figures, then the prompts to fill in."""
+def postmortem_markdown_of(
+    template: PostmortemTemplate, measured: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """The post-mortem: per section, what the data says (`measured`, by heading), the plan's
+    figures, then the prompts still to fill in."""
     lines = [f"# {template.title}"]
     for section in template.sections:
         lines += ["", f"## {section.heading}", ""]
+        found = (measured or {}).get(section.heading, ())
+        if found:
+            lines += ["From the data:", ""]
+            lines += [f"- {item}" for item in found]
+            lines.append("")
         if section.prefilled:
             lines += ["From the plan:", ""]
             lines += [f"- {item}" for item in section.prefilled]
