@@ -35,7 +35,8 @@ class Edge:
 
     @property
     def degrades(self) -> bool:
-        """True when the plan turns a failure of the target into degradation (fallback or soft)."""
+        """True when the spec declares a fallback or a soft edge; the analyses read what the plan
+        does with it from `Mechanisms` (EdgePlan.has_fallback), which is derived from this."""
         return self.dep.type == "soft" or self.dep.fallback is not None
 
 
