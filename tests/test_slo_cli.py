@@ -20,10 +20,18 @@ def test_rules_and_alertmanager_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert [g["name"] for g in doc["groups"]] == [
         "slo-ai-gateway-availability",
         "slo-ai-gateway-availability-period",
+        "slo-ai-gateway-latency-gateway",  # the monitoring table's p99 row
+        "slo-ai-gateway-latency-gateway-period",
+        "detection-ai-gateway",  # CPU, bulkheads, the critical breaker
     ]
     assert yaml.safe_load(am.read_text())["inhibit_rules"][0]["equal"] == ["service", "slo"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alertmanager.yml", "rules.yml"]
-    assert capsys.readouterr().err == ""
+    # the gateway's 30 s p99 budget is beyond the histogram's 10 s bucket: said, not hidden
+    assert capsys.readouterr().err == (
+        "reliability: warning: ai-gateway/latency-gateway: the p99 threshold 30 s is above the"
+        " largest bucket of http_server_request_duration_seconds (10 s); the latency SLO counts"
+        " requests within 10 s\n"
+    )
 
 
 def test_rules_to_stdout_with_min_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -250,14 +250,48 @@ def _definitions(spec_path: str) -> Any:
     return definitions_from_spec(load_spec(spec_path), spec_path)
 
 
-def _rule_links(spec: Any, slos: Any, base_url: str | None) -> Any:
+def _rule_links(monitoring: Any, slos: Any, base: str) -> Any:
     """(service, SLO) → the runbook and failure modes its alerts link (from the plan)."""
-    from planner.analysis import build_plan
-    from planner.slo.links import alert_links, check_base_url
-    from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
+    from planner.slo.links import alert_links
 
+    return alert_links(monitoring.runbooks, slos, base)
+
+
+def _with_detection(rule_file: Any, monitoring: Any, slos: Any, links: Any, base: str) -> Any:
+    """The rule file plus the threshold alerts of the monitoring table's other rows."""
+    from planner.slo.detection import detection_groups, detection_warnings
+    from planner.slo.rules import RuleFile
+
+    extra = detection_groups(monitoring.signals, slos[0], monitoring.runbooks, links, base)
+    warnings = detection_warnings(monitoring.signals, slos[0].service)
+    return RuleFile((*rule_file.groups, *extra), (*rule_file.warnings, *warnings))
+
+
+def _rule_inputs(spec_path: str, base_url: str | None, fmt: str) -> Any:
+    """The SLOs (with the monitoring table's latency SLOs), the plan's monitoring section,
+    what each SLO's alerts link and the runbook base URL, from one read of the spec."""
+    from planner.analysis import build_plan
+    from planner.slo.definition import definitions_from_spec
+    from planner.slo.detection import latency_links, latency_slos
+    from planner.slo.links import check_base_url
+    from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
+    from planner.spec import load_spec
+
+    spec = load_spec(spec_path)  # read once: the rules, their SLOs and the runbooks agree
+    slos = definitions_from_spec(spec, spec_path)
+    monitoring = build_plan(spec).monitoring
     base = check_base_url(base_url) if base_url is not None else DEFAULT_RUNBOOK_BASE_URL
-    return alert_links(build_plan(spec).monitoring.runbooks, slos, base)
+    native = fmt in ("prometheus", "prometheusrule")
+    if native:
+        # the monitoring table's latency rows as SLOs (a name the spec declares itself wins)
+        declared = {slo.name for slo in slos}
+        extra = [s for s in latency_slos(monitoring.signals, slos[0]) if s.name not in declared]
+        slos = (*slos, *extra)
+    links = _rule_links(monitoring, slos, base)
+    if native:
+        latency = latency_links(monitoring.signals, slos[0], monitoring.runbooks, base)
+        links |= {k: v for k, v in latency.items() if k in links and not links[k].failure_modes}
+    return slos, monitoring, links, base
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
@@ -288,12 +322,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         )
     namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
     labels = interop.parse_labels(args.label)
-    from planner.slo.definition import definitions_from_spec
-    from planner.spec import load_spec
-
-    spec = load_spec(args.spec)  # read once: the rules, their SLOs and the runbooks agree
-    slos = definitions_from_spec(spec, args.spec)
-    links = _rule_links(spec, slos, args.runbook_base_url)
+    slos, monitoring, links, base = _rule_inputs(args.spec, args.runbook_base_url, fmt)
     warnings: list[str] = []
     if fmt == "sloth":
         rules_text = interop.to_yaml(
@@ -306,6 +335,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         rules_text = interop.to_yaml(docs, interop.PYRRA_HEADER)
     else:
         rule_file = build_rules(slos, min_errors=min_errors, links=links, compat=args.compat)
+        rule_file = _with_detection(rule_file, monitoring, slos, links, base)
         warnings = list(rule_file.warnings)
         if fmt == "prometheusrule":
             system = slos[0].service

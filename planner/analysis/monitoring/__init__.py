@@ -40,7 +40,15 @@ def plan(
     main = alerts.slo
     sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
     sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
-    signals = health_signals(graph, alerts, min(sizes) if sizes else None)
+    # the critical dependencies: the entry points' hard ones, whose outage is the system's
+    breakers = tuple(
+        sorted(
+            p.policy
+            for p in mech.edges
+            if p.has_breaker and p.edge.hard and p.edge.caller in graph.entry_shares
+        )
+    )
+    signals = health_signals(graph, alerts, min(sizes) if sizes else None, breakers)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
