@@ -47,6 +47,8 @@ _PACKAGES = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "amtool": "prometheus-alertmanager",
 }
 
 
