@@ -49,6 +49,7 @@ _PACKAGES = {
     "chromedriver": "chromium-driver",
     "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
     "amtool": "prometheus-alertmanager",
+    "prometheus-alertmanager": "prometheus-alertmanager",
 }
 
 
