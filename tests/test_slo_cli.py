@@ -143,3 +143,20 @@ def test_a_malformed_url_is_bad_input_named_by_its_flag(
     assert capsys.readouterr().err == (
         f"reliability: error: {flag}: invalid URL 'notaurl': expected http(s)://host:port\n"
     )
+
+
+def test_anomaly_rules_only_for_prometheus_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", str(SPEC), "--anomaly", "--format", "sloth"]) == 2
+    assert capsys.readouterr().err == (
+        "reliability: error: --anomaly: only for --format prometheus or prometheusrule, not sloth\n"
+    )
+    assert main(["rules", str(SPEC), "--anomaly"]) == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    names = [g["name"] for g in doc["groups"]]
+    assert names[-3:] == [
+        "anomaly-ai-gateway",
+        "anomaly-ai-gateway-stats",
+        "anomaly-ai-gateway-alerts",
+    ]
+    alerts = [r["alert"] for r in doc["groups"][-1]["rules"]]
+    assert alerts == ["TrafficAnomaly", "ErrorRatioAnomaly", "LatencyAnomaly"]

@@ -121,6 +121,13 @@ def _register_rules(subparsers: Any) -> None:
         "runbook_url points there (default: the relative path runbooks/)",
     )
     rules.add_argument(
+        "--anomaly",
+        action="store_true",
+        help="also anomaly detection per entry point (traffic, error ratio, p99 latency against "
+        "a weekly-seasonal prediction; needs a week of history): --format prometheus or "
+        "prometheusrule",
+    )
+    rules.add_argument(
         "--compat",
         choices=("sloth",),
         default=None,
@@ -298,7 +305,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     from planner.cli.output import write_files, write_output
     from planner.errors import PlannerError
     from planner.slo import interop
-    from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
+    from planner.slo.rules import (
+        DEFAULT_MIN_ERRORS,
+        RuleFile,
+        alertmanager_inhibition,
+        build_rules,
+    )
 
     fmt: str = args.format
     min_errors = DEFAULT_MIN_ERRORS if args.min_errors is None else args.min_errors
@@ -316,6 +328,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
             f"--compat: only for --format prometheus or prometheusrule (with --format {fmt} the"
             " other tool writes the rules)"
         )
+    if args.anomaly and fmt not in ("prometheus", "prometheusrule"):
+        raise PlannerError(f"--anomaly: only for --format prometheus or prometheusrule, not {fmt}")
     if args.runbook_base_url is not None and fmt == "pyrra":
         raise PlannerError(
             "--runbook-base-url: Pyrra's ServiceLevelObjective sets no annotations on its alerts"
@@ -336,6 +350,11 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     else:
         rule_file = build_rules(slos, min_errors=min_errors, links=links, compat=args.compat)
         rule_file = _with_detection(rule_file, monitoring, slos, links, base)
+        if args.anomaly:
+            from planner.slo.anomaly import anomaly_groups
+
+            extra = anomaly_groups(monitoring.signals, slos[0])
+            rule_file = RuleFile((*rule_file.groups, *extra), rule_file.warnings)
         warnings = list(rule_file.warnings)
         if fmt == "prometheusrule":
             system = slos[0].service
