@@ -75,7 +75,8 @@ def _register_rules(subparsers: Any) -> None:
         help="Prometheus recording + alerting rules for the spec's SLOs",
         description="Prometheus recording rules (event-weighted error ratios per window, budget, "
         "burn rate) and the multi-window multi-burn-rate ErrorBudgetBurn alerts (page, ticket) "
-        "for every SLO of the spec. Check the output with `promtool check rules`.",
+        "for every SLO of the spec and each entry point's latency SLO, plus the monitoring "
+        "table's saturation and breaker alerts. Check the output with `promtool check rules`.",
         epilog=_RULES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -84,7 +85,8 @@ def _register_rules(subparsers: Any) -> None:
     rules.add_argument(
         "--alertmanager",
         metavar="FILE",
-        help="also write an Alertmanager inhibit_rules snippet (a page silences the ticket)",
+        help="also write an Alertmanager config: page/ticket routes and the inhibitions (a page "
+        "silences the ticket and the derived alerts of its SLO)",
     )
     rules.add_argument(
         "--min-errors",
