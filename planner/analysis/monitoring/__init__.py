@@ -24,6 +24,7 @@ from planner.model import (
     SeverityLevel,
 )
 from planner.slo.definition import SloDefinition
+from planner.slo.detection import BREAKER_ALERT
 from planner.slo.rules import ALERT_NAME
 from planner.units import format_duration as human
 from planner.units import format_percent
@@ -84,7 +85,10 @@ def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
             "degraded: a fallback serving, a critical breaker open, latency critical",
             "page",
             Figure(1800.0, "s", "on-call convention", {}),
-            ("circuit breaker open on a critical policy", "latency p99 critical"),
+            (
+                f'{BREAKER_ALERT}{{severity="page"}} (a critical dependency)',
+                f'{ALERT_NAME}{{slo=~"latency-.+",severity="page"}}',
+            ),
         ),
         SeverityLevel(
             "SEV3",
