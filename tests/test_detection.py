@@ -98,3 +98,28 @@ def test_the_planner_knows_the_exporters_histogram_buckets() -> None:
     assert latency_bucket(2.0) == 1.0
     assert latency_bucket(30.0) == 10.0
     assert latency_bucket(0.001) == 0.005
+
+
+def test_anomaly_bands_have_floors_and_the_guards_match_per_entry(tmp_path: Path) -> None:
+    out = tmp_path / "rules.yml"
+    spec = ROOT / "tests/promtool/detection_spec.yaml"
+    assert cli.main(["rules", str(spec), "--anomaly", "-o", str(out)]) == 0
+    rules = {
+        r.get("record") or r.get("alert"): r
+        for g in yaml.safe_load(out.read_text())["groups"]
+        if g["name"].startswith("anomaly-")
+        for r in g["rules"]
+    }
+    sel = '{service="shop",entry="api"}'
+    errors_band = rules["entry:http_errors:ratio_rate5m:band"]["expr"]
+    # the error ratio's floor is the SLO's budget (99.9 %: 0.001), traffic's 10 % of prediction
+    assert errors_band.endswith(f"0 * entry:http_errors:ratio_rate5m:prediction{sel} + 0.001")
+    assert rules["entry:http_requests:rate5m:band"]["expr"].endswith(
+        f"0.1 * entry:http_requests:rate5m:prediction{sel}"
+    )
+    assert rules["ErrorRatioAnomaly"]["expr"].endswith(
+        f"and on (service, entry)\nentry:http_requests:rate5m{sel} >= 1"
+    )
+    assert "<" not in rules["LatencyAnomaly"]["expr"]  # only slower is an anomaly
+    prediction = rules["entry:http_latency_p99:seconds5m:prediction"]["expr"]
+    assert "offset 10050m" in prediction and "offset 30210m" in prediction  # 1 and 3 weeks − 30m
