@@ -246,3 +246,84 @@ def test_bad_arguments_are_refused() -> None:
         resilience_middleware("api")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="failure_status"):
         resilience_middleware(Policy("api"), failure_status=500)  # type: ignore[arg-type]
+
+
+async def test_a_planned_fallback_serves_at_the_function_never_as_a_broken_response() -> None:
+    # The planner writes a fallback for every dependency that has one, so plan.policy() needs a
+    # handler; its value is the function's, not a ClientResponse. The middleware raises the final
+    # error and `@llm.fallback` serves: our service answers 200, never a 500 from our code.
+    plan = load_plan(
+        {
+            "version": 1,
+            "system": "svc",
+            "mechanisms": {
+                "llm": {
+                    "retry": {"max_attempts": 2, "wait": {"kind": "none"}},
+                    "circuit_breaker": {"minimum_calls": 2, "window_size": 2},
+                    "fallback": {},
+                }
+            },
+        }
+    )
+    served: list[str] = []
+
+    async def secondary(error: Exception, prompt: str) -> str:
+        served.append(type(error).__name__)
+        return f"secondary answer to {prompt}"
+
+    llm = plan.policy("llm", fallback=secondary)
+    async with serve() as backend, session_with(llm) as session:
+
+        @llm.fallback
+        async def complete(prompt: str) -> str:
+            async with session.get(f"{backend.url}/down") as response:
+                response.raise_for_status()
+                return await response.text()
+
+        async def answer(request: web.Request) -> web.Response:
+            return web.Response(text=await complete(request.query["q"]))
+
+        service = web.Application()
+        service.router.add_get("/answer", answer)
+        runner = web.AppRunner(service)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/answer"
+        try:
+            async with aiohttp.ClientSession() as client:
+                for _ in range(3):
+                    async with client.get(url, params={"q": "hi"}) as response:
+                        assert (response.status, await response.text()) == (
+                            200,
+                            "secondary answer to hi",
+                        )
+        finally:
+            await runner.cleanup()
+        # 500, 500 (retried) → the fallback; the breaker opened: CircuitOpenError → the fallback.
+        assert served == ["ClientResponseError", "CircuitOpenError", "CircuitOpenError"]
+        assert backend.hits["/down"] == 2
+        # The middleware itself hands back the error, never the handler's value as a response.
+        with pytest.raises(CircuitOpenError):
+            await session.get(f"{backend.url}/down")
+
+
+async def test_a_429_with_retry_after_opens_the_planned_breaker_that_long() -> None:
+    plan = load_plan(
+        {
+            "version": 1,
+            "system": "svc",
+            "mechanisms": {
+                "api": {"circuit_breaker": {"minimum_calls": 50, "max_retry_after": "90s"}}
+            },
+        }
+    )
+    api = plan.policy("api")
+    async with serve() as backend, session_with(api) as session:
+        async with session.get(f"{backend.url}/limited") as response:
+            assert response.status == 429  # Retry-After: an HTTP date 120 s ahead
+        assert api.circuit_breaker is not None and api.circuit_breaker.state == "open"  # type: ignore[attr-defined]
+        with pytest.raises(CircuitOpenError) as info:
+            await session.get(f"{backend.url}/limited")
+        assert info.value.retry_after == pytest.approx(90, abs=1)  # capped at max_retry_after
+        assert backend.hits["limited"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -191,6 +192,135 @@ async def test_max_wait_in_half_open_reopens_when_probes_hang() -> None:
     assert await run(call, "ok") == ["rejected"]
     assert breaker.state == "open"
     probe.cancel()
+
+
+async def test_a_probe_finishing_after_max_wait_in_half_open_does_not_close() -> None:
+    # resilience4j: the half-open wait is enforced by time; a late probe decides nothing.
+    breaker, call = make(
+        minimum_calls=1, window_size=1, open_duration=5, half_open_calls=1, max_wait_in_half_open=5
+    )
+    await run(call, "fail")
+    await asyncio.sleep(5)
+    assert await call("ok", 20) == "ok"  # the probe succeeds, 20 s after half-open began
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpenError) as info:
+        await call()
+    assert info.value.retry_after == 5.0  # opened when the late probe finished
+
+
+async def test_half_open_past_its_max_wait_reads_open() -> None:
+    breaker, call = make(
+        minimum_calls=1, window_size=1, open_duration=5, half_open_calls=1, max_wait_in_half_open=3
+    )
+    await run(call, "fail")
+    await asyncio.sleep(5)
+    probe = asyncio.ensure_future(call("ok", 100))
+    await asyncio.sleep(1)
+    assert breaker.effective_state == "half_open"
+    await asyncio.sleep(2)
+    assert breaker.state == "half_open" and breaker.effective_state == "open"
+    probe.cancel()
+
+
+async def test_automatic_half_open_moves_on_a_timer_without_traffic() -> None:
+    events: list[object] = []
+    add_hook(events.append)
+    try:
+        breaker, call = make(
+            minimum_calls=1,
+            window_size=1,
+            open_duration=5,
+            half_open_calls=1,
+            max_wait_in_half_open=3,
+            automatic_half_open=True,
+        )
+        await run(call, "fail")
+        assert breaker.state == "open"
+        await asyncio.sleep(4.9)
+        assert breaker.state == "open"
+        await asyncio.sleep(0.2)
+        assert breaker.state == "half_open"  # no call came: the timer moved it
+        await asyncio.sleep(3)
+        assert breaker.state == "open"  # nor did a probe within max_wait_in_half_open
+        changes = [(e.from_state, e.to_state) for e in events if isinstance(e, StateChanged)]
+        assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "open")]
+        await asyncio.sleep(5)
+        assert await run(call, "ok") == ["ok"] and breaker.state == "closed"
+    finally:
+        remove_hook(events.append)
+
+
+async def test_without_automatic_half_open_the_state_moves_on_the_next_call() -> None:
+    breaker, call = make(minimum_calls=1, window_size=1, open_duration=5)
+    await run(call, "fail")
+    await asyncio.sleep(10)
+    assert breaker.state == "open" and breaker.effective_state == "half_open"
+
+
+def test_automatic_half_open_for_a_breaker_used_from_threads() -> None:
+    breaker = CircuitBreaker(
+        "threads", minimum_calls=1, window_size=1, open_duration=0.02, automatic_half_open=True
+    )
+
+    @breaker
+    def fails() -> None:
+        raise Boom
+
+    with contextlib.suppress(Boom):
+        fails()
+    assert breaker.state == "open"
+    deadline = time.monotonic() + 2
+    while breaker.state == "open" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert breaker.state == "half_open"
+
+
+class Overloaded(Exception):
+    """An error carrying the dependency's ``Retry-After``, as HTTPStatusFailure does."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("429 Too Many Requests")
+        self.retry_after = retry_after
+
+
+async def test_a_retry_after_hint_opens_the_breaker_that_long() -> None:
+    breaker = CircuitBreaker("api", minimum_calls=100, open_duration=1, max_retry_after=60)
+
+    @breaker
+    async def call(hint: float | None) -> None:
+        raise Overloaded(hint)
+
+    with pytest.raises(Overloaded):
+        await call(None)  # no hint: an ordinary failure, 1 of 100
+    assert breaker.state == "closed"
+    with pytest.raises(Overloaded):
+        await call(30)
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpenError) as info:
+        await call(30)
+    assert info.value.retry_after == pytest.approx(30)
+    await asyncio.sleep(30)
+    with pytest.raises(Overloaded):
+        await call(600)  # the probe is told to wait 600 s: capped at max_retry_after
+    with pytest.raises(CircuitOpenError) as info:
+        await call(None)
+    assert info.value.retry_after == pytest.approx(60)
+
+
+async def test_retry_after_hints_are_ignored_unless_max_retry_after_is_set() -> None:
+    breaker = CircuitBreaker("api", minimum_calls=100)
+
+    @breaker
+    async def call() -> None:
+        raise Overloaded(30)
+
+    with pytest.raises(Overloaded):
+        await call()
+    assert breaker.state == "closed"
+    with pytest.raises(ConfigError, match="max_retry_after"):
+        CircuitBreaker("bad", max_retry_after=-1)
+    with pytest.raises(ConfigError, match="automatic_half_open"):
+        CircuitBreaker("bad", automatic_half_open="yes")  # type: ignore[arg-type]
 
 
 async def test_manual_states() -> None:

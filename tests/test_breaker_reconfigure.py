@@ -94,8 +94,10 @@ def test_bad_settings_change_nothing_and_say_which() -> None:
     before = breaker.describe()
     with pytest.raises(ConfigError, match=r"CircuitBreaker\.minimum_calls: expected an integer"):
         breaker.reconfigure(failure_rate_threshold=0.2, minimum_calls=0)
-    with pytest.raises(ConfigError, match=r"cannot change window_size on a live breaker"):
-        breaker.reconfigure(window_size=5)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"cannot change name on a live breaker"):
+        breaker.reconfigure(name="other")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"window_type: expected 'count' or 'time'"):
+        breaker.reconfigure(window_size=5, window_type="sliding")  # type: ignore[typeddict-item]
     with pytest.raises(ConfigError, match=r"failure_if_result: expected a callable or None"):
         breaker.reconfigure(failure_if_result="yes")  # type: ignore[arg-type]
     assert breaker.describe() == before
@@ -150,3 +152,44 @@ async def test_a_setting_left_out_on_reload_goes_back_to_its_default(tmp_path: P
     )  # half_open_calls: kept
     assert breaker.failure_rate_threshold == CircuitBreaker("x").failure_rate_threshold
     assert breaker.half_open_calls == 4
+
+
+async def test_a_new_window_size_keeps_the_most_recent_outcomes() -> None:
+    breaker, call = make(minimum_calls=4, window_size=10, failure_rate_threshold=0.9)
+    await run(call, "fail", "fail", "ok", "ok", "fail", "ok", "fail")
+    assert breaker.window_counts() == (7, 4, 0)
+    breaker.reconfigure(window_size=4)  # the last four: ok, fail, ok, fail
+    assert (breaker.window_size, breaker.window_counts()) == (4, (4, 2, 0))
+    await run(call, "fail", "fail")  # the window now ends ok, fail, fail, fail: 3/4 < 0.9
+    assert breaker.state == "closed" and breaker.failure_rate == 0.75
+    breaker.reset()
+    await run(call, "ok", "ok", "fail")
+    breaker.reconfigure(window_size=20)
+    assert breaker.window_counts() == (3, 1, 0)  # all kept, room for more
+    await run(call, *["ok"] * 17)
+    assert breaker.window_counts() == (20, 1, 0)
+    await run(call, "ok", "ok", "ok")
+    assert breaker.window_counts() == (20, 0, 0)  # the three kept outcomes were the oldest
+
+
+async def test_a_time_window_resized_keeps_the_last_seconds() -> None:
+    breaker, call = make(minimum_calls=100, window_type="time", window_size=10)
+    for outcome in ("fail", "ok", "fail", "ok", "ok"):  # one call per second at t = 0..4
+        await run(call, outcome)
+        await asyncio.sleep(1)
+    assert breaker.window_counts() == (5, 2, 0)
+    breaker.reconfigure(window_size=3)  # seconds 2, 3, 4 of the clock (now is 5: 3, 4, 5)
+    assert breaker.window_counts() == (2, 0, 0)
+    breaker.reconfigure(window_size=30)
+    assert breaker.window_counts() == (2, 0, 0)
+
+
+async def test_another_window_type_starts_empty_and_keeps_the_state() -> None:
+    breaker, call = make(minimum_calls=2, window_size=2, open_duration=10)
+    await run(call, "fail", "fail")
+    assert breaker.state == "open"
+    breaker.reconfigure(window_type="time", window_size=60)
+    assert breaker.state == "open" and breaker.window_type == "time"
+    await asyncio.sleep(10)
+    assert await run(call, "ok", "ok") == ["ok", "ok"]  # half-open probes, then closed
+    assert breaker.state == "closed" and breaker.window_counts() == (0, 0, 0)

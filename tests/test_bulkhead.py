@@ -197,3 +197,149 @@ def test_bad_settings_name_the_field() -> None:
         Bulkhead(max_concurrent=0)
     with pytest.raises(ConfigError, match="max_wait"):
         Bulkhead(max_concurrent=1, max_wait=-1)
+
+
+async def test_many_waiters_timing_out_together_leave_in_batches() -> None:
+    # 2,000 waiters whose max_wait ends at the same instant: refused a batch per loop iteration,
+    # so other tasks run in between instead of waiting for all of them.
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=1.0)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def work() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(work())
+    waiters = [asyncio.ensure_future(work()) for _ in range(2000)]
+    await asyncio.sleep(0)
+    assert bulkhead.waiting == 2000
+    seen: list[int] = []
+
+    async def watch() -> None:
+        await asyncio.sleep(1.0)
+        while bulkhead.waiting:
+            seen.append(bulkhead.waiting)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    await watcher
+    assert all(isinstance(r, BulkheadFullError) for r in results)
+    assert len(seen) >= 2 and all(0 < n < 2000 for n in seen)  # the watcher ran in between
+    assert bulkhead.waiting == 0 and bulkhead.in_flight == 1
+    gate.set()
+    await holder
+    assert bulkhead.in_flight == 0
+
+
+async def _running_peak(bulkhead: Bulkhead, change: object) -> tuple[int, list[object]]:
+    """Start 4 long calls and 10 waiters, apply `change()`, return the peak concurrency."""
+    running = peak = 0
+
+    @bulkhead
+    async def work() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(1)
+        running -= 1
+
+    tasks = [asyncio.ensure_future(work()) for _ in range(14)]
+    await asyncio.sleep(0.1)
+    assert callable(change)
+    change()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    return peak, results
+
+
+async def test_resize_up_hands_the_new_slots_to_waiters_and_keeps_the_running_calls() -> None:
+    bulkhead = Bulkhead(max_concurrent=4, max_wait=10)
+    peak, results = await _running_peak(bulkhead, lambda: bulkhead.resize(max_concurrent=5))
+    assert peak == 5  # not 4 + 5: the running calls keep their slots in the same bulkhead
+    assert results == [None] * 14
+    assert bulkhead.in_flight == 0 and bulkhead.waiting == 0 and bulkhead.capacity == 5
+
+
+async def test_resize_down_lets_running_calls_finish_and_admits_below_the_new_limit() -> None:
+    bulkhead = Bulkhead(max_concurrent=4, max_wait=10)
+    admitted: list[float] = []
+
+    def lower() -> None:
+        bulkhead.resize(max_concurrent=2)
+        assert bulkhead.in_flight == 4  # nobody was cut off
+
+    peak, results = await _running_peak(bulkhead, lower)
+    assert peak == 4 and results == [None] * 14
+    # 4 ran during [0, 1); afterwards 2 at a time: 10 waiters need 5 more seconds.
+    assert now() == pytest.approx(6.0)
+    del admitted
+
+
+async def test_resize_max_wait_cuts_current_waits_that_would_end_later() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=10)
+
+    @bulkhead
+    async def work() -> None:
+        await asyncio.sleep(100)
+
+    holder = asyncio.ensure_future(work())
+    waiter = asyncio.ensure_future(work())
+    await asyncio.sleep(1)
+    bulkhead.resize(max_wait=2)
+    with pytest.raises(BulkheadFullError):
+        await waiter
+    assert now() == pytest.approx(3.0)  # 1 s waited + the new 2 s, not the old 10 s
+    holder.cancel()
+    with pytest.raises(ConfigError):
+        bulkhead.resize(max_concurrent=0)
+    assert bulkhead.capacity == 1 and bulkhead.max_wait == 2.0
+
+
+@pytest.mark.real_time
+async def test_resize_from_another_thread_serves_waiters_on_their_loop() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=5)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def work() -> str:
+        await gate.wait()
+        return "ok"
+
+    holder = asyncio.ensure_future(work())
+    waiter = asyncio.ensure_future(work())
+    await asyncio.sleep(0)
+    thread = threading.Thread(target=bulkhead.resize, kwargs={"max_concurrent": 2})
+    thread.start()
+    thread.join()
+    for _ in range(100):
+        if bulkhead.in_flight == 2:
+            break
+        await asyncio.sleep(0.001)
+    assert bulkhead.in_flight == 2 and bulkhead.waiting == 0
+    gate.set()
+    assert await asyncio.gather(holder, waiter) == ["ok", "ok"]
+
+
+@pytest.mark.real_time
+async def test_a_shorter_max_wait_from_another_thread_cuts_the_current_waits() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=30)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def work() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(work())
+    waiter = asyncio.ensure_future(work())
+    await asyncio.sleep(0)
+    start = time.monotonic()
+    thread = threading.Thread(target=bulkhead.resize, kwargs={"max_wait": 0.02})
+    thread.start()
+    thread.join()
+    with pytest.raises(BulkheadFullError):
+        await waiter
+    assert time.monotonic() - start < 1.0  # not the old 30 s
+    assert (bulkhead.capacity, bulkhead.max_wait, bulkhead.in_flight) == (1, 0.02, 1)
+    gate.set()
+    await holder
+    assert bulkhead.in_flight == 0

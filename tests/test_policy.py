@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from resilience import (
+    AdaptiveLimiter,
     Bulkhead,
     CallFinished,
     CircuitBreaker,
@@ -345,6 +346,7 @@ def test_the_pipeline_runs_in_order_whatever_the_keyword_order() -> None:
         "all",
         bulkhead=Bulkhead(max_concurrent=1),
         timeout=1.0,
+        adaptive_limiter=AdaptiveLimiter(),
         rate_limiter=RateLimiter(rate_per_second=10),
         circuit_breaker=CircuitBreaker("all"),
         hedge=Hedge(delay=0.1),

@@ -414,3 +414,54 @@ def test_a_storage_emitter_is_recognised_by_its_field_not_by_its_mechanisms() ->
     provider = [line for line in text.splitlines() if 'policy="provider"' in line]
     assert provider and all(line.startswith("resilience_storage_errors") for line in provider)
     assert 'resilience_calls_total{outcome="success",policy="odd"} 0.0' in text
+
+
+async def test_breaker_state_gauge_follows_the_live_breaker_in_the_readme_order() -> None:
+    # load_plan → add_hook(PrometheusHook()) → plan.policy(fallback=...) → exporters.setup(app):
+    # `setup` installs the readiness hook, which re-binds every emitter in no particular order.
+    from aiohttp import web
+
+    from exporters.aiohttp import setup
+    from resilience import load_plan
+
+    names = [f"dep-{i}" for i in range(50)]
+    breaker = {"minimum_calls": 1, "window_size": 1, "open_duration": 60}
+    plan = load_plan(
+        {
+            "version": 1,
+            "system": "s",
+            "mechanisms": {n: {"circuit_breaker": breaker, "fallback": {}} for n in names},
+        }
+    )
+    reg = CollectorRegistry()
+    hook = PrometheusHook(reg)
+    add_hook(hook)
+
+    async def cached(exc: Exception) -> str:
+        return "cached"
+
+    def later_hook(event: object) -> None:
+        return None
+
+    try:
+        policies = [plan.policy(n, fallback=cached) for n in names]
+        setup(web.Application(), registry=reg)
+        add_hook(later_hook)  # as `setup` does on first use (the readiness hook)
+        for policy in policies:
+
+            @policy
+            async def down() -> str:
+                raise ConnectionError("down")
+
+            assert await down() == "cached"
+            assert policy.circuit_breaker is not None and policy.circuit_breaker.state == "open"  # type: ignore[attr-defined]
+        wrong = [
+            n
+            for n in names
+            if value(reg, "resilience_circuit_breaker_state", policy=n, state="open") != 1.0
+            or value(reg, "resilience_circuit_breaker_state", policy=n, state="closed") != 0.0
+        ]
+        assert wrong == []
+    finally:
+        remove_hook(hook)
+        remove_hook(later_hook)

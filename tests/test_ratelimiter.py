@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -92,12 +94,81 @@ async def test_decorator_and_async_with_take_a_token() -> None:
         await work(3)
 
 
-def test_decorating_a_sync_function_is_refused() -> None:
-    def sync() -> None:
-        return None
+class _FakeTime:
+    """A manual clock for the sync path (threads have no virtual loop)."""
 
-    with pytest.raises(TypeError, match="coroutine"):
-        RateLimiter(rate_per_second=1)(sync)
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sync_functions_share_the_bucket_across_threads() -> None:
+    clock = _FakeTime()
+    limiter = RateLimiter(rate_per_second=10, burst=20, clock=clock)
+    passed: list[int] = []
+
+    @limiter
+    def call(i: int) -> None:
+        passed.append(i)
+
+    def worker(start: int) -> None:
+        for i in range(start, start + 10):
+            with contextlib.suppress(RateLimitedError):
+                call(i)
+
+    threads = [threading.Thread(target=worker, args=(n * 10,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(passed) == 20  # 40 calls at one instant, burst 20: exactly 20 pass
+    clock.now = 1.0
+    worker(100)
+    assert len(passed) == 30  # one second later, 10 more tokens
+
+
+def test_a_sync_call_that_may_wait_is_refused_inside_a_running_loop() -> None:
+    limiter = RateLimiter(rate_per_second=10, max_wait=1)
+
+    @limiter
+    def call() -> str:
+        return "ok"
+
+    assert call() == "ok"
+
+    async def from_async_code() -> None:
+        call()
+
+    with pytest.raises(RuntimeError, match=r"block the running event loop.*async def"):
+        asyncio.run(from_async_code())
+
+
+async def test_reconfigure_keeps_the_tokens_already_spent() -> None:
+    # Raising the rate from 10/s to 11/s must not refill the bucket: 21 calls in 0 s would pass.
+    limiter = RateLimiter(rate_per_second=10)
+    passed = 0
+
+    @limiter
+    async def call() -> None:
+        nonlocal passed
+        passed += 1
+
+    for _ in range(10):
+        await call()
+    limiter.reconfigure(rate_per_second=11, burst=11)
+    for _ in range(11):
+        with contextlib.suppress(RateLimitedError):
+            await call()
+    assert passed == 10 and limiter.available == pytest.approx(0.0)
+    await asyncio.sleep(1)
+    assert limiter.available == pytest.approx(11.0)  # refills at the new rate, up to the new burst
+    limiter.reconfigure(burst=3)
+    assert limiter.available == pytest.approx(3.0)  # a lower burst caps the tokens held
+    with pytest.raises(ConfigError):
+        limiter.reconfigure(rate_per_second=0)
+    assert (limiter.rate_per_second, limiter.burst) == (11.0, 3)
 
 
 @pytest.mark.parametrize(

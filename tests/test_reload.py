@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from resilience import (
     CircuitOpenError,
     ConfigError,
     PlanError,
+    RateLimitedError,
     Retry,
     add_hook,
     load_plan,
@@ -113,8 +115,121 @@ async def test_breaker_state_survives_when_its_window_is_unchanged(tmp_path: Pat
         await query()
 
     plan.reload(_write(path, db={"circuit_breaker": {"minimum_calls": 2, "window_size": 8}}))
-    assert db.circuit_breaker is not breaker  # a new window: a new breaker, closed
-    assert isinstance(db.circuit_breaker, CircuitBreaker) and db.circuit_breaker.state == "closed"
+    assert (
+        db.circuit_breaker is breaker and breaker.state == "open"
+    )  # a resized window: same breaker
+    assert breaker.window_size == 8 and breaker.open_duration == 60.0  # back to the default
+
+
+async def test_a_resized_breaker_window_keeps_its_outcomes(tmp_path: Path) -> None:
+    path = _write(tmp_path / "plan.yaml", db={"circuit_breaker": {"window_size": 10}})
+    plan = load_plan(path)
+    db = plan.policy("db")
+    outcomes = iter([True, False, False, True, False])
+
+    @db
+    async def query() -> None:
+        if next(outcomes):
+            raise ConnectionError("down")
+
+    for _ in range(5):
+        with contextlib.suppress(ConnectionError):
+            await query()
+    breaker = db.circuit_breaker
+    assert isinstance(breaker, CircuitBreaker) and breaker.window_counts() == (5, 2, 0)
+    plan.reload(_write(path, db={"circuit_breaker": {"window_size": 3}}))
+    assert db.circuit_breaker is breaker and breaker.window_counts() == (3, 1, 0)  # the last three
+
+
+async def test_raising_a_bulkhead_under_load_never_runs_more_than_the_new_limit(
+    tmp_path: Path,
+) -> None:
+    # 4 → 5 while 4 run and 6 wait: 5 at once, not 9 (the old bulkhead's 4 + a fresh one's 5).
+    path = _write(tmp_path / "plan.yaml", llm={"bulkhead": {"max_concurrent": 4, "max_wait": 60}})
+    plan = load_plan(path)
+    llm = plan.policy("llm")
+    running = peak = 0
+
+    @llm
+    async def complete() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(1)
+        running -= 1
+
+    calls = [asyncio.ensure_future(complete()) for _ in range(10)]
+    await asyncio.sleep(0.5)
+    before = llm.bulkhead
+    plan.reload(_write(path, llm={"bulkhead": {"max_concurrent": 5, "max_wait": 60}}))
+    later = [asyncio.ensure_future(complete()) for _ in range(10)]
+    await asyncio.gather(*calls, *later)
+    assert peak == 5
+    assert llm.bulkhead is before and before.capacity == 5  # type: ignore[union-attr]
+
+
+async def test_raising_a_rate_limit_does_not_refill_the_bucket(tmp_path: Path) -> None:
+    # 10/s → 11/s right after the burst was spent: 0 more calls pass at once, not 11.
+    path = _write(tmp_path / "plan.yaml", api={"rate_limiter": {"rate_per_second": 10}})
+    plan = load_plan(path)
+    api = plan.policy("api")
+    passed = 0
+
+    @api
+    async def call() -> None:
+        nonlocal passed
+        passed += 1
+
+    async def burst() -> None:
+        for _ in range(25):
+            with contextlib.suppress(RateLimitedError):
+                await call()
+
+    await burst()
+    assert passed == 10
+    plan.reload(_write(path, api={"rate_limiter": {"rate_per_second": 11}}))
+    await burst()
+    assert passed == 10  # 10 + 11 = 21 in 0 s if the reload had refilled the bucket
+    await asyncio.sleep(1)
+    await burst()
+    assert passed == 21  # the new rate and burst from now on
+
+
+async def test_a_hedge_keeps_its_latency_samples_and_a_retry_its_budget(tmp_path: Path) -> None:
+    hedge = {"delay": "p50", "min_samples": 3}
+    budget = {"ratio": 0.1, "min_per_second": 0.1, "ttl": 10}
+    path = _write(
+        tmp_path / "plan.yaml",
+        llm={
+            "hedge": hedge,
+            "retry": {"max_attempts": 2, "wait": {"kind": "none"}, "budget": budget},
+        },
+    )
+    plan = load_plan(path)
+    llm = plan.policy("llm")
+
+    @llm
+    async def complete() -> None:
+        await asyncio.sleep(0.2)
+
+    for _ in range(3):
+        await complete()
+    retry = llm.retry
+    assert isinstance(retry, Retry) and retry.budget is not None
+    assert llm.hedge.current_delay() == pytest.approx(0.2)  # type: ignore[union-attr]
+    plan.reload(
+        _write(
+            path,
+            llm={
+                "hedge": {**hedge, "max_hedges": 2},
+                "retry": {"max_attempts": 3, "wait": {"kind": "none"}, "budget": budget},
+            },
+        )
+    )
+    assert llm.hedge.max_hedges == 2  # type: ignore[union-attr]
+    assert llm.hedge.current_delay() == pytest.approx(0.2)  # type: ignore[union-attr]
+    assert isinstance(llm.retry, Retry) and llm.retry.max_attempts == 3
+    assert llm.retry.budget is retry.budget and retry.budget.calls == 3
 
 
 async def test_unchanged_mechanisms_keep_their_state(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from resilience import (
     CircuitOpenError,
     ConfigError,
     FullJitterBackoff,
+    Hedge,
     Policy,
     Rejected,
     Retry,
@@ -213,6 +214,113 @@ async def test_nested_retry_does_not_multiply_attempts() -> None:
     with pytest.raises(Boom):
         await inner()  # alone, it retries
     assert calls == 3
+
+
+async def test_nested_retry_under_hedging_makes_the_outer_attempts_only() -> None:
+    # Policy(retry=3, hedge=...) over a function decorated with Policy(retry=3): the hedge runs
+    # its attempts as tasks, which carry the outer retry's mark in their context.
+    calls = 0
+
+    @Policy("inner", retry=Retry(max_attempts=3, wait=0))
+    async def inner() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    outer = Policy("outer", retry=Retry(max_attempts=3, wait=0), hedge=Hedge(delay=10))
+    with pytest.raises(Boom):
+        await outer(inner)()
+    assert calls == 3
+
+
+async def test_nested_retry_in_gather_and_task_group_children_does_not_multiply() -> None:
+    calls = 0
+
+    @Retry(max_attempts=3, wait=0)
+    async def inner() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    @Retry(max_attempts=2, wait=0)
+    async def fan_out() -> None:
+        await asyncio.gather(inner(), inner())
+
+    with pytest.raises(Boom):
+        await fan_out()
+    assert calls == 4  # 2 outer attempts x 2 children x 1 attempt each
+    calls = 0
+
+    @Retry(max_attempts=2, wait=0)
+    async def grouped() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(inner())
+
+    with pytest.raises(ExceptionGroup):
+        await grouped()
+    assert calls == 2
+
+
+async def test_a_background_task_outliving_the_retried_call_retries_on_its_own() -> None:
+    calls = 0
+    release = asyncio.Event()
+
+    @Retry(max_attempts=3, wait=0)
+    async def background() -> None:
+        nonlocal calls
+        await release.wait()
+        calls += 1
+        raise Boom
+
+    spawned: list[asyncio.Task[None]] = []
+
+    @Retry(max_attempts=3, wait=0)
+    async def spawn() -> None:
+        spawned.append(asyncio.create_task(background()))
+
+    await spawn()
+    release.set()  # the outer retry has ended: its mark is inactive in the child's context
+    with pytest.raises(Boom):
+        await spawned[0]
+    assert calls == 3
+
+
+async def test_retry_when_nested_multiplies_when_asked() -> None:
+    calls = 0
+
+    @Retry(max_attempts=3, wait=0, retry_when_nested=True)
+    async def inner() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    @Retry(max_attempts=2, wait=0)
+    async def outer() -> None:
+        await inner()
+
+    with pytest.raises(Boom):
+        await outer()
+    assert calls == 6
+    with pytest.raises(ConfigError):
+        Retry(retry_when_nested="yes")  # type: ignore[arg-type]
+
+
+async def test_sync_retry_nested_in_a_thread_started_from_a_retried_call() -> None:
+    calls = 0
+
+    @Retry(max_attempts=3, wait=0)
+    def inner() -> None:
+        nonlocal calls
+        calls += 1
+        raise Boom
+
+    @Retry(max_attempts=2, wait=0)
+    async def outer() -> None:
+        await asyncio.to_thread(inner)  # to_thread copies the context into the worker
+
+    with pytest.raises(Boom):
+        await outer()
+    assert calls == 2
 
 
 async def test_retry_scheduled_events() -> None:

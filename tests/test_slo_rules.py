@@ -92,7 +92,7 @@ CASE_LINKS = AlertLinks(
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     binary = require_binary("promtool")
     return subprocess.run(
-        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
 
 

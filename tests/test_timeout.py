@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -146,14 +148,16 @@ async def test_inner_code_swallowing_the_cancellation_keeps_the_task_clean() -> 
     await asyncio.sleep(0.1)  # no stray cancellation pending
 
 
-def test_decorating_a_sync_function_is_refused_at_decoration_time() -> None:
-    def work() -> None:
-        pass
+def test_a_sync_function_runs_on_a_worker_under_a_timeout() -> None:
+    # (tests/test_sync.py has the timing and the pool's bounds.)
+    def work(x: int) -> tuple[int, str]:
+        return x * 2, threading.current_thread().name
 
-    with pytest.raises(TypeError, match=r"Timeout.*sync function.*async def"):
-        Timeout(1.0)(work)
-    with pytest.raises(TypeError, match="Timeout"):
-        Policy("p", timeout=1.0)(work)
+    assert Timeout(1.0)(work)(21)[0] == 42
+    value, thread = Policy("p", timeout=1.0)(work)(4)
+    assert value == 8 and thread == "resilience-timeout-p"
+    with pytest.raises(ConfigError, match="max_sync_workers"):
+        Timeout(1.0, max_sync_workers=0)
 
 
 async def test_async_with_timeout() -> None:
@@ -330,3 +334,28 @@ async def test_outer_cancellation_survives_inner_code_converting_it() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelling() == 1  # the caller's request, ours undone
+
+
+def test_timeouts_do_not_keep_the_loops_they_ran_on_alive() -> None:
+    # One `asyncio.run` per job (a worker, a CLI, a test): the per-loop timer queues hold their
+    # loop weakly, so every finished loop can be collected.
+    timeout = Timeout(1.0)
+    policy = Policy("leak", timeout=2.0, deadline=5.0)
+
+    @timeout
+    async def job() -> None:
+        await asyncio.sleep(0)
+
+    @policy
+    async def planned() -> None:
+        await asyncio.sleep(0)
+
+    def loops() -> int:
+        gc.collect()
+        return sum(isinstance(o, asyncio.AbstractEventLoop) for o in gc.get_objects())
+
+    before = loops()
+    for _ in range(50):
+        asyncio.run(job())
+        asyncio.run(planned())
+    assert loops() == before
