@@ -340,6 +340,12 @@ class Signal:
     critical: Figure
     action: str  # Page | Ticket | Scale
     reason: str
+    # the alert of `reliability rules` that implements the row (planner.slo.detection names them)
+    rule: str = ""
+    # what the row watches: an entry point, or the policies of a breaker row ("" : the system)
+    scope: tuple[str, ...] = ()
+    # the SLO whose burn-rate alerts implement the row (rule ErrorBudgetBurn), else ""
+    slo: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from pydantic import (
 
 from planner.errors import SpecError
 from planner.inputs import read_document, shown
+from planner.probe_spec import ProbeSpec
 from planner.units import parse_duration
 from resilience.config import TIERS
 from resilience.files import BoundedSafeLoader, short_repr, shorten
@@ -188,6 +189,7 @@ class Component(_Model):
     data: DataSpec | None = None
     quota: Quota | None = None
     capacity: Capacity | None = None
+    probe: ProbeSpec | None = None
     failure_modes: tuple[DeclaredFailureMode, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
 
@@ -210,6 +212,8 @@ class Component(_Model):
             raise ValueError("mtbf must be above 0")
         if self.traffic_share is not None and not self.entry_point:
             raise ValueError("traffic_share is only meaningful with entry_point: true")
+        if self.probe is not None and not self.entry_point:
+            raise ValueError("probe is only meaningful with entry_point: true")
         if self.capacity is not None and not self.entry_point:
             raise ValueError(
                 "capacity is only meaningful with entry_point: true (for a dependency, declare"

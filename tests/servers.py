@@ -47,6 +47,9 @@ _PACKAGES = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "amtool": "prometheus-alertmanager",
+    "prometheus-alertmanager": "prometheus-alertmanager",
 }
 
 

@@ -2,8 +2,8 @@
 
 One module per command group, each adding its subcommands through `register(subparsers)`:
 `report` (plan, failures, recovery, runbook, postmortem), `validate` (validate, schema), `slo`
-(rules, sla, dashboard), `openslo` (slo export, slo import), `chaos` and `completion`. Each
-handler takes the parsed arguments and returns an exit code; `main` owns the error handling for
+(rules, sla, dashboard), `probes`, `openslo` (slo export, slo import), `chaos` and `completion`.
+Each handler takes the parsed arguments and returns an exit code; `main` owns the error handling for
 all of them: a `PlannerError`, `ResilienceError` or `OSError` becomes one line on stderr and exit
 code 2, never a traceback.
 """
@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from planner.cli import chaos, completion, openslo, operate, report, slo, validate
+from planner.cli import chaos, completion, openslo, operate, probes, report, slo, validate
 from planner.cli.report import format_for
 from planner.errors import PlannerError
 from resilience import ResilienceError
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # in this order: `slo` adds --prometheus/--at to `plan`, which `report` registered;
     # `completion` last, as it completes every command registered before it
-    for group in (report, validate, slo, operate, openslo, chaos, completion):
+    for group in (report, validate, slo, operate, probes, openslo, chaos, completion):
         group.register(subparsers)
     return parser
 

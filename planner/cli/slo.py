@@ -76,7 +76,8 @@ def _register_rules(subparsers: Any) -> None:
         help="Prometheus recording + alerting rules for the spec's SLOs",
         description="Prometheus recording rules (event-weighted error ratios per window, budget, "
         "burn rate) and the multi-window multi-burn-rate ErrorBudgetBurn alerts (page, ticket) "
-        "for every SLO of the spec. Check the output with `promtool check rules`.",
+        "for every SLO of the spec and each entry point's latency SLO, plus the monitoring "
+        "table's saturation and breaker alerts. Check the output with `promtool check rules`.",
         epilog=_RULES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -85,7 +86,8 @@ def _register_rules(subparsers: Any) -> None:
     rules.add_argument(
         "--alertmanager",
         metavar="FILE",
-        help="also write an Alertmanager inhibit_rules snippet (a page silences the ticket)",
+        help="also write an Alertmanager config: page/ticket routes and the inhibitions (a page "
+        "silences the ticket and the derived alerts of its SLO)",
     )
     rules.add_argument(
         "--min-errors",
@@ -120,6 +122,13 @@ def _register_rules(subparsers: Any) -> None:
         default=None,
         help="where the files of `reliability runbook -o DIR` are served; every alert's "
         "runbook_url points there (default: the relative path runbooks/)",
+    )
+    rules.add_argument(
+        "--anomaly",
+        action="store_true",
+        help="also anomaly detection per entry point (traffic, error ratio, p99 latency against "
+        "a weekly-seasonal prediction; needs a week of history): --format prometheus or "
+        "prometheusrule",
     )
     rules.add_argument(
         "--compat",
@@ -271,21 +280,60 @@ def _definitions(spec_path: str) -> Any:
     return definitions_from_spec(load_spec(spec_path), spec_path)
 
 
-def _rule_links(spec: Any, slos: Any, base_url: str | None) -> Any:
+def _rule_links(monitoring: Any, slos: Any, base: str) -> Any:
     """(service, SLO) → the runbook and failure modes its alerts link (from the plan)."""
-    from planner.analysis import build_plan
-    from planner.slo.links import alert_links, check_base_url
-    from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
+    from planner.slo.links import alert_links
 
+    return alert_links(monitoring.runbooks, slos, base)
+
+
+def _with_detection(rule_file: Any, monitoring: Any, slos: Any, links: Any, base: str) -> Any:
+    """The rule file plus the threshold alerts of the monitoring table's other rows."""
+    from planner.slo.detection import detection_groups, detection_warnings
+    from planner.slo.rules import RuleFile
+
+    extra = detection_groups(monitoring.signals, slos[0], monitoring.runbooks, links, base)
+    warnings = detection_warnings(monitoring.signals, slos[0].service)
+    return RuleFile((*rule_file.groups, *extra), (*rule_file.warnings, *warnings))
+
+
+def _rule_inputs(spec_path: str, base_url: str | None, fmt: str) -> Any:
+    """The SLOs (with the monitoring table's latency SLOs), the plan's monitoring section,
+    what each SLO's alerts link and the runbook base URL, from one read of the spec."""
+    from planner.analysis import build_plan
+    from planner.slo.definition import definitions_from_spec
+    from planner.slo.detection import latency_links, latency_slos
+    from planner.slo.links import check_base_url
+    from planner.slo.rules import DEFAULT_RUNBOOK_BASE_URL
+    from planner.spec import load_spec
+
+    spec = load_spec(spec_path)  # read once: the rules, their SLOs and the runbooks agree
+    slos = definitions_from_spec(spec, spec_path)
+    monitoring = build_plan(spec).monitoring
     base = check_base_url(base_url) if base_url is not None else DEFAULT_RUNBOOK_BASE_URL
-    return alert_links(build_plan(spec).monitoring.runbooks, slos, base)
+    native = fmt in ("prometheus", "prometheusrule")
+    if native:
+        # the monitoring table's latency rows as SLOs (a name the spec declares itself wins)
+        declared = {slo.name for slo in slos}
+        extra = [s for s in latency_slos(monitoring.signals, slos[0]) if s.name not in declared]
+        slos = (*slos, *extra)
+    links = _rule_links(monitoring, slos, base)
+    if native:
+        latency = latency_links(monitoring.signals, slos[0], monitoring.runbooks, base)
+        links |= {k: v for k, v in latency.items() if k in links and not links[k].failure_modes}
+    return slos, monitoring, links, base
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
     from planner.cli.output import write_files, write_output
     from planner.errors import PlannerError
     from planner.slo import interop
-    from planner.slo.rules import DEFAULT_MIN_ERRORS, alertmanager_inhibition, build_rules
+    from planner.slo.rules import (
+        DEFAULT_MIN_ERRORS,
+        RuleFile,
+        alertmanager_inhibition,
+        build_rules,
+    )
 
     fmt: str = args.format
     min_errors = DEFAULT_MIN_ERRORS if args.min_errors is None else args.min_errors
@@ -303,18 +351,15 @@ def _cmd_rules(args: argparse.Namespace) -> int:
             f"--compat: only for --format prometheus or prometheusrule (with --format {fmt} the"
             " other tool writes the rules)"
         )
+    if args.anomaly and fmt not in ("prometheus", "prometheusrule"):
+        raise PlannerError(f"--anomaly: only for --format prometheus or prometheusrule, not {fmt}")
     if args.runbook_base_url is not None and fmt == "pyrra":
         raise PlannerError(
             "--runbook-base-url: Pyrra's ServiceLevelObjective sets no annotations on its alerts"
         )
     namespace = interop.check_namespace(args.namespace) if args.namespace is not None else None
     labels = interop.parse_labels(args.label)
-    from planner.slo.definition import definitions_from_spec
-    from planner.spec import load_spec
-
-    spec = load_spec(args.spec)  # read once: the rules, their SLOs and the runbooks agree
-    slos = definitions_from_spec(spec, args.spec)
-    links = _rule_links(spec, slos, args.runbook_base_url)
+    slos, monitoring, links, base = _rule_inputs(args.spec, args.runbook_base_url, fmt)
     warnings: list[str] = []
     if fmt == "sloth":
         rules_text = interop.to_yaml(
@@ -327,6 +372,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         rules_text = interop.to_yaml(docs, interop.PYRRA_HEADER)
     else:
         rule_file = build_rules(slos, min_errors=min_errors, links=links, compat=args.compat)
+        rule_file = _with_detection(rule_file, monitoring, slos, links, base)
+        if args.anomaly:
+            from planner.slo.anomaly import anomaly_groups
+
+            extra = anomaly_groups(monitoring.signals, slos[0])
+            rule_file = RuleFile((*rule_file.groups, *extra), rule_file.warnings)
         warnings = list(rule_file.warnings)
         if fmt == "prometheusrule":
             system = slos[0].service

@@ -104,7 +104,7 @@ def monitoring(plan: Plan) -> list[Block]:
     blocks: list[Block] = [
         Section("MONITORING & ALERTS"),
         _table(
-            ("Signal", "Metric", "Warning", "Critical", "Action"),
+            ("Signal", "Metric", "Warning", "Critical", "Action", "Rule"),
             (
                 (
                     s.signal,
@@ -112,6 +112,8 @@ def monitoring(plan: Plan) -> list[Block]:
                     fmt.threshold(s.comparison, s.warning),
                     fmt.threshold(s.comparison, s.critical),
                     s.action,
+                    # the alert `reliability rules` writes for the row
+                    s.rule,
                 )
                 for s in section.signals
             ),

@@ -24,6 +24,7 @@ from planner.model import (
     SeverityLevel,
 )
 from planner.slo.definition import SloDefinition
+from planner.slo.detection import BREAKER_ALERT
 from planner.slo.rules import ALERT_NAME
 from planner.units import format_duration as human
 from planner.units import format_percent
@@ -40,7 +41,15 @@ def plan(
     main = alerts.slo
     sizes = [p.bulkhead for p in mech.edges if p.bulkhead is not None]
     sizes += [p.bulkhead for p in mech.inbound.values() if p.bulkhead is not None]
-    signals = health_signals(graph, alerts, min(sizes) if sizes else None)
+    # the critical dependencies: the entry points' hard ones, whose outage is the system's
+    breakers = tuple(
+        sorted(
+            p.policy
+            for p in mech.edges
+            if p.has_breaker and p.edge.hard and p.edge.caller in graph.entry_shares
+        )
+    )
+    signals = health_signals(graph, alerts, min(sizes) if sizes else None, breakers)
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
@@ -76,7 +85,10 @@ def _severities(slo: SloDefinition) -> tuple[SeverityLevel, ...]:
             "degraded: a fallback serving, a critical breaker open, latency critical",
             "page",
             Figure(1800.0, "s", "on-call convention", {}),
-            ("circuit breaker open on a critical policy", "latency p99 critical"),
+            (
+                f'{BREAKER_ALERT}{{severity="page"}} (a critical dependency)',
+                f'{ALERT_NAME}{{slo=~"latency-.+",severity="page"}}',
+            ),
         ),
         SeverityLevel(
             "SEV3",

@@ -8,7 +8,13 @@
 - saturation (CPU): with n replicas, losing one moves its load to n − 1, so each must stay under
   (n − 1)/n to absorb it (critical) with a 20 % margin before that (warning); one replica: 80 %;
 - bulkheads: warning above 1/1.5 of capacity (the p99 load Little's law sized them for),
-  critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n.
+  critical when the smallest bulkhead (n slots) has one free slot left: (n − 1)/n;
+- circuit breakers of the entry points' hard dependencies (their outage is the system's): the
+  share of the last 5 minutes the breaker was open, warning above 0 (it opened), critical above
+  half (the half-open probes keep failing: the dependency is down, not blipping).
+
+Each row names the alert of `reliability rules` that implements it (`Signal.rule`,
+planner.slo.detection writes them).
 """
 
 from __future__ import annotations
@@ -18,6 +24,13 @@ from planner.analysis.mechanisms import BULKHEAD_HEADROOM, TIMEOUT_HEADROOM, lat
 from planner.analysis.monitoring.alerts import Alerts
 from planner.model import Figure, Signal
 from planner.slo.definition import SloDefinition
+from planner.slo.detection import (
+    BREAKER_ALERT,
+    BULKHEAD_ALERT,
+    CPU_ALERT,
+    latency_slo_name,
+)
+from planner.slo.rules import ALERT_NAME
 from planner.units import format_percent
 
 __all__ = ["health_signals"]
@@ -28,14 +41,19 @@ def _sli(slo: SloDefinition, window: str) -> str:
 
 
 def health_signals(
-    graph: Graph, alerts: Alerts, smallest_bulkhead: int | None
+    graph: Graph,
+    alerts: Alerts,
+    smallest_bulkhead: int | None,
+    critical_breakers: tuple[str, ...] = (),
 ) -> tuple[Signal, ...]:
-    """Availability, errors, latency and CPU per entry point, and the bulkheads' saturation."""
+    """Availability, errors, latency and CPU per entry point, the bulkheads' saturation and the
+    breakers of the critical dependencies (`critical_breakers`: their policies)."""
     signals = [*_slo_signals(alerts)]
     signals += [_latency_signal(graph, entry) for entry in sorted(graph.entry_shares)]
     signals += [_cpu_signal(graph, entry) for entry in sorted(graph.entry_shares)]
     if smallest_bulkhead is not None:  # nothing to saturate: no row for a metric never exported
         signals.append(_bulkhead_signal(smallest_bulkhead))
+    signals += [_breaker_signal(policy) for policy in critical_breakers]
     return tuple(signals)
 
 
@@ -56,6 +74,9 @@ def _slo_signals(alerts: Alerts) -> tuple[Signal, Signal]:
             Figure(target, "%", "objective", {"objective": target}),
             "Page",
             f"half the {period} error budget gone warns; all of it is an SLO breach",
+            ALERT_NAME,
+            (),
+            slo.name,
         ),
         Signal(
             "Errors",
@@ -72,6 +93,9 @@ def _slo_signals(alerts: Alerts) -> tuple[Signal, Signal]:
             "Page",
             f"above {format_percent(budget_pct)}% the budget runs out before the period ends;"
             f" above {page:g}× it is the fast-burn page",
+            ALERT_NAME,
+            (),
+            slo.name,
         ),
     )
 
@@ -99,6 +123,9 @@ def _latency_signal(graph: Graph, entry: str) -> Signal:
         else Figure(crit, "s", "3 × p99", {"p99": p99, "p99_source": src}),
         "Page",
         "beyond p99 × 1.5 callers' timeouts start to fire; beyond the budget callers give up",
+        ALERT_NAME,
+        (entry,),
+        latency_slo_name(entry),
     )
 
 
@@ -122,6 +149,8 @@ def _cpu_signal(graph: Graph, entry: str) -> Signal:
         f"{n} replicas: losing one must not overload the rest"
         if n > 1
         else "one replica: keep 20 % for spikes",
+        CPU_ALERT,
+        (entry,),
     )
 
 
@@ -146,4 +175,27 @@ def _bulkhead_signal(smallest_bulkhead: int) -> Signal:
         "Scale",
         "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
         " slower or busier than planned",
+        BULKHEAD_ALERT,
+    )
+
+
+def _breaker_signal(policy: str) -> Signal:
+    """The share of the last 5 minutes a critical dependency's breaker was open."""
+    return Signal(
+        "Breaker",
+        f"open ({policy})",
+        "100 * max(avg_over_time(resilience_circuit_breaker_state"
+        f'{{policy="{policy}",state="open"}}[5m]))',
+        ">",
+        Figure(0.0, "%", "open at any time of the window", {"window_s": 300}),
+        Figure(
+            50.0,
+            "%",
+            "open over half of the window: the half-open probes keep failing",
+            {"window_s": 300, "share": 0.5},
+        ),
+        "Page",
+        "a hard dependency of an entry point: while its breaker is open its callers fail fast",
+        BREAKER_ALERT,
+        (policy,),
     )

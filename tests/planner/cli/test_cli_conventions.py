@@ -82,7 +82,7 @@ def test_bash_completion(words: tuple[str, ...], expected: list[str] | None) -> 
     if expected is None:
         expected = sorted(
             {"plan", "failures", "recovery", "runbook", "postmortem", "validate", "schema"}
-            | {"rules", "sla", "dashboard", "slo", "chaos", "completion", "calibrate"}
+            | {"rules", "sla", "dashboard", "probes", "slo", "chaos", "completion", "calibrate"}
         )
     assert sorted(got) == sorted(expected)
 

@@ -21,10 +21,18 @@ def test_rules_and_alertmanager_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert [g["name"] for g in doc["groups"]] == [
         "slo-ai-gateway-availability",
         "slo-ai-gateway-availability-period",
+        "slo-ai-gateway-latency-gateway",  # the monitoring table's p99 row
+        "slo-ai-gateway-latency-gateway-period",
+        "detection-ai-gateway",  # CPU, bulkheads, the critical breaker
     ]
     assert yaml.safe_load(am.read_text())["inhibit_rules"][0]["equal"] == ["service", "slo"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alertmanager.yml", "rules.yml"]
-    assert capsys.readouterr().err == ""
+    # the gateway's 30 s p99 budget is beyond the histogram's 10 s bucket: said, not hidden
+    assert capsys.readouterr().err == (
+        "reliability: warning: ai-gateway/latency-gateway: the p99 threshold 30 s is above the"
+        " largest bucket of http_server_request_duration_seconds (10 s); the latency SLO counts"
+        " requests within 10 s\n"
+    )
 
 
 def test_rules_to_stdout_with_min_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,3 +144,20 @@ def test_a_malformed_url_is_bad_input_named_by_its_flag(
     assert capsys.readouterr().err == (
         f"reliability: error: {flag}: invalid URL 'notaurl': expected http(s)://host:port\n"
     )
+
+
+def test_anomaly_rules_only_for_prometheus_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", str(SPEC), "--anomaly", "--format", "sloth"]) == 2
+    assert capsys.readouterr().err == (
+        "reliability: error: --anomaly: only for --format prometheus or prometheusrule, not sloth\n"
+    )
+    assert main(["rules", str(SPEC), "--anomaly"]) == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    names = [g["name"] for g in doc["groups"]]
+    assert names[-3:] == [
+        "anomaly-ai-gateway",
+        "anomaly-ai-gateway-stats",
+        "anomaly-ai-gateway-alerts",
+    ]
+    alerts = [r["alert"] for r in doc["groups"][-1]["rules"]]
+    assert alerts == ["TrafficAnomaly", "ErrorRatioAnomaly", "LatencyAnomaly"]

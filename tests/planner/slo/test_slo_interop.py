@@ -92,11 +92,19 @@ def test_compat_sloth_labels_every_rule_and_adds_the_metadata_series(
 ) -> None:
     code, out, _ = _rules(capsys, str(SHOP), "--compat", "sloth")
     assert code == 0
-    rules = [r for g in yaml.safe_load(out)["groups"] for r in g["rules"]]
+    groups = yaml.safe_load(out)["groups"]
+    rules = [
+        r for g in groups if g["name"].startswith("slo-web-shop-availability") for r in g["rules"]
+    ]
     for rule in rules:
         assert rule["labels"]["sloth_id"] == "web-shop-availability"
         assert rule["labels"]["sloth_service"] == "web-shop"
         assert rule["labels"]["sloth_slo"] == "availability"
+    # each entry point's latency SLO is an SLO of its own to Sloth's dashboards
+    for group in groups:
+        if group["name"].startswith("slo-web-shop-latency-"):
+            slo = group["name"].removeprefix("slo-web-shop-").removesuffix("-period")
+            assert {r["labels"]["sloth_id"] for r in group["rules"]} == {f"web-shop-{slo}"}
     by_name = {r.get("record", r.get("alert")): r for r in rules}
     assert by_name["slo:time_period:days"]["expr"] == "vector(30)"
     info = by_name["sloth_slo_info"]["labels"]
@@ -119,7 +127,14 @@ def test_every_alert_links_a_runbook_that_reliability_runbook_writes(
     base = "https://runbooks.example.com/web-shop"
     code, out, _ = _rules(capsys, str(SHOP), "--runbook-base-url", base)
     assert code == 0
-    alerts = [r for g in yaml.safe_load(out)["groups"] for r in g["rules"] if "alert" in r]
+    every = [r for g in yaml.safe_load(out)["groups"] for r in g["rules"] if "alert" in r]
+    # the latency SLOs' and the monitoring rows' alerts link a runbook that exists too
+    for alert in every:
+        url = alert["annotations"]["runbook_url"]
+        assert (books / url.removeprefix(base + "/")).is_file(), alert["alert"]
+    alerts = [
+        a for a in every if a["labels"]["slo"] == "availability" and "derived" not in a["labels"]
+    ]
     assert len(alerts) == 2
     plan_modes = {
         line.split()[1]
@@ -149,7 +164,11 @@ def test_runbook_url_defaults_to_the_relative_runbook_directory(
     for group in yaml.safe_load(out)["groups"]:
         for rule in group["rules"]:
             if "alert" in rule:
-                assert rule["annotations"]["runbook_url"].startswith("runbooks/fm-001-")
+                url = rule["annotations"]["runbook_url"]
+                if rule["labels"]["slo"] == "availability" and "derived" not in rule["labels"]:
+                    assert url.startswith("runbooks/fm-001-")
+                else:  # a latency SLO or a monitoring row: its component's runbook
+                    assert url.startswith("runbooks/fm-")
 
 
 def _sloth(capsys: pytest.CaptureFixture[str], example: Path, *argv: str) -> dict[str, Any]:

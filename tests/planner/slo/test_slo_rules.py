@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planner import cli
 from planner.slo.definition import (
     SloDefinition,
     burn_windows,
@@ -92,7 +93,7 @@ CASE_LINKS = AlertLinks(
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     binary = require_binary("promtool")
     return subprocess.run(
-        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
 
 
@@ -105,6 +106,17 @@ def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         compat: Compat = "sloth" if name == "rules-sloth.yml" else None
         rule_file = build_rules([slo], links=links, compat=compat)
         (directory / name).write_text(rule_file.to_yaml())
+    # the detection cases: every row of a small plan's monitoring table (detection_spec.yaml)
+    detection = directory / "rules-detection.yml"
+    args = ["rules", str(CASES / "detection_spec.yaml"), "-o", str(detection)]
+    assert cli.main([*args, "--runbook-base-url", "https://runbooks.example.com/shop/"]) == 0
+    anomaly = directory / "rules-anomaly.yml"
+    args = ["rules", str(CASES / "detection_spec.yaml"), "--anomaly", "-o", str(anomaly)]
+    assert cli.main(args) == 0
+    # only the anomaly groups: promtool then evaluates 2 weeks in seconds, not minutes
+    doc = yaml.safe_load(anomaly.read_text())
+    doc["groups"] = [g for g in doc["groups"] if g["name"].startswith("anomaly-")]
+    anomaly.write_text(yaml.safe_dump(doc, sort_keys=False))
     for case in CASES.glob("*.yml"):
         shutil.copy(case, directory / case.name)
     return directory
@@ -261,13 +273,25 @@ def test_the_same_slo_twice_is_refused() -> None:
         build_rules([slo, _with_objective(99.0)])
 
 
-def test_alertmanager_snippet_inhibits_ticket_by_page_of_the_same_slo() -> None:
+def test_alertmanager_config_routes_pages_and_inhibits_tickets_and_derived_alerts() -> None:
     doc = yaml.safe_load(alertmanager_inhibition())
-    (rule,) = doc["inhibit_rules"]
-    assert 'severity="page"' in rule["source_matchers"]
-    assert 'severity="ticket"' in rule["target_matchers"]
-    assert f'alertname="{ALERT_NAME}"' in rule["source_matchers"]
-    assert rule["equal"] == ["service", "slo"]
+    ticket, derived, warning = doc["inhibit_rules"]
+    page = [f'alertname="{ALERT_NAME}"', 'severity="page"']
+    assert ticket == {
+        "source_matchers": page,
+        "target_matchers": [f'alertname="{ALERT_NAME}"', 'severity="ticket"'],
+        "equal": ["service", "slo"],
+    }
+    assert derived == {
+        "source_matchers": page,
+        "target_matchers": ['derived="true"'],
+        "equal": ["service", "slo"],
+    }
+    assert warning["target_matchers"] == ['derived="true"', 'severity="warning"']
+    assert warning["equal"] == ["alertname", "service", "target"]
+    assert doc["route"]["receiver"] == "ticket"
+    assert doc["route"]["routes"] == [{"matchers": ['severity="page"'], "receiver": "page"}]
+    assert [r["name"] for r in doc["receivers"]] == ["page", "ticket"]
 
 
 def test_default_sli_selects_the_entry_points_5xx() -> None:
