@@ -17,6 +17,12 @@ TRIP_WITHIN = 10.0
 MIN_CALLS_FLOOR, MIN_CALLS_CEIL = 5, 100
 BUDGET_RATIO, BUDGET_MIN_PER_S = 0.2, 3.0
 BULKHEAD_HEADROOM = 1.5
+BULKHEAD_FLOOR = 10  # slots, so a fast call's few in flight still absorb a burst
+TRIP_AT_TRAFFIC = 0.5  # a breaker must still trip when traffic has fallen to half of nominal
+WINDOW_CEIL = 3600  # seconds: the longest breaker window a low-traffic edge gets
+
+NOT_IDEMPOTENT_KINDS = frozenset({"database", "queue"})
+"""Kinds whose calls default to `idempotent: false`: writes (an insert, an enqueue) would repeat."""
 
 Budget = tuple[float, str]
 """A latency budget in seconds and where it comes from."""
@@ -69,6 +75,23 @@ def transient_modes(graph: Graph, name: str) -> list[str]:
     names = [n for n in names if declared.get(n, True)]
     names += [n for n, t in declared.items() if t and n not in names]
     return sorted(names)
+
+
+def idempotent(graph: Graph, edge: Edge) -> tuple[bool, str]:
+    """Whether a call may be repeated, and why (the spec says so, or the target's kind)."""
+    declared = edge.dep.idempotent
+    if declared is not None:
+        return declared, f"idempotent: {str(declared).lower()}"
+    kind = graph.components[edge.target].kind
+    if kind in NOT_IDEMPOTENT_KINDS:
+        return False, f"{kind} calls are writes unless declared idempotent: true"
+    return True, f"{kind} calls are reads unless declared idempotent: false"
+
+
+def calls_on_path(calls_per_request: float) -> int:
+    """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
+    (a request that makes it waits its whole p99, not calls × p99)."""
+    return max(1, math.ceil(round(calls_per_request, 9)))
 
 
 def bulkhead_capacity(in_flight: float) -> int:
