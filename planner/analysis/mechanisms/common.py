@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
 from planner.model import Figure
 
@@ -70,7 +69,7 @@ def latency(graph: Graph, name: str) -> tuple[float, float, str]:
 def transient_modes(graph: Graph, name: str) -> list[str]:
     """Names of the target's failure modes a retry can outlast."""
     comp = graph.components[name]
-    names = [m.name for m in CATALOG[comp.kind] if m.transient]
+    names = [m.name for m in graph.modes[name] if m.transient]
     declared = {m.name: m.transient for m in comp.failure_modes}
     names = [n for n in names if declared.get(n, True)]
     names += [n for n, t in declared.items() if t and n not in names]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
 from planner.analysis.mechanisms.common import (
     BUDGET_MIN_PER_S,
@@ -336,7 +335,9 @@ class _EdgeRules:
 
     def _rate_limited_kind(self) -> bool:
         comp = self.graph.components[self.target]
-        return comp.quota is not None or any(m.category == "rate_limit" for m in CATALOG[comp.kind])
+        return comp.quota is not None or any(
+            m.category == "rate_limit" for m in self.graph.modes[self.target]
+        )
 
     # -- containment ----------------------------------------------------------------------------
 
