@@ -18,6 +18,7 @@ BUDGET_RATIO, BUDGET_MIN_PER_S = 0.2, 3.0
 BULKHEAD_HEADROOM = 1.5
 BULKHEAD_FLOOR = 10  # slots, so a fast call's few in flight still absorb a burst
 TRIP_AT_TRAFFIC = 0.5  # a breaker must still trip when traffic has fallen to half of nominal
+CALLS_CEIL = 10**9  # calls per request beyond this are treated as this many (bounded arithmetic)
 WINDOW_CEIL = 3600  # seconds: the longest breaker window a low-traffic edge gets
 
 NOT_IDEMPOTENT_KINDS = frozenset({"database", "queue"})
@@ -90,6 +91,8 @@ def idempotent(graph: Graph, edge: Edge) -> tuple[bool, str]:
 def calls_on_path(calls_per_request: float) -> int:
     """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
     (a request that makes it waits its whole p99, not calls × p99)."""
+    if not calls_per_request < CALLS_CEIL:  # also inf / nan: the spec check reports those
+        return CALLS_CEIL
     return max(1, math.ceil(round(calls_per_request, 9)))
 
 
