@@ -97,7 +97,7 @@ def test_a_cache_outage_counts_the_load_it_moves_onto_the_database() -> None:
     assert "moved_onto" not in held.impact_basis.inputs and held.impact == "L"
     # a quota the moved load exceeds: 200/s > 150/s → H again
     over = modes(build(store({"quota": {"rps": 150}})))[("cache", "outage")]
-    assert over.impact == "H"
+    assert over.impact == "H" and "100/s move onto db, over its 150/s quota" in over.failure
 
 
 def test_a_database_without_data_is_asked_about_not_assumed_stateless() -> None:

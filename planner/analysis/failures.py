@@ -240,9 +240,11 @@ def _component_modes(
         impact, impact_basis = _impact(graph, row, name, mode, impact_decl, moved)
         failure = mode.failure
         if "moved_onto" in impact_basis.inputs:
-            failure += (
-                f"; its callers' {moved[1]:g}/s move onto {moved[0]}, which is not shown to hold"
-                " them (declare its quota, or load-test it)"
+            quota = graph.components[moved[0]].quota
+            failure += f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
+                f"over its {quota.rps:g}/s quota"
+                if quota is not None
+                else "which is not shown to hold them (declare its quota, or load-test it)"
             )
         mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
         users_with = row.users_impacted_with
