@@ -164,7 +164,8 @@ class Dependency(_Model):
     type: Literal["hard", "soft"] = "hard"
     fallback: str | None = None
     calls_per_request: float = Field(default=1.0, gt=0)
-    idempotent: bool = True
+    # None: decided by the target's kind (writes to queues and databases are not idempotent)
+    idempotent: bool | None = None
 
 
 class Component(_Model):

@@ -58,6 +58,9 @@ class CatalogMode:
     # succeeds at the transport level (HTTP 200) with wrong or stale content: no breaker, retry or
     # fallback sees it, and the error SLI does not either; only answer validation does
     silent: bool = False
+    # the spec feature the mode needs (replication, quota, consumer): without it the mode cannot
+    # happen and is left out, e.g. no replication lag on a database without replication
+    requires: str | None = None
 
 
 def _m(
@@ -71,9 +74,10 @@ def _m(
     detection: int,
     weight: float,
     silent: bool = False,
+    requires: str | None = None,
 ) -> CatalogMode:
     return CatalogMode(
-        name, failure, category, transient, common, partial, detection, weight, silent
+        name, failure, category, transient, common, partial, detection, weight, silent, requires
     )
 
 
@@ -161,6 +165,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             detection=4,
             weight=0.2,
             silent=True,
+            requires="replication",
         ),
         _m(
             "connection-exhaustion",
@@ -219,6 +224,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=4,
             weight=0.4,
+            requires="consumer",
         ),
         _m(
             "poison-message",
@@ -229,6 +235,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=5,
             weight=0.2,
+            requires="consumer",
         ),
     ),
     "object_storage": (
@@ -342,6 +349,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=2,
             weight=0.2,
+            requires="quota",
         ),
         _m(
             "contract-change",
@@ -363,6 +371,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             partial=True,
             detection=2,
             weight=0.3,
+            requires="quota",
         ),
         _m(
             "timeouts",
@@ -458,6 +467,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
         ),
     ),
 }
+
 
 #: Expected placement outages per year (an assumption, shown wherever it is used): cloud zones
 #: see roughly one significant event a year, regions roughly one a decade.

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from planner.analysis.availability import Modeled
 from planner.analysis.blast import Blast
 from planner.analysis.catalog import (
-    CATALOG,
     PLACEMENT_DETECTION,
     PLACEMENT_OUTAGES_PER_YEAR,
     CatalogMode,
 )
 from planner.analysis.containment import containment
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms import Mechanisms
+from planner.analysis.mechanisms import EdgePlan, Mechanisms
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0
@@ -181,10 +180,11 @@ def _merged_modes(
     graph: Graph, name: str
 ) -> list[tuple[CatalogMode, str, Level | None, Level | None]]:
     comp = graph.components[name]
-    catalog = {m.name: m for m in CATALOG[comp.kind]}
+    modes = graph.modes[name]
+    catalog = {m.name: m for m in modes}
     merged: list[tuple[CatalogMode, str, Level | None, Level | None]] = []
     declared = {d.name: d for d in comp.failure_modes}
-    for mode in CATALOG[comp.kind]:
+    for mode in modes:
         d = declared.get(mode.name)
         if d is None:
             merged.append((mode, "catalog", None, None))
@@ -211,7 +211,7 @@ def _merged_modes(
     for d in extra:
         # a declared mode the catalog does not know: it hits the whole component (common mode)
         # and takes an equal share of its failures
-        weight = 1.0 / (len(CATALOG[comp.kind]) + len(extra))
+        weight = 1.0 / (len(modes) + len(extra))
         category = "rate_limit" if "rate" in d.name else "errors"
         mode = CatalogMode(
             d.name,
@@ -233,10 +233,19 @@ def _component_modes(
     row = blast.by_source[name]
     plans = mech.by_target.get(name, ())
     out: list[_Raw] = []
+    moved = _moved(graph, blast, plans)
     for mode, source, impact_decl, prob_decl in _merged_modes(graph, name):
         probability, occurrence, prob_basis = _probability(graph, modeled, name, mode, prob_decl)
         users = row.users_impacted.value
-        impact, impact_basis = _impact(graph, row, name, mode, impact_decl)
+        impact, impact_basis = _impact(graph, row, name, mode, impact_decl, moved)
+        failure = mode.failure
+        if "moved_onto" in impact_basis.inputs:
+            quota = graph.components[moved[0]].quota
+            failure += f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
+                f"over its {quota.rps:g}/s quota"
+                if quota is not None
+                else "which is not shown to hold them (declare its quota, or load-test it)"
+            )
         mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
         users_with = row.users_impacted_with
         if mode.silent:
@@ -253,7 +262,7 @@ def _component_modes(
             _Raw(
                 component=name,
                 name=mode.name,
-                failure=mode.failure,
+                failure=failure,
                 source=source,
                 category=mode.category,
                 scope="component",
@@ -317,29 +326,62 @@ def _probability(
     return probability, occurrence, prob_basis
 
 
+def _moved(graph: Graph, blast: Blast, plans: tuple[EdgePlan, ...]) -> tuple[str, float, float]:
+    """(the component that takes over, the load moved onto it /s, the users its overload reaches)
+    when this component's callers fall back to one that is not shown to hold the moved load; the
+    first such fallback by name; ("", 0, 0) when none."""
+    moved: dict[str, float] = {}
+    for plan in plans:
+        rps = graph.edge_rps(plan.edge)
+        if plan.fallback_component is not None and rps is not None:
+            moved[plan.fallback_component] = moved.get(plan.fallback_component, 0.0) + rps
+    for target in sorted(moved):
+        quota = graph.components[target].quota
+        if quota is None or (graph.rps[target] or 0.0) + moved[target] > quota.rps:
+            return target, moved[target], blast.by_source[target].users_impacted.value
+    return "", 0.0, 0.0
+
+
 def _impact(
-    graph: Graph, row: BlastRow, name: str, mode: CatalogMode, declared: Level | None
+    graph: Graph,
+    row: BlastRow,
+    name: str,
+    mode: CatalogMode,
+    declared: Level | None,
+    moved: tuple[str, float, float] = ("", 0.0, 0.0),
 ) -> tuple[Level, Figure]:
     """(impact, its basis): the users impacted without mechanisms, shifted by partial modes and
-    criticality, or as declared."""
+    criticality, or as declared. A mode that takes the component down moves its callers' load
+    onto their fallback component; when that one is not shown to hold it (no quota, or one the
+    moved load exceeds), the users its overload reaches count too."""
     comp = graph.components[name]
     users = row.users_impacted.value
+    onto, moved_rps, onto_users = moved
+    takes_down = not mode.partial and mode.category in ("crash", "errors")
+    if not (takes_down and onto_users > users):
+        onto, moved_rps, onto_users = "", 0.0, 0.0
+    users = max(users, onto_users)
     impact = impact_level(users)
     shift = (-1 if mode.partial else 0) + {"high": 1, "low": -1}.get(comp.criticality or "", 0)
     if users == 0 and row.degraded_with == () and not graph.callers[name]:
         shift = -3  # nothing depends on it and it serves no users
     impact = _shift(impact, shift)
-    impact_basis = Figure(
-        users,
-        "%",
-        "users impacted without mechanisms (≥25 H, ≥5 M), shifted",
-        {
-            "users_percent": users,
-            "shift": shift,
-            "partial": str(mode.partial),
-            "criticality": comp.criticality or "unset",
-        },
-    )
+    inputs: dict[str, float | str] = {
+        "users_percent": users,
+        "shift": shift,
+        "partial": str(mode.partial),
+        "criticality": comp.criticality or "unset",
+    }
+    formula = "users impacted without mechanisms (≥25 H, ≥5 M), shifted"
+    if onto:
+        formula = (
+            "max(users impacted without mechanisms, users of the overloaded fallback)"
+            " (≥25 H, ≥5 M), shifted"
+        )
+        inputs.update(
+            {"moved_onto": onto, "moved_rps": moved_rps, "fallback_users_percent": onto_users}
+        )
+    impact_basis = Figure(users, "%", formula, inputs)
     if declared is not None:
         impact = declared
         impact_basis = Figure(_RANK[declared], "level", "declared", {"impact": declared})

@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from planner.analysis.applicable import State, modes_of, state_of
+from planner.analysis.catalog import CatalogMode
 from planner.analysis.facts import ComponentFacts, resolve
 from planner.spec import Component, Dependency, SystemSpec
 
@@ -64,6 +66,15 @@ class Graph:
         self.entry_shares: dict[str, float] = spec.entry_shares()
         self.order: tuple[str, ...] = self._topological()  # dependencies before their callers
         self.rps: dict[str, float | None] = self._traffic()
+        #: whether each component keeps data ("undeclared": a stateful kind without `data:`)
+        self.state: dict[str, State] = {c.name: state_of(c) for c in spec.components}
+        #: each component's catalog modes, as far as its spec makes them possible
+        self.modes: dict[str, tuple[CatalogMode, ...]] = {
+            c.name: modes_of(
+                c, any(self.components[e.caller].kind == "worker" for e in self.callers[c.name])
+            )
+            for c in spec.components
+        }
         self._closure: dict[str, frozenset[str]] = {}
 
     # -- structure -----------------------------------------------------------------------------

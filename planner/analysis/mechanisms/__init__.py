@@ -4,19 +4,27 @@ For every edge caller → target (policy named after the target, or `caller.targ
 has several callers):
 
 - attempt timeout = target p99 × 1.5 (headroom), rounded up to 10 ms, clipped to the deadline;
-- deadline = the caller's latency budget − its own p50 − the p99 of its other calls − the time
-  its fallback component needs; a caller without a declared budget gets the attempt timeout its
-  own callers give it;
-- retries only when the target has transient failure modes and the call is idempotent, and only
+- deadline = (the caller's latency budget − its own p50 − the p99 of each other call × ⌈calls per
+  request⌉ − the time its fallback component needs) / ⌈this call's calls per request⌉: a call
+  made twice spends its deadline twice, and a rare call still costs its whole p99 on the
+  requests that make it; a caller without a declared budget gets the attempt timeout its own
+  callers give it;
+- retries only when the call is idempotent (declared, or by the target's kind: database and
+  queue calls are writes, other kinds reads), the target has transient failure modes and no
+  fallback answers sooner (a cache or a soft dependency with a fallback is not retried), and only
   as many attempts (≤ 3) as fit: attempts × timeout + worst-case backoff ≤ deadline; a retry
   budget (20 % of calls + 3/s, Envoy/Finagle style) so retries never multiply an outage;
-- circuit breaker: 50 % failure rate over a time window sized from the edge's rps so that a full
-  outage trips it within ~10 s (minimum calls = rps × 10 s, 5…100); open duration grows from
-  MTTR/10 to MTTR/2 (5 s…5 min) so probes catch a recovery without hammering a long outage;
-- bulkhead by Little's law: L = rps × p99 calls in flight; max concurrent = L × 1.5, and at
-  least L + 3√L (Poisson arrivals: a few slots at a small L would reject bursts);
+- circuit breaker: 50 % failure rate; minimum calls = what half of the edge's rps brings in 10 s
+  (5…100), so a dip in traffic still trips it, in a time window that holds that many calls at
+  half traffic (10 s … 1 h); open duration grows from MTTR/10 to MTTR/2 (5 s…5 min) so probes
+  catch a recovery without hammering a long outage;
+- bulkhead for a slowdown: each call holds its slot up to the attempt timeout, so
+  L = rps × attempt timeout; max concurrent = L × 1.5, at least L + 3√L (Poisson bursts) and at
+  least 10;
 - rate limiter from a declared quota, split between callers by their traffic;
-- fallback wherever the edge is soft or declares a fallback.
+- fallback wherever the edge is soft or declares a fallback; a fallback component's call is
+  named with its policy (or flagged as unguarded) and checked against its quota for the load
+  moved onto it (planner.analysis.mechanisms.fallback).
 
 Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
 capacity): see planner.analysis.mechanisms.inbound.

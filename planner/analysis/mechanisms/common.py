@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
 from planner.model import Figure
 
@@ -17,6 +16,13 @@ TRIP_WITHIN = 10.0
 MIN_CALLS_FLOOR, MIN_CALLS_CEIL = 5, 100
 BUDGET_RATIO, BUDGET_MIN_PER_S = 0.2, 3.0
 BULKHEAD_HEADROOM = 1.5
+BULKHEAD_FLOOR = 10  # slots, so a fast call's few in flight still absorb a burst
+TRIP_AT_TRAFFIC = 0.5  # a breaker must still trip when traffic has fallen to half of nominal
+CALLS_CEIL = 10**9  # calls per request beyond this are treated as this many (bounded arithmetic)
+WINDOW_CEIL = 3600  # seconds: the longest breaker window a low-traffic edge gets
+
+NOT_IDEMPOTENT_KINDS = frozenset({"database", "queue"})
+"""Kinds whose calls default to `idempotent: false`: writes (an insert, an enqueue) would repeat."""
 
 Budget = tuple[float, str]
 """A latency budget in seconds and where it comes from."""
@@ -64,11 +70,30 @@ def latency(graph: Graph, name: str) -> tuple[float, float, str]:
 def transient_modes(graph: Graph, name: str) -> list[str]:
     """Names of the target's failure modes a retry can outlast."""
     comp = graph.components[name]
-    names = [m.name for m in CATALOG[comp.kind] if m.transient]
+    names = [m.name for m in graph.modes[name] if m.transient]
     declared = {m.name: m.transient for m in comp.failure_modes}
     names = [n for n in names if declared.get(n, True)]
     names += [n for n, t in declared.items() if t and n not in names]
     return sorted(names)
+
+
+def idempotent(graph: Graph, edge: Edge) -> tuple[bool, str]:
+    """Whether a call may be repeated, and why (the spec says so, or the target's kind)."""
+    declared = edge.dep.idempotent
+    if declared is not None:
+        return declared, f"idempotent: {str(declared).lower()}"
+    kind = graph.components[edge.target].kind
+    if kind in NOT_IDEMPOTENT_KINDS:
+        return False, f"{kind} calls are writes unless declared idempotent: true"
+    return True, f"{kind} calls are reads unless declared idempotent: false"
+
+
+def calls_on_path(calls_per_request: float) -> int:
+    """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
+    (a request that makes it waits its whole p99, not calls × p99)."""
+    if not calls_per_request < CALLS_CEIL:  # also inf / nan: the spec check reports those
+        return CALLS_CEIL
+    return max(1, math.ceil(round(calls_per_request, 9)))
 
 
 def bulkhead_capacity(in_flight: float) -> int:

@@ -10,29 +10,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from planner.analysis.catalog import CATALOG
 from planner.analysis.graph import Edge, Graph
 from planner.analysis.mechanisms.common import (
     BUDGET_MIN_PER_S,
     BUDGET_RATIO,
+    BULKHEAD_FLOOR,
     BULKHEAD_HEADROOM,
     FAILURE_RATE,
     MAX_ATTEMPTS,
     MIN_CALLS_CEIL,
     MIN_CALLS_FLOOR,
     TIMEOUT_HEADROOM,
+    TRIP_AT_TRAFFIC,
     TRIP_WITHIN,
+    WINDOW_CEIL,
     Budget,
     EdgePlan,
     bulkhead_capacity,
+    calls_on_path,
     ceil_to,
     floor_to,
     format_count,
+    idempotent,
     latency,
     policy_name,
     transient_modes,
     worst_backoff,
 )
+from planner.analysis.mechanisms.fallback import fallback_reason
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 
@@ -55,6 +60,7 @@ class _EdgeRules:
         self.rps = graph.edge_rps(edge)
         self.fallback = graph.fallback_of(edge)
         self.rows: list[MechanismRow] = []
+        self.sections_timeout = 0.0  # the attempt timeout, once timing has derived it
         self.sections: dict[str, dict[str, Any]] = {}
 
     def add(
@@ -69,6 +75,7 @@ class _EdgeRules:
     def run(self) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
         deadline, deadline_fig = self.deadline_from_budget()
         timeout_fig, deadline, deadline_fig = self.timeout(deadline, deadline_fig)
+        self.sections_timeout = timeout_fig.value
         attempts, deadline, deadline_fig = self.retry(timeout_fig.value, deadline, deadline_fig)
         trip = self.circuit_breaker()
         bulkhead = self.bulkhead()
@@ -99,32 +106,38 @@ class _EdgeRules:
     # -- timing ---------------------------------------------------------------------------------
 
     def deadline_from_budget(self) -> tuple[float | None, Figure | None]:
-        """Budget − caller p50 − other calls' p99 − the fallback's timeout (None: no budget)."""
+        """(Budget − caller p50 − other calls' p99 × ⌈calls⌉ − the fallback's timeout) / ⌈calls⌉.
+
+        A call made n times per request spends its deadline n times, and a rare call still costs
+        its whole p99 on the requests that make it. None: no budget.
+        """
         if self.budget is None:
             return None, None
         graph, caller = self.graph, self.caller
         caller_latency = graph.components[caller].latency
         own = (caller_latency.p50 if caller_latency is not None else None) or 0.0
         siblings = math.fsum(
-            latency(graph, e.target)[1] * e.dep.calls_per_request
+            latency(graph, e.target)[1] * calls_on_path(e.dep.calls_per_request)
             for e in graph.edges[caller]
             if e is not self.edge and e.target != self.fallback
         )
         reserve = (
             ceil_to(latency(graph, self.fallback)[1] * TIMEOUT_HEADROOM) if self.fallback else 0.0
         )
-        available = self.budget[0] - own - siblings - reserve
+        calls = calls_on_path(self.edge.dep.calls_per_request)
+        available = (self.budget[0] - own - siblings - reserve) / calls
         value = floor_to(available) if available > 0 else 0.0
         return value, Figure(
             value,
             "s",
-            "budget - caller p50 - Σ other calls' p99 × calls - fallback timeout",
+            "(budget - caller p50 - Σ other calls' p99 × ⌈calls⌉ - fallback timeout) / ⌈calls⌉",
             {
                 "budget": self.budget[0],
                 "budget_from": self.budget[1],
                 "caller_p50": own,
                 "other_calls_p99": round(siblings, 6),
                 "fallback_timeout": reserve,
+                "calls": calls,
             },
         )
 
@@ -238,8 +251,16 @@ class _EdgeRules:
         """The most attempts (≤ MAX_ATTEMPTS) whose timeouts and backoff fit the deadline; why."""
         transient = transient_modes(self.graph, self.target)
         attempts = 1
-        if not self.edge.dep.idempotent:
-            reason = "not idempotent (idempotent: false): a retry could repeat a side effect"
+        repeatable, why = idempotent(self.graph, self.edge)
+        kind = self.graph.components[self.target].kind
+        if not repeatable:
+            reason = f"not idempotent ({why}): a retry could repeat a side effect"
+        elif self.edge.degrades and (kind == "cache" or self.edge.dep.type == "soft"):
+            what = "a cache" if kind == "cache" else "a soft dependency"
+            reason = (
+                f"{self.target} is {what} with a fallback: answering from the fallback at once"
+                " is cheaper than waiting for retries and their backoff"
+            )
         elif not transient:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
@@ -299,15 +320,24 @@ class _EdgeRules:
             value = float(inputs[key])
             if value > 0:
                 terms.append(f"{label} {fmt(value)}")
-        available = float(inputs["budget"]) - math.fsum(
-            float(inputs[k]) for k in ("caller_p50", "other_calls_p99", "fallback_timeout")
-        )
+        calls = int(inputs.get("calls", 1))
+        available = (
+            float(inputs["budget"])
+            - math.fsum(
+                float(inputs[k]) for k in ("caller_p50", "other_calls_p99", "fallback_timeout")
+            )
+        ) / calls
         rounded = " (rounded down to 10ms)" if abs(available - deadline) > 1e-6 else ""
-        return " − ".join(terms) + f" = {fmt(deadline)}{rounded}"
+        spent = " − ".join(terms)
+        if calls > 1:
+            spent = f"({spent}) ÷ {calls} calls per request"
+        return spent + f" = {fmt(deadline)}{rounded}"
 
     def _rate_limited_kind(self) -> bool:
         comp = self.graph.components[self.target]
-        return comp.quota is not None or any(m.category == "rate_limit" for m in CATALOG[comp.kind])
+        return comp.quota is not None or any(
+            m.category == "rate_limit" for m in self.graph.modes[self.target]
+        )
 
     # -- containment ----------------------------------------------------------------------------
 
@@ -320,10 +350,12 @@ class _EdgeRules:
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
-            min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(rps * TRIP_WITHIN)))
+            # the volume threshold is what half of nominal traffic brings in TRIP_WITHIN, so a dip
+            # in traffic still trips it; the window holds that many calls at half traffic
+            low = rps * TRIP_AT_TRAFFIC
+            min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(low * TRIP_WITHIN)))
             trip_s = min_calls / rps
-            # a window must hold minimum_calls calls at normal traffic; capped at an hour
-            window = min(3600, max(int(TRIP_WITHIN), math.ceil(trip_s)))
+            window = min(WINDOW_CEIL, max(int(TRIP_WITHIN), math.ceil(round(min_calls / low, 9))))
             section: dict[str, Any] = {
                 "failure_rate_threshold": FAILURE_RATE,
                 "minimum_calls": min_calls,
@@ -335,11 +367,16 @@ class _EdgeRules:
             text = f"{FAILURE_RATE:.0%} of ≥{min_calls} calls in {window}s"
             reason = (
                 f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
-                f" {fmt(trip_s)}; open {fmt(open_initial)} doubling to {fmt(open_max)}"
-                f" from {self.target} MTTR {fmt(mttr)} ({mttr_source})"
+                f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
+                f" {TRIP_AT_TRAFFIC:.0%} of that traffic ({format_count(low)}/s), so a dip does"
+                f" not keep it from tripping; open {fmt(open_initial)} doubling to"
+                f" {fmt(open_max)} from {self.target} MTTR {fmt(mttr)} ({mttr_source})"
             )
             trip = Figure(
-                trip_s, "s", "minimum_calls / rps", {"minimum_calls": min_calls, "rps": rps}
+                trip_s,
+                "s",
+                "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
+                {"minimum_calls": min_calls, "rps": rps, "window": window},
             )
         else:
             min_calls = 10
@@ -372,24 +409,32 @@ class _EdgeRules:
         return trip
 
     def bulkhead(self) -> int | None:
-        """Little's law with headroom and a burst floor; none without rps."""
+        """Sized for a slowdown: every call holds its slot up to the attempt timeout; a floor."""
         if self.rps is None:
             return None
-        in_flight = self.rps * self.p99
-        size = bulkhead_capacity(in_flight)
+        timeout = self.sections_timeout
+        in_flight = self.rps * timeout
+        size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
         self.sections["bulkhead"] = {"max_concurrent": size}
         self.add(
             "bulkhead",
             "Isolation",
             f"{size:,} concurrent",
             f"Load >{size:,} in flight",
-            f"Little's law: {self.rps:g} calls/s × p99 {fmt(self.p99)} = {format_count(in_flight)}"
-            f" in flight; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts",
+            f"a slowdown holds each call up to its {fmt(timeout)} attempt timeout: {self.rps:g}"
+            f" calls/s × {fmt(timeout)} = {format_count(in_flight)} in flight (Little's law);"
+            f" × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
+            f" {BULKHEAD_FLOOR} slots",
             max_concurrent=Figure(
                 size,
                 "count",
-                "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
-                {"rps": self.rps, "p99": self.p99, "headroom": BULKHEAD_HEADROOM},
+                "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
+                {
+                    "rps": self.rps,
+                    "timeout": timeout,
+                    "headroom": BULKHEAD_HEADROOM,
+                    "floor": BULKHEAD_FLOOR,
+                },
             ),
         )
         return size
@@ -437,13 +482,9 @@ class _EdgeRules:
             return
         self.sections["fallback"] = {}
         what = self.edge.dep.fallback or "a degraded answer without it (soft dependency)"
+        reason, figs = fallback_reason(self.graph, self.edge, self.rps)
         self.add(
-            "fallback",
-            "Recovery",
-            f"→ {what}",
-            "Retries spent or breaker open",
-            f"{self.edge.dep.type} dependency with fallback {what!r}:"
-            " the handler is supplied in code",
+            "fallback", "Recovery", f"→ {what}", "Retries spent or breaker open", reason, **figs
         )
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import math
 from typing import Literal
 
+from planner.analysis.applicable import state_of
 from planner.analysis.blast import Blast
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
@@ -67,6 +68,15 @@ def _rto(detect: float, decide: float, failover: float, warm: float, why: str) -
 
 def _rpo(comp: Component | None, *, data_loss: bool = False) -> Figure:
     data = comp.data if comp is not None else None
+    if comp is not None and state_of(comp) == "undeclared":
+        # a database or queue without `data:` is not assumed stateless: its RPO is unknown
+        return Figure(
+            math.inf,
+            "s",
+            f"unknown: {comp.name} is a {comp.kind} without data: (declare stateful,"
+            " backup_interval, replication)",
+            {},
+        )
     if data is None or not data.stateful:
         return Figure(0.0, "s", "stateless", {})
     if not data_loss and data.replication == "sync":
@@ -150,11 +160,12 @@ def plan(graph: Graph, blast: Blast, mech: Mechanisms, alerts: Alerts) -> Recove
     scenarios.extend(
         _placement_scenario(graph, row) for row in blast.rows if row.scope != "component"
     )
+    dr = strategy(graph)
     if not any(c.regions for c in graph.components.values()):
-        scenarios.append(_region_loss(graph))
+        scenarios.append(_region_loss(graph, dr))
     return RecoverySection(
         tuple(scenarios),
-        strategy(graph),
+        dr,
         backups(graph),
         failover_steps(graph, blast, mech, page),
         reconciliation(graph),
@@ -188,7 +199,7 @@ def _component_scenarios(
         out = _merge_same_targets(pair, f"{name} failure (callers fall back)")
     else:
         out = [_software_failure(graph, name, page), _host_failure(graph, name)]
-    if comp.data is not None and comp.data.stateful:
+    if graph.state[name] != "stateless":
         out.append(_data_loss(graph, comp, mttr, warm_up))
     return out
 
@@ -234,6 +245,14 @@ def _host_failure(graph: Graph, name: str) -> RecoveryScenario:
         proc = (
             f"health checks drop the failed instance; {comp.replicas - 1} of"
             f" {comp.replicas} replicas keep serving (need {comp.min_healthy}); replace it"
+        )
+    elif comp.replicas > 1:
+        # every replica is needed (min_healthy = replicas): one lost is an outage until replaced
+        rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "replace the failed instance")
+        proc = (
+            f"replace the failed instance (MTTR {human(mttr)}), then warm up: all"
+            f" {comp.replicas} replicas are needed (min_healthy {comp.min_healthy}), so {name}"
+            " is down until then"
         )
     else:
         rto = _rto(HEALTH_CHECK, 0.0, mttr, warm_up, "restart or replace the only instance")
@@ -303,6 +322,12 @@ def _guarded(mech: Mechanisms, name: str) -> float | None:
 
 
 def _data_loss(graph: Graph, comp: Component, mttr: float, warm: float) -> RecoveryScenario:
+    ask = (
+        f"declare {comp.name}'s data: (stateful, backup_interval, replication): without it the"
+        " planner cannot tell what a loss costs; if it keeps data: "
+        if graph.state[comp.name] == "undeclared"
+        else ""
+    )
     return _scenario(
         graph,
         f"{comp.name} data loss / corruption",
@@ -310,13 +335,38 @@ def _data_loss(graph: Graph, comp: Component, mttr: float, warm: float) -> Recov
         comp.name,
         _rto(0.0, DECIDE_HUMAN, mttr, warm, "restore the last backup (detection excluded)"),
         _rpo(comp, data_loss=True),
-        "stop writes, restore the last good backup (point in time if available), replay"
+        ask + "stop writes, restore the last good backup (point in time if available), replay"
         " the writes since from logs or the source of truth, verify counts",
     )
 
 
-def _region_loss(graph: Graph) -> RecoveryScenario:
+#: How each DR strategy recovers a lost region (the region scenario follows the chosen one).
+REGION_PROCEDURE = {
+    "backup_restore": "rebuild every component in another region from backups and IaC",
+    "pilot_light": "scale the standby region's pilot light up, promote its data stores, move DNS",
+    "warm_standby": "scale the other region's warm standby up, promote its data stores, move DNS",
+    "active_active": "shift all traffic to the other regions, which already serve it",
+}
+
+
+def _region_loss(graph: Graph, dr: DrStrategy) -> RecoveryScenario:
+    """The single region lost, recovered the way the chosen DR strategy says.
+
+    Backup & restore rebuilds from the spec's repair and warm-up times (a lower bound: the
+    restore itself is not in the spec); the other strategies recover within their band, the
+    same figures the DR line shows.
+    """
     comps = list(graph.components.values())
+    if dr.strategy != "backup_restore":
+        return _scenario(
+            graph,
+            f"region outage (single region; {dr.label.lower()})",
+            "region",
+            "region",
+            dr.typical_rto,
+            dr.typical_rpo,
+            f"with the planned {dr.label.lower()}: {REGION_PROCEDURE[dr.strategy]}",
+        )
     failover = max(graph.facts[c.name].mttr.value for c in comps)
     warm = max(graph.facts[c.name].warm_up.value for c in comps)
     rto = _rto(
@@ -326,7 +376,7 @@ def _region_loss(graph: Graph) -> RecoveryScenario:
         warm,
         "lower bound: rebuild in another region, data restore time not in the spec",
     )
-    stateful = [c for c in comps if c.data is not None and c.data.stateful]
+    stateful = [c for c in comps if graph.state[c.name] != "stateless"]
     rpo = max(
         (_rpo(c, data_loss=True) for c in stateful),
         key=lambda f: f.value,
@@ -334,12 +384,12 @@ def _region_loss(graph: Graph) -> RecoveryScenario:
     )
     return _scenario(
         graph,
-        "region outage (single region)",
+        "region outage (single region; backup & restore)",
         "region",
         "region",
         rto,
         rpo,
-        "rebuild every component in another region from backups and IaC",
+        REGION_PROCEDURE["backup_restore"],
     )
 
 
@@ -413,7 +463,6 @@ def failover_steps(
         ),
     )
     primary = row.source
-    comp = graph.components[primary]
     mttr = graph.facts[primary].mttr.value
     managed = graph.facts[primary].managed
     recover = (
@@ -421,7 +470,7 @@ def failover_steps(
         if managed
         else f"repair or rebuild {primary} (MTTR {human(mttr)})"
     )
-    stateful = comp.data is not None and comp.data.stateful
+    stateful = graph.state[primary] != "stateless"
     return (
         FailoverStep(
             "Primary",

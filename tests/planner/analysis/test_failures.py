@@ -71,8 +71,9 @@ def test_probability_from_availability_and_mttr() -> None:
         ]
     )
     mode = by_name(result)[("api", "outage-5xx")]
-    # 0.4 of the failures × 8760 h × 1 % / 1 h = 35.04 a year → H
-    assert mode.probability_basis.value == pytest.approx(0.4 * 8760 * 0.01)
+    # no quota, so no rate-limited mode (weight 0.2): outage-5xx's 0.4 becomes 0.4 / 0.8 = 0.5
+    # of the failures × 8760 h × 1 % / 1 h = 43.8 a year → H
+    assert mode.probability_basis.value == pytest.approx(0.5 * 8760 * 0.01)
     assert mode.probability == "H" and mode.occurrence == 8
 
 
@@ -132,7 +133,7 @@ def test_impact_from_users_impacted_and_partial_modes() -> None:
                     "replicas": 3,
                     "dependencies": [{"target": "search"}],
                 },
-                {"name": "db", "kind": "database", "replicas": 2},
+                {"name": "db", "kind": "database", "replicas": 2, "data": {"replication": "async"}},
                 {"name": "search", "kind": "search", "replicas": 2},
             ]
         )

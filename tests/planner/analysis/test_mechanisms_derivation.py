@@ -32,7 +32,8 @@ def gateway(**dep: Any) -> list[dict[str, Any]]:
             "rps": 40,
             "latency": {"p50": "50ms", "p99": "200ms"},
             "latency_budget": "2s",
-            "dependencies": [{"target": "db", **dep}],
+            # declared idempotent (a read): a database call defaults to a write, never retried
+            "dependencies": [{"target": "db", "idempotent": True, **dep}],
         },
         {
             "name": "db",
@@ -119,7 +120,8 @@ def test_deadline_reserves_the_fallback_and_the_other_calls() -> None:
 def test_breaker_trips_within_its_stated_time_and_opens_from_mttr() -> None:
     m = derive(gateway())
     breaker = m.table["db"]["circuit_breaker"]
-    assert breaker["minimum_calls"] == 100  # 40 rps × 10 s capped at 100 → trips in 2.5 s
+    # half of 40 rps × 10 s = 200, capped at 100 → trips in 2.5 s at full traffic, 5 s at half
+    assert breaker["minimum_calls"] == 100
     assert breaker["window_type"] == "time" and breaker["window_size"] == 10
     assert row(m, "db", "circuit_breaker").figures["trip"].value == pytest.approx(2.5)
     # MTTR 10 min: first open 60 s (MTTR/10), doubling up to 5 min (MTTR/2)
@@ -130,14 +132,16 @@ def test_low_traffic_breaker_uses_the_floor_and_a_longer_window() -> None:
     components = gateway()
     components[0]["rps"] = 0.2
     breaker = derive(components).table["db"]["circuit_breaker"]
+    # half of 0.2 rps × 10 s = 1 call, floored at 5; a window holding 5 calls at 0.1 rps: 50 s
     assert breaker["minimum_calls"] == 5
-    assert breaker["window_size"] == math.ceil(5 / 0.2)
+    assert breaker["window_size"] == math.ceil(5 / (0.2 * 0.5)) == 50
 
 
 def test_bulkhead_by_littles_law() -> None:
     m = derive(gateway())
-    # L = 40 calls/s × 100 ms = 4 in flight: 4 × 1.5 = 6 < 4 + 3·√4 = 10 (bursts win)
-    assert m.table["db"]["bulkhead"] == {"max_concurrent": 10}
+    # a slowdown holds each call up to its 150 ms attempt timeout (not its 100 ms p99):
+    # L = 40 calls/s × 150 ms = 6 in flight: 6 × 1.5 = 9 < 6 + 3·√6 = 13.3 (bursts win) → 14
+    assert m.table["db"]["bulkhead"] == {"max_concurrent": 14}
     assert mechanisms.bulkhead_capacity(1000.0) == 1500  # large L: the 1.5 headroom wins
     assert mechanisms.bulkhead_capacity(0.01) == 1
 

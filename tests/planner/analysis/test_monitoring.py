@@ -99,7 +99,8 @@ def test_every_threshold_carries_the_inputs_of_its_formula() -> None:
         if "bulkhead" in policy
     ]
     smallest = min(sizes)
-    assert smallest == 12  # db's bulkhead in the mechanism table
+    # db's bulkhead: 50 calls/s × its 150ms attempt timeout = 7.5 in flight; 7.5 + 3√7.5 = 15.7
+    assert smallest == 16
     bulkheads = signals["Saturation/Bulkheads"].critical
     assert bulkheads.value == pytest.approx((smallest - 1) / smallest * 100.0)
     assert bulkheads.inputs == {"smallest_bulkhead": smallest}

@@ -1,0 +1,66 @@
+"""A fallback's reason in the plan: the policy that guards the call it makes, and whether what it
+calls can take the load moved onto it when the primary fails."""
+
+from __future__ import annotations
+
+from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms.common import format_count, policy_name
+from planner.model import Figure
+
+
+def fallback_reason(graph: Graph, edge: Edge, rps: float | None) -> tuple[str, dict[str, Figure]]:
+    """(the fallback row's reason, its figures) for an edge that degrades."""
+    what = edge.dep.fallback or "a degraded answer without it (soft dependency)"
+    reason = f"{edge.dep.type} dependency with fallback {what!r}: the handler is supplied in code"
+    fallback = graph.fallback_of(edge)
+    if fallback is None:
+        return reason, {}
+    guard = next((e for e in graph.edges[edge.caller] if e.target == fallback), None)
+    if guard is not None:
+        reason += f" and calls {fallback} through policy {policy_name(graph, guard)!r}"
+    else:
+        reason += (
+            f"; its call to {fallback} has no policy: declare {fallback} as a dependency of"
+            f" {edge.caller} so the call is timed out and broken like any other"
+        )
+    text, figure = _capacity(graph, edge, fallback, rps)
+    return reason + text, ({"fallback_capacity": figure} if figure is not None else {})
+
+
+def _capacity(
+    graph: Graph, edge: Edge, fallback: str, rps: float | None
+) -> tuple[str, Figure | None]:
+    """Whether the fallback component can take this edge's load on top of its own."""
+    if rps is None:
+        return "", None
+    comp = graph.components[fallback]
+    limits = [
+        (limit.rps, label)
+        for limit, label in ((comp.quota, "quota"), (comp.capacity, "capacity"))
+        if limit is not None
+    ]
+    own = graph.rps[fallback] or 0.0
+    peak = own + rps
+    if not limits:
+        return (
+            f"; {fallback} declares no capacity or quota: when {edge.target} fails it takes"
+            f" {rps:g}/s more ({format_count(peak)}/s in all), so load-test it for that",
+            None,
+        )
+    limit, label = min(limits)
+    holds = min(1.0, limit / peak)
+    text = (
+        f"; when {edge.target} fails, {fallback} takes {rps:g}/s on top of its {own:g}/s"
+        f" = {format_count(peak)}/s against its {label} {limit:g}/s"
+    )
+    text += (
+        ": it holds all of it"
+        if holds >= 1.0
+        else f": it holds only {holds:.0%}, the rest is rejected (raise its {label} or shed)"
+    )
+    return text, Figure(
+        holds,
+        "ratio",
+        "min(1, fallback limit / (fallback rps + edge rps))",
+        {"limit": limit, "fallback_rps": own, "edge_rps": rps},
+    )
