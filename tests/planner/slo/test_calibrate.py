@@ -23,11 +23,12 @@ import pytest
 from exporters.prometheus import DURATION_BUCKETS
 from planner.cli import main
 from planner.slo.calibrate import quantile
+from tests.paths import ROOT_DIR
 from tests.servers import PrometheusServer, require_binary
 
 pytestmark = pytest.mark.integration
 
-SPEC = Path(__file__).parent.parent / "examples" / "ai_gateway" / "system.yaml"
+SPEC = ROOT_DIR / "examples" / "ai_gateway" / "system.yaml"
 SCRAPE = 15
 END = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())
 START = END - 2 * 3600

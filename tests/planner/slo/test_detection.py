@@ -16,8 +16,9 @@ from planner.model import Signal
 from planner.slo.detection import HTTP_DURATION_BUCKETS, latency_bucket
 from planner.slo.rules import ALERT_NAME
 from planner.spec import load_spec
+from tests.paths import ROOT_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 SPECS = [*sorted(ROOT.glob("examples/*/system.yaml")), ROOT / "tests/promtool/detection_spec.yaml"]
 
 
