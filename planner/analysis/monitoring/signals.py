@@ -173,8 +173,9 @@ def _bulkhead_signal(smallest_bulkhead: int) -> Signal:
             {"smallest_bulkhead": smallest_bulkhead},
         ),
         "Scale",
-        "bulkheads are sized at p99 load × 1.5; above that share the dependency is"
-        " slower or busier than planned",
+        "bulkheads are sized for a slowdown (each call holding its slot up to the attempt"
+        " timeout) with headroom; above that share the dependency is slower or busier than"
+        " planned",
         BULKHEAD_ALERT,
     )
 
