@@ -12,14 +12,46 @@ import difflib
 import re
 import typing
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from resilience.files import short_repr, shorten
 
-if TYPE_CHECKING:
-    from planner.spec import Component
+
+# What the checks read of planner.spec's models (spec imports this module, not the reverse).
+class _Latency(Protocol):
+    @property
+    def p99(self) -> float: ...
+
+
+class _Dependency(Protocol):
+    @property
+    def target(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def fallback(self) -> str | None: ...
+    @property
+    def fallback_availability(self) -> float | None: ...
+    @property
+    def calls_per_request(self) -> float: ...
+
+
+class Component(Protocol):
+    """A component as the checks read it (`planner.spec.Component`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def entry_point(self) -> bool: ...
+    @property
+    def traffic_share(self) -> float | None: ...
+    @property
+    def latency(self) -> _Latency | None: ...
+    @property
+    def dependencies(self) -> Sequence[_Dependency]: ...
+
 
 __all__ = ["MAX_PROBLEMS", "describe", "did_you_mean", "graph_problems", "warnings"]
 
@@ -49,7 +81,7 @@ def _close_component(text: str, names: Sequence[str]) -> str | None:
     return lowered[match[0]] if match else None
 
 
-def graph_problems(components: tuple[Component, ...]) -> list[str]:
+def graph_problems(components: Sequence[Component]) -> list[str]:
     """Every problem of the component graph as "field: message" lines (empty: none)."""
     problems: list[str] = []
     index: dict[str, int] = {}
@@ -105,14 +137,14 @@ def _edge_problems(where: str, comp: Component, j: int, names: Sequence[str]) ->
     return problems
 
 
-def warnings(components: tuple[Component, ...]) -> list[str]:
+def warnings(components: Sequence[Component]) -> list[str]:
     """What a valid spec says that cannot all be true, as "field: message" lines: the plan is
     built, but its figures inherit the contradiction (the CLI prints these on stderr)."""
     index = {comp.name: i for i, comp in enumerate(components)}
     return _latency_problems(components, index)
 
 
-def _latency_problems(components: tuple[Component, ...], index: Mapping[str, int]) -> list[str]:
+def _latency_problems(components: Sequence[Component], index: Mapping[str, int]) -> list[str]:
     """A caller whose declared p99 is below the declared p99 of a hard dependency it calls on
     every request: it waits for that call, so its own p99 cannot be lower."""
     problems: list[str] = []
@@ -135,7 +167,7 @@ def _latency_problems(components: tuple[Component, ...], index: Mapping[str, int
     return problems
 
 
-def _share_problems(components: tuple[Component, ...]) -> list[str]:
+def _share_problems(components: Sequence[Component]) -> list[str]:
     shares = [(i, c.traffic_share) for i, c in enumerate(components) if c.traffic_share is not None]
     if not shares:
         return []
@@ -154,7 +186,7 @@ def _share_problems(components: tuple[Component, ...]) -> list[str]:
     return []
 
 
-def _find_cycle(components: tuple[Component, ...]) -> list[str] | None:
+def _find_cycle(components: Sequence[Component]) -> list[str] | None:
     """The first dependency cycle as a path (a -> b -> a), iterative DFS, O(V + E)."""
     edges = {c.name: [d.target for d in c.dependencies] for c in components}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
@@ -264,8 +296,12 @@ def describe(
     root: type[BaseModel], source: str, exc: ValidationError, data: Mapping[str, Any]
 ) -> str:
     """Every error of `exc` as one message: one line for one problem, else a count and a list."""
+    errors = exc.errors(include_url=False)
+    failed = {tuple(e["loc"][:i]) for e in errors for i in range(1, len(e["loc"]))}
     lines: list[str] = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in failed:
+            continue  # pydantic counts a list whose items failed as empty: not a problem of its own
         lines += _lines(root, error, data)
     if len(lines) == 1:
         return f"{source}: {lines[0]}"

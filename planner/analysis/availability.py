@@ -306,6 +306,7 @@ def analyse(graph: Graph, modeled: Modeled, mech: Mechanisms) -> AvailabilitySec
         ),
         entry_points=tuple(entries),
         caps=caps(graph, modeled, target_value),
+        entry_weighting=spec.entry_weighting,
     )
 
 
