@@ -74,9 +74,18 @@ ComponentKind = Literal[
 #: The same kinds as a tuple, for iteration.
 KINDS: tuple[str, ...] = get_args(ComponentKind)
 
+#: Ceilings far above any real system, so that no product of spec figures overflows a float
+#: (rps × calls × p99 stays below 1e30) and no count overflows the conversion to one.
+MAX_REPLICAS = 10_000  # k-of-n sums n terms
+MAX_RPS = 1e9
+MAX_CALLS = 1e6  # calls of one dependency per request
+MAX_COUNT = 10**12  # users, bursts
+MAX_DURATION = 1000 * 365 * 86400.0  # a thousand years, in seconds (MTBFs run to decades)
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
+    Field(le=MAX_DURATION),
     WithJsonSchema(
         {
             "anyOf": [
@@ -91,8 +100,6 @@ Duration = Annotated[
 
 Level = Literal["H", "M", "L"]
 
-#: The most replicas one component may declare.
-MAX_REPLICAS = 10_000
 
 
 def _percent(value: float) -> float:
@@ -139,15 +146,15 @@ class DataSpec(_Model):
 class Quota(_Model):
     """A provider's rate limit on calls to this component."""
 
-    rps: float = Field(gt=0)
-    burst: int | None = Field(default=None, ge=1)
+    rps: float = Field(gt=0, le=MAX_RPS)
+    burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class Capacity(_Model):
     """What an entry point can serve (from a load test): above `rps` its inbound policy sheds."""
 
-    rps: float = Field(gt=0)
-    burst: int | None = Field(default=None, ge=1)
+    rps: float = Field(gt=0, le=MAX_RPS)
+    burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class DeclaredFailureMode(_Model):
@@ -169,7 +176,7 @@ class Dependency(_Model):
     type: Literal["hard", "soft"] = "hard"
     fallback: str | None = None
     fallback_availability: float | None = Field(default=None, ge=0, le=100)
-    calls_per_request: float = Field(default=1.0, gt=0)
+    calls_per_request: float = Field(default=1.0, gt=0, le=MAX_CALLS)
     idempotent: bool = True
 
 
@@ -189,7 +196,7 @@ class Component(_Model):
     mtbf: Duration | None = None
     mttr: Duration | None = None
     latency: Latency | None = None
-    rps: float | None = Field(default=None, gt=0)
+    rps: float | None = Field(default=None, gt=0, le=MAX_RPS)
     latency_budget: Duration | None = None
     zones: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
@@ -311,7 +318,7 @@ class SystemSpec(_Model):
     # how the entry points' availabilities meet the target: every one of them (a failing
     # entry is not hidden by busier ones), or their traffic-weighted mean
     entry_weighting: Literal["every_entry", "traffic"] = "every_entry"
-    users: int | None = Field(default=None, ge=0)
+    users: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     recovery_targets: RecoveryTargets | None = None
     components: tuple[Component, ...] = Field(min_length=1)
     slos: tuple[SloSpec, ...] = ()

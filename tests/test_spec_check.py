@@ -145,3 +145,43 @@ def test_the_cli_exits_2_with_every_problem_and_prints_warnings(
         assert main([command, str(path)]) == 0
         err = capsys.readouterr().err
         assert f"reliability: warning: {path}: components[0].latency.p99: web's p99" in err
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        ("users", 10**400, "users: expected less than or equal to 1000000000000"),
+        ("rps", 1e308, "components[0] (web).rps: expected less than or equal to 1000000000"),
+        (
+            "calls",
+            1e308,
+            "components[0] (web).dependencies[0].calls_per_request: expected less than or equal"
+            " to 1000000",
+        ),
+    ],
+)
+def test_numbers_that_would_overflow_the_arithmetic_are_refused(
+    where: str, value: float, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: users 10**400 was an OverflowError and rps 1e308 a NaN bulkhead — exit 70
+    doc = base()
+    if where == "users":
+        doc["users"] = value
+    elif where == "rps":
+        doc["components"][0]["rps"] = value
+    else:
+        doc["components"][0]["dependencies"][0]["calls_per_request"] = value
+    path = tmp_path / "system.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert main(["plan", str(path)]) == 2
+    assert capsys.readouterr().err == f"reliability: error: {path}: {field}\n"
+
+
+def test_an_unknown_top_level_key_suggests_the_known_one() -> None:
+    doc = base()
+    doc["teir"] = doc.pop("tier")
+    doc["components"][0]["dependencies"][0]["fallbak"] = "x"
+    assert problems(doc) == [
+        "components[0] (web).dependencies[0].fallbak: unknown key (did you mean 'fallback'?)",
+        "teir: unknown key (did you mean 'tier'?)",
+    ]
