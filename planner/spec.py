@@ -26,7 +26,7 @@ from pydantic import (
 
 from planner.errors import SpecError
 from planner.inputs import read_document, shown
-from planner.spec_check import describe, graph_problems, warnings
+from planner.spec_check import TIER_OR_SLO, describe, graph_problems, raw_problems, warnings
 from planner.units import parse_duration
 from resilience.config import TIERS
 from resilience.files import BoundedSafeLoader
@@ -99,7 +99,6 @@ Duration = Annotated[
 """Seconds; the spec accepts a number of seconds or "250ms", "2s", "1m", "1h", "1d"."""
 
 Level = Literal["H", "M", "L"]
-
 
 
 def _percent(value: float) -> float:
@@ -336,9 +335,10 @@ class SystemSpec(_Model):
 
     @model_validator(mode="after")
     def _graph(self) -> SystemSpec:
+        problems = []
         if self.tier is None and self.slo is None:
-            raise ValueError("set tier (standard, high, critical, ultra) or slo (a percentage)")
-        problems = graph_problems(self.components)
+            problems.append(TIER_OR_SLO)
+        problems += graph_problems(self.components)
         names = [slo.name for slo in self.slos]
         if len(set(names)) != len(names):
             problems.append("slos: names must be unique")
@@ -392,7 +392,10 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
     try:
         return SystemSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(describe(SystemSpec, source, exc, data)) from None
+        if any(e["loc"] == () for e in exc.errors()):  # the graph was checked: nothing to add
+            raise SpecError(describe(SystemSpec, source, exc, data)) from None
+        more = raw_problems(data)
+        raise SpecError(describe(SystemSpec, source, exc, data, more)) from None
     except RecursionError:  # data parsed elsewhere, nested without bound
         raise SpecError(f"{source}: nested too deeply") from None
 

@@ -12,6 +12,7 @@ import difflib
 import re
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -53,11 +54,21 @@ class Component(Protocol):
     def dependencies(self) -> Sequence[_Dependency]: ...
 
 
-__all__ = ["MAX_PROBLEMS", "describe", "did_you_mean", "graph_problems", "warnings"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "TIER_OR_SLO",
+    "describe",
+    "did_you_mean",
+    "graph_problems",
+    "raw_problems",
+    "warnings",
+]
 
 #: Problems listed in one message: a generated file with a million bad rows must not print them
 #: all; a spec written by hand never comes near.
 MAX_PROBLEMS = 200
+
+TIER_OR_SLO = "set tier (standard, high, critical, ultra) or slo (a percentage)"
 
 #: How close (difflib ratio) a word must be to a known one to be suggested, or for a fallback to
 #: be taken for a misspelt component: "payment-db" for "payments-db" is 0.95, "cached answer"
@@ -216,6 +227,64 @@ def _find_cycle(components: Sequence[Component]) -> list[str] | None:
     return None
 
 
+@dataclass(frozen=True)
+class _RawDependency:
+    target: str
+    fallback: str | None
+    type: str = "hard"
+    fallback_availability: float | None = None
+    calls_per_request: float = 1.0
+
+
+@dataclass(frozen=True)
+class _RawComponent:
+    name: str
+    dependencies: Sequence[_RawDependency]
+    entry_point: bool = False
+    traffic_share: float | None = None
+    latency: _Latency | None = None
+
+
+def raw_problems(data: Mapping[str, Any]) -> list[str]:
+    """The whole-spec problems (no tier or slo, unknown targets, fallbacks spelt like a
+    component) of a document whose fields failed validation, read from the raw mapping — so that
+    one bad kind does not hide a misspelt target until the next run. Entries that are not the
+    expected shape are skipped: their own field errors already say so."""
+    problems: list[str] = []
+    if data.get("tier") is None and data.get("slo") is None:
+        problems.append(TIER_OR_SLO)
+    comps = data.get("components")
+    if not isinstance(comps, list) or len(comps) > 100_000:
+        return problems
+    raw: list[_RawComponent] = []
+    for comp in comps:
+        if not isinstance(comp, dict) or not isinstance(comp.get("name"), str):
+            return problems  # a component without a name: its field errors come first
+        deps = comp.get("dependencies")
+        edges = [
+            _RawDependency(
+                d["target"], d.get("fallback") if isinstance(d.get("fallback"), str) else None
+            )
+            for d in (deps if isinstance(deps, list) else [])
+            if isinstance(d, dict) and isinstance(d.get("target"), str)
+        ]
+        if isinstance(deps, list) and len(edges) != len(deps):
+            edges = []  # indices would shift
+        raw.append(_RawComponent(comp["name"], edges))
+    index: dict[str, int] = {}
+    for i, c in enumerate(raw):
+        index.setdefault(c.name, i)
+    names = sorted(index)
+    for i, c in enumerate(raw):
+        for j in range(len(c.dependencies)):
+            problems += [
+                p
+                for p in _edge_problems(f"components[{i}].dependencies[{j}]", c, j, names)
+                if ".fallback_availability:" not in p
+            ]
+    return problems
+
+
 # -- pydantic's errors, all of them ----------------------------------------------------------
 
 
@@ -293,9 +362,14 @@ def _lines(root: type[BaseModel], error: Any, data: Mapping[str, Any]) -> list[s
 
 
 def describe(
-    root: type[BaseModel], source: str, exc: ValidationError, data: Mapping[str, Any]
+    root: type[BaseModel],
+    source: str,
+    exc: ValidationError,
+    data: Mapping[str, Any],
+    more: Sequence[str] = (),
 ) -> str:
-    """Every error of `exc` as one message: one line for one problem, else a count and a list."""
+    """Every error of `exc`, then the `more` problems found apart from it, as one message: one
+    line for one problem, else a count and a list."""
     errors = exc.errors(include_url=False)
     failed = {tuple(e["loc"][:i]) for e in errors for i in range(1, len(e["loc"]))}
     lines: list[str] = []
@@ -303,6 +377,7 @@ def describe(
         if error["type"] == "too_short" and tuple(error["loc"]) in failed:
             continue  # pydantic counts a list whose items failed as empty: not a problem of its own
         lines += _lines(root, error, data)
+    lines += [line for line in more if line not in lines]
     if len(lines) == 1:
         return f"{source}: {lines[0]}"
     cut = f" (the first {MAX_PROBLEMS} shown)" if len(lines) > MAX_PROBLEMS else ""

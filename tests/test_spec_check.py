@@ -184,4 +184,33 @@ def test_an_unknown_top_level_key_suggests_the_known_one() -> None:
     assert problems(doc) == [
         "components[0] (web).dependencies[0].fallbak: unknown key (did you mean 'fallback'?)",
         "teir: unknown key (did you mean 'tier'?)",
+        "set tier (standard, high, critical, ultra) or slo (a percentage)",
+    ]
+
+
+def test_a_field_error_does_not_hide_a_misspelt_name() -> None:
+    # the kind fails field validation, so the graph check proper never runs; the names are
+    # still checked from the raw document, in the same message
+    doc = base()
+    doc["components"][2]["kind"] = "cahce"
+    doc["components"][0]["dependencies"][0]["target"] = "payments-bd"
+    del doc["tier"]
+    found = problems(doc)
+    assert found[0].startswith("components[2] (cache).kind: expected 'service'")
+    assert found[0].endswith("(did you mean 'cache'?)")
+    assert found[1:] == [
+        "set tier (standard, high, critical, ultra) or slo (a percentage)",
+        "components[0].dependencies[0].target: unknown component 'payments-bd'"
+        " (did you mean 'payments-db'?)",
+    ]
+
+
+def test_a_missing_tier_is_listed_with_the_graph_problems() -> None:
+    doc = base()
+    del doc["tier"]
+    doc["components"][0]["dependencies"][0]["target"] = "payments-bd"
+    assert problems(doc) == [
+        "set tier (standard, high, critical, ultra) or slo (a percentage)",
+        "components[0].dependencies[0].target: unknown component 'payments-bd'"
+        " (did you mean 'payments-db'?)",
     ]
