@@ -83,13 +83,41 @@ def did_you_mean(word: str, known: Sequence[str], cutoff: float = 0.6) -> str:
     return f" (did you mean {lowered[match[0]]!r}?)" if match else ""
 
 
-def _close_component(text: str, names: Sequence[str]) -> str | None:
-    """The component a free-text fallback probably misspells, or None."""
-    lowered = {n.lower(): n for n in names}
-    if text.lower() in lowered:
-        return lowered[text.lower()]
-    match = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=CLOSE)
-    return lowered[match[0]] if match else None
+class _Names:
+    """The component names, for finding the one a free-text fallback probably misspells.
+
+    Fast on large specs: a difflib ratio ≥ CLOSE needs lengths within a factor 2/3 of each other
+    (`2·min / (la + lb) ≥ 0.8`), so only names of such lengths are compared, and each distinct
+    fallback text is looked up once (generated specs repeat one text thousands of times).
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.sorted = sorted(names)
+        self.exact = frozenset(names)
+        self.lowered = {n.lower(): n for n in self.sorted}
+        self.by_length: dict[int, list[str]] = {}
+        for low in self.lowered:
+            self.by_length.setdefault(len(low), []).append(low)
+        self._seen: dict[str, str | None] = {}
+
+    def close_to(self, text: str) -> str | None:
+        """The component `text` probably misspells (equal but for case counts), or None."""
+        if text not in self._seen:
+            self._seen[text] = self._close(text.lower())
+        return self._seen[text]
+
+    def _close(self, low: str) -> str | None:
+        if low in self.lowered:
+            return self.lowered[low]
+        n = len(low)
+        shortest = max(1, -(-2 * n // 3))  # ceil(2n/3)
+        candidates = [
+            name
+            for size in range(shortest, n * 3 // 2 + 1)
+            for name in self.by_length.get(size, ())
+        ]
+        match = difflib.get_close_matches(low, candidates, n=1, cutoff=CLOSE)
+        return self.lowered[match[0]] if match else None
 
 
 def graph_problems(components: Sequence[Component]) -> list[str]:
@@ -104,7 +132,7 @@ def graph_problems(components: Sequence[Component]) -> list[str]:
             )
         else:
             index[comp.name] = i
-    names = sorted(index)
+    names = _Names(list(index))
     for i, comp in enumerate(components):
         for j in range(len(comp.dependencies)):
             problems += _edge_problems(f"components[{i}].dependencies[{j}]", comp, j, names)
@@ -116,11 +144,12 @@ def graph_problems(components: Sequence[Component]) -> list[str]:
     return problems
 
 
-def _edge_problems(where: str, comp: Component, j: int, names: Sequence[str]) -> list[str]:
+def _edge_problems(where: str, comp: Component, j: int, names: _Names) -> list[str]:
     dep = comp.dependencies[j]
     problems: list[str] = []
-    if dep.target not in names:
-        hint = did_you_mean(dep.target, names) or f" (known: {', '.join(names[:10])})"
+    if dep.target not in names.exact:
+        known = names.sorted
+        hint = did_you_mean(dep.target, known) or f" (known: {', '.join(known[:10])})"
         problems.append(f"{where}.target: unknown component {dep.target!r}{hint}")
     elif dep.target == comp.name:
         problems.append(f"{where}.target: {comp.name!r} cannot depend on itself")
@@ -132,14 +161,14 @@ def _edge_problems(where: str, comp: Component, j: int, names: Sequence[str]) ->
         problems.append(
             f"{where}.fallback: the fallback must differ from the target and the caller"
         )
-    elif dep.fallback in names:
+    elif dep.fallback in names.exact:
         if dep.fallback_availability is not None:
             problems.append(
                 f"{where}.fallback_availability: {dep.fallback!r} is a component, whose own"
                 " availability counts (declare it for a free-text fallback only)"
             )
     else:
-        close = _close_component(dep.fallback, names)
+        close = names.close_to(dep.fallback)
         if close is not None:
             problems.append(
                 f"{where}.fallback: {dep.fallback!r} is not a component (did you mean"
@@ -274,7 +303,7 @@ def raw_problems(data: Mapping[str, Any]) -> list[str]:
     index: dict[str, int] = {}
     for i, c in enumerate(raw):
         index.setdefault(c.name, i)
-    names = sorted(index)
+    names = _Names(list(index))
     for i, c in enumerate(raw):
         for j in range(len(c.dependencies)):
             problems += [
