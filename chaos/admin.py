@@ -24,6 +24,10 @@ Routes (JSON in, JSON out):
 - ``POST {prefix}/reset``: switch every strategy off, the universal rollback (so a policy named
   ``reset`` cannot be switched through this endpoint).
 
+For FastAPI, Starlette or any ASGI app, `admin_asgi(token)` is the same endpoint as a plain ASGI
+app, for ``exporters.asgi.setup(app, extra_routes=[admin_asgi(token)])``; both share `AdminCore`,
+so they answer alike.
+
 Added in 0.1.0.
 """
 
@@ -32,6 +36,8 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -76,8 +82,29 @@ def describe_injection(injection: Injection) -> dict[str, Any]:
     return state
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+@dataclass(frozen=True, slots=True)
+class AdminAnswer:
+    """One admin response, free of any web framework: status, JSON body, extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def encoded(self) -> bytes:
+        """The body as UTF-8 JSON."""
+        return json.dumps(self.body).encode()
+
+
+def _error(status: int, message: str) -> AdminAnswer:
+    return AdminAnswer(status, {"error": message})
+
+
+_UNAUTHORISED = AdminAnswer(
+    401,
+    {"error": "missing or wrong admin token"},
+    (("WWW-Authenticate", 'Bearer realm="chaos"'),),
+)
+_TOO_BIG = f"body over {MAX_BODY_BYTES} bytes"
 
 
 def _cut(text: str) -> str:
@@ -115,33 +142,35 @@ def nested_deeper_than(text: str, limit: int) -> bool:
     return False
 
 
-class _Admin:
+class AdminCore:
+    """The admin endpoint's logic, shared by the aiohttp routes and the ASGI app.
+
+    Each method takes the request's ``Authorization`` header (and body) and returns an
+    `AdminAnswer`; nothing changes unless the token matches.
+    """
+
     def __init__(self, token: str, registry: ChaosRegistry) -> None:
         self._token = token.encode()
         self._registry = registry
 
-    def authorised(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
+    def authorised(self, header: str | None) -> bool:
+        """Whether `header` is ``Bearer <token>`` (compared in constant time)."""
+        scheme, _, given = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not given:
             return False
         try:
-            # aiohttp keeps undecodable header bytes as surrogates: no token is made of those.
+            # Undecodable header bytes arrive as surrogates: no token is made of those.
             candidate = given.strip().encode("utf-8")
         except UnicodeEncodeError:
             return False
         # compare_digest: the time taken does not reveal how much of the token matched.
         return hmac.compare_digest(candidate, self._token)
 
-    async def body(self, request: web.Request) -> object | web.Response:
-        """The parsed JSON body, or the 400/413 response that refuses it."""
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _error(413, f"body over {MAX_BODY_BYTES} bytes")
-        data = bytearray()
-        async for chunk in request.content.iter_chunked(4096):
-            data += chunk
-            if len(data) > MAX_BODY_BYTES:  # chunked, or a Content-Length that lied
-                return _error(413, f"body over {MAX_BODY_BYTES} bytes")
+    @staticmethod
+    def parse(data: bytes) -> object | AdminAnswer:
+        """The parsed JSON body (read up to `MAX_BODY_BYTES`), or the 400/413 that refuses it."""
+        if len(data) > MAX_BODY_BYTES:
+            return _error(413, _TOO_BIG)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -155,6 +184,7 @@ class _Admin:
         return parsed
 
     def state(self) -> dict[str, Any]:
+        """Every policy's strategies."""
         return {
             "policies": {
                 policy: [describe_injection(i) for i in self._registry.injections(policy)]
@@ -162,23 +192,25 @@ class _Admin:
             }
         }
 
-    async def get(self, request: web.Request) -> web.Response:
-        if not self.authorised(request):
-            return _unauthorised()
-        return web.json_response(self.state())
+    def get(self, authorization: str | None) -> AdminAnswer:
+        """``GET {prefix}``."""
+        if not self.authorised(authorization):
+            return _UNAUTHORISED
+        return AdminAnswer(200, self.state())
 
-    async def reset(self, request: web.Request) -> web.Response:
-        if not self.authorised(request):
-            return _unauthorised()
+    def reset(self, authorization: str | None) -> AdminAnswer:
+        """``POST {prefix}/reset``: every strategy off."""
+        if not self.authorised(authorization):
+            return _UNAUTHORISED
         switched = self._registry.disable_all()
-        return web.json_response({"disabled": switched, **self.state()})
+        return AdminAnswer(200, {"disabled": switched, **self.state()})
 
-    async def switch(self, request: web.Request) -> web.Response:
-        if not self.authorised(request):
-            return _unauthorised()
-        policy = request.match_info["policy"]
-        body = await self.body(request)
-        if isinstance(body, web.Response):
+    def switch(self, authorization: str | None, policy: str, data: bytes) -> AdminAnswer:
+        """``POST {prefix}/{policy}`` with a JSON object body (`data`, the raw bytes)."""
+        if not self.authorised(authorization):
+            return _UNAUTHORISED
+        body = self.parse(data)
+        if isinstance(body, AdminAnswer):
             return body
         if not isinstance(body, dict):
             return _error(400, 'expected a JSON object body such as {"enabled": true}')
@@ -222,32 +254,135 @@ class _Admin:
                 if rate is not None:
                     injection.injection_rate = rate
                 injection.disable()
-        return web.json_response(
-            {"policy": policy, "injections": [describe_injection(i) for i in targets]}
+        return AdminAnswer(
+            200, {"policy": policy, "injections": [describe_injection(i) for i in targets]}
         )
 
 
-def _unauthorised() -> web.Response:
-    return web.json_response(
-        {"error": "missing or wrong admin token"},
-        status=401,
-        headers={"WWW-Authenticate": 'Bearer realm="chaos"'},
-    )
+def _response(answer: AdminAnswer) -> web.Response:
+    return web.json_response(answer.body, status=answer.status, headers=dict(answer.headers))
+
+
+def _core(token: str, registry: ChaosRegistry | None) -> AdminCore:
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigError(
+            f"chaos admin token: expected a non-empty string (e.g. from ${TOKEN_ENV}); "
+            "without a token the admin endpoint must not be mounted"
+        )
+    return AdminCore(token.strip(), registry if registry is not None else default_registry)
+
+
+async def _read_aiohttp(request: web.Request) -> bytes | None:
+    """The body, or None once it is over `MAX_BODY_BYTES` (chunked, or a lying length)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return None
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(4096):
+        data += chunk
+        if len(data) > MAX_BODY_BYTES:
+            return None
+    return bytes(data)
 
 
 def admin_routes(
     token: str, *, registry: ChaosRegistry | None = None, prefix: str = DEFAULT_PREFIX
 ) -> list[web.RouteDef]:
     """The admin routes, for ``app.add_routes(...)``; `token` must be a non-empty string."""
-    if not isinstance(token, str) or not token.strip():
-        raise ConfigError(
-            f"chaos admin token: expected a non-empty string (e.g. from ${TOKEN_ENV}); "
-            "without a token the admin endpoint must not be mounted"
-        )
-    admin = _Admin(token.strip(), registry if registry is not None else default_registry)
+    admin = _core(token, registry)
     prefix = prefix.rstrip("/")
+
+    async def get(request: web.Request) -> web.Response:
+        return _response(admin.get(request.headers.get("Authorization")))
+
+    async def reset(request: web.Request) -> web.Response:
+        return _response(admin.reset(request.headers.get("Authorization")))
+
+    async def switch(request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization")
+        if not admin.authorised(authorization):  # no body is read for an unauthorised caller
+            return _response(_UNAUTHORISED)
+        data = await _read_aiohttp(request)
+        if data is None:
+            return _response(_error(413, _TOO_BIG))
+        return _response(admin.switch(authorization, request.match_info["policy"], data))
+
     return [
-        web.get(prefix, admin.get),
-        web.post(f"{prefix}/reset", admin.reset),
-        web.post(f"{prefix}/{{policy}}", admin.switch),
+        web.get(prefix, get),
+        web.post(f"{prefix}/reset", reset),
+        web.post(f"{prefix}/{{policy}}", switch),
     ]
+
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+def admin_asgi(
+    token: str, *, registry: ChaosRegistry | None = None, prefix: str = DEFAULT_PREFIX
+) -> tuple[str, ASGIApp]:
+    """The admin endpoint as a plain ASGI app, and the prefix it answers under.
+
+    For ``exporters.asgi.setup(app, extra_routes=[admin_asgi(token)])`` (FastAPI, Starlette or
+    any ASGI app): the same routes, token check, bounds and answers as `admin_routes`. The app
+    reads the full path from the scope, so give it the prefix, not a Starlette ``Mount`` that
+    strips it. Added in 0.1.0.
+    """
+    admin = _core(token, registry)
+    prefix = prefix.rstrip("/")
+
+    async def app(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET")
+        authorization: str | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                authorization = value.decode("utf-8", "surrogateescape")
+        rest = path[len(prefix) :] if path.startswith(prefix) else None
+        if rest in ("", "/"):
+            answer = admin.get(authorization) if method == "GET" else _error(405, "use GET")
+        elif rest == "/reset":
+            answer = admin.reset(authorization) if method == "POST" else _error(405, "use POST")
+        elif rest is not None and rest.count("/") == 1 and method == "POST":
+            if not admin.authorised(authorization):  # no body is read for an unauthorised caller
+                answer = _UNAUTHORISED
+            else:
+                data = await _read_asgi(receive)
+                answer = (
+                    _error(413, _TOO_BIG)
+                    if data is None
+                    else admin.switch(authorization, rest[1:], data)
+                )
+        elif rest is not None and rest.count("/") == 1:
+            answer = _error(405, "use POST")
+        else:
+            answer = _error(404, f"no admin route {_show(path)}")
+        body = answer.encoded()
+        headers = [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in answer.headers),
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return prefix, app
+
+
+async def _read_asgi(receive: Callable[[], Awaitable[Any]]) -> bytes | None:
+    """The request body, or None as soon as it grows past `MAX_BODY_BYTES`."""
+    data = bytearray()
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return bytes(data)
+        data += message.get("body", b"")
+        if len(data) > MAX_BODY_BYTES:
+            return None
+        if not message.get("more_body", False):
+            return bytes(data)

@@ -9,6 +9,8 @@ one with ``Policy(..., hooks=[hook])``.
   ``otel`` extra);
 - `setup` adds the HTTP SLI middleware, ``/metrics``, ``/healthz`` and ``/readyz`` to an aiohttp
   application; `start_http_server` serves the last three for services that are not aiohttp.
+- ``exporters.asgi`` does the same for FastAPI, Starlette and any ASGI app (``setup(app)`` or
+  ``SLIMiddleware(app)``), with the same series.
 
 Added in 0.1.0.
 """

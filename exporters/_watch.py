@@ -63,6 +63,7 @@ class WatchedPolicy:
     breaker_state: _Ref[str] | None
     bulkhead_in_flight: _Ref[int] | None
     bulkhead_capacity: _Ref[int] | None
+    adaptive_limit: _Ref[int] | None = None
 
     @classmethod
     def of(cls, info: PolicyInfo) -> WatchedPolicy:
@@ -74,10 +75,16 @@ class WatchedPolicy:
             breaker_state=_Ref(info.breaker_state) if info.breaker_state else None,
             bulkhead_in_flight=_Ref(info.bulkhead_in_flight) if info.bulkhead_in_flight else None,
             bulkhead_capacity=_Ref(info.bulkhead_capacity) if info.bulkhead_capacity else None,
+            adaptive_limit=_Ref(info.adaptive_limit) if info.adaptive_limit else None,
         )
 
     def _refs(self) -> tuple[_Ref[str] | _Ref[int] | None, ...]:
-        return (self.breaker_state, self.bulkhead_in_flight, self.bulkhead_capacity)
+        return (
+            self.breaker_state,
+            self.bulkhead_in_flight,
+            self.bulkhead_capacity,
+            self.adaptive_limit,
+        )
 
     def same_callables(self, other: WatchedPolicy) -> bool:
         """True when both views read the very same callables (the same policy bound again)."""
@@ -115,6 +122,17 @@ class WatchedPolicy:
             _log.warning("bulkhead readout of policy %r raised", self.name, exc_info=True)
             return None
 
+    def limit(self) -> int | None:
+        """The adaptive limiter's current limit, or None without a (live, working) readout."""
+        fn = self.adaptive_limit.get() if self.adaptive_limit else None
+        if fn is None:
+            return None
+        try:
+            return int(fn())
+        except Exception:  # a broken readout must not break /metrics
+            _log.warning("adaptive limit readout of policy %r raised", self.name, exc_info=True)
+            return None
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyView:
@@ -123,6 +141,7 @@ class PolicyView:
     name: str
     state: str | None
     bulkhead: tuple[int, int] | None
+    adaptive_limit: int | None = None
 
 
 class PolicyWatch:
@@ -142,15 +161,22 @@ class PolicyWatch:
         self.last_state: dict[str, str] = {}
 
     def add(self, info: PolicyInfo) -> WatchedPolicy:
-        """Record the live view of `info` (a rebinding of the same callables replaces the old)."""
+        """Record the live view of `info`.
+
+        A rebinding of the same callables replaces the old view *in its place*: adding a global
+        hook re-binds every emitter in no particular order, and that must not make an older
+        binding (e.g. a breaker's own emitter) look more recent than the policy built after it.
+        """
         watched = WatchedPolicy.of(info)
         with self._lock:
-            kept = [
-                w
-                for w in self._by_name.get(info.name, ())
-                if w.alive() and not w.same_callables(watched)
-            ]
-            self._by_name[info.name] = [*kept, watched]
+            entries = [w for w in self._by_name.get(info.name, ()) if w.alive()]
+            for i, w in enumerate(entries):
+                if w.same_callables(watched):
+                    entries[i] = watched
+                    break
+            else:
+                entries.append(watched)
+            self._by_name[info.name] = entries
         return watched
 
     def _live(self) -> dict[str, list[WatchedPolicy]]:
@@ -171,7 +197,8 @@ class PolicyWatch:
                 self.last_state.get(name),
             )
             bulkhead = next((b for w in reversed(entries) if (b := w.bulkhead()) is not None), None)
-            yield PolicyView(name, state, bulkhead)
+            limit = next((n for w in reversed(entries) if (n := w.limit()) is not None), None)
+            yield PolicyView(name, state, bulkhead, limit)
 
     def critical(self) -> Iterator[PolicyView]:
         """The views of the names bound at least once as ``critical``."""

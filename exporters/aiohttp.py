@@ -24,58 +24,43 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
 from collections.abc import Callable, Collection, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import REGISTRY, CollectorRegistry, Histogram
-from prometheus_client.exposition import choose_encoder
+from prometheus_client import CollectorRegistry
 
-from exporters.health import Readiness, default_readiness
-from exporters.prometheus import DURATION_BUCKETS
-
-UNMATCHED_ROUTE = "unmatched"
-"""The ``http_route`` label of requests that matched no route (real templates start with /)."""
-
-OTHER_METHOD = "_OTHER"
-"""The ``http_request_method`` label of non-standard methods (OpenTelemetry's convention)."""
-
-KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+from exporters._http import (
+    DEFAULT_EXCLUDED_ROUTES,
+    KNOWN_METHODS,
+    OTHER_METHOD,
+    UNMATCHED_ROUTE,
+    RequestMetrics,
+    exposition,
+    is_excluded,
+    method_label,
+    readiness_answer,
 )
+from exporters.health import Readiness, default_readiness
 
-DEFAULT_EXCLUDED_ROUTES: tuple[str, ...] = ("/metrics", "/healthz", "/readyz", "/admin")
-"""Routes left out of the user-facing SLI by default: scrapes, health probes, admin endpoints
-(the chaos admin endpoint is mounted under ``/admin/chaos``). An entry excludes the route template
-equal to it and every template under it (``/admin`` excludes ``/admin/chaos/{policy}``, not
-``/administrators``). Added in 0.1.0."""
-
-
-def is_excluded(route: str, excluded: Collection[str]) -> bool:
-    """Whether route template `route` is one of `excluded` or lies under one of them."""
-    return any(route == path or route.startswith(path.rstrip("/") + "/") for path in excluded)
-
-
-_histograms: weakref.WeakKeyDictionary[CollectorRegistry, Histogram] = weakref.WeakKeyDictionary()
-_histograms_lock = threading.Lock()
-
-
-def _request_histogram(registry: CollectorRegistry) -> Histogram:
-    """The registry's ``http_server_request_duration_seconds`` (created once per registry)."""
-    with _histograms_lock:
-        found = _histograms.get(registry)
-        if found is None:
-            found = _histograms[registry] = Histogram(
-                "http_server_request_duration_seconds",
-                "Duration of HTTP server requests.",
-                ["http_request_method", "http_route", "http_response_status_code"],
-                buckets=DURATION_BUCKETS,
-                registry=registry,
-            )
-        return found
+__all__ = [
+    "DEFAULT_EXCLUDED_ROUTES",
+    "KNOWN_METHODS",
+    "OTHER_METHOD",
+    "UNMATCHED_ROUTE",
+    "MetricsServer",
+    "healthz",
+    "instrument",
+    "is_excluded",
+    "metrics_handler",
+    "readyz_handler",
+    "record_requests",
+    "route_label",
+    "setup",
+    "start_http_server",
+]
 
 
 def route_label(request: web.Request) -> str:
@@ -130,8 +115,8 @@ def record_requests(
             skip = decisions[route] = is_excluded(route, excluded)
         if skip:
             return
-        method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
-        record(method, route, response.status, asyncio.get_running_loop().time() - start)
+        elapsed = asyncio.get_running_loop().time() - start
+        record(method_label(request.method), route, response.status, elapsed)
 
     app.middlewares.insert(0, middleware)
     app.on_response_prepare.append(on_response_prepare)
@@ -149,26 +134,15 @@ def instrument(
     default `DEFAULT_EXCLUDED_ROUTES`). Each (method, route, status) child is looked up once.
     Added in 0.1.0.
     """
-    histogram = _request_histogram(registry if registry is not None else REGISTRY)
-    children: dict[tuple[str, str, int], Histogram] = {}
-
-    def record(method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        child = children.get(key)
-        if child is None:
-            child = children[key] = histogram.labels(method, route, str(status))
-        child.observe(seconds)
-
-    record_requests(app, record, exclude_routes=exclude_routes)
+    record_requests(app, RequestMetrics(registry), exclude_routes=exclude_routes)
 
 
 def metrics_handler(registry: CollectorRegistry | None = None) -> Handler:
     """A handler serving the registry's exposition (OpenMetrics when the scraper asks for it)."""
-    reg = registry if registry is not None else REGISTRY
 
     async def handle(request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encoder(reg), headers={"Content-Type": content_type})
+        body, content_type = exposition(registry, request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     return handle
 
@@ -182,8 +156,8 @@ def readyz_handler(readiness: Readiness | None = None) -> Handler:
     """Readiness: 200 while no critical policy's breaker is open, else 503 naming them."""
 
     async def handle(request: web.Request) -> web.Response:
-        report = (readiness or default_readiness()).check()
-        return web.Response(status=200 if report.ready else 503, text=report.text() + "\n")
+        status, text = readiness_answer(readiness)
+        return web.Response(status=status, text=text)
 
     return handle
 

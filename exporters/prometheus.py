@@ -11,12 +11,16 @@ metric                                          type      labels
 ``resilience_call_duration_seconds``            histogram policy
 ``resilience_retries_total``                    counter   policy
 ``resilience_rejections_total``                 counter   policy, mechanism (circuit_breaker,
-                                                          bulkhead, rate_limiter, retry_budget)
+                                                          bulkhead, rate_limiter, retry_budget,
+                                                          adaptive_limiter, load_shedder,
+                                                          outlier_detection)
 ``resilience_timeouts_total``                   counter   policy, kind (attempt, deadline)
 ``resilience_circuit_breaker_state``            gauge     policy, state (one-hot)
 ``resilience_circuit_breaker_transitions_total`` counter  policy, from_state, to_state
 ``resilience_bulkhead_in_flight``               gauge     policy (read at scrape time)
 ``resilience_bulkhead_capacity``                gauge     policy (read at scrape time)
+``resilience_adaptive_limit``                   gauge     policy (read at scrape time: the
+                                                          `AdaptiveLimiter`'s current limit)
 ``resilience_storage_errors_total``             counter   policy, operation (shared state, Redis)
 ``resilience_chaos_injections_total``           counter   policy, fault (fault, latency, outcome,
                                                           behaviour: `chaos` strategies)
@@ -71,6 +75,7 @@ _REJECTING = {
     "bulkhead": "bulkhead",
     "rate_limiter": "rate_limiter",
     "retry": "retry_budget",
+    "adaptive_limiter": "adaptive_limiter",
 }
 """Mechanism listed in a policy → the `mechanism` label of the rejections it can cause."""
 
@@ -90,7 +95,18 @@ class _LiveGauges(Collector):
         self.resilience4j = False
 
     def describe(self) -> Iterable[Metric]:
-        return [f for group in self._groups() for f in group[0]]
+        return [*(f for group in self._groups() for f in group[0]), *self._limit_family()]
+
+    def _limit_family(self) -> list[GaugeMetricFamily]:
+        if not self.resilience:
+            return []
+        return [
+            GaugeMetricFamily(
+                "resilience_adaptive_limit",
+                "The adaptive concurrency limiter's current limit.",
+                labels=["policy"],
+            )
+        ]
 
     def _groups(
         self,
@@ -129,7 +145,10 @@ class _LiveGauges(Collector):
 
     def collect(self) -> Iterable[Metric]:
         groups = self._groups()
+        limits = self._limit_family()
         for view in self.watch.views():
+            if limits and view.adaptive_limit is not None:
+                limits[0].add_metric([view.name], view.adaptive_limit)
             states = (
                 ()
                 if view.state is None
@@ -144,7 +163,7 @@ class _LiveGauges(Collector):
                         [view.name], capacity - in_flight if available else in_flight
                     )
                     bulkhead_b.add_metric([view.name], capacity)
-        return [f for group in groups for f in group[0]]
+        return [*(f for group in groups for f in group[0]), *limits]
 
 
 class _Instruments:
@@ -258,6 +277,8 @@ class _NativeHandler:
             for k in info.mechanisms
             if k in _REJECTING
         }
+        if "adaptive_limiter" in info.mechanisms:
+            self._rejections["load_shedder"] = m.rejections.labels(name, "load_shedder")
         self._timeouts: dict[str, Counter] = {}
         self._transitions: dict[tuple[str, str], Counter] = {}
         self._chaos: dict[str, Counter] = {}

@@ -7,6 +7,7 @@ from resilience._errors import (
     CircuitOpenError,
     ConfigError,
     DeadlineExceededError,
+    LimitExceededError,
     RateLimitedError,
     RejectedError,
     ResilienceError,
@@ -31,18 +32,23 @@ from resilience._events import (
     add_hook,
     remove_hook,
 )
+from resilience.adaptive import AIMD, AdaptiveLimiter, Gradient2, Vegas
 from resilience.breaker import BreakerState, CircuitBreaker
 from resilience.bulkhead import Bulkhead
 from resilience.fallback import Fallback
 from resilience.hedge import Hedge
+from resilience.keyed import HostEjectedError, KeyedBreaker, OutlierDetector
 from resilience.names import register
 from resilience.plan import PlanError, PlanPolicy, PlanRegistry, load_plan
 from resilience.policy import Policy
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
+from resilience.shedding import Criticality, criticality
 from resilience.timeout import Timeout
 
 __all__ = [
+    "AIMD",
+    "AdaptiveLimiter",
     "AttemptTimeoutError",
     "BreakerState",
     "Bulkhead",
@@ -53,16 +59,22 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigError",
+    "Criticality",
     "DeadlineExceededError",
     "Event",
     "Fallback",
     "FallbackUsed",
     "FullJitterBackoff",
+    "Gradient2",
     "Hedge",
     "HedgeStarted",
     "HedgeWon",
     "Hook",
+    "HostEjectedError",
+    "KeyedBreaker",
+    "LimitExceededError",
     "Outcome",
+    "OutlierDetector",
     "PlanError",
     "PlanPolicy",
     "PlanRegistry",
@@ -81,7 +93,9 @@ __all__ = [
     "TimedOut",
     "Timeout",
     "TimeoutKind",
+    "Vegas",
     "add_hook",
+    "criticality",
     "load_plan",
     "register",
     "remaining_time",

@@ -71,6 +71,18 @@ def _open_duration(value: Any, field: str) -> float | Callable[[int], float]:
     return _seconds(value, field)
 
 
+def _window_type(value: Any, field: str) -> str:
+    if value not in ("count", "time"):
+        raise ConfigError(f"CircuitBreaker.{field}: expected 'count' or 'time', got {value!r}")
+    return str(value)
+
+
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"CircuitBreaker.{field}: expected true or false, got {value!r}")
+    return value
+
+
 def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
     if value is not None and not callable(value):
         raise ConfigError(f"CircuitBreaker.{field}: expected a callable or None, got {value!r}")
@@ -79,8 +91,7 @@ def _predicate(value: Any, field: str) -> Callable[[Any], bool] | None:
 
 class CircuitBreakerSettings(TypedDict, total=False):
     """The settings `CircuitBreaker.reconfigure` can change on a live breaker (same meaning as
-    the constructor's). The window's shape (`window_type`, `window_size`) is not among them: it
-    would have to forget the window. Added in 0.1.0.
+    the constructor's): all but the name, the clock and the storage. Added in 0.1.0.
     """
 
     failure_rate_threshold: float
@@ -93,6 +104,10 @@ class CircuitBreakerSettings(TypedDict, total=False):
     record_on: type[BaseException] | tuple[type[BaseException], ...]
     ignore_on: type[BaseException] | tuple[type[BaseException], ...]
     failure_if_result: Callable[[Any], bool] | None
+    window_type: str
+    window_size: int
+    automatic_half_open: bool
+    max_retry_after: float
 
 
 class SettingsAttributes:
@@ -109,6 +124,8 @@ class SettingsAttributes:
     record_on: ExceptionTypes
     ignore_on: ExceptionTypes
     failure_if_result: Callable[[Any], bool] | None
+    automatic_half_open: bool
+    max_retry_after: float
 
 
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
@@ -122,6 +139,10 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "record_on": _types,
     "ignore_on": _types,
     "failure_if_result": _predicate,
+    "window_type": _window_type,
+    "window_size": positive_int,
+    "automatic_half_open": _flag,
+    "max_retry_after": lambda value, field: _seconds(value, field, zero_ok=True),
 }
 """How each reconfigurable setting is validated and normalised, by name."""
 
@@ -139,9 +160,8 @@ def check_reconfigurable(settings: Mapping[str, Any]) -> CircuitBreakerSettings:
     unknown = sorted(set(settings) - set(RECONFIGURABLE))
     if unknown:
         raise ConfigError(
-            f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker "
-            f"(the window's shape is fixed: build a new CircuitBreaker); expected some of: "
-            f"{', '.join(RECONFIGURABLE)}"
+            f"CircuitBreaker.reconfigure: cannot change {', '.join(unknown)} on a live breaker; "
+            f"expected some of: {', '.join(RECONFIGURABLE)}"
         )
     return cast(CircuitBreakerSettings, checked(settings))
 
@@ -161,6 +181,8 @@ def describe_settings(breaker: Any) -> str:
         f"max_wait_in_half_open={breaker.max_wait_in_half_open:g}, open_duration={open_text}, "
         f"record_on={_names(breaker.record_on)}, ignore_on={_names(breaker.ignore_on)}, "
         f"failure_if_result={'set' if breaker.failure_if_result else 'None'}"
+        f"{', automatic_half_open=True' if breaker.automatic_half_open else ''}"
+        f"{f', max_retry_after={breaker.max_retry_after:g}' if breaker.max_retry_after else ''}"
         f"{_storage_text(breaker.storage)}"
     )
 

@@ -34,6 +34,7 @@ mechanisms (standalone decorator and ``async with`` for free).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
@@ -163,6 +164,21 @@ def compose_sync(layers: Sequence[Layer]) -> SyncStep[Any]:
             )
         step = functools.partial(layer.run_sync, step)
     return step
+
+
+_running_loop = asyncio._get_running_loop
+
+
+def refuse_in_event_loop(layer: Layer) -> None:
+    """Raise `RuntimeError` when a sync call would wait (sleep, block on a slot or a worker)
+    on a thread running an event loop: that wait would stall every other task of the loop."""
+    if _running_loop() is not None:
+        raise RuntimeError(
+            f"{layer.describe()} would block the running event loop: a sync function under a "
+            "mechanism that waits (retry backoff, timeout, bulkhead or rate limiter wait) cannot "
+            "be called from async code; decorate an async def for this policy instead, or call "
+            "the sync function with `await asyncio.to_thread(fn, ...)`"
+        )
 
 
 def _finished(ctx: CallContext, start: float, exc: Exception | None) -> None:

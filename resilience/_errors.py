@@ -61,6 +61,27 @@ class RateLimitedError(RejectedError):
     mechanism = "rate_limiter"
 
 
+class LimitExceededError(RejectedError):
+    """The adaptive concurrency limit (or, for a lower criticality, its share of it) is taken.
+
+    `criticality` is the refused request's class; `retry_after` is a hint in seconds (a server
+    sends it as ``Retry-After``). Added in 0.2.0.
+    """
+
+    mechanism = "adaptive_limiter"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        policy: str = "",
+        retry_after: float | None = None,
+        criticality: str = "default",
+    ) -> None:
+        super().__init__(message, policy=policy, retry_after=retry_after)
+        self.criticality = criticality
+
+
 class AttemptTimeoutError(ResilienceError, TimeoutError):
     """One attempt took longer than its per-attempt `Timeout`."""
 

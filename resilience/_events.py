@@ -69,7 +69,8 @@ class StateChanged:
 class Rejected:
     """One of our mechanisms refused a call or a retry.
 
-    `mechanism` is one of circuit_breaker, bulkhead, rate_limiter, retry_budget.
+    `mechanism` is one of circuit_breaker, bulkhead, rate_limiter, retry_budget,
+    adaptive_limiter, load_shedder, outlier_detection.
     """
 
     policy: str
@@ -175,6 +176,7 @@ class PolicyInfo:
     storage: str | None = None
     """Set to the backend's name (``"redis"``) when these are a shared-state storage's events
     about `name` (`StorageError`), not a policy's calls: exporters count them apart."""
+    adaptive_limit: Callable[[], int] | None = None
 
 
 @runtime_checkable

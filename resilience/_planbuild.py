@@ -1,8 +1,8 @@
 """From a plan's resolved configuration to mechanisms: what `load_plan` and `reload` build.
 
 `Built` holds the layers of one policy built from one configuration, before they go into a
-`PlanPolicy` (resilience/plan.py): on a reload it keeps the live mechanisms whose settings did not
-change and reconfigures a breaker whose window did not, so state survives where it can.
+`PlanPolicy` (resilience/plan.py): on a reload it keeps the live mechanisms, unchanged or resized
+in place (their `reconfigure` / `resize`, applied at the swap), so state survives a reload.
 """
 
 from __future__ import annotations
@@ -171,7 +171,6 @@ def build_storage(config: StorageConfig | None) -> Any:
         raise Problem(f"storage.redis.{field}", problem) from None
 
 
-_WINDOW = ("window_type", "window_size")
 # What `reconfigure` gives a kept breaker for a setting the new section leaves out: the default.
 _BREAKER_DEFAULTS: dict[str, Any] = {
     key: parameter.default
@@ -179,18 +178,71 @@ _BREAKER_DEFAULTS: dict[str, Any] = {
     if key in CircuitBreakerSettings.__optional_keys__
 }
 
+Change = Callable[[], None]
+"""A live mechanism taking its new settings, applied when the new configuration is swapped in."""
 
-def _breaker_settings(
-    old_config: CircuitBreakerConfig, config: CircuitBreakerConfig, names: Names
-) -> CircuitBreakerSettings | None:
-    """What `reconfigure` must give a breaker built from `old_config` to follow `config`
-    (validated), or None when the window changes and only a new breaker will do."""
-    if any(getattr(old_config, k) != getattr(config, k) for k in _WINDOW):
+
+def _breaker_change(breaker: CircuitBreaker, config: CircuitBreakerConfig, names: Names) -> Change:
+    """`breaker` following `config` in place (validated now, applied at the swap)."""
+    settings = CircuitBreaker.check_settings(
+        **{**_BREAKER_DEFAULTS, **_breaker_options(config, names)}
+    )
+    return lambda: breaker.reconfigure(**settings)
+
+
+def _bulkhead_change(bulkhead: Bulkhead, config: Any) -> Change:
+    probe = Bulkhead(**_set(config))  # validates; the live bulkhead takes its limits
+    return lambda: bulkhead.resize(max_concurrent=probe.capacity, max_wait=probe.max_wait)
+
+
+def _limiter_change(limiter: RateLimiter, config: Any) -> Change | None:
+    options = _set(config)
+    if options.get("key", limiter.key if limiter.storage is not None else None) != limiter.key:
+        return None  # another shared bucket: another limiter
+    probe = RateLimiter(**{k: v for k, v in options.items() if k != "key"})
+    return lambda: limiter.reconfigure(
+        rate_per_second=probe.rate_per_second, burst=probe.burst, max_wait=probe.max_wait
+    )
+
+
+def _hedge_change(hedge: Hedge, config: Any) -> Change:
+    probe = Hedge(**_set(config))
+    return lambda: hedge.reconfigure(
+        delay=probe.delay,
+        max_hedges=probe.max_hedges,
+        min_samples=probe.min_samples,
+        sample_size=probe.sample_size,
+    )
+
+
+def _in_place(section: str, old_layer: Layer, config: Any, names: Names) -> Change | None:
+    """How the live `old_layer` takes the new `config` in place, or None (build a new one)."""
+    if section == "circuit_breaker" and isinstance(old_layer, CircuitBreaker):
+        return _breaker_change(old_layer, config, names)
+    if section == "bulkhead" and isinstance(old_layer, Bulkhead):
+        return _bulkhead_change(old_layer, config)
+    if section == "rate_limiter" and isinstance(old_layer, RateLimiter):
+        return _limiter_change(old_layer, config)
+    if section == "hedge" and isinstance(old_layer, Hedge):
+        return _hedge_change(old_layer, config)
+    return None
+
+
+def _kept_budget(old_layer: Layer | None, old: Any, new: RetryConfig) -> RetryBudget | None:
+    """The live retry budget (its counts), when the new section's budget is the same."""
+    if not isinstance(old_layer, Retry) or old is None or new.budget is None:
         return None
-    settings = {**_BREAKER_DEFAULTS, **_breaker_options(config, names)}
-    for key in _WINDOW:
-        settings.pop(key, None)
-    return CircuitBreaker.check_settings(**settings)
+    return old_layer.budget if old.budget == new.budget else None
+
+
+def _layer_of(previous: Live | Built | None, slot: str) -> Layer | None:
+    """The layer in `slot` of the live policy (or of the configuration built before)."""
+    if previous is None:
+        return None
+    if isinstance(previous, Built):
+        layer = previous.slots.get(slot)
+        return layer if isinstance(layer, Layer) else None
+    return getattr(previous, slot, None)
 
 
 class Problem(Exception):
@@ -221,7 +273,7 @@ class Built:
         name: str,
         config: PolicyConfig,
         fallback: Handler | None,
-        previous: Live | None,
+        previous: Live | Built | None,
         storage: Any = None,
         chaos: tuple[Layer, ...] = (),
         names: Names | None = None,
@@ -230,31 +282,34 @@ class Built:
         self.config = config
         self.sections: dict[str, Any] = {}
         self.slots: dict[str, Any] = {"critical": bool(config.critical)}
-        # A kept breaker and the settings it takes when this configuration is swapped in.
-        self.reconfigure: tuple[CircuitBreaker, CircuitBreakerSettings] | None = None
+        # Live mechanisms taking new settings in place when this configuration is swapped in.
+        self.changes: list[Change] = []
         for section, how in _SECTIONS.items():
             value = getattr(config, section)
             if value is None:
                 continue
             self.sections[section] = value
             slot = section
-            old_layer = getattr(previous, slot, None) if previous is not None else None
+            old_layer = _layer_of(previous, slot)
             old_config = previous.sections.get(section) if previous is not None else None
             try:
                 if old_layer is not None and old_config == value:
                     layer = old_layer  # unchanged: keep its state
                 elif (
-                    section == "circuit_breaker"
-                    and isinstance(old_layer, CircuitBreaker)
+                    old_layer is not None
                     and old_config is not None
-                    and (settings := _breaker_settings(old_config, value, names)) is not None
+                    and (change := _in_place(section, old_layer, value, names)) is not None
                 ):
-                    # Kept with its state and window; reconfigured only when the plan is swapped
-                    # in, so a reload that fails on another policy changes nothing.
+                    # Resized in place, keeping its state (permits, waiters, tokens, window,
+                    # samples); applied only when the plan is swapped in, so a reload that fails
+                    # on another policy changes nothing.
                     layer = old_layer
-                    self.reconfigure = (old_layer, settings)
+                    self.changes.append(change)
                 else:
                     layer = how.build(name, value, names, storage if how.shared else None)
+                    budget = _kept_budget(old_layer, old_config, value) if slot == "retry" else None
+                    if budget is not None and isinstance(layer, Retry):
+                        layer.budget = budget  # the retries already spent still count
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer
@@ -268,10 +323,18 @@ class Built:
             fallback is None and config.fallback is not None and config.fallback.handler is None
         )
         if (config.fallback is not None or fallback is not None) and not self.needs_handler:
+            old = _layer_of(previous, "fallback")
+            same = previous is not None and previous.sections.get("fallback") == config.fallback
             try:
-                self.slots["fallback"] = build_fallback(config.fallback, fallback, names)
+                if isinstance(old, Fallback) and same and fallback in (None, old.handler):
+                    # Kept: a function decorated with `policy.fallback` (the aiohttp client
+                    # middleware's rule) keeps following the plan's fallback.
+                    self.slots["fallback"] = old
+                else:
+                    self.slots["fallback"] = build_fallback(config.fallback, fallback, names)
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.fallback", str(exc)) from None
+        self.sections["fallback"] = config.fallback
 
     def check_handler(self, name: str) -> None:
         """Raise when the plan's fallback for `name` still has no handler."""

@@ -45,6 +45,19 @@ class CountWindow:
         self._codes = bytearray(self.size)
         self._head = self.calls = self.failures = self.slow = 0
 
+    def resized(self, size: int) -> CountWindow:
+        """A window of `size` holding the last `size` outcomes of this one, in order."""
+        codes = self._codes
+        ordered = (
+            codes[: self.calls]
+            if self.calls < self.size
+            else codes[self._head :] + codes[: self._head]
+        )
+        window = CountWindow(size)
+        for code in ordered[-size:]:
+            window.record(bool(code & 1), bool(code >> 1), 0.0)
+        return window
+
 
 class TimeWindow:
     """Outcomes of the last `size` seconds, in one bucket per whole second of the clock."""
@@ -100,6 +113,23 @@ class TimeWindow:
         """(calls, failures, slow calls) in the `size` seconds up to `now`."""
         self._advance(int(now // 1))
         return self.calls, self.failures, self.slow
+
+    def resized(self, size: int) -> TimeWindow:
+        """A window of `size` seconds holding this one's outcomes of the last `size` seconds."""
+        window = TimeWindow(size)
+        latest = self._latest
+        if latest is None:
+            return window
+        window._latest = latest
+        for second in range(latest - min(size, self.size) + 1, latest + 1):
+            old, new = second % self.size, second % size
+            window._calls[new] = self._calls[old]
+            window._failures[new] = self._failures[old]
+            window._slow[new] = self._slow[old]
+        window.calls = sum(window._calls)
+        window.failures = sum(window._failures)
+        window.slow = sum(window._slow)
+        return window
 
     def reset(self) -> None:
         """Forget every outcome."""

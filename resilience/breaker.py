@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, Unpack
 
 from resilience import _clock
+from resilience._breaker_seam import BreakerSeam
 from resilience._breaker_settings import (
     CLOSED,
     DISABLED,
@@ -36,7 +37,6 @@ from resilience._breaker_settings import (
     BreakerState,
     CircuitBreakerSettings,
     ExceptionTypes,
-    SettingsAttributes,
     check_reconfigurable,
     checked,
     describe_settings,
@@ -67,7 +67,7 @@ T = TypeVar("T")
 _NO_RECORD = -1  # the "generation" handed out when nothing is to be recorded (disabled)
 
 
-class CircuitBreaker(Mechanism, SettingsAttributes):
+class CircuitBreaker(Mechanism, BreakerSeam):
     """Stop calling a dependency whose failure rate or slow-call rate crossed a threshold.
 
     Rates are compared with ``>=`` once the window holds `minimum_calls` outcomes (for a count
@@ -75,8 +75,15 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
     ``"time"`` (the last `window_size` seconds). `open_duration` is seconds or a function of the
     number of consecutive opens (1 for the first), e.g. ``lambda n: min(60, 5 * 2 ** (n - 1))``.
     `max_wait_in_half_open` (0 = no limit) re-opens a half-open breaker whose probes did not
-    finish in time. Usable as a decorator (coroutine or sync functions, thread-safe), as
-    ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
+    finish in time. `automatic_half_open` moves an open breaker to half_open on a timer when its
+    open duration ends (and a half-open one back to open when `max_wait_in_half_open` ends), as
+    resilience4j's ``automaticTransitionFromOpenToHalfOpenEnabled``, instead of on the next
+    call: the state, its events and gauges change on time even without traffic.
+    `max_retry_after` (0 = off) lets the dependency open the breaker: a recorded failure whose
+    exception carries a `retry_after` hint in seconds (an HTTP 429 or 503 with ``Retry-After``,
+    see `resilience.integrations.aiohttp.HTTPStatusFailure`) opens it at once for that long, at
+    most `max_retry_after` seconds. Usable as a decorator (coroutine or sync functions,
+    thread-safe), as ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
     """
 
     mechanism = "circuit_breaker"
@@ -97,6 +104,8 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         record_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         ignore_on: type[BaseException] | tuple[type[BaseException], ...] = (),
         failure_if_result: Callable[[Any], bool] | None = None,
+        automatic_half_open: bool = False,
+        max_retry_after: float = 0.0,
         clock: Callable[[], float] | None = None,
         storage: Any = None,
     ) -> None:
@@ -121,6 +130,8 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
                 record_on=record_on,
                 ignore_on=ignore_on,
                 failure_if_result=failure_if_result,
+                automatic_half_open=automatic_half_open,
+                max_retry_after=max_retry_after,
             )
         )
         self.window_type = window_type
@@ -165,19 +176,41 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
 
         Takes the constructor's keywords listed in `CircuitBreakerSettings` (thresholds,
         `minimum_calls`, slow-call settings, `record_on` / `ignore_on` / `failure_if_result`,
-        `open_duration`, `half_open_calls`, `max_wait_in_half_open`); a setting not given keeps its
-        value. All are validated first: a bad one raises `ConfigError` and changes nothing. The
-        next recorded outcome is judged by the new thresholds; a new `half_open_calls` applies
-        from the next half-open period on (probes already let through keep the current one); a
-        new `open_duration` from the next open. A shared breaker (`storage=`) hands the new
-        settings to its storage at once. `window_type` and `window_size` cannot change: build a
-        new breaker. Added in 0.1.0.
+        `open_duration`, `half_open_calls`, `max_wait_in_half_open`, the window's shape); a setting
+        not given keeps its value. All are validated first: a bad one raises `ConfigError` and
+        changes nothing. The next recorded outcome is judged by the new thresholds; a new
+        `half_open_calls` applies from the next half-open period on (probes already let through
+        keep the current one); a new `open_duration` from the next open. A new `window_size`
+        resizes the window in place, keeping its most recent outcomes (the last calls, or the last
+        seconds); a new `window_type` is another kind of window, which starts empty (the state is
+        kept either way). A shared breaker (`storage=`) hands the new settings to its storage at
+        once. Added in 0.1.0.
         """
-        valid = self.check_settings(**settings)
+        valid: dict[str, Any] = dict(self.check_settings(**settings))
+        window_type = valid.pop("window_type", self.window_type)
+        window_size = valid.pop("window_size", self.window_size)
         with self._lock:  # threads running sync callables read the settings under it
-            self._apply(dict(valid))
+            self._reshape(window_type, window_size)
+            self._apply(valid)
         if self._shared is not None:
             self._shared.settings_changed()
+
+    def _reshape(self, window_type: str, window_size: int) -> None:
+        """Give the closed-state window a new type (empty) or size (most recent outcomes kept)."""
+        if window_type == self.window_type and window_size == self.window_size:
+            return
+        old = self._window
+        if window_type != self.window_type:
+            window: CountWindow | TimeWindow = (
+                CountWindow(window_size) if window_type == "count" else TimeWindow(window_size)
+            )
+        else:
+            window = old.resized(window_size)
+        self.window_type, self.window_size = window_type, window_size
+        self._count_closed = window_type == "count"
+        self._window = window
+        if self._readout is old:
+            self._readout = window
 
     @staticmethod
     def check_settings(**settings: Unpack[CircuitBreakerSettings]) -> CircuitBreakerSettings:
@@ -211,17 +244,10 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         """The current state (open moves to half_open lazily, on the next call)."""
         return self._state
 
-    @property
-    def effective_state(self) -> BreakerState:
-        """The state the next call would find: open past its `open_duration` reads half_open.
-
-        Read-only (no transition, no event), for readiness and gauges: with no traffic (a load
-        balancer took the replica out) `state` would stay open forever. Added in 0.1.0.
-        """
-        state = self._state
-        if state is OPEN and self._clock() >= self._open_until:
-            return HALF_OPEN
-        return state
+    def _half_open_expired(self, now: float) -> bool:
+        """Whether half-open has lasted `max_wait_in_half_open` (never when it is 0)."""
+        wait = self.max_wait_in_half_open
+        return wait > 0 and now - self._half_open_since >= wait
 
     def _rate(self, slow: bool) -> float | None:
         window = self._readout
@@ -244,22 +270,6 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
     def window_counts(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the current state's window."""
         return self._readout.counts(self._clock())
-
-    def force_open(self) -> None:
-        """Reject every call until `reset()` (or another manual state)."""
-        self._transition(FORCED_OPEN, self._clock())
-
-    def disable(self) -> None:
-        """Let every call through and record nothing."""
-        self._transition(DISABLED, self._clock())
-
-    def metrics_only(self) -> None:
-        """Let every call through and record outcomes, but never trip."""
-        self._transition(METRICS_ONLY, self._clock())
-
-    def reset(self) -> None:
-        """Back to closed with an empty window."""
-        self._transition(CLOSED, self._clock())
 
     def describe(self) -> str:
         """Every setting as one line of text, with the storage when the state is shared."""
@@ -313,49 +323,14 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             self._window.reset()
             self._readout = self._window
         self._state = to
+        if self.automatic_half_open and to in (OPEN, HALF_OPEN):
+            self._schedule(now)
         if self._shared is not None:
             self._shared.state_changed(old.value, to.value)
         if old is not to:
             for emitter in self._emitters or (self._own_emitter,):
                 if emitter.handlers:
                     emitter.emit(StateChanged(emitter.info.name, old.value, to.value))
-
-    # ------------------------------------------------------------------ the storage seam
-
-    @property
-    def generation(self) -> int:
-        """Bumped on every transition: outcomes count only in the generation they started in."""
-        return self._gen
-
-    def open_remaining(self) -> float:
-        """Seconds until an open breaker may probe (≤ 0: it may now); 0 when not open."""
-        if self._state is not OPEN:
-            return 0.0
-        return self._open_until - self._clock()
-
-    def decide_locally(self, ctx: CallContext) -> int:
-        """This breaker's own decision for a call while not closed: its generation, or raise."""
-        return self._acquire(self._clock(), ctx)
-
-    def adopt(self, state: str, open_remaining: float | None = None) -> None:
-        """Move to `state` as the fleet decided (open: probe after `open_remaining` s)."""
-        target = BreakerState(state)
-        with self._lock:  # threads running sync callables hold it while they decide
-            now = self._clock()
-            self._transition(target, now)
-            if target is OPEN and open_remaining is not None:
-                self._open_until = now + open_remaining
-
-    def rejection(self, ctx: CallContext, retry_after: float | None) -> CircuitOpenError:
-        """The error for a call the fleet refused (emits `Rejected`)."""
-        return self._reject(ctx, retry_after)
-
-    def _start_shared(self) -> None:
-        """First async call of a shared breaker built outside a loop: start the storage's sync."""
-        self._start_pending = False
-        self._loop_clock = not self._clock_injected
-        if self._shared is not None:
-            self._shared.start()
 
     def _try_half_open_permit(self) -> bool:
         """Take one of the half-open probes, if any is left."""
@@ -384,8 +359,7 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             self._transition(HALF_OPEN, now)
             state = HALF_OPEN
         if state is HALF_OPEN:
-            wait = self.max_wait_in_half_open
-            if wait > 0 and now - self._half_open_since >= wait:
+            if self._half_open_expired(now):
                 self._transition(OPEN, now)
                 raise self._reject(ctx, self._open_until - now)
             if self._try_half_open_permit():
@@ -410,6 +384,11 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
         slow = duration > self.slow_call_duration
         state = self._state
         if state is HALF_OPEN:
+            if self._half_open_expired(now):
+                # The probes did not finish within max_wait_in_half_open: a late probe's outcome
+                # does not decide anything, the breaker re-opens (resilience4j's semantics).
+                self._transition(OPEN, now)
+                return
             window: CountWindow | TimeWindow = self._half_window
             minimum = self._half_min
         else:
@@ -443,7 +422,10 @@ class CircuitBreaker(Mechanism, SettingsAttributes):
             return
         now = self._clock()
         # An exception outside record_on counts as a success (resilience4j semantics).
-        self._record(gen, isinstance(exc, self.record_on), now - start, now)
+        failed = isinstance(exc, self.record_on)
+        self._record(gen, failed, now - start, now)
+        if failed and self.max_retry_after > 0:
+            self._open_for(gen, exc, now)
 
     def _on_result(self, gen: int, result: Any, start: float) -> None:
         try:

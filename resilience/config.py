@@ -187,6 +187,10 @@ class RetryConfig(_Model):
     retry_if_result: CallablePath | None = None
     max_retry_after: Duration | None = None
     budget: RetryBudgetConfig | None = None
+    retry_when_nested: bool | None = Field(
+        default=None,
+        description="retry even inside another retry's call (default: one attempt there)",
+    )
 
 
 class ExponentialOpenDuration(_Model):
@@ -234,6 +238,16 @@ class CircuitBreakerConfig(_Model):
     record_on: ExceptionList | None = None
     ignore_on: ExceptionList | None = None
     failure_if_result: CallablePath | None = None
+    automatic_half_open: bool | None = Field(
+        default=None,
+        description="move open → half_open on a timer when open_duration ends (resilience4j's "
+        "automaticTransitionFromOpenToHalfOpenEnabled), not on the next call",
+    )
+    max_retry_after: Duration | None = Field(
+        default=None,
+        description="a failure with a Retry-After hint (HTTP 429/503) opens the breaker that "
+        "long, at most this many seconds; 0 (default) ignores hints",
+    )
 
 
 class BulkheadConfig(_Model):

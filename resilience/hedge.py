@@ -20,6 +20,10 @@ so hedging is neutral to the breaker's failure rate.
 
 Each hedged call runs its attempts as tasks (one per attempt): hedging costs a task per call.
 
+A sync function makes one attempt (its latency still feeds a percentile delay): a hedge would
+start a second thread that could not be cancelled when the first one won, so the duplicate call
+would always run to its end.
+
 Added in 0.1.0.
 """
 
@@ -29,11 +33,11 @@ import asyncio
 import math
 import re
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from resilience import _clock
-from resilience._core import Call, CallContext, Mechanism, Step
+from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
 from resilience._errors import ConfigError, RejectedError
 from resilience._events import Emitter, HedgeStarted, HedgeWon
 
@@ -62,14 +66,39 @@ class Hedge(Mechanism):
         clock: _clock.Clock | None = None,
     ) -> None:
         super().__init__()
-        self.percentile: float | None = None
+        self._clock = clock or _clock.monotonic
+        self._samples: deque[float] = deque()  # given its maxlen (sample_size) by `_set`
+        self._cached: float | None = None
+        self._fresh = 0  # samples added since the percentile was last computed
+        self._set(delay, max_hedges, min_samples, sample_size)
+
+    def reconfigure(
+        self,
+        *,
+        delay: float | str | None = None,
+        max_hedges: int | None = None,
+        min_samples: int | None = None,
+        sample_size: int | None = None,
+    ) -> None:
+        """Change the settings of a live hedge, keeping its latency samples (the newest
+        `sample_size` of them). A setting not given keeps its value; a bad one raises
+        `ConfigError` and changes nothing. Added in 0.1.0."""
+        self._set(
+            self.delay if delay is None else delay,
+            self.max_hedges if max_hedges is None else max_hedges,
+            self.min_samples if min_samples is None else min_samples,
+            self.sample_size if sample_size is None else sample_size,
+        )
+
+    def _set(self, delay: float | str, max_hedges: int, min_samples: int, sample_size: int) -> None:
+        percentile: float | None = None
         if isinstance(delay, str):
             match = _PERCENTILE_RE.match(delay)
             if match is None or not 0 < float(match.group(1)) < 100:
                 raise ConfigError(
                     f"delay: expected seconds or a latency percentile such as 'p95', got {delay!r}"
                 )
-            self.percentile = float(match.group(1))
+            percentile = float(match.group(1))
         elif (
             isinstance(delay, bool)
             or not isinstance(delay, int | float)
@@ -84,14 +113,15 @@ class Hedge(Mechanism):
             raise ConfigError(
                 f"sample_size: expected ≥ min_samples ({min_samples}), got {sample_size!r}"
             )
+        self.percentile = percentile
         self.delay = delay
         self.max_hedges = max_hedges
         self.min_samples = min_samples
         self.sample_size = sample_size
-        self._clock = clock or _clock.monotonic
-        self._samples: deque[float] = deque(maxlen=sample_size)
-        self._cached: float | None = None
-        self._fresh = 0  # samples added since the percentile was last computed
+        if self._samples.maxlen != sample_size:
+            self._samples = deque(self._samples, maxlen=sample_size)  # the newest ones stay
+        self._cached = None
+        self._fresh = 0
 
     # ----------------------------------------------------------------------------- the delay
 
@@ -186,6 +216,18 @@ class Hedge(Mechanism):
             if pending:
                 # Let the losers unwind (release permits) before the caller goes on.
                 await asyncio.wait(pending)
+
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Run a sync call: one attempt, observed (see the module docstring)."""
+        start = self._clock()
+        try:
+            result = nxt(call, ctx)
+        except Exception as exc:
+            if not isinstance(exc, RejectedError):
+                self.observe(self._clock() - start)
+            raise
+        self.observe(self._clock() - start)
+        return result
 
     def describe(self) -> str:
         """One line with every setting (and the current percentile delay, when there is one)."""

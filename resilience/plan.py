@@ -18,10 +18,14 @@
 `plan.policy(name)` returns the same `Policy` for the same name. `reload` validates and builds the
 new configuration completely, then swaps every policy's layers at once (no await in between):
 calls already running finish under the configuration they started with, new calls use the new
-one. A mechanism whose settings did not change is kept as is (a breaker keeps its state, a rate
-limiter its tokens, a retry its budget, a hedge its latency samples); a breaker whose window
-(`window_type`, `window_size`) did not change keeps its state and window and takes every other new
-setting through `CircuitBreaker.reconfigure`. A bad file raises `PlanError` and leaves the old
+one. A mechanism whose settings did not change is kept as is; one whose settings changed is
+resized in place, as resilience4j's `changeConfig` does: a breaker keeps its state and window
+(`CircuitBreaker.reconfigure`; a new `window_size` keeps the most recent outcomes, a new
+`window_type` starts an empty window), a bulkhead its calls in flight and its waiters
+(`Bulkhead.resize`), a rate limiter its tokens (`RateLimiter.reconfigure`), a hedge its latency
+samples (`Hedge.reconfigure`), a retry its budget's counts when the budget section is unchanged.
+State starts afresh only when a mechanism's kind changes (a section removed and added again, a
+rate limiter moved to another shared bucket `key`). A bad file raises `PlanError` and leaves the old
 configuration in force, and so does a file still being written (sealed by `reliability plan`,
 or changing between two reads) or one that drops a mechanism of a policy in use without saying
 ``null``; with a `storage` section, the live breakers stay the ones shared (new
@@ -82,9 +86,8 @@ class PlanPolicy(Policy):
 
     def _swap(self, built: Built) -> None:
         """Take the layers of `built`, keeping this policy's emitter (and the bound hooks)."""
-        if built.reconfigure is not None:
-            breaker, settings = built.reconfigure
-            breaker.reconfigure(**settings)
+        for change in built.changes:  # validated when built: resizing in place cannot fail
+            change()
         self._replace(**built.slots)
         self._after_build(built)
 
@@ -102,8 +105,13 @@ class PlanPolicy(Policy):
             raise self._sync_error
         return self._dispatch_sync
 
-    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+    def _dispatch_without_fallback(self, call: Any, ctx: CallContext) -> Any:
+        return self._block_step(call, ctx)  # read per call, like `_dispatch`
+
+    def _pipelines(self, *, fallback: bool = True) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
         """Decorated functions read the current configuration on every call."""
+        if not fallback:
+            return self._dispatch_without_fallback, super()._pipelines(fallback=False)[1]
         return self._dispatch, self._sync_for_decoration
 
 
@@ -232,9 +240,17 @@ class PlanRegistry:
                 try:
                     built = self._built[name]
                     if fallback is not None or strategies:
+                        # The mechanisms built with the plan, with the code's fallback and chaos:
+                        # no second breaker of the same name for the gauges to confuse.
                         config = self._read.policies[name]
                         built = Built(
-                            name, config, fallback, None, self.storage, strategies, self._read.names
+                            name,
+                            config,
+                            fallback,
+                            built,
+                            self.storage,
+                            strategies,
+                            self._read.names,
                         )
                     built.check_handler(name)
                 except Problem as exc:

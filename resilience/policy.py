@@ -31,6 +31,7 @@ ORDER: Final = (
     "hedge",
     "circuit_breaker",
     "rate_limiter",
+    "adaptive_limiter",
     "timeout",
     "bulkhead",
     "chaos",
@@ -70,6 +71,7 @@ class PolicySlots(TypedDict, total=False):
     hedge: Layer | None
     chaos: Layer | Sequence[Layer] | None
     critical: bool
+    adaptive_limiter: Layer | None
 
 
 class Policy:
@@ -78,11 +80,13 @@ class Policy:
     Outside in::
 
         Fallback → Timeout(deadline) → Retry → Hedge → CircuitBreaker → RateLimiter
-                 → Timeout(attempt) → Bulkhead → chaos → call
+                 → AdaptiveLimiter → Timeout(attempt) → Bulkhead → chaos → call
 
     So the fallback sees the final outcome; the total deadline (`deadline=` seconds) covers every
     attempt and backoff; each retry attempt is recorded by the breaker, rate-limited and gets its
-    own attempt timeout. Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
+    own attempt timeout. The adaptive limiter (``adaptive_limiter=``) measures each attempt
+    around its attempt timeout, so a timed-out attempt reaches it as a `TimeoutError`: a
+    congestion signal. Hedge (not in DESIGN.md's list) sits between Retry and CircuitBreaker so
     every hedged attempt is recorded by the breaker and gets its own attempt timeout. `chaos` is
     one layer or a sequence of layers, all innermost, so injected faults look like the
     dependency's own. Any object implementing `resilience.layers.Layer` fits a slot.
@@ -104,6 +108,7 @@ class Policy:
     hedge: Layer | None
     chaos: tuple[Layer, ...]
     critical: bool
+    adaptive_limiter: Layer | None
     layers: tuple[Layer, ...]
     """Every layer in the order calls run through them, outermost first."""
     info: PolicyInfo
@@ -126,6 +131,7 @@ class Policy:
         chaos: Layer | Sequence[Layer] | None = None,
         hooks: Iterable[Hook] = (),
         critical: bool = False,
+        adaptive_limiter: Layer | None = None,
         breaker: Layer | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -155,6 +161,7 @@ class Policy:
                 hedge=hedge,
                 chaos=chaos,
                 critical=critical,
+                adaptive_limiter=adaptive_limiter,
             )
         )
         self.emitter = Emitter(self.info, hooks)
@@ -192,6 +199,7 @@ class Policy:
         rate_limiter = slots.get("rate_limiter")
         attempt_timeout = Timeout(timeout) if isinstance(timeout, int | float) else timeout
         bulkhead = slots.get("bulkhead")
+        adaptive_limiter = slots.get("adaptive_limiter")
         chaos_layers = chaos_tuple(name, slots.get("chaos"))
         by_slot: dict[str, Layer | None] = {
             "fallback": fallback,
@@ -202,6 +210,7 @@ class Policy:
             "rate_limiter": rate_limiter,
             "timeout": attempt_timeout,
             "bulkhead": bulkhead,
+            "adaptive_limiter": adaptive_limiter,
         }
         # ORDER is the one statement of the pipeline's order (chaos, a tuple, goes last).
         ordered = [(slot, by_slot[slot]) for slot in ORDER if slot != "chaos"]
@@ -216,10 +225,12 @@ class Policy:
         self.circuit_breaker, self.rate_limiter = breaker, rate_limiter
         self.timeout, self.bulkhead, self.chaos = attempt_timeout, bulkhead, chaos_layers
         self.critical = bool(slots.get("critical", False))
+        self.adaptive_limiter = adaptive_limiter
         self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
         self.info = self._info()
         self._step = compose(self.layers)
-        # async with runs the block once: the fallback cannot stand in for a block's value.
+        # async with runs the block once: the fallback cannot stand in for a block's value (nor
+        # for the response an HTTP client middleware returns: `_decorate_without_fallback`).
         self._block_step = compose([ly for ly in self.layers if ly is not fallback])
 
     def _bind_layers(self) -> None:
@@ -229,6 +240,7 @@ class Policy:
     def _info(self) -> PolicyInfo:
         breaker = self.circuit_breaker
         bulkhead = self.bulkhead
+        limiter = self.adaptive_limiter
         has_state = getattr(breaker, "state", None) is not None
         # Readiness and gauges read the effective state: an open breaker past its open_duration
         # is half_open to them, though it only moves there on the next call.
@@ -248,6 +260,9 @@ class Policy:
                 else None
             ),
             critical=self.critical,
+            adaptive_limit=(
+                (lambda: int(getattr(limiter, "limit", 0))) if hasattr(limiter, "limit") else None
+            ),
         )
 
     def describe(self) -> str:
@@ -281,12 +296,22 @@ class Policy:
         step, sync_step = self._pipelines()
         return decorate(fn, self.name, self.emitter, step, sync_step)
 
-    def _pipelines(self) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
+    def _decorate_without_fallback(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """`fn` run through every layer but the fallback (for a caller that cannot use the
+        fallback's value, such as an HTTP client middleware that must return a response)."""
+        step, sync_step = self._pipelines(fallback=False)
+        return decorate(fn, self.name, self.emitter, step, sync_step)
+
+    def _pipelines(self, *, fallback: bool = True) -> tuple[Step[Any], Callable[[], SyncStep[Any]]]:
         """What a decorated function runs: the pipeline, and how to get its sync counterpart.
 
         A subclass whose layers change in place (`PlanPolicy`) returns steps that look the current
         pipeline up on every call.
         """
+        if not fallback:
+            return self._block_step, lambda: compose_sync(
+                [ly for ly in self.layers if ly is not self.fallback]
+            )
         return self._step, lambda: compose_sync(self.layers)
 
     async def __aenter__(self) -> None:

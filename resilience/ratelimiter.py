@@ -9,6 +9,9 @@ while it waits gives its reserved token back, and in a `Policy` with a `deadline
 token would come after the deadline is refused at once instead of waiting in vain.
 
 Over any interval of `t` seconds the limiter admits at most `burst + rate_per_second × t` calls.
+`reconfigure` changes the rate, burst or wait of a live limiter (a plan reload) keeping its tokens
+and the callers already waiting. Sync functions are accepted (thread-safe: the bucket is taken
+under a lock and the calling thread sleeps for a reserved token).
 
 Added in 0.1.0.
 """
@@ -16,11 +19,21 @@ Added in 0.1.0.
 from __future__ import annotations
 
 import math
-from collections.abc import Coroutine
+import threading
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, Protocol, TypeVar
 
 from resilience import _clock
-from resilience._core import Call, CallContext, Mechanism, Step, remaining_time
+from resilience._core import (
+    Call,
+    CallContext,
+    Mechanism,
+    Step,
+    SyncStep,
+    refuse_in_event_loop,
+    remaining_time,
+)
 from resilience._errors import ConfigError, RateLimitedError
 from resilience._events import Emitter, Rejected
 
@@ -67,30 +80,42 @@ class RateLimiter(Mechanism):
         clock: _clock.Clock | None = None,
         sleep: _clock.Sleeper | None = None,
     ) -> None:
-        if not (
-            isinstance(rate_per_second, int | float)
-            and math.isfinite(rate_per_second)
-            and rate_per_second > 0
-        ):
-            raise ConfigError(
-                f"rate_per_second: expected calls per second > 0, got {rate_per_second!r}"
-            )
-        if burst is None:
-            burst = max(1, math.ceil(rate_per_second))
-        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ConfigError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
-        if not math.isfinite(max_wait) or max_wait < 0:
-            raise ConfigError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
+        rate_per_second, burst, max_wait = _checked(rate_per_second, burst, max_wait)
         super().__init__()
-        self.rate_per_second = float(rate_per_second)
+        self.rate_per_second = rate_per_second
         self.burst = burst
-        self.max_wait = float(max_wait)
+        self.max_wait = max_wait
         self.storage = storage
         self.key = key
         self._clock = clock or _clock.monotonic
         self._sleep = sleep or _clock.sleep
         self._tokens = float(burst)
         self._last: float | None = None
+        self._lock = threading.Lock()  # sync (threaded) callers only; the async path is lock-free
+
+    def reconfigure(
+        self,
+        *,
+        rate_per_second: float | None = None,
+        burst: int | None = None,
+        max_wait: float | None = None,
+    ) -> None:
+        """Change the limits of a live limiter, keeping its tokens (as resilience4j's
+        `changeLimitForPeriod`): the bucket is refilled at the old rate up to now, then refills at
+        the new one; a lower `burst` caps the tokens held, a higher one lets them grow (it does
+        not add any). Callers already waiting for a reserved token keep their reservation. A
+        setting not given keeps its value; a bad one raises `ConfigError` and changes nothing.
+        Added in 0.1.0.
+        """
+        new_rate, new_burst, new_wait = _checked(
+            self.rate_per_second if rate_per_second is None else rate_per_second,
+            self.burst if burst is None else burst,
+            self.max_wait if max_wait is None else max_wait,
+        )
+        with self._lock:
+            self._refill(self._clock())
+            self.rate_per_second, self.burst, self.max_wait = new_rate, new_burst, new_wait
+            self._tokens = min(float(new_burst), self._tokens)
 
     # ------------------------------------------------------------------------------ the bucket
 
@@ -194,6 +219,32 @@ class RateLimiter(Mechanism):
             await self.acquire(ctx.emitter)
         return await nxt(call, ctx)
 
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Take a token (sleeping the calling thread for a reserved one), then run the inner
+        layers. With a `max_wait`, refused on a thread running an event loop."""
+        if self.storage is not None:
+            raise TypeError(
+                f"{self.describe()} shares its bucket through an async storage; decorate an "
+                "async def to use it"
+            )
+        if self.max_wait > 0:
+            refuse_in_event_loop(self)
+        with self._lock:
+            wait = self.reserve(ctx.emitter)
+            if wait > 0:
+                left = remaining_time()
+                if left is not None and wait > left:
+                    self.refund()
+                    self._reject(wait, ctx.emitter)
+        if wait > 0:
+            try:
+                time.sleep(wait)
+            except BaseException:
+                with self._lock:
+                    self.refund()
+                raise
+        return nxt(call, ctx)
+
     def describe(self) -> str:
         """One line with every setting."""
         shared = f", shared via {type(self.storage).__name__}" if self.storage else ""
@@ -204,3 +255,30 @@ class RateLimiter(Mechanism):
 
     def __repr__(self) -> str:
         return self.describe()
+
+
+def _checked(
+    rate_per_second: float, burst: int | None, max_wait: float
+) -> tuple[float, int, float]:
+    """The limiter's settings validated (`burst` None: one second's worth, at least 1)."""
+    if not (
+        isinstance(rate_per_second, int | float)
+        and not isinstance(rate_per_second, bool)
+        and math.isfinite(rate_per_second)
+        and rate_per_second > 0
+    ):
+        raise ConfigError(
+            f"rate_per_second: expected calls per second > 0, got {rate_per_second!r}"
+        )
+    if burst is None:
+        burst = max(1, math.ceil(rate_per_second))
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ConfigError(f"burst: expected a whole number of calls ≥ 1, got {burst!r}")
+    if (
+        not isinstance(max_wait, int | float)
+        or isinstance(max_wait, bool)
+        or not math.isfinite(max_wait)
+        or max_wait < 0
+    ):
+        raise ConfigError(f"max_wait: expected seconds ≥ 0, got {max_wait!r}")
+    return float(rate_per_second), burst, float(max_wait)

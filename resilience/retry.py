@@ -1,8 +1,11 @@
 """`Retry` and `RetryBudget`: our own retry loop, with tenacity's wait strategies as vocabulary.
 
 The loop catches `Exception` only, so no predicate ever sees `asyncio.CancelledError` and a
-cancellation is never retried or swallowed (tenacity#529). A retry nested inside another retry
-(in the same task) makes one attempt per outer attempt, so attempts never multiply.
+cancellation is never retried or swallowed (tenacity#529). A retry nested inside another retry's
+call makes one attempt per outer attempt, so attempts never multiply: the outer loop marks the
+call's context (a context variable), which child tasks copy — hedged attempts, `gather` and
+`TaskGroup` children, `asyncio.to_thread` — and the mark goes inactive when the outer loop ends,
+so a background task that outlives the call retries on its own again.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -27,6 +29,7 @@ from resilience._core import (
     Step,
     SyncStep,
     deadline_var,
+    refuse_in_event_loop,
     testing_mode,
 )
 from resilience._errors import ConfigError, RejectedError
@@ -35,11 +38,21 @@ from resilience._matching import ExceptionFilter, ExceptionSpec
 
 T = TypeVar("T")
 
-# The task (or thread) running an outer retry loop. Only a retry in that same task counts as
-# nested: a task spawned inside a retried call and left running must keep its own retries.
-_retrying: ContextVar[object] = ContextVar("resilience_retrying", default=None)
-_current_task = asyncio.current_task
 _NO_RETRY = -1.0
+
+
+class _Retrying:
+    """The mark "already inside a retry of policy `policy`" that a retry loop puts in the
+    call's context; `active` is cleared when that loop ends (child tasks keep a copy)."""
+
+    __slots__ = ("active", "policy")
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.active = True
+
+
+_retrying: ContextVar[_Retrying | None] = ContextVar("resilience_retrying", default=None)
 
 
 class FullJitterBackoff(wait_base):
@@ -172,7 +185,8 @@ class Retry(Mechanism):
     `max_retry_after`. Never sleeps past the caller's deadline (it gives up instead), never retries
     `CancelledError`, and retries our own rejections (`CircuitOpenError`, `BulkheadFullError`,
     `RateLimitedError`) only when `retry_on` names them. Sync functions are accepted (thread-safe).
-    Added in 0.1.0.
+    Inside another retry's call (any policy, child tasks included) it makes one attempt, so
+    attempts never multiply; `retry_when_nested=True` makes it retry there too. Added in 0.1.0.
     """
 
     mechanism = "retry"
@@ -186,8 +200,14 @@ class Retry(Mechanism):
         retry_if_result: Callable[[Any], bool] | None = None,
         max_retry_after: float = 60.0,
         budget: RetryBudget | None = None,
+        retry_when_nested: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(retry_when_nested, bool):
+            raise ConfigError(
+                f"Retry.retry_when_nested: expected true or false, got {retry_when_nested!r}"
+            )
+        self.retry_when_nested = retry_when_nested
         if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
             raise ConfigError(f"Retry.max_attempts: expected an integer >= 1, got {max_attempts!r}")
         self.max_attempts = max_attempts
@@ -223,7 +243,8 @@ class Retry(Mechanism):
             f"Retry(max_attempts={self.max_attempts}, wait={_wait_text(self.wait)}, "
             f"retry_on={self._retry_on.describe()}, "
             f"retry_if_result={'set' if self.retry_if_result else 'None'}, "
-            f"max_retry_after={self.max_retry_after:g}, budget={self.budget!r})"
+            f"max_retry_after={self.max_retry_after:g}, budget={self.budget!r}"
+            f"{', retry_when_nested=True' if self.retry_when_nested else ''})"
         )
 
     # ------------------------------------------------------------------ the decision
@@ -286,12 +307,13 @@ class Retry(Mechanism):
 
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run a call, retrying failed attempts."""
-        task = _current_task()
-        if ctx.once or _retrying.get() is task:
+        outer = _retrying.get()
+        if ctx.once or (outer is not None and outer.active and not self.retry_when_nested):
             return await nxt(call, ctx)  # an async with body, or nested in an outer retry
         if self.budget is not None:
             self.budget.record_call()
-        token = _retrying.set(task)
+        scope = _Retrying(ctx.policy)
+        token = _retrying.set(scope)
         try:
             attempt = 1
             start: float | None = None  # read on the first failure: success costs no clock read
@@ -319,16 +341,21 @@ class Retry(Mechanism):
                 attempt += 1
                 ctx.attempt = attempt
         finally:
+            scope.active = False
             _retrying.reset(token)
 
     def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
-        """Run a sync call, retrying failed attempts (sleeps the calling thread)."""
-        thread = threading.current_thread()
-        if ctx.once or _retrying.get() is thread:
+        """Run a sync call, retrying failed attempts (sleeps the calling thread). Refused on a
+        thread running an event loop, where the sleeps would stall every task of the loop."""
+        if self.max_attempts > 1:
+            refuse_in_event_loop(self)
+        outer = _retrying.get()
+        if ctx.once or (outer is not None and outer.active and not self.retry_when_nested):
             return nxt(call, ctx)
         if self.budget is not None:
             self.budget.record_call()
-        token = _retrying.set(thread)
+        scope = _Retrying(ctx.policy)
+        token = _retrying.set(scope)
         try:
             attempt = 1
             start = time.monotonic()
@@ -351,6 +378,7 @@ class Retry(Mechanism):
                 attempt += 1
                 ctx.attempt = attempt
         finally:
+            scope.active = False
             _retrying.reset(token)
 
 

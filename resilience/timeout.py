@@ -9,17 +9,43 @@ marked fired), uncancels the task and raises `AttemptTimeoutError` / `DeadlineEx
 instead — unless someone else also cancelled the task, in which case `CancelledError` propagates.
 The same holds when the inner code turns our cancellation into an error of its own: that error is
 chained as the timeout's cause, and the task's cancel count is balanced on every exit.
+
+Sync callables (Flask, Django, `requests`): a running thread cannot be interrupted, so the rest of
+the pipeline runs on a worker thread of a small pool owned by the mechanism (at most
+`max_sync_workers` threads, started on demand, daemons) while the caller waits at most `seconds`
+(or the time left before the policy's deadline). Past that, the caller gets the same error as
+an async caller and goes on; the abandoned call keeps its worker until it returns by itself (its
+result or error is dropped), and a call still queued for a worker when its caller gave up never
+starts. The trade-off: the caller's latency is bounded and the number of stuck calls is bounded
+by the pool (when all workers hang, new calls time out waiting for one, as a bulkhead would
+refuse them), at the cost of a thread hand-off (~20-50 µs) per call and of abandoned calls that
+may still complete their side effects. The worker runs in a copy of the caller's context, so
+context variables (the deadline, Flask's and Django's request context) are visible to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
+import queue
+import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from resilience._core import Call, CallContext, Mechanism, Step, deadline_var
+from resilience import _clock
+from resilience._core import (
+    Call,
+    CallContext,
+    Mechanism,
+    Step,
+    SyncStep,
+    deadline_var,
+    refuse_in_event_loop,
+    remaining_time,
+)
 from resilience._errors import AttemptTimeoutError, ConfigError, DeadlineExceededError
 from resilience._events import TimedOut, TimeoutKind
 
@@ -34,20 +60,26 @@ class _Entry:
 
     def __init__(self, deadline: float, task: asyncio.Task[Any]) -> None:
         self.deadline = deadline
-        self.task = task
+        self.task: asyncio.Task[Any] | None = task
         self.state = _ACTIVE
 
 
 class _TimerQueue:
-    """Entries of one mechanism on one loop, in deadline order, watched by one timer handle."""
+    """Entries of one mechanism on one loop, in deadline order, watched by one timer handle.
 
-    __slots__ = ("_entries", "_handle", "_loop", "_message", "active")
+    Holds its loop weakly and no timer handle (a handle references its loop): the queue is the
+    value of a `WeakKeyDictionary` keyed by the loop, so a strong path from it to the loop would
+    keep every loop the mechanism ever ran on alive. A finished entry forgets its task for the
+    same reason.
+    """
+
+    __slots__ = ("__weakref__", "_armed", "_entries", "_loop", "_message", "active")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, message: str) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)
         self._message = message
         self._entries: deque[_Entry] = deque()
-        self._handle: asyncio.TimerHandle | None = None
+        self._armed = False  # a `call_at(..., self._fire)` is pending
         self.active = 0
 
     def push(self, deadline: float, task: asyncio.Task[Any]) -> _Entry:
@@ -58,8 +90,9 @@ class _TimerQueue:
             entries.popleft()
         entries.append(entry)
         self.active += 1
-        if self._handle is None:
-            self._handle = self._loop.call_at(deadline, self._fire)
+        if not self._armed:
+            task.get_loop().call_at(deadline, self._fire)
+            self._armed = True
         elif len(entries) > 2 * self.active + 64:
             # A long-lived attempt at the front pins finished ones behind it: drop them in O(n),
             # amortised O(1) per push.
@@ -69,22 +102,87 @@ class _TimerQueue:
     def done(self, entry: _Entry) -> None:
         if entry.state == _ACTIVE:
             entry.state = _DONE
+            entry.task = None
             self.active -= 1
 
     def _fire(self) -> None:
-        self._handle = None
+        self._armed = False
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - a loop that runs callbacks is alive
+            return
         entries = self._entries
-        due = self._loop.time() + 1e-6  # call_at may run a hair early (clock resolution)
+        due = loop.time() + 1e-6  # call_at may run a hair early (clock resolution)
         while entries:
             entry = entries[0]
             if entry.state == _ACTIVE:
                 if entry.deadline > due:
-                    self._handle = self._loop.call_at(entry.deadline, self._fire)
+                    loop.call_at(entry.deadline, self._fire)
+                    self._armed = True
                     return
                 entry.state = _FIRED
                 self.active -= 1
-                entry.task.cancel(msg=self._message)
+                task, entry.task = entry.task, None
+                if task is not None:
+                    task.cancel(msg=self._message)
             entries.popleft()
+
+
+def _no_loop() -> None:
+    return None
+
+
+class _Work:
+    """One sync call handed to a worker; `done` is set when it returned or raised."""
+
+    __slots__ = ("abandoned", "args", "done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.abandoned = False  # the caller gave up: if not started yet, never start
+
+    def run(self) -> None:
+        if self.abandoned:
+            return
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as exc:  # handed to the caller, or dropped if it gave up
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class _Workers:
+    """At most `size` daemon threads, started on demand, running `_Work` items in order."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, work: _Work) -> None:
+        with self._lock:
+            start = self._idle <= 0 and self._threads < self._size
+            if start:
+                self._threads += 1
+            else:
+                self._idle -= 1  # this item will wake an idle worker (or wait for a busy one)
+        if start:
+            threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+        self._queue.put(work)
+
+    def _serve(self) -> None:
+        get = self._queue.get
+        while True:
+            get().run()
+            with self._lock:
+                self._idle += 1
 
 
 class _TimerLayer(Mechanism):
@@ -97,8 +195,20 @@ class _TimerLayer(Mechanism):
     _message = ""
     _sets_deadline = False
 
-    def __init__(self, seconds: float, field: str) -> None:
+    def __init__(self, seconds: float, field: str, max_sync_workers: int = 32) -> None:
         super().__init__()
+        if (
+            not isinstance(max_sync_workers, int)
+            or isinstance(max_sync_workers, bool)
+            or max_sync_workers < 1
+        ):
+            raise ConfigError(
+                f"{field.split('.')[0]}.max_sync_workers: expected an integer >= 1, "
+                f"got {max_sync_workers!r}"
+            )
+        self.max_sync_workers = max_sync_workers
+        self._workers: _Workers | None = None
+        self._workers_lock = threading.Lock()
         if (
             not isinstance(seconds, int | float)
             or isinstance(seconds, bool)
@@ -107,7 +217,9 @@ class _TimerLayer(Mechanism):
         ):
             raise ConfigError(f"{field}: expected a positive number of seconds, got {seconds!r}")
         self.seconds = float(seconds)
-        self._qloop: asyncio.AbstractEventLoop | None = None
+        # The last loop used and its queue, for the hot path; the loop held weakly (see
+        # `_TimerQueue`).
+        self._qloop: Callable[[], asyncio.AbstractEventLoop | None] = _no_loop
         self._queue: _TimerQueue | None = None
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TimerQueue] = (
             weakref.WeakKeyDictionary()
@@ -117,7 +229,7 @@ class _TimerLayer(Mechanism):
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _TimerQueue(loop, self._message)
-        self._qloop, self._queue = loop, queue
+        self._qloop, self._queue = weakref.ref(loop), queue
         return queue
 
     def _expired(self, ctx: CallContext) -> TimeoutError:
@@ -130,7 +242,7 @@ class _TimerLayer(Mechanism):
         if task is None:
             raise RuntimeError(f"{self.describe()} must run inside an asyncio task")
         loop = task.get_loop()
-        queue = self._queue if loop is self._qloop else None
+        queue = self._queue if loop is self._qloop() else None
         if queue is None:
             queue = self._queue_for(loop)
         deadline = loop.time() + self.seconds
@@ -161,6 +273,7 @@ class _TimerLayer(Mechanism):
         finally:
             if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
                 entry.state = _DONE
+                entry.task = None
                 queue.active -= 1
             if token is not None:
                 deadline_var.reset(token)
@@ -168,20 +281,50 @@ class _TimerLayer(Mechanism):
             task.uncancel()  # the inner code swallowed our cancellation: keep the count balanced
         return result
 
+    def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
+        """Run the rest of the pipeline on a worker thread and wait at most `seconds` for it
+        (see the module docstring); refused on a thread running an event loop."""
+        refuse_in_event_loop(self)
+        seconds = self.seconds
+        left = remaining_time()
+        if left is not None and left < seconds:
+            seconds = max(0.0, left)  # never wait past the caller's deadline
+        context = contextvars.copy_context()
+        if self._sets_deadline:
+            deadline = _clock.monotonic() + self.seconds
+            outer = deadline_var.get()
+            context.run(deadline_var.set, deadline if outer is None or deadline < outer else outer)
+        work = _Work(context.run, (nxt, call, ctx))
+        workers = self._workers
+        if workers is None:
+            with self._workers_lock:
+                workers = self._workers
+                if workers is None:
+                    name = f"resilience-{self.mechanism}-{ctx.policy}"
+                    workers = self._workers = _Workers(self.max_sync_workers, name)
+        workers.submit(work)
+        if not work.done.wait(seconds):
+            work.abandoned = True
+            raise self._expired(ctx)
+        if work.error is not None:
+            raise work.error
+        return work.result  # type: ignore[no-any-return]
+
 
 class Timeout(_TimerLayer):
     """Bound each attempt to `seconds`; an overdue attempt is cancelled and `AttemptTimeoutError`
     (a `TimeoutError`) is raised.
 
-    Coroutine functions only: decorating a sync function is refused at decoration time, since a
-    running thread cannot be interrupted. Added in 0.1.0.
+    A sync function runs on one of at most `max_sync_workers` worker threads while its caller
+    waits at most `seconds`; an abandoned call finishes on its worker, unseen (module
+    docstring). Added in 0.1.0.
     """
 
     mechanism = "timeout"
     _message = "resilience: attempt timeout"
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(seconds, "Timeout.seconds")
+    def __init__(self, seconds: float, *, max_sync_workers: int = 32) -> None:
+        super().__init__(seconds, "Timeout.seconds", max_sync_workers)
 
     def describe(self) -> str:
         """Every setting as one line of text."""
@@ -200,7 +343,8 @@ class Deadline(_TimerLayer):
 
     Inner layers and nested policies see it through `resilience.layers.remaining_time()` (a
     nested policy keeps the tighter deadline). Raises `DeadlineExceededError` (a `TimeoutError`).
-    Added in 0.1.0.
+    For a sync function, the attempts run on a worker thread while the caller waits at most
+    `seconds`, as for `Timeout`. Added in 0.1.0.
     """
 
     mechanism = "deadline"

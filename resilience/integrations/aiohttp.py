@@ -21,22 +21,37 @@ What the policy sees:
   no hedge, no fallback (the breaker, timeouts, bulkhead and rate limiter still apply), unless
   the method is listed in `idempotent_methods` or the request carries an ``Idempotency-Key``
   header.
+- The request's ``host:port`` is the call's key (`resilience.keyed.call_key_var`): a
+  `KeyedBreaker` in the policy keeps one breaker per host, and its outlier detection ejects a
+  bad host (`HostEjectedError`) while the others serve.
 - The caller gets what aiohttp would give: the last response, even a failed one (so
   ``raise_for_status`` and status checks keep working), or the exception of a connection error,
   a timeout or a rejection (`CircuitOpenError`, `RateLimitedError`, `BulkheadFullError`).
 
-A fallback in an HTTP client policy stands in for the response, so its handler must return an
-`aiohttp.ClientResponse` (or raise). Hedged attempts share aiohttp's request object, which aiohttp
-supports for requests without a body (GET, HEAD, OPTIONS...).
+Fallbacks: the middleware runs every layer of the policy except its fallback, because a fallback
+handler returns your function's value (a cached answer, a secondary provider's reply), not an
+`aiohttp.ClientResponse` the middleware could hand back. The final error reaches the caller of
+``session.get(...)``, and the policy's fallback serves at the function level: decorate the function
+that makes the request with ``policy.fallback`` (the policy's `Fallback`, usable alone)::
+
+    llm = plan.policy("llm-primary", fallback=call_secondary)
+    session = aiohttp.ClientSession(middlewares=(resilience_middleware(llm),))
+
+    @llm.fallback                  # serves call_secondary(error, prompt) when the request fails
+    async def complete(prompt: str) -> str:
+        async with session.post(url, json={"prompt": prompt}) as response:
+            return await response.text()
+
+A final failure status (5xx, 429) is returned as the response itself, as aiohttp would, so a
+function-level fallback sees it only if the function raises on it (``raise_for_status()``).
+Hedged attempts share aiohttp's request object, which aiohttp supports for requests without a
+body (GET, HEAD, OPTIONS...).
 
 Needs aiohttp ≥ 3.12 (client middlewares). Added in 0.1.0.
 """
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -44,6 +59,8 @@ import aiohttp
 from aiohttp import ClientRequest, ClientResponse
 from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 
+from resilience.integrations._http import IDEMPOTENT_METHODS, is_failure_status, parse_retry_after
+from resilience.keyed import call_key_var
 from resilience.policy import Policy
 
 __all__ = [
@@ -54,36 +71,7 @@ __all__ = [
     "resilience_middleware",
 ]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-"""The methods RFC 9110 §9.2.2 defines as idempotent: safe to repeat."""
-
 PolicyChoice = Policy | Callable[[ClientRequest], Policy | None]
-
-
-def is_failure_status(status: int) -> bool:
-    """The default: 5xx (the server failed) and 429 (it asked us to slow down) are failures."""
-    return status >= 500 or status == 429
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
-
-    A date in the past gives 0; a missing or unreadable header gives None. `now` is the wall clock
-    (seconds since the epoch) the date is compared with; default `time.time()`.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without a zone is read as such
-        return None
-    seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class HTTPStatusFailure(aiohttp.ClientResponseError):
@@ -154,7 +142,8 @@ def resilience_middleware(
     def repeatable(chosen: Policy) -> Callable[..., Any]:
         entry = decorated.get(id(chosen))
         if entry is None or entry[0] is not chosen:
-            entry = (chosen, chosen(attempt))  # decorated once per policy, not per request
+            # Decorated once per policy, not per request; without the fallback (module docstring).
+            entry = (chosen, chosen._decorate_without_fallback(attempt))
             decorated[id(chosen)] = entry
         return entry[1]
 
@@ -162,6 +151,16 @@ def resilience_middleware(
         chosen = choose(request)
         if chosen is None:
             return await handler(request)
+        # A KeyedBreaker in the policy keeps one breaker (and outlier state) per host.
+        token = call_key_var.set(f"{request.url.host}:{request.url.port}")
+        try:
+            return await run(chosen, request, handler)
+        finally:
+            call_key_var.reset(token)
+
+    async def run(
+        chosen: Policy, request: ClientRequest, handler: ClientHandlerType
+    ) -> ClientResponse:
         try:
             if request.method in methods or "Idempotency-Key" in request.headers:
                 result: ClientResponse = await repeatable(chosen)(request, handler)
