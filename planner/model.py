@@ -183,6 +183,8 @@ class AvailabilitySection:
     components: tuple[ComponentAvailability, ...]
     entry_points: tuple[EntryAvailability, ...]
     caps: tuple[Cap, ...]  # ascending max_slo; those below the target first
+    # how `current` combines the entries (the spec's `entry_weighting`): every_entry = the lowest
+    entry_weighting: Literal["every_entry", "traffic"] = "every_entry"
 
 
 # -- mechanisms --------------------------------------------------------------------------------

@@ -27,9 +27,10 @@ from pydantic import (
 from planner.errors import SpecError
 from planner.inputs import read_document, shown
 from planner.probe_spec import ProbeSpec
+from planner.spec_check import TIER_OR_SLO, describe, graph_problems, raw_problems, warnings
 from planner.units import parse_duration
 from resilience.config import TIERS
-from resilience.files import BoundedSafeLoader, short_repr, shorten
+from resilience.files import BoundedSafeLoader
 
 __all__ = [
     "KINDS",
@@ -48,6 +49,7 @@ __all__ = [
     "SystemSpec",
     "load_spec",
     "parse_spec",
+    "spec_warnings",
 ]
 
 # TIERS (tier name → availability objective in percent, the seed's reliability targets) is the
@@ -73,9 +75,18 @@ ComponentKind = Literal[
 #: The same kinds as a tuple, for iteration.
 KINDS: tuple[str, ...] = get_args(ComponentKind)
 
+#: Ceilings far above any real system, so that no product of spec figures overflows a float
+#: (rps × calls × p99 stays below 1e30) and no count overflows the conversion to one.
+MAX_REPLICAS = 10_000  # k-of-n sums n terms
+MAX_RPS = 1e9
+MAX_CALLS = 1e6  # calls of one dependency per request
+MAX_COUNT = 10**12  # users, bursts
+MAX_DURATION = 1000 * 365 * 86400.0  # a thousand years, in seconds (MTBFs run to decades)
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
+    Field(le=MAX_DURATION),
     WithJsonSchema(
         {
             "anyOf": [
@@ -98,7 +109,8 @@ def _percent(value: float) -> float:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused everywhere: no figure of a plan can be derived from them
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Latency(_Model):
@@ -134,15 +146,15 @@ class DataSpec(_Model):
 class Quota(_Model):
     """A provider's rate limit on calls to this component."""
 
-    rps: float = Field(gt=0)
-    burst: int | None = Field(default=None, ge=1)
+    rps: float = Field(gt=0, le=MAX_RPS)
+    burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class Capacity(_Model):
     """What an entry point can serve (from a load test): above `rps` its inbound policy sheds."""
 
-    rps: float = Field(gt=0)
-    burst: int | None = Field(default=None, ge=1)
+    rps: float = Field(gt=0, le=MAX_RPS)
+    burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class DeclaredFailureMode(_Model):
@@ -163,7 +175,8 @@ class Dependency(_Model):
     target: str = Field(min_length=1)
     type: Literal["hard", "soft"] = "hard"
     fallback: str | None = None
-    calls_per_request: float = Field(default=1.0, gt=0)
+    fallback_availability: float | None = Field(default=None, ge=0, le=100)
+    calls_per_request: float = Field(default=1.0, gt=0, le=MAX_CALLS)
     # None: decided by the target's kind (writes to queues and databases are not idempotent)
     idempotent: bool | None = None
 
@@ -177,13 +190,14 @@ class Component(_Model):
     entry_point: bool = False
     traffic_share: float | None = Field(default=None, gt=0, le=1)
     criticality: Literal["high", "medium", "low"] | None = None
-    replicas: int = Field(default=1, ge=1)
-    min_healthy: int = Field(default=1, ge=1)
+    # bounded: k-of-n sums n terms, and no deployment runs a million replicas of one component
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    min_healthy: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     availability: float | None = None
     mtbf: Duration | None = None
     mttr: Duration | None = None
     latency: Latency | None = None
-    rps: float | None = Field(default=None, gt=0)
+    rps: float | None = Field(default=None, gt=0, le=MAX_RPS)
     latency_budget: Duration | None = None
     zones: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
@@ -201,33 +215,41 @@ class Component(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Component:
+        problems = []
         if self.min_healthy > self.replicas:
-            raise ValueError(
+            problems.append(
                 f"min_healthy ({self.min_healthy}) must not exceed replicas ({self.replicas})"
             )
         if self.availability is not None and self.mtbf is not None:
-            raise ValueError("give either availability or mtbf + mttr, not both")
+            problems.append("give either availability or mtbf + mttr, not both")
         if self.mtbf is not None and self.mttr is None:
-            raise ValueError("mtbf needs mttr (availability = mtbf / (mtbf + mttr))")
+            problems.append("mtbf needs mttr (availability = mtbf / (mtbf + mttr))")
         if self.mtbf is not None and self.mtbf <= 0:
-            raise ValueError("mtbf must be above 0")
+            problems.append("mtbf must be above 0")
+        if self.mttr is not None and self.mttr <= 0:
+            problems.append(
+                f"mttr must be above 0, got {self.mttr:g} (a failure that takes no time to"
+                " repair makes every availability 100 %)"
+            )
         if self.traffic_share is not None and not self.entry_point:
-            raise ValueError("traffic_share is only meaningful with entry_point: true")
+            problems.append("traffic_share is only meaningful with entry_point: true")
         if self.probe is not None and not self.entry_point:
-            raise ValueError("probe is only meaningful with entry_point: true")
+            problems.append("probe is only meaningful with entry_point: true")
         if self.capacity is not None and not self.entry_point:
-            raise ValueError(
+            problems.append(
                 "capacity is only meaningful with entry_point: true (for a dependency, declare"
                 " its quota)"
             )
         if len(set(self.zones)) != len(self.zones) or len(set(self.regions)) != len(self.regions):
-            raise ValueError("zones and regions must not repeat")
+            problems.append("zones and regions must not repeat")
         names = [mode.name for mode in self.failure_modes]
         if len(set(names)) != len(names):
-            raise ValueError("failure_modes names must be unique per component")
+            problems.append("failure_modes names must be unique per component")
         targets = [dep.target for dep in self.dependencies]
         if len(set(targets)) != len(targets):
-            raise ValueError("a dependency target may appear only once per component")
+            problems.append("a dependency target may appear only once per component")
+        if problems:  # every one at once, one per line (spec_check.describe lists them)
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -297,7 +319,10 @@ class SystemSpec(_Model):
     tier: Literal["standard", "high", "critical", "ultra"] | None = None
     slo: float | None = None
     slo_period: Literal["30d", "28d", "calendar_month"] = "30d"
-    users: int | None = Field(default=None, ge=0)
+    # how the entry points' availabilities meet the target: every one of them (a failing
+    # entry is not hidden by busier ones), or their traffic-weighted mean
+    entry_weighting: Literal["every_entry", "traffic"] = "every_entry"
+    users: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     recovery_targets: RecoveryTargets | None = None
     components: tuple[Component, ...] = Field(min_length=1)
     slos: tuple[SloSpec, ...] = ()
@@ -315,12 +340,15 @@ class SystemSpec(_Model):
 
     @model_validator(mode="after")
     def _graph(self) -> SystemSpec:
+        problems = []
         if self.tier is None and self.slo is None:
-            raise ValueError("set tier (standard, high, critical, ultra) or slo (a percentage)")
-        _check_graph(self.components)
+            problems.append(TIER_OR_SLO)
+        problems += graph_problems(self.components)
         names = [slo.name for slo in self.slos]
         if len(set(names)) != len(names):
-            raise ValueError("slos: names must be unique")
+            problems.append("slos: names must be unique")
+        if problems:  # every one at once, one per line (spec_check.describe lists them)
+            raise ValueError("\n".join(problems))
         return self
 
     # -- derived, read by every analysis --------------------------------------------------
@@ -362,120 +390,6 @@ class SystemSpec(_Model):
         return {c.name: (c.traffic_share if c.traffic_share is not None else rest) for c in entries}
 
 
-def _check_graph(components: tuple[Component, ...]) -> None:
-    """Unique names, known targets and fallbacks, no self edge, no cycle, shares summing to 1."""
-    index: dict[str, int] = {}
-    for i, comp in enumerate(components):
-        if comp.name in index:
-            raise ValueError(
-                f"components[{i}].name: duplicate component name {comp.name!r}"
-                f" (first at components[{index[comp.name]}])"
-            )
-        index[comp.name] = i
-    for i, comp in enumerate(components):
-        for j, dep in enumerate(comp.dependencies):
-            where = f"components[{i}].dependencies[{j}]"
-            if dep.target not in index:
-                known = ", ".join(sorted(index)[:10])
-                raise ValueError(
-                    f"{where}.target: unknown component {dep.target!r} (known: {known})"
-                )
-            if dep.target == comp.name:
-                raise ValueError(f"{where}.target: {comp.name!r} cannot depend on itself")
-            if dep.fallback is not None and dep.fallback in (dep.target, comp.name):
-                raise ValueError(
-                    f"{where}.fallback: the fallback must differ from the target and the caller"
-                )
-    cycle = _find_cycle(components)
-    if cycle is not None:
-        raise ValueError("components: dependency cycle " + " -> ".join(cycle))
-    shares = [(i, c.traffic_share) for i, c in enumerate(components) if c.traffic_share is not None]
-    flagged = [c for c in components if c.entry_point]
-    if shares:
-        total = sum(share for _, share in shares)
-        if len(shares) == len(flagged) and abs(total - 1.0) > 1e-6:
-            raise ValueError(
-                f"components[{shares[0][0]}].traffic_share: entry-point traffic shares must sum"
-                f" to 1, got {total:g}"
-            )
-        if total > 1.0 + 1e-6:
-            raise ValueError(
-                f"components[{shares[0][0]}].traffic_share: entry-point traffic shares sum to"
-                f" {total:g}, more than 1"
-            )
-
-
-def _find_cycle(components: tuple[Component, ...]) -> list[str] | None:
-    """The first dependency cycle as a path (a -> b -> a), iterative DFS, O(V + E)."""
-    edges = {c.name: [d.target for d in c.dependencies] for c in components}
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    for root in (c.name for c in components):
-        if root in state:
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = [root]
-        state[root] = 1
-        while stack:
-            node, nxt = stack[-1]
-            targets = edges[node]
-            if nxt < len(targets):
-                stack[-1] = (node, nxt + 1)
-                target = targets[nxt]
-                seen = state.get(target)
-                if seen == 1:
-                    return [*path[path.index(target) :], target]
-                if seen is None:
-                    state[target] = 1
-                    stack.append((target, 0))
-                    path.append(target)
-            else:
-                state[node] = 2
-                stack.pop()
-                path.pop()
-    return None
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part.startswith(("function-", "literal[", "tagged-union")):
-            continue  # pydantic's internal validator names are not fields
-        else:
-            text += ("." if text else "") + part
-    return text
-
-
-def _describe(source: str, exc: ValidationError, data: Mapping[str, Any]) -> str:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = tuple(first["loc"])
-    field = _field_path(loc)
-    if len(loc) >= 2 and loc[0] == "components" and isinstance(loc[1], int):
-        # name the component too: "components[3] (cache).kind" is easier to find than an index
-        comps = data.get("components")
-        if isinstance(comps, list) and loc[1] < len(comps) and isinstance(comps[loc[1]], dict):
-            name = comps[loc[1]].get("name")
-            if isinstance(name, str):
-                field = field.replace(f"components[{loc[1]}]", f"components[{loc[1]}] ({name})", 1)
-    message = str(first["msg"])
-    value = first.get("input")
-    if isinstance(value, str) and len(value) > 200:  # a validator quoted it whole
-        message = message.replace(repr(value), short_repr(value))
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    message = message.replace("Input should be", "expected")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see `reliability schema`)"
-    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-    # A value quoted by a validator is cut short: the file may hold megabytes in one field.
-    field, message = shorten(field, 300), shorten(message, 600)
-    if field:
-        return f"{source}: {field}: {message}{more}"
-    return f"{source}: {message}{more}"
-
-
 def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
     """Validate an already-parsed document; `source` names it in errors (usually the file path)."""
     if not isinstance(data, Mapping):
@@ -483,7 +397,10 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
     try:
         return SystemSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(_describe(source, exc, data)) from None
+        if any(e["loc"] == () for e in exc.errors()):  # the graph was checked: nothing to add
+            raise SpecError(describe(SystemSpec, source, exc, data)) from None
+        more = raw_problems(data)
+        raise SpecError(describe(SystemSpec, source, exc, data, more)) from None
     except RecursionError:  # data parsed elsewhere, nested without bound
         raise SpecError(f"{source}: nested too deeply") from None
 
@@ -498,3 +415,8 @@ def load_spec(path: str | Path) -> SystemSpec:
     stdin); raises SpecError naming file and field."""
     data: Any = read_document(path)
     return parse_spec(data, shown(path))
+
+
+def spec_warnings(spec: SystemSpec) -> list[str]:
+    """Contradictions of a valid spec, as "field: message" lines (see `planner.spec_check`)."""
+    return warnings(spec.components)

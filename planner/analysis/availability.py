@@ -5,11 +5,17 @@ and the blast radius are for):
 
 - one replica: the declared percentage, or `MTBF / (MTBF + MTTR)`, or the kind's catalog default;
 - k-of-n replicas: `Σ_{i=k..n} C(n,i) aⁱ (1−a)ⁿ⁻ⁱ` (k = 1 is `1 − (1−a)ⁿ`);
+- a replicated store whose primary is replaced by a promotion: the k-of-n figure × `MTBF / (MTBF
+  + failover)`, MTBF = `a × MTTR / (1 − a)` per replica and failover the facts' detect + promote
+  + warm-up (the recovery section's host-failure RTO): every primary failure is an outage of
+  that length even though a replica survives;
 - an entry point: the serial product over itself and its hard closure (each component once);
 - with the plan's fallbacks: edges with a fallback leave the serial chain; each contributes
-  `1 − (1 − A_target)(1 − A_fallback)` over the components not already counted, or 1 for a
-  free-text (degraded) answer;
-- the system: entry points weighted by their traffic share.
+  `1 − (1 − A_target)(1 − A_fallback)` over the components not already counted; a free-text
+  fallback's A_fallback is the dependency's `fallback_availability` (default 0: no credit until
+  the spec declares how often the degraded answer succeeds);
+- the system: the lowest entry point (`entry_weighting: every_entry`, the default: the target
+  holds for every entry) or the entries weighted by their traffic share (`traffic`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.analysis.facts import facts_of
+from planner.analysis.facts import ComponentFacts, facts_of
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
 from planner.model import (
@@ -30,7 +36,7 @@ from planner.model import (
     EntryAvailability,
     Figure,
 )
-from planner.spec import TIERS, Component
+from planner.spec import TIERS, Component, Dependency
 from planner.units import DAY
 
 #: Periods of the downtime table, each labelled with its convention: one year is 365 days and a
@@ -113,8 +119,16 @@ def replica_availability(comp: Component) -> tuple[Figure, Figure, str]:
     return facts.availability, facts.mttr, _SOURCE_LABEL[facts.availability_source]
 
 
-def effective_availability(per_replica: float, replicas: int, min_healthy: int) -> Figure:
-    """A component's availability (percent) with k-of-n replicas."""
+def effective_availability(
+    per_replica: float,
+    replicas: int,
+    min_healthy: int,
+    failover: Figure | None = None,
+    mttr: float = 0.0,
+) -> Figure:
+    """A component's availability (percent) with k-of-n replicas; with `failover` (seconds of
+    outage per primary failure, `ComponentFacts.failover`) and the per-replica `mttr`, each
+    primary failure also costs its failover time."""
     a = per_replica / 100.0
     value = k_of_n(a, replicas, min_healthy) * 100.0
     if replicas == 1:
@@ -123,7 +137,26 @@ def effective_availability(per_replica: float, replicas: int, min_healthy: int) 
         formula = "1 - (1 - a)^n"
     else:
         formula = "Σ_{i=k..n} C(n,i) a^i (1-a)^(n-i)"
-    return Figure(value, "%", formula, {"a": per_replica, "n": replicas, "k": min_healthy})
+    inputs: dict[str, float | int | str] = {"a": per_replica, "n": replicas, "k": min_healthy}
+    if failover is None or replicas == 1:
+        return Figure(value, "%", formula, inputs)
+    # the primary fails every MTBF on average and each failure is `failover` seconds of outage
+    mtbf = math.inf if a >= 1.0 else a * mttr / (1.0 - a)
+    up = 1.0 if math.isinf(mtbf) else mtbf / (mtbf + failover.value)
+    return Figure(
+        value * up,
+        "%",
+        f"({formula}) × MTBF / (MTBF + failover), MTBF = a × MTTR / (1 - a)",
+        {**inputs, "mttr_s": mttr, "failover_s": failover.value},
+    )
+
+
+def component_availability(facts: ComponentFacts, replicas: int, min_healthy: int) -> Figure:
+    """`effective_availability` of a component's facts with `replicas` of which `min_healthy`
+    must be up."""
+    return effective_availability(
+        facts.availability.value, replicas, min_healthy, facts.failover, facts.mttr.value
+    )
 
 
 def model(graph: Graph) -> Modeled:
@@ -137,9 +170,7 @@ def model(graph: Graph) -> Modeled:
         facts = graph.facts[name]
         per[name], mttr[name] = facts.availability, facts.mttr
         source[name] = _SOURCE_LABEL[facts.availability_source]
-        eff[name] = effective_availability(
-            facts.availability.value, comp.replicas, comp.min_healthy
-        )
+        eff[name] = component_availability(facts, comp.replicas, comp.min_healthy)
     return Modeled(graph, per, eff, mttr, source)
 
 
@@ -156,6 +187,13 @@ def entry_availability(graph: Graph, effective: Mapping[str, float], entry: str)
     return _product([effective[name] for name in members])
 
 
+def free_text_fallback(dep: Dependency) -> float:
+    """How often (fraction) a free-text fallback's degraded answer succeeds: the declared
+    `fallback_availability`, else 0 — the spec cannot show that text answers, so it earns no
+    credit until declared (100 % would erase the target from the model)."""
+    return 0.0 if dep.fallback_availability is None else dep.fallback_availability / 100.0
+
+
 def entry_availability_with(mech: Mechanisms, effective: Mapping[str, float], entry: str) -> float:
     """The entry's availability (fraction) once the plan's fallbacks are wired.
 
@@ -163,7 +201,8 @@ def entry_availability_with(mech: Mechanisms, effective: Mapping[str, float], en
     fallback component then contributes `1 − (1 − P)(1 − B)`, where P and B are the products
     over the target's and the fallback's closures *without* the components already counted —
     given those are up — so a shared dependency is never counted twice and wiring a fallback
-    can only raise the figure. A free-text fallback always answers: factor 1.
+    can only raise the figure. A free-text fallback answers with the dependency's declared
+    `fallback_availability` as B (default 0: the edge counts as if it had no fallback).
     """
     graph = mech.graph
     members = {entry, *mech.mandatory_closure(entry)}
@@ -174,26 +213,36 @@ def entry_availability_with(mech: Mechanisms, effective: Mapping[str, float], en
             if not edge.hard or not mech.degrades(edge):
                 continue
             fallback = mech.fallback_component(edge)
-            if fallback is None:
-                continue  # a soft edge or a free-text fallback: the caller answers anyway
             primary_set = ({edge.target} | graph.hard_closure(edge.target)) - counted
             counted |= primary_set
-            backup_set = ({fallback} | graph.hard_closure(fallback)) - members
             primary = _product([effective[n] for n in sorted(primary_set)])
-            backup = _product([effective[n] for n in sorted(backup_set)])
+            if fallback is None:  # a free-text answer, as often as the spec says it works
+                backup = free_text_fallback(edge.dep)
+            else:
+                backup_set = ({fallback} | graph.hard_closure(fallback)) - members
+                backup = _product([effective[n] for n in sorted(backup_set)])
             factors.append(1.0 - (1.0 - primary) * (1.0 - backup))
     return _product(factors)
+
+
+def combine_entries(graph: Graph, entries: Mapping[str, float]) -> float:
+    """The system's availability (fraction) from its entries': the lowest (`entry_weighting:
+    every_entry`) or the traffic-weighted mean (`traffic`)."""
+    if graph.spec.entry_weighting != "traffic":
+        return min(entries.values())
+    return math.fsum(graph.entry_shares[e] * a for e, a in entries.items())
 
 
 def system_availability(
     graph: Graph, effective: Mapping[str, float], with_: Mechanisms | None = None
 ) -> float:
-    """Traffic-weighted availability (fraction) over the entry points (with the plan's fallbacks
-    when `with_` gives the plan's mechanisms)."""
-    shares = graph.entry_shares.items()
+    """The system's availability (fraction) over the entry points (with the plan's fallbacks
+    when `with_` gives the plan's mechanisms), combined as the spec's `entry_weighting` says."""
     if with_ is None:
-        return math.fsum(share * entry_availability(graph, effective, e) for e, share in shares)
-    return math.fsum(share * entry_availability_with(with_, effective, e) for e, share in shares)
+        entries = {e: entry_availability(graph, effective, e) for e in graph.entry_shares}
+    else:
+        entries = {e: entry_availability_with(with_, effective, e) for e in graph.entry_shares}
+    return combine_entries(graph, entries)
 
 
 def _fractions(figures: Mapping[str, Figure]) -> dict[str, float]:
@@ -232,29 +281,19 @@ def analyse(graph: Graph, modeled: Modeled, mech: Mechanisms) -> AvailabilitySec
                 ),
             )
         )
-    share_inputs: dict[str, float | int | str] = {
-        f"share[{e.component}]": e.traffic_share for e in entries
-    }
-    current_value = math.fsum(e.traffic_share * e.availability.value for e in entries)
-    with_value = math.fsum(e.traffic_share * e.availability_with.value for e in entries)
-    current = Figure(
-        current_value,
-        "%",
-        "Σ share × A_entry",
-        {**share_inputs, **{f"A[{e.component}]": e.availability.value for e in entries}},
-    )
-    with_mechanisms = Figure(
-        with_value,
-        "%",
-        "Σ share × A_entry with fallbacks",
-        {**share_inputs, **{f"A[{e.component}]": e.availability_with.value for e in entries}},
+    current, with_mechanisms = _system(spec.entry_weighting, entries)
+    # the tier holds only where every entry holds it, unless the spec weighs them by traffic
+    meets = (
+        current.value >= target_value
+        if spec.entry_weighting == "traffic"
+        else all(e.availability.value >= target_value for e in entries)
     )
     return AvailabilitySection(
         target=target,
         downtime=downtime_table(target_value, spec.tier_label),
         current=current,
         with_mechanisms=with_mechanisms,
-        meets_target=current_value >= target_value,
+        meets_target=meets,
         components=tuple(
             ComponentAvailability(
                 name,
@@ -267,6 +306,38 @@ def analyse(graph: Graph, modeled: Modeled, mech: Mechanisms) -> AvailabilitySec
         ),
         entry_points=tuple(entries),
         caps=caps(graph, modeled, target_value),
+        entry_weighting=spec.entry_weighting,
+    )
+
+
+def _system(weighting: str, entries: list[EntryAvailability]) -> tuple[Figure, Figure]:
+    """The system's availability as specified and with the plan: the lowest entry point
+    (`every_entry`), or the traffic-weighted mean (`traffic`)."""
+    now = {f"A[{e.component}]": e.availability.value for e in entries}
+    later = {f"A[{e.component}]": e.availability_with.value for e in entries}
+    if weighting != "traffic":
+        return (
+            Figure(min(now.values()), "%", "min over entry points of A_entry", now),
+            Figure(
+                min(later.values()), "%", "min over entry points of A_entry with fallbacks", later
+            ),
+        )
+    shares: dict[str, float | int | str] = {
+        f"share[{e.component}]": e.traffic_share for e in entries
+    }
+    return (
+        Figure(
+            math.fsum(e.traffic_share * e.availability.value for e in entries),
+            "%",
+            "Σ share × A_entry",
+            {**shares, **now},
+        ),
+        Figure(
+            math.fsum(e.traffic_share * e.availability_with.value for e in entries),
+            "%",
+            "Σ share × A_entry with fallbacks",
+            {**shares, **later},
+        ),
     )
 
 

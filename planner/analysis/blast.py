@@ -134,16 +134,43 @@ def analyse(mech: Mechanisms) -> Blast:
             direct = placement_down(graph, scope, place)
             rows.append(row(mech, f"{scope} {place} outage", f"{scope}:{place}", scope, direct))
     by_source = {r.source: r for r in rows}
-    return Blast(tuple(rows), by_source, spofs(graph, by_source))
+    return Blast(tuple(rows), by_source, spofs(mech, by_source))
 
 
-def spofs(graph: Graph, by_source: dict[str, BlastRow]) -> tuple[SinglePointOfFailure, ...]:
-    """Components with no spare instance whose outage still reaches users with the plan."""
+def _free_text_only(mech: Mechanisms, name: str) -> bool:
+    """Whether only free-text fallbacks with no declared `fallback_availability` stand between
+    the component's outage and its callers' users (the availability model gives them no credit)."""
+    guarded = [e for e in mech.graph.callers[name] if e.hard and mech.degrades(e)]
+    return bool(guarded) and all(
+        mech.fallback_component(e) is None and e.dep.fallback_availability is None for e in guarded
+    )
+
+
+def spofs(mech: Mechanisms, by_source: dict[str, BlastRow]) -> tuple[SinglePointOfFailure, ...]:
+    """Components with no spare instance whose outage still reaches users with the plan — or is
+    held off only by a free-text answer nobody declared a success rate for."""
+    graph = mech.graph
     found: list[SinglePointOfFailure] = []
     for name in sorted(graph.names):
         comp = graph.components[name]
         blast = by_source[name]
         if blast.users_impacted_with.value <= 0.0:
+            if (
+                comp.replicas <= comp.min_healthy
+                and blast.users_impacted.value > 0.0
+                and _free_text_only(mech, name)
+            ):
+                found.append(
+                    SinglePointOfFailure(
+                        name,
+                        "one replica; its callers answer with free-text fallbacks only (no"
+                        " fallback_availability declared)"
+                        if comp.replicas == 1
+                        else f"{comp.replicas} replicas, all needed; its callers answer with"
+                        " free-text fallbacks only (no fallback_availability declared)",
+                        blast.users_impacted,
+                    )
+                )
             continue
         if comp.replicas <= comp.min_healthy:
             spare = (

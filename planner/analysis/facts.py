@@ -1,4 +1,5 @@
-"""Each component's facts, resolved once: p50, p99, MTTR, warm-up and per-replica availability.
+"""Each component's facts, resolved once: p50, p99, MTTR, warm-up, per-replica availability and,
+for a replicated store whose primary is replaced by a promotion, the failover time.
 
 Every figure carries where it came from — declared in the spec, derived from other declared
 figures, or the kind's catalog default — and every analysis reads it from here (through
@@ -16,7 +17,12 @@ from planner.analysis.catalog import KIND_DEFAULTS
 from planner.model import Figure
 from planner.spec import Component
 
-__all__ = ["ComponentFacts", "Source", "resolve"]
+__all__ = ["HEALTH_CHECK", "PROMOTION", "ComponentFacts", "Source", "promotes", "resolve"]
+
+PROBES, PROBE_INTERVAL = 3, 10.0
+HEALTH_CHECK = PROBES * PROBE_INTERVAL  # seconds until failed probes mark an instance down
+#: Seconds to promote a replica: the upper end of managed Postgres/MySQL failovers.
+PROMOTION = 120.0
 
 Source = Literal["declared", "derived", "catalog default"]
 
@@ -38,6 +44,32 @@ class ComponentFacts:
     warm_up_source: Source
     availability: Figure  # percent, one replica
     availability_source: Source
+    # seconds of outage each time the primary fails and a replica is promoted (detect + promote
+    # + warm-up); None when a failed instance needs no promotion. The availability model and the
+    # recovery section's host-failure RTO both read this one figure.
+    failover: Figure | None = None
+
+
+def promotes(comp: Component) -> bool:
+    """Whether losing the component's primary means promoting a replica.
+
+    A replicated database's replicas are standbys (writes need the primary); another replicated
+    store without a spare replica has no instance that already serves.
+    """
+    replicated = comp.data is not None and comp.data.replication != "none"
+    spare = comp.replicas > comp.min_healthy
+    return replicated and (comp.kind == "database" or not spare)
+
+
+def _failover(comp: Component, warm_up: Figure) -> Figure | None:
+    if not promotes(comp):
+        return None
+    return Figure(
+        HEALTH_CHECK + PROMOTION + warm_up.value,
+        "s",
+        "health_check + promotion + warm_up",
+        {"health_check": HEALTH_CHECK, "promotion": PROMOTION, "warm_up": warm_up.value},
+    )
 
 
 def _default(value: float, unit: str, kind: str) -> Figure:
@@ -90,6 +122,7 @@ def facts_of(comp: Component) -> ComponentFacts:
     else:
         availability = _default(defaults.availability, "%", kind)
         availability_source = "catalog default"
+    warm_up = _default(defaults.warm_up, "s", kind)
     return ComponentFacts(
         name=comp.name,
         kind=kind,
@@ -100,10 +133,11 @@ def facts_of(comp: Component) -> ComponentFacts:
         p99_source=p99_source,
         mttr=mttr,
         mttr_source=mttr_source,
-        warm_up=_default(defaults.warm_up, "s", kind),
+        warm_up=warm_up,
         warm_up_source="catalog default",
         availability=availability,
         availability_source=availability_source,
+        failover=_failover(comp, warm_up),
     )
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from planner.analysis.availability import (
     Modeled,
-    effective_availability,
+    combine_entries,
+    component_availability,
     entry_availability,
     entry_availability_with,
     system_availability,
@@ -60,7 +61,7 @@ class _Chains:
     @property
     def system_now(self) -> float:
         """The system's availability (fraction) as specified."""
-        return math.fsum(self.graph.entry_shares[e] * a for e, a in self.base.items())
+        return combine_entries(self.graph, self.base)
 
 
 def _chains(graph: Graph, modeled: Modeled, mech: Mechanisms) -> _Chains:
@@ -113,7 +114,8 @@ def design(graph: Graph, modeled: Modeled, mech: Mechanisms) -> RedundancySectio
         Figure(
             achievable,
             "%",
-            "Σ share × Π A with every proposal" + (" and the planned fallbacks" if covered else ""),
+            "system availability (entry_weighting) with every proposal"
+            + (" and the planned fallbacks" if covered else ""),
             {"proposals": len(proposals), "covered_by_fallback": len(covered)},
         ),
         tuple(covered),
@@ -125,29 +127,24 @@ def _proposal(ctx: _Chains, name: str, improved: dict[str, float]) -> Redundancy
     graph, modeled = ctx.graph, ctx.modeled
     comp = graph.components[name]
     need = ctx.need(name)
-    per = modeled.per_replica[name].value
+    facts = graph.facts[name]
     k = comp.min_healthy
     chosen: Figure | None = None
     n = comp.replicas
     for n in range(comp.replicas + 1, max(MAX_REPLICAS, k + 1) + 1):
-        candidate = effective_availability(per, n, k)
+        candidate = component_availability(facts, n, k)
         if candidate.value >= need:
             chosen = candidate
             break
     if chosen is None:
-        chosen = effective_availability(per, n, k)
+        chosen = component_availability(facts, n, k)
     improved[name] = chosen.value / 100.0
     # only the entries whose hard closure holds this component change, by new/old
     eff = ctx.eff
     ratio = improved[name] / eff[name] if eff[name] > 0 else math.inf
-    after = 100.0 * (
-        ctx.system_now
-        + math.fsum(
-            graph.entry_shares[e] * _scaled(ctx.base[e], ratio, graph, improved, e)
-            - ctx.base[e] * graph.entry_shares[e]
-            for e in ctx.reach[name]
-        )
-    )
+    entries = dict(ctx.base)
+    entries.update({e: _scaled(ctx.base[e], ratio, graph, improved, e) for e in ctx.reach[name]})
+    after = 100.0 * combine_entries(graph, entries)
     managed = graph.facts[name].managed
     placement = _placement(comp.zones, ctx.zones, n) if not managed else ()
     how = (
@@ -176,7 +173,7 @@ def _proposal(ctx: _Chains, name: str, improved: dict[str, float]) -> Redundancy
         system_after=Figure(
             after,
             "%",
-            "Σ share × Π A with this proposal",
+            "system availability (entry_weighting) with this proposal",
             {"component": name, "replicas": n, "k": k},
         ),
         reason=reason,

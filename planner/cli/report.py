@@ -67,9 +67,12 @@ def register(subparsers: Any) -> None:
 
 def _load(spec_path: str) -> tuple[SystemSpec, Plan]:
     """The spec at `spec_path`, read once, and its plan (imports local: `--help` stays fast)."""
-    from planner.spec import load_spec
+    from planner.inputs import shown
+    from planner.spec import load_spec, spec_warnings
 
     spec = load_spec(spec_path)
+    for line in spec_warnings(spec):  # a contradiction the plan is still built from
+        print(f"reliability: warning: {shown(spec_path)}: {line}", file=sys.stderr)
     from planner.analysis import build_plan
 
     return spec, build_plan(spec)

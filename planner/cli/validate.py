@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from planner.cli.output import write_output
@@ -62,9 +63,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     path: str = args.file
     document = _read_document(path)
     if isinstance(document, dict) and "components" in document:
-        from planner.spec import load_spec
+        from planner.spec import load_spec, spec_warnings
 
         spec = load_spec(path)
+        for line in spec_warnings(spec):  # valid, but it cannot all be true
+            print(f"reliability: warning: {_shown(path)}: {line}", file=sys.stderr)
         from planner.analysis import build_plan
 
         plan = build_plan(spec)  # the analyses check what the schema alone cannot

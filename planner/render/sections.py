@@ -230,6 +230,7 @@ def availability(plan: Plan) -> list[Block]:
                 for e in section.entry_points
             ),
         ),
+        *([Paragraph(_weighting_line(section))] if len(section.entry_points) > 1 else []),
         Paragraph(_system_line(section)),
         _table(
             ("Component", "Source", "Per Replica", "Effective", "MTTR"),
@@ -294,6 +295,18 @@ def _system_line(section: AvailabilitySection) -> str:
     return (
         f"System: {fmt.percent(now)} as specified (target {fmt.percent(target)} {verdict(now)});"
         f" {fmt.percent(later)} with the planned fallbacks ({verdict(later)})."
+    )
+
+
+def _weighting_line(section: AvailabilitySection) -> str:
+    """How the entry points make the system's figure (the spec's `entry_weighting`)."""
+    if section.entry_weighting == "traffic":
+        return (
+            "The system figure is the entry points weighted by traffic (entry_weighting: traffic)."
+        )
+    return (
+        "The system figure is the lowest entry point's: the target holds only if every entry"
+        " meets it (entry_weighting: every_entry)."
     )
 
 

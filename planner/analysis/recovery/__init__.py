@@ -21,6 +21,7 @@ from typing import Literal
 
 from planner.analysis.applicable import state_of
 from planner.analysis.blast import Blast
+from planner.analysis.facts import HEALTH_CHECK, PROBE_INTERVAL, PROBES, PROMOTION
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.monitoring.alerts import Alerts
@@ -36,11 +37,8 @@ from planner.model import (
 from planner.spec import Component, RecoveryTarget
 from planner.units import format_duration as human
 
-PROBES, PROBE_INTERVAL = 3, 10.0
-HEALTH_CHECK = PROBES * PROBE_INTERVAL  # seconds until failed probes mark an instance down
 FAILBACK_SOAK = 1800.0  # healthy time before traffic goes back to a restored primary
 DECIDE_HUMAN = 300.0  # SEV1 acknowledge time
-PROMOTION = 120.0
 
 #: AWS DR whitepaper bands, upper ends: (strategy, label, typical RTO s, typical RPO s).
 STRATEGIES: tuple[tuple[str, str, float, float], ...] = (
@@ -234,10 +232,13 @@ def _host_failure(graph: Graph, name: str) -> RecoveryScenario:
     comp = graph.components[name]
     mttr, warm_up = graph.facts[name].mttr.value, graph.facts[name].warm_up.value
     spare = comp.replicas > comp.min_healthy
-    replicated = comp.data is not None and comp.data.replication != "none"
-    if replicated and (comp.kind == "database" or not spare):
-        # a database's replicas are standbys: losing the primary means a promotion
-        rto = _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica")
+    failover = graph.facts[name].failover
+    if failover is not None:
+        # the figure the availability model charges per primary failure, term by term
+        rto = dataclasses.replace(
+            _rto(HEALTH_CHECK, 0.0, PROMOTION, warm_up, "promote the replica"),
+            value=failover.value,
+        )
         proc = "promote the replica, repoint clients, rebuild a new replica"
         spare = False
     elif spare:

@@ -133,26 +133,34 @@ def test_a_shared_dependency_counts_once() -> None:
     assert analyse(g).current.value == pytest.approx(100 * 0.99**4)
 
 
-def test_traffic_weighted_over_entry_points() -> None:
-    g = spec(
-        [
-            {
-                "name": "web",
-                "kind": "service",
-                "entry_point": True,
-                "traffic_share": 0.75,
-                "availability": 99.0,
-            },
-            {
-                "name": "api",
-                "kind": "service",
-                "entry_point": True,
-                "traffic_share": 0.25,
-                "availability": 98.0,
-            },
-        ]
-    )
-    assert analyse(g).current.value == pytest.approx(0.75 * 99.0 + 0.25 * 98.0)
+TWO_ENTRIES = [
+    {"name": "web", "kind": "service", "entry_point": True, "traffic_share": 0.75,
+     "availability": 99.995},
+    {"name": "api", "kind": "service", "entry_point": True, "traffic_share": 0.25,
+     "availability": 99.98},
+]  # fmt: skip
+
+
+def test_traffic_weighted_over_entry_points_when_the_spec_says_so() -> None:
+    # 0.75 × 99.995 + 0.25 × 99.98 = 74.99625 + 24.995 = 99.99125 ≥ 99.99 (critical): met,
+    # although api alone (99.98) is below the target — the spec chose to weigh by traffic
+    section = analyse(spec(TWO_ENTRIES, entry_weighting="traffic"))
+    assert section.current.value == pytest.approx(99.99125)
+    assert section.current.formula == "Σ share × A_entry"
+    assert section.meets_target
+
+
+def test_every_entry_must_meet_the_target_by_default() -> None:
+    # the same two entries: api's 99.98 < 99.99 fails the tier, whatever web's traffic; the
+    # system figure is the lowest entry's, so the report cannot read "99.99125 %, not met"
+    section = analyse(spec(TWO_ENTRIES))
+    assert section.current.value == pytest.approx(99.98)
+    assert section.current.formula == "min over entry points of A_entry"
+    assert not section.meets_target
+    assert {e.component: e.availability.value for e in section.entry_points} == {
+        "web": pytest.approx(99.995),
+        "api": pytest.approx(99.98),
+    }
 
 
 def test_fallback_component_runs_in_parallel_with_the_mechanisms() -> None:
@@ -174,7 +182,7 @@ def test_fallback_component_runs_in_parallel_with_the_mechanisms() -> None:
     assert section.with_mechanisms.value == pytest.approx(100 * 0.9999 * (1 - 0.01 * 0.02))
 
 
-def test_free_text_fallback_removes_the_edge_with_mechanisms() -> None:
+def test_free_text_fallback_earns_no_credit_until_its_availability_is_declared() -> None:
     g = spec(
         [
             {
@@ -188,8 +196,75 @@ def test_free_text_fallback_removes_the_edge_with_mechanisms() -> None:
         ]
     )
     section = analyse(g)
-    assert section.with_mechanisms.value == pytest.approx(99.9)
+    # 1 - (1 - 0.95)(1 - 0) = 0.95: the edge counts as if it had no fallback
+    assert section.with_mechanisms.value == pytest.approx(99.9 * 0.95)
     assert section.current.value == pytest.approx(99.9 * 0.95)
+
+
+def test_free_text_fallback_with_a_declared_availability() -> None:
+    g = spec(
+        [
+            {
+                "name": "gw",
+                "kind": "service",
+                "entry_point": True,
+                "availability": 99.9,
+                "dependencies": [
+                    {"target": "db", "fallback": "cached page", "fallback_availability": 90}
+                ],
+            },
+            {"name": "db", "kind": "database", "availability": 95.0},
+        ]
+    )
+    # 1 - (1 - 0.95)(1 - 0.90) = 1 - 0.05 × 0.1 = 0.995; × 0.999 = 0.994005
+    assert analyse(g).with_mechanisms.value == pytest.approx(99.4005)
+
+
+def test_replicated_database_pays_its_failover_time() -> None:
+    # db: 2 replicas at 99.9 %, MTTR 1 h, replication async → the primary is promoted on failure.
+    # MTBF = a × MTTR / (1 - a) = 0.999 × 3600 / 0.001 = 3 596 400 s
+    # failover = health check 30 s + promotion 120 s + database warm-up (catalog)
+    g = spec(
+        [
+            {
+                "name": "db",
+                "kind": "database",
+                "replicas": 2,
+                "availability": 99.9,
+                "mttr": "1h",
+                "data": {"replication": "async"},
+            }
+        ]
+    )
+    facts = g.facts["db"]
+    assert facts.failover is not None
+    assert facts.warm_up.value == 60.0  # the database kind's catalog warm-up
+    assert facts.failover.value == 30.0 + 120.0 + 60.0 == 210.0  # the 210 s
+    mtbf = 0.999 * 3600 / 0.001  # 3 596 400 s
+    two = 1 - 0.001**2  # 1-of-2: 0.999999
+    # 0.999999 × 3 596 400 / 3 596 610 = 0.999999 × 0.99994161 = 0.9999406
+    modeled = availability.model(g)
+    assert modeled.effective["db"].value == pytest.approx(100 * two * mtbf / (mtbf + 210.0))
+    assert modeled.effective["db"].value == pytest.approx(99.994061, abs=1e-6)
+
+
+def test_the_recovery_section_uses_the_same_failover_figure() -> None:
+    from planner.analysis import build_plan
+
+    doc = {
+        "version": 1,
+        "system": "s",
+        "tier": "critical",
+        "components": [
+            {"name": "db", "kind": "database", "replicas": 2, "availability": 99.9,
+             "mttr": "1h", "data": {"replication": "async"}},
+        ],
+    }  # fmt: skip
+    spec_ = parse_spec(doc)
+    plan = build_plan(spec_)
+    [host] = [s for s in plan.recovery.scenarios if s.disruption == "host"]
+    failover = Graph(spec_).facts["db"].failover
+    assert failover is not None and host.rto.value == failover.value
 
 
 def test_caps_name_the_components_below_target() -> None:
