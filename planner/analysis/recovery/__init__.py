@@ -179,8 +179,7 @@ def _component_scenarios(
     mttr, warm_up = facts.mttr.value, facts.warm_up.value
     guarded = _guarded(mech, name)
     if guarded is not None:
-        # every caller falls back: users get degraded answers as soon as the breakers open,
-        # whatever the component's own repair takes
+        # every caller falls back: degraded answers once the breakers open, whatever the repair
         pair = [
             _scenario(
                 graph,
