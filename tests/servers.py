@@ -130,6 +130,37 @@ class PrometheusServer:
         self.stop()
 
 
+@contextlib.contextmanager
+def backfilled_prometheus(
+    root: Path, openmetrics: str, *, scrape_interval: str = "1m"
+) -> Iterator[PrometheusServer]:
+    """A real Prometheus serving `openmetrics` (an OpenMetrics text ending in ``# EOF``),
+    backfilled into a TSDB under `root` by ``promtool tsdb create-blocks-from openmetrics``."""
+    promtool = require_binary("promtool")
+    require_binary("prometheus")
+    source = root / "series.om"
+    source.write_text(openmetrics)
+    tsdb = root / "data"
+    subprocess.run(
+        [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=720h",
+            str(source),
+            str(tsdb),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    config = f"global:\n  scrape_interval: {scrape_interval}\nscrape_configs: []\n"
+    # the default retention (10 years) outlives the data's age: nothing is deleted at startup
+    with PrometheusServer(config, tsdb_dir=tsdb) as server:
+        yield server
+
+
 class RedisServer:
     """A redis-server on 127.0.0.1 with no persistence; can be killed and restarted on its port."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from exporters.prometheus import DURATION_BUCKETS
 from planner.cli import main
 from planner.slo.calibrate import quantile
 from tests.paths import ROOT_DIR
-from tests.servers import PrometheusServer, require_binary
+from tests.servers import PrometheusServer, backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -120,20 +119,8 @@ def prometheus(
     tmp_path_factory: pytest.TempPathFactory,
     generated: tuple[str, dict[str, list[float]], dict[str, tuple[int, int]]],
 ) -> Iterator[PrometheusServer]:
-    promtool = require_binary("promtool")
-    require_binary("prometheus")
     root = tmp_path_factory.mktemp("calibrate")
-    source = root / "series.om"
-    source.write_text(generated[0])
-    tsdb = root / "data"
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    config = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
-    with PrometheusServer(config, tsdb_dir=tsdb) as server:
+    with backfilled_prometheus(root, generated[0], scrape_interval="15s") as server:
         yield server
 
 

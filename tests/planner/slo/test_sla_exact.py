@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 import pytest
 
 from planner.cli import main
-from tests.servers import PrometheusServer, require_binary
+from tests.servers import PrometheusServer, backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -181,28 +180,8 @@ def _openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    promtool = require_binary("promtool")
-    require_binary("prometheus")
     root = tmp_path_factory.mktemp("sla-exact")
-    source = root / "series.om"
-    source.write_text(_openmetrics())
-    tsdb = root / "data"
-    subprocess.run(
-        [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=720h",
-            str(source),
-            str(tsdb),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    config = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
-    with PrometheusServer(config, tsdb_dir=tsdb, retention="3650d") as server:
+    with backfilled_prometheus(root, _openmetrics()) as server:
         yield server
 
 

@@ -16,7 +16,6 @@ scrape gaps.)
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
-from tests.servers import PrometheusServer, free_port, require_binary
+from tests.servers import PrometheusServer, backfilled_prometheus, free_port
 
 STEP = 900  # seconds between samples
 START = datetime(2026, 2, 1, tzinfo=UTC)
@@ -143,29 +142,8 @@ def _expected_probe(start: datetime, end: datetime) -> float:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    promtool = require_binary("promtool")
-    require_binary("prometheus")
     root = tmp_path_factory.mktemp("sla-tsdb")
-    source = root / "series.om"
-    source.write_text(_openmetrics())
-    tsdb = root / "data"
-    subprocess.run(
-        [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=720h",
-            str(source),
-            str(tsdb),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    config = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
-    # retention (10 years) longer than the data's age, so nothing is deleted at startup
-    with PrometheusServer(config, tsdb_dir=tsdb, retention="3650d") as server:
+    with backfilled_prometheus(root, _openmetrics()) as server:
         yield server
 
 
