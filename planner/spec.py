@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,7 +29,6 @@ from planner.probe_spec import ProbeSpec
 from planner.spec_check import TIER_OR_SLO, describe, graph_problems, raw_problems, warnings
 from planner.units import parse_duration
 from resilience.config import TIERS
-from resilience.files import BoundedSafeLoader
 
 __all__ = [
     "KINDS",
@@ -403,11 +401,6 @@ def parse_spec(data: object, source: str = "<spec>") -> SystemSpec:
         raise SpecError(describe(SystemSpec, source, exc, data, more)) from None
     except RecursionError:  # data parsed elsewhere, nested without bound
         raise SpecError(f"{source}: nested too deeply") from None
-
-
-#: libyaml's loader when PyYAML was built with it (about ten times faster on large specs), else
-#: the pure-Python one, bounded in depth and aliases, keys read as strings (`resilience.files`).
-YAML_LOADER: type[yaml.SafeLoader] = BoundedSafeLoader
 
 
 def load_spec(path: str | Path) -> SystemSpec:

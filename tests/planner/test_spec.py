@@ -191,10 +191,10 @@ def test_specs_load_with_the_c_loader_and_keep_line_and_column(tmp_path: Path) -
     # libyaml is ~10× faster on 10,000-component specs; the pure-Python loader is the fallback
     import yaml
 
-    from planner import spec as spec_module
+    from resilience.files import BoundedSafeLoader  # the loader load_spec reads with
 
     expected = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    assert issubclass(spec_module.YAML_LOADER, expected)  # bounded: resilience.files
+    assert issubclass(BoundedSafeLoader, expected)
     path = tmp_path / "bad.yaml"
     path.write_text("system: shop\ncomponents:\n  - name: [unclosed\n", encoding="utf-8")
     with pytest.raises(SpecError) as caught:
