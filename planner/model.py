@@ -19,6 +19,8 @@ from planner.figure import significant as significant
 from planner.graph_model import DependencyGraph as DependencyGraph
 from planner.graph_model import GraphEdge as GraphEdge
 from planner.graph_model import GraphNode as GraphNode
+from planner.sla_model import BudgetPoint as BudgetPoint
+from planner.sla_model import BudgetSeries as BudgetSeries
 from planner.sla_model import SlaRow as SlaRow
 from planner.sla_model import SlaSection as SlaSection
 

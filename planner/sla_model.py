@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from planner.figure import Figure
 
-__all__ = ["MeasuredAvailability", "SlaRow", "SlaSection"]
+__all__ = ["BudgetPoint", "BudgetSeries", "MeasuredAvailability", "SlaRow", "SlaSection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,32 @@ class MeasuredAvailability:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetPoint:
+    """The budget period's error budget left at one time, from the events since it began."""
+
+    at: str  # ISO 8601 UTC
+    # percent of the period's budget left: 100 − the row's Budget Used formula at `at`
+    # (negative once overspent); its inputs hold the bad and total events and the elapsed share
+    remaining: Figure
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSeries:
+    """The error budget left over the budget period so far, one point per step, the last at
+    the measurement (equal to the period row's 100 − Budget Used).
+
+    An even burn (errors at exactly the objective's rate) leaves 100 % at `start` and 0 % at
+    `end`, on a straight line between.
+    """
+
+    period: str  # the SLA row it belongs to ("Last 30 days", "This month")
+    start: str  # ISO 8601: where the period is measured from (its start, or the data's first)
+    end: str  # ISO 8601: where an even burn has spent the whole budget (the period's end)
+    step_s: int  # seconds between points (aligned to multiples of it); the last is the measurement
+    points: tuple[BudgetPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SlaSection:
     """SLA tracking from measurements; absent until measured, never invented."""
 
@@ -59,3 +85,5 @@ class SlaSection:
     gaps: tuple[str, ...] = ()  # stretches without samples inside the periods
     # per entry point (SLI) and per dependency (its policies' calls), over the SLO period
     availability: tuple[MeasuredAvailability, ...] = ()
+    # the budget period's budget left over time; None without data in it
+    budget_series: BudgetSeries | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from planner.model import Figure, significant
 from planner.units import format_duration, format_percent
@@ -79,3 +80,8 @@ def figure(fig: Figure | None) -> str:
 def threshold(comparison: str, fig: Figure) -> str:
     """A monitoring threshold as the seed writes it: `<99.95%`, `>300ms`."""
     return f"{comparison}{figure(fig)}"
+
+
+def iso_time(ts: float) -> str:
+    """Unix seconds as the report writes times: `2026-05-20T00:00:00Z`."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,11 +29,13 @@ from planner.render.blocks import (
 from planner.render.html_style import SCRIPT, STYLE
 from planner.render.pictures import (
     AvailabilityPicture,
+    BudgetPicture,
     BurnPicture,
     FlowPicture,
     GraphPicture,
     HeatMap,
     LayersPicture,
+    budget_left,
 )
 from planner.render.sections import document
 from planner.render.svg import (
@@ -42,6 +44,7 @@ from planner.render.svg import (
     flow_svg,
     heat_map_svg,
 )
+from planner.render.svg_budget import budget_svg
 from planner.render.svg_graph import graph_svg
 
 __all__ = ["render_blocks", "render_html"]
@@ -58,6 +61,8 @@ _CAPTIONS = {
     "failover": "Failover plan, step by step.",
     "burn": "Error budget used per period, and the burn rate now against the rates the "
     "plan's alerts fire at.",
+    "budget-series": "Error budget left over the SLO's budget period, measured: below the "
+    "dashed even-burn line the budget is going faster than the period; below 0% it is spent.",
 }
 
 
@@ -237,6 +242,8 @@ class _Page:
             svg = flow_svg(data, block.alt)
         elif isinstance(data, BurnPicture):
             svg = burn_svg(data, block.alt)
+        elif isinstance(data, BudgetPicture):
+            svg = budget_svg(data, block.alt) + _budget_table(data)
         elif block.lines:
             return f'<pre class="{escape(block.name)}">' + escape("\n".join(block.lines)) + "</pre>"
         else:
@@ -279,6 +286,20 @@ def _cell_modes(heat: HeatMap) -> str:
         )
     hint = '<p class="cell-hint">Select a cell to list its failure modes.</p>'
     return f'<div class="cell-modes" aria-live="polite">{hint}{"".join(lists)}</div>'
+
+
+def _budget_table(picture: BudgetPicture) -> str:
+    """The chart's figures as a table (its text alternative, folded under the chart)."""
+    rows = "".join(
+        f"<tr><td>{escape(fmt.iso_time(t))}</td><td>{escape(budget_left(v))}</td>"
+        f"<td>{escape(budget_left(picture.ideal(t)))}</td></tr>"
+        for t, v in picture.points
+    )
+    return (
+        '<details class="chart-data"><summary>The chart\'s figures</summary>'
+        '<div class="table-wrap"><table><thead><tr><th>Time (UTC)</th><th>Budget left</th>'
+        f"<th>Even burn</th></tr></thead><tbody>{rows}</tbody></table></div></details>"
+    )
 
 
 _PRIORITY_TONE = {"P1": "bad", "P2": "warn", "P3": "muted"}

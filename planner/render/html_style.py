@@ -62,7 +62,8 @@ li { margin: .15rem 0; }
 figure { margin: .8rem 0 1.4rem; padding: 1rem; border: 1px solid var(--line);
          border-radius: 10px; background: #fff; overflow-x: auto; }
 figcaption { font-size: .84rem; color: var(--muted); margin-top: .5rem; }
-.figure-failover svg, .figure-availability svg, .figure-burn svg { margin: 0 auto; }
+.figure-failover svg, .figure-availability svg, .figure-burn svg,
+.figure-budget-series svg { margin: 0 auto; }
 svg.picture { display: block; max-width: 100%; height: auto; font-family: inherit; }
 svg text { fill: var(--fg); font-size: 12px; }
 svg .axis { fill: var(--muted); font-size: 12px; }
@@ -115,6 +116,17 @@ svg .heading { font-weight: 600; font-size: 13px; }
 .threshold { stroke: #8c959f; stroke-dasharray: 3 3; }
 .burn .bar.tone-good { fill: #4ac26b; } .burn .bar.tone-bad { fill: #ff8182; }
 .burn .bar.tone-warn { fill: #eac54f; } .burn .bar.tone-muted { fill: #afb8c1; }
+.budget-series .grid { stroke: #eaeef2; }
+.budget-series .zero { stroke: #8c959f; stroke-width: 1.2; }
+.budget-series .ideal { stroke: #59636e; stroke-width: 1.5; stroke-dasharray: 6 4; }
+.budget-line { fill: none; stroke-width: 2.4; stroke-linejoin: round; }
+.budget-line.tone-good { stroke: #1a7f37; } .budget-line.tone-warn { stroke: #9a6700; }
+.budget-line.tone-bad { stroke: #cf222e; } .budget-line.tone-muted { stroke: #59636e; }
+.now.tone-good { fill: #1a7f37; } .now.tone-warn { fill: #9a6700; }
+.now.tone-bad { fill: #cf222e; } .now.tone-muted { fill: #59636e; }
+.budget-series .now { stroke: #fff; stroke-width: 2; }
+.budget-series .now-label { font-weight: 600; }
+details.chart-data > summary { cursor: pointer; font-size: .84rem; color: var(--muted); }
 .failover .step rect { fill: #f6f8fa; stroke: #8c959f; }
 .failover .step-0 rect { fill: #ffebe9; stroke: #cf222e; }
 .failover .step-name { font-weight: 700; font-size: 13px; }
@@ -166,7 +178,7 @@ a { color: var(--accent); }
 """.strip()
 
 #: Selecting a risk-matrix cell lists its modes; the graph's switch flips every node between
-#: its colour without and with the mechanisms; printing opens every fold.
+#: its colour without and with the mechanisms; printing opens every fold and chart table.
 SCRIPT = """
 (function () {
   var cells = document.querySelectorAll('.risk-matrix .cell[role=button]');
@@ -204,6 +216,9 @@ SCRIPT = """
   document.querySelectorAll('.fold-tools button').forEach(function (b) {
     b.addEventListener('click', function () { folds(b.getAttribute('data-open') === 'true'); });
   });
-  window.addEventListener('beforeprint', function () { folds(true); });
+  window.addEventListener('beforeprint', function () {
+    folds(true);
+    document.querySelectorAll('details.chart-data').forEach(function (d) { d.open = true; });
+  });
 })();
 """.strip()

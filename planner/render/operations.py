@@ -18,7 +18,7 @@ from planner.render.blocks import (
 )
 from planner.render.blocks import table_block as _table
 from planner.render.layout import flow_box
-from planner.render.pictures import burn_picture, flow_picture
+from planner.render.pictures import budget_picture, burn_picture, flow_picture
 from planner.render.runbooks import runbook_filename
 from planner.render.status import tone
 
@@ -190,6 +190,24 @@ def _measured_availability(measured: SlaSection) -> list[Block]:
     ]
 
 
+def _budget_pictures(plan: Plan) -> list[Block]:
+    """The measured budget used per period and burn rates, then the budget over the period."""
+    blocks: list[Block] = []
+    burn = burn_picture(plan)
+    if burn is not None:
+        alt = "Error budget used per period: " + "; ".join(
+            f"{p} {fmt.NONE if u is None else fmt.share(u)} ({s})" for p, u, s in burn.periods
+        )
+        if burn.burn_rates:
+            alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
+        blocks.append(Picture("burn", alt + ".", burn))
+    series = budget_picture(plan.sla)
+    if series is not None:
+        blocks.append(Picture("budget-series", series.summary(), series))
+        blocks.append(Paragraph(f"{series.summary()} {series.sparkline()}"))
+    return blocks
+
+
 def sla(plan: Plan) -> list[Block]:
     """SLA tracking as measured; until measured, how to measure it (never a made-up figure)."""
     headers = ("Period", "Target", "Actual", "Budget Used", "Status", "Coverage")
@@ -237,14 +255,7 @@ def sla(plan: Plan) -> list[Block]:
             "period's end if the rest of it burns as it has so far."
         )
     )
-    burn = burn_picture(plan)
-    if burn is not None:
-        alt = "Error budget used per period: " + "; ".join(
-            f"{p} {fmt.NONE if u is None else fmt.share(u)} ({s})" for p, u, s in burn.periods
-        )
-        if burn.burn_rates:
-            alt += ". Burn rate now: " + ", ".join(f"{w} {r:g}×" for w, r in burn.burn_rates)
-        blocks.append(Picture("burn", alt + ".", burn))
+    blocks += _budget_pictures(plan)
     blocks += _measured_availability(measured)
     left = measured.budget_remaining_minutes
     if left is None:

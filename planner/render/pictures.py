@@ -7,11 +7,14 @@ One small frozen type per picture; `planner.render.svg` draws them for the HTML 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from planner.model import Plan
+from planner.model import Plan, SlaSection
+from planner.render import figures as fmt
 
 __all__ = [
     "AvailabilityPicture",
+    "BudgetPicture",
     "BurnPicture",
     "EntryBar",
     "FlowPicture",
@@ -23,6 +26,8 @@ __all__ = [
     "PictureEdge",
     "PictureNode",
     "availability_picture",
+    "budget_left",
+    "budget_picture",
     "burn_picture",
     "flow_picture",
     "graph_picture",
@@ -238,3 +243,85 @@ def burn_picture(plan: Plan) -> BurnPicture | None:
     )
     left = sla.budget_remaining_minutes
     return BurnPicture(periods, rates, alerts, None if left is None else left.value)
+
+
+@dataclass(frozen=True)
+class BudgetPicture:
+    """The error budget left over the budget period: (unix time, percent left) points, the
+    last one the measurement, and the even burn from (start, 100 %) to (end, 0 %)."""
+
+    period: str
+    start: float
+    end: float
+    step_s: int
+    points: tuple[tuple[float, float], ...]
+    status: str  # the period row's status: OK | Risk | Breached
+
+    def ideal(self, t: float) -> float:
+        """Percent an even burn leaves at `t`."""
+        length = self.end - self.start
+        return 100.0 * (1.0 - (t - self.start) / length) if length > 0 else 0.0
+
+    @property
+    def now(self) -> tuple[float, float]:
+        """The last point: the measurement."""
+        return self.points[-1]
+
+    def summary(self) -> str:
+        """The figures in one sentence: first point, now, lowest, and what an even burn leaves."""
+        (t0, first), (t1, left) = self.points[0], self.now
+        low_t, low = min(self.points, key=lambda p: p[1])
+        text = (
+            f"Error budget left in {self.period.lower()}, counted from {fmt.iso_time(self.start)} "
+            f"every {fmt.duration(self.step_s)}: {budget_left(first)} at {fmt.iso_time(t0)}, "
+            f"{budget_left(left)} now ({fmt.iso_time(t1)})"
+        )
+        if low < left:
+            text += f", lowest {budget_left(low)} at {fmt.iso_time(low_t)}"
+        if self.end > t1:
+            even = (
+                f"an even burn would leave {budget_left(self.ideal(t1))} now and spend the last of "
+                f"it at {fmt.iso_time(self.end)}"
+            )
+        else:  # a rolling window: an even burn spends its whole budget over the window
+            even = f"an even burn would have spent all of it by {fmt.iso_time(self.end)}"
+        return f"{text}; {even}."
+
+    def sparkline(self, width: int = 48) -> str:
+        """The points as block characters, 0 %…100 % (lower when overspent), at most `width`
+        of them evenly picked, the last always the measurement."""
+        values = [v for _t, v in self.points]
+        if len(values) > width:
+            values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+        lo = min(0.0, *values)
+        span = 100.0 - lo  # lo ≤ 0 and no point is above 100 %
+        top = len(_BLOCKS) - 1
+        return "".join(_BLOCKS[max(0, min(top, round((v - lo) / span * top)))] for v in values)
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def budget_left(percent: float) -> str:
+    """A share of the budget to one decimal, never 100 % while some of it is spent."""
+    return fmt.percent(percent, 1)
+
+
+def _unix(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def budget_picture(sla: SlaSection | None) -> BudgetPicture | None:
+    """The measured budget over the period; None until measured, or without data in it."""
+    series = sla.budget_series if sla is not None else None
+    if sla is None or series is None or not series.points:
+        return None
+    status = next((r.status for r in sla.rows if r.period == series.period), "")
+    return BudgetPicture(
+        series.period,
+        _unix(series.start),
+        _unix(series.end),
+        series.step_s,
+        tuple((_unix(p.at), p.remaining.value) for p in series.points),
+        status,
+    )

@@ -42,6 +42,12 @@ class Period:
         """Where measuring this period starts: its start, or the data's first sample if later."""
         return max(self.start, data_start)
 
+    def budget_end(self, data_start: datetime) -> datetime:
+        """Where the elapsed share reaches 1 (an even burn has spent the whole budget): the
+        period's end, or for a rolling period one window after it is measured from."""
+        begin = self.measured_from(data_start)
+        return begin + (self.at - self.start) if self.rolling else self.end
+
     def elapsed_share(self, data_start: datetime, data_end: datetime) -> float:
         """The share of the period elapsed, counted from when the data starts.
 

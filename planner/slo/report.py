@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from planner.model import Figure, SlaRow, SlaSection
 from planner.render import figures as fmt
+from planner.render.pictures import budget_picture
 
 __all__ = ["budget_share", "check_failure", "sla_text"]
 
@@ -152,6 +153,9 @@ def sla_text(section: SlaSection, paint: Callable[[str], str] | None = None) -> 
             out.append(
                 f"Budget of {section.budget_period.lower()} exhausted: " + ", ".join(projections)
             )
+    series = budget_picture(section)
+    if series is not None:
+        out.append(f"{series.summary()} {series.sparkline()}")
     if section.gaps:
         out.append("Gaps without samples: " + "; ".join(section.gaps))
     out.append(f"Measured {section.measured_at} from {section.source}.")

@@ -26,6 +26,9 @@ Coverage is the share of the period so far with samples: the samples the best-co
 holds against what its scrape interval would give, so a 47-minute scrape gap shows, and the
 report lists where the gaps are. Burn rates are taken at `at` (never at the last sample) and
 carry the events behind them.
+
+The budget period's row also gets its budget left over time (`planner.slo.budget_series`): the
+row's own figure at up to 60 earlier times, counted the same way, the last point the row's.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import aiohttp
 
 from planner.errors import PlannerError
 from planner.model import Figure, Plan, SlaRow, SlaSection
+from planner.slo.budget_series import budget_series
 from planner.slo.counters import (
     EDGE_PROBE_S,
     EventCounter,
@@ -52,6 +56,7 @@ from planner.slo.counters import (
 from planner.slo.definition import SloDefinition, definitions_from_spec
 from planner.slo.periods import Period, report_periods
 from planner.slo.prometheus import PrometheusClient
+from planner.slo.sli_events import Counts, pace, sli_counts
 from planner.spec import SystemSpec
 
 __all__ = [
@@ -67,20 +72,6 @@ BURN_WINDOWS: tuple[tuple[str, int], ...] = (("1h", 3600), ("6h", 6 * 3600), ("3
 
 
 @dataclass(frozen=True)
-class _Counts:
-    """Bad and all events (or probe samples) over (start, end]."""
-
-    bad: float
-    total: float
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
 class _Data:
     """When the SLO's data starts and ends, and its scrape interval."""
 
@@ -93,44 +84,10 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _ms(seconds: float) -> str:
-    return f"{round(seconds * 1000)}ms"
-
-
 def _data_selector(slo: SloDefinition) -> str:
     selector = slo.probe if slo.kind == "probe" else slo.total
     assert selector is not None
     return selector.render()
-
-
-async def _counts(
-    counter: EventCounter, slo: SloDefinition, start: float, end: float
-) -> _Counts | None:
-    """Bad and total events of `slo` in (start, end], None if no events."""
-    if end - start < 0.001:  # a single instant holds no events (and PromQL wants a range > 0)
-        return None
-    client = counter.client
-    if slo.kind == "probe":
-        assert slo.probe is not None
-        p = slo.probe.render()
-        window = _ms(end - start)
-        total = await client.total(f"sum(count_over_time({p}[{window}]))", end)
-        up = await client.total(f"sum(sum_over_time({p}[{window}]))", end)
-        if not total:
-            return None
-        return _Counts(total - (up or 0.0), total, start, end)
-    assert slo.total is not None
-    total = await counter.events(slo.total.render(), start, end)
-    if not total:  # None (no series) or 0 (no traffic): no data, not 100 %
-        return None
-    if slo.kind == "errors":
-        assert slo.errors is not None
-        bad = await counter.events(slo.errors.render(), start, end) or 0.0
-    else:
-        assert slo.good is not None
-        good = await counter.events(slo.good.render(), start, end) or 0.0
-        bad = max(0.0, total - good)
-    return _Counts(min(bad, total), total, start, end)
 
 
 def _sli_formula(slo: SloDefinition) -> str:
@@ -174,7 +131,7 @@ async def _coverage(
 class _Now:
     """The last hour at `at`: its traffic and errors (the "current" burn and traffic)."""
 
-    counts: _Counts | None
+    counts: Counts | None
 
     def traffic(self) -> float | None:
         """Events per second over the last hour; None without traffic."""
@@ -194,7 +151,7 @@ def _not_before(period: Period) -> str:
     return f"not before the period ends ({_iso(period.end.timestamp())}) at the 1h burn"
 
 
-def _outage_minutes(counts: _Counts, remaining: float, now: _Now) -> Figure:
+def _outage_minutes(counts: Counts, remaining: float, now: _Now) -> Figure:
     """Clock minutes of full outage `remaining` events afford at the last hour's traffic (the
     period's average traffic when the last hour had none)."""
     traffic = now.traffic()
@@ -227,10 +184,16 @@ def _exhaustion(period: Period, remaining: float, now: _Now) -> tuple[Figure | N
     ), ""
 
 
+def _reach(data: _Data, at: float) -> float:
+    """Where the data ends: `at` when its newest sample is within two scrape intervals of it
+    (the counts then run to `at`), else that sample."""
+    return at if at - data.last <= 2 * (data.interval or 0.0) else data.last
+
+
 def _row(
     slo: SloDefinition,
     period: Period,
-    counts: _Counts | None,
+    counts: Counts | None,
     data: _Data | None,
     coverage: Figure | None,
     now: _Now,
@@ -240,18 +203,13 @@ def _row(
     if counts is None or data is None:
         return SlaRow(period.label, target, None, None, "No data", coverage, ends=ends)
     first = datetime.fromtimestamp(data.first, tz=UTC)
-    # the data reaches `at` when its newest sample is within two scrape intervals of it (the
-    # counts then run to `at`); else it stopped at that sample
-    reach = data.last
-    if period.at.timestamp() - data.last <= 2 * (data.interval or 0.0):
-        reach = period.at.timestamp()
-    last = datetime.fromtimestamp(reach, tz=UTC)
+    last = datetime.fromtimestamp(_reach(data, period.at.timestamp()), tz=UTC)
     begin = period.measured_from(first)
     elapsed = period.elapsed_share(first, last)
     ratio = counts.bad / counts.total
     actual = 100.0 * (1.0 - ratio)
-    pace = ratio / slo.budget * 100.0
-    used = pace * elapsed
+    spent = pace(counts, slo.budget)
+    used = spent * elapsed
     budget_events = slo.budget * counts.total / elapsed if elapsed > 0 else math.inf
     remaining = budget_events - counts.bad
     span = {"from": _iso(counts.start), "to": _iso(counts.end)}
@@ -265,7 +223,7 @@ def _row(
     exhaustion, note = _exhaustion(period, remaining, now)
     if used > 100.0:
         status = "Breached"
-    elif pace > 100.0 or exhaustion is not None:
+    elif spent > 100.0 or exhaustion is not None:
         status = "Risk"
     else:
         status = "OK"
@@ -284,7 +242,7 @@ def _row(
         status=status,
         coverage=coverage,
         pace=Figure(
-            pace,
+            spent,
             "%",
             "100 × bad / ((1 − objective) × total): spent by the period's end at this pace",
             {"bad": counts.bad, "total": counts.total, "target": target},
@@ -300,12 +258,12 @@ def _row(
 
 async def _burn_rates(
     counter: EventCounter, slo: SloDefinition, first: float, at: float
-) -> tuple[dict[str, Figure], dict[str, _Counts]]:
+) -> tuple[dict[str, Figure], dict[str, Counts]]:
     rates: dict[str, Figure] = {}
-    raw: dict[str, _Counts] = {}
+    raw: dict[str, Counts] = {}
     for label, seconds in BURN_WINDOWS:
         # a window reaching back before the data starts at the first sample
-        counts = await _counts(counter, slo, max(at - seconds, first), at)
+        counts = await sli_counts(counter, slo, max(at - seconds, first), at)
         if counts is None:
             continue
         ratio = counts.bad / counts.total
@@ -336,7 +294,7 @@ def _budget_row(slo: SloDefinition, periods: Sequence[Period]) -> int:
 
 
 def _projections(
-    budget_row: SlaRow, period: Period, burn_counts: Mapping[str, _Counts]
+    budget_row: SlaRow, period: Period, burn_counts: Mapping[str, Counts]
 ) -> dict[str, Figure]:
     """Per burn window, seconds until the budget period's budget is gone at that window's
     burn; a window whose burn does not run it out before the period ends has no entry."""
@@ -412,7 +370,7 @@ async def measure_definitions(
         span=(max(earliest, data.first), now) if data else None,
     )
     burn: dict[str, Figure] = {}
-    burn_counts: dict[str, _Counts] = {}
+    burn_counts: dict[str, Counts] = {}
     if data is not None:
         burn, burn_counts = await _burn_rates(counter, slo, data.first, now)
     last_hour = _Now(burn_counts.get(BURN_WINDOWS[0][0]))
@@ -422,13 +380,18 @@ async def measure_definitions(
         if data is not None:
             begin = max(period.start.timestamp(), data.first)
             if data.last > begin:
-                counts = await _counts(counter, slo, begin, now)
+                counts = await sli_counts(counter, slo, begin, now)
         coverage = await _coverage(client, selector, period, data)
         rows.append(_row(slo, period, counts, data, coverage, last_hour))
     budget_index = _budget_row(slo, periods)
     budget_row, budget_period = rows[budget_index], periods[budget_index]
     exhaustion = _projections(budget_row, budget_period, burn_counts)
     notes = _notes(selector, rows, periods, data, earliest, now, budget_row)
+    series = None
+    if data is not None and budget_row.actual is not None:
+        series = await budget_series(
+            counter, slo, budget_period, data.first, _reach(data, budget_period.at.timestamp())
+        )
     gaps: list[str] = []
     if data is not None and data.interval is not None:
         found = await find_gaps(client, selector, data.first, min(now, data.last), data.interval)
@@ -444,6 +407,7 @@ async def measure_definitions(
         notes=tuple(notes),
         budget_period=budget_row.period,
         gaps=tuple(gaps),
+        budget_series=series,
     )
 
 
