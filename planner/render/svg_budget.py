@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from planner.render import figures as fmt
 from planner.render.pictures import BudgetPicture, budget_left
+from planner.render.status import tone as status_tone
 from planner.render.svg import e, svg
 
 __all__ = ["budget_svg"]
@@ -21,8 +22,6 @@ _WIDTH, _HEIGHT = 720.0, 320.0
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64.0, 110.0, 28.0, 56.0
 #: Percent steps the vertical axis ticks on: the smallest that keeps at most six ticks.
 _TICK_STEPS = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
-
-_TONE = {"OK": "good", "Risk": "warn", "Breached": "bad"}
 
 
 def _y_ticks(lowest: float) -> tuple[float, list[float]]:
@@ -85,7 +84,7 @@ def budget_svg(picture: BudgetPicture, alt: str) -> str:
         f"{e(_time_label(t0, 0))}, 0% at {e(_time_label(ideal_end, 0))}</title></line>"
     )
     line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in picture.points)
-    tone = _TONE.get(picture.status, "muted")
+    tone = status_tone(picture.status) or "muted"
     now_t, now_v = picture.now
     body.append(
         f'<polyline class="budget-line tone-{tone}" points="{line}"/>'
