@@ -28,6 +28,7 @@ from planner.analysis.catalog import (
 from planner.analysis.containment import containment
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, Mechanisms
+from planner.analysis.mechanisms.fallback import fallback_limit
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0
@@ -240,10 +241,10 @@ def _component_modes(
         impact, impact_basis = _impact(graph, row, name, mode, impact_decl, moved)
         failure = mode.failure
         if "moved_onto" in impact_basis.inputs:
-            quota = graph.components[moved[0]].quota
+            limit = fallback_limit(graph, moved[0])
             failure += f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
-                f"over its {quota.rps:g}/s quota"
-                if quota is not None
+                f"over its {limit[0]:g}/s {limit[1]}"
+                if limit is not None
                 else "which is not shown to hold them (declare its quota, or load-test it)"
             )
         mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
@@ -336,8 +337,8 @@ def _moved(graph: Graph, blast: Blast, plans: tuple[EdgePlan, ...]) -> tuple[str
         if plan.fallback_component is not None and rps is not None:
             moved[plan.fallback_component] = moved.get(plan.fallback_component, 0.0) + rps
     for target in sorted(moved):
-        quota = graph.components[target].quota
-        if quota is None or (graph.rps[target] or 0.0) + moved[target] > quota.rps:
+        limit = fallback_limit(graph, target)
+        if limit is None or (graph.rps[target] or 0.0) + moved[target] > limit[0]:
             return target, moved[target], blast.by_source[target].users_impacted.value
     return "", 0.0, 0.0
 
@@ -352,8 +353,8 @@ def _impact(
 ) -> tuple[Level, Figure]:
     """(impact, its basis): the users impacted without mechanisms, shifted by partial modes and
     criticality, or as declared. A mode that takes the component down moves its callers' load
-    onto their fallback component; when that one is not shown to hold it (no quota, or one the
-    moved load exceeds), the users its overload reaches count too."""
+    onto their fallback component; when that one is not shown to hold it (no quota or capacity,
+    or one the moved load exceeds), the users its overload reaches count too."""
     comp = graph.components[name]
     users = row.users_impacted.value
     onto, moved_rps, onto_users = moved

@@ -34,6 +34,18 @@ def fallback_call_policy(caller: str, fallback: str) -> str:
     return f"{caller}.{fallback}"
 
 
+def fallback_limit(graph: Graph, fallback: str) -> tuple[float, str] | None:
+    """(the calls/s a fallback component is shown to hold, "quota" or "capacity"): the lower of
+    its declared quota and capacity; None when it declares neither."""
+    comp = graph.components[fallback]
+    limits = [
+        (limit.rps, label)
+        for limit, label in ((comp.quota, "quota"), (comp.capacity, "capacity"))
+        if limit is not None
+    ]
+    return min(limits) if limits else None
+
+
 def capacity_check(
     graph: Graph, primary: str, fallback: str, rps: float | None
 ) -> tuple[str, Figure | None]:
@@ -41,21 +53,16 @@ def capacity_check(
     of its own traffic: (the reason's text, the share it holds)."""
     if rps is None:
         return "", None
-    comp = graph.components[fallback]
-    limits = [
-        (limit.rps, label)
-        for limit, label in ((comp.quota, "quota"), (comp.capacity, "capacity"))
-        if limit is not None
-    ]
+    found = fallback_limit(graph, fallback)
     own = graph.rps[fallback] or 0.0
     peak = own + rps
-    if not limits:
+    if found is None:
         return (
             f"; {fallback} declares no capacity or quota: when {primary} fails it takes"
             f" {rps:g}/s more ({format_count(peak)}/s in all), so load-test it for that",
             None,
         )
-    limit, label = min(limits)
+    limit, label = found
     holds = min(1.0, limit / peak)
     text = (
         f"; when {primary} fails, {fallback} takes {rps:g}/s on top of its {own:g}/s"

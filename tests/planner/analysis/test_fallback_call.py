@@ -135,3 +135,30 @@ def test_availability_and_blast_radius_count_primary_or_fallback() -> None:
     assert mech.fallback_component(graph.edges["web"][0]) == "backup"
     assert [p.policy for p in mech.fallback_calls] == ["web.backup"]
     assert math.isclose(mech.fallback_calls[0].bulkhead or 0, 47)
+
+
+def test_the_cache_outage_counts_the_overloaded_fallbacks_users_from_the_same_check() -> None:
+    doc = spec()
+    doc["components"][0]["traffic_share"] = 0.4  # web
+    doc["components"][1]["traffic_share"] = 0.6  # admin, backup's own caller
+    plan = plan_of(doc)
+    outage = next(m for m in plan.failure_modes if m.component == "cache" and m.name == "outage")
+    # 5/s + 100/s > 10/s: backup is overloaded; its outage reaches admin's 60 % of users, more
+    # than the 40 % that enter at web, so the cache's outage counts 60 % (impact H, ≥ 25 %)
+    assert "its callers' 100/s move onto backup, over its 10/s quota" in outage.failure
+    assert outage.impact_basis.inputs["fallback_users_percent"] == pytest.approx(60.0)
+    assert outage.impact_basis.value == pytest.approx(60.0)
+    assert outage.impact == "H"
+    # an entry point's declared capacity is a limit as well: 5 + 100 = 105/s ≤ 200/s holds
+    doc = spec()
+    doc["components"][1]["traffic_share"] = 0.6
+    backup = doc["components"][3]
+    del backup["quota"]
+    backup.update({"entry_point": True, "traffic_share": 0.05, "capacity": {"rps": 200}})
+    doc["components"][0]["traffic_share"] = 0.35
+    held = plan_of(doc)
+    row = rows(held, "web.backup")["bulkhead"]
+    assert row.figures["fallback_capacity"].value == 1.0
+    assert "against its capacity 200/s: it holds all of it" in row.reason
+    outage = next(m for m in held.failure_modes if m.component == "cache" and m.name == "outage")
+    assert "move onto backup" not in outage.failure
