@@ -8,7 +8,8 @@ and the blast radius are for):
 - a replicated store whose primary is replaced by a promotion: the k-of-n figure × `MTBF / (MTBF
   + failover)`, MTBF = `a × MTTR / (1 − a)` per replica and failover the facts' detect + promote
   + warm-up (the recovery section's host-failure RTO): every primary failure is an outage of
-  that length even though a replica survives;
+  that length even though a replica survives (the failure modes' occurrences a year use the
+  same MTBF, `replica_mtbf`);
 - an entry point: the serial product over itself and its hard closure (each component once);
 - with the plan's fallbacks: edges with a fallback leave the serial chain; each contributes
   `1 − (1 − A_target)(1 − A_fallback)` over the components not already counted; a free-text
@@ -103,6 +104,7 @@ class Modeled:
     effective: Mapping[str, Figure]
     mttr: Mapping[str, Figure]
     source: Mapping[str, str]
+    mtbf: Mapping[str, Figure]  # per replica, `replica_mtbf`
 
 
 #: A component availability's source as the report names it.
@@ -141,7 +143,7 @@ def effective_availability(
     if failover is None or replicas == 1:
         return Figure(value, "%", formula, inputs)
     # the primary fails every MTBF on average and each failure is `failover` seconds of outage
-    mtbf = math.inf if a >= 1.0 else a * mttr / (1.0 - a)
+    mtbf = replica_mtbf(per_replica, mttr).value
     up = 1.0 if math.isinf(mtbf) else mtbf / (mtbf + failover.value)
     return Figure(
         value * up,
@@ -149,6 +151,15 @@ def effective_availability(
         f"({formula}) × MTBF / (MTBF + failover), MTBF = a × MTTR / (1 - a)",
         {**inputs, "mttr_s": mttr, "failover_s": failover.value},
     )
+
+
+def replica_mtbf(per_replica: float, mttr: float) -> Figure:
+    """Seconds between failures of one replica of availability `per_replica` (percent) that
+    takes `mttr` to repair: `a × MTTR / (1 − a)` (inf at 100 %). The failover term above and
+    the failure modes' occurrences a year both use this figure."""
+    a = per_replica / 100.0
+    value = math.inf if a >= 1.0 else a * mttr / (1.0 - a)
+    return Figure(value, "s", "a × MTTR / (1 - a)", {"a": per_replica, "mttr_s": mttr})
 
 
 def component_availability(facts: ComponentFacts, replicas: int, min_healthy: int) -> Figure:
@@ -171,7 +182,8 @@ def model(graph: Graph) -> Modeled:
         per[name], mttr[name] = facts.availability, facts.mttr
         source[name] = _SOURCE_LABEL[facts.availability_source]
         eff[name] = component_availability(facts, comp.replicas, comp.min_healthy)
-    return Modeled(graph, per, eff, mttr, source)
+    mtbf = {name: replica_mtbf(per[name].value, mttr[name].value) for name in graph.names}
+    return Modeled(graph, per, eff, mttr, source, mtbf)
 
 
 def _product(values: list[float]) -> float:

@@ -61,6 +61,9 @@ class CatalogMode:
     # the spec feature the mode needs (replication, quota, consumer): without it the mode cannot
     # happen and is left out, e.g. no replication lag on a database without replication
     requires: str | None = None
+    # about the one instance that is the primary (its crash), not about each replica: it happens
+    # at one replica's failure rate, however many standbys there are
+    primary: bool = False
 
 
 def _m(
@@ -75,9 +78,20 @@ def _m(
     weight: float,
     silent: bool = False,
     requires: str | None = None,
+    primary: bool = False,
 ) -> CatalogMode:
     return CatalogMode(
-        name, failure, category, transient, common, partial, detection, weight, silent, requires
+        name,
+        failure,
+        category,
+        transient,
+        common,
+        partial,
+        detection,
+        weight,
+        silent,
+        requires,
+        primary,
     )
 
 
@@ -155,6 +169,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             transient=True,
             detection=2,
             weight=0.3,
+            primary=True,
         ),
         _m(
             "replication-lag",

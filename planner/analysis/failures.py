@@ -1,10 +1,13 @@
 """Failure-mode analysis (FMEA): catalog + declared modes, impact, probability, priority, RPN.
 
 Probability (expected occurrences a year):
-    rate = weight × year × (1 − A) / MTTR, with A the per-replica availability for common-mode
-    failures (they hit every replica: bad deploy, disk full, a provider outage) and the component's
-    k-of-n availability for independent ones (crashes are masked by spare replicas). A declared
-    quota turns rate limiting into a function of utilisation (traffic ÷ quota ≥ 1 → H, ≥ 0.7 → M).
+    rate = weight × n × year / MTBF, with MTBF = a × MTTR / (1 − a) the per-replica figure of the
+    availability model (`replica_mtbf`) and n the instances whose failure is the mode: every
+    replica for independent failures (a crash loop starts on one instance), 1 for common-mode
+    failures (they hit every replica at once: bad deploy, disk full, a provider outage) and for
+    the primary's crash (only the instance that is the primary). Spare replicas mask such a
+    failure in the availability figure, not in how often it happens. A declared quota turns rate
+    limiting into a function of utilisation (traffic ÷ quota ≥ 1 → H, ≥ 0.7 → M).
     H ≥ 4 a year (quarterly or more often), M ≥ 0.5 a year, L below.
 Impact (users impacted without mechanisms, from the blast radius):
     H ≥ 25 % of users, M ≥ 5 %, L below; partial modes (slowness, rate limiting, lag) one level
@@ -16,6 +19,8 @@ RPN = severity × occurrence × detection (1–10 each; detection 10 = almost im
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from planner.analysis.availability import Modeled
@@ -28,6 +33,7 @@ from planner.analysis.catalog import (
 from planner.analysis.containment import containment
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, Mechanisms
+from planner.analysis.mechanisms.fallback import fallback_limit
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
 
 YEAR_S = 365.0 * 86400.0
@@ -191,16 +197,11 @@ def _merged_modes(
             continue
         merged.append(
             (
-                CatalogMode(
-                    mode.name,
-                    d.failure,
-                    mode.category,
-                    d.transient,
-                    mode.common_mode,
-                    mode.partial,
-                    d.detection if d.detection is not None else mode.detection,
-                    mode.weight,
-                    mode.silent,
+                dataclasses.replace(
+                    mode,
+                    failure=d.failure,
+                    transient=d.transient,
+                    detection=d.detection if d.detection is not None else mode.detection,
                 ),
                 "declared",
                 d.impact,
@@ -240,10 +241,10 @@ def _component_modes(
         impact, impact_basis = _impact(graph, row, name, mode, impact_decl, moved)
         failure = mode.failure
         if "moved_onto" in impact_basis.inputs:
-            quota = graph.components[moved[0]].quota
+            limit = fallback_limit(graph, moved[0])
             failure += f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
-                f"over its {quota.rps:g}/s quota"
-                if quota is not None
+                f"over its {limit[0]:g}/s {limit[1]}"
+                if limit is not None
                 else "which is not shown to hold them (declare its quota, or load-test it)"
             )
         mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
@@ -290,21 +291,29 @@ def _probability(
     """(probability, occurrence 1–10, its basis): from availability and MTTR, the quota's
     utilisation for a rate limit, or as declared."""
     comp = graph.components[name]
-    mttr = modeled.mttr[name].value
-    per = modeled.per_replica[name].value
-    eff = modeled.effective[name].value
     probability: Level
-    a = per if mode.common_mode else eff
-    rate = mode.weight * YEAR_S * (100.0 - a) / 100.0 / mttr if mttr > 0 else 0.0
+    # the rate of the event itself: each replica fails once per MTBF (the availability model's
+    # own figure); a common-mode failure hits them all at once, and only the primary's crash is
+    # a primary crash — those happen once per MTBF, the rest once per replica per MTBF
+    if mode.common_mode:
+        n, n_is = 1, "1 (common mode: every replica at once)"
+    elif mode.primary:
+        n, n_is = 1, "1 (the primary; a standby's crash is not this mode)"
+    else:
+        n, n_is = comp.replicas, "replicas (each fails on its own)"
+    mtbf = modeled.mtbf[name]
+    rate = mode.weight * n * YEAR_S / mtbf.value if math.isfinite(mtbf.value) else 0.0
     prob_basis = Figure(
         rate,
         "1/yr",
-        "weight × year × (1 - A) / MTTR",
+        "weight × n × year / MTBF, MTBF = a × MTTR / (1 - a) per replica",
         {
             "weight": mode.weight,
-            "A": a,
-            "A_is": "per replica (common mode)" if mode.common_mode else "with replicas",
-            "mttr_s": mttr,
+            "n": n,
+            "n_is": n_is,
+            "a": modeled.per_replica[name].value,
+            "mttr_s": modeled.mttr[name].value,
+            "mtbf_s": mtbf.value if math.isfinite(mtbf.value) else "infinite (a = 100 %)",
         },
     )
     probability = probability_level(rate)
@@ -336,8 +345,8 @@ def _moved(graph: Graph, blast: Blast, plans: tuple[EdgePlan, ...]) -> tuple[str
         if plan.fallback_component is not None and rps is not None:
             moved[plan.fallback_component] = moved.get(plan.fallback_component, 0.0) + rps
     for target in sorted(moved):
-        quota = graph.components[target].quota
-        if quota is None or (graph.rps[target] or 0.0) + moved[target] > quota.rps:
+        limit = fallback_limit(graph, target)
+        if limit is None or (graph.rps[target] or 0.0) + moved[target] > limit[0]:
             return target, moved[target], blast.by_source[target].users_impacted.value
     return "", 0.0, 0.0
 
@@ -352,8 +361,8 @@ def _impact(
 ) -> tuple[Level, Figure]:
     """(impact, its basis): the users impacted without mechanisms, shifted by partial modes and
     criticality, or as declared. A mode that takes the component down moves its callers' load
-    onto their fallback component; when that one is not shown to hold it (no quota, or one the
-    moved load exceeds), the users its overload reaches count too."""
+    onto their fallback component; when that one is not shown to hold it (no quota or capacity,
+    or one the moved load exceeds), the users its overload reaches count too."""
     comp = graph.components[name]
     users = row.users_impacted.value
     onto, moved_rps, onto_users = moved

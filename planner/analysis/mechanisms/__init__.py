@@ -23,8 +23,10 @@ has several callers):
   least 10;
 - rate limiter from a declared quota, split between callers by their traffic;
 - fallback wherever the edge is soft or declares a fallback; a fallback component's call is
-  named with its policy (or flagged as unguarded) and checked against its quota for the load
-  moved onto it (planner.analysis.mechanisms.fallback).
+  named with its policy and checked against its quota or capacity for the load moved onto it
+  (planner.analysis.mechanisms.fallback); a fallback component the caller does not declare as a
+  dependency gets a policy of its own, `caller.fallback`, sized for the load it takes during the
+  primary's outage (planner.analysis.mechanisms.fallback_call).
 
 Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
 capacity): see planner.analysis.mechanisms.inbound.
@@ -43,6 +45,7 @@ from planner.analysis.mechanisms.common import (
     BULKHEAD_HEADROOM,
     MAX_ATTEMPTS,
     TIMEOUT_HEADROOM,
+    Budget,
     EdgePlan,
     bulkhead_capacity,
     latency,
@@ -51,6 +54,7 @@ from planner.analysis.mechanisms.common import (
     worst_backoff,
 )
 from planner.analysis.mechanisms.edge_rules import derive_edge
+from planner.analysis.mechanisms.fallback_call import derive_fallback_call, fallback_calls
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.errors import PlannerError
 from planner.model import MechanismRow
@@ -88,6 +92,9 @@ class Mechanisms:
     edges: tuple[EdgePlan, ...]
     by_target: Mapping[str, tuple[EdgePlan, ...]]
     inbound: Mapping[str, InboundPlan]  # entry point → its inbound policy
+    # calls only a fallback makes, to a component its caller does not declare (caller.fallback);
+    # their edges are not the graph's, so they are kept apart from `edges` and `by_target`
+    fallback_calls: tuple[EdgePlan, ...] = ()
     # the graph's own Edge objects (kept alive by their plans) → their plan
     _by_edge: dict[int, EdgePlan] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -123,7 +130,7 @@ class Mechanisms:
 
 def derive(graph: Graph) -> Mechanisms:
     """Derive every edge's mechanisms, callers before their targets (budgets flow downwards)."""
-    budget: dict[str, tuple[float, str] | None] = {}
+    budget: dict[str, Budget | None] = {}
     rows: list[MechanismRow] = []
     table: dict[str, Any] = {}
     plans: list[EdgePlan] = []
@@ -145,6 +152,7 @@ def derive(graph: Graph) -> Mechanisms:
                 previous is None or offer[0] < previous[0]
             ):
                 budget[edge.target] = offer
+    calls = _fallback_calls(graph, budget, plans, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
     table.update(inbound_table)
     rows.extend(inbound_rows)
@@ -162,7 +170,31 @@ def derive(graph: Graph) -> Mechanisms:
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
         {plan.entry: plan for plan in inbound},
+        calls,
     )
+
+
+def _fallback_calls(
+    graph: Graph,
+    budget: Mapping[str, Budget | None],
+    plans: list[EdgePlan],
+    table: dict[str, Any],
+    rows: list[MechanismRow],
+) -> tuple[EdgePlan, ...]:
+    """Policies for the calls fallbacks make to components their callers do not declare."""
+    out: list[EdgePlan] = []
+    policies = {id(p.edge): p.policy for p in plans}
+    for call in fallback_calls(graph, policies):
+        if call.policy in table:
+            raise PlannerError(
+                f"policy {call.policy!r} of {call.edge.caller}'s fallback call to"
+                f" {call.edge.target} is already the policy of another edge (rename a component)"
+            )
+        plan, policy, call_rows = derive_fallback_call(graph, call, budget[call.edge.caller])
+        out.append(plan)
+        table[plan.policy] = policy
+        rows.extend(call_rows)
+    return tuple(out)
 
 
 _TABLE: TypeAdapter[dict[str, PolicyConfig]] = TypeAdapter(dict[str, PolicyConfig])

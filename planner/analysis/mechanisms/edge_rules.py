@@ -46,18 +46,25 @@ def derive_edge(
     graph: Graph, edge: Edge, caller_budget: Budget | None
 ) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
     """(the edge's plan, its mechanism-table entry, its report rows)."""
-    return _EdgeRules(graph, edge, caller_budget).run()
+    return EdgeRules(
+        graph, edge, caller_budget, policy_name(graph, edge), graph.edge_rps(edge)
+    ).run()
 
 
-class _EdgeRules:
-    def __init__(self, graph: Graph, edge: Edge, caller_budget: Budget | None) -> None:
+class EdgeRules:
+    """The rules of one edge; `fallback_call` reuses them for a call only a fallback makes."""
+
+    def __init__(
+        self, graph: Graph, edge: Edge, budget: Budget | None, name: str, rps: float | None
+    ) -> None:
         self.graph = graph
         self.edge = edge
-        self.budget = caller_budget
-        self.name = policy_name(graph, edge)
+        self.budget = budget
+        self.name = name
         self.caller, self.target = edge.caller, edge.target
         self.p50, self.p99, self.latency_source = latency(graph, edge.target)
-        self.rps = graph.edge_rps(edge)
+        self.rps = rps
+        self.load_label = "normal traffic"  # what `rps` is, as the rate limiter's reason says
         self.fallback = graph.fallback_of(edge)
         self.rows: list[MechanismRow] = []
         self.sections_timeout = 0.0  # the attempt timeout, once timing has derived it
@@ -439,22 +446,29 @@ class _EdgeRules:
         )
         return size
 
-    def rate_limiter(self) -> bool:
-        """This caller's share of the target's declared quota, by traffic."""
-        quota = self.graph.components[self.target].quota
-        if quota is None:
-            return False
+    def quota_share(self) -> tuple[float, str]:
+        """(this caller's share of the target's quota, by traffic; how the reason says it)."""
         callers = self.graph.callers[self.target]
+        if len(callers) == 1:
+            return 1.0, f", all of it ({self.caller} is the only caller)"
         known = [self.graph.edge_rps(e) for e in callers]
         if self.rps is not None and all(k is not None for k in known):
             share = self.rps / math.fsum(k for k in known if k is not None)
         else:
             share = 1.0 / len(callers)
+        return share, f" × {self.caller}'s traffic share {share:.2f}"
+
+    def rate_limiter(self) -> bool:
+        """This caller's share of the target's declared quota, by traffic."""
+        quota = self.graph.components[self.target].quota
+        if quota is None:
+            return False
+        share, split = self.quota_share()
         rate = quota.rps * share
         burst = max(1, math.floor((quota.burst if quota.burst else quota.rps) * share))
         self.sections["rate_limiter"] = {"rate_per_second": float(f"{rate:.6g}"), "burst": burst}
         over = (
-            f"; normal traffic {self.rps:g}/s exceeds it: expect rejections"
+            f"; {self.load_label} {self.rps:g}/s exceeds it: expect rejections"
             if self.rps and self.rps > rate
             else ""
         )
@@ -463,13 +477,7 @@ class _EdgeRules:
             "Prevention",
             f"{rate:g}/s, burst {burst}",
             f">{rate:g} calls/s",
-            (
-                f"{self.target} quota {quota.rps:g}/s × {self.caller}'s traffic share {share:.2f}"
-                if len(callers) > 1
-                else f"{self.target} quota {quota.rps:g}/s, all of it ({self.caller} is the only"
-                " caller)"
-            )
-            + over,
+            f"{self.target} quota {quota.rps:g}/s{split}" + over,
             rate_per_second=Figure(
                 rate, "1/s", "quota × caller share", {"quota": quota.rps, "share": share}
             ),

@@ -20,37 +20,52 @@ def fallback_reason(graph: Graph, edge: Edge, rps: float | None) -> tuple[str, d
         reason += f" and calls {fallback} through policy {policy_name(graph, guard)!r}"
     else:
         reason += (
-            f"; its call to {fallback} has no policy: declare {fallback} as a dependency of"
-            f" {edge.caller} so the call is timed out and broken like any other"
+            f" and calls {fallback} through policy {fallback_call_policy(edge.caller, fallback)!r},"
+            f" derived for the fallback call ({fallback} is not among {edge.caller}'s"
+            " dependencies)"
         )
-    text, figure = _capacity(graph, edge, fallback, rps)
+    text, figure = capacity_check(graph, edge.target, fallback, rps)
     return reason + text, ({"fallback_capacity": figure} if figure is not None else {})
 
 
-def _capacity(
-    graph: Graph, edge: Edge, fallback: str, rps: float | None
-) -> tuple[str, Figure | None]:
-    """Whether the fallback component can take this edge's load on top of its own."""
-    if rps is None:
-        return "", None
+def fallback_call_policy(caller: str, fallback: str) -> str:
+    """The policy of a call that only a fallback makes (its target is not a declared dependency
+    of the caller): `caller.fallback`."""
+    return f"{caller}.{fallback}"
+
+
+def fallback_limit(graph: Graph, fallback: str) -> tuple[float, str] | None:
+    """(the calls/s a fallback component is shown to hold, "quota" or "capacity"): the lower of
+    its declared quota and capacity; None when it declares neither."""
     comp = graph.components[fallback]
     limits = [
         (limit.rps, label)
         for limit, label in ((comp.quota, "quota"), (comp.capacity, "capacity"))
         if limit is not None
     ]
+    return min(limits) if limits else None
+
+
+def capacity_check(
+    graph: Graph, primary: str, fallback: str, rps: float | None
+) -> tuple[str, Figure | None]:
+    """Whether the fallback component can take `rps` moved onto it when `primary` fails, on top
+    of its own traffic: (the reason's text, the share it holds)."""
+    if rps is None:
+        return "", None
+    found = fallback_limit(graph, fallback)
     own = graph.rps[fallback] or 0.0
     peak = own + rps
-    if not limits:
+    if found is None:
         return (
-            f"; {fallback} declares no capacity or quota: when {edge.target} fails it takes"
+            f"; {fallback} declares no capacity or quota: when {primary} fails it takes"
             f" {rps:g}/s more ({format_count(peak)}/s in all), so load-test it for that",
             None,
         )
-    limit, label = min(limits)
+    limit, label = found
     holds = min(1.0, limit / peak)
     text = (
-        f"; when {edge.target} fails, {fallback} takes {rps:g}/s on top of its {own:g}/s"
+        f"; when {primary} fails, {fallback} takes {rps:g}/s on top of its {own:g}/s"
         f" = {format_count(peak)}/s against its {label} {limit:g}/s"
     )
     text += (

@@ -72,12 +72,14 @@ def test_probability_from_availability_and_mttr() -> None:
     )
     mode = by_name(result)[("api", "outage-5xx")]
     # no quota, so no rate-limited mode (weight 0.2): outage-5xx's 0.4 becomes 0.4 / 0.8 = 0.5
-    # of the failures × 8760 h × 1 % / 1 h = 43.8 a year → H
-    assert mode.probability_basis.value == pytest.approx(0.5 * 8760 * 0.01)
+    # of the failures; MTBF = 0.99 × 1 h / 0.01 = 99 h; a common-mode failure happens once per
+    # MTBF: 0.5 × 8760 h / 99 h = 44.24 a year → H (12 … 52 a year: occurrence 8)
+    assert mode.probability_basis.value == pytest.approx(0.5 * 8760 / 99)
+    assert mode.probability_basis.inputs["mtbf_s"] == pytest.approx(99 * 3600)
     assert mode.probability == "H" and mode.occurrence == 8
 
 
-def test_replicas_mask_independent_failures_but_not_common_mode_ones() -> None:
+def test_independent_failures_happen_per_replica_common_mode_ones_once() -> None:
     one = by_name(
         analyse(
             [
@@ -105,12 +107,56 @@ def test_replicas_mask_independent_failures_but_not_common_mode_ones() -> None:
             ]
         )
     )
-    assert three[("s", "crash-loop")].probability_basis.value < (
-        one[("s", "crash-loop")].probability_basis.value / 1000
-    )
-    assert three[("s", "bad-deploy")].probability_basis.value == pytest.approx(
-        one[("s", "bad-deploy")].probability_basis.value
-    )
+    # MTBF = 0.99 × 1 h / 0.01 = 99 h per replica. A crash loop starts on one instance, so
+    # three replicas see three times as many: 0.35 × n × 8760 h / 99 h = 30.97 (n = 1) and
+    # 92.91 (n = 3) a year — spare replicas mask it in the availability, not in how often it
+    # happens. A bad deploy hits every replica at once: 0.4 × 8760 / 99 = 35.39 a year for both.
+    assert one[("s", "crash-loop")].probability_basis.value == pytest.approx(0.35 * 8760 / 99)
+    assert three[("s", "crash-loop")].probability_basis.value == pytest.approx(0.35 * 3 * 8760 / 99)
+    assert three[("s", "crash-loop")].probability_basis.inputs["n"] == 3
+    assert three[("s", "bad-deploy")].probability_basis.value == pytest.approx(0.4 * 8760 / 99)
+    assert one[("s", "bad-deploy")].probability_basis.value == pytest.approx(0.4 * 8760 / 99)
+
+
+def test_a_primary_crashes_once_per_mtbf_however_well_its_failover_is_modelled() -> None:
+    # web_shop's postgres: 2 replicas at 99.95 %, catalog MTTR 30 min, async replication (so a
+    # primary failure is a 210 s promotion). MTBF = 0.9995 × 1800 s / 0.0005 = 3 598 200 s
+    # (41.6 days): the primary crashes 31 536 000 / 3 598 200 = 8.764 times a year, and its
+    # mode's weight 0.3 of that is 2.629 a year → M (0.5 … 4), occurrence 5 (1 … 4 a year).
+    # The old `0.3 × year × (1 − A_with_failover) / MTTR` said 0.31 a year (L), dividing the
+    # promotions' downtime by the repair time.
+    db = {
+        "name": "db", "kind": "database", "replicas": 2, "availability": 99.95,
+        "data": {"stateful": True, "backup_interval": "24h", "replication": "async",
+                 "replication_lag": "1s"},
+    }  # fmt: skip
+    api = {
+        "name": "api",
+        "kind": "service",
+        "entry_point": True,
+        "dependencies": [{"target": "db"}],
+    }
+    doc = {"version": 1, "system": "s", "tier": "high", "components": [api, db]}
+    g = Graph(parse_spec(doc))
+    modeled = availability.model(g)
+    mech = mechanisms.derive(g)
+    modes = by_name(failures.analyse(g, modeled, blast.analyse(mech), mech))
+    crash = modes[("db", "primary-crash")].probability_basis
+    mtbf = 0.9995 * 1800 / 0.0005
+    assert mtbf == pytest.approx(3_598_200)
+    assert crash.value == pytest.approx(0.3 * 31_536_000 / mtbf)
+    assert crash.value == pytest.approx(2.629, abs=1e-3)
+    assert (crash.inputs["n"], crash.inputs["mtbf_s"]) == (1, pytest.approx(mtbf))
+    assert modes[("db", "primary-crash")].probability == "M"
+    assert modes[("db", "primary-crash")].occurrence == 5
+    # the availability model prices each of those crashes with the same MTBF:
+    # A = (1 − 0.0005²) × MTBF / (MTBF + 210 s)
+    eff = modeled.effective["db"]
+    assert modeled.mtbf["db"].value == pytest.approx(mtbf)
+    assert eff.value == pytest.approx((1 - 0.0005**2) * mtbf / (mtbf + 210) * 100)
+    # replication lag is neither common-mode nor the primary's: n = 2, 0.2 × 2 × 8.764 = 3.506
+    lag = modes[("db", "replication-lag")].probability_basis
+    assert lag.value == pytest.approx(0.2 * 2 * 31_536_000 / mtbf)
 
 
 def test_impact_from_users_impacted_and_partial_modes() -> None:

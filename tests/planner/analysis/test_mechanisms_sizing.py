@@ -157,7 +157,7 @@ def test_a_fallback_over_its_quota_is_reported_with_the_share_it_holds() -> None
     assert "retry" not in m.table["llm1"]
 
 
-def test_a_fallback_without_a_declared_edge_is_named_unguarded() -> None:
+def test_a_fallback_without_a_declared_edge_gets_a_policy_of_its_own() -> None:
     m = derive(
         [
             {
@@ -171,7 +171,9 @@ def test_a_fallback_without_a_declared_edge_is_named_unguarded() -> None:
             {"name": "db", "kind": "database", "latency": {"p99": "40ms"}},
         ]
     )
-    assert "its call to db has no policy" in reason(m, "cache", "fallback")
+    # no longer unguarded: the call web → db gets `web.db` (see test_fallback_call.py)
+    assert "calls db through policy 'web.db'" in reason(m, "cache", "fallback")
+    assert "web.db" in m.table
 
 
 def test_queue_writes_retry_only_when_declared_idempotent() -> None:
