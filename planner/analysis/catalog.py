@@ -64,6 +64,9 @@ class CatalogMode:
     # about the one instance that is the primary (its crash), not about each replica: it happens
     # at one replica's failure rate, however many standbys there are
     primary: bool = False
+    # about each standby on its own (a replica that lags): it happens at one replica's failure
+    # rate times the standbys (replicas − 1), and spare replicas do not mask it
+    standby: bool = False
 
 
 def _m(
@@ -79,6 +82,7 @@ def _m(
     silent: bool = False,
     requires: str | None = None,
     primary: bool = False,
+    standby: bool = False,
 ) -> CatalogMode:
     return CatalogMode(
         name,
@@ -92,6 +96,7 @@ def _m(
         silent,
         requires,
         primary,
+        standby,
     )
 
 
@@ -181,6 +186,7 @@ CATALOG: dict[str, tuple[CatalogMode, ...]] = {
             weight=0.2,
             silent=True,
             requires="replication",
+            standby=True,
         ),
         _m(
             "connection-exhaustion",

@@ -1,12 +1,13 @@
 """Failure-mode analysis (FMEA): catalog + declared modes, impact, probability, priority, RPN.
 
 Probability (expected occurrences a year):
-    rate = weight × n × year / MTBF, with MTBF = a × MTTR / (1 − a) the per-replica figure of the
-    availability model (`replica_mtbf`) and n the instances whose failure is the mode: every
-    replica for independent failures (a crash loop starts on one instance), 1 for common-mode
-    failures (they hit every replica at once: bad deploy, disk full, a provider outage) and for
-    the primary's crash (only the instance that is the primary). Spare replicas mask such a
-    failure in the availability figure, not in how often it happens. A declared quota turns rate
+    rate = weight × n × year / MTBF, with MTBF = a × MTTR / (1 − a) (`replica_mtbf`, the
+    availability model's own figure). The impact below is the component going down, so the
+    event counted is the one that takes it down: a failure spare replicas mask (a crash loop on
+    one of three instances) counts at the component's MTBF, a = its availability with replicas,
+    n = 1; a common-mode failure (bad deploy, disk full, a provider outage) and the primary's
+    crash at one replica's MTBF (a per replica, n = 1); a standby's replication lag at one
+    replica's MTBF per standby (n = replicas − 1). A declared quota turns rate
     limiting into a function of utilisation (traffic ÷ quota ≥ 1 → H, ≥ 0.7 → M).
     H ≥ 4 a year (quarterly or more often), M ≥ 0.5 a year, L below.
 Impact (users impacted without mechanisms, from the blast radius):
@@ -23,7 +24,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from planner.analysis.availability import Modeled
+from planner.analysis.availability import Modeled, replica_mtbf
 from planner.analysis.blast import Blast
 from planner.analysis.catalog import (
     PLACEMENT_DETECTION,
@@ -292,26 +293,34 @@ def _probability(
     utilisation for a rate limit, or as declared."""
     comp = graph.components[name]
     probability: Level
-    # the rate of the event itself: each replica fails once per MTBF (the availability model's
-    # own figure); a common-mode failure hits them all at once, and only the primary's crash is
-    # a primary crash — those happen once per MTBF, the rest once per replica per MTBF
+    # how often the event that has the mode's impact happens. The mode's impact is the blast
+    # radius of the component going down, so a failure that spare replicas mask (a crash loop on
+    # one of three instances) counts only when it takes the component down: once per the
+    # component's own MTBF, from its availability with replicas. A common-mode failure hits every
+    # replica at once and the primary's crash needs only the primary: once per replica MTBF. A
+    # standby's lag is per standby: replicas − 1 times the replica rate.
+    a_fig = modeled.per_replica[name]
     if mode.common_mode:
         n, n_is = 1, "1 (common mode: every replica at once)"
     elif mode.primary:
         n, n_is = 1, "1 (the primary; a standby's crash is not this mode)"
+    elif mode.standby:
+        n, n_is = max(1, comp.replicas - 1), "replicas - 1 (each standby on its own)"
     else:
-        n, n_is = comp.replicas, "replicas (each fails on its own)"
-    mtbf = modeled.mtbf[name]
+        a_fig = modeled.effective[name]
+        n, n_is = 1, "1 (the component down: its availability with replicas)"
+    mtbf = replica_mtbf(a_fig.value, modeled.mttr[name].value)
     rate = mode.weight * n * YEAR_S / mtbf.value if math.isfinite(mtbf.value) else 0.0
     prob_basis = Figure(
         rate,
         "1/yr",
-        "weight × n × year / MTBF, MTBF = a × MTTR / (1 - a) per replica",
+        "weight × n × year / MTBF, MTBF = a × MTTR / (1 - a)",
         {
             "weight": mode.weight,
             "n": n,
             "n_is": n_is,
-            "a": modeled.per_replica[name].value,
+            "a": a_fig.value,
+            "a_is": "with replicas" if a_fig is modeled.effective[name] else "per replica",
             "mttr_s": modeled.mttr[name].value,
             "mtbf_s": mtbf.value if math.isfinite(mtbf.value) else "infinite (a = 100 %)",
         },

@@ -40,7 +40,7 @@ _GENERATE = """\
 """
 
 _RUN = """\
-  reliability chaos run experiments/fm-005-llm-primary-outage-5xx.yaml
+  reliability chaos run experiments/fm-003-llm-primary-outage-5xx.yaml
   reliability chaos run experiment.yaml --journal runs/journal.json --no-live
   reliability chaos run experiment.yaml --allow-host staging.internal:8080 --token-env STAGING_TOKEN
 """

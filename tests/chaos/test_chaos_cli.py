@@ -267,7 +267,7 @@ def test_generate_from_the_example_specs(tmp_path: Path) -> None:
         assert main(["chaos", "generate", str(spec), "-o", str(out)]) == 0
         for path in out.iterdir():
             load_experiment(path)  # every generated file loads
-    outage = load_experiment(tmp_path / "ai_gateway" / "fm-005-llm-primary-outage-5xx.yaml")
+    outage = load_experiment(tmp_path / "ai_gateway" / "fm-003-llm-primary-outage-5xx.yaml")
     switch = outage.method[0].provider
     assert (switch.policy, switch.fault) == ("llm-primary", "fault")  # type: ignore[union-attr]
     probe = outage.steady_state_hypothesis.probes[0]  # type: ignore[union-attr]

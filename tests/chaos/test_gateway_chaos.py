@@ -71,7 +71,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize(
-    "experiment", ["fm-005-llm-primary-outage-5xx", "fm-010-llm-primary-rate-limited"]
+    "experiment", ["fm-003-llm-primary-outage-5xx", "fm-007-llm-primary-rate-limited"]
 )
 async def test_generated_experiment_holds_against_the_gateway(
     gateway: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, experiment: str

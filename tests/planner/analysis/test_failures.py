@@ -79,7 +79,7 @@ def test_probability_from_availability_and_mttr() -> None:
     assert mode.probability == "H" and mode.occurrence == 8
 
 
-def test_independent_failures_happen_per_replica_common_mode_ones_once() -> None:
+def test_spare_replicas_mask_independent_failures_not_common_mode_ones() -> None:
     one = by_name(
         analyse(
             [
@@ -107,15 +107,49 @@ def test_independent_failures_happen_per_replica_common_mode_ones_once() -> None
             ]
         )
     )
-    # MTBF = 0.99 × 1 h / 0.01 = 99 h per replica. A crash loop starts on one instance, so
-    # three replicas see three times as many: 0.35 × n × 8760 h / 99 h = 30.97 (n = 1) and
-    # 92.91 (n = 3) a year — spare replicas mask it in the availability, not in how often it
-    # happens. A bad deploy hits every replica at once: 0.4 × 8760 / 99 = 35.39 a year for both.
+    # MTBF = 0.99 × 1 h / 0.01 = 99 h per replica. One replica: a crash loop takes the service
+    # down once per MTBF, 0.35 × 8760 h / 99 h = 30.97 a year. Three replicas (1 of 3 needed):
+    # the impact counted is the service down, which takes all three, a = 1 − 0.01³ = 99.9999 %,
+    # so MTBF = 0.999999 × 1 h / 0.000001 = 999 999 h and 0.35 × 8760 / 999 999 = 0.003066 a
+    # year. A bad deploy hits every replica at once: 0.4 × 8760 / 99 = 35.39 a year for both.
     assert one[("s", "crash-loop")].probability_basis.value == pytest.approx(0.35 * 8760 / 99)
-    assert three[("s", "crash-loop")].probability_basis.value == pytest.approx(0.35 * 3 * 8760 / 99)
-    assert three[("s", "crash-loop")].probability_basis.inputs["n"] == 3
+    assert three[("s", "crash-loop")].probability_basis.value == pytest.approx(
+        0.35 * 8760 / 999_999
+    )
+    assert three[("s", "crash-loop")].probability_basis.inputs["a_is"] == "with replicas"
+    assert three[("s", "crash-loop")].probability_basis.inputs["n"] == 1
     assert three[("s", "bad-deploy")].probability_basis.value == pytest.approx(0.4 * 8760 / 99)
+    assert three[("s", "bad-deploy")].probability_basis.inputs["a_is"] == "per replica"
     assert one[("s", "bad-deploy")].probability_basis.value == pytest.approx(0.4 * 8760 / 99)
+
+
+def test_replication_lag_happens_per_standby() -> None:
+    # postgres, 3 replicas at 99.9 %, MTTR 30 min, replication declared: MTBF = 0.999 × 1800 s /
+    # 0.001 = 1 798 200 s per replica; two standbys can lag, 0.2 × 2 × 31 536 000 / 1 798 200
+    # = 7.015 a year.
+    modes = by_name(
+        analyse(
+            [
+                {
+                    "name": "api",
+                    "kind": "service",
+                    "entry_point": True,
+                    "dependencies": [{"target": "db"}],
+                },
+                {
+                    "name": "db",
+                    "kind": "database",
+                    "availability": 99.9,
+                    "mttr": "30m",
+                    "replicas": 3,
+                    "data": {"stateful": True, "replication": "async"},
+                },
+            ]
+        )
+    )
+    lag = modes[("db", "replication-lag")].probability_basis
+    assert lag.inputs["n"] == 2
+    assert lag.value == pytest.approx(0.2 * 2 * 31_536_000 / 1_798_200)
 
 
 def test_a_primary_crashes_once_per_mtbf_however_well_its_failover_is_modelled() -> None:
@@ -154,9 +188,9 @@ def test_a_primary_crashes_once_per_mtbf_however_well_its_failover_is_modelled()
     eff = modeled.effective["db"]
     assert modeled.mtbf["db"].value == pytest.approx(mtbf)
     assert eff.value == pytest.approx((1 - 0.0005**2) * mtbf / (mtbf + 210) * 100)
-    # replication lag is neither common-mode nor the primary's: n = 2, 0.2 × 2 × 8.764 = 3.506
+    # replication lag is the one standby's: n = replicas − 1 = 1, 0.2 × 1 × 8.764 = 1.753
     lag = modes[("db", "replication-lag")].probability_basis
-    assert lag.value == pytest.approx(0.2 * 2 * 31_536_000 / mtbf)
+    assert lag.value == pytest.approx(0.2 * 1 * 31_536_000 / mtbf)
 
 
 def test_impact_from_users_impacted_and_partial_modes() -> None:

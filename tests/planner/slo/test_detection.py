@@ -89,7 +89,7 @@ def test_the_web_shop_table_has_a_row_per_critical_breaker_and_latency_slo(
         and r["labels"]["target"] == "payment-api"
         and r["labels"]["severity"] == "page"
     ]
-    assert breaker["annotations"]["runbook_url"] == "runbooks/fm-012-payment-api-outage-5xx.md"
+    assert breaker["annotations"]["runbook_url"] == "runbooks/fm-006-payment-api-outage-5xx.md"
     assert breaker["for"] == "1m"
 
 

@@ -175,8 +175,8 @@ async def test_the_timeline_of_a_scripted_outage_matches_the_script(tmp_path: Pa
     assert up - 1 - TOLERANCE <= stopped <= up + 2 * OPEN_FOR + TOLERANCE, (stopped - up, text)
     # the first failing dependency, matched to the plan's failure mode and its runbook
     assert "First dependency whose error ratio rose: llm-primary" in text
-    assert "failure mode FM-005 outage-5xx" in text
-    assert "Runbook: fm-005-llm-primary-outage-5xx.md" in text
+    assert "failure mode FM-003 outage-5xx" in text
+    assert "Runbook: fm-003-llm-primary-outage-5xx.md" in text
     # the fallback served every request: no user saw the outage, no page, no budget spent
     assert "Failed requests: 0 of" in text
     assert "No page fired" in text
