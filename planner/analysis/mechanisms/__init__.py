@@ -26,8 +26,12 @@ has several callers):
   named with its policy (or flagged as unguarded) and checked against its quota for the load
   moved onto it (planner.analysis.mechanisms.fallback).
 
-Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
-capacity): see planner.analysis.mechanisms.inbound.
+- outlier detection (per-host ejection, one breaker per host) where the target runs 3 or more
+  replicas with at least one to spare over its min_healthy (planner.analysis.mechanisms.limits).
+
+Each entry point also gets an inbound policy (bulkhead, adaptive limit bounded by it, shedding
+by request criticality where declared, deadline, load shedding at a declared capacity): see
+planner.analysis.mechanisms.inbound.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from planner.analysis.mechanisms.common import (
 )
 from planner.analysis.mechanisms.edge_rules import derive_edge
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
+from planner.analysis.mechanisms.limits import outlier_detection
 from planner.errors import PlannerError
 from planner.model import MechanismRow
 from planner.pipeline import pipeline_rank
@@ -137,6 +142,10 @@ def derive(graph: Graph) -> Mechanisms:
             plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
             plans.append(plan)
             rows.extend(edge_rows)
+            detection, detection_rows = outlier_detection(graph, plan)
+            if detection is not None:
+                policy["outlier_detection"] = detection
+                rows.extend(detection_rows)
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
             previous = budget.get(edge.target)
