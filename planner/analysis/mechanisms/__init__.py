@@ -26,8 +26,9 @@ has several callers):
   named with its policy (or flagged as unguarded) and checked against its quota for the load
   moved onto it (planner.analysis.mechanisms.fallback).
 
-- outlier detection (per-host ejection, one breaker per host) where the target runs 3 or more
-  replicas with at least one to spare over its min_healthy (planner.analysis.mechanisms.limits).
+- outlier detection (per-host ejection, one breaker per host) where the target is a service,
+  search or vector database called per replica over HTTP and runs 3 or more replicas with at
+  least one to spare over its min_healthy (planner.analysis.mechanisms.limits).
 
 Each entry point also gets an inbound policy (bulkhead, adaptive limit bounded by it, shedding
 by request criticality where declared, deadline, load shedding at a declared capacity): see

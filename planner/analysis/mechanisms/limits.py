@@ -25,7 +25,8 @@ at planned load and B the bulkhead,
 - the floor L / B keeps every class admitted at planned load while the limit is at B (a share
   below it would shed requests with no overload at all).
 
-Outlier detection (a dependency whose target has R ≥ 3 replicas and needs k = its
+Outlier detection (a dependency whose target is called per replica over HTTP — a service,
+search or vector database, `EJECTABLE_KINDS` — and has R ≥ 3 replicas and needs k = its
 ``min_healthy``, with R − k ≥ 1): Envoy's defaults (consecutive_5xx 5, interval 10 s,
 base_ejection_time 30 s, max_ejection_time 300 s, success-rate sweep over ≥ 5 hosts with ≥ 100
 requests each per interval, stdev factor 1.9), except ``max_ejection_percent`` =
@@ -47,6 +48,7 @@ from planner.spec import RequestCriticality
 from planner.units import format_spec_duration as fmt
 
 __all__ = [
+    "EJECTABLE_KINDS",
     "ENVOY_OUTLIER_DEFAULTS",
     "MIN_REPLICAS_FOR_EJECTION",
     "adaptive_limit",
@@ -56,6 +58,12 @@ __all__ = [
 
 MIN_REPLICAS_FOR_EJECTION = 3
 """Fewer replicas get no outlier detection: ejecting one of two halves the capacity."""
+
+EJECTABLE_KINDS = frozenset({"service", "search", "vector_db"})
+"""Kinds whose replicas a client calls one by one over HTTP (the integrations key each call by
+host:port): a database, cache or queue client holds connections rather than choosing a host
+per request, and an external API, LLM API, CDN or object store shows one address for all of
+its replicas, so there is no host to eject."""
 
 ENVOY_OUTLIER_DEFAULTS: dict[str, float] = {
     "consecutive_5xx": 5,
@@ -208,7 +216,7 @@ def outlier_detection(
     target = graph.components[plan.edge.target]
     replicas, needed = target.replicas, target.min_healthy
     spare = replicas - needed
-    if replicas < MIN_REPLICAS_FOR_EJECTION or spare < 1:
+    if target.kind not in EJECTABLE_KINDS or replicas < MIN_REPLICAS_FOR_EJECTION or spare < 1:
         return None, []
     percent = max_ejection_percent(replicas, needed)
     section: dict[str, Any] = {**ENVOY_OUTLIER_DEFAULTS, "max_ejection_percent": percent}

@@ -24,7 +24,10 @@ from resilience.shedding import Criticality
 
 
 def spec_doc(
-    criticality: dict[str, float] | None = None, replicas: int = 6, min_healthy: int = 4
+    criticality: dict[str, float] | None = None,
+    replicas: int = 6,
+    min_healthy: int = 4,
+    kind: str = "search",
 ) -> dict[str, Any]:
     web: dict[str, Any] = {
         "name": "web",
@@ -38,7 +41,7 @@ def spec_doc(
         web["request_criticality"] = criticality
     search = {
         "name": "search",
-        "kind": "search",
+        "kind": kind,
         "replicas": replicas,
         "min_healthy": min_healthy,
         "availability": 99.9,
@@ -170,6 +173,11 @@ def test_no_outlier_detection_without_three_replicas_and_one_to_spare(
     assert "outlier_detection" not in search
     plan = build_plan(parse_spec(spec_doc(replicas=replicas, min_healthy=min_healthy)))
     assert all(r.mechanism != "outlier_detection" for r in plan.mechanisms)
+
+
+@pytest.mark.parametrize("kind", ["database", "cache", "queue", "external_api", "llm_api"])
+def test_no_outlier_detection_where_the_client_sees_no_hosts(kind: str) -> None:
+    assert "outlier_detection" not in table(spec_doc(kind=kind))["search"]
 
 
 def test_three_replicas_eject_only_by_consecutive_failures() -> None:
