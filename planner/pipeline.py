@@ -10,12 +10,16 @@ __all__ = ["MECHANISM_ORDER", "pipeline_rank"]
 
 #: A runtime slot → the planner's mechanisms that live in it, in order. The breaker slot is
 #: listed under both spellings; the retry budget belongs to the retry; an entry point's own rate
-#: limiter is its load shedding. Slots the planner never plans (chaos) have no mechanisms.
+#: limiter is its load shedding; the adaptive limiter's criticality shares are the load shedder
+#: (the runtime's ``mechanism`` label); outlier detection runs in the (keyed) breaker's slot,
+#: refusing an ejected host before its breaker is asked. Slots the planner never plans (chaos)
+#: have no mechanisms.
 _SLOT_MECHANISMS: dict[str, tuple[str, ...]] = {
     "breaker": ("circuit_breaker",),
-    "circuit_breaker": ("circuit_breaker",),
+    "circuit_breaker": ("outlier_detection", "circuit_breaker"),
     "retry": ("retry", "retry_budget"),
     "rate_limiter": ("load_shedding", "rate_limiter"),
+    "adaptive_limiter": ("adaptive_limiter", "load_shedder"),
     "chaos": (),
 }
 

@@ -42,6 +42,7 @@ __all__ = [
     "Quota",
     "RecoveryTarget",
     "RecoveryTargets",
+    "RequestCriticality",
     "SliSpec",
     "SloSpec",
     "SystemSpec",
@@ -155,6 +156,45 @@ class Capacity(_Model):
     burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
+class RequestCriticality(_Model):
+    """The share of an entry point's requests in each criticality class (the
+    ``X-Request-Criticality`` header, or `resilience.shedding.criticality_var`); the classes not
+    declared get what the declared ones leave (`shares`). Under saturation the
+    inbound adaptive limit refuses ``sheddable`` requests first and keeps room for ``critical``
+    ones."""
+
+    critical: float | None = Field(default=None, ge=0, le=1)
+    default: float | None = Field(default=None, ge=0, le=1)
+    sheddable: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> RequestCriticality:
+        given = [v for v in (self.critical, self.default, self.sheddable) if v is not None]
+        if not given:
+            raise ValueError("expected the share of at least one of critical, default, sheddable")
+        total = math.fsum(given)
+        if total > 1 + 1e-9:
+            raise ValueError(f"the shares add up to {total:g}, expected at most 1")
+        if len(given) == 3 and abs(total - 1) > 1e-9:
+            raise ValueError(f"the three shares add up to {total:g}, expected 1")
+        return self
+
+    def shares(self) -> tuple[float, float, float]:
+        """(critical, default, sheddable): what the declared shares leave goes to the first
+        class not declared, in the order default, sheddable, critical (the others get 0)."""
+        declared = {"critical": self.critical, "default": self.default, "sheddable": self.sheddable}
+        rest = max(0.0, 1.0 - math.fsum(v for v in declared.values() if v is not None))
+        for name in ("default", "sheddable", "critical"):
+            if declared[name] is None:
+                declared[name] = rest
+                rest = 0.0
+        return (
+            declared["critical"] or 0.0,
+            declared["default"] or 0.0,
+            declared["sheddable"] or 0.0,
+        )
+
+
 class DeclaredFailureMode(_Model):
     """A known failure mode; merged with the kind's catalog (the same name overrides it)."""
 
@@ -202,6 +242,7 @@ class Component(_Model):
     data: DataSpec | None = None
     quota: Quota | None = None
     capacity: Capacity | None = None
+    request_criticality: RequestCriticality | None = None
     probe: ProbeSpec | None = None
     failure_modes: tuple[DeclaredFailureMode, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
@@ -237,6 +278,11 @@ class Component(_Model):
             problems.append(
                 "capacity is only meaningful with entry_point: true (for a dependency, declare"
                 " its quota)"
+            )
+        if self.request_criticality is not None and not (self.entry_point and self.rps):
+            problems.append(
+                "request_criticality is only meaningful with entry_point: true and rps (the"
+                " inbound adaptive limit that sheds by class is sized from rps)"
             )
         if len(set(self.zones)) != len(self.zones) or len(set(self.regions)) != len(self.regions):
             problems.append("zones and regions must not repeat")

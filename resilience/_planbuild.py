@@ -16,12 +16,15 @@ import tenacity
 
 from resilience._core import Layer
 from resilience._errors import ConfigError
+from resilience.adaptive import AdaptiveLimiter
 from resilience.breaker import CircuitBreaker, CircuitBreakerSettings
 from resilience.bulkhead import Bulkhead
 from resilience.config import (
+    AdaptiveLimiterConfig,
     CircuitBreakerConfig,
     ExponentialOpenDuration,
     FallbackConfig,
+    OutlierDetectionConfig,
     PolicyConfig,
     RetryConfig,
     StorageConfig,
@@ -29,9 +32,11 @@ from resilience.config import (
 )
 from resilience.fallback import Fallback
 from resilience.hedge import Hedge
+from resilience.keyed import KeyedBreaker, OutlierDetector
 from resilience.names import Names
 from resilience.ratelimiter import RateLimiter
 from resilience.retry import FullJitterBackoff, Retry, RetryBudget
+from resilience.shedding import Shares
 from resilience.timeout import Timeout
 
 Handler = Callable[..., Any]
@@ -134,6 +139,58 @@ def _build_rate_limiter(name: str, config: Any, names: Names, storage: Any = Non
     return RateLimiter(storage=storage, **options)
 
 
+def build_adaptive_limiter(config: AdaptiveLimiterConfig, names: Names) -> AdaptiveLimiter:
+    """`AdaptiveLimiter(...)` from its section (``shares`` as `Shares`)."""
+    options = _set(config)
+    if "shares" in options:
+        options["shares"] = Shares(**_set(options["shares"]))
+    if "drop_on" in options:
+        options["drop_on"] = _classes(options["drop_on"], names)
+    return AdaptiveLimiter(**options)
+
+
+DEFAULT_MAX_HOSTS = 1024
+"""Hosts an outlier detector tracks, and breakers its keyed breaker keeps, unless set."""
+
+
+def build_keyed_breaker(
+    name: str,
+    breaker: CircuitBreakerConfig | None,
+    detection: OutlierDetectionConfig,
+    names: Names,
+) -> KeyedBreaker:
+    """A `KeyedBreaker` with outlier detection: one breaker per host, `breaker`'s settings each.
+
+    Its breakers stay in-process (no shared storage): they are per host of this process's
+    view, and one storage key per policy would merge them.
+    """
+    options = _set(detection)
+    max_hosts = options.setdefault("max_hosts", DEFAULT_MAX_HOSTS)
+    settings = _breaker_options(breaker, names) if breaker is not None else {}
+    return KeyedBreaker(
+        name, max_keys=max_hosts, outlier_detection=OutlierDetector(**options), **settings
+    )
+
+
+def _keyed_slot(
+    name: str, config: PolicyConfig, previous: Live | Built | None, names: Names
+) -> Layer:
+    """The circuit-breaker slot of a policy with outlier detection (kept when unchanged)."""
+    old = _layer_of(previous, "circuit_breaker")
+    if (
+        isinstance(old, KeyedBreaker)
+        and previous is not None
+        and previous.sections.get("circuit_breaker") == config.circuit_breaker
+        and previous.sections.get("outlier_detection") == config.outlier_detection
+    ):
+        return old  # unchanged: its hosts, breakers and ejections carry over
+    assert config.outlier_detection is not None
+    try:
+        return build_keyed_breaker(name, config.circuit_breaker, config.outlier_detection, names)
+    except (ValueError, TypeError) as exc:
+        raise Problem(f"mechanisms.{name}.outlier_detection", str(exc)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class _Section:
     """How one mechanism section of a policy becomes a layer (in the `Policy` slot of the same
@@ -151,6 +208,7 @@ _SECTIONS: dict[str, _Section] = {
     "bulkhead": _Section(lambda _name, c, _names, _s: Bulkhead(**_set(c))),
     "rate_limiter": _Section(_build_rate_limiter, shared=True),
     "hedge": _Section(lambda _name, c, _names, _s: Hedge(**_set(c))),
+    "adaptive_limiter": _Section(lambda _name, c, names, _s: build_adaptive_limiter(c, names)),
 }
 
 
@@ -215,7 +273,19 @@ def _hedge_change(hedge: Hedge, config: Any) -> Change:
     )
 
 
-def _in_place(section: str, old_layer: Layer, config: Any, names: Names) -> Change | None:
+def _adaptive_change(limiter: AdaptiveLimiter, old: Any, config: Any) -> Change | None:
+    """A new `max_limit` alone (a resized bulkhead) moves the live limiter's bound in place."""
+    if old is None or old.model_copy(update={"max_limit": None}) != config.model_copy(
+        update={"max_limit": None}
+    ):
+        return None
+    bound = config.max_limit if config.max_limit is not None else AdaptiveLimiter().max_limit
+    return lambda: limiter.resize(bound)
+
+
+def _in_place(
+    section: str, old_layer: Layer, config: Any, names: Names, old: Any = None
+) -> Change | None:
     """How the live `old_layer` takes the new `config` in place, or None (build a new one)."""
     if section == "circuit_breaker" and isinstance(old_layer, CircuitBreaker):
         return _breaker_change(old_layer, config, names)
@@ -225,6 +295,8 @@ def _in_place(section: str, old_layer: Layer, config: Any, names: Names) -> Chan
         return _limiter_change(old_layer, config)
     if section == "hedge" and isinstance(old_layer, Hedge):
         return _hedge_change(old_layer, config)
+    if section == "adaptive_limiter" and isinstance(old_layer, AdaptiveLimiter):
+        return _adaptive_change(old_layer, old, config)
     return None
 
 
@@ -290,7 +362,11 @@ class Built:
                 continue
             self.sections[section] = value
             slot = section
+            if slot == "circuit_breaker" and config.outlier_detection is not None:
+                continue  # a keyed breaker, built below with the outlier detection
             old_layer = _layer_of(previous, slot)
+            if isinstance(old_layer, KeyedBreaker):
+                old_layer = None  # outlier detection switched off: a plain breaker again
             old_config = previous.sections.get(section) if previous is not None else None
             try:
                 if old_layer is not None and old_config == value:
@@ -298,7 +374,8 @@ class Built:
                 elif (
                     old_layer is not None
                     and old_config is not None
-                    and (change := _in_place(section, old_layer, value, names)) is not None
+                    and (change := _in_place(section, old_layer, value, names, old_config))
+                    is not None
                 ):
                     # Resized in place, keeping its state (permits, waiters, tokens, window,
                     # samples); applied only when the plan is swapped in, so a reload that fails
@@ -313,6 +390,10 @@ class Built:
             except (ValueError, TypeError) as exc:
                 raise Problem(f"mechanisms.{name}.{section}", str(exc)) from None
             self.slots[slot] = layer
+        if config.outlier_detection is not None:
+            self.sections["outlier_detection"] = config.outlier_detection
+            self.sections["circuit_breaker"] = config.circuit_breaker
+            self.slots["circuit_breaker"] = _keyed_slot(name, config, previous, names)
         if chaos:
             self.slots["chaos"] = chaos  # from code, like a fallback handler: kept on reload
         if config.timeout is not None:

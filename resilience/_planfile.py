@@ -17,23 +17,26 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from resilience._config_names import NAMES
 from resilience._errors import ConfigError
 from resilience.config import (
     DEFAULTS,
     MECHANISMS,
-    NAMES,
     WAIT_KINDS,
+    AdaptiveLimiterConfig,
     BulkheadConfig,
     CircuitBreakerConfig,
     ExponentialOpenDuration,
     FallbackConfig,
     HedgeConfig,
+    OutlierDetectionConfig,
     PlanFile,
     PolicyConfig,
     RateLimiterConfig,
     RedisStorageConfig,
     RetryBudgetConfig,
     RetryConfig,
+    SharesConfig,
     StorageConfig,
     WaitConfig,
 )
@@ -171,6 +174,9 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "rate_limiter": RateLimiterConfig,
     "fallback": FallbackConfig,
     "hedge": HedgeConfig,
+    "adaptive_limiter": AdaptiveLimiterConfig,
+    "shares": SharesConfig,
+    "outlier_detection": OutlierDetectionConfig,
     "budget": RetryBudgetConfig,
     "storage": StorageConfig,
     "redis": RedisStorageConfig,

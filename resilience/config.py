@@ -20,6 +20,18 @@ runtime (`resilience.load_plan`, which reads them). A plan file looks like::
         rate_limiter: {rate_per_second: 50, burst: 100}
         fallback: {on: [aiohttp.ClientError]}
         hedge: {delay: p95, max_hedges: 1}
+      gateway:
+        adaptive_limiter:                     # an inbound limit moved by measured latency
+          algorithm: vegas
+          initial_limit: 27
+          min_limit: 1
+          max_limit: 27                       # the planned bulkhead
+          shares: {default: 0.8, sheddable: 0.5}   # of the limit, below critical requests
+      search:
+        outlier_detection:                    # one breaker per host; bad hosts ejected
+          consecutive_5xx: 5
+          max_ejection_percent: 33
+          base_ejection_time: 30s
     storage:                  # optional: share breakers and rate limits across instances
       redis: {url: "redis://cache:6379/0", namespace: ai-gateway, sync_interval: 1s}
     report: {...}             # the planner's report: ignored by load_plan
@@ -58,6 +70,10 @@ from pydantic import (
     field_validator,
 )
 
+from resilience._config_limits import AdaptiveLimiterConfig, OutlierDetectionConfig, SharesConfig
+from resilience._config_names import NAMES as NAMES
+from resilience._config_names import CallablePath, ExceptionList
+from resilience._config_names import ExceptionPath as ExceptionPath
 from resilience._config_waits import (
     WAIT_KINDS,
     WaitConfig,
@@ -72,17 +88,17 @@ from resilience._config_waits import (
 )
 from resilience._config_waits import StrictModel as _Model
 from resilience.durations import Duration, PositiveDuration, parse_duration
-from resilience.files import short_repr
-from resilience.names import Names
 
 __all__ = [
     "WAIT_KINDS",
+    "AdaptiveLimiterConfig",
     "BulkheadConfig",
     "CircuitBreakerConfig",
     "Duration",
     "ExponentialOpenDuration",
     "FallbackConfig",
     "HedgeConfig",
+    "OutlierDetectionConfig",
     "PlanFile",
     "PolicyConfig",
     "PositiveDuration",
@@ -90,6 +106,7 @@ __all__ = [
     "RedisStorageConfig",
     "RetryBudgetConfig",
     "RetryConfig",
+    "SharesConfig",
     "StorageConfig",
     "WaitConfig",
     "WaitExponential",
@@ -105,67 +122,11 @@ __all__ = [
     "plan_to_dict",
 ]
 
-NAMES = "names"
-"""Validation-context key: the `resilience.names.Names` the plan's names must resolve against.
-
-Without it only the names' spelling is checked (the planner validates what it writes that way).
-"""
-
 DEFAULTS = "defaults"
 """The reserved `mechanisms` entry every policy inherits from."""
 
 TIERS: dict[str, float] = {"standard": 99.9, "high": 99.95, "critical": 99.99, "ultra": 99.999}
 """Availability target (percent) of each tier."""
-
-# ------------------------------------------------------------------------------------ dotted paths
-
-_DOTTED_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-
-
-def _check_path_format(value: str, what: str) -> None:
-    if not _DOTTED_RE.match(value):
-        raise ValueError(f"expected the name of {what}, got {short_repr(value)}")
-
-
-def _names(info: ValidationInfo) -> Names | None:
-    names = info.context.get(NAMES) if info.context else None
-    return names if isinstance(names, Names) else None
-
-
-def _exception_path(value: str, info: ValidationInfo) -> str:
-    _check_path_format(value, "an exception class (aiohttp.ClientError, InventoryDown)")
-    names = _names(info)
-    if names is not None:
-        names.exception(value)  # ValueError naming what to register
-    return value
-
-
-def _callable_path(value: str, info: ValidationInfo) -> str:
-    _check_path_format(value, "a registered function (is_overloaded)")
-    names = _names(info)
-    if names is not None:
-        names.function(value)
-    return value
-
-
-ExceptionPath: TypeAlias = Annotated[
-    str,
-    AfterValidator(_exception_path),
-    Field(
-        description="an exception class: built-in (TimeoutError), asyncio/aiohttp/httpx/requests "
-        "(aiohttp.ClientError), or a name the service registers (InventoryDown)"
-    ),
-]
-"""The name of an exception class (resolved by `resilience.names.Names`)."""
-
-CallablePath: TypeAlias = Annotated[
-    str,
-    AfterValidator(_callable_path),
-    Field(description="a function the service registers, e.g. is_overloaded"),
-]
-"""The name of a function the service registers (never imported from the file)."""
-
-ExceptionList: TypeAlias = Annotated[list[ExceptionPath], Field(max_length=64)]
 
 # ------------------------------------------------------------------------------------------ models
 
@@ -313,7 +274,16 @@ class HedgeConfig(_Model):
     sample_size: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
-MECHANISMS = ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "fallback", "hedge")
+MECHANISMS = (
+    "retry",
+    "circuit_breaker",
+    "bulkhead",
+    "rate_limiter",
+    "fallback",
+    "hedge",
+    "adaptive_limiter",
+    "outlier_detection",
+)
 """The mechanism sections of a policy entry, in file order."""
 
 
@@ -337,6 +307,11 @@ class PolicyConfig(_Model):
     rate_limiter: RateLimiterConfig | None = None
     fallback: FallbackConfig | None = None
     hedge: HedgeConfig | None = None
+    adaptive_limiter: AdaptiveLimiterConfig | None = None
+    outlier_detection: OutlierDetectionConfig | None = Field(
+        default=None,
+        description="per-host ejection (Envoy); the circuit breaker becomes one per host",
+    )
 
 
 class RedisStorageConfig(_Model):

@@ -26,7 +26,8 @@ parameter                               default meaning
 
 An ejected host returns by itself when its time is up; its ejection count (the multiplier)
 drops by one for every healthy interval. Give a `KeyedBreaker` an ``outlier_detection=`` and a
-call to an ejected key is refused with `HostEjectedError`; `OutlierDetector.choose(hosts)` picks
+call to an ejected key is refused with `HostEjectedError` (a call without a key is never
+ejected: it names no host); `OutlierDetector.choose(hosts)` picks
 among the hosts not ejected. Added in 0.2.0.
 """
 
@@ -316,8 +317,13 @@ class KeyedBreaker(Mechanism):
             found = self.key(ctx)
         return "" if found is None else str(found)
 
+    def _detector(self, key: str) -> OutlierDetector | None:
+        # A call without a key (no HTTP integration named its host) is not a host: ejecting
+        # the empty key would refuse every such call, so outlier detection leaves it alone.
+        return self.outlier_detection if key else None
+
     def _check_ejected(self, key: str, ctx: CallContext) -> None:
-        detector = self.outlier_detection
+        detector = self._detector(key)
         if detector is None:
             return
         wait = detector.returns_in(key)
@@ -335,7 +341,7 @@ class KeyedBreaker(Mechanism):
         key = self._key(ctx)
         self._check_ejected(key, ctx)
         breaker = self.breaker(key)
-        detector = self.outlier_detection
+        detector = self._detector(key)
         if detector is None:
             return await breaker.run(nxt, call, ctx)
         try:
@@ -352,7 +358,7 @@ class KeyedBreaker(Mechanism):
         key = self._key(ctx)
         self._check_ejected(key, ctx)
         breaker = self.breaker(key)
-        detector = self.outlier_detection
+        detector = self._detector(key)
         try:
             result = breaker.run_sync(nxt, call, ctx)
         except Exception as exc:

@@ -29,6 +29,9 @@ _MECHANISM_NAMES = {
     "load_shedding": "Load shedding",
     "fallback": "Fallbacks",
     "hedge": "Hedged requests",
+    "adaptive_limiter": "Adaptive concurrency limits",
+    "load_shedder": "Shedding by request criticality",
+    "outlier_detection": "Outlier ejection",
 }
 
 
@@ -42,6 +45,9 @@ _MECHANISM_SINGULAR = {
     "rate_limiter": "Rate limiter",
     "fallback": "Fallback",
     "hedge": "Hedge",
+    "adaptive_limiter": "Adaptive limit",
+    "load_shedder": "Criticality shares",
+    "outlier_detection": "Outlier detection",
 }
 
 
@@ -66,6 +72,8 @@ _TABLE_KEYS = frozenset(
         "rate_limiter",
         "fallback",
         "hedge",
+        "adaptive_limiter",
+        "outlier_detection",
     )
 )
 
@@ -78,6 +86,9 @@ def _configured(plan: Plan, row: MechanismRow) -> bool:
     if row.mechanism == "retry_budget":
         retry = entry.get("retry")
         return isinstance(retry, Mapping) and retry.get("budget") is not None
+    if row.mechanism == "load_shedder":
+        limiter = entry.get("adaptive_limiter")
+        return isinstance(limiter, Mapping) and limiter.get("shares") is not None
     if row.mechanism in _TABLE_KEYS:
         return entry.get(row.mechanism) is not None
     return True

@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from resilience import (
+    AdaptiveLimiter,
     Bulkhead,
     CircuitBreaker,
     CircuitOpenError,
     ConfigError,
     Fallback,
+    Gradient2,
     Hedge,
     PlanError,
     Policy,
@@ -32,6 +34,7 @@ from resilience import (
     remove_hook,
 )
 from resilience.config import (
+    AdaptiveLimiterConfig,
     BulkheadConfig,
     CircuitBreakerConfig,
     ExponentialOpenDuration,
@@ -41,6 +44,7 @@ from resilience.config import (
     RateLimiterConfig,
     RetryBudgetConfig,
     RetryConfig,
+    SharesConfig,
 )
 from resilience.events import Event, StateChanged
 from resilience.retry import FullJitterBackoff
@@ -115,7 +119,19 @@ EVERYTHING: dict[str, Any] = {
         "if_result": f"{HERE}.is_empty",
     },
     "hedge": {"delay": "p90", "max_hedges": 2, "min_samples": 30, "sample_size": 300},
+    "adaptive_limiter": {
+        "algorithm": "gradient2",
+        "initial_limit": 30,
+        "min_limit": 4,
+        "max_limit": 40,
+        "shares": {"default": 0.8, "sheddable": 0.6},
+        "drop_on": ["TimeoutError", "aiohttp.ServerDisconnectedError"],
+        "retry_after": "2s",
+        "sample_window": 10,
+    },
 }
+# outlier_detection turns the circuit breaker into a keyed one: tested on its own
+# (tests/resilience/test_load_plan_limits.py), so EVERYTHING keeps a plain breaker
 
 
 def _plan(**mechanisms: Any) -> dict[str, Any]:
@@ -131,11 +147,13 @@ def test_the_round_trip_plan_sets_every_option_of_every_mechanism() -> None:
         "rate_limiter": RateLimiterConfig,
         "fallback": FallbackConfig,
         "hedge": HedgeConfig,
+        "adaptive_limiter": AdaptiveLimiterConfig,
     }
-    assert set(EVERYTHING) == set(PolicyConfig.model_fields) - {"base"}
+    assert set(EVERYTHING) == set(PolicyConfig.model_fields) - {"base", "outlier_detection"}
     for section, model in sections.items():
         assert set(EVERYTHING[section]) == set(model.model_fields), section
     assert set(EVERYTHING["retry"]["budget"]) == set(RetryBudgetConfig.model_fields)
+    assert set(EVERYTHING["adaptive_limiter"]["shares"]) == set(SharesConfig.model_fields)
     assert set(EVERYTHING["circuit_breaker"]["open_duration"]) == set(
         ExponentialOpenDuration.model_fields
     )
@@ -198,6 +216,14 @@ def test_every_option_in_the_file_reaches_the_built_object() -> None:
         30,
         300,
     )
+
+    adaptive = policy.adaptive_limiter
+    assert isinstance(adaptive, AdaptiveLimiter)
+    assert isinstance(adaptive.algorithm, Gradient2)
+    assert (adaptive.limit, adaptive.min_limit, adaptive.max_limit) == (30, 4, 40)
+    assert (adaptive.shares.default, adaptive.shares.sheddable) == (0.8, 0.6)
+    assert adaptive.drop_on == (TimeoutError, aiohttp.ServerDisconnectedError)
+    assert (adaptive.retry_after, adaptive.sample_window) == (2.0, 10)
 
 
 @pytest.mark.parametrize(

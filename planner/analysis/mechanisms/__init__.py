@@ -28,8 +28,13 @@ has several callers):
   dependency gets a policy of its own, `caller.fallback`, sized for the load it takes during the
   primary's outage (planner.analysis.mechanisms.fallback_call).
 
-Each entry point also gets an inbound policy (bulkhead, deadline, load shedding at a declared
-capacity): see planner.analysis.mechanisms.inbound.
+- outlier detection (per-host ejection, one breaker per host) where the target is a service,
+  search or vector database called per replica over HTTP and runs 3 or more replicas with at
+  least one to spare over its min_healthy (planner.analysis.mechanisms.limits).
+
+Each entry point also gets an inbound policy (bulkhead, adaptive limit bounded by it, shedding
+by request criticality where declared, deadline, load shedding at a declared capacity): see
+planner.analysis.mechanisms.inbound.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from planner.analysis.mechanisms.common import (
 from planner.analysis.mechanisms.edge_rules import derive_edge
 from planner.analysis.mechanisms.fallback_call import derive_fallback_call, fallback_calls
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
+from planner.analysis.mechanisms.limits import outlier_detection
 from planner.errors import PlannerError
 from planner.model import MechanismRow
 from planner.pipeline import pipeline_rank
@@ -144,6 +150,10 @@ def derive(graph: Graph) -> Mechanisms:
             plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
             plans.append(plan)
             rows.extend(edge_rows)
+            detection, detection_rows = outlier_detection(graph, plan)
+            if detection is not None:
+                policy["outlier_detection"] = detection
+                rows.extend(detection_rows)
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
             previous = budget.get(edge.target)

@@ -17,6 +17,9 @@ name (an entry point that other components call too). Each setting comes from th
   (from a load test) or a ``quota`` on the entry point, the lower of the two; above it requests
   are shed (load shedding), burst = the declared burst, else one second's worth.
 
+- adaptive limit (and criticality shares where the spec declares ``request_criticality``)
+  bounded above by that bulkhead: see planner.analysis.mechanisms.limits.
+
 An entry point with none of rps, latency budget or capacity gets no inbound policy.
 """
 
@@ -34,6 +37,7 @@ from planner.analysis.mechanisms.common import (
     format_count,
     latency,
 )
+from planner.analysis.mechanisms.limits import adaptive_limit
 from planner.errors import PlannerError
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
@@ -89,6 +93,7 @@ class _Inbound:
         self.comp = graph.components[entry]
         self.rps = graph.rps[entry]
         self.rows: list[MechanismRow] = []
+        self.in_flight = 0.0  # L of the bulkhead, once derived
 
     def add(
         self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
@@ -107,6 +112,10 @@ class _Inbound:
         bulkhead = self.bulkhead()
         if bulkhead is not None:
             section["bulkhead"] = {"max_concurrent": bulkhead}
+            section["adaptive_limiter"], rows = adaptive_limit(
+                self.entry, self.policy, self.in_flight, bulkhead, self.comp.request_criticality
+            )
+            self.rows.extend(rows)
         limiter = self.rate_limiter()
         if limiter is not None:
             section["rate_limiter"] = limiter
@@ -150,7 +159,7 @@ class _Inbound:
             for edge in self.graph.edges[self.entry]
             if (rate := self.graph.edge_rps(edge)) is not None
         )
-        in_flight = max(own, calls)
+        in_flight = self.in_flight = max(own, calls)
         size = bulkhead_capacity(in_flight)
         reason = (
             f"Little's law: {self.rps:g} requests/s × {self.entry} p99 {fmt(p99)} ({source})"

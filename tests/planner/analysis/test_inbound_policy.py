@@ -65,12 +65,21 @@ def test_the_gateway_example_gets_a_bulkhead_and_deadline_from_its_spec() -> Non
         calls += target.rps * target.latency.p99
     own = gateway.rps * gateway.latency.p99
     policy = plan.mechanism_table["gateway"]
+    size = slots(max(own, calls))
     assert policy == {
         "deadline": gateway.latency_budget,
-        "bulkhead": {"max_concurrent": slots(max(own, calls))},
+        "bulkhead": {"max_concurrent": size},
+        # the bulkhead bounds the adaptive limit; no request_criticality: no shares
+        "adaptive_limiter": {
+            "algorithm": "vegas",
+            "initial_limit": size,
+            "min_limit": 1,
+            "max_limit": size,
+            "shares": {"default": 1.0, "sheddable": 1.0},
+        },
     }  # no capacity declared: no rate limiter
     rows = {r.mechanism: r for r in plan.mechanisms if r.policy == "gateway"}
-    assert set(rows) == {"deadline", "bulkhead"}
+    assert set(rows) == {"deadline", "bulkhead", "adaptive_limiter"}
     assert all(r.inbound and r.target == "gateway" for r in rows.values())
     assert "Little's law" in rows["bulkhead"].reason
     assert ("declared p99 looks too low for its calls" in rows["bulkhead"].reason) == (calls > own)
@@ -178,7 +187,8 @@ async def test_the_loaded_policy_refuses_beyond_its_bulkhead_and_cuts_at_the_dea
     holders = [asyncio.create_task(request()) for _ in range(size)]
     await asyncio.sleep(0)
     assert entered == size
-    with pytest.raises(resilience.BulkheadFullError):
+    # the adaptive limit starts at the bulkhead and refuses first (no classes: the whole limit)
+    with pytest.raises(resilience.LimitExceededError):
         await request()
     release.set()
     await asyncio.gather(*holders)

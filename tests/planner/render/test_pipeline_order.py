@@ -13,7 +13,13 @@ GATEWAY = ROOT_DIR / "examples/ai_gateway/system.yaml"
 
 
 def test_the_planners_order_is_the_runtimes() -> None:
-    slot = {"circuit_breaker": "breaker", "retry_budget": "retry", "load_shedding": "rate_limiter"}
+    slot = {
+        "circuit_breaker": "breaker",
+        "outlier_detection": "breaker",  # the keyed breaker refuses an ejected host first
+        "retry_budget": "retry",
+        "load_shedding": "rate_limiter",
+        "load_shedder": "adaptive_limiter",
+    }
     slots = [slot.get(m, m) for m in MECHANISM_ORDER]
     runtime = [s if s != "circuit_breaker" else "breaker" for s in ORDER if s != "chaos"]
     assert list(dict.fromkeys(slots)) == runtime
