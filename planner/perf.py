@@ -17,6 +17,10 @@ def no_cyclic_gc() -> Iterator[None]:
     cycles; the collector's repeated full-heap scans cost more than the planning itself (measured:
     7.1 s CPU with it, 3.1 s without). Reference counting still frees everything; the collector's
     previous state is restored on the way out.
+
+    On the way out the objects made meanwhile are moved to the oldest generation (`gc.freeze`
+    then `gc.unfreeze`, two list splices): left in the youngest, the first collection after
+    re-enabling would scan all of them at once (measured: 1.5 s of a 10,000-component plan).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -24,4 +28,6 @@ def no_cyclic_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
