@@ -103,9 +103,10 @@ class BlastRow:
     failure: str  # "llm-primary down", "zone a outage"
     source: str  # component name or "zone:a" / "region:eu"
     scope: Scope
-    # Each list is sorted and, on a component row, holds at most `LISTED` names: in a deep
-    # chain every row would list the whole chain above it (quadratic output). The counts are
-    # the sets' full sizes, and every figure is computed from the full sets.
+    # Each list is sorted and, on a component row, holds at most the first 20 names
+    # (planner.analysis.blast.LISTED): in a deep chain every row would list the whole chain
+    # above it (quadratic output). The counts are the sets' full sizes, and every figure is
+    # computed from the full sets.
     affected: tuple[str, ...]  # down without mechanisms (the source included)
     affected_with: tuple[str, ...]  # still down with breakers + fallbacks
     degraded_with: tuple[str, ...]  # serving a degraded answer instead of failing

@@ -6,7 +6,7 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-__all__ = ["no_cyclic_gc"]
+__all__ = ["fsum_partials", "no_cyclic_gc"]
 
 
 @contextlib.contextmanager
@@ -31,3 +31,22 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.freeze()
             gc.unfreeze()
             gc.enable()
+
+
+def fsum_partials(values: list[float]) -> list[float]:
+    """Non-overlapping floats whose exact sum is the exact sum of `values` (Shewchuk), so that
+    `fsum(partials + more)` is the correctly rounded sum of `values + more`."""
+    partials: list[float] = []
+    for x in values:
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+    return partials

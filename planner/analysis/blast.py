@@ -172,12 +172,50 @@ class ComponentRows:
                 if fallback is not None:
                     self.conditional.append((bit[e.target], bit[fallback], bit[name], name))
         self.bound = _upper_bound(graph)
+        # The callers over each class of edge, and conditional edges by target, for the walks.
+        self.hard_callers = _callers(graph, _hard)
+        self.mandatory_callers = _callers(graph, lambda e: e.hard and not mech.degrades(e))
+        self.all_callers = _callers(graph, lambda e: True)
+        self.conditional_by_target: dict[str, list[tuple[str, str]]] = {}
+        for name in self.ordered:
+            for e in graph.edges[name]:
+                fallback = mech.fallback_component(e) if e.hard and mech.degrades(e) else None
+                if fallback is not None:
+                    self.conditional_by_target.setdefault(e.target, []).append((fallback, name))
 
     def row(self, name: str) -> BlastRow:
         """The row of `name`'s outage: walked when its upstream is small, else from bitsets."""
         if self.bound[name] <= SMALL:
-            return row(self.mech, f"{name} down", name, "component", [name], LISTED)
+            return self.walked(name)
         return self.from_bits(name)
+
+    def walked(self, name: str) -> BlastRow:
+        """The row of `name`'s outage by walking the callers (the same row as `row`)."""
+        without = _walk(self.hard_callers, {name})
+        with_ = _walk(self.mandatory_callers, {name})
+        grown = bool(self.conditional_by_target)
+        while grown:  # hard edges with a fallback component carry it when that is down too
+            grown = False
+            for target in [t for t in with_ if t in self.conditional_by_target]:
+                for fallback, caller in self.conditional_by_target[target]:
+                    if fallback in with_ and caller not in with_:
+                        with_ = _walk(self.mandatory_callers, with_ | {caller})
+                        grown = True
+        slow = _walk(self.all_callers, with_) - with_
+        graph = self.graph
+        return BlastRow(
+            failure=f"{name} down",
+            source=name,
+            scope="component",
+            affected=tuple(sorted(without)[:LISTED]),
+            affected_with=tuple(sorted(with_)[:LISTED]),
+            degraded_with=tuple(sorted(slow)[:LISTED]),
+            users_impacted=users_figure(graph, without, _USERS),
+            users_impacted_with=users_figure(graph, with_, _USERS_WITH),
+            affected_count=len(without),
+            affected_with_count=len(with_),
+            degraded_with_count=len(slow),
+        )
 
     def from_bits(self, name: str) -> BlastRow:
         """The row of `name`'s outage from the memoised bitsets (the same row as the walk)."""
@@ -221,6 +259,23 @@ class ComponentRows:
             out.append(self.ordered[low.bit_length() - 1])
             bits ^= low
         return tuple(out)
+
+
+def _callers(graph: Graph, follow: Callable[[Edge], bool]) -> dict[str, tuple[str, ...]]:
+    """Each component's callers over the edges `follow` accepts."""
+    return {name: tuple(e.caller for e in graph.callers[name] if follow(e)) for name in graph.names}
+
+
+def _walk(callers: dict[str, tuple[str, ...]], start: set[str]) -> set[str]:
+    """`start` and every component reached backwards over `callers`."""
+    seen = set(start)
+    stack = list(seen)
+    while stack:
+        for caller in callers[stack.pop()]:
+            if caller not in seen:
+                seen.add(caller)
+                stack.append(caller)
+    return seen
 
 
 def _upper_bound(graph: Graph) -> dict[str, int]:

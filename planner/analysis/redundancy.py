@@ -34,6 +34,7 @@ from planner.model import (
     RedundancyProposal,
     RedundancySection,
 )
+from planner.perf import fsum_partials
 from planner.units import format_percent
 from planner.units import format_spec_duration as fmt
 
@@ -202,7 +203,7 @@ class _Combined:
         self._traffic = graph.spec.entry_weighting == "traffic"
         self._shares = graph.entry_shares
         self._base = base
-        self._partials = _partials([self._shares[e] * a for e, a in base.items()])
+        self._partials = fsum_partials([self._shares[e] * a for e, a in base.items()])
         self._ranked = sorted(base.items(), key=lambda item: item[1])
 
     def replacing(self, changed: dict[str, float]) -> float:
@@ -218,25 +219,6 @@ class _Combined:
             if entry not in changed:
                 return min(lowest, value)
         return lowest
-
-
-def _partials(values: list[float]) -> list[float]:
-    """Non-overlapping floats whose exact sum is the exact sum of `values` (Shewchuk), so that
-    `fsum(partials + more)` is the correctly rounded sum of `values + more`."""
-    partials: list[float] = []
-    for x in values:
-        i = 0
-        for y in partials:
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
-            if lo:
-                partials[i] = lo
-                i += 1
-            x = hi
-        partials[i:] = [x]
-    return partials
 
 
 def _covered(

@@ -265,3 +265,4 @@ def test_blast_rows_from_bitsets_are_the_walked_rows(doc: dict[str, Any]) -> Non
     for name in mech.graph.names:
         walked = blast.row(mech, f"{name} down", name, "component", [name], blast.LISTED)
         assert rows.from_bits(name) == walked
+        assert rows.walked(name) == walked
