@@ -80,6 +80,13 @@ def _component(rng: random.Random, kind: str, index: int) -> dict[str, Any]:
     return comp
 
 
+def _uniform(comps: list[dict[str, Any]]) -> None:
+    """One latency for every component: in a deep shape a random one would make many callers
+    faster than their hard dependency, which the spec check warns about once per component."""
+    for comp in comps:
+        comp["latency"] = {"p50": "2ms", "p99": "20ms"}
+
+
 def _entries(entries: list[dict[str, Any]]) -> None:
     for comp in entries:
         comp["entry_point"] = True
@@ -131,6 +138,7 @@ def chain(n: int, seed: int = 7) -> dict[str, Any]:
     comps.append(_component(rng, "database", n - 1))
     for upper, lower in itertools.pairwise(comps):
         upper["dependencies"] = [{"target": lower["name"], "type": "hard"}]
+    _uniform(comps)
     _entries(comps[:1])
     return _doc("chain", n, comps)
 
@@ -144,6 +152,7 @@ def star(n: int, seed: int = 7) -> dict[str, Any]:
     for spoke in spokes:
         spoke["dependencies"] = [{"target": hub["name"], "type": "hard"}]
     fan["dependencies"] = [{"target": s["name"], "type": "soft"} for s in spokes]
+    _uniform([hub, *spokes, fan])
     _entries([*spokes, fan])
     return _doc("star", n, [hub, *spokes, fan])
 
@@ -156,6 +165,7 @@ def tree(n: int, seed: int = 7) -> dict[str, Any]:
         children = [c for c in (2 * i + 1, 2 * i + 2) if c < n]
         if children:
             comp["dependencies"] = [{"target": comps[c]["name"], "type": "hard"} for c in children]
+    _uniform(comps)
     _entries(comps[:1])
     return _doc("tree", n, comps)
 
