@@ -1,14 +1,25 @@
-"""How long planning takes as a system grows: 100, 1,000 and 10,000 components, 3 dependencies each.
+"""How long planning takes, and how much memory, as a system grows and changes shape.
 
-The generated systems are shaped like service meshes: five layers (entry services, two layers of
-internal services, data stores, external APIs at the bottom), every component above the bottom
-calling 3 components of the next layer (two hard, one soft with a fallback). Wide and shallow like
-real systems, so the blast radius and closure sizes stay bounded and the plan's output grows
-linearly; a deep chain would make the output itself quadratic (every component lists the whole
-chain), whatever the algorithm.
+Shapes (`--shape`, one or several, comma-separated):
 
-Run:  .venv/bin/python benchmarks/planner_scale.py [--sizes 100,1000,10000] [--repeat 3]
-Target: 10,000 components planned in ≤ 5 s, growing near-linearly (µs per component flat).
+- mesh: five layers (entry services, two layers of internal services, data stores, external APIs
+  at the bottom), every component above the bottom calling 3 components of the next layer (two
+  hard, one soft with a fallback). Wide and shallow like real systems.
+- chain: one entry service calling the next, n deep, a database at the bottom: every component's
+  outage takes down the whole chain above it (the blast rows list their first names and count
+  the rest, or the output itself would be quadratic).
+- star: a hub database called by n − 2 entry services, and one more entry service calling all
+  of them: one component with very many callers, one with very many dependencies.
+- tree: a binary tree of services, the root the entry point, hard edges down to the leaves.
+
+Each (shape, size) runs in a fresh subprocess so that its peak resident memory (`ru_maxrss`) is
+its own: the spec is parsed, the plan built, then written as JSON (and, with `--outputs`, YAML
+and text) through the CLI's streaming writer into a temporary directory.
+
+Run:  .venv/bin/python benchmarks/planner_scale.py [--shape mesh,chain] [--sizes 1000,10000]
+      [--outputs json,yaml,text] [--derivations refs|full|none]
+Targets: mesh µs per component within 1.3× from 1,000 to 100,000; 100,000 planned in ≤ 20 s and
+planned + written as JSON in ≤ 6 GB; a 5,000-deep chain planned in ≤ 5 s.
 """
 
 from __future__ import annotations
@@ -17,12 +28,22 @@ import argparse
 import itertools
 import json
 import random
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from planner.analysis import build_plan
-from planner.document import plan_to_dict
-from planner.spec import SystemSpec, parse_spec
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from planner.analysis import build_plan  # noqa: E402
+from planner.cli.output import write_chunks  # noqa: E402
+from planner.render import render_chunks  # noqa: E402
+from planner.spec import parse_spec  # noqa: E402
 
 LAYERS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (0.05, ("service",)),
@@ -32,9 +53,53 @@ LAYERS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (0.15, ("external_api", "llm_api", "object_storage")),
 )
 STATEFUL = {"database", "queue", "search", "vector_db"}
+SHAPES = ("mesh", "chain", "star", "tree")
 
 
-def generate(n: int, seed: int = 7) -> dict[str, Any]:
+def _component(rng: random.Random, kind: str, index: int) -> dict[str, Any]:
+    comp: dict[str, Any] = {
+        "name": f"{kind.replace('_', '-')}-{index:06d}",
+        "kind": kind,
+        "replicas": rng.choice((1, 2, 3)),
+        "availability": rng.choice((99.5, 99.9, 99.95, 99.99)),
+        "latency": {
+            "p50": f"{rng.choice((2, 5, 10, 20))}ms",
+            "p99": f"{rng.choice((20, 80, 300, 900))}ms",
+        },
+        "zones": ["a", "b", "c"][: rng.choice((1, 2, 3))],
+    }
+    if kind in STATEFUL:
+        comp["data"] = {
+            "stateful": True,
+            "backup_interval": "6h",
+            "replication": "async",
+            "replication_lag": "2s",
+        }
+    if kind in ("external_api", "llm_api"):
+        comp["quota"] = {"rps": 500}
+    return comp
+
+
+def _uniform(comps: list[dict[str, Any]]) -> None:
+    """One latency for every component: in a deep shape a random one would make many callers
+    faster than their hard dependency, which the spec check warns about once per component."""
+    for comp in comps:
+        comp["latency"] = {"p50": "2ms", "p99": "20ms"}
+
+
+def _entries(entries: list[dict[str, Any]]) -> None:
+    for comp in entries:
+        comp["entry_point"] = True
+        comp["traffic_share"] = 1.0 / len(entries)
+        comp["rps"] = 50
+        comp["latency_budget"] = "30s"
+
+
+def _doc(shape: str, n: int, components: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"version": 1, "system": f"{shape}-{n}", "tier": "high", "components": components}
+
+
+def mesh(n: int, seed: int = 7) -> dict[str, Any]:
     """A spec document with `n` components, 3 dependencies each (except the bottom layer)."""
     rng = random.Random(seed)
     sizes = [max(1, round(share * n)) for share, _ in LAYERS]
@@ -44,35 +109,11 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
     for (_, kinds), size in zip(LAYERS, sizes, strict=True):
         layer = []
         for _ in range(size):
-            kind = kinds[index % len(kinds)]
-            comp: dict[str, Any] = {
-                "name": f"{kind.replace('_', '-')}-{index:05d}",
-                "kind": kind,
-                "replicas": rng.choice((1, 2, 3)),
-                "availability": rng.choice((99.5, 99.9, 99.95, 99.99)),
-                "latency": {
-                    "p50": f"{rng.choice((2, 5, 10, 20))}ms",
-                    "p99": f"{rng.choice((20, 80, 300, 900))}ms",
-                },
-                "zones": ["a", "b", "c"][: rng.choice((1, 2, 3))],
-            }
-            if kind in STATEFUL:
-                comp["data"] = {
-                    "stateful": True,
-                    "backup_interval": "6h",
-                    "replication": "async",
-                    "replication_lag": "2s",
-                }
-            if kind in ("external_api", "llm_api"):
-                comp["quota"] = {"rps": 500}
-            layer.append(comp)
+            layer.append(_component(rng, kinds[index % len(kinds)], index))
             index += 1
         layers.append(layer)
-    entries = layers[0]
-    for comp in entries:
-        comp["entry_point"] = True
-        comp["traffic_share"] = 1.0 / len(entries)
-        comp["rps"] = 50
+    _entries(layers[0])
+    for comp in layers[0]:
         comp["latency_budget"] = "3s"
     for upper, lower in itertools.pairwise(layers):
         for comp in upper:
@@ -87,51 +128,131 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
                     dep["fallback"] = "degraded answer"
                 deps.append(dep)
             comp["dependencies"] = deps
-    components = [c for layer in layers for c in layer]
-    return {"version": 1, "system": f"generated-{n}", "tier": "high", "components": components}
+    return _doc("mesh", n, [c for layer in layers for c in layer])
 
 
-def measure(n: int, repeat: int) -> tuple[float, float, float, float, int]:
-    """(parse s, build_plan s, build_plan CPU s, plan_to_dict + json s, modes), best of `repeat`.
+def chain(n: int, seed: int = 7) -> dict[str, Any]:
+    """An entry service → n − 2 services → a database, each calling the next (hard)."""
+    rng = random.Random(seed)
+    comps = [_component(rng, "service", i) for i in range(n - 1)]
+    comps.append(_component(rng, "database", n - 1))
+    for upper, lower in itertools.pairwise(comps):
+        upper["dependencies"] = [{"target": lower["name"], "type": "hard"}]
+    _uniform(comps)
+    _entries(comps[:1])
+    return _doc("chain", n, comps)
 
-    CPU time is shown beside wall time: on a shared machine the wall time includes waiting.
-    """
-    doc = generate(n)
-    best = [float("inf")] * 4
-    modes = 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        spec: SystemSpec = parse_spec(doc, f"<generated {n}>")
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        plan = build_plan(spec)
-        c2 = time.process_time()
-        t2 = time.perf_counter()
-        json.dumps(plan_to_dict(plan))
-        t3 = time.perf_counter()
-        took = (t1 - t0, t2 - t1, c2 - c1, t3 - t2)
-        best = [min(b, t) for b, t in zip(best, took, strict=True)]
-        modes = len(plan.failure_modes)
-    return best[0], best[1], best[2], best[3], modes
+
+def star(n: int, seed: int = 7) -> dict[str, Any]:
+    """A hub database with n − 2 entry services calling it, and one entry calling all of them."""
+    rng = random.Random(seed)
+    hub = _component(rng, "database", 0)
+    spokes = [_component(rng, "service", i) for i in range(1, n - 1)]
+    fan = _component(rng, "service", n - 1)
+    for spoke in spokes:
+        spoke["dependencies"] = [{"target": hub["name"], "type": "hard"}]
+    fan["dependencies"] = [{"target": s["name"], "type": "soft"} for s in spokes]
+    _uniform([hub, *spokes, fan])
+    _entries([*spokes, fan])
+    return _doc("star", n, [hub, *spokes, fan])
+
+
+def tree(n: int, seed: int = 7) -> dict[str, Any]:
+    """A binary tree of n services (heap order), the root the entry, hard edges to children."""
+    rng = random.Random(seed)
+    comps = [_component(rng, "service", i) for i in range(n)]
+    for i, comp in enumerate(comps):
+        children = [c for c in (2 * i + 1, 2 * i + 2) if c < n]
+        if children:
+            comp["dependencies"] = [{"target": comps[c]["name"], "type": "hard"} for c in children]
+    _uniform(comps)
+    _entries(comps[:1])
+    return _doc("tree", n, comps)
+
+
+GENERATORS = {"mesh": mesh, "chain": chain, "star": star, "tree": tree}
+
+
+def measure(shape: str, n: int, outputs: list[str], derivations: str) -> dict[str, Any]:
+    """One run, in this process: seconds per step, bytes written, peak resident memory."""
+    doc = GENERATORS[shape](n)
+    row: dict[str, Any] = {"shape": shape, "components": n}
+    row["deps"] = sum(len(c.get("dependencies", ())) for c in doc["components"])
+    t0 = time.perf_counter()
+    spec = parse_spec(doc, f"<generated {shape} {n}>")
+    del doc
+    t1 = time.perf_counter()
+    c1 = time.process_time()
+    plan = build_plan(spec)
+    row["plan_cpu_s"] = time.process_time() - c1
+    t2 = time.perf_counter()
+    row["parse_s"], row["plan_s"] = t1 - t0, t2 - t1
+    row["modes"] = len(plan.failure_modes)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in outputs:
+            path = Path(tmp) / f"plan.{fmt}"
+            start = time.perf_counter()
+            write_chunks(render_chunks(plan, fmt, None, derivations=derivations), path)
+            row[f"{fmt}_s"] = time.perf_counter() - start
+            row[f"{fmt}_bytes"] = path.stat().st_size
+            path.unlink()
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def _subprocess(shape: str, n: int, outputs: list[str], derivations: str) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--one", f"{shape}:{n}", "--outputs", ",".join(outputs)]
+    argv += ["--derivations", derivations]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{shape} {n}: {done.stderr.strip().splitlines()[-1:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
+    head = (
+        f"{'shape':>6} {'components':>10} {'deps':>7} {'modes':>7} {'parse s':>8} {'plan s':>8}"
+        f" {'cpu s':>7} {'µs/comp':>8}"
+    )
+    for fmt in outputs:
+        head += f" {fmt + ' s':>8} {fmt + ' KB/c':>9}"
+    print(head + f" {'peak MB':>8}")
+    for r in rows:
+        line = (
+            f"{r['shape']:>6} {r['components']:>10} {r['deps']:>7} {r['modes']:>7}"
+            f" {r['parse_s']:>8.2f} {r['plan_s']:>8.2f} {r['plan_cpu_s']:>7.2f}"
+            f" {r['plan_s'] / r['components'] * 1e6:>8.0f}"
+        )
+        for fmt in outputs:
+            per = r[f"{fmt}_bytes"] / r["components"] / 1000
+            line += f" {r[f'{fmt}_s']:>8.2f} {per:>9.2f}"
+        print(line + f" {r['peak_rss_mb']:>8.0f}", flush=True)
 
 
 def main() -> None:
-    """Print one row per size."""
+    """Print one row per (shape, size), each measured in its own subprocess."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shape", default="mesh", help=f"one or more of {', '.join(SHAPES)}")
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--outputs", default="json", help="formats written: json, yaml, text")
+    parser.add_argument("--derivations", default="refs", choices=("refs", "full", "none"))
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # SHAPE:N, in this process, as JSON
     args = parser.parse_args()
-    print(
-        f"{'components':>10} {'deps':>6} {'modes':>6} {'parse s':>8} {'plan s':>8}"
-        f" {'cpu s':>7} {'µs/comp':>8} {'to-json s':>9}"
-    )
-    for n in (int(s) for s in args.sizes.split(",")):
-        parse_s, plan_s, cpu_s, dump_s, modes = measure(n, args.repeat)
-        deps = sum(len(c.get("dependencies", ())) for c in generate(n)["components"])
-        print(
-            f"{n:>10} {deps:>6} {modes:>6} {parse_s:>8.3f} {plan_s:>8.3f} {cpu_s:>7.3f}"
-            f" {plan_s / n * 1e6:>8.0f} {dump_s:>9.3f}"
-        )
+    outputs = [o for o in args.outputs.split(",") if o]
+    if args.one:
+        shape, n = args.one.split(":")
+        print(json.dumps(measure(shape, int(n), outputs, args.derivations)))
+        return
+    shapes = args.shape.split(",")
+    unknown = sorted(set(shapes) - set(SHAPES))
+    if unknown:
+        parser.error(f"unknown shape {', '.join(unknown)}; expected {', '.join(SHAPES)}")
+    rows = []
+    for shape in shapes:
+        for n in (int(s) for s in args.sizes.split(",")):
+            rows.append(_subprocess(shape, n, outputs, args.derivations))
+    _table(rows, outputs)
 
 
 if __name__ == "__main__":

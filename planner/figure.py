@@ -7,8 +7,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["SIGNIFICANT_DIGITS", "Figure", "significant"]
+__all__ = ["DERIVATIONS", "SIGNIFICANT_DIGITS", "Figure", "significant"]
 
+
+#: How the plan document writes a figure's derivation (`planner.document`); the first is the
+#: CLI's default: refs (inputs + the formula's index in `report.formulas`), full, none.
+DERIVATIONS = ("refs", "full", "none")
 
 #: Significant digits a derived float keeps: far beyond any input's precision, and short enough
 #: that binary rounding noise (0.010000000000005116, 99.99749999999999) never reaches the plan.

@@ -105,11 +105,18 @@ class BlastRow:
     failure: str  # "llm-primary down", "zone a outage"
     source: str  # component name or "zone:a" / "region:eu"
     scope: Scope
-    affected: tuple[str, ...]  # down without mechanisms (the source included), sorted
+    # Each list is sorted and, on a component row, holds at most the first 20 names
+    # (planner.analysis.blast.LISTED): in a deep chain every row would list the whole chain
+    # above it (quadratic output). The counts are the sets' full sizes, and every figure is
+    # computed from the full sets.
+    affected: tuple[str, ...]  # down without mechanisms (the source included)
     affected_with: tuple[str, ...]  # still down with breakers + fallbacks
     degraded_with: tuple[str, ...]  # serving a degraded answer instead of failing
     users_impacted: Figure  # percent
     users_impacted_with: Figure  # percent
+    affected_count: int  # how many are down without mechanisms
+    affected_with_count: int  # how many are still down with breakers + fallbacks
+    degraded_with_count: int  # how many serve a degraded answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import json
 import os
 import re
 import reprlib
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ __all__ = [
     "read_bytes",
     "read_document",
     "seal",
+    "seal_chunks",
     "short_repr",
     "shorten",
     "unseal",
@@ -404,6 +405,23 @@ def seal(text: str) -> str:
     body = _HEADER + text
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     return f"{body}# reliability-os sha256:{digest}\n"
+
+
+def seal_chunks(chunks: Iterable[str]) -> Iterator[str]:
+    """`seal` for text written piece by piece: the header, the chunks, then the trailer whose
+    checksum was accumulated on the way (the same bytes as `seal("".join(chunks))`)."""
+    digest = hashlib.sha256(_HEADER.encode("utf-8"))
+    yield _HEADER
+    last = ""
+    for chunk in chunks:
+        if chunk:
+            digest.update(chunk.encode("utf-8"))
+            last = chunk
+            yield chunk
+    if not last.endswith("\n"):
+        digest.update(b"\n")
+        yield "\n"
+    yield f"# reliability-os sha256:{digest.hexdigest()}\n"
 
 
 def is_sealed(text: str) -> bool:

@@ -10,6 +10,8 @@ collection is built in sorted order, nothing depends on time or randomness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.analysis import (
     availability,
     blast,
@@ -26,22 +28,45 @@ from planner.model import Figure, Header, Plan
 from planner.perf import no_cyclic_gc
 from planner.spec import SystemSpec
 
+#: The stages `build_plan` reports to its `progress` callback, in order, each once it is done.
+STAGES = (
+    "graph",
+    "mechanisms",
+    "availability",
+    "blast radius",
+    "failure modes",
+    "recovery",
+    "redundancy",
+    "monitoring",
+)
 
-def build_plan(spec: SystemSpec) -> Plan:
-    """Run every analysis of the spec and assemble the plan."""
+
+def _quiet(stage: str) -> None:
+    """No progress report."""
+
+
+def build_plan(spec: SystemSpec, progress: Callable[[str], None] | None = None) -> Plan:
+    """Run every analysis of the spec and assemble the plan; `progress(stage)` is called as
+    each of STAGES is done (the CLI's progress bar)."""
     with no_cyclic_gc():
-        return _build(spec)
+        return _build(spec, progress or _quiet)
 
 
-def _build(spec: SystemSpec) -> Plan:
+def _build(spec: SystemSpec, done: Callable[[str], None]) -> Plan:
     graph = Graph(spec)  # with each component's facts, resolved once
     alerts = derive_alerts(spec)  # the SLO period, burn-rate alerts and time to page
+    done("graph")
     mech = mechanisms.derive(graph)  # what the plan does on each edge
+    done("mechanisms")
     modeled = availability.model(graph)
     avail = availability.analyse(graph, modeled, mech)
+    done("availability")
     radius = blast.analyse(mech)
+    done("blast radius")
     fmea = failures.analyse(graph, modeled, radius, mech)
+    done("failure modes")
     recov = recovery.plan(graph, radius, mech, alerts)
+    done("recovery")
     period = alerts.period
     header = Header(
         system=spec.system,
@@ -56,6 +81,10 @@ def _build(spec: SystemSpec) -> Plan:
         users=spec.users,
         components=len(spec.components),
     )
+    redundant = redundancy.design(graph, modeled, mech)
+    done("redundancy")
+    monitored = monitoring.plan(graph, fmea, mech, recov, alerts)
+    done("monitoring")
     return Plan(
         header=header,
         current=avail.current,
@@ -66,9 +95,9 @@ def _build(spec: SystemSpec) -> Plan:
         availability=avail,
         mechanisms=mech.rows,
         mechanism_table=mech.table,
-        redundancy=redundancy.design(graph, modeled, mech),
+        redundancy=redundant,
         recovery=recov,
-        monitoring=monitoring.plan(graph, fmea, mech, recov, alerts),
+        monitoring=monitored,
         sla=None,
         graph=dependency_graph(graph),
     )

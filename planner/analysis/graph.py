@@ -1,8 +1,8 @@
 """The dependency graph of a spec, indexed once and shared by every analysis, with each
 component's resolved facts (`planner.analysis.facts`).
 
-Closures are memoised in reverse topological order (each component's closure is built from its
-targets' closures, never by a fresh walk), so planning stays near-linear in the size of the output.
+Closures are computed on demand, one walk per component asked for (entry points and fallback
+targets), and memoised, so planning stays near-linear in the size of what the analyses read.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class Edge:
 
 
 _EdgePredicate = Callable[[Edge], bool]
+
+
+def _hard(edge: Edge) -> bool:
+    return edge.dep.type == "hard"
 
 
 class Graph:
@@ -135,26 +139,28 @@ class Graph:
 
     def hard_closure(self, name: str) -> frozenset[str]:
         """Every component `name` transitively needs over hard edges (itself excluded)."""
-        if not self._closure:
-            self._closure = self.closures(lambda e: e.hard)
-        return self._closure[name]
+        found = self._closure.get(name)
+        if found is None:
+            found = self._closure[name] = self.closure(name, _hard)
+        return found
 
-    def closures(self, follow: _EdgePredicate) -> dict[str, frozenset[str]]:
-        """Every component's transitive targets over the edges where `follow` holds."""
-        closure: dict[str, frozenset[str]] = {}
-        empty: frozenset[str] = frozenset()
-        for name in self.order:
-            targets = [e.target for e in self.edges[name] if follow(e)]
-            if not targets:
-                closure[name] = empty
-            elif len(targets) == 1:
-                closure[name] = closure[targets[0]] | {targets[0]}
-            else:
-                acc = set(targets)
-                for target in targets:
-                    acc.update(closure[target])
-                closure[name] = frozenset(acc)
-        return closure
+    def closure(self, name: str, follow: _EdgePredicate) -> frozenset[str]:
+        """`name`'s transitive targets over the edges where `follow` holds (itself excluded).
+
+        One walk from `name`: the analyses ask for the closures of a few components (entry
+        points, fallback targets), so building every component's closure would cost the sum of
+        all their sizes — quadratic on a deep chain — for the few that are read.
+        """
+        seen: set[str] = set()
+        stack = [name]
+        edges = self.edges
+        while stack:
+            for edge in edges[stack.pop()]:
+                target = edge.dep.target
+                if target not in seen and follow(edge):
+                    seen.add(target)
+                    stack.append(target)
+        return frozenset(seen)
 
     def upstream(self, sources: Iterable[str], propagates: _EdgePredicate) -> set[str]:
         """`sources` and every caller reached backwards over edges where `propagates` holds."""

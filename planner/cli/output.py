@@ -14,11 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["write_atomic", "write_files", "write_into_directory", "write_output"]
+__all__ = ["write_atomic", "write_chunks", "write_files", "write_into_directory", "write_output"]
 
 _PathT = TypeVar("_PathT", bound="str | os.PathLike[str]")
 
@@ -60,8 +60,9 @@ def _naming(target: Path, reason: Callable[[OSError], str] | None = None) -> Ite
         raise _error(exc, target, why) from None
 
 
-def _stage(target: Path, text: str) -> str:
-    """Write `text` to a complete temporary file beside `target`; returns its name."""
+def _stage(target: Path, text: str | Iterable[str]) -> str:
+    """Write `text` (or its chunks, as they come) to a complete temporary file beside `target`;
+    returns its name."""
     if target.is_dir():
         raise IsADirectoryError(
             errno.EISDIR, "cannot write the file: it is a directory", str(target)
@@ -72,7 +73,10 @@ def _stage(target: Path, text: str) -> str:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with _naming(target), os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)  # buffered: chunks reach the file as they are made
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; give the file the mode an ordinary open() would (umask applies).
@@ -210,3 +214,27 @@ def write_output(text: str, path: str | os.PathLike[str] | None) -> None:
         sys.stdout.flush()
     else:
         write_atomic(path, text)
+
+
+def write_chunks(chunks: Iterable[str], path: str | os.PathLike[str] | None) -> None:
+    """`write_output` for text made piece by piece: each chunk goes to stdout, or to the
+    temporary file beside `path`, as it comes; the file replaces `path` only once complete.
+
+    A missing final newline is added, as `write_output` does.
+    """
+
+    def ended() -> Iterator[str]:
+        last = ""
+        for chunk in chunks:
+            if chunk:
+                last = chunk
+                yield chunk
+        if not last.endswith("\n"):
+            yield "\n"
+
+    if path is None or str(path) == "-":
+        sys.stdout.writelines(ended())
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    _commit([(target, _stage(target, ended()))])

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planner.cli.output import write_into_directory, write_output
+from planner.cli.output import write_chunks, write_into_directory, write_output
+from planner.cli.progress import Progress
 from planner.errors import PlannerError
+from planner.figure import DERIVATIONS
 from planner.render import FORMATS
-from resilience.files import seal
+from resilience.files import seal_chunks
 
 if TYPE_CHECKING:
     from planner.model import Plan
@@ -65,8 +67,9 @@ def register(subparsers: Any) -> None:
     postmortem.set_defaults(func=_cmd_postmortem)
 
 
-def _load(spec_path: str) -> tuple[SystemSpec, Plan]:
-    """The spec at `spec_path`, read once, and its plan (imports local: `--help` stays fast)."""
+def _load(spec_path: str, progress: Progress | None = None) -> tuple[SystemSpec, Plan]:
+    """The spec at `spec_path`, read once, and its plan (imports local: `--help` stays fast);
+    `progress` counts the parse and each stage of the analysis."""
     from planner.inputs import shown
     from planner.spec import load_spec, spec_warnings
 
@@ -75,7 +78,10 @@ def _load(spec_path: str) -> tuple[SystemSpec, Plan]:
         print(f"reliability: warning: {shown(spec_path)}: {line}", file=sys.stderr)
     from planner.analysis import build_plan
 
-    return spec, build_plan(spec)
+    if progress is None:
+        return spec, build_plan(spec)
+    progress.step("spec read")
+    return spec, build_plan(spec, progress.step)
 
 
 #: `-o` file extension → the format written when `--format` is not given.
@@ -105,24 +111,39 @@ def _report(sections: tuple[str, ...] | None) -> Handler:
     """A handler that renders `sections` of the plan (None: all of them) in `--format`."""
 
     def handle(args: argparse.Namespace) -> int:
-        from planner.render import render_plan
+        from planner.analysis import STAGES
 
-        spec, plan = _load(args.spec)
-        if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli.slo)
-            from planner.cli.slo import measure_into
-
-            plan = measure_into(spec, plan, args)
-        if args.output is not None and _names_directory(args.output):
-            return _write_page(plan, sections, args)
-        fmt = args.format or format_for(args.output)
-        text = render_plan(plan, fmt, sections)
-        if sections is None and fmt == "yaml":
-            # The plan file load_plan reads: sealed, so a reload never takes it half-written.
-            text = seal(text)
-        write_output(text, args.output)
-        return 0
+        progress = Progress(1 + len(STAGES) + 1)  # the spec, the analysis, the output
+        try:
+            return _render(args, sections, progress)
+        finally:
+            progress.close()
 
     return handle
+
+
+def _render(
+    args: argparse.Namespace,
+    sections: tuple[str, ...] | None,
+    progress: Progress,
+) -> int:
+    """Plan `args.spec` and write it in `--format`, counting each step on `progress`."""
+    from planner.render import render_chunks
+
+    spec, plan = _load(args.spec, progress)
+    if getattr(args, "prometheus", None):  # `plan --prometheus URL` (planner.cli.slo)
+        from planner.cli.slo import measure_into
+
+        plan = measure_into(spec, plan, args)
+    if args.output is not None and _names_directory(args.output):
+        return _write_page(plan, sections, args)
+    fmt = args.format or format_for(args.output)
+    chunks = render_chunks(plan, fmt, sections, args.derivations)
+    if sections is None and fmt == "yaml":
+        # The plan file load_plan reads: sealed, so a reload never takes it half-written.
+        chunks = seal_chunks(chunks)
+    write_chunks(progress.writing(chunks), args.output)
+    return 0
 
 
 #: The page's file name when `-o` names a directory.
@@ -206,5 +227,13 @@ def _add_report_command(
         metavar="FILE|DIR/",
         help="write here instead of stdout; a directory (DIR/, with the slash) gets the HTML "
         "report as DIR/index.html with its runbooks beside it, linked from the page",
+    )
+    parser.add_argument(
+        "--derivations",
+        choices=DERIVATIONS,
+        default=DERIVATIONS[0],
+        help="json/yaml: how each figure's derivation is written — refs (default): its inputs"
+        " and the index of its formula in report.formulas; full: the formula text in every"
+        " figure; none: value and unit only",
     )
     parser.set_defaults(func=_report(sections))

@@ -8,7 +8,7 @@ HTML renderers draw the same blocks (`planner.render.sections`), and json/yaml s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -16,7 +16,7 @@ import yaml
 if TYPE_CHECKING:
     from planner.model import Plan
 
-__all__ = ["FORMATS", "dump_document", "render_plan"]
+__all__ = ["FORMATS", "dump_document", "render_chunks", "render_plan"]
 
 #: Output formats, as `--format` spells them.
 FORMATS = ("text", "markdown", "html", "json", "yaml")
@@ -31,25 +31,40 @@ def dump_document(document: Any, format: str) -> str:
     raise ValueError(f"dump_document: expected json or yaml, got {format!r}")
 
 
-def _plan_document(plan: Plan, sections: Sequence[str] | None) -> dict[str, Any]:
-    from planner.document import plan_to_dict
+def render_chunks(
+    plan: Plan,
+    format: str = "text",
+    sections: Sequence[str] | None = None,
+    derivations: str = "full",
+) -> Iterator[str]:
+    """`render_plan` as chunks of text: JSON and YAML streamed piece by piece (see
+    `planner.render.stream`), with figures' derivations as `derivations` says
+    (`planner.document.DERIVATIONS`); the other formats in one chunk."""
+    if format not in ("json", "yaml"):
+        yield render_plan(plan, format, sections)
+        return
+    from planner.document import document
+    from planner.perf import no_cyclic_gc
+    from planner.render.stream import json_chunks, yaml_chunks
 
-    data = plan_to_dict(plan)
-    if sections is None:
-        return data
-    # A partial report (`reliability failures --format json`) keeps the identifying header and
-    # the requested parts of `report`; without `mechanisms` it is a report, not a plan file.
-    from planner.render.sections import report_keys
+    keys = None
+    if sections is not None:
+        # A partial report (`reliability failures --format json`) keeps the identifying header
+        # and the requested parts of `report`; without `mechanisms` it is a report, not a plan.
+        from planner.render.sections import report_keys
 
-    report = data.get("report") or {}
-    keys = report_keys(sections)
-    return {
-        **{k: v for k, v in data.items() if k not in ("mechanisms", "report")},
-        "report": {k: v for k, v in report.items() if k in keys},
-    }
+        keys = report_keys(sections)
+    with no_cyclic_gc():
+        doc = document(plan, derivations, keys)
+        yield from (json_chunks if format == "json" else yaml_chunks)(doc)
 
 
-def render_plan(plan: Plan, format: str = "text", sections: Sequence[str] | None = None) -> str:
+def render_plan(
+    plan: Plan,
+    format: str = "text",
+    sections: Sequence[str] | None = None,
+    derivations: str = "full",
+) -> str:
     """The plan (or some of its sections, see `document.SECTIONS`) in one of FORMATS."""
     if format == "text":
         from planner.render.text import render_text
@@ -64,5 +79,5 @@ def render_plan(plan: Plan, format: str = "text", sections: Sequence[str] | None
 
         return render_html(plan, sections)
     if format in ("json", "yaml"):
-        return dump_document(_plan_document(plan, sections), format)
+        return "".join(render_chunks(plan, format, sections, derivations))
     raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")

@@ -129,9 +129,12 @@ class Mechanisms:
 
     def mandatory_closure(self, name: str) -> frozenset[str]:
         """Like `Graph.hard_closure`, but edges the plan gives a fallback are not followed."""
-        if not self._mandatory:
-            self._mandatory.update(self.graph.closures(lambda e: e.hard and not self.degrades(e)))
-        return self._mandatory[name]
+        found = self._mandatory.get(name)
+        if found is None:
+            found = self._mandatory[name] = self.graph.closure(
+                name, lambda e: e.hard and not self.degrades(e)
+            )
+        return found
 
 
 def derive(graph: Graph) -> Mechanisms:

@@ -33,6 +33,7 @@ from planner.analysis.mechanisms.common import (
     format_count,
     idempotent,
     latency,
+    other_calls_p99,
     policy_name,
     transient_modes,
     worst_backoff,
@@ -123,11 +124,7 @@ class EdgeRules:
         graph, caller = self.graph, self.caller
         caller_latency = graph.components[caller].latency
         own = (caller_latency.p50 if caller_latency is not None else None) or 0.0
-        siblings = math.fsum(
-            latency(graph, e.target)[1] * calls_on_path(e.dep.calls_per_request)
-            for e in graph.edges[caller]
-            if e is not self.edge and e.target != self.fallback
-        )
+        siblings = other_calls_p99(graph, self.edge, self.fallback)
         reserve = (
             ceil_to(latency(graph, self.fallback)[1] * TIMEOUT_HEADROOM) if self.fallback else 0.0
         )

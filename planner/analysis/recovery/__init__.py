@@ -457,7 +457,7 @@ def failover_steps(
         key=lambda t: (
             t[0][0] > 0,
             t[1].users_impacted.value,
-            len(t[1].affected),
+            t[1].affected_count,
             t[0][0],
             t[1].source,
         ),

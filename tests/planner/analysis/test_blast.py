@@ -191,3 +191,32 @@ def test_blast_radius_and_availability_follow_the_plans_edges_not_the_spec() -> 
         < {e.component: e for e in with_plan.entry_points}["web"].availability_with.value
     )
     assert web.availability_with.value == pytest.approx(web.availability.value)
+
+
+def test_a_deep_chain_lists_the_first_names_and_counts_them_all() -> None:
+    # e0000 → e0001 → … → e0599, hard edges; e0300 has a soft edge with a fallback to e0599's
+    # sibling, so rows past SMALL come from the bitsets and the soft edge degrades.
+    n = 600
+    comps: list[dict[str, Any]] = []
+    for i in range(n):
+        comp: dict[str, Any] = {"name": f"e{i:04d}", "kind": "service", "replicas": 2}
+        if i + 1 < n:
+            comp["dependencies"] = [{"target": f"e{i + 1:04d}"}]
+        comps.append(comp)
+    comps[0].update(entry_point=True)
+    comps[300]["dependencies"].append({"target": "side", "type": "soft", "fallback": "cached"})
+    comps.append({"name": "side", "kind": "service", "replicas": 2})
+    rows = blast.analyse(mechanisms.derive(graph(comps))).by_source
+    bottom = rows["e0599"]
+    assert bottom.affected_count == 600  # e0000 … e0599
+    assert bottom.affected == tuple(f"e{i:04d}" for i in range(blast.LISTED))
+    assert bottom.users_impacted.value == 100.0
+    assert bottom.users_impacted.inputs == {"share[e0000]": 1.0}
+    middle = rows["e0450"]
+    assert (middle.affected_count, middle.affected_with_count) == (451, 451)
+    assert middle.degraded_with_count == 0
+    side = rows["side"]  # soft: nothing goes down, e0000 … e0300 degrade
+    assert (side.affected_count, side.affected_with_count) == (1, 1)
+    assert side.degraded_with_count == 301
+    assert side.degraded_with == tuple(f"e{i:04d}" for i in range(blast.LISTED))
+    assert side.users_impacted.value == 0.0

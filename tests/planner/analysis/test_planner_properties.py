@@ -254,3 +254,15 @@ def test_example_plans_carry_no_float_noise() -> None:
 
     for example in sorted(Path("examples").glob("*/system.yaml")):
         assert _noisy(plan_to_dict(build_plan(load_spec(example)))) == [], example
+
+
+@SETTINGS
+@given(systems())
+def test_blast_rows_from_bitsets_are_the_walked_rows(doc: dict[str, Any]) -> None:
+    # A deep chain's rows come from memoised bitsets; on any system they equal the walk's.
+    mech = mechanisms.derive(Graph(parse_spec(doc)))
+    rows = blast.ComponentRows(mech)
+    for name in mech.graph.names:
+        walked = blast.row(mech, f"{name} down", name, "component", [name], blast.LISTED)
+        assert rows.from_bits(name) == walked
+        assert rows.walked(name) == walked

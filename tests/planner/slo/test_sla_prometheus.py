@@ -364,6 +364,8 @@ def test_plan_with_prometheus_fills_sla_and_current(
         prometheus.url,
         "--at",
         END.isoformat(),
+        "--derivations",  # formula texts in place, as `sla --format json` writes them
+        "full",
         "--format",
         "json",
     ]
