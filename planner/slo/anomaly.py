@@ -2,7 +2,9 @@
 (`reliability rules --anomaly`).
 
 Per entry point (the monitoring table's latency rows name them) and per signal â€” traffic
-(requests/s), error ratio (5xx share) and p99 latency, each a 5-minute series:
+(requests/s), error ratio (5xx share) and p99 latency, each a 5-minute series (the error ratio
+and the p99 only while there is traffic: an idle 5 minutes records nothing rather than a NaN
+that would spoil a week of statistics):
 
 - a weekly-seasonal prediction: the signal's 1-hour average one week ago (less 30 minutes, so
   the hour is centred on now) plus the week's growth (the change of its 1-week average over the
@@ -18,7 +20,9 @@ Per entry point (the monitoring table's latency rows name them) and per signal â
 Limits: no alert before a week of history (the prediction needs the series a week back); a
 holiday or a launch a week ago is predicted again this week; a signal that drifts slowly stays
 inside its band; the 1-week `avg_over_time`/`stddev_over_time` are expensive, so the statistics
-group is evaluated every `STATS_INTERVAL`.
+group is evaluated every `STATS_INTERVAL`; the signals, the statistics and the alerts are three
+groups that Prometheus runs on their own timers, so an alert may act on a signal up to two
+evaluation intervals old.
 """
 
 from __future__ import annotations
@@ -60,9 +64,12 @@ def _base(entry: str) -> list[tuple[str, str]]:
     return [
         (_TRAFFIC, total),
         (_ERRORS, f"({errors} or 0 * {total})\n/\n({total} > 0)"),
+        # No traffic, no p99: histogram_quantile of empty buckets is NaN, and one NaN in the
+        # week would make its average, deviation and so the prediction NaN for a whole week.
         (
             _LATENCY,
-            f"histogram_quantile(0.99, sum by (le) (rate({_HISTOGRAM}_bucket{{{job}}}[5m])))",
+            f"histogram_quantile(0.99, sum by (le) (rate({_HISTOGRAM}_bucket{{{job}}}[5m])))"
+            f"\nand\n({total} > 0)",
         ),
     ]
 

@@ -123,6 +123,9 @@ def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.integration
+# an anomaly case evaluates 8 days of 5-minute steps with week-long ranges: up to a minute of
+# CPU per file, more on a loaded machine; the bound is promtool's own (_promtool's timeout)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.glob("*.yml")))
 def test_promtool_unit_tests_pass(case_dir: Path, case: str) -> None:
     result = _promtool("test", "rules", case, cwd=case_dir)
