@@ -17,6 +17,7 @@ import resilience
 from planner.analysis import blast, build_plan, mechanisms
 from planner.analysis.graph import Graph
 from planner.document import plan_to_dict
+from planner.errors import PlannerError
 from planner.model import Plan
 from planner.render import render_plan
 from planner.spec import parse_spec
@@ -162,3 +163,13 @@ def test_the_cache_outage_counts_the_overloaded_fallbacks_users_from_the_same_ch
     assert "against its capacity 200/s: it holds all of it" in row.reason
     outage = next(m for m in held.failure_modes if m.component == "cache" and m.name == "outage")
     assert "move onto backup" not in outage.failure
+
+
+def test_a_fallback_call_whose_policy_name_is_taken_is_an_error_naming_both() -> None:
+    # `web` also calls a component named `web.backup`, whose edge policy is `web.backup`: the
+    # fallback call's own policy would take the same name, and one of the two would be lost.
+    doc = spec()
+    doc["components"][0]["dependencies"].append({"target": "web.backup"})
+    doc["components"].append({"name": "web.backup", "kind": "external_api", "availability": 99.5})
+    with pytest.raises(PlannerError, match=r"'web\.backup' of web's fallback call to backup"):
+        plan_of(doc)
