@@ -99,12 +99,6 @@ class _TimerQueue:
             self._entries = deque(e for e in entries if e.state == _ACTIVE)
         return entry
 
-    def done(self, entry: _Entry) -> None:
-        if entry.state == _ACTIVE:
-            entry.state = _DONE
-            entry.task = None
-            self.active -= 1
-
     def _fire(self) -> None:
         self._armed = False
         loop = self._loop()
@@ -271,7 +265,7 @@ class _TimerLayer(Mechanism):
                     raise self._expired(ctx) from exc
             raise
         finally:
-            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
+            if entry.state == _ACTIVE:  # the attempt ended before its timer: this is the hot path
                 entry.state = _DONE
                 entry.task = None
                 queue.active -= 1

@@ -1,0 +1,249 @@
+"""Bulkhead and sync-timeout details found by mutation testing (`make mutation`): refusal
+messages, resizing from another thread or with nobody waiting, a waiter cancelled while its slot
+was being handed over, the sync timeout's worker pool and how it honours an outer deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from resilience import AttemptTimeoutError, BulkheadFullError, Policy, Timeout
+from resilience.bulkhead import Bulkhead
+from resilience.layers import Call, CallContext, Emitter, Step, SyncStep
+
+
+class AttemptLog:
+    """A custom layer (innermost, in `chaos=`) that reads its context."""
+
+    mechanism = "attempt_log"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    def bind(self, policy: str, emitter: Emitter) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "AttemptLog()"
+
+    async def run(self, nxt: Step[Any], call: Call[Any], ctx: CallContext) -> Any:
+        self.seen.append((ctx.policy, ctx.attempt))
+        return await nxt(call, ctx)
+
+    def run_sync(self, nxt: SyncStep[Any], call: Any, ctx: CallContext) -> Any:
+        self.seen.append((ctx.policy, ctx.attempt))
+        return nxt(call, ctx)
+
+
+# ------------------------------------------------------------------------------- bulkhead
+
+
+async def test_refusals_name_the_limit_and_the_policy() -> None:
+    gate = asyncio.Event()
+    for max_wait, message in (
+        (0.0, "bulkhead full: 1 calls in flight"),
+        (0.5, "bulkhead full: 1 calls in flight, no slot freed within 0.5 s"),
+    ):
+        policy = Policy("pool", bulkhead=Bulkhead(max_concurrent=1, max_wait=max_wait))
+
+        @policy
+        async def hold() -> None:
+            await gate.wait()
+
+        holder = asyncio.ensure_future(hold())
+        await asyncio.sleep(0)
+        with pytest.raises(BulkheadFullError) as info:
+            await hold()
+        assert str(info.value) == message and info.value.policy == "pool"
+        gate.set()
+        await holder
+        gate.clear()
+
+
+async def test_resizing_with_nobody_waiting_changes_only_the_limits() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=2)
+
+    @bulkhead
+    async def call() -> str:
+        await asyncio.sleep(1)
+        return "ok"
+
+    assert await call() == "ok"  # the bulkhead now knows its loop
+    bulkhead.resize(max_concurrent=3)
+    bulkhead.resize(max_wait=0.5)
+    assert (bulkhead.capacity, bulkhead.max_wait, bulkhead.in_flight, bulkhead.waiting) == (
+        3,
+        0.5,
+        0,
+        0,
+    )
+    assert await asyncio.gather(call(), call(), call()) == ["ok"] * 3
+
+
+async def test_a_waiter_cancelled_while_slots_are_added_does_not_hold_one() -> None:
+    bulkhead = Bulkhead(max_concurrent=2, max_wait=30)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def hold() -> None:
+        await gate.wait()
+
+    holders = [asyncio.ensure_future(hold()) for _ in range(2)]
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    assert bulkhead.waiting == 1
+    waiter.cancel()  # its future is cancelled now; the task learns it on its next step
+    bulkhead.resize(max_concurrent=3)
+    assert bulkhead.in_flight == 2  # the new slot was not given to the cancelled waiter
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert (bulkhead.in_flight, bulkhead.waiting) == (2, 0)
+    third = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    assert bulkhead.in_flight == 3  # the new slot is free for the next call
+    gate.set()
+    await asyncio.gather(*holders, third)
+    assert bulkhead.in_flight == 0
+
+
+@pytest.mark.real_time
+async def test_a_resize_from_another_thread_wakes_the_waiters_loop() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=5)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def hold() -> str:
+        await gate.wait()
+        return "held"
+
+    @bulkhead
+    async def quick() -> str:
+        return "quick"
+
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(quick())
+    await asyncio.sleep(0.01)
+    assert bulkhead.waiting == 1
+    start = time.monotonic()
+    resizer = threading.Thread(target=bulkhead.resize, kwargs={"max_concurrent": 2})
+    resizer.start()
+    resizer.join()
+    assert await asyncio.wait_for(waiter, 4) == "quick"
+    assert time.monotonic() - start < 1.0  # handed over at once, not at the 5 s expiry
+    gate.set()
+    assert await holder == "held"
+
+
+def test_sync_bulkhead_from_a_loop_and_through_inner_layers() -> None:
+    log = AttemptLog()
+    policy = Policy("sync-pool", bulkhead=Bulkhead(max_concurrent=2), chaos=[log])
+
+    @policy
+    def call() -> str:
+        return "ok"
+
+    async def main() -> str:
+        return call()  # max_wait 0: never waits, so allowed on a loop's thread
+
+    assert asyncio.run(main()) == "ok"
+    assert log.seen == [("sync-pool", 1)]
+
+
+# ------------------------------------------------------------------------------- sync timeout
+
+
+def workers_of(policy: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"resilience-timeout-{policy}"]
+
+
+def test_sequential_sync_calls_reuse_one_daemon_worker() -> None:
+    @Policy("one-worker", timeout=5)
+    def call(x: int) -> int:
+        return x * 2
+
+    assert [call(i) for i in range(5)] == [0, 2, 4, 6, 8]
+    workers = workers_of("one-worker")
+    assert len(workers) == 1 and workers[0].daemon
+
+
+def test_concurrent_sync_calls_get_a_worker_each_up_to_the_pool() -> None:
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    @Policy("pool-of-3", timeout=5)
+    def call(block: bool) -> str:
+        if block:
+            started.release()
+            release.wait(5)
+        return "done"
+
+    assert [call(False) for _ in range(3)] == ["done"] * 3  # one worker, idle again
+    results: list[str] = []
+    callers = [threading.Thread(target=lambda: results.append(call(True))) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for _ in range(3):
+        assert started.acquire(timeout=3)  # all three run at once: three workers
+    release.set()
+    for caller in callers:
+        caller.join(5)
+    assert results == ["done"] * 3
+    assert len(workers_of("pool-of-3")) == 3
+
+
+def test_a_sync_timeout_refuses_a_loops_thread_by_name() -> None:
+    @Timeout(1.5)
+    def call() -> None:
+        return None
+
+    async def main() -> None:
+        call()
+
+    with pytest.raises(RuntimeError) as info:
+        asyncio.run(main())
+    assert str(info.value).startswith("Timeout(attempt, seconds=1.5) would block the running")
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [
+        ({"deadline": 0.05}, {"timeout": 5}),
+        ({"deadline": 0.05}, {"deadline": 5}),
+    ],
+)
+def test_an_inner_sync_timer_gives_up_at_the_outer_deadline(
+    outer: dict[str, float], inner: dict[str, float]
+) -> None:
+    release = threading.Event()
+    recorded = threading.Event()
+    outcome: list[tuple[str, float]] = []
+
+    @Policy("inner", **inner)  # type: ignore[arg-type]
+    def slow() -> str:
+        release.wait(5)
+        return "late"
+
+    @Policy("outer", **outer)  # type: ignore[arg-type]
+    def call() -> None:
+        start = time.monotonic()
+        try:
+            outcome.append((slow(), time.monotonic() - start))
+        except Exception as exc:
+            outcome.append((type(exc).__name__, time.monotonic() - start))
+        recorded.set()
+
+    with contextlib.suppress(TimeoutError):
+        call()  # the outer deadline, or the inner timer that honoured it, whichever is first
+    finished = recorded.wait(2)
+    release.set()
+    assert finished, "the inner timer waited past the outer deadline"
+    ((what, after),) = outcome
+    assert what in ("AttemptTimeoutError", "DeadlineExceededError") and after < 0.5
+    assert issubclass(AttemptTimeoutError, TimeoutError)
