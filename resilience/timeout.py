@@ -139,14 +139,13 @@ class _Work:
         self.abandoned = False  # the caller gave up: if not started yet, never start
 
     def run(self) -> None:
+        """Run the call (unless abandoned); the worker sets `done` afterwards."""
         if self.abandoned:
             return
         try:
             self.result = self.fn(*self.args)
         except BaseException as exc:  # handed to the caller, or dropped if it gave up
             self.error = exc
-        finally:
-            self.done.set()
 
 
 class _Workers:
@@ -174,9 +173,13 @@ class _Workers:
     def _serve(self) -> None:
         get = self._queue.get
         while True:
-            get().run()
+            work = get()
+            work.run()
+            # Idle before the caller hears back: its next call then reuses this worker instead
+            # of starting another one.
             with self._lock:
                 self._idle += 1
+            work.done.set()
 
 
 class _TimerLayer(Mechanism):

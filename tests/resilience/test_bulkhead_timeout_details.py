@@ -247,3 +247,202 @@ def test_an_inner_sync_timer_gives_up_at_the_outer_deadline(
     ((what, after),) = outcome
     assert what in ("AttemptTimeoutError", "DeadlineExceededError") and after < 0.5
     assert issubclass(AttemptTimeoutError, TimeoutError)
+
+
+# ------------------------------------------------------------------------------- bulkhead waits
+
+
+async def test_defaults_and_standalone_gauges() -> None:
+    bulkhead = Bulkhead(max_concurrent=2)
+    assert bulkhead.max_wait == 0.0 and bulkhead.describe() == (
+        "Bulkhead(max_concurrent=2, max_wait=0)"
+    )
+    info = bulkhead.standalone_info("pool")
+    assert info.name == "pool" and info.mechanisms == ("bulkhead",)
+    assert info.bulkhead_in_flight is not None and info.bulkhead_capacity is not None
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def hold() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    assert (info.bulkhead_in_flight(), info.bulkhead_capacity()) == (1, 2)
+    bulkhead.resize(max_concurrent=4)
+    assert info.bulkhead_capacity() == 4
+    gate.set()
+    await holder
+
+
+async def test_without_max_wait_a_full_bulkhead_refuses_without_queueing() -> None:
+    bulkhead = Bulkhead(max_concurrent=1)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def hold() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    refused = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    assert bulkhead.waiting == 0 and refused.done()
+    with pytest.raises(BulkheadFullError):
+        await refused
+    gate.set()
+    await holder
+
+
+async def test_waiters_time_out_in_waves_past_cancelled_ones() -> None:
+    """Each wave of waiters is refused at its own deadline: the expiry timer re-arms for a later
+    waiter, skips cancelled ones at the front and starts again after the queue emptied."""
+    loop = asyncio.get_running_loop()
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=2)
+    gate = asyncio.Event()
+
+    @bulkhead
+    async def hold() -> None:
+        await gate.wait()
+
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    start = loop.time()
+    cancelled = asyncio.ensure_future(hold())
+    first = asyncio.ensure_future(hold())
+    await asyncio.sleep(1)
+    later = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    with pytest.raises(BulkheadFullError):
+        await asyncio.wait_for(first, 10)
+    assert loop.time() - start == pytest.approx(2.0)
+    with pytest.raises(BulkheadFullError):
+        await asyncio.wait_for(later, 10)
+    assert loop.time() - start == pytest.approx(3.0)
+    again = asyncio.ensure_future(hold())  # a new wave after the queue emptied
+    with pytest.raises(BulkheadFullError):
+        await asyncio.wait_for(again, 10)
+    assert loop.time() - start == pytest.approx(5.0)
+    gate.set()
+    await holder
+
+
+async def test_live_waiters_survive_the_compaction_of_cancelled_ones() -> None:
+    bulkhead = Bulkhead(max_concurrent=1, max_wait=30)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    @bulkhead
+    async def hold(name: str) -> None:
+        order.append(name)
+        await gate.wait()
+
+    holder = asyncio.ensure_future(hold("holder"))
+    await asyncio.sleep(0)
+    live = asyncio.ensure_future(hold("live"))
+    gone = [asyncio.ensure_future(hold("gone")) for _ in range(70)]
+    await asyncio.sleep(0)
+    for task in gone:
+        task.cancel()
+    await asyncio.gather(*gone, return_exceptions=True)
+    assert bulkhead.waiting == 1
+    newest = asyncio.ensure_future(hold("newest"))  # 71 entries, 1 live: compacted here
+    await asyncio.sleep(0)
+    assert bulkhead.waiting == 2
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(holder, live, newest), 10)
+    assert order == ["holder", "live", "newest"] and bulkhead.in_flight == 0
+
+
+async def test_async_bulkhead_passes_the_context_inward() -> None:
+    log = AttemptLog()
+
+    @Policy("async-pool", bulkhead=Bulkhead(max_concurrent=1), chaos=[log])
+    async def call() -> str:
+        return "ok"
+
+    assert await call() == "ok"
+    assert log.seen == [("async-pool", 1)]
+
+
+# ------------------------------------------------------------------------------- async timeout
+
+
+def test_timeout_settings_and_messages() -> None:
+    from resilience import ConfigError
+
+    assert (
+        Timeout(1).max_sync_workers == 32 and Timeout(1, max_sync_workers=1).max_sync_workers == 1
+    )
+    for bad in (0, True, "4"):
+        with pytest.raises(ConfigError) as info:
+            Timeout(1, max_sync_workers=bad)  # type: ignore[arg-type]
+        assert str(info.value) == (
+            f"Timeout.max_sync_workers: expected an integer >= 1, got {bad!r}"
+        )
+    with pytest.raises(ConfigError) as info:
+        Timeout(0)
+    assert str(info.value) == "Timeout.seconds: expected a positive number of seconds, got 0"
+
+
+async def test_an_overdue_attempt_is_told_why_and_the_error_names_the_policy() -> None:
+    messages: list[tuple[object, ...]] = []
+
+    @Policy("slow-dep", timeout=1.5)
+    async def call() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError as exc:
+            messages.append(exc.args)
+            raise
+
+    with pytest.raises(AttemptTimeoutError) as info:
+        await call()
+    assert str(info.value) == "attempt timed out after 1.5 s" and info.value.policy == "slow-dep"
+    assert messages == [("resilience: attempt timeout",)]
+
+
+async def test_timeouts_still_fire_after_finished_attempts_were_compacted() -> None:
+    timeout = Policy("compact", timeout=5)
+
+    @timeout
+    async def sleep_for(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "done"
+
+    long = asyncio.ensure_future(sleep_for(4))  # at the front of the queue for 4 s
+    await asyncio.sleep(0)
+    for _ in range(80):  # finished entries pile up behind it, then get compacted
+        assert await sleep_for(0.001) == "done"
+    with pytest.raises(AttemptTimeoutError):
+        await asyncio.wait_for(sleep_for(30), 10)
+    assert await long == "done"
+
+
+def test_one_timeout_works_on_one_loop_after_another() -> None:
+    from resilience.testing import VirtualTimeLoop
+
+    @Policy("two-loops", timeout=2)
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    async def main() -> str:
+        pending = asyncio.ensure_future(hang())
+        await asyncio.sleep(0)  # leaves a timer armed on this loop when it stops
+        try:
+            await asyncio.wait_for(hang(), 10)
+        except AttemptTimeoutError:
+            return "timed out"
+        finally:
+            pending.cancel()
+        return "hung"
+
+    for _ in range(2):
+        loop = VirtualTimeLoop()
+        try:
+            assert loop.run_until_complete(main()) == "timed out"
+        finally:
+            loop.close()

@@ -318,3 +318,70 @@ def test_describe_of_the_defaults_and_of_a_hand_made_wait() -> None:
         .describe()
         .startswith("Retry(max_attempts=3, wait=HandMadeWait(base=1.5, factor=2), ")
     )
+
+
+# ------------------------------------------------------------------------------- settings, hints
+
+
+def test_retry_settings_read_back_and_their_bounds() -> None:
+    retry = Retry(retry_on=Boom, max_retry_after=0)
+    assert retry.retry_on == (Boom,) and retry.max_retry_after == 0.0
+    with pytest.raises(ConfigError) as info:
+        Retry(retry_when_nested=1)  # type: ignore[arg-type]
+    assert str(info.value) == "Retry.retry_when_nested: expected true or false, got 1"
+    with pytest.raises(ConfigError) as info:
+        Retry(max_retry_after=-1)
+    assert str(info.value) == "Retry.max_retry_after: expected seconds >= 0, got -1"
+
+
+async def test_a_sub_second_retry_after_hint_is_honoured() -> None:
+    loop = asyncio.get_running_loop()
+
+    class Throttled(Exception):
+        retry_after = 0.5
+
+    failures = [Throttled()]
+
+    @Retry(max_attempts=2, wait=0)
+    async def call() -> str:
+        if failures:
+            raise failures.pop()
+        return "ok"
+
+    start = loop.time()
+    assert await call() == "ok"
+    assert loop.time() - start == pytest.approx(0.5)
+
+
+async def test_wait_strategies_see_the_calls_arguments_and_the_attempt() -> None:
+    seen: list[tuple[tuple[Any, ...], dict[str, Any], int]] = []
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        assert state.outcome is not None
+        seen.append((state.args, state.kwargs, state.outcome.attempt_number))
+        return 0.0
+
+    @Retry(max_attempts=3, wait=wait)
+    async def call(x: int, *, y: str) -> None:
+        raise Boom
+
+    with pytest.raises(Boom):
+        await call(7, y="z")
+    assert seen == [((7,), {"y": "z"}, 1), ((7,), {"y": "z"}, 2)]
+
+
+async def test_a_spent_budget_is_reported_under_the_policy() -> None:
+    events: list[object] = []
+    budget = RetryBudget(ratio=0, min_per_second=0, ttl=1)
+
+    @Policy("budgeted", retry=Retry(max_attempts=2, wait=0, budget=budget), hooks=[events.append])
+    async def call() -> None:
+        raise Boom
+
+    with pytest.raises(Boom):
+        await call()
+    from resilience import Rejected
+
+    assert [e for e in events if isinstance(e, Rejected)] == [
+        Rejected("budgeted", "retry_budget", None)
+    ]
