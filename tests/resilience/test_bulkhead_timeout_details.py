@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -163,13 +164,21 @@ def workers_of(policy: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"resilience-timeout-{policy}"]
 
 
+def fresh(name: str) -> str:
+    """A policy name of its own: workers of an earlier run of the test (same process, daemon
+    threads) must not be counted."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
 def test_sequential_sync_calls_reuse_one_daemon_worker() -> None:
-    @Policy("one-worker", timeout=5)
+    name = fresh("one-worker")
+
+    @Policy(name, timeout=5)
     def call(x: int) -> int:
         return x * 2
 
     assert [call(i) for i in range(5)] == [0, 2, 4, 6, 8]
-    workers = workers_of("one-worker")
+    workers = workers_of(name)
     assert len(workers) == 1 and workers[0].daemon
 
 
@@ -177,7 +186,9 @@ def test_concurrent_sync_calls_get_a_worker_each_up_to_the_pool() -> None:
     release = threading.Event()
     started = threading.Semaphore(0)
 
-    @Policy("pool-of-3", timeout=5)
+    name = fresh("pool-of-3")
+
+    @Policy(name, timeout=5)
     def call(block: bool) -> str:
         if block:
             started.release()
@@ -195,7 +206,7 @@ def test_concurrent_sync_calls_get_a_worker_each_up_to_the_pool() -> None:
     for caller in callers:
         caller.join(5)
     assert results == ["done"] * 3
-    assert len(workers_of("pool-of-3")) == 3
+    assert len(workers_of(name)) == 3
 
 
 def test_a_sync_timeout_refuses_a_loops_thread_by_name() -> None:
