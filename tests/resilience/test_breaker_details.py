@@ -138,6 +138,13 @@ async def test_reconfigure_to_a_count_window_keeps_old_outcomes_whatever_their_a
     assert other.state == "open" and other.window_counts() == (2, 2, 0)
 
 
+async def test_reconfigure_to_a_small_count_window_caps_the_minimum_to_it() -> None:
+    breaker = CircuitBreaker("dep", minimum_calls=10, window_type="time", window_size=3)
+    breaker.reconfigure(window_type="count")  # 3 calls: a minimum of 10 could never be met
+    await fail_times(failing(breaker), 3)
+    assert breaker.state == "open"
+
+
 async def test_a_rate_reads_the_minimum_of_the_window_it_reads() -> None:
     breaker = CircuitBreaker(
         "dep", minimum_calls=3, window_size=10, half_open_calls=2, open_duration=5

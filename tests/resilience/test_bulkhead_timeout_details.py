@@ -133,11 +133,16 @@ async def test_a_resize_from_another_thread_wakes_the_waiters_loop() -> None:
     await asyncio.sleep(0.01)
     assert bulkhead.waiting == 1
     start = time.monotonic()
-    resizer = threading.Thread(target=bulkhead.resize, kwargs={"max_concurrent": 2})
+
+    def resize_soon() -> None:
+        time.sleep(0.02)  # while the loop sleeps in its selector, waiting for the waiter
+        bulkhead.resize(max_concurrent=2)
+
+    resizer = threading.Thread(target=resize_soon)
     resizer.start()
-    resizer.join()
     assert await asyncio.wait_for(waiter, 4) == "quick"
-    assert time.monotonic() - start < 1.0  # handed over at once, not at the 5 s expiry
+    resizer.join()
+    assert time.monotonic() - start < 1.0  # handed over at once, not when the loop next woke
     gate.set()
     assert await holder == "held"
 
@@ -207,6 +212,17 @@ def test_concurrent_sync_calls_get_a_worker_each_up_to_the_pool() -> None:
         caller.join(5)
     assert results == ["done"] * 3
     assert len(workers_of(name)) == 3
+    release.clear()
+    callers = [threading.Thread(target=lambda: results.append(call(True))) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for _ in range(3):
+        assert started.acquire(timeout=3)
+    release.set()
+    for caller in callers:
+        caller.join(5)
+    assert results == ["done"] * 6
+    assert len(workers_of(name)) == 3  # the second wave found the three workers idle
 
 
 def test_a_sync_timeout_refuses_a_loops_thread_by_name() -> None:
@@ -457,3 +473,18 @@ def test_one_timeout_works_on_one_loop_after_another() -> None:
             assert loop.run_until_complete(main()) == "timed out"
         finally:
             loop.close()
+
+
+def test_a_nested_sync_deadline_keeps_the_tighter_outer_one() -> None:
+    from resilience.layers import remaining_time
+
+    @Policy("inner", deadline=5)
+    def inner() -> float | None:
+        return remaining_time()
+
+    @Policy("outer", deadline=0.5)
+    def outer() -> float | None:
+        return inner()
+
+    left = outer()
+    assert left is not None and 0 < left <= 0.5

@@ -312,3 +312,32 @@ async def test_an_async_with_block_passes_its_context_through_the_fallback() -> 
         async with policy:
             raise Boom  # a block cannot be substituted: the error goes through
     assert log.seen == [("blk", 1)]
+
+
+async def test_acquire_and_the_deadline_refusal_report_to_the_given_policy_only() -> None:
+    from resilience.events import PolicyInfo
+
+    limiter = RateLimiter(rate_per_second=1, burst=1, max_wait=5)
+    seen_a: list[object] = []
+    seen_b: list[object] = []
+    emitter_a = Emitter(PolicyInfo(name="a"), hooks=[seen_a.append])
+    emitter_b = Emitter(PolicyInfo(name="b"), hooks=[seen_b.append])
+    limiter.bind("a", emitter_a)
+    limiter.bind("b", emitter_b)
+    strict = RateLimiter(rate_per_second=1, burst=1)
+    strict.bind("a", emitter_a)
+    strict.bind("b", emitter_b)
+    await strict.acquire(emitter_b)
+    with pytest.raises(RateLimitedError):
+        await strict.acquire(emitter_b)
+    assert rejections(seen_b) == [("b", "rate_limiter")] and rejections(seen_a) == []
+    deadline_b = Policy("b", rate_limiter=limiter, deadline=0.5, hooks=[seen_b.append])
+
+    @deadline_b
+    async def call() -> None:
+        return None
+
+    await call()
+    with pytest.raises(RateLimitedError):
+        await call()  # the next token in 1 s, after the 0.5 s deadline
+    assert rejections(seen_b) == [("b", "rate_limiter")] * 2 and rejections(seen_a) == []

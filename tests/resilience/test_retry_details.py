@@ -124,6 +124,19 @@ def test_budget_expires_each_second_by_its_own_counts() -> None:
     assert (budget.calls, budget.retries) == (1, 0)
 
 
+def test_budget_keeps_the_oldest_second_of_its_window() -> None:
+    clock = [1.0]
+    budget = RetryBudget(ratio=1, min_per_second=0, ttl=10, clock=lambda: clock[0])
+    budget.record_call()
+    budget.record_call()
+    assert [budget.try_retry(), budget.try_retry()] == [True, True]  # two in second 1
+    clock[0] = 10.5  # second 10: second 1 is still in the window of 10
+    assert budget.try_retry() is False
+    assert (budget.calls, budget.retries) == (2, 2)
+    clock[0] = 11.0  # second 1 leaves with both its calls and both its retries
+    assert (budget.try_retry(), budget.calls, budget.retries) == (False, 0, 0)
+
+
 # ------------------------------------------------------------------------------- the loops
 
 
