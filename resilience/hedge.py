@@ -68,8 +68,6 @@ class Hedge(Mechanism):
         super().__init__()
         self._clock = clock or _clock.monotonic
         self._samples: deque[float] = deque()  # given its maxlen (sample_size) by `_set`
-        self._cached: float | None = None
-        self._fresh = 0  # samples added since the percentile was last computed
         self._set(delay, max_hedges, min_samples, sample_size)
 
     def reconfigure(
@@ -94,7 +92,7 @@ class Hedge(Mechanism):
         percentile: float | None = None
         if isinstance(delay, str):
             match = _PERCENTILE_RE.match(delay)
-            if match is None or not 0 < float(match.group(1)) < 100:
+            if match is None or float(match.group(1)) <= 0:  # the pattern keeps it below 100
                 raise ConfigError(
                     f"delay: expected seconds or a latency percentile such as 'p95', got {delay!r}"
                 )
@@ -120,7 +118,8 @@ class Hedge(Mechanism):
         self.sample_size = sample_size
         if self._samples.maxlen != sample_size:
             self._samples = deque(self._samples, maxlen=sample_size)  # the newest ones stay
-        self._cached = None
+        # The percentile, recomputed once `_fresh` (samples added since) reaches ~10% of them.
+        self._cached: float | None = None
         self._fresh = 0
 
     # ----------------------------------------------------------------------------- the delay

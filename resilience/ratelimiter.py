@@ -162,13 +162,16 @@ class RateLimiter(Mechanism):
         self._tokens = min(float(self.burst), self._tokens + 1.0)
 
     def _reject(self, retry_after: float, emitter: Emitter | None) -> NoReturn:
+        # Each policy's hooks hear the rejection under that policy's name (a limiter shared by
+        # policies is bound to each); the error names the caller's policy.
         for target in (emitter,) if emitter is not None else self._emitters:
             if target.handlers:
-                target.emit(Rejected(self._policy, "rate_limiter", retry_after))
+                target.emit(Rejected(target.info.name, "rate_limiter", retry_after))
+        policy = self._policy if emitter is None else emitter.info.name
         raise RateLimitedError(
-            f"rate limiter of {self._policy or 'call'!r}: no token within {self.max_wait:g}s "
+            f"rate limiter of {policy or 'call'!r}: no token within {self.max_wait:g}s "
             f"({self.rate_per_second:g}/s, burst {self.burst}); next in {retry_after:.3f}s",
-            policy=self._policy,
+            policy=policy,
             retry_after=retry_after,
         )
 

@@ -99,12 +99,6 @@ class _TimerQueue:
             self._entries = deque(e for e in entries if e.state == _ACTIVE)
         return entry
 
-    def done(self, entry: _Entry) -> None:
-        if entry.state == _ACTIVE:
-            entry.state = _DONE
-            entry.task = None
-            self.active -= 1
-
     def _fire(self) -> None:
         self._armed = False
         loop = self._loop()
@@ -145,14 +139,13 @@ class _Work:
         self.abandoned = False  # the caller gave up: if not started yet, never start
 
     def run(self) -> None:
+        """Run the call (unless abandoned); the worker sets `done` afterwards."""
         if self.abandoned:
             return
         try:
             self.result = self.fn(*self.args)
         except BaseException as exc:  # handed to the caller, or dropped if it gave up
             self.error = exc
-        finally:
-            self.done.set()
 
 
 class _Workers:
@@ -180,9 +173,13 @@ class _Workers:
     def _serve(self) -> None:
         get = self._queue.get
         while True:
-            get().run()
+            work = get()
+            work.run()
+            # Idle before the caller hears back: its next call then reuses this worker instead
+            # of starting another one.
             with self._lock:
                 self._idle += 1
+            work.done.set()
 
 
 class _TimerLayer(Mechanism):
@@ -271,7 +268,7 @@ class _TimerLayer(Mechanism):
                     raise self._expired(ctx) from exc
             raise
         finally:
-            if entry.state == _ACTIVE:  # inlined queue.done(entry): this is the hot path
+            if entry.state == _ACTIVE:  # the attempt ended before its timer: this is the hot path
                 entry.state = _DONE
                 entry.task = None
                 queue.active -= 1
