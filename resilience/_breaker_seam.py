@@ -153,11 +153,14 @@ class BreakerSeam(SettingsAttributes):
         if not isinstance(hint, int | float) or isinstance(hint, bool) or not hint > 0:
             return
         state = self._state
+        until = now + min(float(hint), self.max_retry_after)
         if state is not OPEN:
             if gen != self._gen or state not in (CLOSED, HALF_OPEN):
                 return  # a call of another period, or a manual state: not the hint's business
             self._transition(OPEN, now)
-        until = now + min(float(hint), self.max_retry_after)
+            # the hint opened it: open for the hint, not for `open_duration` (a 10 s
+            # Retry-After is 10 s open, even with a 60 s open duration)
+            self._open_until = now
         if until > self._open_until:
             self._open_until = until
             if self.automatic_half_open:

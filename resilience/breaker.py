@@ -82,7 +82,8 @@ class CircuitBreaker(Mechanism, BreakerSeam):
     `max_retry_after` (0 = off) lets the dependency open the breaker: a recorded failure whose
     exception carries a `retry_after` hint in seconds (an HTTP 429 or 503 with ``Retry-After``,
     see `resilience.integrations.aiohttp.HTTPStatusFailure`) opens it at once for that long, at
-    most `max_retry_after` seconds. Usable as a decorator (coroutine or sync functions,
+    most `max_retry_after` seconds (not for `open_duration`); a hint on a breaker already open
+    only lengthens its open time. Usable as a decorator (coroutine or sync functions,
     thread-safe), as ``async with``, and as `Policy(circuit_breaker=...)`. Added in 0.1.0.
     """
 

@@ -497,3 +497,38 @@ def test_sync_callable_thread_safe() -> None:
 def test_bad_settings_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         CircuitBreaker("x", **{field: value})  # type: ignore[arg-type]
+
+
+async def test_a_hint_shorter_than_the_open_duration_opens_the_breaker_for_the_hint() -> None:
+    # open_duration 60 s, a 429 says Retry-After 10 s: the dependency asked for 10 s, so the
+    # breaker is open 10 s (not 60), and half-open at t = 10 s. A hint on a breaker the failure
+    # rate opened only lengthens it: the rate's 60 s stand against a later 5 s hint.
+    breaker = CircuitBreaker("api", minimum_calls=100, open_duration=60, max_retry_after=60)
+
+    @breaker
+    async def call(hint: float | None) -> None:
+        raise Overloaded(hint)
+
+    with pytest.raises(Overloaded):
+        await call(10)
+    with pytest.raises(CircuitOpenError) as info:
+        await call(None)
+    assert info.value.retry_after == pytest.approx(10)
+    await asyncio.sleep(10)
+    assert breaker.effective_state == "half_open"
+
+    rated = CircuitBreaker(
+        "db", minimum_calls=2, failure_rate_threshold=0.5, open_duration=60, max_retry_after=60
+    )
+
+    @rated
+    async def fail(hint: float | None) -> None:
+        raise Overloaded(hint)
+
+    for _ in range(2):
+        with pytest.raises(Overloaded):
+            await fail(None)
+    assert rated.state == "open"
+    with pytest.raises(CircuitOpenError) as info:
+        await fail(5)
+    assert info.value.retry_after == pytest.approx(60)
