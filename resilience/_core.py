@@ -90,9 +90,24 @@ def remaining_time() -> float | None:
 
 
 class CallContext:
-    """What the layers of one call share: the policy, its emitter, the call's arguments."""
+    """What the layers of one call share: the policy, its emitter, the call's arguments.
 
-    __slots__ = ("args", "attempt", "emitter", "fallback_used", "kwargs", "once", "policy")
+    ``retrying`` is True while a `Retry` loop runs this call (the loop sets it, then publishes
+    this context as the "inside a retry" mark that nested calls and child tasks read, and clears
+    it when it ends); it is not set before: only a published context is ever asked.
+    """
+
+    __slots__ = (
+        "args",
+        "attempt",
+        "emitter",
+        "fallback_used",
+        "kwargs",
+        "once",
+        "policy",
+        "retrying",
+    )
+    retrying: bool
 
     def __init__(
         self,
@@ -144,9 +159,22 @@ def _innermost_sync(call: Callable[[], T], ctx: CallContext) -> T:
     return call()
 
 
+def _innermost_direct(call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    # The innermost layer awaits the user's awaitable itself, not a coroutine awaiting it: one
+    # coroutine frame less per call (measured ~0.1 µs), whatever the layers.
+    return call()  # type: ignore[return-value]  # no cast(): a function call per call
+
+
 def compose(layers: Sequence[Layer]) -> Step[Any]:
-    """Chain `layers` outside-in: ``layers[0]`` runs first and the user's call runs last."""
-    step: Step[Any] = _innermost
+    """Chain `layers` outside-in: ``layers[0]`` runs first and the user's call runs last.
+
+    Without layers the step is a coroutine function of its own; with layers, the innermost one's
+    `nxt` returns the awaitable ``call()`` gives (a coroutine for an ``async def``), which it
+    awaits (or hands to a task of its own wrapped in a coroutine).
+    """
+    if not layers:
+        return _innermost
+    step: Step[Any] = _innermost_direct
     for layer in reversed(layers):
         # partial (C) binds the inner step without an extra Python frame per layer.
         step = functools.partial(layer.run, step)
@@ -277,6 +305,10 @@ class _Forward:
         return (yield self.obj)
 
 
+async def _awaiting(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
 class Block:
     """One ``async with`` run of a pipeline: the block's body plays the part of the call.
 
@@ -292,7 +324,12 @@ class Block:
         self._ctx = ctx
         self._entered = False
         self._start = _clock.monotonic()
-        self._coro: Coroutine[Any, Any, Any] = step(self._body, ctx)
+        coro = step(self._body, ctx)
+        # A layer that hands on `nxt`'s awaitable unawaited (as the innermost `nxt` returns
+        # ``call()``) gives the body's awaitable itself: drive it through a coroutine.
+        self._coro: Coroutine[Any, Any, Any] = (
+            coro if inspect.iscoroutine(coro) else _awaiting(coro)
+        )
 
     def _body(self) -> Awaitable[Any]:
         if self._entered:

@@ -254,6 +254,8 @@ class KeyedBreaker(Mechanism):
     outlier detection over the same keys (see the module docstring). Added in 0.2.0."""
 
     mechanism = "circuit_breaker"
+    reads_call_key = True
+    """This layer reads `call_key_var`: the HTTP client integrations set it for its policies."""
 
     def __init__(
         self,
