@@ -151,10 +151,6 @@ class SyncLayer(Protocol):
         """Run one sync call through this layer; `nxt` runs the inner layers."""
 
 
-async def _innermost(call: Call[T], ctx: CallContext) -> T:
-    return await call()
-
-
 def _innermost_sync(call: Callable[[], T], ctx: CallContext) -> T:
     return call()
 
@@ -168,12 +164,10 @@ def _innermost_direct(call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]
 def compose(layers: Sequence[Layer]) -> Step[Any]:
     """Chain `layers` outside-in: ``layers[0]`` runs first and the user's call runs last.
 
-    Without layers the step is a coroutine function of its own; with layers, the innermost one's
-    `nxt` returns the awaitable ``call()`` gives (a coroutine for an ``async def``), which it
-    awaits (or hands to a task of its own wrapped in a coroutine).
+    The innermost step returns the awaitable ``call()`` gives (a coroutine for an ``async
+    def``): the innermost layer awaits it (or wraps it in a coroutine of its own for a task), and
+    without layers the step's caller awaits it.
     """
-    if not layers:
-        return _innermost
     step: Step[Any] = _innermost_direct
     for layer in reversed(layers):
         # partial (C) binds the inner step without an extra Python frame per layer.
