@@ -18,7 +18,9 @@ Fallback, RateLimiter, Hedge, a chaos injection...). It implements `Layer`:
     per-call `CallContext`.
 
 Optionally ``run_sync(nxt, call, ctx) -> T`` does the same for sync callables (`nxt` and `call`
-are then plain functions); a policy accepts a sync function only if all its layers have it.
+are then plain functions); a policy accepts a sync function only if all its layers have it. A
+true ``reads_call_key`` attribute says the layer reads `resilience.keyed.call_key_var` (as
+`KeyedBreaker` does), which the httpx transports then set.
 
 Rules every layer keeps (DESIGN.md): `asyncio.CancelledError` and every non-`Exception`
 `BaseException` propagate unchanged and release what the layer holds; our own rejections are

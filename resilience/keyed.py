@@ -57,7 +57,11 @@ __all__ = [
 ]
 
 call_key_var: ContextVar[str | None] = ContextVar("resilience_call_key", default=None)
-"""The key (host, endpoint, tenant) of the call being made, or None."""
+"""The key (host, endpoint, tenant) of the call being made, or None.
+
+The httpx transports set it to the request's ``host:port`` for a policy whose layers read it
+(`Policy.reads_call_key`: a layer with a true ``reads_call_key`` attribute, as `KeyedBreaker`);
+the aiohttp client middleware for every request."""
 
 
 class HostEjectedError(RejectedError):

@@ -24,7 +24,9 @@ What the policy sees (the same rules as `resilience.integrations.aiohttp`):
   method is in `idempotent_methods` or the request carries an ``Idempotency-Key`` header.
 - The request's ``host:port`` is the call's key (`resilience.keyed.call_key_var`): a
   `KeyedBreaker` in the policy keeps one breaker per host, and its outlier detection ejects a
-  bad host (`HostEjectedError`) while the others serve.
+  bad host (`HostEjectedError`) while the others serve. The key is set only for a policy with a
+  layer that reads it (`Policy.reads_call_key`; a layer of your own says so with a
+  ``reads_call_key = True`` attribute): the other policies' requests skip that work.
 - The caller gets what httpx would give: the last response, even a failed one (so
   ``raise_for_status()`` keeps working), or the exception of a connection error, a timeout or a
   rejection (`CircuitOpenError`, `RateLimitedError`, `BulkheadFullError`).
@@ -310,13 +312,15 @@ class ResilientSyncTransport(httpx.BaseTransport):
             return response
 
         repeat = _repeatable(request, self._options.methods)
-        token = call_key_var.set(_host_key(request))  # a KeyedBreaker's key: one per host
+        # A KeyedBreaker's key, one per host; only for a policy that reads it.
+        token = call_key_var.set(_host_key(request)) if chosen.reads_call_key else None
         try:
             value = self._runner(chosen).run(attempt, (request,), repeat)
         except HTTPStatusFailure as failure:
             return failure.response
         finally:
-            call_key_var.reset(token)
+            if token is not None:
+                call_key_var.reset(token)
         return fallback_response(chosen.name, value, request)
 
     def close(self) -> None:
