@@ -18,7 +18,9 @@ Fallback, RateLimiter, Hedge, a chaos injection...). It implements `Layer`:
     per-call `CallContext`.
 
 Optionally ``run_sync(nxt, call, ctx) -> T`` does the same for sync callables (`nxt` and `call`
-are then plain functions); a policy accepts a sync function only if all its layers have it.
+are then plain functions); a policy accepts a sync function only if all its layers have it. A
+true ``reads_call_key`` attribute says the layer reads `resilience.keyed.call_key_var` (as
+`KeyedBreaker` does), which the httpx transports then set.
 
 Rules every layer keeps (DESIGN.md): `asyncio.CancelledError` and every non-`Exception`
 `BaseException` propagate unchanged and release what the layer holds; our own rejections are
@@ -90,9 +92,24 @@ def remaining_time() -> float | None:
 
 
 class CallContext:
-    """What the layers of one call share: the policy, its emitter, the call's arguments."""
+    """What the layers of one call share: the policy, its emitter, the call's arguments.
 
-    __slots__ = ("args", "attempt", "emitter", "fallback_used", "kwargs", "once", "policy")
+    ``retrying`` is True while a `Retry` loop runs this call (the loop sets it, then publishes
+    this context as the "inside a retry" mark that nested calls and child tasks read, and clears
+    it when it ends); it is not set before: only a published context is ever asked.
+    """
+
+    __slots__ = (
+        "args",
+        "attempt",
+        "emitter",
+        "fallback_used",
+        "kwargs",
+        "once",
+        "policy",
+        "retrying",
+    )
+    retrying: bool
 
     def __init__(
         self,
@@ -110,6 +127,27 @@ class CallContext:
         self.once = once
         self.attempt = 1
         self.fallback_used = False
+
+
+_new_object = object.__new__
+
+
+def new_context(
+    policy: str, emitter: Emitter, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> CallContext:
+    """``CallContext(policy, emitter, args, kwargs)``, made without calling the class: what the
+    wrappers run once per call. On 3.11 a class call enters `__init__` through C, a plain
+    function does not: 1,680 instructions instead of 2,510 (callgrind), ~0.05 µs a call.
+    tests/resilience/test_policy.py checks that both set every attribute alike."""
+    ctx: CallContext = _new_object(CallContext)
+    ctx.policy = policy
+    ctx.emitter = emitter
+    ctx.args = args
+    ctx.kwargs = kwargs
+    ctx.once = False
+    ctx.attempt = 1
+    ctx.fallback_used = False
+    return ctx
 
 
 @runtime_checkable
@@ -136,17 +174,24 @@ class SyncLayer(Protocol):
         """Run one sync call through this layer; `nxt` runs the inner layers."""
 
 
-async def _innermost(call: Call[T], ctx: CallContext) -> T:
-    return await call()
-
-
 def _innermost_sync(call: Callable[[], T], ctx: CallContext) -> T:
     return call()
 
 
+def _innermost_direct(call: Call[T], ctx: CallContext) -> Coroutine[Any, Any, T]:
+    # The innermost layer awaits the user's awaitable itself, not a coroutine awaiting it: one
+    # coroutine frame less per call (measured ~0.1 µs), whatever the layers.
+    return call()  # type: ignore[return-value]  # no cast(): a function call per call
+
+
 def compose(layers: Sequence[Layer]) -> Step[Any]:
-    """Chain `layers` outside-in: ``layers[0]`` runs first and the user's call runs last."""
-    step: Step[Any] = _innermost
+    """Chain `layers` outside-in: ``layers[0]`` runs first and the user's call runs last.
+
+    The innermost step returns the awaitable ``call()`` gives (a coroutine for an ``async
+    def``): the innermost layer awaits it (or wraps it in a coroutine of its own for a task), and
+    without layers the step's caller awaits it.
+    """
+    step: Step[Any] = _innermost_direct
     for layer in reversed(layers):
         # partial (C) binds the inner step without an extra Python frame per layer.
         step = functools.partial(layer.run, step)
@@ -207,7 +252,7 @@ def decorate(
 
         @functools.wraps(fn)
         async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            ctx = CallContext(policy, emitter, args, kwargs)
+            ctx = new_context(policy, emitter, args, kwargs)
             call = functools.partial(afn, *args, **kwargs)
             if not emitter.handlers:
                 return await step(call, ctx)
@@ -228,7 +273,7 @@ def decorate(
 
     @functools.wraps(fn)
     def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        ctx = CallContext(policy, emitter, args, kwargs)
+        ctx = new_context(policy, emitter, args, kwargs)
         call = functools.partial(fn, *args, **kwargs)
         if not emitter.handlers:
             return sstep(call, ctx)
@@ -277,6 +322,10 @@ class _Forward:
         return (yield self.obj)
 
 
+async def _awaiting(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
 class Block:
     """One ``async with`` run of a pipeline: the block's body plays the part of the call.
 
@@ -292,7 +341,12 @@ class Block:
         self._ctx = ctx
         self._entered = False
         self._start = _clock.monotonic()
-        self._coro: Coroutine[Any, Any, Any] = step(self._body, ctx)
+        coro = step(self._body, ctx)
+        # A layer that hands on `nxt`'s awaitable unawaited (as the innermost `nxt` returns
+        # ``call()``) gives the body's awaitable itself: drive it through a coroutine.
+        self._coro: Coroutine[Any, Any, Any] = (
+            coro if inspect.iscoroutine(coro) else _awaiting(coro)
+        )
 
     def _body(self) -> Awaitable[Any]:
         if self._entered:

@@ -58,7 +58,11 @@ __all__ = [
 ]
 
 call_key_var: ContextVar[str | None] = ContextVar("resilience_call_key", default=None)
-"""The key (host, endpoint, tenant) of the call being made, or None."""
+"""The key (host, endpoint, tenant) of the call being made, or None.
+
+The httpx transports set it to the request's ``host:port`` for a policy whose layers read it
+(`Policy.reads_call_key`: a layer with a true ``reads_call_key`` attribute, as `KeyedBreaker`);
+the aiohttp client middleware for every request."""
 
 
 class HostEjectedError(RejectedError):
@@ -255,6 +259,8 @@ class KeyedBreaker(Mechanism):
     outlier detection over the same keys (see the module docstring). Added in 0.2.0."""
 
     mechanism = "circuit_breaker"
+    reads_call_key = True
+    """This layer reads `call_key_var`: the HTTP client integrations set it for its policies."""
 
     def __init__(
         self,

@@ -111,6 +111,10 @@ class Policy:
     adaptive_limiter: Layer | None
     layers: tuple[Layer, ...]
     """Every layer in the order calls run through them, outermost first."""
+    reads_call_key: bool
+    """True when a layer has a true ``reads_call_key`` attribute (a `KeyedBreaker`): it reads
+    `resilience.keyed.call_key_var`, which the httpx transports then set to each request's host
+    (and spare that work for the other policies). Added in 0.2.0."""
     info: PolicyInfo
     emitter: Emitter
     _step: Step[Any]
@@ -227,6 +231,9 @@ class Policy:
         self.critical = bool(slots.get("critical", False))
         self.adaptive_limiter = adaptive_limiter
         self.layers = (*(layer for _, layer in ordered if layer is not None), *chaos_layers)
+        self.reads_call_key = any(
+            getattr(ly, "reads_call_key", False) is True for ly in self.layers
+        )
         self.info = self._info()
         self._step = compose(self.layers)
         # async with runs the block once: the fallback cannot stand in for a block's value (nor

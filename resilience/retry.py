@@ -41,18 +41,10 @@ T = TypeVar("T")
 _NO_RETRY = -1.0
 
 
-class _Retrying:
-    """The mark "already inside a retry of policy `policy`" that a retry loop puts in the
-    call's context; `active` is cleared when that loop ends (child tasks keep a copy)."""
-
-    __slots__ = ("active", "policy")
-
-    def __init__(self, policy: str) -> None:
-        self.policy = policy
-        self.active = True
-
-
-_retrying: ContextVar[_Retrying | None] = ContextVar("resilience_retrying", default=None)
+_retrying: ContextVar[CallContext | None] = ContextVar("resilience_retrying", default=None)
+"""The call of the innermost retry loop running (its `CallContext`, as the mark "already inside a
+retry"); the loop clears its ``retrying`` when it ends, so child tasks that keep a copy of this
+variable see the mark go inactive. The context itself is the mark: no allocation per call."""
 
 
 class FullJitterBackoff(wait_base):
@@ -308,12 +300,12 @@ class Retry(Mechanism):
     async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
         """Run a call, retrying failed attempts."""
         outer = _retrying.get()
-        if ctx.once or (outer is not None and outer.active and not self.retry_when_nested):
+        if ctx.once or (outer is not None and outer.retrying and not self.retry_when_nested):
             return await nxt(call, ctx)  # an async with body, or nested in an outer retry
         if self.budget is not None:
             self.budget.record_call()
-        scope = _Retrying(ctx.policy)
-        token = _retrying.set(scope)
+        ctx.retrying = True
+        token = _retrying.set(ctx)
         try:
             attempt = 1
             start: float | None = None  # read on the first failure: success costs no clock read
@@ -341,7 +333,7 @@ class Retry(Mechanism):
                 attempt += 1
                 ctx.attempt = attempt
         finally:
-            scope.active = False
+            ctx.retrying = outer is ctx  # still inside that loop: a Retry nested in the same call
             _retrying.reset(token)
 
     def run_sync(self, nxt: SyncStep[T], call: Callable[[], T], ctx: CallContext) -> T:
@@ -350,12 +342,12 @@ class Retry(Mechanism):
         if self.max_attempts > 1:
             refuse_in_event_loop(self)
         outer = _retrying.get()
-        if ctx.once or (outer is not None and outer.active and not self.retry_when_nested):
+        if ctx.once or (outer is not None and outer.retrying and not self.retry_when_nested):
             return nxt(call, ctx)
         if self.budget is not None:
             self.budget.record_call()
-        scope = _Retrying(ctx.policy)
-        token = _retrying.set(scope)
+        ctx.retrying = True
+        token = _retrying.set(ctx)
         try:
             attempt = 1
             start = time.monotonic()
@@ -378,7 +370,7 @@ class Retry(Mechanism):
                 attempt += 1
                 ctx.attempt = attempt
         finally:
-            scope.active = False
+            ctx.retrying = outer is ctx  # still inside that loop: a Retry nested in the same call
             _retrying.reset(token)
 
 

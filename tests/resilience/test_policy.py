@@ -415,3 +415,47 @@ def test_replace_with_a_bad_slot_changes_nothing() -> None:
         policy._replace(timeout=True)
     assert policy.layers is layers and policy.info is info
     assert policy.circuit_breaker is breaker and policy.retry is None
+
+
+class _Recorder:
+    """A layer keeping the context of each call it runs."""
+
+    mechanism = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[CallContext] = []
+
+    def bind(self, policy: str, emitter: Emitter) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "Recorder()"
+
+    async def run(self, nxt: Step[T], call: Call[T], ctx: CallContext) -> T:
+        self.seen.append(ctx)
+        return await nxt(call, ctx)
+
+
+async def test_a_decorated_call_gets_the_context_the_constructor_would_make() -> None:
+    # The wrappers make the context without calling the class (faster); every attribute must
+    # still be what CallContext(...) sets.
+    recorder = _Recorder()
+    policy = Policy("p", chaos=recorder)
+
+    @policy
+    async def f(a: int, b: int, *, k: int) -> int:
+        return a + b + k
+
+    assert await f(1, 2, k=3) == 6
+    made = CallContext("p", policy.emitter, (1, 2), {"k": 3})
+    slots = [s for s in CallContext.__slots__ if s != "retrying"]  # set by Retry, not at creation
+    assert [getattr(recorder.seen[0], s) for s in slots] == [getattr(made, s) for s in slots]
+    assert [getattr(made, s) for s in slots] == [
+        (1, 2),
+        1,
+        policy.emitter,
+        False,
+        {"k": 3},
+        False,
+        "p",
+    ]

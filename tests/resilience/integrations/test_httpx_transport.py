@@ -29,6 +29,7 @@ from resilience.integrations.httpx import (
     ResilientSyncTransport,
     ResilientTransport,
 )
+from resilience.keyed import KeyedBreaker, call_key_var
 from tests.resilience.integrations.test_aiohttp_client import serve
 from tests.threaded_backend import threaded_backend
 
@@ -316,3 +317,68 @@ class _AsyncOnly:
 
     async def run(self, nxt: Any, call: Any, ctx: Any) -> Any:
         return await nxt(call, ctx)
+
+
+class _KeyReader:
+    """A layer of one's own that reads the call's key (and says so)."""
+
+    mechanism = "key_reader"
+    reads_call_key = True
+
+    def __init__(self) -> None:
+        self.keys: list[str | None] = []
+
+    def bind(self, policy: str, emitter: Any) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "KeyReader()"
+
+    async def run(self, nxt: Any, call: Any, ctx: Any) -> Any:
+        self.keys.append(call_key_var.get())
+        return await nxt(call, ctx)
+
+    def run_sync(self, nxt: Any, call: Any, ctx: Any) -> Any:
+        self.keys.append(call_key_var.get())
+        return nxt(call, ctx)
+
+
+async def test_the_host_key_is_set_for_a_policy_whose_layers_read_it_and_only_for_it() -> None:
+    at_send: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        at_send.append(call_key_var.get())
+        return httpx.Response(200)
+
+    reader = _KeyReader()
+    reading = Policy("reads", retry=_retry(), chaos=reader)
+    plain = Policy("plain", retry=_retry())
+    assert (reading.reads_call_key, plain.reads_call_key) == (True, False)
+    assert Policy("keyed", circuit_breaker=KeyedBreaker("keyed")).reads_call_key
+    urls = ("http://a.example:8080/x", "https://b.example/y", "http://c.example/z")
+    for policy in (reading, plain):
+        mock = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(transport=ResilientTransport(policy, transport=mock)) as c:
+            for url in urls:
+                assert (await c.get(url)).status_code == 200
+    keys = ["a.example:8080", "b.example:443", "c.example:80"]
+    assert reader.keys == keys
+    assert at_send == [*keys, None, None, None]
+    assert call_key_var.get() is None  # reset after each request
+    plain._replace(retry=_retry(), chaos=reader)  # what a plan reload does: it follows
+    assert plain.reads_call_key
+
+
+def test_the_sync_transport_sets_the_host_key_only_for_a_policy_that_reads_it() -> None:
+    at_send: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        at_send.append(call_key_var.get())
+        return httpx.Response(200)
+
+    reader = _KeyReader()
+    for policy in (Policy("reads", retry=_retry(), chaos=reader), Policy("plain", retry=_retry())):
+        transport = ResilientSyncTransport(policy, transport=httpx.MockTransport(answer))
+        with httpx.Client(transport=transport) as client:
+            assert client.get("https://b.example/y").status_code == 200
+    assert (reader.keys, at_send) == (["b.example:443"], ["b.example:443", None])
