@@ -145,6 +145,17 @@ def effective_availability(
     # the primary fails every MTBF on average and each failure is `failover` seconds of outage
     mtbf = replica_mtbf(per_replica, mttr).value
     up = 1.0 if math.isinf(mtbf) else mtbf / (mtbf + failover.value)
+    if min_healthy == 1 and value * up < per_replica:
+        # a replica that fails about as often as a failover lasts (a below ~50 %): failing over
+        # costs more than it saves, and one replica repaired in place does better. k-of-n × up
+        # grows with n, so the one-replica figure is the only one that can beat it
+        return Figure(
+            per_replica,
+            "%",
+            "a (failing over costs more than it saves: (1 - (1 - a)^n) × MTBF / (MTBF +"
+            " failover) < a)",
+            {**inputs, "mttr_s": mttr, "failover_s": failover.value},
+        )
     return Figure(
         value * up,
         "%",

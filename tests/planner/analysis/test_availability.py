@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from planner.analysis import availability, mechanisms
+from planner.analysis.availability import effective_availability
 from planner.analysis.graph import Graph
-from planner.model import AvailabilitySection
+from planner.model import AvailabilitySection, Figure
 from planner.spec import parse_spec
 
 
@@ -319,3 +320,18 @@ def test_a_dependency_shared_by_primary_and_caller_is_counted_once_with_mechanis
     # given `shared` is up (it is in the serial part), the call needs a, or else b
     assert section.with_mechanisms.value == pytest.approx(100 * 0.9 * (1 - 0.01 * 0.99))
     assert section.with_mechanisms.value >= section.current.value
+
+
+def test_a_standby_never_lowers_availability_when_failover_costs_more_than_it_saves() -> None:
+    # hypothesis found it: a database at 10 % per replica with a 30 min MTTR fails every
+    # MTBF = 0.1 × 1800 / 0.9 = 200 s of uptime; a 210 s failover after each failure leaves
+    # (1 - 0.9²) × 200 / (200 + 210) = 19 % × 0.4878 = 9.27 %, below the single replica's 10 %.
+    # Repairing in place is better, so the replicated figure is the single replica's.
+    failover = Figure(210.0, "s", "detect + promote", {})
+    two = effective_availability(10.0, 2, 1, failover, 1800.0)
+    assert two.value == pytest.approx(10.0)
+    assert two.formula.startswith("a (failing over costs more")
+    # at 99.95 % the failover term is small: (1 - 0.0005²) × MTBF / (MTBF + 210), MTBF 3 598 200 s
+    mtbf = 0.9995 * 1800 / 0.0005
+    high = effective_availability(99.95, 2, 1, failover, 1800.0)
+    assert high.value == pytest.approx((1 - 0.0005**2) * mtbf / (mtbf + 210) * 100)
