@@ -8,6 +8,7 @@ from planner.model import MechanismRow, Plan
 from planner.pipeline import pipeline_rank
 from planner.render import figures as fmt
 from planner.render.layout import tree_box
+from resilience.config import MECHANISMS
 
 __all__ = ["LayerItem", "item_text", "layer_groups", "layers", "mechanism_label", "mechanism_name"]
 
@@ -62,20 +63,7 @@ def mechanism_name(mechanism: str) -> str:
 
 
 #: Mechanism names that are keys of a mechanism-table policy entry.
-_TABLE_KEYS = frozenset(
-    (
-        "timeout",
-        "deadline",
-        "retry",
-        "circuit_breaker",
-        "bulkhead",
-        "rate_limiter",
-        "fallback",
-        "hedge",
-        "adaptive_limiter",
-        "outlier_detection",
-    )
-)
+_TABLE_KEYS = frozenset(("timeout", "deadline", *MECHANISMS))
 
 
 def _configured(plan: Plan, row: MechanismRow) -> bool:

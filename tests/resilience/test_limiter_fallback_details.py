@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from resilience import ConfigError, Fallback, FallbackUsed, Policy, RateLimitedError, Rejected
-from resilience.layers import Call, CallContext, Emitter, Step, SyncStep
+from resilience.layers import Emitter
 from resilience.ratelimiter import RateLimiter
+from tests.resilience.layers_for_tests import AttemptLog
 
 
 class Boom(Exception):
@@ -35,29 +36,6 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.asked.append(seconds)
-
-
-class AttemptLog:
-    """A custom layer (innermost, in `chaos=`) that reads its context."""
-
-    mechanism = "attempt_log"
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, int]] = []
-
-    def bind(self, policy: str, emitter: Emitter) -> None:
-        return None
-
-    def describe(self) -> str:
-        return "AttemptLog()"
-
-    async def run(self, nxt: Step[Any], call: Call[Any], ctx: CallContext) -> Any:
-        self.seen.append((ctx.policy, ctx.attempt))
-        return await nxt(call, ctx)
-
-    def run_sync(self, nxt: SyncStep[Any], call: Any, ctx: CallContext) -> Any:
-        self.seen.append((ctx.policy, ctx.attempt))
-        return nxt(call, ctx)
 
 
 # ------------------------------------------------------------------------------- rate limiter
