@@ -102,6 +102,20 @@ def row(
     without = down_without(graph, origin)
     with_ = down_with(mech, origin)
     slow = degraded(graph, with_)
+    return _set_row(graph, (failure, source, scope), without, with_, slow, listed)
+
+
+def _set_row(
+    graph: Graph,
+    what: tuple[str, str, str],
+    without: set[str],
+    with_: set[str],
+    slow: set[str],
+    listed: int | None,
+) -> BlastRow:
+    """A row from the down sets (`what` = failure, source, scope); lists hold the first
+    `listed` names in order, the counts all of them."""
+    failure, source, scope = what
     return BlastRow(
         failure=failure,
         source=source,
@@ -202,19 +216,8 @@ class ComponentRows:
                         with_ = _walk(self.mandatory_callers, with_ | {caller})
                         grown = True
         slow = _walk(self.all_callers, with_) - with_
-        graph = self.graph
-        return BlastRow(
-            failure=f"{name} down",
-            source=name,
-            scope="component",
-            affected=tuple(sorted(without)[:LISTED]),
-            affected_with=tuple(sorted(with_)[:LISTED]),
-            degraded_with=tuple(sorted(slow)[:LISTED]),
-            users_impacted=users_figure(graph, without, _USERS),
-            users_impacted_with=users_figure(graph, with_, _USERS_WITH),
-            affected_count=len(without),
-            affected_with_count=len(with_),
-            degraded_with_count=len(slow),
+        return _set_row(
+            self.graph, (f"{name} down", name, "component"), without, with_, slow, LISTED
         )
 
     def from_bits(self, name: str) -> BlastRow:
