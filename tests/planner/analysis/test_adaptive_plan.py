@@ -69,7 +69,7 @@ def test_the_inbound_adaptive_limit_is_bounded_by_the_bulkhead() -> None:
     web = table(spec_doc())["web"]
     assert web["bulkhead"] == {"max_concurrent": BULKHEAD}
     assert web["adaptive_limiter"] == {
-        "algorithm": "vegas",
+        "algorithm": "gradient2",
         "initial_limit": BULKHEAD,
         "min_limit": 1,
         "max_limit": BULKHEAD,

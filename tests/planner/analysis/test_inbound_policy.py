@@ -71,7 +71,7 @@ def test_the_gateway_example_gets_a_bulkhead_and_deadline_from_its_spec() -> Non
         "bulkhead": {"max_concurrent": size},
         # the bulkhead bounds the adaptive limit; no request_criticality: no shares
         "adaptive_limiter": {
-            "algorithm": "vegas",
+            "algorithm": "gradient2",
             "initial_limit": size,
             "min_limit": 1,
             "max_limit": size,
