@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from planner.analysis.applicable import state_of
@@ -62,6 +63,13 @@ def _rto(detect: float, decide: float, failover: float, warm: float, why: str) -
         "detect + decide + failover + warm-up",
         {"detect": detect, "decide": decide, "failover": failover, "warm_up": warm, "how": why},
     )
+
+
+def _rebuild_rto(graph: Graph, comps: Sequence[Component], why: str) -> Figure:
+    """The RTO of rebuilding `comps` elsewhere by hand: the slowest one's repair and warm-up."""
+    failover = max(graph.facts[c.name].mttr.value for c in comps)
+    warm = max(graph.facts[c.name].warm_up.value for c in comps)
+    return _rto(HEALTH_CHECK, DECIDE_HUMAN, failover, warm, why)
 
 
 def _rpo(comp: Component | None, *, data_loss: bool = False) -> Figure:
@@ -271,15 +279,7 @@ def _placement_scenario(graph: Graph, row: BlastRow) -> RecoveryScenario:
         proc = f"health checks drain {row.scope} {place}; capacity elsewhere serves"
     else:
         comps = [graph.components[n] for n in down]
-        failover = max(graph.facts[c.name].mttr.value for c in comps)
-        warm = max(graph.facts[c.name].warm_up.value for c in comps)
-        rto = _rto(
-            HEALTH_CHECK,
-            DECIDE_HUMAN,
-            failover,
-            warm,
-            f"rebuild {', '.join(down)} outside {row.scope} {place}",
-        )
+        rto = _rebuild_rto(graph, comps, f"rebuild {', '.join(down)} outside {row.scope} {place}")
         rpo = max((_rpo(c) for c in comps), key=lambda f: f.value)
         proc = f"evacuate {row.scope} {place}: rebuild {', '.join(down)} elsewhere, repoint"
     return _scenario(
@@ -367,14 +367,8 @@ def _region_loss(graph: Graph, dr: DrStrategy) -> RecoveryScenario:
             dr.typical_rpo,
             f"with the planned {dr.label.lower()}: {REGION_PROCEDURE[dr.strategy]}",
         )
-    failover = max(graph.facts[c.name].mttr.value for c in comps)
-    warm = max(graph.facts[c.name].warm_up.value for c in comps)
-    rto = _rto(
-        HEALTH_CHECK,
-        DECIDE_HUMAN,
-        failover,
-        warm,
-        "lower bound: rebuild in another region, data restore time not in the spec",
+    rto = _rebuild_rto(
+        graph, comps, "lower bound: rebuild in another region, data restore time not in the spec"
     )
     stateful = [c for c in comps if graph.state[c.name] != "stateless"]
     rpo = max(
