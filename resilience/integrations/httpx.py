@@ -50,7 +50,7 @@ from typing import Any, TypeAlias
 import httpx
 
 from resilience import _clock
-from resilience._core import Step, _finished, new_context
+from resilience._core import CallContext, Step, _BareContext, _finished
 from resilience._events import Emitter
 from resilience.integrations._http import (
     IDEMPOTENT_METHODS,
@@ -228,7 +228,15 @@ class ResilientTransport(httpx.AsyncBaseTransport):
             if entry is None or entry[0] is not chosen:
                 entry = self._step(chosen)
             _policy, step, name, emitter = entry
-            ctx = new_context(name, emitter, (request,), {})
+            # `new_context` inline (a function call less): ~500 instructions a request.
+            ctx: CallContext = _BareContext()
+            ctx.policy = name
+            ctx.emitter = emitter
+            ctx.args = (request,)
+            ctx.kwargs = {}
+            ctx.once = False
+            ctx.attempt = 1
+            ctx.fallback_used = False
             call = _partial(self._attempt_of, request)
             if not emitter.handlers:
                 value = await step(call, ctx)

@@ -30,6 +30,7 @@ from resilience.integrations.httpx import (
     ResilientTransport,
 )
 from resilience.keyed import KeyedBreaker, call_key_var
+from resilience.layers import CallContext
 from tests.resilience.integrations.test_aiohttp_client import serve
 from tests.threaded_backend import threaded_backend
 
@@ -382,3 +383,60 @@ def test_the_sync_transport_sets_the_host_key_only_for_a_policy_that_reads_it() 
         with httpx.Client(transport=transport) as client:
             assert client.get("https://b.example/y").status_code == 200
     assert (reader.keys, at_send) == (["b.example:443"], ["b.example:443", None])
+
+
+class _ContextRecorder:
+    """A layer keeping the context each request's call runs with."""
+
+    mechanism = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[CallContext] = []
+
+    def bind(self, policy: str, emitter: Any) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "ContextRecorder()"
+
+    async def run(self, nxt: Any, call: Any, ctx: CallContext) -> Any:
+        self.seen.append(ctx)
+        return await nxt(call, ctx)
+
+
+async def test_a_request_gets_the_context_the_constructor_would_make() -> None:
+    # The transport builds the context inline (faster); every attribute must still be what
+    # CallContext(...) sets, and it is a fresh one per request.
+    recorder = _ContextRecorder()
+    policy = Policy("ctx", chaos=recorder)
+    mock = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(transport=ResilientTransport(policy, transport=mock)) as client:
+        for _ in range(2):
+            assert (await client.get("http://dep.example/items")).status_code == 200
+    first, second = recorder.seen
+    assert first is not second and isinstance(first, CallContext)
+    request = first.args[0]
+    assert isinstance(request, httpx.Request) and request.url == "http://dep.example/items"
+    made = CallContext("ctx", policy.emitter, (request,), {})
+    slots = [s for s in CallContext.__slots__ if s != "retrying"]  # set by Retry, not at creation
+    assert [getattr(first, s) for s in slots] == [getattr(made, s) for s in slots]
+
+
+async def test_a_retrying_transport_inside_another_makes_the_outer_attempts_only() -> None:
+    # The inner transport's retry runs inside the outer retry's call: attempts do not multiply.
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(503)
+
+    inner = ResilientTransport(
+        Policy("inner", retry=_retry(3)), transport=httpx.MockTransport(answer)
+    )
+    outer = ResilientTransport(Policy("outer", retry=_retry(2)), transport=inner)
+    async with httpx.AsyncClient(transport=outer) as client:
+        assert (await client.get("http://dep.example/a")).status_code == 503
+    assert sent == ["/a", "/a"]  # 2 outer attempts x 1 inner attempt each
+    async with httpx.AsyncClient(transport=inner) as client:
+        assert (await client.get("http://dep.example/b")).status_code == 503
+    assert sent == ["/a", "/a", "/b", "/b", "/b"]  # alone, the inner one retries
