@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextvars import ContextVar
 from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
@@ -199,8 +200,13 @@ def compose(layers: Sequence[Layer]) -> Step[Any]:
     """
     step: Step[Any] = _innermost_direct
     for layer in reversed(layers):
-        # partial (C) binds the inner step without an extra Python frame per layer.
-        step = functools.partial(layer.run, step)
+        # partial (C) binds the inner step without an extra Python frame per layer; of the
+        # function and the layer rather than of the bound method: one C call less per layer.
+        run = layer.run
+        if isinstance(run, types.MethodType):
+            step = functools.partial(run.__func__, run.__self__, step)
+        else:
+            step = functools.partial(run, step)
     return step
 
 
