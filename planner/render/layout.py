@@ -7,8 +7,9 @@ the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in ev
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Collection, Mapping, Sequence
+
+from planner.render.wrapping import wrap_paragraph
 
 #: The widest line the text report produces; tables wrap their cells to stay within it.
 MAX_WIDTH = 100
@@ -38,11 +39,11 @@ def section(title: str, width: int = 36) -> list[str]:
 
 def wrap(text: str, width: int = MAX_WIDTH) -> list[str]:
     """Wrap text to `width` columns, keeping its line breaks; longer words are broken."""
+    if "\n" not in text:
+        return wrap_paragraph(text, width) or [""]
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        lines.extend(
-            textwrap.wrap(paragraph, width, break_long_words=True, break_on_hyphens=False) or [""]
-        )
+        lines.extend(wrap_paragraph(paragraph, width) or [""])
     return lines
 
 

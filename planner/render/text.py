@@ -3,7 +3,6 @@ box-drawn diagrams, at most `MAX_WIDTH` columns, byte-for-byte deterministic."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 
 from planner.model import Plan
@@ -21,6 +20,7 @@ from planner.render.blocks import (
 )
 from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
 from planner.render.sections import document
+from planner.render.wrapping import wrap_paragraph
 
 
 def _block(block: Block) -> list[str]:
@@ -41,13 +41,7 @@ def _block(block: Block) -> list[str]:
     assert not isinstance(block, Fold)  # flat() opened every fold
     lines: list[str] = []
     for item in block.items:
-        lines += textwrap.wrap(
-            item,
-            MAX_WIDTH,
-            initial_indent="- ",
-            subsequent_indent="  ",
-            break_on_hyphens=False,
-        )
+        lines += wrap_paragraph(item, MAX_WIDTH, initial_indent="- ", subsequent_indent="  ")
     return lines
 
 
