@@ -39,12 +39,23 @@ def render_chunks(
 ) -> Iterator[str]:
     """`render_plan` as chunks of text: JSON and YAML streamed piece by piece (see
     `planner.render.stream`), with figures' derivations as `derivations` says
-    (`planner.document.DERIVATIONS`); the other formats in one chunk."""
+    (`planner.document.DERIVATIONS`); text and markdown a chunk per block; HTML in one chunk."""
+    from planner.perf import no_cyclic_gc
+
+    if format in ("text", "markdown"):
+        from planner.render.markdown import markdown_report_chunks
+        from planner.render.text import text_report_chunks
+
+        # The report's blocks and lines are many small objects and no cycles (see no_cyclic_gc).
+        with no_cyclic_gc():
+            yield from (text_report_chunks if format == "text" else markdown_report_chunks)(
+                plan, sections
+            )
+        return
     if format not in ("json", "yaml"):
         yield render_plan(plan, format, sections)
         return
     from planner.document import document
-    from planner.perf import no_cyclic_gc
     from planner.render.stream import json_chunks, yaml_chunks
 
     keys = None

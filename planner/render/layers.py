@@ -10,7 +10,15 @@ from planner.render import figures as fmt
 from planner.render.layout import tree_box
 from resilience.config import MECHANISMS
 
-__all__ = ["LayerItem", "item_text", "layer_groups", "layers", "mechanism_label", "mechanism_name"]
+__all__ = [
+    "LayerItem",
+    "item_text",
+    "layer_groups",
+    "layers",
+    "layers_box",
+    "mechanism_label",
+    "mechanism_name",
+]
 
 _LAYERS = (
     ("LAYER 1: Prevention", ("Prevention",)),
@@ -87,14 +95,15 @@ LayerItem = tuple[str, tuple[str, ...], str]
 
 
 def _layer_items(plan: Plan, types: Sequence[str]) -> list[LayerItem]:
-    by_mechanism: dict[str, list[str]] = {}
+    # policies per mechanism as dict keys: unique, in first-seen order, in linear time
+    by_mechanism: dict[str, dict[str, None]] = {}
     for row in plan.mechanisms:
         if row.type in types and _configured(plan, row):
             # an entry point's own rate limiter refuses its users' excess: load shedding
             shed = row.inbound and row.mechanism == "rate_limiter"
-            policies = by_mechanism.setdefault("load_shedding" if shed else row.mechanism, [])
-            if row.policy not in policies:
-                policies.append(row.policy)
+            by_mechanism.setdefault("load_shedding" if shed else row.mechanism, {})[row.policy] = (
+                None
+            )
     ordered = sorted(by_mechanism, key=pipeline_rank)  # the pipeline's order, outside-in
     return [(mechanism_name(m), tuple(by_mechanism[m]), ", ") for m in ordered]
 
@@ -133,5 +142,11 @@ def layer_groups(plan: Plan) -> list[tuple[str, list[LayerItem]]]:
 
 def layers(plan: Plan) -> list[str]:
     """The seed's RESILIENCE LAYERS box, listing what this plan puts in each layer."""
-    groups = [(name, [item_text(i) for i in items]) for name, items in layer_groups(plan)]
-    return tree_box("RESILIENCE LAYERS", groups)
+    return layers_box(layer_groups(plan))
+
+
+def layers_box(groups: Sequence[tuple[str, Sequence[LayerItem]]]) -> list[str]:
+    """The RESILIENCE LAYERS box of `layer_groups(plan)`, for a caller that has them already."""
+    return tree_box(
+        "RESILIENCE LAYERS", [(name, [item_text(i) for i in items]) for name, items in groups]
+    )

@@ -7,8 +7,9 @@ the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in ev
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Collection, Mapping, Sequence
+
+from planner.render.wrapping import wrap_paragraph
 
 #: The widest line the text report produces; tables wrap their cells to stay within it.
 MAX_WIDTH = 100
@@ -38,11 +39,11 @@ def section(title: str, width: int = 36) -> list[str]:
 
 def wrap(text: str, width: int = MAX_WIDTH) -> list[str]:
     """Wrap text to `width` columns, keeping its line breaks; longer words are broken."""
+    if "\n" not in text:
+        return wrap_paragraph(text, width) or [""]
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        lines.extend(
-            textwrap.wrap(paragraph, width, break_long_words=True, break_on_hyphens=False) or [""]
-        )
+        lines.extend(wrap_paragraph(paragraph, width) or [""])
     return lines
 
 
@@ -89,8 +90,7 @@ def table(
         if len(row) != columns:
             raise ValueError(f"table row has {len(row)} cells, the header has {columns}: {row!r}")
     natural = [
-        max([len(headers[i])] + [max(len(part) for part in row[i].split("\n")) for row in rows])
-        for i in range(columns)
+        max([len(headers[i]), *(_longest_line(row[i]) for row in rows)]) for i in range(columns)
     ]
     # Short columns stay whole; in the others headers up to WORD_LIMIT stay on one line, longer
     # ones keep their words whole, and body words up to WORD_LIMIT (component names) are whole.
@@ -111,23 +111,33 @@ def table(
     overhead = 3 * columns + 1  # "| " before each cell, " " after, and the closing "|"
     widths = _fit_widths(natural, minimum, max_width - overhead)
 
-    def physical(cells: Sequence[str]) -> list[str]:
-        wrapped = [wrap(cell, widths[i]) for i, cell in enumerate(cells)]
-        height = max(len(w) for w in wrapped)
-        out = []
-        for line_no in range(height):
-            parts = [
-                (wrapped[i][line_no] if line_no < len(wrapped[i]) else "").ljust(widths[i])
-                for i in range(columns)
-            ]
-            out.append(("| " + " | ".join(parts) + " |").rstrip())
-        return out
-
-    lines = physical(headers)
+    lines = _physical(headers, widths)
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        lines.extend(physical(row))
+        lines.extend(_physical(row, widths))
     return lines
+
+
+def _longest_line(cell: str) -> int:
+    """The length of the cell's longest line."""
+    return len(cell) if "\n" not in cell else max(map(len, cell.split("\n")))
+
+
+def _physical(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """One table row's lines: its cells wrapped to their column widths, side by side."""
+    if all(len(c) <= w and c.isprintable() for c, w in zip(cells, widths, strict=True)):
+        # every cell on one line (as `wrap` draws it: without trailing spaces), as most rows are
+        parts = [c.rstrip(" ").ljust(w) for c, w in zip(cells, widths, strict=True)]
+        return [("| " + " | ".join(parts) + " |").rstrip()]
+    wrapped = [wrap(cell, width) for cell, width in zip(cells, widths, strict=True)]
+    out = []
+    for line_no in range(max(len(w) for w in wrapped)):
+        parts = [
+            (cell[line_no] if line_no < len(cell) else "").ljust(width)
+            for cell, width in zip(wrapped, widths, strict=True)
+        ]
+        out.append(("| " + " | ".join(parts) + " |").rstrip())
+    return out
 
 
 def box(lines: Sequence[str], min_width: int = 37) -> list[str]:

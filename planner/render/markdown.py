@@ -3,7 +3,7 @@ the dependency graph as a Mermaid flowchart (GitHub renders it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from planner.model import Plan
 from planner.render.blocks import (
@@ -116,12 +116,27 @@ def _block(block: Block) -> list[str]:
     return [f"- {escape_text(item)}" for item in block.items]
 
 
+def markdown_chunks(blocks: Sequence[Block]) -> Iterator[str]:
+    """Draw blocks as markdown, a chunk per block, one blank line between blocks."""
+    separator = ""
+    for block in flat(blocks):
+        lines = _block(block)
+        if lines:
+            yield separator + "\n".join(lines)
+            separator = "\n\n"
+    yield "\n"
+
+
 def render_blocks(blocks: Sequence[Block]) -> str:
-    """Draw blocks as markdown, one blank line between blocks."""
-    drawn = [lines for lines in (_block(b) for b in flat(blocks)) if lines]
-    return "\n\n".join("\n".join(lines) for lines in drawn) + "\n"
+    """Draw blocks as markdown, in one string (see `markdown_chunks`)."""
+    return "".join(markdown_chunks(blocks))
+
+
+def markdown_report_chunks(plan: Plan, sections: Sequence[str] | None = None) -> Iterator[str]:
+    """The report (or some of its sections) as markdown, in chunks."""
+    return markdown_chunks(document(plan, sections))
 
 
 def render_markdown(plan: Plan, sections: Sequence[str] | None = None) -> str:
     """The report (or some of its sections) as markdown."""
-    return render_blocks(document(plan, sections))
+    return "".join(markdown_report_chunks(plan, sections))

@@ -24,7 +24,7 @@ from planner.render.blocks import (
     Title,
 )
 from planner.render.blocks import table_block as _table
-from planner.render.layers import item_text, layer_groups, layers, mechanism_label
+from planner.render.layers import item_text, layer_groups, layers_box, mechanism_label
 from planner.render.layout import risk_matrix_box
 from planner.render.operations import SLA_HOW_TO, SLA_PERIODS, monitoring, recovery, sla
 from planner.render.pictures import (
@@ -392,7 +392,7 @@ def _layers(plan: Plan) -> Picture:
         f"{name} — {', '.join(item_text(i) for i in items)}" for name, items in groups
     )
     data = LayersPicture(tuple((name, tuple(items)) for name, items in groups))
-    return Picture("resilience-layers", alt, data, tuple(layers(plan)))
+    return Picture("resilience-layers", alt, data, tuple(layers_box(groups)))
 
 
 _BUILDERS = {

@@ -3,8 +3,7 @@ box-drawn diagrams, at most `MAX_WIDTH` columns, byte-for-byte deterministic."""
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from planner.model import Plan
 from planner.render.blocks import (
@@ -21,6 +20,7 @@ from planner.render.blocks import (
 )
 from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
 from planner.render.sections import document
+from planner.render.wrapping import wrap_paragraph
 
 
 def _block(block: Block) -> list[str]:
@@ -41,31 +41,40 @@ def _block(block: Block) -> list[str]:
     assert not isinstance(block, Fold)  # flat() opened every fold
     lines: list[str] = []
     for item in block.items:
-        lines += textwrap.wrap(
-            item,
-            MAX_WIDTH,
-            initial_indent="- ",
-            subsequent_indent="  ",
-            break_on_hyphens=False,
-        )
+        lines += wrap_paragraph(item, MAX_WIDTH, initial_indent="- ", subsequent_indent="  ")
     return lines
 
 
-def render_blocks(blocks: Sequence[Block]) -> str:
-    """Draw blocks as text: blank lines between blocks, none between a heading and its body."""
-    lines: list[str] = []
+def text_chunks(blocks: Sequence[Block]) -> Iterator[str]:
+    """Draw blocks as text, a chunk per block: blank lines between blocks, none between a
+    heading and its body."""
     previous: Block | None = None
-    # a picture the text report has no drawing for (the dependency graph) is left out
-    drawn = [b for b in flat(blocks) if not (isinstance(b, Picture) and not b.lines)]
-    for block in drawn:
+    wrote = False
+    for block in flat(blocks):
+        if isinstance(block, Picture) and not block.lines:
+            continue  # a picture the text report has no drawing for (the dependency graph)
         # The seed puts a section's first block right under its rule, as a heading's body.
+        lines = _block(block)
         if previous is not None and not isinstance(previous, Heading | Section):
-            lines.append("")
-        lines += _block(block)
+            lines.insert(0, "")
         previous = block
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+        if lines:
+            wrote = True
+            yield "\n".join([line.rstrip() for line in lines]) + "\n"
+    if not wrote:
+        yield "\n"
+
+
+def render_blocks(blocks: Sequence[Block]) -> str:
+    """Draw blocks as text, in one string (see `text_chunks`)."""
+    return "".join(text_chunks(blocks))
+
+
+def text_report_chunks(plan: Plan, sections: Sequence[str] | None = None) -> Iterator[str]:
+    """The report (or some of its sections) as plain text, in chunks."""
+    return text_chunks(document(plan, sections))
 
 
 def render_text(plan: Plan, sections: Sequence[str] | None = None) -> str:
     """The report (or some of its sections) as plain text."""
-    return render_blocks(document(plan, sections))
+    return "".join(text_report_chunks(plan, sections))

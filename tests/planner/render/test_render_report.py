@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from planner.model import Figure
-from planner.render import dump_document, render_plan
+from planner.render import dump_document, render_chunks, render_plan
 from planner.render.runbooks import postmortem_markdown, runbook_files
 from planner.render.sections import SECTIONS, SLA_HOW_TO
 from tests.render_plans import MODES, sample_plan
@@ -221,3 +221,20 @@ def test_header_says_when_current_is_measured() -> None:
         "\nCurrent: 99.995% (measured; modeled 99.4502%, 99.94% with the planned fallbacks)\n"
         in (text)
     )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first", "later"),
+    [
+        ("text", "RELIABILITY ENGINEERING PLAN\n═", "FAILURE MODE ANALYSIS\n─"),
+        ("markdown", "# Reliability Engineering Plan\n", "## Failure Mode Analysis"),
+    ],
+)
+def test_text_and_markdown_are_written_a_block_at_a_time(fmt: str, first: str, later: str) -> None:
+    plan = sample_plan()
+    chunks = list(render_chunks(plan, fmt))
+    assert len(chunks) > 20  # streamed, not one string
+    assert chunks[0].startswith(first)
+    assert later not in chunks[0]  # the header block comes alone
+    assert sum(later in chunk for chunk in chunks) == 1
+    assert "".join(chunks) == render_plan(plan, fmt)
