@@ -75,6 +75,7 @@ __all__ = [
     "InboundPlan",
     "Mechanisms",
     "bulkhead_capacity",
+    "check_tables",
     "derive",
     "latency",
     "policy_name",
@@ -175,7 +176,8 @@ def derive(graph: Graph) -> Mechanisms:
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
     ordered = {name: table[name] for name in sorted(table)}
-    _validate(ordered)
+    if _CHECK["tables"]:
+        validate_table(ordered)
     return Mechanisms(
         graph,
         tuple(rows),
@@ -212,12 +214,28 @@ def _fallback_calls(
 
 _TABLE: TypeAdapter[dict[str, PolicyConfig]] = TypeAdapter(dict[str, PolicyConfig])
 
+#: Whether `derive` validates each table it builds (`check_tables`); off outside the tests.
+_CHECK = {"tables": False}
 
-def _validate(table: dict[str, Any]) -> None:
-    """Validate the whole table against the runtime's models in one pass.
+
+def check_tables(enabled: bool) -> None:
+    """Validate every derived mechanism table against the runtime's models (`validate_table`).
+
+    The test suite turns this on (tests/planner/conftest.py), so every plan a test builds — the
+    examples, the golden files, the generated systems of the property tests — is checked to be
+    what `resilience.load_plan` accepts. Planning leaves it off: the rules build the table from
+    the validated spec, a second validation of every policy was a large part of the mechanisms'
+    time on a large system, and `load_plan` validates the table whenever a plan is loaded.
+    """
+    _CHECK["tables"] = enabled
+
+
+def validate_table(table: Mapping[str, Any]) -> None:
+    """Validate a mechanism table against the runtime's models in one pass; PlannerError names
+    the first field that fails.
 
     The table is built as plain data (constructing ~7 models per edge dominated planning time at
-    10,000 components); validating it here keeps it, by construction, what load_plan loads.
+    10,000 components); validating it whole keeps one pass over it.
     """
     try:
         _TABLE.validate_python(table)
