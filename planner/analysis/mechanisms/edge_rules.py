@@ -31,16 +31,12 @@ from planner.analysis.mechanisms.common import (
     ceil_to,
     floor_to,
     format_count,
-    idempotent,
-    latency,
     other_calls_p99,
     policy_name,
-    transient_modes,
-    worst_backoff,
 )
 from planner.analysis.mechanisms.fallback import fallback_reason
+from planner.analysis.mechanisms.targets import fmt, target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
-from planner.units import format_spec_duration as fmt
 
 
 def derive_edge(
@@ -63,7 +59,8 @@ class EdgeRules:
         self.budget = budget
         self.name = name
         self.caller, self.target = edge.caller, edge.target
-        self.p50, self.p99, self.latency_source = latency(graph, edge.target)
+        self.t = t = target_rules(graph, edge.target)  # what depends on the target alone
+        self.p50, self.p99, self.latency_source = t.p50, t.p99, t.latency_source
         self.rps = rps
         self.load_label = "normal traffic"  # what `rps` is, as the rate limiter's reason says
         self.fallback = graph.fallback_of(edge)
@@ -126,7 +123,9 @@ class EdgeRules:
         own = (caller_latency.p50 if caller_latency is not None else None) or 0.0
         siblings = other_calls_p99(graph, self.edge, self.fallback)
         reserve = (
-            ceil_to(latency(graph, self.fallback)[1] * TIMEOUT_HEADROOM) if self.fallback else 0.0
+            ceil_to(graph.facts[self.fallback].p99.value * TIMEOUT_HEADROOM)
+            if self.fallback
+            else 0.0
         )
         calls = calls_on_path(self.edge.dep.calls_per_request)
         available = (self.budget[0] - own - siblings - reserve) / calls
@@ -149,12 +148,9 @@ class EdgeRules:
         self, deadline: float | None, deadline_fig: Figure | None
     ) -> tuple[Figure, float | None, Figure | None]:
         """p99 × headroom, clipped to the deadline (or the deadline raised when none is left)."""
-        raw = max(0.001, ceil_to(self.p99 * TIMEOUT_HEADROOM))
+        raw = self.t.timeout  # max(0.001, ceil_10ms(p99 × headroom))
         value = raw
-        reason = (
-            f"{self.target} p99 {fmt(self.p99)} ({self.latency_source})"
-            f" × {TIMEOUT_HEADROOM} headroom"
-        )
+        reason = self.t.timeout_reason
         if deadline is not None and deadline < raw:
             assert deadline_fig is not None
             if deadline <= 0:
@@ -174,12 +170,7 @@ class EdgeRules:
                     f" = {fmt(raw)} exceeds the {fmt(deadline)} deadline, clipped to it: calls"
                     f" slower than that fail (raise {self.caller}.latency_budget to avoid it)"
                 )
-        figure = Figure(
-            value,
-            "s",
-            "min(ceil_10ms(p99 × headroom), deadline)",
-            {"p99": self.p99, "headroom": TIMEOUT_HEADROOM, "p99_source": self.latency_source},
-        )
+        figure = timeout_figure(self.t, value)
         self.add(
             "timeout",
             "Containment",
@@ -196,11 +187,10 @@ class EdgeRules:
         self, timeout: float, deadline: float | None, deadline_fig: Figure | None
     ) -> tuple[int, float, Figure]:
         """Attempts that fit the deadline; without a budget the deadline bounds the retries."""
-        initial = ceil_to(min(max(self.p50, 0.05), 1.0))
-        cap = initial * 8
-        attempts, reason = self._attempts(timeout, deadline, initial, cap)
+        initial, cap = self.t.initial, self.t.cap  # ceil_10ms(clamp(p50, 50ms, 1s)), × 8
+        attempts, reason = self._attempts(timeout, deadline)
         if deadline is None or deadline_fig is None:
-            deadline = ceil_to(attempts * timeout + worst_backoff(attempts, initial, cap))
+            deadline = ceil_to(attempts * timeout + self.t.worst[attempts])
             deadline_fig = Figure(
                 deadline,
                 "s",
@@ -223,7 +213,7 @@ class EdgeRules:
             "wait": {"kind": "random_exponential", "multiplier": initial, "max": cap},
             "budget": {"ratio": BUDGET_RATIO, "min_per_second": BUDGET_MIN_PER_S},
         }
-        if self._rate_limited_kind():
+        if self.t.rate_limited:
             section["max_retry_after"] = max(0.0, ceil_to(deadline - timeout))
         self.sections["retry"] = section
         self.add(
@@ -249,14 +239,17 @@ class EdgeRules:
         )
         return attempts, deadline, deadline_fig
 
-    def _attempts(
-        self, timeout: float, deadline: float | None, initial: float, cap: float
-    ) -> tuple[int, str]:
+    def _attempts(self, timeout: float, deadline: float | None) -> tuple[int, str]:
         """The most attempts (≤ MAX_ATTEMPTS) whose timeouts and backoff fit the deadline; why."""
-        transient = transient_modes(self.graph, self.target)
+        t = self.t
+        transient, worst = t.transient, t.worst
         attempts = 1
-        repeatable, why = idempotent(self.graph, self.edge)
-        kind = self.graph.components[self.target].kind
+        declared = self.edge.dep.idempotent  # the spec says so, or the target's kind
+        if declared is None:
+            repeatable, why = t.by_kind
+        else:
+            repeatable, why = declared, f"idempotent: {str(declared).lower()}"
+        kind = t.kind
         if not repeatable:
             reason = f"not idempotent ({why}): a retry could repeat a side effect"
         elif self.edge.degrades and (kind == "cache" or self.edge.dep.type == "soft"):
@@ -269,10 +262,7 @@ class EdgeRules:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
             for n in range(MAX_ATTEMPTS, 0, -1):
-                if (
-                    deadline is None
-                    or n * timeout + worst_backoff(n, initial, cap) <= deadline + 1e-9
-                ):
+                if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
                     attempts = n
                     break
             if attempts > 1:
@@ -283,10 +273,8 @@ class EdgeRules:
                 )
                 reason = (
                     f"transient modes ({', '.join(transient)}); {attempts} attempts"
-                    f" × {fmt(timeout)} + worst-case backoff"
-                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}; full-jitter"
-                    f" exponential backoff from {fmt(initial)} ({self.target} p50 within"
-                    f" 50ms–1s), capped at 8× = {fmt(cap)}"
+                    f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
+                    + t.backoff_reason
                 )
             else:
                 reason = (
@@ -300,7 +288,7 @@ class EdgeRules:
         inputs = fig.inputs
         if fig.formula.startswith("attempts"):
             attempts = int(inputs["attempts"])
-            backoff = worst_backoff(attempts, float(inputs["initial"]), float(inputs["max"]))
+            backoff = self.t.worst[attempts]  # inputs' initial and max are the target's
             spend = (
                 f"{attempts} attempt{'s' if attempts > 1 else ''} × {fmt(float(inputs['timeout']))}"
             )
@@ -337,20 +325,12 @@ class EdgeRules:
             spent = f"({spent}) ÷ {calls} calls per request"
         return spent + f" = {fmt(deadline)}{rounded}"
 
-    def _rate_limited_kind(self) -> bool:
-        comp = self.graph.components[self.target]
-        return comp.quota is not None or any(
-            m.category == "rate_limit" for m in self.graph.modes[self.target]
-        )
-
     # -- containment ----------------------------------------------------------------------------
 
     def circuit_breaker(self) -> Figure:
         """Window and minimum calls from rps; open duration from the target's MTTR."""
-        facts = self.graph.facts[self.target]
-        mttr, mttr_source = facts.mttr.value, facts.mttr_source
-        open_initial = min(max(mttr / 10, 5.0), 60.0)
-        open_max = max(open_initial, min(mttr / 2, 300.0))
+        t = self.t
+        mttr, open_initial, open_max = t.mttr, t.open_initial, t.open_max
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
@@ -373,8 +353,7 @@ class EdgeRules:
                 f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
                 f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
                 f" {TRIP_AT_TRAFFIC:.0%} of that traffic ({format_count(low)}/s), so a dip does"
-                f" not keep it from tripping; open {fmt(open_initial)} doubling to"
-                f" {fmt(open_max)} from {self.target} MTTR {fmt(mttr)} ({mttr_source})"
+                f" not keep it from tripping; {t.opens_reason}"
             )
             trip = Figure(
                 trip_s,
@@ -408,7 +387,7 @@ class EdgeRules:
             f"Error rate >{FAILURE_RATE:.0%}",
             reason,
             trip=trip,
-            open_duration=Figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
+            open_duration=t.open_figure,
         )
         return trip
 
@@ -457,7 +436,7 @@ class EdgeRules:
 
     def rate_limiter(self) -> bool:
         """This caller's share of the target's declared quota, by traffic."""
-        quota = self.graph.components[self.target].quota
+        quota = self.t.quota
         if quota is None:
             return False
         share, split = self.quota_share()
