@@ -65,7 +65,7 @@ from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.analysis.mechanisms.limits import outlier_detection
 from planner.errors import PlannerError
 from planner.model import MechanismRow
-from planner.pipeline import pipeline_rank
+from planner.pipeline import MECHANISM_ORDER, pipeline_rank
 from resilience.config import PolicyConfig
 
 __all__ = [
@@ -162,11 +162,11 @@ def derive(graph: Graph) -> Mechanisms:
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
             previous = budget.get(edge.target)
-            offer = (plan.timeout.value, f"{plan.policy} attempt timeout")
+            offer = plan.timeout.value
             if graph.components[edge.target].latency_budget is None and (
-                previous is None or offer[0] < previous[0]
+                previous is None or offer < previous[0]
             ):
-                budget[edge.target] = offer
+                budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
     calls = _fallback_calls(graph, budget, plans, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
     table.update(inbound_table)
@@ -210,8 +210,13 @@ def _outside_in(rows: list[MechanismRow]) -> tuple[MechanismRow, ...]:
     return tuple(out)
 
 
+_RANKS = {mechanism: pipeline_rank(mechanism) for mechanism in MECHANISM_ORDER}
+_UNKNOWN = len(MECHANISM_ORDER)  # pipeline_rank of a name it does not know: last
+
+
 def _rank(row: MechanismRow) -> int:
-    return pipeline_rank(row.mechanism)
+    """`pipeline_rank(row.mechanism)`, one dictionary look-up."""
+    return _RANKS.get(row.mechanism, _UNKNOWN)
 
 
 def _fallback_calls(

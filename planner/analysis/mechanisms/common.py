@@ -30,7 +30,7 @@ Budget = tuple[float, str]
 """A latency budget in seconds and where it comes from."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EdgePlan:
     """The derived settings of one edge, for the other analyses (runbooks, recovery, failures)."""
 

@@ -34,6 +34,7 @@ from planner.analysis.mechanisms.common import (
     other_calls_p99,
     policy_name,
 )
+from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
 from planner.analysis.mechanisms.targets import fmt, target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
@@ -72,9 +73,7 @@ class EdgeRules:
         self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
     ) -> None:
         self.rows.append(
-            MechanismRow(
-                self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs
-            )
+            new_row(self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs)
         )
 
     def run(self) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
@@ -92,7 +91,7 @@ class EdgeRules:
             "deadline": deadline,
             **{key: self.sections[key] for key in _SECTIONS if key in self.sections},
         }
-        plan = EdgePlan(
+        plan = _PLAN(  # EdgePlan(...), every field
             self.edge,
             self.name,
             timeout_fig,
@@ -130,7 +129,7 @@ class EdgeRules:
         calls = calls_on_path(self.edge.dep.calls_per_request)
         available = (self.budget[0] - own - siblings - reserve) / calls
         value = floor_to(available) if available > 0 else 0.0
-        return value, Figure(
+        return value, new_figure(
             value,
             "s",
             "(budget - caller p50 - Σ other calls' p99 × ⌈calls⌉ - fallback timeout) / ⌈calls⌉",
@@ -157,7 +156,7 @@ class EdgeRules:
                 # the caller's other calls already spend the budget: one attempt at p99 × 1.5,
                 # and the reason says the budget cannot hold it
                 deadline = raw
-                deadline_fig = Figure(
+                deadline_fig = new_figure(
                     raw, "s", "attempt timeout (budget exhausted)", dict(deadline_fig.inputs)
                 )
                 reason += (
@@ -191,7 +190,7 @@ class EdgeRules:
         attempts, reason = self._attempts(timeout, deadline)
         if deadline is None or deadline_fig is None:
             deadline = ceil_to(attempts * timeout + self.t.worst[attempts])
-            deadline_fig = Figure(
+            deadline_fig = new_figure(
                 deadline,
                 "s",
                 "attempts × timeout + worst-case backoff (no latency budget)",
@@ -222,7 +221,7 @@ class EdgeRules:
             f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}",
             "Transient error",
             reason,
-            max_attempts=Figure(
+            max_attempts=new_figure(
                 attempts,
                 "count",
                 "max n ≤ 3: n × timeout + backoff ≤ deadline",
@@ -232,10 +231,9 @@ class EdgeRules:
         self.add(
             "retry_budget",
             "Recovery",
-            f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s",
+            _BUDGET_CONFIG,
             "Retry storm",
-            "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
-            " so an outage is not multiplied by the attempts",
+            _BUDGET_REASON,
         )
         return attempts, deadline, deadline_fig
 
@@ -348,14 +346,14 @@ class EdgeRules:
                 "half_open_calls": min(10, max(1, round(rps))),
                 "open_duration": opens,
             }
-            text = f"{FAILURE_RATE:.0%} of ≥{min_calls} calls in {window}s"
+            text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
             reason = (
                 f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
                 f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
-                f" {TRIP_AT_TRAFFIC:.0%} of that traffic ({format_count(low)}/s), so a dip does"
+                f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
                 f" not keep it from tripping; {t.opens_reason}"
             )
-            trip = Figure(
+            trip = new_figure(
                 trip_s,
                 "s",
                 "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
@@ -370,13 +368,13 @@ class EdgeRules:
                 "window_size": 20,
                 "open_duration": opens,
             }
-            text = f"{FAILURE_RATE:.0%} of the last 20 calls (≥{min_calls})"
+            text = f"{_FAILURE} of the last 20 calls (≥{min_calls})"
             reason = (
                 f"no rps in the spec for {self.caller}: a count window of 20 calls; open"
                 f" {fmt(open_initial)} doubling to {fmt(open_max)} from {self.target}"
                 f" MTTR {fmt(mttr)}"
             )
-            trip = Figure(
+            trip = new_figure(
                 min_calls, "calls", "minimum_calls (no rps)", {"minimum_calls": min_calls}
             )
         self.sections["circuit_breaker"] = section
@@ -384,7 +382,7 @@ class EdgeRules:
             "circuit_breaker",
             "Containment",
             text,
-            f"Error rate >{FAILURE_RATE:.0%}",
+            _BREAKER_TRIGGER,
             reason,
             trip=trip,
             open_duration=t.open_figure,
@@ -399,16 +397,16 @@ class EdgeRules:
         in_flight = self.rps * timeout
         size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
         self.sections["bulkhead"] = {"max_concurrent": size}
+        slots, held = f"{size:,}", fmt(timeout)
         self.add(
             "bulkhead",
             "Isolation",
-            f"{size:,} concurrent",
-            f"Load >{size:,} in flight",
-            f"a slowdown holds each call up to its {fmt(timeout)} attempt timeout: {self.rps:g}"
-            f" calls/s × {fmt(timeout)} = {format_count(in_flight)} in flight (Little's law);"
-            f" × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
-            f" {BULKHEAD_FLOOR} slots",
-            max_concurrent=Figure(
+            f"{slots} concurrent",
+            f"Load >{slots} in flight",
+            f"a slowdown holds each call up to its {held} attempt timeout: {self.rps:g}"
+            f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)"
+            + _BULKHEAD_TAIL,
+            max_concurrent=new_figure(
                 size,
                 "count",
                 "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
@@ -427,9 +425,9 @@ class EdgeRules:
         callers = self.graph.callers[self.target]
         if len(callers) == 1:
             return 1.0, f", all of it ({self.caller} is the only caller)"
-        known = [self.graph.edge_rps(e) for e in callers]
-        if self.rps is not None and all(k is not None for k in known):
-            share = self.rps / math.fsum(k for k in known if k is not None)
+        total = self.t.callers_rps  # Σ the callers' rps, None when one is unknown
+        if self.rps is not None and total is not None:
+            share = self.rps / total
         else:
             share = 1.0 / len(callers)
         return share, f" × {self.caller}'s traffic share {share:.2f}"
@@ -454,7 +452,7 @@ class EdgeRules:
             f"{rate:g}/s, burst {burst}",
             f">{rate:g} calls/s",
             f"{self.target} quota {quota.rps:g}/s{split}" + over,
-            rate_per_second=Figure(
+            rate_per_second=new_figure(
                 rate, "1/s", "quota × caller share", {"quota": quota.rps, "share": share}
             ),
         )
@@ -471,5 +469,21 @@ class EdgeRules:
             "fallback", "Recovery", f"→ {what}", "Retries spent or breaker open", reason, **figs
         )
 
+
+_PLAN = slot_constructor(EdgePlan)
+
+# the rows' fixed texts, formatted once
+_FAILURE = f"{FAILURE_RATE:.0%}"
+_AT_TRAFFIC = f"{TRIP_AT_TRAFFIC:.0%}"
+_BREAKER_TRIGGER = f"Error rate >{_FAILURE}"
+_BUDGET_CONFIG = f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s"
+_BUDGET_REASON = (
+    "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
+    " so an outage is not multiplied by the attempts"
+)
+_BULKHEAD_TAIL = (
+    f"; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
+    f" {BULKHEAD_FLOOR} slots"
+)
 
 _SECTIONS = ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "fallback")

@@ -7,6 +7,7 @@ depend on the target alone, so each is resolved on the first edge and shared by 
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,7 @@ class TargetRules:
     by_kind: tuple[bool, str]  # idempotent by the kind (an edge may declare otherwise), and why
     rate_limited: bool  # a quota or a rate-limit failure mode: retries honour Retry-After
     quota: Quota | None
+    callers_rps: float | None  # Σ the callers' edge rps (a quota split between callers)
     timeout: float  # ceil_10ms(p99 × headroom), before any deadline clips it
     timeout_reason: str
     timeout_figure: Figure  # the attempt timeout when no deadline clips it
@@ -99,6 +101,7 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
         rate_limited=comp.quota is not None
         or any(m.category == "rate_limit" for m in graph.modes[name]),
         quota=comp.quota,
+        callers_rps=_callers_rps(graph, name) if comp.quota is not None else None,
         timeout=timeout,
         timeout_reason=f"{name} p99 {fmt(p99)} ({source}) × {TIMEOUT_HEADROOM} headroom",
         timeout_figure=_timeout_figure(timeout, p99, source),
@@ -118,6 +121,14 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
         ),
         open_figure=Figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
     )
+
+
+def _callers_rps(graph: Graph, name: str) -> float | None:
+    """Σ the rps of the edges calling `name`; None when one of them has no known rps."""
+    known = [graph.edge_rps(e) for e in graph.callers[name]]
+    if any(k is None for k in known):
+        return None
+    return math.fsum(k for k in known if k is not None)
 
 
 def _timeout_figure(value: float, p99: float, source: str) -> Figure:
