@@ -142,7 +142,7 @@ class Mechanisms:
 def derive(graph: Graph) -> Mechanisms:
     """Derive every edge's mechanisms, callers before their targets (budgets flow downwards)."""
     budget: dict[str, Budget | None] = {}
-    rows: list[MechanismRow] = []
+    groups: dict[str, list[MechanismRow]] = {}  # policy → its rows
     table: dict[str, Any] = {}
     plans: list[EdgePlan] = []
     for caller in reversed(graph.order):
@@ -154,11 +154,11 @@ def derive(graph: Graph) -> Mechanisms:
         for edge in graph.edges[caller]:
             plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
             plans.append(plan)
-            rows.extend(edge_rows)
             detection, detection_rows = outlier_detection(graph, plan)
             if detection is not None:
                 policy["outlier_detection"] = detection
-                rows.extend(detection_rows)
+                edge_rows += detection_rows
+            _group(groups, plan.policy, edge_rows)  # every row of an edge has its policy
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
             previous = budget.get(edge.target)
@@ -167,10 +167,12 @@ def derive(graph: Graph) -> Mechanisms:
                 previous is None or offer < previous[0]
             ):
                 budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
+    rows: list[MechanismRow] = []
     calls = _fallback_calls(graph, budget, plans, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
     table.update(inbound_table)
-    rows.extend(inbound_rows)
+    for row in (*rows, *inbound_rows):
+        _group(groups, row.policy, [row])
     plans.sort(key=attrgetter("policy"))
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
@@ -180,7 +182,7 @@ def derive(graph: Graph) -> Mechanisms:
         validate_table(ordered)
     return Mechanisms(
         graph,
-        _outside_in(rows),
+        _outside_in(groups),
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
@@ -189,19 +191,22 @@ def derive(graph: Graph) -> Mechanisms:
     )
 
 
-def _outside_in(rows: list[MechanismRow]) -> tuple[MechanismRow, ...]:
+def _group(groups: dict[str, list[MechanismRow]], policy: str, rows: list[MechanismRow]) -> None:
+    """Add `rows`, all of `policy`, after the rows `groups` already has of it."""
+    group = groups.get(policy)
+    if group is None:
+        groups[policy] = rows
+    else:
+        group += rows
+
+
+def _outside_in(groups: dict[str, list[MechanismRow]]) -> tuple[MechanismRow, ...]:
     """The rows by policy, each policy's in pipeline order (outside-in).
 
-    The order of a stable sort of all rows by (policy, pipeline rank), from sorting the policies
-    and then each policy's few rows: comparing a tuple per row was most of the sort's time.
+    The order of a stable sort of all rows, in the order they were derived, by (policy, pipeline
+    rank), from sorting the policies and then each policy's few rows: comparing a tuple per row
+    was most of the sort's time.
     """
-    groups: dict[str, list[MechanismRow]] = {}
-    for row in rows:
-        group = groups.get(row.policy)
-        if group is None:
-            groups[row.policy] = [row]
-        else:
-            group.append(row)
     out: list[MechanismRow] = []
     for policy in sorted(groups):
         group = groups[policy]

@@ -36,8 +36,9 @@ from planner.analysis.mechanisms.common import (
 )
 from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
-from planner.analysis.mechanisms.targets import fmt, target_rules, timeout_figure
+from planner.analysis.mechanisms.targets import target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
+from planner.units import format_spec_duration as fmt
 
 
 def derive_edge(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms.common import (
@@ -21,17 +20,12 @@ from planner.analysis.mechanisms.common import (
     transient_modes,
     worst_backoff,
 )
+from planner.analysis.mechanisms.construct import new_figure
 from planner.model import Figure
 from planner.spec import Quota
-from planner.units import format_spec_duration
+from planner.units import format_spec_duration as fmt
 
-__all__ = ["TargetRules", "fmt", "target_rules", "timeout_figure"]
-
-
-@lru_cache(maxsize=1 << 16)
-def fmt(seconds: float) -> str:
-    """`format_spec_duration`, memoised: the same few durations recur on every edge."""
-    return format_spec_duration(seconds)
+__all__ = ["TargetRules", "target_rules", "timeout_figure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +113,7 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
             f"open {fmt(open_initial)} doubling to {fmt(open_max)} from {name}"
             f" MTTR {fmt(mttr)} ({mttr_source})"
         ),
-        open_figure=Figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
+        open_figure=new_figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
     )
 
 
@@ -133,7 +127,7 @@ def _callers_rps(graph: Graph, name: str) -> float | None:
 
 def _timeout_figure(value: float, p99: float, source: str) -> Figure:
     """The attempt timeout's figure: `value` is the timeout, clipped to a deadline or not."""
-    return Figure(
+    return new_figure(
         value,
         "s",
         "min(ceil_10ms(p99 × headroom), deadline)",
