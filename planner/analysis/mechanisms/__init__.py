@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -64,7 +65,7 @@ from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
 from planner.analysis.mechanisms.limits import outlier_detection
 from planner.errors import PlannerError
 from planner.model import MechanismRow
-from planner.pipeline import pipeline_rank
+from planner.pipeline import MECHANISM_ORDER, pipeline_rank
 from resilience.config import PolicyConfig
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "InboundPlan",
     "Mechanisms",
     "bulkhead_capacity",
+    "check_tables",
     "derive",
     "latency",
     "policy_name",
@@ -140,7 +142,7 @@ class Mechanisms:
 def derive(graph: Graph) -> Mechanisms:
     """Derive every edge's mechanisms, callers before their targets (budgets flow downwards)."""
     budget: dict[str, Budget | None] = {}
-    rows: list[MechanismRow] = []
+    groups: dict[str, list[MechanismRow]] = {}  # policy → its rows
     table: dict[str, Any] = {}
     plans: list[EdgePlan] = []
     for caller in reversed(graph.order):
@@ -152,39 +154,74 @@ def derive(graph: Graph) -> Mechanisms:
         for edge in graph.edges[caller]:
             plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
             plans.append(plan)
-            rows.extend(edge_rows)
             detection, detection_rows = outlier_detection(graph, plan)
             if detection is not None:
                 policy["outlier_detection"] = detection
-                rows.extend(detection_rows)
+                edge_rows += detection_rows
+            _group(groups, plan.policy, edge_rows)  # every row of an edge has its policy
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
             previous = budget.get(edge.target)
-            offer = (plan.timeout.value, f"{plan.policy} attempt timeout")
+            offer = plan.timeout.value
             if graph.components[edge.target].latency_budget is None and (
-                previous is None or offer[0] < previous[0]
+                previous is None or offer < previous[0]
             ):
-                budget[edge.target] = offer
+                budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
+    rows: list[MechanismRow] = []
     calls = _fallback_calls(graph, budget, plans, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
     table.update(inbound_table)
-    rows.extend(inbound_rows)
-    plans.sort(key=lambda p: p.policy)
-    rows.sort(key=lambda r: (r.policy, pipeline_rank(r.mechanism)))  # outside-in
+    for row in (*rows, *inbound_rows):
+        _group(groups, row.policy, [row])
+    plans.sort(key=attrgetter("policy"))
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
     ordered = {name: table[name] for name in sorted(table)}
-    _validate(ordered)
+    if _CHECK["tables"]:
+        validate_table(ordered)
     return Mechanisms(
         graph,
-        tuple(rows),
+        _outside_in(groups),
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
         {plan.entry: plan for plan in inbound},
         calls,
     )
+
+
+def _group(groups: dict[str, list[MechanismRow]], policy: str, rows: list[MechanismRow]) -> None:
+    """Add `rows`, all of `policy`, after the rows `groups` already has of it."""
+    group = groups.get(policy)
+    if group is None:
+        groups[policy] = rows
+    else:
+        group += rows
+
+
+def _outside_in(groups: dict[str, list[MechanismRow]]) -> tuple[MechanismRow, ...]:
+    """The rows by policy, each policy's in pipeline order (outside-in).
+
+    The order of a stable sort of all rows, in the order they were derived, by (policy, pipeline
+    rank), from sorting the policies and then each policy's few rows: comparing a tuple per row
+    was most of the sort's time.
+    """
+    out: list[MechanismRow] = []
+    for policy in sorted(groups):
+        group = groups[policy]
+        group.sort(key=_rank)
+        out += group
+    return tuple(out)
+
+
+_RANKS = {mechanism: pipeline_rank(mechanism) for mechanism in MECHANISM_ORDER}
+_UNKNOWN = len(MECHANISM_ORDER)  # pipeline_rank of a name it does not know: last
+
+
+def _rank(row: MechanismRow) -> int:
+    """`pipeline_rank(row.mechanism)`, one dictionary look-up."""
+    return _RANKS.get(row.mechanism, _UNKNOWN)
 
 
 def _fallback_calls(
@@ -212,12 +249,28 @@ def _fallback_calls(
 
 _TABLE: TypeAdapter[dict[str, PolicyConfig]] = TypeAdapter(dict[str, PolicyConfig])
 
+#: Whether `derive` validates each table it builds (`check_tables`); off outside the tests.
+_CHECK = {"tables": False}
 
-def _validate(table: dict[str, Any]) -> None:
-    """Validate the whole table against the runtime's models in one pass.
+
+def check_tables(enabled: bool) -> None:
+    """Validate every derived mechanism table against the runtime's models (`validate_table`).
+
+    The test suite turns this on (tests/planner/conftest.py), so every plan a test builds — the
+    examples, the golden files, the generated systems of the property tests — is checked to be
+    what `resilience.load_plan` accepts. Planning leaves it off: the rules build the table from
+    the validated spec, a second validation of every policy was a large part of the mechanisms'
+    time on a large system, and `load_plan` validates the table whenever a plan is loaded.
+    """
+    _CHECK["tables"] = enabled
+
+
+def validate_table(table: Mapping[str, Any]) -> None:
+    """Validate a mechanism table against the runtime's models in one pass; PlannerError names
+    the first field that fails.
 
     The table is built as plain data (constructing ~7 models per edge dominated planning time at
-    10,000 components); validating it here keeps it, by construction, what load_plan loads.
+    10,000 components); validating it whole keeps one pass over it.
     """
     try:
         _TABLE.validate_python(table)

@@ -30,7 +30,7 @@ Budget = tuple[float, str]
 """A latency budget in seconds and where it comes from."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EdgePlan:
     """The derived settings of one edge, for the other analyses (runbooks, recovery, failures)."""
 
@@ -79,17 +79,6 @@ def transient_modes(graph: Graph, name: str) -> list[str]:
     return sorted(names)
 
 
-def idempotent(graph: Graph, edge: Edge) -> tuple[bool, str]:
-    """Whether a call may be repeated, and why (the spec says so, or the target's kind)."""
-    declared = edge.dep.idempotent
-    if declared is not None:
-        return declared, f"idempotent: {str(declared).lower()}"
-    kind = graph.components[edge.target].kind
-    if kind in NOT_IDEMPOTENT_KINDS:
-        return False, f"{kind} calls are writes unless declared idempotent: true"
-    return True, f"{kind} calls are reads unless declared idempotent: false"
-
-
 def calls_on_path(calls_per_request: float) -> int:
     """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
     (a request that makes it waits its whole p99, not calls × p99)."""
@@ -117,21 +106,28 @@ def worst_backoff(attempts: int, initial: float, cap: float) -> float:
     return math.fsum(min(cap, initial * 2 ** (n - 1)) for n in range(1, attempts))
 
 
-#: Past this many calls a caller's sibling sums come from `_CallTerms`.
+#: Past this many calls a caller's sibling sums come from the partials of all its calls.
 _MANY_CALLS = 16
 
 
 class _CallTerms:
-    """One caller's calls: each call's p99 × ⌈calls⌉, by edge and by target, and their sum's
-    exact partials (`fsum_partials`)."""
+    """One caller's calls: each call's p99 × ⌈calls⌉ in the caller's order and, for a caller of
+    many calls, by edge and by target with their sum's exact partials (`fsum_partials`)."""
 
     def __init__(self, graph: Graph, edges: tuple[Edge, ...]) -> None:
+        facts = graph.facts
+        self.terms = [
+            (e, e.target, facts[e.target].p99.value * calls_on_path(e.dep.calls_per_request))
+            for e in edges
+        ]
         self.term: dict[int, float] = {}
         self.by_target: dict[str, list[Edge]] = {}
-        for e in edges:
-            self.term[id(e)] = latency(graph, e.target)[1] * calls_on_path(e.dep.calls_per_request)
-            self.by_target.setdefault(e.target, []).append(e)
-        self.partials = fsum_partials(list(self.term.values()))
+        self.partials: list[float] = []
+        if len(edges) > _MANY_CALLS:
+            for e, target, term in self.terms:
+                self.term[id(e)] = term
+                self.by_target.setdefault(target, []).append(e)
+            self.partials = fsum_partials(list(self.term.values()))
 
 
 _CALL_TERMS: weakref.WeakKeyDictionary[Graph, dict[str, _CallTerms]] = weakref.WeakKeyDictionary()
@@ -140,21 +136,21 @@ _CALL_TERMS: weakref.WeakKeyDictionary[Graph, dict[str, _CallTerms]] = weakref.W
 def other_calls_p99(graph: Graph, edge: Edge, fallback: str | None) -> float:
     """Σ p99 × ⌈calls⌉ over the caller's other calls (not `edge`, not its fallback's).
 
-    For a caller with many calls, from its calls' terms summed once (`_CallTerms`): summing all
-    the others for each call was quadratic (a caller of 5,000 dependencies: 25 million terms).
-    The same float either way: fsum is exact before its one rounding.
+    From the caller's terms, computed once for all its calls (`_CallTerms`); for a caller with
+    many calls, from their sum's partials: summing all the others for each call was quadratic
+    (a caller of 5,000 dependencies: 25 million terms). The same float either way: fsum is exact
+    before its one rounding.
     """
-    edges = graph.edges[edge.caller]
-    if len(edges) <= _MANY_CALLS:
-        return math.fsum(
-            latency(graph, e.target)[1] * calls_on_path(e.dep.calls_per_request)
-            for e in edges
-            if e is not edge and e.target != fallback
-        )
-    per_graph = _CALL_TERMS.setdefault(graph, {})
+    per_graph = _CALL_TERMS.get(graph)
+    if per_graph is None:
+        per_graph = _CALL_TERMS[graph] = {}
     terms = per_graph.get(edge.caller)
     if terms is None:
-        terms = per_graph[edge.caller] = _CallTerms(graph, edges)
+        terms = per_graph[edge.caller] = _CallTerms(graph, graph.edges[edge.caller])
+    if len(terms.terms) <= _MANY_CALLS:
+        return math.fsum(
+            term for e, target, term in terms.terms if e is not edge and target != fallback
+        )
     excluded = list(terms.by_target.get(fallback, ())) if fallback is not None else []
     if edge.target != fallback:
         excluded.append(edge)

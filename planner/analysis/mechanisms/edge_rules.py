@@ -31,14 +31,12 @@ from planner.analysis.mechanisms.common import (
     ceil_to,
     floor_to,
     format_count,
-    idempotent,
-    latency,
     other_calls_p99,
     policy_name,
-    transient_modes,
-    worst_backoff,
 )
+from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
+from planner.analysis.mechanisms.targets import target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 
@@ -63,7 +61,8 @@ class EdgeRules:
         self.budget = budget
         self.name = name
         self.caller, self.target = edge.caller, edge.target
-        self.p50, self.p99, self.latency_source = latency(graph, edge.target)
+        self.t = t = target_rules(graph, edge.target)  # what depends on the target alone
+        self.p50, self.p99, self.latency_source = t.p50, t.p99, t.latency_source
         self.rps = rps
         self.load_label = "normal traffic"  # what `rps` is, as the rate limiter's reason says
         self.fallback = graph.fallback_of(edge)
@@ -75,9 +74,7 @@ class EdgeRules:
         self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
     ) -> None:
         self.rows.append(
-            MechanismRow(
-                self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs
-            )
+            new_row(self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs)
         )
 
     def run(self) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
@@ -95,7 +92,7 @@ class EdgeRules:
             "deadline": deadline,
             **{key: self.sections[key] for key in _SECTIONS if key in self.sections},
         }
-        plan = EdgePlan(
+        plan = _PLAN(  # EdgePlan(...), every field
             self.edge,
             self.name,
             timeout_fig,
@@ -126,12 +123,14 @@ class EdgeRules:
         own = (caller_latency.p50 if caller_latency is not None else None) or 0.0
         siblings = other_calls_p99(graph, self.edge, self.fallback)
         reserve = (
-            ceil_to(latency(graph, self.fallback)[1] * TIMEOUT_HEADROOM) if self.fallback else 0.0
+            ceil_to(graph.facts[self.fallback].p99.value * TIMEOUT_HEADROOM)
+            if self.fallback
+            else 0.0
         )
         calls = calls_on_path(self.edge.dep.calls_per_request)
         available = (self.budget[0] - own - siblings - reserve) / calls
         value = floor_to(available) if available > 0 else 0.0
-        return value, Figure(
+        return value, new_figure(
             value,
             "s",
             "(budget - caller p50 - Σ other calls' p99 × ⌈calls⌉ - fallback timeout) / ⌈calls⌉",
@@ -149,19 +148,16 @@ class EdgeRules:
         self, deadline: float | None, deadline_fig: Figure | None
     ) -> tuple[Figure, float | None, Figure | None]:
         """p99 × headroom, clipped to the deadline (or the deadline raised when none is left)."""
-        raw = max(0.001, ceil_to(self.p99 * TIMEOUT_HEADROOM))
+        raw = self.t.timeout  # max(0.001, ceil_10ms(p99 × headroom))
         value = raw
-        reason = (
-            f"{self.target} p99 {fmt(self.p99)} ({self.latency_source})"
-            f" × {TIMEOUT_HEADROOM} headroom"
-        )
+        reason = self.t.timeout_reason
         if deadline is not None and deadline < raw:
             assert deadline_fig is not None
             if deadline <= 0:
                 # the caller's other calls already spend the budget: one attempt at p99 × 1.5,
                 # and the reason says the budget cannot hold it
                 deadline = raw
-                deadline_fig = Figure(
+                deadline_fig = new_figure(
                     raw, "s", "attempt timeout (budget exhausted)", dict(deadline_fig.inputs)
                 )
                 reason += (
@@ -174,12 +170,7 @@ class EdgeRules:
                     f" = {fmt(raw)} exceeds the {fmt(deadline)} deadline, clipped to it: calls"
                     f" slower than that fail (raise {self.caller}.latency_budget to avoid it)"
                 )
-        figure = Figure(
-            value,
-            "s",
-            "min(ceil_10ms(p99 × headroom), deadline)",
-            {"p99": self.p99, "headroom": TIMEOUT_HEADROOM, "p99_source": self.latency_source},
-        )
+        figure = timeout_figure(self.t, value)
         self.add(
             "timeout",
             "Containment",
@@ -196,12 +187,11 @@ class EdgeRules:
         self, timeout: float, deadline: float | None, deadline_fig: Figure | None
     ) -> tuple[int, float, Figure]:
         """Attempts that fit the deadline; without a budget the deadline bounds the retries."""
-        initial = ceil_to(min(max(self.p50, 0.05), 1.0))
-        cap = initial * 8
-        attempts, reason = self._attempts(timeout, deadline, initial, cap)
+        initial, cap = self.t.initial, self.t.cap  # ceil_10ms(clamp(p50, 50ms, 1s)), × 8
+        attempts, reason = self._attempts(timeout, deadline)
         if deadline is None or deadline_fig is None:
-            deadline = ceil_to(attempts * timeout + worst_backoff(attempts, initial, cap))
-            deadline_fig = Figure(
+            deadline = ceil_to(attempts * timeout + self.t.worst[attempts])
+            deadline_fig = new_figure(
                 deadline,
                 "s",
                 "attempts × timeout + worst-case backoff (no latency budget)",
@@ -223,7 +213,7 @@ class EdgeRules:
             "wait": {"kind": "random_exponential", "multiplier": initial, "max": cap},
             "budget": {"ratio": BUDGET_RATIO, "min_per_second": BUDGET_MIN_PER_S},
         }
-        if self._rate_limited_kind():
+        if self.t.rate_limited:
             section["max_retry_after"] = max(0.0, ceil_to(deadline - timeout))
         self.sections["retry"] = section
         self.add(
@@ -232,7 +222,7 @@ class EdgeRules:
             f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}",
             "Transient error",
             reason,
-            max_attempts=Figure(
+            max_attempts=new_figure(
                 attempts,
                 "count",
                 "max n ≤ 3: n × timeout + backoff ≤ deadline",
@@ -242,21 +232,23 @@ class EdgeRules:
         self.add(
             "retry_budget",
             "Recovery",
-            f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s",
+            _BUDGET_CONFIG,
             "Retry storm",
-            "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
-            " so an outage is not multiplied by the attempts",
+            _BUDGET_REASON,
         )
         return attempts, deadline, deadline_fig
 
-    def _attempts(
-        self, timeout: float, deadline: float | None, initial: float, cap: float
-    ) -> tuple[int, str]:
+    def _attempts(self, timeout: float, deadline: float | None) -> tuple[int, str]:
         """The most attempts (≤ MAX_ATTEMPTS) whose timeouts and backoff fit the deadline; why."""
-        transient = transient_modes(self.graph, self.target)
+        t = self.t
+        transient, worst = t.transient, t.worst
         attempts = 1
-        repeatable, why = idempotent(self.graph, self.edge)
-        kind = self.graph.components[self.target].kind
+        declared = self.edge.dep.idempotent  # the spec says so, or the target's kind
+        if declared is None:
+            repeatable, why = t.by_kind
+        else:
+            repeatable, why = declared, f"idempotent: {str(declared).lower()}"
+        kind = t.kind
         if not repeatable:
             reason = f"not idempotent ({why}): a retry could repeat a side effect"
         elif self.edge.degrades and (kind == "cache" or self.edge.dep.type == "soft"):
@@ -269,10 +261,7 @@ class EdgeRules:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
             for n in range(MAX_ATTEMPTS, 0, -1):
-                if (
-                    deadline is None
-                    or n * timeout + worst_backoff(n, initial, cap) <= deadline + 1e-9
-                ):
+                if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
                     attempts = n
                     break
             if attempts > 1:
@@ -283,10 +272,8 @@ class EdgeRules:
                 )
                 reason = (
                     f"transient modes ({', '.join(transient)}); {attempts} attempts"
-                    f" × {fmt(timeout)} + worst-case backoff"
-                    f" {fmt(worst_backoff(attempts, initial, cap))}{fit}; full-jitter"
-                    f" exponential backoff from {fmt(initial)} ({self.target} p50 within"
-                    f" 50ms–1s), capped at 8× = {fmt(cap)}"
+                    f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
+                    + t.backoff_reason
                 )
             else:
                 reason = (
@@ -300,7 +287,7 @@ class EdgeRules:
         inputs = fig.inputs
         if fig.formula.startswith("attempts"):
             attempts = int(inputs["attempts"])
-            backoff = worst_backoff(attempts, float(inputs["initial"]), float(inputs["max"]))
+            backoff = self.t.worst[attempts]  # inputs' initial and max are the target's
             spend = (
                 f"{attempts} attempt{'s' if attempts > 1 else ''} × {fmt(float(inputs['timeout']))}"
             )
@@ -337,20 +324,12 @@ class EdgeRules:
             spent = f"({spent}) ÷ {calls} calls per request"
         return spent + f" = {fmt(deadline)}{rounded}"
 
-    def _rate_limited_kind(self) -> bool:
-        comp = self.graph.components[self.target]
-        return comp.quota is not None or any(
-            m.category == "rate_limit" for m in self.graph.modes[self.target]
-        )
-
     # -- containment ----------------------------------------------------------------------------
 
     def circuit_breaker(self) -> Figure:
         """Window and minimum calls from rps; open duration from the target's MTTR."""
-        facts = self.graph.facts[self.target]
-        mttr, mttr_source = facts.mttr.value, facts.mttr_source
-        open_initial = min(max(mttr / 10, 5.0), 60.0)
-        open_max = max(open_initial, min(mttr / 2, 300.0))
+        t = self.t
+        mttr, open_initial, open_max = t.mttr, t.open_initial, t.open_max
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
@@ -368,15 +347,14 @@ class EdgeRules:
                 "half_open_calls": min(10, max(1, round(rps))),
                 "open_duration": opens,
             }
-            text = f"{FAILURE_RATE:.0%} of ≥{min_calls} calls in {window}s"
+            text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
             reason = (
                 f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
                 f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
-                f" {TRIP_AT_TRAFFIC:.0%} of that traffic ({format_count(low)}/s), so a dip does"
-                f" not keep it from tripping; open {fmt(open_initial)} doubling to"
-                f" {fmt(open_max)} from {self.target} MTTR {fmt(mttr)} ({mttr_source})"
+                f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
+                f" not keep it from tripping; {t.opens_reason}"
             )
-            trip = Figure(
+            trip = new_figure(
                 trip_s,
                 "s",
                 "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
@@ -391,13 +369,13 @@ class EdgeRules:
                 "window_size": 20,
                 "open_duration": opens,
             }
-            text = f"{FAILURE_RATE:.0%} of the last 20 calls (≥{min_calls})"
+            text = f"{_FAILURE} of the last 20 calls (≥{min_calls})"
             reason = (
                 f"no rps in the spec for {self.caller}: a count window of 20 calls; open"
                 f" {fmt(open_initial)} doubling to {fmt(open_max)} from {self.target}"
                 f" MTTR {fmt(mttr)}"
             )
-            trip = Figure(
+            trip = new_figure(
                 min_calls, "calls", "minimum_calls (no rps)", {"minimum_calls": min_calls}
             )
         self.sections["circuit_breaker"] = section
@@ -405,10 +383,10 @@ class EdgeRules:
             "circuit_breaker",
             "Containment",
             text,
-            f"Error rate >{FAILURE_RATE:.0%}",
+            _BREAKER_TRIGGER,
             reason,
             trip=trip,
-            open_duration=Figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
+            open_duration=t.open_figure,
         )
         return trip
 
@@ -420,16 +398,16 @@ class EdgeRules:
         in_flight = self.rps * timeout
         size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
         self.sections["bulkhead"] = {"max_concurrent": size}
+        slots, held = f"{size:,}", fmt(timeout)
         self.add(
             "bulkhead",
             "Isolation",
-            f"{size:,} concurrent",
-            f"Load >{size:,} in flight",
-            f"a slowdown holds each call up to its {fmt(timeout)} attempt timeout: {self.rps:g}"
-            f" calls/s × {fmt(timeout)} = {format_count(in_flight)} in flight (Little's law);"
-            f" × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
-            f" {BULKHEAD_FLOOR} slots",
-            max_concurrent=Figure(
+            f"{slots} concurrent",
+            f"Load >{slots} in flight",
+            f"a slowdown holds each call up to its {held} attempt timeout: {self.rps:g}"
+            f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)"
+            + _BULKHEAD_TAIL,
+            max_concurrent=new_figure(
                 size,
                 "count",
                 "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
@@ -448,16 +426,16 @@ class EdgeRules:
         callers = self.graph.callers[self.target]
         if len(callers) == 1:
             return 1.0, f", all of it ({self.caller} is the only caller)"
-        known = [self.graph.edge_rps(e) for e in callers]
-        if self.rps is not None and all(k is not None for k in known):
-            share = self.rps / math.fsum(k for k in known if k is not None)
+        total = self.t.callers_rps  # Σ the callers' rps, None when one is unknown
+        if self.rps is not None and total is not None:
+            share = self.rps / total
         else:
             share = 1.0 / len(callers)
         return share, f" × {self.caller}'s traffic share {share:.2f}"
 
     def rate_limiter(self) -> bool:
         """This caller's share of the target's declared quota, by traffic."""
-        quota = self.graph.components[self.target].quota
+        quota = self.t.quota
         if quota is None:
             return False
         share, split = self.quota_share()
@@ -475,7 +453,7 @@ class EdgeRules:
             f"{rate:g}/s, burst {burst}",
             f">{rate:g} calls/s",
             f"{self.target} quota {quota.rps:g}/s{split}" + over,
-            rate_per_second=Figure(
+            rate_per_second=new_figure(
                 rate, "1/s", "quota × caller share", {"quota": quota.rps, "share": share}
             ),
         )
@@ -492,5 +470,21 @@ class EdgeRules:
             "fallback", "Recovery", f"→ {what}", "Retries spent or breaker open", reason, **figs
         )
 
+
+_PLAN = slot_constructor(EdgePlan)
+
+# the rows' fixed texts, formatted once
+_FAILURE = f"{FAILURE_RATE:.0%}"
+_AT_TRAFFIC = f"{TRIP_AT_TRAFFIC:.0%}"
+_BREAKER_TRIGGER = f"Error rate >{_FAILURE}"
+_BUDGET_CONFIG = f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s"
+_BUDGET_REASON = (
+    "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
+    " so an outage is not multiplied by the attempts"
+)
+_BULKHEAD_TAIL = (
+    f"; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
+    f" {BULKHEAD_FLOOR} slots"
+)
 
 _SECTIONS = ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "fallback")

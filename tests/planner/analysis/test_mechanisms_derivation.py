@@ -11,7 +11,9 @@ import pytest
 import resilience
 from planner.analysis import build_plan, mechanisms
 from planner.analysis.graph import Graph
+from planner.analysis.mechanisms.edge_rules import EdgeRules
 from planner.document import plan_to_dict
+from planner.errors import PlannerError
 from planner.spec import load_spec, parse_spec
 from tests.paths import ROOT_DIR
 
@@ -214,3 +216,31 @@ def test_a_tiny_quota_share_stays_a_valid_positive_rate() -> None:
     )
     rate = m.table["b.api"]["rate_limiter"]["rate_per_second"]
     assert 0 < rate == pytest.approx(0.01 * 0.001 / (1e6 + 0.001), rel=1e-5)
+
+
+def test_a_derived_table_the_runtime_would_refuse_is_a_planner_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the tests validate every derived table (tests/planner/conftest.py): a rule that went wrong
+    # — here a bulkhead of no slots — fails planning with the policy and field it got wrong
+    def no_slots(rules: EdgeRules) -> int | None:
+        rules.sections["bulkhead"] = {"max_concurrent": 0}
+        return 0
+
+    assert derive(gateway()).table["db"]["bulkhead"]["max_concurrent"] >= 10
+    monkeypatch.setattr(EdgeRules, "bulkhead", no_slots)
+    with pytest.raises(PlannerError, match=r"mechanisms\.db\.bulkhead\.max_concurrent"):
+        derive(gateway())
+    mechanisms.check_tables(False)  # planning outside the tests: not validated again
+    try:
+        assert derive(gateway()).table["db"]["bulkhead"] == {"max_concurrent": 0}
+    finally:
+        mechanisms.check_tables(True)
+
+
+def test_validate_table_accepts_a_derived_table_and_names_a_wrong_field() -> None:
+    table = dict(derive(gateway()).table)
+    mechanisms.validate_table(table)
+    table["db"] = {**table["db"], "timeout": -1.0}
+    with pytest.raises(PlannerError, match=r"mechanisms\.db\.timeout"):
+        mechanisms.validate_table(table)
