@@ -7,6 +7,7 @@ cannot happen and is left out; a kind that usually keeps data but has no `data:`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Literal
 
@@ -34,12 +35,16 @@ def modes_of(comp: Component, consumed: bool) -> tuple[CatalogMode, ...]:
     a declared quota, a backlog or poison message a consumer (`consumed`: a worker calls it).
     The remaining modes share all of the component's failures, so their weights sum to 1 again.
     """
-    features = {
-        "replication": comp.data is not None and comp.data.replication != "none",
-        "quota": comp.quota is not None,
-        "consumer": consumed,
-    }
-    kept = [m for m in CATALOG[comp.kind] if m.requires is None or features[m.requires]]
+    replication = comp.data is not None and comp.data.replication != "none"
+    return _possible(comp.kind, replication, comp.quota is not None, consumed)
+
+
+@functools.cache
+def _possible(kind: str, replication: bool, quota: bool, consumer: bool) -> tuple[CatalogMode, ...]:
+    """`modes_of` for a kind and its features, made once per combination: a large spec has few
+    combinations and many components, and every component of one shares the same modes."""
+    features = {"replication": replication, "quota": quota, "consumer": consumer}
+    kept = [m for m in CATALOG[kind] if m.requires is None or features[m.requires]]
     total = sum(m.weight for m in kept)
     if not kept or abs(total - 1.0) < 1e-9:
         return tuple(kept)

@@ -14,7 +14,7 @@ row (`_Reach`), so a 5,000-deep chain costs bit operations, not 12.5 million set
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from planner.analysis.graph import Edge, Graph
@@ -66,11 +66,22 @@ def degraded(graph: Graph, down: set[str]) -> set[str]:
     return graph.upstream(down, lambda e: True) - down
 
 
-def users_figure(graph: Graph, affected: Iterable[str], formula: str) -> Figure:
-    """Share of users (percent) entering at affected entry points."""
-    entries = sorted(name for name in affected if name in graph.entry_shares)
+def users_figure(
+    graph: Graph,
+    affected: Iterable[str],
+    formula: str,
+    keys: Mapping[str, str] | None = None,
+) -> Figure:
+    """Share of users (percent) entering at affected entry points (`keys`: each entry's input
+    name, `share[entry]`, when the caller has them made)."""
+    shares = graph.entry_shares
+    entries = sorted(name for name in affected if name in shares)
     share = graph.users_share(entries)
-    inputs: dict[str, float | int | str] = {f"share[{e}]": graph.entry_shares[e] for e in entries}
+    inputs: dict[str, float | int | str]
+    if keys is None:
+        inputs = {f"share[{e}]": shares[e] for e in entries}
+    else:
+        inputs = {keys[e]: shares[e] for e in entries}
     if graph.spec.users is not None:
         inputs["users"] = graph.spec.users
         inputs["users_impacted"] = round(share * graph.spec.users)
@@ -112,19 +123,21 @@ def _set_row(
     with_: set[str],
     slow: set[str],
     listed: int | None,
+    keys: Mapping[str, str] | None = None,
 ) -> BlastRow:
     """A row from the down sets (`what` = failure, source, scope); lists hold the first
     `listed` names in order, the counts all of them."""
     failure, source, scope = what
+    affected = tuple(sorted(without)[:listed])
     return BlastRow(
         failure=failure,
         source=source,
         scope=scope,  # type: ignore[arg-type]
-        affected=tuple(sorted(without)[:listed]),
-        affected_with=tuple(sorted(with_)[:listed]),
+        affected=affected,
+        affected_with=affected if with_ is without else tuple(sorted(with_)[:listed]),
         degraded_with=tuple(sorted(slow)[:listed]),
-        users_impacted=users_figure(graph, without, _USERS),
-        users_impacted_with=users_figure(graph, with_, _USERS_WITH),
+        users_impacted=users_figure(graph, without, _USERS, keys),
+        users_impacted_with=users_figure(graph, with_, _USERS_WITH, keys),
         affected_count=len(without),
         affected_with_count=len(with_),
         degraded_with_count=len(slow),
@@ -175,6 +188,7 @@ class ComponentRows:
         self.ordered = sorted(graph.names)
         bit = {name: 1 << i for i, name in enumerate(self.ordered)}
         self.entries = sum(bit[name] for name in graph.entry_shares if name in bit)
+        self.share_keys = {e: f"share[{e}]" for e in graph.entry_shares}
         self.hard = _Reach(graph, bit, _hard)
         self.mandatory = _Reach(graph, bit, lambda e: e.hard and not mech.degrades(e))
         self.every = _Reach(graph, bit, lambda e: True)
@@ -196,6 +210,11 @@ class ComponentRows:
                 fallback = mech.fallback_component(e) if e.hard and mech.degrades(e) else None
                 if fallback is not None:
                     self.conditional_by_target.setdefault(e.target, []).append((fallback, name))
+        # Components with a hard caller whose edge degrades: an outage that reaches none of them
+        # is down with the plan exactly where it is down without (one walk instead of two).
+        self.guarded = frozenset(
+            name for name in graph.names if self.mandatory_callers[name] != self.hard_callers[name]
+        )
 
     def row(self, name: str) -> BlastRow:
         """The row of `name`'s outage: walked when its upstream is small, else from bitsets."""
@@ -206,6 +225,8 @@ class ComponentRows:
     def walked(self, name: str) -> BlastRow:
         """The row of `name`'s outage by walking the callers (the same row as `row`)."""
         without = _walk(self.hard_callers, {name})
+        if self.guarded.isdisjoint(without):
+            return self._set_rows(name, without, without)
         with_ = _walk(self.mandatory_callers, {name})
         grown = bool(self.conditional_by_target)
         while grown:  # hard edges with a fallback component carry it when that is down too
@@ -215,10 +236,12 @@ class ComponentRows:
                     if fallback in with_ and caller not in with_:
                         with_ = _walk(self.mandatory_callers, with_ | {caller})
                         grown = True
+        return self._set_rows(name, without, with_)
+
+    def _set_rows(self, name: str, without: set[str], with_: set[str]) -> BlastRow:
         slow = _walk(self.all_callers, with_) - with_
-        return _set_row(
-            self.graph, (f"{name} down", name, "component"), without, with_, slow, LISTED
-        )
+        what = (f"{name} down", name, "component")
+        return _set_row(self.graph, what, without, with_, slow, LISTED, self.share_keys)
 
     def from_bits(self, name: str) -> BlastRow:
         """The row of `name`'s outage from the memoised bitsets (the same row as the walk)."""
@@ -232,9 +255,11 @@ class ComponentRows:
             affected=self._names(without, LISTED),
             affected_with=self._names(with_, LISTED),
             degraded_with=self._names(slow, LISTED),
-            users_impacted=users_figure(self.graph, self._names(without & self.entries), _USERS),
+            users_impacted=users_figure(
+                self.graph, self._names(without & self.entries), _USERS, self.share_keys
+            ),
             users_impacted_with=users_figure(
-                self.graph, self._names(with_ & self.entries), _USERS_WITH
+                self.graph, self._names(with_ & self.entries), _USERS_WITH, self.share_keys
             ),
             affected_count=without.bit_count(),
             affected_with_count=with_.bit_count(),

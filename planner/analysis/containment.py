@@ -22,17 +22,44 @@ def containment(
     inbound: InboundPlan | None = None,
 ) -> tuple[tuple[str, ...], str]:
     """The callers' mechanisms that contain this mode (or the entry's own), or why none does."""
-    if mode.category == "overload" and inbound is not None:
-        own = _inbound_containment(inbound)
-        if own is not None:
-            return own
-    if mode.silent and mode.category != "data":
-        return (), _silent_reason(plans)
-    if mode.category == "data":
-        return (), _data_reason(graph, mode, name)
-    if not plans:
-        return (), _uncalled_reason(graph, mode, name)
-    return _caller_containment(mode, plans)
+    return Containment(graph, plans, name, inbound).of(mode)
+
+
+class Containment:
+    """What contains each failure mode of one component: made once per component, asked once
+    per mode (the reasons that do not depend on the mode are worked out once)."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        plans: tuple[EdgePlan, ...],
+        name: str,
+        inbound: InboundPlan | None = None,
+    ) -> None:
+        self._graph = graph
+        self._plans = plans
+        self._name = name
+        self._inbound = inbound
+        self._uncalled: dict[bool, str] = {}
+
+    def of(self, mode: CatalogMode) -> tuple[tuple[str, ...], str]:
+        """The callers' mechanisms that contain `mode` (or the entry's own), or why none does."""
+        plans, name = self._plans, self._name
+        if mode.category == "overload" and self._inbound is not None:
+            own = _inbound_containment(self._inbound)
+            if own is not None:
+                return own
+        if mode.silent and mode.category != "data":
+            return (), _silent_reason(plans)
+        if mode.category == "data":
+            return (), _data_reason(self._graph, mode, name)
+        if not plans:  # the same reason for every mode but a deploy's
+            deploy = mode.category == "deploy"
+            reason = self._uncalled.get(deploy)
+            if reason is None:
+                reason = self._uncalled[deploy] = _uncalled_reason(self._graph, mode, name)
+            return (), reason
+        return _caller_containment(mode, plans)
 
 
 def _inbound_containment(inbound: InboundPlan) -> tuple[tuple[str, ...], str] | None:
@@ -111,34 +138,63 @@ _CONTAINS = {
 }
 
 
+#: (category, breaker, fallback, retry, bulkhead, rate limiter) → the mechanisms among those
+#: that contain the category that a plan with these has, in the report's order: few
+#: combinations, asked once per failure mode and caller.
+_MINE: dict[tuple[str, bool, bool, bool, bool, bool], tuple[str, ...]] = {}
+
+
+def _mine(mode: CatalogMode, plan: EdgePlan) -> tuple[str, ...]:
+    key = (
+        mode.category,
+        plan.has_breaker,
+        plan.has_fallback,
+        plan.max_attempts > 1 and mode.transient,
+        plan.bulkhead is not None,
+        plan.rate_limited,
+    )
+    found = _MINE.get(key)
+    if found is None:
+        have = {
+            "circuit_breaker": key[1],
+            "fallback": key[2],
+            "retry": key[3],
+            "timeout": True,
+            "bulkhead": key[4],
+            "rate_limiter": key[5],
+        }
+        wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
+        found = _MINE[key] = tuple(m for m in wanted if have[m])
+    return found
+
+
 def _caller_containment(
     mode: CatalogMode, plans: tuple[EdgePlan, ...]
 ) -> tuple[tuple[str, ...], str]:
     """The callers' planned mechanisms among those that contain the mode's category."""
-    wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
     found: list[str] = []
     parts: list[str] = []
     for plan in plans:
-        have = {
-            "circuit_breaker": plan.has_breaker,
-            "fallback": plan.has_fallback,
-            "retry": plan.max_attempts > 1 and mode.transient,
-            "timeout": True,
-            "bulkhead": plan.bulkhead is not None,
-            "rate_limiter": plan.rate_limited,
-        }
-        mine = [m for m in wanted if have[m]]
-        found.extend(f"{plan.policy}: {m}" for m in mine)
+        mine = _mine(mode, plan)
+        if not mine:
+            continue
+        policy = plan.policy
+        found.extend([f"{policy}: {m}" for m in mine])
         names = [
-            f"fallback → {plan.fallback or 'degraded answer'}"
-            if m == "fallback"
-            else m.replace("_", " ")
+            f"fallback → {plan.fallback or 'degraded answer'}" if m == "fallback" else _SPOKEN[m]
             for m in mine
         ]
-        if names:
-            parts.append(f"{plan.policy}: {', '.join(names)}")
+        parts.append(f"{policy}: {', '.join(names)}")
     if not found:
+        wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
         policies = ", ".join(sorted(p.policy for p in plans))
         wants = ", ".join(m.replace("_", " ") for m in wanted)
         return (), f"{policies} plan none of what contains it ({wants})"
     return tuple(found), "; ".join(parts)
+
+
+#: How the sentence names each mechanism.
+_SPOKEN = {
+    m: m.replace("_", " ")
+    for m in ("circuit_breaker", "retry", "timeout", "bulkhead", "rate_limiter")
+}

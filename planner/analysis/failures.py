@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 from planner.analysis.availability import Modeled, replica_mtbf
 from planner.analysis.blast import Blast
@@ -31,11 +32,11 @@ from planner.analysis.catalog import (
     PLACEMENT_OUTAGES_PER_YEAR,
     CatalogMode,
 )
-from planner.analysis.containment import containment
+from planner.analysis.containment import Containment
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, Mechanisms
 from planner.analysis.mechanisms.fallback import fallback_limit
-from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell
+from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell, Scope
 
 YEAR_S = 365.0 * 86400.0
 PROB_H, PROB_M = 4.0, 0.5  # occurrences a year
@@ -101,27 +102,71 @@ class Failures:
     matrix: tuple[RiskCell, ...]
 
 
-@dataclass(frozen=True)
-class _Raw:
+_Source = Literal["catalog", "declared"]
+
+
+class _Raw(NamedTuple):
+    """A failure mode before it has its id: `FailureMode`'s fields after `id`, in its order
+    (a tuple: a large plan has one per catalog mode of every component)."""
+
     component: str
     name: str
     failure: str
-    source: str
+    source: _Source
     category: str
-    scope: str
+    scope: Scope
     transient: bool
     impact: Level
     probability: Level
+    priority: Priority
     severity: int
     occurrence: int
     detection: int
+    rpn: int
     impact_basis: Figure
     probability_basis: Figure
-    blast: BlastRow
-    users_with: Figure
+    users_impacted: Figure
+    users_impacted_with: Figure
     mechanisms: tuple[str, ...]
+    contained: bool
     mitigation: str
-    silent: bool = False
+    silent: bool
+
+
+def _raw(
+    what: tuple[str, str, str, _Source, str, Scope, bool],
+    impact: Level,
+    probability: Level,
+    ratings: tuple[int, int, int],
+    bases: tuple[Figure, Figure],
+    blast: BlastRow,
+    users_with: Figure,
+    contained_by: tuple[tuple[str, ...], str],
+    silent: bool = False,
+) -> _Raw:
+    """`what` = component, name, failure, source, category, scope, transient; `ratings` =
+    severity, occurrence, detection; `bases` = impact, probability; `contained_by` = the
+    mechanisms and the mitigation. The priority and RPN follow from the rest."""
+    severity, occurrence, detection = ratings
+    rpn = severity * occurrence * detection
+    mechanisms, mitigation = contained_by
+    return _Raw(
+        *what,
+        impact,
+        probability,
+        priority_of(impact, probability, rpn),
+        severity,
+        occurrence,
+        detection,
+        rpn,
+        *bases,
+        blast.users_impacted,
+        users_with,
+        mechanisms,
+        bool(mechanisms),
+        mitigation,
+        silent,
+    )
 
 
 def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Failures:
@@ -132,52 +177,25 @@ def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> F
     for row in blast.rows:
         if row.scope != "component":
             raws.append(_placement_mode(row))
-    items = []
-    for raw in raws:
-        rpn = raw.severity * raw.occurrence * raw.detection
-        items.append((priority_of(raw.impact, raw.probability, rpn), rpn, raw))
-    items.sort(key=lambda t: (t[0], -t[1], t[2].component, t[2].name))
-    width = max(3, len(str(len(items))))
-    modes = tuple(
-        FailureMode(
-            id=f"FM-{i:0{width}d}",
-            component=raw.component,
-            name=raw.name,
-            failure=raw.failure,
-            source=raw.source,  # type: ignore[arg-type]
-            category=raw.category,
-            scope=raw.scope,  # type: ignore[arg-type]
-            transient=raw.transient,
-            impact=raw.impact,
-            probability=raw.probability,
-            priority=prio,
-            severity=raw.severity,
-            occurrence=raw.occurrence,
-            detection=raw.detection,
-            rpn=rpn,
-            impact_basis=raw.impact_basis,
-            probability_basis=raw.probability_basis,
-            users_impacted=raw.blast.users_impacted,
-            users_impacted_with=raw.users_with,
-            mechanisms=raw.mechanisms,
-            contained=bool(raw.mechanisms),
-            mitigation=raw.mitigation,
-            silent=raw.silent,
-        )
-        for i, (prio, rpn, raw) in enumerate(items, start=1)
-    )
+    # stable: modes that tie keep the order they were made in
+    raws.sort(key=lambda r: (r.priority, -r.rpn, r.component, r.name))
+    width = max(3, len(str(len(raws))))
+    modes = tuple(FailureMode(f"FM-{i:0{width}d}", *raw) for i, raw in enumerate(raws, start=1))
     return Failures(modes, risk_matrix(modes))
 
 
 def risk_matrix(modes: tuple[FailureMode, ...]) -> tuple[RiskCell, ...]:
     """Counts per impact (rows H, M, L) × probability (columns L, M, H)."""
+    ids: dict[tuple[str, str], list[str]] = {}
+    for m in modes:
+        ids.setdefault((m.impact, m.probability), []).append(m.id)
     cells = []
     for impact in ("H", "M", "L"):
         for probability in ("L", "M", "H"):
-            ids = tuple(m.id for m in modes if m.impact == impact and m.probability == probability)
+            cell = tuple(ids.get((impact, probability), ()))
             cells.append(
                 RiskCell(
-                    impact, probability, (impact, probability) in CRITICAL_CELLS, len(ids), ids
+                    impact, probability, (impact, probability) in CRITICAL_CELLS, len(cell), cell
                 )
             )
     return tuple(cells)
@@ -185,11 +203,11 @@ def risk_matrix(modes: tuple[FailureMode, ...]) -> tuple[RiskCell, ...]:
 
 def _merged_modes(
     graph: Graph, name: str
-) -> list[tuple[CatalogMode, str, Level | None, Level | None]]:
+) -> list[tuple[CatalogMode, _Source, Level | None, Level | None]]:
     comp = graph.components[name]
     modes = graph.modes[name]
     catalog = {m.name: m for m in modes}
-    merged: list[tuple[CatalogMode, str, Level | None, Level | None]] = []
+    merged: list[tuple[CatalogMode, _Source, Level | None, Level | None]] = []
     declared = {d.name: d for d in comp.failure_modes}
     for mode in modes:
         d = declared.get(mode.name)
@@ -236,10 +254,20 @@ def _component_modes(
     plans = mech.by_target.get(name, ())
     out: list[_Raw] = []
     moved = _moved(graph, blast, plans)
+    users = row.users_impacted.value
+    contains = Containment(graph, plans, name, mech.inbound.get(name))
+    rates = _Rates(modeled, name)
+    # the modes of one component that agree on what `_impact` reads share its answer
+    impacts: dict[tuple[bool, bool], tuple[Level, Figure]] = {}
     for mode, source, impact_decl, prob_decl in _merged_modes(graph, name):
-        probability, occurrence, prob_basis = _probability(graph, modeled, name, mode, prob_decl)
-        users = row.users_impacted.value
-        impact, impact_basis = _impact(graph, row, name, mode, impact_decl, moved)
+        probability, occurrence, prob_basis = _probability(graph, rates, name, mode, prob_decl)
+        key = (mode.partial, mode.category in ("crash", "errors"))
+        found = impacts.get(key) if impact_decl is None else None
+        if found is None:
+            found = _impact(graph, row, name, mode, impact_decl, moved)
+            if impact_decl is None:
+                impacts[key] = found
+        impact, impact_basis = found
         failure = mode.failure
         if "moved_onto" in impact_basis.inputs:
             limit = fallback_limit(graph, moved[0])
@@ -248,7 +276,6 @@ def _component_modes(
                 if limit is not None
                 else "which is not shown to hold them (declare its quota, or load-test it)"
             )
-        mechanisms, mitigation = containment(graph, mode, plans, name, mech.inbound.get(name))
         users_with = row.users_impacted_with
         if mode.silent:
             # the answers succeed, so the breakers never open and the fallbacks never serve:
@@ -261,33 +288,44 @@ def _component_modes(
                 {"users_percent": users},
             )
         out.append(
-            _Raw(
-                component=name,
-                name=mode.name,
-                failure=failure,
-                source=source,
-                category=mode.category,
-                scope="component",
-                transient=mode.transient,
-                impact=impact,
-                probability=probability,
-                severity=severity_rating(impact, users),
-                occurrence=occurrence,
-                detection=mode.detection,
-                impact_basis=impact_basis,
-                probability_basis=prob_basis,
-                blast=row,
-                users_with=users_with,
-                mechanisms=mechanisms,
-                mitigation=mitigation,
+            _raw(
+                (name, mode.name, failure, source, mode.category, "component", mode.transient),
+                impact,
+                probability,
+                (severity_rating(impact, users), occurrence, mode.detection),
+                (impact_basis, prob_basis),
+                row,
+                users_with,
+                contains.of(mode),
                 silent=mode.silent,
             )
         )
     return out
 
 
+class _Rates:
+    """One component's MTBFs (seconds) by the availability they count from: per replica, or
+    with its replicas; each worked out once for all of the component's modes."""
+
+    __slots__ = ("_mtbf", "modeled", "name")
+
+    def __init__(self, modeled: Modeled, name: str) -> None:
+        self.modeled = modeled
+        self.name = name
+        self._mtbf: dict[bool, float] = {}
+
+    def mtbf(self, a_fig: Figure, effective: bool) -> float:
+        """`replica_mtbf` of `a_fig` (the component's availability with its replicas when
+        `effective`, else one replica's) and the component's MTTR."""
+        found = self._mtbf.get(effective)
+        if found is None:
+            mttr = self.modeled.mttr[self.name].value
+            found = self._mtbf[effective] = replica_mtbf(a_fig.value, mttr).value
+        return found
+
+
 def _probability(
-    graph: Graph, modeled: Modeled, name: str, mode: CatalogMode, declared: Level | None
+    graph: Graph, rates: _Rates, name: str, mode: CatalogMode, declared: Level | None
 ) -> tuple[Level, int, Figure]:
     """(probability, occurrence 1–10, its basis): from availability and MTTR, the quota's
     utilisation for a rate limit, or as declared."""
@@ -299,7 +337,8 @@ def _probability(
     # component's own MTBF, from its availability with replicas. A common-mode failure hits every
     # replica at once and the primary's crash needs only the primary: once per replica MTBF. A
     # standby's lag is per standby: replicas − 1 times the replica rate.
-    a_fig = modeled.per_replica[name]
+    modeled = rates.modeled
+    effective = False
     if mode.common_mode:
         n, n_is = 1, "1 (common mode: every replica at once)"
     elif mode.primary:
@@ -307,10 +346,12 @@ def _probability(
     elif mode.standby:
         n, n_is = max(1, comp.replicas - 1), "replicas - 1 (each standby on its own)"
     else:
-        a_fig = modeled.effective[name]
+        effective = True
         n, n_is = 1, "1 (the component down: its availability with replicas)"
-    mtbf = replica_mtbf(a_fig.value, modeled.mttr[name].value)
-    rate = mode.weight * n * YEAR_S / mtbf.value if math.isfinite(mtbf.value) else 0.0
+    a_fig = modeled.effective[name] if effective else modeled.per_replica[name]
+    mtbf = rates.mtbf(a_fig, effective)
+    finite = math.isfinite(mtbf)
+    rate = mode.weight * n * YEAR_S / mtbf if finite else 0.0
     prob_basis = Figure(
         rate,
         "1/yr",
@@ -322,7 +363,7 @@ def _probability(
             "a": a_fig.value,
             "a_is": "with replicas" if a_fig is modeled.effective[name] else "per replica",
             "mttr_s": modeled.mttr[name].value,
-            "mtbf_s": mtbf.value if math.isfinite(mtbf.value) else "infinite (a = 100 %)",
+            "mtbf_s": mtbf if finite else "infinite (a = 100 %)",
         },
     )
     probability = probability_level(rate)
@@ -412,30 +453,28 @@ def _placement_mode(row: BlastRow) -> _Raw:
     rate = PLACEMENT_OUTAGES_PER_YEAR[scope]
     users = row.users_impacted.value
     impact = impact_level(users)
-    return _Raw(
-        component=row.source,
-        name=f"{scope}-outage",
-        failure=f"{scope.capitalize()} {place} is lost: every replica placed there goes down",
-        source="catalog",
-        category=scope,
-        scope=scope,
-        transient=False,
-        impact=impact,
-        probability=probability_level(rate),
-        severity=severity_rating(impact, users),
-        occurrence=occurrence_rating(rate),
-        detection=PLACEMENT_DETECTION,
-        impact_basis=Figure(
-            users, "%", "users impacted without mechanisms (≥25 H, ≥5 M)", {"users_percent": users}
+    failure = f"{scope.capitalize()} {place} is lost: every replica placed there goes down"
+    mitigation = (
+        f"the {scope} outage takes down {', '.join(row.affected)} — spread their replicas"
+        f" over more {scope}s (see the redundancy proposals)"
+        if row.affected
+        else f"none needed, replicas are spread over several {scope}s: no component goes down"
+    )
+    return _raw(
+        (row.source, f"{scope}-outage", failure, "catalog", scope, scope, False),
+        impact,
+        probability_level(rate),
+        (severity_rating(impact, users), occurrence_rating(rate), PLACEMENT_DETECTION),
+        (
+            Figure(
+                users,
+                "%",
+                "users impacted without mechanisms (≥25 H, ≥5 M)",
+                {"users_percent": users},
+            ),
+            Figure(rate, "1/yr", f"assumed {scope} outages a year", {"scope": scope}),
         ),
-        probability_basis=Figure(rate, "1/yr", f"assumed {scope} outages a year", {"scope": scope}),
-        blast=row,
-        users_with=row.users_impacted_with,
-        mechanisms=(),
-        mitigation=(
-            f"the {scope} outage takes down {', '.join(row.affected)} — spread their replicas"
-            f" over more {scope}s (see the redundancy proposals)"
-            if row.affected
-            else f"none needed, replicas are spread over several {scope}s: no component goes down"
-        ),
+        row,
+        row.users_impacted_with,
+        ((), mitigation),
     )

@@ -274,8 +274,9 @@ def _isolation(graph: Graph, mech: Mechanisms) -> tuple[IsolationProposal, ...]:
         deps = sorted(plans_by_caller[caller])
         if len(deps) < 2:
             continue
-        slowest = max(deps, key=lambda d: (latency(graph, d[0])[1], d[0]))
-        p99 = latency(graph, slowest[0])[1]
+        p99s = {d[0]: latency(graph, d[0])[1] for d in deps}
+        slowest = max(deps, key=lambda d: (p99s[d[0]], d[0]))[0]
+        p99 = fmt(p99s[slowest])
         for target, policy, size, rps in deps:
             out.append(
                 IsolationProposal(
@@ -283,18 +284,18 @@ def _isolation(graph: Graph, mech: Mechanisms) -> tuple[IsolationProposal, ...]:
                     target=target,
                     max_concurrent=size,
                     reason=(
-                        f"the slowest of {caller}'s {len(deps)} dependencies (p99 {fmt(p99)}):"
+                        f"the slowest of {caller}'s {len(deps)} dependencies (p99 {p99}):"
                         f" a saturated {target} holds at most these, never all of {caller}'s"
                         " workers"
-                        if target == slowest[0]
-                        else f"reserved for {target}, so a saturated {slowest[0]}"
-                        f" (p99 {fmt(p99)}) cannot starve it of {caller}'s workers"
+                        if target == slowest
+                        else f"reserved for {target}, so a saturated {slowest}"
+                        f" (p99 {p99}) cannot starve it of {caller}'s workers"
                     ),
                     figure=Figure(
                         size,
                         "count",
                         "ceil(max(L × headroom, L + 3√L)), L = rps × p99",
-                        {"rps": rps, "p99": latency(graph, target)[1], "policy": policy},
+                        {"rps": rps, "p99": p99s[target], "policy": policy},
                     ),
                 )
             )

@@ -12,7 +12,7 @@ from planner.analysis.failures import Failures
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.monitoring.alerts import Alerts
-from planner.analysis.monitoring.runbooks import runbook
+from planner.analysis.monitoring.runbooks import Runbooks
 from planner.analysis.monitoring.signals import health_signals
 from planner.model import (
     Figure,
@@ -53,10 +53,9 @@ def plan(
     scenarios: dict[str, list[RecoveryScenario]] = {}
     for scenario in recovery.scenarios:
         scenarios.setdefault(scenario.component, []).append(scenario)
+    writer = Runbooks(mech, scenarios, main)
     runbooks = tuple(
-        runbook(graph, mode, mech, scenarios, main)
-        for mode in failures.modes
-        if mode.priority in ("P1", "P2")
+        writer.runbook(mode) for mode in failures.modes if mode.priority in ("P1", "P2")
     )
     return MonitoringSection(
         signals,

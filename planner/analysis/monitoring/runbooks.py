@@ -10,26 +10,29 @@ as the recovery.
 
 from __future__ import annotations
 
+import functools
+
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, Mechanisms
 from planner.model import DiagnosisQuery, FailureMode, RecoveryScenario, Runbook
 from planner.slo.definition import SloDefinition
 from planner.slo.rules import ALERT_NAME
-from planner.units import format_duration as human
-from planner.units import format_percent
+from planner.units import format_duration, format_percent
 
 SEVERITY = {"P1": "SEV1", "P2": "SEV2", "P3": "SEV3"}
+
+#: `format_duration`, remembered: the runbooks of a large plan write the same few timeouts,
+#: deadlines and RTOs tens of thousands of times.
+human = functools.lru_cache(maxsize=4096)(format_duration)
 
 
 def _sli(slo: SloDefinition, window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
 
 
-def _queries(
-    mode: FailureMode, plans: tuple[EdgePlan, ...], slo: SloDefinition
-) -> tuple[DiagnosisQuery, ...]:
-    out = [DiagnosisQuery("user-facing error ratio over 5 minutes", _sli(slo, "5m"))]
-    if not plans:
+def _queries(mode: FailureMode, callers: _Callers, sli5: str) -> tuple[DiagnosisQuery, ...]:
+    out = [DiagnosisQuery("user-facing error ratio over 5 minutes", sli5)]
+    if not callers.plans:
         out.append(
             DiagnosisQuery(
                 f"is {mode.component} being scraped (1 = up)", f'up{{job="{mode.component}"}}'
@@ -41,8 +44,7 @@ def _queries(
             )
         )
         return tuple(out)
-    sel = "|".join(sorted(p.policy for p in plans))
-    match = f'policy=~"{sel}"' if len(plans) > 1 else f'policy="{sel}"'
+    match = callers.match
     out.append(
         DiagnosisQuery(
             "breaker state of the callers' policies (1 = current state)",
@@ -135,6 +137,115 @@ _DISRUPTIONS: dict[str, frozenset[str]] = {
 }
 
 
+class _Callers:
+    """One component's callers' plans as each of its runbooks reads them, made once."""
+
+    __slots__ = ("lines", "match", "names", "plans", "sel")
+
+    def __init__(self, plans: tuple[EdgePlan, ...]) -> None:
+        self.plans = plans
+        policies = sorted(p.policy for p in plans)
+        self.names = ", ".join(policies)
+        self.sel = "|".join(policies)
+        self.match = f'policy=~"{self.sel}"' if len(plans) > 1 else f'policy="{self.sel}"'
+        self.lines = [_settings(p) for p in plans]  # each plan's line of the mitigation
+
+
+def _settings(p: EdgePlan) -> str:
+    text = f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)}," + (
+        f" {p.max_attempts} attempts" if p.max_attempts > 1 else " 1 attempt (no retry)"
+    )
+    if p.fallback is not None or p.has_fallback:
+        text += f", fallback → {p.fallback or 'degraded answer'}"
+    return text
+
+
+class Runbooks:
+    """Writes the runbooks of one plan; what they share — the SLO's query and alert, each
+    component's callers — is worked out once, not once per failure mode."""
+
+    def __init__(
+        self,
+        mech: Mechanisms,
+        scenarios: dict[str, list[RecoveryScenario]],
+        slo: SloDefinition,
+    ) -> None:
+        self.mech = mech
+        self.scenarios = scenarios
+        self.slo = slo
+        self.sli5 = _sli(slo, "5m")
+        self.page = (
+            f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
+            " (fast burn of the error budget)"
+        )
+        self.back = f"{self.sli5} back below {(100.0 - slo.objective) / 100:g} (burn rate < 1)"
+        self._callers: dict[str, _Callers] = {}
+
+    def callers(self, component: str) -> _Callers:
+        """The component's callers' plans, read once."""
+        found = self._callers.get(component)
+        if found is None:
+            plans = self.mech.by_target.get(component, ())
+            found = self._callers[component] = _Callers(plans)
+        return found
+
+    def runbook(self, mode: FailureMode) -> Runbook:
+        """The runbook of one failure mode, from the plan's mechanisms and recovery scenarios."""
+        c = mode.component
+        callers = self.callers(c)
+        plans = callers.plans
+        if mode.silent:
+            return _silent_runbook(mode, plans)
+        symptoms = [_SYMPTOMS.get(mode.category, "{c}: " + mode.failure).format(c=c), mode.failure]
+        if mode.users_impacted.value > 0:
+            symptoms.append(
+                f"up to {format_percent(mode.users_impacted.value, 2)}% of users see failures"
+                " without the mechanisms,"
+                f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
+            )
+        paged_by: str | None = None
+        if mode.users_impacted.value > 0 or not plans:
+            paged_by = self.slo.name
+            alert = self.page
+        else:
+            alert = (
+                f"circuit breaker open on {callers.names}"
+                ' (resilience_circuit_breaker_state{state="open"} == 1)'
+            )
+        mitigation = [_MITIGATION.get(mode.category, "apply the mitigation: " + mode.mitigation)]
+        mitigation += callers.lines
+        if mode.mitigation:
+            mitigation.append("planned containment: " + mode.containment)
+        verification = [self.back]
+        if plans:
+            verification.append(
+                f'resilience_circuit_breaker_state{{policy=~"{callers.sel}",state="closed"}} == 1'
+                " for every policy"
+            )
+        verification.append("the alert has resolved and stayed resolved for 30 minutes")
+        return _book(
+            mode,
+            symptoms,
+            alert,
+            _queries(mode, callers, self.sli5),
+            mitigation,
+            self._recovery(mode),
+            verification,
+            slo=paged_by,
+        )
+
+    def _recovery(self, mode: FailureMode) -> list[str]:
+        """The first three recovery scenarios of the component that answer the mode's category."""
+        steps = self.scenarios.get(mode.component, [])
+        relevant = _DISRUPTIONS.get(mode.category)
+        if relevant is not None and any(s.disruption in relevant for s in steps):
+            steps = [s for s in steps if s.disruption in relevant]
+        recovery_steps = [
+            f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
+        ]
+        return recovery_steps or ["restore the lost placement: " + mode.containment]
+
+
 def runbook(
     graph: Graph,
     mode: FailureMode,
@@ -143,71 +254,7 @@ def runbook(
     slo: SloDefinition,
 ) -> Runbook:
     """The runbook of one failure mode, from the plan's mechanisms and recovery scenarios."""
-    plans = mech.by_target.get(mode.component, ())
-    c = mode.component
-    if mode.silent:
-        return _silent_runbook(mode, plans)
-    symptoms = [_SYMPTOMS.get(mode.category, "{c}: " + mode.failure).format(c=c), mode.failure]
-    if mode.users_impacted.value > 0:
-        symptoms.append(
-            f"up to {format_percent(mode.users_impacted.value, 2)}% of users see failures"
-            " without the mechanisms,"
-            f" {format_percent(mode.users_impacted_with.value, 2)}% with them"
-        )
-    paged_by: str | None = None
-    if mode.users_impacted.value > 0 or not plans:
-        paged_by = slo.name
-        alert = (
-            f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
-            " (fast burn of the error budget)"
-        )
-    else:
-        names = ", ".join(sorted(p.policy for p in plans))
-        alert = (
-            f"circuit breaker open on {names}"
-            ' (resilience_circuit_breaker_state{state="open"} == 1)'
-        )
-    mitigation = [_MITIGATION.get(mode.category, "apply the mitigation: " + mode.mitigation)]
-    for p in plans:
-        text = (
-            f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)},"
-            + (f" {p.max_attempts} attempts" if p.max_attempts > 1 else " 1 attempt (no retry)")
-        )
-        if p.fallback is not None or p.has_fallback:
-            text += f", fallback → {p.fallback or 'degraded answer'}"
-        mitigation.append(text)
-    if mode.mitigation:
-        mitigation.append("planned containment: " + mode.containment)
-    steps = scenarios.get(c, [])
-    relevant = _DISRUPTIONS.get(mode.category)
-    if relevant is not None and any(s.disruption in relevant for s in steps):
-        steps = [s for s in steps if s.disruption in relevant]
-    recovery_steps = [
-        f"{s.scenario}: {s.procedure} (RTO ≈ {human(s.rto.value)})" for s in steps[:3]
-    ]
-    if not recovery_steps:
-        recovery_steps = ["restore the lost placement: " + mode.containment]
-    error_threshold = 100.0 - slo.objective
-    verification = [
-        f"{_sli(slo, '5m')} back below {error_threshold / 100:g} (burn rate < 1)",
-    ]
-    if plans:
-        sel = "|".join(sorted(p.policy for p in plans))
-        verification.append(
-            f'resilience_circuit_breaker_state{{policy=~"{sel}",state="closed"}} == 1'
-            " for every policy"
-        )
-    verification.append("the alert has resolved and stayed resolved for 30 minutes")
-    return _book(
-        mode,
-        symptoms,
-        alert,
-        _queries(mode, plans, slo),
-        mitigation,
-        recovery_steps,
-        verification,
-        slo=paged_by,
-    )
+    return Runbooks(mech, scenarios, slo).runbook(mode)
 
 
 def _book(
