@@ -79,9 +79,12 @@ def _documents(spec_doc: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return plan_to_dict(plan, "refs"), plan_to_dict(plan, "full")
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "path", [*EXAMPLES, "mesh"], ids=lambda p: p if p == "mesh" else p.parent.name
+)
 def test_every_refs_figure_resolves_to_the_full_one(path: Any) -> None:
-    refs, full = _documents(load_spec(str(path)))
+    spec = parse_spec(mesh(120), "<mesh 120>") if path == "mesh" else load_spec(str(path))
+    refs, full = _documents(spec)
     formulas = refs["report"].pop("formulas")
     assert len(formulas) == len(set(formulas))  # each text once
     left_out: set[Any] = set()
