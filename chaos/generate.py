@@ -133,6 +133,8 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
     report = plan.get("report") or {}
     modes = []
     for fm in report.get("failure_modes") or []:
+        # the refs document leaves `users_impacted_with` out when the mechanisms do not reduce it
+        users = float(_value(fm.get("users_impacted")) or 0.0)
         modes.append(
             FailureModeFacts(
                 id=str(fm["id"]),
@@ -142,8 +144,8 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
                 category=str(fm.get("category", "")),
                 priority=str(fm["priority"]),
                 transient=bool(fm.get("transient", True)),
-                users_impacted=float(_value(fm.get("users_impacted")) or 0.0),
-                users_impacted_with=float(_value(fm.get("users_impacted_with")) or 0.0),
+                users_impacted=users,
+                users_impacted_with=float(_value(fm.get("users_impacted_with", users)) or 0.0),
                 mechanisms=tuple(str(m) for m in fm.get("mechanisms") or ()),
                 silent=bool(fm.get("silent", False)),
             )
@@ -152,7 +154,12 @@ def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
     rows = mechanisms.get("rows", []) if isinstance(mechanisms, Mapping) else mechanisms
     breakers: dict[str, BreakerFacts] = {}
     budgets: list[float] = []
-    inbound = {str(row["target"]): str(row["policy"]) for row in rows or [] if row.get("inbound")}
+    # an inbound policy is named after its entry point: the refs document leaves `target` out
+    inbound = {
+        str(row.get("target", row["policy"])): str(row["policy"])
+        for row in rows or []
+        if row.get("inbound")
+    }
     for row in rows or []:
         if row.get("mechanism") == "deadline":
             budget = (((row.get("figures") or {}).get("deadline") or {}).get("inputs") or {}).get(

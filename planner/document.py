@@ -10,6 +10,8 @@ How a figure's derivation is written (`derivations`):
 - `refs` (what the CLI writes): each figure carries its inputs and `formula`, the index of its
   text in `report.formulas` (a list, each text once): a plan has ~120 distinct formulas and
   hundreds of thousands of figures. Every figure stays traceable: `formulas[formula]` + inputs.
+  Each fact is stated once: the prose that renders figures (reason lines, mitigations, the
+  runbooks' text) and what repeats another field are left out (`planner.refs` says what).
 - `none`: each figure is `{value, unit}` only.
 
 `document(plan, ...)` is the same document with its large parts left lazy (`LazyMap`,
@@ -28,6 +30,7 @@ from typing import Any
 from planner.figure import DERIVATIONS
 from planner.model import Figure, Plan, significant
 from planner.perf import no_cyclic_gc
+from planner.refs import SLIM
 
 __all__ = [
     "DERIVATIONS",
@@ -61,6 +64,8 @@ class Plain:
         self.derivations = derivations
         #: formula text → its index in `report.formulas` (refs), in order of first use
         self.formulas: dict[str, int] = {}
+        #: item type → what of it the document writes (refs: each fact once, `planner.refs`)
+        self.slim = SLIM if derivations == "refs" else {}
 
     def __call__(self, value: Any) -> Any:
         """A plan value as plain data: ±inf → "unbounded", nan → None, floats rounded."""
@@ -76,6 +81,9 @@ class Plain:
         if cls is tuple or cls is list:
             return [self(v) for v in value]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            slim = self.slim.get(cls)
+            if slim is not None:
+                return {name: self(v) for name, v in slim(value).items()}
             return {name: self(getattr(value, name)) for name in _fields(cls)}
         if isinstance(value, Mapping):
             return {str(k): self(v) for k, v in value.items()}

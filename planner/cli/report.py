@@ -233,7 +233,8 @@ def _add_report_command(
         choices=DERIVATIONS,
         default=DERIVATIONS[0],
         help="json/yaml: how each figure's derivation is written — refs (default): its inputs"
-        " and the index of its formula in report.formulas; full: the formula text in every"
-        " figure; none: value and unit only",
+        " and the index of its formula in report.formulas, each fact once (the reason lines,"
+        " mitigations and runbook text left out); full: the formula text in every figure and"
+        " all the prose; none: value and unit only",
     )
     parser.set_defaults(func=_report(sections))

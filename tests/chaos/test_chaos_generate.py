@@ -335,3 +335,16 @@ def test_a_plan_past_the_schemas_bounds_still_generates_what_the_runner_accepts(
     data = only(generate(facts(mode("FM-005", POLICY, "crash", transient=False), rps=5_000.0)))
     load = data["method"][1]["provider"]
     assert (load["rate"], load["requests"]) == (1_000.0, 5_000)
+
+
+@pytest.mark.parametrize("example", ["ai_gateway", "web_shop", "internal_tool"])
+def test_the_refs_plan_file_gives_the_facts_of_the_full_one(example: str) -> None:
+    from planner.analysis import build_plan
+    from planner.document import plan_to_dict
+    from planner.spec import load_spec
+    from tests.paths import ROOT_DIR
+
+    plan = build_plan(load_spec(str(ROOT_DIR / "examples" / example / "system.yaml")))
+    full = facts_from_plan_dict(plan_to_dict(plan, "full"))
+    assert facts_from_plan_dict(plan_to_dict(plan, "refs")) == full
+    assert full.failure_modes and (full.breakers or full.inbound)

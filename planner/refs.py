@@ -1,0 +1,117 @@
+"""What the `refs` plan document leaves out: each fact once, prose only with `--derivations full`.
+
+`planner.document` writes every section item through `Plain`; with `derivations="refs"` the items
+of the types in `SLIM` are written by their function here instead. What they leave out is either
+a rendering of figures the document keeps, or stated elsewhere in it:
+
+- report.mechanisms rows: `config`, `trigger` and `reason` (the prose behind the row's figures);
+  `caller` and `target` when the policy's name states them (`caller.target`, the caller without a
+  dot; an inbound policy is named after its entry, the caller ""); `figures` when empty and
+  `inbound` when false. `row_parties(row)` gives caller and target back.
+- report.failure_modes: `mitigation` (prose: the contained mechanisms are in `mechanisms`), and
+  `users_impacted_with` when its value is `users_impacted`'s (the mechanisms do not reduce it).
+- report.blast_radius: `affected_with` when it lists `affected` (its count stays in
+  `affected_with_count`), `users_impacted_with` when its value is `users_impacted`'s.
+- report.monitoring.runbooks: only `failure_mode_id`, `slug`, `severity` and `slo`; the failure
+  mode (by id) has the component, priority and failure; the runbook's text is written by
+  `reliability runbook` and, in the document, with `--derivations full`.
+- report.redundancy.isolation: `reason`; report.recovery.scenarios: `procedure`.
+
+Each figure the refs document keeps is the full document's figure with its formula's index in
+`report.formulas`: traceable (tests/planner/test_refs_document.py checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from planner.model import (
+    BlastRow,
+    FailureMode,
+    IsolationProposal,
+    MechanismRow,
+    RecoveryScenario,
+    Runbook,
+)
+
+__all__ = ["SLIM", "row_parties"]
+
+#: Runbook fields the refs document keeps (the rest is prose over the failure mode and policies).
+RUNBOOK_FIELDS = ("failure_mode_id", "slug", "severity", "slo")
+
+
+def _named_by_parties(row: MechanismRow) -> bool:
+    """The policy's name states its caller and target: `caller.target`, the caller dot-free."""
+    return "." not in row.caller and row.policy == f"{row.caller}.{row.target}"
+
+
+def _mechanism_row(row: MechanismRow) -> dict[str, Any]:
+    out: dict[str, Any] = {"policy": row.policy}
+    inbound_named = row.inbound and not row.caller and row.target == row.policy
+    if not inbound_named and not _named_by_parties(row):
+        out["caller"] = row.caller
+        if row.target != row.policy:
+            out["target"] = row.target
+    out["mechanism"] = row.mechanism
+    out["type"] = row.type
+    if row.figures:
+        out["figures"] = row.figures
+    if row.inbound:
+        out["inbound"] = True
+    return out
+
+
+def row_parties(row: Mapping[str, Any]) -> tuple[str, str]:
+    """(caller, target) of a report.mechanisms row of the refs or the full document."""
+    policy = str(row["policy"])
+    if "target" in row:
+        return str(row.get("caller", "")), str(row["target"])
+    if "caller" in row:  # a policy named after its target, shared by its callers
+        return str(row["caller"]), policy
+    if row.get("inbound"):
+        return "", policy
+    caller, _, target = policy.partition(".")
+    return caller, target
+
+
+def _failure_mode(mode: FailureMode) -> dict[str, Any]:
+    out = {name: getattr(mode, name) for name in FailureMode.__dataclass_fields__}
+    del out["mitigation"]
+    if mode.users_impacted_with.value == mode.users_impacted.value:
+        del out["users_impacted_with"]
+    return out
+
+
+def _blast_row(row: BlastRow) -> dict[str, Any]:
+    out = {name: getattr(row, name) for name in BlastRow.__dataclass_fields__}
+    if row.affected_with == row.affected:
+        del out["affected_with"]
+    if row.users_impacted_with.value == row.users_impacted.value:
+        del out["users_impacted_with"]
+    return out
+
+
+def _runbook(book: Runbook) -> dict[str, Any]:
+    return {name: getattr(book, name) for name in RUNBOOK_FIELDS}
+
+
+def _without(cls: type, *names: str) -> Callable[[Any], dict[str, Any]]:
+    kept = tuple(f.name for f in dataclasses.fields(cls) if f.name not in names)
+
+    def slim(item: Any) -> dict[str, Any]:
+        return {name: getattr(item, name) for name in kept}
+
+    return slim
+
+
+#: Section item type → the item as the refs document writes it (fields → plan values).
+SLIM: dict[type, Callable[[Any], Mapping[str, Any]]] = {
+    MechanismRow: _mechanism_row,
+    FailureMode: _failure_mode,
+    BlastRow: _blast_row,
+    Runbook: _runbook,
+    IsolationProposal: _without(IsolationProposal, "reason"),
+    RecoveryScenario: _without(RecoveryScenario, "procedure"),
+}
