@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any
 
 from planner.document import Deferred, LazyList, LazyMap, Section
@@ -52,7 +53,7 @@ def _json(value: Any, level: int) -> Iterator[str]:
         parts: list[str] = []  # lines of plain values, written _BATCH at a time
         for key, item in value.items():
             parts.append(("," if parts else "{") + pad)
-            parts.append(json.dumps(key, ensure_ascii=False) + ": ")
+            parts.append(encode_basestring(key) + ": ")
             if isinstance(item, Deferred):
                 item = item.make()
             if _lazy(item):
