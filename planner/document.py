@@ -22,7 +22,7 @@ write a 100,000-component plan without holding the whole plain document in memor
 from __future__ import annotations
 
 import dataclasses
-import math
+import operator
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +55,20 @@ def _fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+#: Types that are plain data already; `type(v) in _AS_IS` is the converters' inline fast path.
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+#: Distinct floats remembered rounded per `Plain` (a 1,000-component plan has ~800).
+_ROUNDED_MAX = 1 << 16
+
+
 class Plain:
-    """Plan values → plain data, figures written as `derivations` says (see the module doc)."""
+    """Plan values → plain data, figures written as `derivations` says (see the module doc).
+
+    Each type met is given its converter once (`_compile`), a dataclass one written out for its
+    fields, so converting a value costs no `dataclasses` lookups; each distinct float is rounded
+    once.
+    """
 
     def __init__(self, derivations: str = "full") -> None:
         if derivations not in DERIVATIONS:
@@ -66,31 +78,73 @@ class Plain:
         self.formulas: dict[str, int] = {}
         #: item type → what of it the document writes (refs: each fact once, `planner.refs`)
         self.slim = SLIM if derivations == "refs" else {}
+        self._converters: dict[type, Callable[[Any], Any]] = {}
+        self._rounded: dict[float, float] = {}
+
+    def _round(self, value: float) -> float | str | None:
+        if value - value != 0.0:  # inf - inf and nan - nan are nan
+            return None if value != value else "unbounded" if value > 0 else "-unbounded"
+        rounded = significant(value)
+        # not ±0.0, which are one key but written apart; bounded, as `to_plain`'s lives on
+        if value and len(self._rounded) < _ROUNDED_MAX:
+            self._rounded[value] = rounded
+        return rounded
 
     def __call__(self, value: Any) -> Any:
         """A plan value as plain data: ±inf → "unbounded", nan → None, floats rounded."""
         cls = type(value)
-        if cls is str or cls is int or cls is bool or value is None:
+        if cls in _AS_IS:
             return value
-        if cls is float:
-            if math.isinf(value):
-                return "unbounded" if value > 0 else "-unbounded"
-            return None if math.isnan(value) else significant(value)
+        if cls is float:  # a third of the values, and few distinct: rounded once each
+            rounded = self._rounded.get(value)
+            return rounded if rounded is not None else self._round(value)
+        convert = self._converters.get(cls)
+        if convert is None:
+            convert = self._converters[cls] = self._compile(cls)
+        return convert(value)
+
+    def _compile(self, cls: type) -> Callable[[Any], Any]:
+        """The converter of values of type `cls` (decided by type alone, as `__call__` was)."""
         if cls is Figure:
-            return self._figure(value)
+            return self._figure
         if cls is tuple or cls is list:
-            return [self(v) for v in value]
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            slim = self.slim.get(cls)
-            if slim is not None:
-                return {name: self(v) for name, v in slim(value).items()}
-            return {name: self(getattr(value, name)) for name in _fields(cls)}
-        if isinstance(value, Mapping):
-            return {str(k): self(v) for k, v in value.items()}
-        return value
+            return self._list
+        slim = self.slim.get(cls)
+        if slim is not None:
+            return lambda value: {name: self(v) for name, v in slim(value).items()}
+        if dataclasses.is_dataclass(cls):
+            return self._dataclass(_fields(cls))
+        if issubclass(cls, Mapping):
+            return self._mapping
+        return _same
+
+    def _list(self, values: Sequence[Any]) -> list[Any]:
+        return [v if type(v) in _AS_IS else self(v) for v in values]
+
+    def _mapping(self, values: Mapping[Any, Any]) -> dict[str, Any]:
+        return {str(k): v if type(v) in _AS_IS else self(v) for k, v in values.items()}
+
+    def _dataclass(self, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+        """A converter for these fields: one attrgetter, no per-value field lookup (no generated
+        code: the document writer runs nothing but this module's own functions)."""
+        fetch = operator.attrgetter(*names)
+        single = len(names) == 1
+
+        def convert(value: Any) -> dict[str, Any]:
+            got = (fetch(value),) if single else fetch(value)
+            return {
+                name: v if type(v) in _AS_IS else self(v)
+                for name, v in zip(names, got, strict=True)
+            }
+
+        return convert
 
     def _figure(self, fig: Figure) -> dict[str, Any]:
-        out: dict[str, Any] = {"value": self(fig.value), "unit": fig.unit}
+        value = fig.value
+        out: dict[str, Any] = {
+            "value": value if type(value) in _AS_IS else self(value),
+            "unit": fig.unit,
+        }
         if self.derivations == "none":
             return out
         if self.derivations == "refs":
@@ -100,8 +154,12 @@ class Plain:
             out["formula"] = index
         else:
             out["formula"] = fig.formula
-        out["inputs"] = {k: self(v) for k, v in fig.inputs.items()}
+        out["inputs"] = {k: v if type(v) in _AS_IS else self(v) for k, v in fig.inputs.items()}
         return out
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def to_plain(value: Any) -> Any:

@@ -2,11 +2,10 @@
 
 The document (`planner.document.document`) keeps its large parts lazy; these writers convert and
 write them piece by piece, so memory holds the plan plus a batch of items, not the plain
-document and its text besides. The YAML bytes are those of
-`yaml.dump(doc, sort_keys=False, allow_unicode=True, width=100)` of the whole document: each
-piece is dumped in its place (wrapped in the keys above it, which are then cut off), so
-indentation and line folding come out as in one dump. JSON keeps the document's outer levels
-indented, one key or section item per line, and writes each item compactly on its line.
+document and its text besides. YAML is written by `planner.render.block_yaml` (block style,
+each piece in its place, strings never folded): `yaml.safe_load` of it is the JSON's data. JSON
+keeps the document's outer levels indented, one key or section item per line, and writes each
+item compactly on its line.
 """
 
 from __future__ import annotations
@@ -14,18 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any
 
-import yaml
-
 from planner.document import Deferred, LazyList, LazyMap, Section
+from planner.render.block_yaml import BlockYaml
 
 __all__ = ["json_chunks", "yaml_chunks"]
 
-#: Items dumped per YAML call: one call per item would cost more than the items.
+#: Items (JSON) or lines (YAML) per chunk: one chunk per item would cost more than the items.
 _BATCH = 256
-
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when built
 
 
 def _lazy(value: Any) -> bool:
@@ -33,7 +30,11 @@ def _lazy(value: Any) -> bool:
     return isinstance(value, (LazyList, LazyMap, Section))
 
 
-_compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+# Compact, one C call per item (with `indent` json falls back to Python, which made writing 3×
+# slower than planning); no cycle check: a plain document is a tree by construction.
+_compact = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+).encode
 
 
 def json_chunks(doc: Any) -> Iterator[str]:
@@ -49,65 +50,71 @@ def _json(value: Any, level: int) -> Iterator[str]:
         value = value.make()
     pad = "\n" + "  " * (level + 1)
     if isinstance(value, (LazyMap, Section)):
-        opened = False
+        parts: list[str] = []  # lines of plain values, written _BATCH at a time
         for key, item in value.items():
-            yield ("{" if not opened else ",") + pad + json.dumps(key, ensure_ascii=False) + ": "
-            opened = True
-            yield from _json(item, level + 1)
-        yield ("\n" + "  " * level + "}") if opened else "{}"
+            parts.append(("," if parts else "{") + pad)
+            parts.append(encode_basestring(key) + ": ")
+            if isinstance(item, Deferred):
+                item = item.make()
+            if _lazy(item):
+                yield "".join(parts)
+                parts = [""]  # opened: later keys start with a comma
+                yield from _json(item, level + 1)
+            else:
+                parts.append(_compact(item))
+                if len(parts) >= _BATCH:
+                    yield "".join(parts)
+                    parts = [""]
+        yield "".join(parts) + (("\n" + "  " * level + "}") if parts else "{}")
     elif isinstance(value, LazyList):
+        items = iter(value)
         opened = False
-        for item in value:
-            yield ("[" if not opened else ",") + pad
+        while batch := list(islice(items, _BATCH)):
+            yield ("," if opened else "[") + pad + ("," + pad).join(map(_compact, batch))
             opened = True
-            yield from _json(item, level + 1)
         yield ("\n" + "  " * level + "]") if opened else "[]"
     else:
-        # One line per item, compact: json's C encoder (with `indent` it falls back to Python,
-        # which made writing 3× slower than planning) and a third fewer bytes.
         yield _compact(value)
 
 
 def yaml_chunks(doc: Any) -> Iterator[str]:
-    """`doc` as block-style YAML, keys in order, in chunks."""
-    yield from _yaml(doc, ())
+    """`doc` as block-style YAML (`planner.render.block_yaml`), keys in order, in chunks."""
+    yield from _yaml(doc, "", "", BlockYaml())
 
 
-def _dump(value: Any, path: tuple[str, ...]) -> str:
-    """`value` as YAML in its place under the mapping keys `path` (those lines cut off)."""
-    for key in reversed(path):
-        value = {key: value}
-    text: str = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    if not path:
-        return text
-    return text.split("\n", len(path))[len(path)]
-
-
-def _yaml(value: Any, path: tuple[str, ...]) -> Iterator[str]:
+def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
+    """The lines of `value` after the line `head` (`key:`; none at the top), at `pad`."""
     if isinstance(value, Deferred):
         value = value.make()
-    if isinstance(value, (LazyMap, Section)):
-        empty = True
+    if not _lazy(value):  # only at the top: a lazy part's items are opened only when lazy
+        yield writer.document(value)
+        return
+    lines: list[str] = [head + "\n"] if head else []
+    opened = False
+    if isinstance(value, LazyList):
+        for count, item in enumerate(value, 1):
+            opened = True
+            writer.item(item, pad, lines)
+            if count % _BATCH == 0:
+                yield "".join(lines)
+                lines = []
+    else:
         for key, item in value.items():
-            empty = False
+            opened = True
             if isinstance(item, Deferred):
                 item = item.make()
             if _lazy(item):
-                # the key's own line, as a dump of it in its place would write it
-                line = _dump({key: 0}, path)
-                yield line[: line.rindex(":") + 1] + "\n"
-                yield from _yaml(item, (*path, key))
+                yield "".join(lines)
+                lines = []
+                # a mapping's sequence is not indented, a mapping is
+                inner = pad if isinstance(item, LazyList) else pad + "  "
+                yield from _yaml(item, pad + writer.key(key, pad), inner, writer)
             else:
-                yield _dump({key: item}, path)
-        if empty:
-            yield _dump({}, path)
-    elif isinstance(value, LazyList):
-        items = iter(value)
-        wrote = False
-        while batch := list(islice(items, _BATCH)):
-            wrote = True
-            yield _dump(batch, path)
-        if not wrote:
-            yield _dump([], path)
-    else:
-        yield _dump(value, path)
+                writer.entry(key, item, pad, lines)
+                if len(lines) >= _BATCH:
+                    yield "".join(lines)
+                    lines = []
+    if not opened:
+        empty = "[]" if isinstance(value, LazyList) else "{}"
+        lines = [f"{head} {empty}\n" if head else empty + "\n"]
+    yield "".join(lines)
