@@ -101,10 +101,10 @@ def _validate_spec(path: str, document: object) -> int:
     """Check a system spec as far as planning can refuse it, without building the plan.
 
     Past the schema, planning refuses a spec in two stages only: the SLOs' selectors
-    (`derive_alerts`) and the mechanisms (`mechanisms.derive`: a policy name taken twice; with
-    `check_tables`, as in the tests, a table the runtime would refuse); the later stages raise
-    nothing on a valid spec. The failure modes are counted, not analysed (`failures.mode_count`):
-    validating a 5,000-deep chain took 3.6 s with the whole plan.
+    (`derive_alerts`) and the mechanisms (`mechanisms.check`: a policy name two policies would
+    share; with `check_tables`, as in the tests, a table the runtime would refuse); the later
+    stages raise nothing on a valid spec. The failure modes are counted, not analysed
+    (`failures.mode_count`): validating a 5,000-deep chain took 3.6 s with the whole plan.
     """
     from planner.analysis import mechanisms
     from planner.analysis.failures import mode_count
@@ -117,7 +117,7 @@ def _validate_spec(path: str, document: object) -> int:
         print(f"reliability: warning: {_shown(path)}: {line}", file=sys.stderr)
     graph = Graph(spec)
     derive_alerts(spec)
-    mechanisms.derive(graph)
+    mechanisms.check(graph)
     modes = mode_count(graph)
     edges = sum(len(c.dependencies) for c in spec.components)
     counts = ", ".join(

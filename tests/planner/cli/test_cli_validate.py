@@ -97,6 +97,19 @@ def test_mode_count_is_the_plans_on_generated_systems(doc: dict[str, Any]) -> No
     assert mode_count(Graph(spec)) == len(build_plan(spec).failure_modes)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(placed_systems())
+def test_policy_names_are_the_names_derive_gives(doc: dict[str, Any]) -> None:
+    # validate checks the names alone (mechanisms.check): they must be the plan's
+    graph = Graph(parse_spec(doc))
+    names, mech = mechanisms.policy_names(graph), mechanisms.derive(graph)
+    assert {id(plan.edge): plan.policy for plan in mech.edges} == names.edges
+    assert [plan.policy for plan in mech.fallback_calls] == [c.policy for c in names.fallback_calls]
+    assert {e: plan.policy for e, plan in mech.inbound.items()} == {
+        e: name for e, name in names.inbound.items() if e in mech.inbound
+    }
+
+
 # ------------------------------------------------------------------- what planning would refuse
 
 
