@@ -202,7 +202,9 @@ def derive(graph: Graph) -> Mechanisms:
         elif caller not in budget:
             budget[caller] = None
         for edge in graph.edges[caller]:
-            plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
+            plan, policy, edge_rows = derive_edge(
+                graph, edge, budget[caller], names.edges[id(edge)]
+            )
             plans.append(plan)
             detection, detection_rows = outlier_detection(graph, plan)
             if detection is not None:
