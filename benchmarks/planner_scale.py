@@ -16,10 +16,16 @@ Each (shape, size) runs in a fresh subprocess so that its peak resident memory (
 its own: the spec is parsed, the plan built, then written as JSON (and, with `--outputs`, YAML
 and text) through the CLI's streaming writer into a temporary directory.
 
+With `--validate`, each row also times `reliability validate FILE` on the spec written as JSON,
+the whole command as a user runs it (Python's start and imports included): wall seconds, the
+median of 3 runs after one that is not timed. Those runs cache their bytecode in a temporary
+directory (PYTHONPYCACHEPREFIX), as an installed package has it, even where
+PYTHONDONTWRITEBYTECODE is set.
+
 Run:  .venv/bin/python benchmarks/planner_scale.py [--shape mesh,chain] [--sizes 1000,10000]
-      [--outputs json,yaml,text] [--derivations refs|full|none]
+      [--outputs json,yaml,text] [--derivations refs|full|none] [--validate]
 Targets: mesh µs per component within 1.3× from 1,000 to 100,000; 100,000 planned in ≤ 20 s and
-planned + written as JSON in ≤ 6 GB; a 5,000-deep chain planned in ≤ 5 s.
+planned + written as JSON in ≤ 6 GB; a 5,000-deep chain planned in ≤ 5 s and validated in ≤ 1 s.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -211,6 +219,31 @@ def _subprocess(shape: str, n: int, outputs: list[str], derivations: str) -> dic
     return result
 
 
+def _validate_command() -> list[str]:
+    """`reliability` as installed next to this Python, else `python -m planner`."""
+    script = Path(sys.executable).with_name("reliability")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "planner"]
+
+
+def time_validate(shape: str, n: int, runs: int = 3) -> float:
+    """Wall seconds of `reliability validate FILE` on the generated spec: the median of `runs`
+    after one untimed run, which also writes the bytecode the timed runs read."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{shape}-{n}.json"
+        path.write_text(json.dumps(GENERATORS[shape](n)), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        argv = [*_validate_command(), "validate", str(path)]
+        times = []
+        for _ in range(runs + 1):
+            start = time.perf_counter()
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+            times.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise SystemExit(f"validate {shape} {n}: {done.stderr.strip().splitlines()[-1:]}")
+    return statistics.median(times[1:])
+
+
 def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
     head = (
         f"{'shape':>6} {'components':>10} {'deps':>7} {'modes':>7} {'parse s':>8} {'plan s':>8}"
@@ -218,7 +251,8 @@ def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
     )
     for fmt in outputs:
         head += f" {fmt + ' s':>8} {fmt + ' cpu':>8} {fmt + ' KB/c':>9}"
-    print(head + f" {'peak MB':>8}")
+    validated = any("validate_s" in r for r in rows)
+    print(head + f" {'peak MB':>8}" + (f" {'validate s':>10}" if validated else ""))
     for r in rows:
         line = (
             f"{r['shape']:>6} {r['components']:>10} {r['deps']:>7} {r['modes']:>7}"
@@ -228,7 +262,10 @@ def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
         for fmt in outputs:
             per = r[f"{fmt}_bytes"] / r["components"] / 1000
             line += f" {r[f'{fmt}_s']:>8.2f} {r[f'{fmt}_cpu_s']:>8.2f} {per:>9.2f}"
-        print(line + f" {r['peak_rss_mb']:>8.0f}", flush=True)
+        line += f" {r['peak_rss_mb']:>8.0f}"
+        if validated:
+            line += f" {r['validate_s']:>10.2f}"
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -238,6 +275,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--outputs", default="json", help="formats written: json, yaml, text")
     parser.add_argument("--derivations", default="refs", choices=("refs", "full", "none"))
+    parser.add_argument(
+        "--validate", action="store_true", help="also time `reliability validate FILE` (wall s)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # SHAPE:N, in this process, as JSON
     args = parser.parse_args()
     outputs = [o for o in args.outputs.split(",") if o]
@@ -252,7 +292,10 @@ def main() -> None:
     rows = []
     for shape in shapes:
         for n in (int(s) for s in args.sizes.split(",")):
-            rows.append(_subprocess(shape, n, outputs, args.derivations))
+            row = _subprocess(shape, n, outputs, args.derivations)
+            if args.validate:
+                row["validate_s"] = time_validate(shape, n)
+            rows.append(row)
     _table(rows, outputs)
 
 

@@ -21,8 +21,8 @@ from resilience._breaker_settings import (
     BreakerState,
     SettingsAttributes,
 )
+from resilience._circuit_open import CircuitOpenError
 from resilience._core import CallContext
-from resilience._errors import CircuitOpenError
 
 if TYPE_CHECKING:
     from resilience.storage._breaker import SharedBreakerAdapter

@@ -2,11 +2,12 @@
 
 Rejections by our own mechanisms (`CircuitOpenError`, `BulkheadFullError`, `RateLimitedError`) are
 not the dependency's fault: breakers ignore them and `Retry` does not retry them by default.
+`CircuitOpenError` lives in resilience/_circuit_open.py: it subclasses pybreaker's error, and
+pybreaker imports redis (and redis OpenTelemetry) when installed, which what reads a plan or a spec
+(`resilience.config`, `resilience.files`, the planner) has no use for.
 """
 
 from __future__ import annotations
-
-import pybreaker
 
 
 class ResilienceError(Exception):
@@ -27,26 +28,6 @@ class RejectedError(ResilienceError):
     def __init__(self, message: str, *, policy: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, policy=policy)
         self.retry_after = retry_after
-
-
-class CircuitOpenError(RejectedError, pybreaker.CircuitBreakerError):
-    """The circuit breaker refused the call (open, forced open, or half-open permits taken).
-
-    Subclasses `pybreaker.CircuitBreakerError`, so code written against pybreaker keeps working.
-    """
-
-    mechanism = "circuit_breaker"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        policy: str = "",
-        state: str = "open",
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, policy=policy, retry_after=retry_after)
-        self.state = state
 
 
 class BulkheadFullError(RejectedError):

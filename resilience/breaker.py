@@ -42,8 +42,9 @@ from resilience._breaker_settings import (
     describe_settings,
     positive_int,
 )
+from resilience._circuit_open import CircuitOpenError
 from resilience._core import Call, CallContext, Mechanism, Step, SyncStep
-from resilience._errors import CircuitOpenError, ConfigError, RejectedError
+from resilience._errors import ConfigError, RejectedError
 from resilience._events import Emitter, PolicyInfo, Rejected, StateChanged
 from resilience._window import CountWindow, TimeWindow
 from resilience.storage._breaker import SharedBreakerAdapter, share

@@ -334,6 +334,17 @@ def placement_down(graph: Graph, scope: str, place: str) -> set[str]:
     return down
 
 
+#: The placements whose outage gets a row of its own, one per zone or region a replica is in.
+PLACEMENT_SCOPES = ("zone", "region")
+
+
+def places(graph: Graph, scope: str) -> list[str]:
+    """The zones (or regions) any component is placed in, sorted."""
+    return sorted(
+        {p for c in graph.components.values() for p in (c.zones if scope == "zone" else c.regions)}
+    )
+
+
 def analyse(mech: Mechanisms) -> Blast:
     """One row per component outage, per declared zone and region; and the SPOFs.
 
@@ -343,15 +354,8 @@ def analyse(mech: Mechanisms) -> Blast:
     rows: list[BlastRow] = []
     component_rows = ComponentRows(mech)
     rows.extend(component_rows.row(name) for name in component_rows.ordered)
-    for scope in ("zone", "region"):
-        places = sorted(
-            {
-                p
-                for c in graph.components.values()
-                for p in (c.zones if scope == "zone" else c.regions)
-            }
-        )
-        for place in places:
+    for scope in PLACEMENT_SCOPES:
+        for place in places(graph, scope):
             direct = placement_down(graph, scope, place)
             rows.append(row(mech, f"{scope} {place} outage", f"{scope}:{place}", scope, direct))
     by_source = {r.source: r for r in rows}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from planner.analysis.availability import Modeled, replica_mtbf
-from planner.analysis.blast import Blast
+from planner.analysis.blast import PLACEMENT_SCOPES, Blast, places
 from planner.analysis.catalog import (
     PLACEMENT_DETECTION,
     PLACEMENT_OUTAGES_PER_YEAR,
@@ -37,6 +37,7 @@ from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, Mechanisms
 from planner.analysis.mechanisms.fallback import fallback_limit
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell, Scope
+from planner.spec import DeclaredFailureMode
 
 YEAR_S = 365.0 * 86400.0
 PROB_H, PROB_M = 4.0, 0.5  # occurrences a year
@@ -184,6 +185,13 @@ def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> F
     return Failures(modes, risk_matrix(modes))
 
 
+def mode_count(graph: Graph) -> int:
+    """How many modes `analyse` makes, counted without analysing them (`reliability validate`):
+    each component's catalog and declared modes (`_merged_modes`), and one per zone and region."""
+    merged = sum(len(graph.modes[name]) + len(_declared_only(graph, name)) for name in graph.names)
+    return merged + sum(len(places(graph, scope)) for scope in PLACEMENT_SCOPES)
+
+
 def risk_matrix(modes: tuple[FailureMode, ...]) -> tuple[RiskCell, ...]:
     """Counts per impact (rows H, M, L) × probability (columns L, M, H)."""
     ids: dict[tuple[str, str], list[str]] = {}
@@ -206,7 +214,6 @@ def _merged_modes(
 ) -> list[tuple[CatalogMode, _Source, Level | None, Level | None]]:
     comp = graph.components[name]
     modes = graph.modes[name]
-    catalog = {m.name: m for m in modes}
     merged: list[tuple[CatalogMode, _Source, Level | None, Level | None]] = []
     declared = {d.name: d for d in comp.failure_modes}
     for mode in modes:
@@ -227,7 +234,7 @@ def _merged_modes(
                 d.probability,
             )
         )
-    extra = [d for d in comp.failure_modes if d.name not in catalog]
+    extra = _declared_only(graph, name)
     for d in extra:
         # a declared mode the catalog does not know: it hits the whole component (common mode)
         # and takes an equal share of its failures
@@ -245,6 +252,12 @@ def _merged_modes(
         )
         merged.append((mode, "declared", d.impact, d.probability))
     return merged
+
+
+def _declared_only(graph: Graph, name: str) -> list[DeclaredFailureMode]:
+    """The component's declared modes its catalog modes do not name."""
+    catalog = {m.name for m in graph.modes[name]}
+    return [d for d in graph.components[name].failure_modes if d.name not in catalog]
 
 
 def _component_modes(

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import sys
@@ -22,7 +21,6 @@ from typing import Any
 from planner.cli.output import write_atomic, write_into_directory
 from planner.errors import PlannerError
 from planner.urls import check_url
-from resilience.files import DocumentError, read_document
 
 _RUN_EXIT_CODES = """
 exit codes: 0 ok, 1 the hypothesis did not hold, 2 bad input, an unreachable target or a failed
@@ -49,6 +47,10 @@ _EXPORT = """\
   reliability chaos export experiment.yaml -o ctk.json   # then Chaos Toolkit: chaos run ctk.json
 """
 
+#: `chaos.admin.TOKEN_ENV`, written out: importing `chaos` imports aiohttp, which building the
+#: parser (every command, `--help`) has no use for; a test checks that the two agree.
+TOKEN_ENV = "RELIABILITY_CHAOS_TOKEN"
+
 _TOKEN = """
 The admin token of injection actions is read from $RELIABILITY_CHAOS_TOKEN (or --token-env NAME),
 never from the file, and sent only to the experiment's admin URL. Requests go only to the hosts
@@ -64,6 +66,8 @@ def _epilog(*examples: str, runs: bool = False) -> str:
 
 def _plan_document(path: str) -> dict[str, Any]:
     """The plan as the planner's JSON document, from a plan file or by analysing a spec."""
+    from resilience.files import DocumentError, read_document
+
     try:
         data = read_document(path)  # bounded: resilience.files
     except DocumentError:
@@ -126,6 +130,8 @@ def _allow_hint(urls: Iterable[str]) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from chaos.experiment import load_experiment
     from chaos.hosts import AllowedHosts
     from chaos.runner import run_experiment
@@ -276,8 +282,6 @@ def _register_export(commands: Any) -> None:
 
 
 def _token_env_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    from chaos.admin import TOKEN_ENV
-
     parser.add_argument(
         "--token-env",
         metavar="NAME",

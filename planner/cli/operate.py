@@ -10,7 +10,6 @@ between --from and --to.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -76,6 +75,8 @@ def window_seconds(text: str) -> float:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import asyncio
+
     import aiohttp
 
     from planner.analysis import build_plan
@@ -260,6 +261,8 @@ def _because(change: Change, window: str) -> str:
 
 def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace) -> str:
     """`reliability postmortem SPEC --prometheus URL --from T --to T`: the filled markdown."""
+    import asyncio
+
     import aiohttp
 
     from planner.analysis.monitoring.alerts import derive as derive_alerts

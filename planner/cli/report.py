@@ -18,7 +18,6 @@ from planner.cli.progress import Progress
 from planner.errors import PlannerError
 from planner.figure import DERIVATIONS
 from planner.render import FORMATS
-from resilience.files import seal_chunks
 
 if TYPE_CHECKING:
     from planner.model import Plan
@@ -141,6 +140,8 @@ def _render(
     chunks = render_chunks(plan, fmt, sections, args.derivations)
     if sections is None and fmt == "yaml":
         # The plan file load_plan reads: sealed, so a reload never takes it half-written.
+        from resilience.files import seal_chunks
+
         chunks = seal_chunks(chunks)
     write_chunks(progress.writing(chunks), args.output)
     return 0

@@ -8,7 +8,6 @@ and exit code 2.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import sys
@@ -244,6 +243,8 @@ def parse_at(text: str | None) -> Any:
 
 def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
     """`plan` with its SLA section and "Current" measured from `args.prometheus` (first SLO)."""
+    import asyncio
+
     from planner.slo.definition import definitions_from_spec
     from planner.slo.sla import measure_all, with_measurement
     from planner.urls import check_url
@@ -443,6 +444,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_sla(args: argparse.Namespace) -> int:
+    import asyncio
+
     from planner.cli.output import write_output
     from planner.errors import PlannerError
     from planner.urls import check_url

@@ -24,8 +24,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from resilience._circuit_open import CircuitOpenError
 from resilience._core import CallContext
-from resilience._errors import CircuitOpenError, ConfigError
+from resilience._errors import ConfigError
 from resilience.storage import BreakerLink, BreakerSettings, BreakerStorage
 
 # Manual states are this instance's operator decision: the fleet never overrides them.

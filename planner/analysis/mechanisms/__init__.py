@@ -60,8 +60,12 @@ from planner.analysis.mechanisms.common import (
     worst_backoff,
 )
 from planner.analysis.mechanisms.edge_rules import derive_edge
-from planner.analysis.mechanisms.fallback_call import derive_fallback_call, fallback_calls
-from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound
+from planner.analysis.mechanisms.fallback_call import (
+    FallbackCall,
+    derive_fallback_call,
+    fallback_calls,
+)
+from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound, inbound_policy_name
 from planner.analysis.mechanisms.limits import outlier_detection
 from planner.errors import PlannerError
 from planner.model import MechanismRow
@@ -75,11 +79,14 @@ __all__ = [
     "EdgePlan",
     "InboundPlan",
     "Mechanisms",
+    "PolicyNames",
     "bulkhead_capacity",
+    "check",
     "check_tables",
     "derive",
     "latency",
     "policy_name",
+    "policy_names",
     "transient_modes",
     "worst_backoff",
 ]
@@ -139,8 +146,51 @@ class Mechanisms:
         return found
 
 
+@dataclass(frozen=True)
+class PolicyNames:
+    """The name of every policy `derive` makes, given before any is derived."""
+
+    edges: dict[int, str]  # id(edge) of the graph's edges → its policy (`policy_name`)
+    fallback_calls: list[FallbackCall]  # each named `caller.fallback` (`FallbackCall.policy`)
+    inbound: dict[str, str]  # entry point → its inbound policy (`inbound_policy_name`)
+
+
+def policy_names(graph: Graph) -> PolicyNames:
+    """Every policy's name; PlannerError when a fallback call's or an entry point's would be
+    another policy's.
+
+    With `derive`'s table check off (`check_tables`), this is all of `derive` that can refuse a
+    valid spec: `reliability validate` runs it alone (`check`), so a new refusal belongs here.
+    """
+    edges = {id(e): policy_name(graph, e) for caller in graph.names for e in graph.edges[caller]}
+    taken = set(edges.values())
+    calls = fallback_calls(graph, edges)
+    for call in calls:
+        if call.policy in taken:
+            raise PlannerError(
+                f"policy {call.policy!r} of {call.edge.caller}'s fallback call to"
+                f" {call.edge.target} is already the policy of another edge (rename a component)"
+            )
+        taken.add(call.policy)
+    inbound = {entry: inbound_policy_name(entry, taken) for entry in sorted(graph.entry_shares)}
+    return PolicyNames(edges, calls, inbound)
+
+
+def check(graph: Graph) -> None:
+    """Raise the PlannerError `derive(graph)` would, deriving no more than that takes: the
+    policy names, or everything when tables are checked (a table is checked once built)."""
+    if _CHECK["tables"]:
+        derive(graph)
+    else:
+        policy_names(graph)
+
+
 def derive(graph: Graph) -> Mechanisms:
-    """Derive every edge's mechanisms, callers before their targets (budgets flow downwards)."""
+    """Derive every edge's mechanisms, callers before their targets (budgets flow downwards).
+
+    Refuses a spec only through `policy_names` and, when tables are checked, `validate_table`.
+    """
+    names = policy_names(graph)
     budget: dict[str, Budget | None] = {}
     groups: dict[str, list[MechanismRow]] = {}  # policy → its rows
     table: dict[str, Any] = {}
@@ -152,7 +202,9 @@ def derive(graph: Graph) -> Mechanisms:
         elif caller not in budget:
             budget[caller] = None
         for edge in graph.edges[caller]:
-            plan, policy, edge_rows = derive_edge(graph, edge, budget[caller])
+            plan, policy, edge_rows = derive_edge(
+                graph, edge, budget[caller], names.edges[id(edge)]
+            )
             plans.append(plan)
             detection, detection_rows = outlier_detection(graph, plan)
             if detection is not None:
@@ -168,8 +220,8 @@ def derive(graph: Graph) -> Mechanisms:
             ):
                 budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
     rows: list[MechanismRow] = []
-    calls = _fallback_calls(graph, budget, plans, table, rows)
-    inbound, inbound_table, inbound_rows = derive_inbound(graph, table)
+    calls = _fallback_calls(graph, budget, names.fallback_calls, table, rows)
+    inbound, inbound_table, inbound_rows = derive_inbound(graph, names.inbound)
     table.update(inbound_table)
     for row in (*rows, *inbound_rows):
         _group(groups, row.policy, [row])
@@ -227,19 +279,13 @@ def _rank(row: MechanismRow) -> int:
 def _fallback_calls(
     graph: Graph,
     budget: Mapping[str, Budget | None],
-    plans: list[EdgePlan],
+    calls: list[FallbackCall],
     table: dict[str, Any],
     rows: list[MechanismRow],
 ) -> tuple[EdgePlan, ...]:
     """Policies for the calls fallbacks make to components their callers do not declare."""
     out: list[EdgePlan] = []
-    policies = {id(p.edge): p.policy for p in plans}
-    for call in fallback_calls(graph, policies):
-        if call.policy in table:
-            raise PlannerError(
-                f"policy {call.policy!r} of {call.edge.caller}'s fallback call to"
-                f" {call.edge.target} is already the policy of another edge (rename a component)"
-            )
+    for call in calls:
         plan, policy, call_rows = derive_fallback_call(graph, call, budget[call.edge.caller])
         out.append(plan)
         table[plan.policy] = policy

@@ -32,7 +32,6 @@ from planner.analysis.mechanisms.common import (
     floor_to,
     format_count,
     other_calls_p99,
-    policy_name,
 )
 from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
@@ -42,12 +41,11 @@ from planner.units import format_spec_duration as fmt
 
 
 def derive_edge(
-    graph: Graph, edge: Edge, caller_budget: Budget | None
+    graph: Graph, edge: Edge, caller_budget: Budget | None, policy: str
 ) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
-    """(the edge's plan, its mechanism-table entry, its report rows)."""
-    return EdgeRules(
-        graph, edge, caller_budget, policy_name(graph, edge), graph.edge_rps(edge)
-    ).run()
+    """(the edge's plan, its mechanism-table entry, its report rows); `policy` is its name
+    (`policy_name`, given by `policy_names`)."""
+    return EdgeRules(graph, edge, caller_budget, policy, graph.edge_rps(edge)).run()
 
 
 class EdgeRules:

@@ -26,7 +26,7 @@ An entry point with none of rps, latency budget or capacity gets no inbound poli
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class InboundPlan:
     rate_per_second: float | None
 
 
-def inbound_policy_name(entry: str, taken: Mapping[str, Any]) -> str:
+def inbound_policy_name(entry: str, taken: Container[str]) -> str:
     """The entry's name, or `<entry>.inbound` when a dependency policy already uses it."""
     for name in (entry, f"{entry}.inbound"):
         if name not in taken:
@@ -68,14 +68,15 @@ def inbound_policy_name(entry: str, taken: Mapping[str, Any]) -> str:
 
 
 def derive_inbound(
-    graph: Graph, taken: Mapping[str, Any]
+    graph: Graph, names: Mapping[str, str]
 ) -> tuple[list[InboundPlan], dict[str, dict[str, Any]], list[MechanismRow]]:
-    """(plans, mechanism-table entries, report rows) of every entry point, in name order."""
+    """(plans, mechanism-table entries, report rows) of every entry point, in name order;
+    `names`: each entry point's policy (`inbound_policy_name`, given by `policy_names`)."""
     plans: list[InboundPlan] = []
     table: dict[str, dict[str, Any]] = {}
     rows: list[MechanismRow] = []
     for entry in sorted(graph.entry_shares):
-        rules = _Inbound(graph, entry, inbound_policy_name(entry, taken))
+        rules = _Inbound(graph, entry, names[entry])
         plan, section = rules.run()
         if not section:
             continue
