@@ -16,8 +16,9 @@ from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
 
-from planner.document import Deferred, LazyList, LazyMap, Section
+from planner.document import Deferred, LazyList, LazyMap, Plain, Section
 from planner.render.block_yaml import BlockYaml
+from planner.render.plan_json import PlanJson
 
 __all__ = ["json_chunks", "yaml_chunks"]
 
@@ -41,11 +42,11 @@ def json_chunks(doc: Any) -> Iterator[str]:
     """`doc` as JSON (UTF-8 text, no NaN), in chunks, ending with a newline: the document's
     outer levels one key per line, indented; below them each section item, figure or value
     on one compact line."""
-    yield from _json(doc, 0)
+    yield from _json(doc, 0, {})
     yield "\n"
 
 
-def _json(value: Any, level: int) -> Iterator[str]:
+def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[str]:
     if isinstance(value, Deferred):
         value = value.make()
     pad = "\n" + "  " * (level + 1)
@@ -59,7 +60,7 @@ def _json(value: Any, level: int) -> Iterator[str]:
             if _lazy(item):
                 yield "".join(parts)
                 parts = [""]  # opened: later keys start with a comma
-                yield from _json(item, level + 1)
+                yield from _json(item, level + 1, writers)
             else:
                 parts.append(_compact(item))
                 if len(parts) >= _BATCH:
@@ -67,14 +68,25 @@ def _json(value: Any, level: int) -> Iterator[str]:
                     parts = [""]
         yield "".join(parts) + (("\n" + "  " * level + "}") if parts else "{}")
     elif isinstance(value, LazyList):
-        items = iter(value)
+        items = _json_items(value, writers)
         opened = False
         while batch := list(islice(items, _BATCH)):
-            yield ("," if opened else "[") + pad + ("," + pad).join(map(_compact, batch))
+            yield ("," if opened else "[") + pad + ("," + pad).join(batch)
             opened = True
         yield ("\n" + "  " * level + "]") if opened else "[]"
     else:
         yield _compact(value)
+
+
+def _json_items(value: LazyList, writers: dict[Plain, PlanJson]) -> Iterator[str]:
+    """The compact JSON of each item: a plan's items written from plan values in one pass."""
+    plain = value.convert
+    if not isinstance(plain, Plain):
+        return map(_compact, value)
+    writer = writers.get(plain)
+    if writer is None:
+        writer = writers[plain] = PlanJson(plain)
+    return map(writer.text, value.items)
 
 
 def yaml_chunks(doc: Any) -> Iterator[str]:
