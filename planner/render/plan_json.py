@@ -22,8 +22,9 @@ from typing import Any
 
 from planner.document import Plain
 from planner.model import Figure
+from planner.render.block_yaml import remember
 
-__all__ = ["PlanJson", "figure_key"]
+__all__ = ["STR_ONLY", "PlanJson", "figure_key"]
 
 #: What the C encoder writes for a plain document (`planner.render.stream`'s form).
 _compact = json.JSONEncoder(
@@ -33,8 +34,9 @@ _compact = json.JSONEncoder(
 #: Types whose equal values write the same text, but for ±0.0 (`figure_key` tells them apart).
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
-#: Texts remembered per writer: bounded, a very large plan's distinct figures would not be.
-_CACHE_MAX = 1 << 16
+
+#: The key types of a mapping written here as it is (`plain` writes str(k) of other keys).
+STR_ONLY = frozenset({str})
 
 #: Types of (value, unit, formula, *inputs) → whether all are scalars (a few dozen such tuples).
 _PLAIN_TYPES: dict[tuple[type, ...], bool] = {}
@@ -71,8 +73,7 @@ class _Heads(dict[str, str]):
 
     def __missing__(self, key: str) -> str:
         head = encode_basestring(key) + ":"
-        if len(self) < _CACHE_MAX:
-            self[key] = head
+        remember(self, key, head)
         return head
 
 
@@ -113,8 +114,8 @@ class PlanJson:
 
     def _float(self, value: float) -> str:
         text = _float_text(self.plain, value)
-        if value and len(self._floats) < _CACHE_MAX:  # not ±0.0: one key, written apart
-            self._floats[value] = text
+        if value:  # not ±0.0: one key, written apart
+            remember(self._floats, value, text)
         return text
 
     def _compile(self, cls: type) -> Callable[[Any], str]:
@@ -139,7 +140,7 @@ class PlanJson:
         return "[" + ",".join(map(self.text, values)) + "]"
 
     def _mapping(self, values: Mapping[Any, Any]) -> str:
-        if not all(type(k) is str for k in values):  # str(k) of two keys may be one
+        if not STR_ONLY.issuperset(map(type, values)):  # str(k) of two keys may be one
             return self._fallback(values)
         heads, text = self._heads, self.text
         return "{" + ",".join([heads[k] + text(v) for k, v in values.items()]) + "}"
@@ -175,8 +176,8 @@ class PlanJson:
             if known is not None:
                 return known
         made = self._figure_text(fig)
-        if key is not None and len(self._figures) < _CACHE_MAX:
-            self._figures[key] = made
+        if key is not None:
+            remember(self._figures, key, made)
         return made
 
     def _figure_text(self, fig: Figure) -> str:
@@ -194,7 +195,7 @@ class PlanJson:
         else:
             head += f',"formula":{encode_basestring(fig.formula)}'
         inputs = fig.inputs
-        if not all(type(k) is str for k in inputs):  # the encoder's own key conversion
+        if not STR_ONLY.issuperset(map(type, inputs)):  # the encoder's own key conversion
             return _compact(plain(fig))
         heads = self._heads
         body = ",".join([heads[k] + text(v) for k, v in inputs.items()])

@@ -11,7 +11,7 @@ item compactly on its line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from planner.document import Deferred, LazyList, LazyMap, Plain, Section
 from planner.render.block_yaml import BlockYaml
 from planner.render.plan_json import PlanJson
+from planner.render.plan_yaml import PlanYaml
 
 __all__ = ["json_chunks", "yaml_chunks"]
 
@@ -91,11 +92,14 @@ def _json_items(value: LazyList, writers: dict[Plain, PlanJson]) -> Iterator[str
 
 def yaml_chunks(doc: Any) -> Iterator[str]:
     """`doc` as block-style YAML (`planner.render.block_yaml`), keys in order, in chunks."""
-    yield from _yaml(doc, "", "", BlockYaml())
+    yield from _yaml(doc, "", "", BlockYaml(), {})
 
 
-def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
-    """The lines of `value` after the line `head` (`key:`; none at the top), at `pad`."""
+def _yaml(
+    value: Any, head: str, pad: str, writer: BlockYaml, writers: dict[Plain, PlanYaml]
+) -> Iterator[str]:
+    """The lines of `value` after the line `head` (`key:`; none at the top), at `pad`; a plan's
+    items written from plan values by the `PlanYaml` of their `Plain` (in `writers`)."""
     if isinstance(value, Deferred):
         value = value.make()
     if not _lazy(value):  # only at the top: a lazy part's items are opened only when lazy
@@ -104,9 +108,18 @@ def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
     lines: list[str] = [head + "\n"] if head else []
     opened = False
     if isinstance(value, LazyList):
-        for count, item in enumerate(value, 1):
+        plain = value.convert
+        items: Iterable[Any] = value
+        if isinstance(plain, Plain):
+            plan_writer = writers.get(plain)
+            if plan_writer is None:
+                plan_writer = writers[plain] = PlanYaml(plain)
+            add, items = plan_writer.plan_item, value.items
+        else:
+            add = writer.item
+        for count, item in enumerate(items, 1):
             opened = True
-            writer.item(item, pad, lines)
+            add(item, pad, lines)
             if count % _BATCH == 0:
                 yield "".join(lines)
                 lines = []
@@ -120,7 +133,7 @@ def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
                 lines = []
                 # a mapping's sequence is not indented, a mapping is
                 inner = pad if isinstance(item, LazyList) else pad + "  "
-                yield from _yaml(item, pad + writer.key(key, pad), inner, writer)
+                yield from _yaml(item, pad + writer.key(key, pad), inner, writer, writers)
             else:
                 writer.entry(key, item, pad, lines)
                 if len(lines) >= _BATCH:
