@@ -1,10 +1,10 @@
 """Plan values written straight to block YAML lines, with no plain-data tree in between.
 
-`PlanYaml(plain).plan_item(value, pad, out)` appends the lines `BlockYaml.item(plain(value), pad,
-out)` would, in one pass over the plan's own values: each type's fields are found once, float
-texts are remembered, and so are whole figures, by content and indent (a plan repeats its
-figures: see `planner.render.plan_json`). A value of a type this does not know is converted by
-`plain` and written by `BlockYaml`, as before.
+`PlanYaml(plain).plan_items(values, pad, out)` appends the lines `BlockYaml.item(plain(v), pad,
+out)` would for each of `values`, in one pass over the plan's own values: each type's fields are
+found once, float texts are remembered, and so are whole figures, by content and indent (a plan
+repeats its figures: see `planner.render.plan_json`). A value of a type this does not know is
+converted by `plain` and written by `BlockYaml`, as before.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ class PlanYaml(BlockYaml):
         self._plan_floats: dict[float, str] = {}
         self._figures: dict[Hashable, str] = {}
 
-    def plan_item(self, value: Any, pad: str, out: list[str]) -> None:
-        """Append `- value` (a plan value) as lines of a sequence indented by `pad`."""
-        self._plan_sequence((value,), pad, pad, out)
+    def plan_items(self, values: Sequence[Any], pad: str, out: list[str]) -> None:
+        """Append `- value` for each of `values` (plan values), a sequence indented by `pad`."""
+        if values:
+            self._plan_sequence(values, pad, pad, out)
 
     def _pairs_of(self, cls: type) -> _Pairs:
         """How a value of type `cls` is a mapping, chosen as `Plain._compile` chooses."""

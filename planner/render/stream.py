@@ -11,7 +11,7 @@ item compactly on its line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
@@ -109,20 +109,21 @@ def _yaml(
     opened = False
     if isinstance(value, LazyList):
         plain = value.convert
-        items: Iterable[Any] = value
+        opened = bool(value.items)
         if isinstance(plain, Plain):
             plan_writer = writers.get(plain)
             if plan_writer is None:
                 plan_writer = writers[plain] = PlanYaml(plain)
-            add, items = plan_writer.plan_item, value.items
-        else:
-            add = writer.item
-        for count, item in enumerate(items, 1):
-            opened = True
-            add(item, pad, lines)
-            if count % _BATCH == 0:
+            for start in range(0, len(value.items), _BATCH):
+                plan_writer.plan_items(value.items[start : start + _BATCH], pad, lines)
                 yield "".join(lines)
                 lines = []
+        else:
+            for count, item in enumerate(value, 1):
+                writer.item(item, pad, lines)
+                if count % _BATCH == 0:
+                    yield "".join(lines)
+                    lines = []
     else:
         for key, item in value.items():
             opened = True
