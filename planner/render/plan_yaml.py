@@ -50,6 +50,11 @@ class PlanYaml(BlockYaml):
         if values:
             self._plan_sequence(values, pad, pad, out)
 
+    def plan_entries(self, pairs: Sequence[tuple[str, Any]], pad: str, out: list[str]) -> None:
+        """Append `key: value` for each of `pairs` (plan values), a mapping indented by `pad`."""
+        if pairs:
+            self._plan_mapping(pairs, pad, pad, out)
+
     def _pairs_of(self, cls: type) -> _Pairs:
         """How a value of type `cls` is a mapping, chosen as `Plain._compile` chooses."""
         slim = self.plain.slim.get(cls)

@@ -11,7 +11,7 @@ item compactly on its line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
@@ -53,7 +53,12 @@ def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[st
     pad = "\n" + "  " * (level + 1)
     if isinstance(value, (LazyMap, Section)):
         parts: list[str] = []  # lines of plain values, written _BATCH at a time
-        for key, item in value.items():
+        encode: Callable[[Any], str] = _compact
+        entries = value.items()
+        if isinstance(value, LazyMap) and isinstance(value.convert, Plain):
+            encode = _plan_json(value.convert, writers).text  # plan values, never lazy
+            entries = ((key, value.make(key)) for key in value.keys)
+        for key, item in entries:
             parts.append(("," if parts else "{") + pad)
             parts.append(encode_basestring(key) + ": ")
             if isinstance(item, Deferred):
@@ -63,7 +68,7 @@ def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[st
                 parts = [""]  # opened: later keys start with a comma
                 yield from _json(item, level + 1, writers)
             else:
-                parts.append(_compact(item))
+                parts.append(encode(item))
                 if len(parts) >= _BATCH:
                     yield "".join(parts)
                     parts = [""]
@@ -84,10 +89,15 @@ def _json_items(value: LazyList, writers: dict[Plain, PlanJson]) -> Iterator[str
     plain = value.convert
     if not isinstance(plain, Plain):
         return map(_compact, value)
+    return map(_plan_json(plain, writers).text, value.items)
+
+
+def _plan_json(plain: Plain, writers: dict[Plain, PlanJson]) -> PlanJson:
+    """The one `PlanJson` of the document's `plain`."""
     writer = writers.get(plain)
     if writer is None:
         writer = writers[plain] = PlanJson(plain)
-    return map(writer.text, value.items)
+    return writer
 
 
 def yaml_chunks(doc: Any) -> Iterator[str]:
@@ -111,9 +121,7 @@ def _yaml(
         plain = value.convert
         opened = bool(value.items)
         if isinstance(plain, Plain):
-            plan_writer = writers.get(plain)
-            if plan_writer is None:
-                plan_writer = writers[plain] = PlanYaml(plain)
+            plan_writer = _plan_yaml(plain, writers)
             for start in range(0, len(value.items), _BATCH):
                 plan_writer.plan_items(value.items[start : start + _BATCH], pad, lines)
                 yield "".join(lines)
@@ -124,6 +132,15 @@ def _yaml(
                 if count % _BATCH == 0:
                     yield "".join(lines)
                     lines = []
+    elif isinstance(value, LazyMap) and isinstance(value.convert, Plain):
+        plan_writer = _plan_yaml(value.convert, writers)
+        keys, make = value.keys, value.make
+        opened = bool(keys)
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            plan_writer.plan_entries([(key, make(key)) for key in batch], pad, lines)
+            yield "".join(lines)
+            lines = []
     else:
         for key, item in value.items():
             opened = True
@@ -144,3 +161,11 @@ def _yaml(
         empty = "[]" if isinstance(value, LazyList) else "{}"
         lines = [f"{head} {empty}\n" if head else empty + "\n"]
     yield "".join(lines)
+
+
+def _plan_yaml(plain: Plain, writers: dict[Plain, PlanYaml]) -> PlanYaml:
+    """The one `PlanYaml` of the document's `plain`."""
+    writer = writers.get(plain)
+    if writer is None:
+        writer = writers[plain] = PlanYaml(plain)
+    return writer
