@@ -81,27 +81,31 @@ class PlanYaml(BlockYaml):
     ) -> None:
         """`BlockYaml.mapping` of the plain form of `pairs`' values (non-empty)."""
         strings, floats, keys, kinds = self._strings, self._plan_floats, self._keys, self._pairs
+        figure, add = self._figure, out.append
         lead = first
         inner = pad + "  "
         for k, v in pairs:
-            key = keys.get(k) or self.key(k, pad)
+            try:
+                key = keys[k]
+            except KeyError:
+                key = self.key(k, pad)
             t = type(v)
             if t is str:
-                out.append(f"{lead}{key} {strings.get(v) or self._string(v)}\n")
+                add(f"{lead}{key} {strings.get(v) or self._string(v)}\n")
             elif t is float:
-                out.append(f"{lead}{key} {floats.get(v) or self._float_of(v)}\n")
+                add(f"{lead}{key} {floats.get(v) or self._float_of(v)}\n")
             elif t is Figure:
-                out.append(f"{lead}{key}\n{inner}{self._figure(v, inner)}")
+                add(f"{lead}{key}\n{inner}{figure(v, inner)}")
             elif t is int:
-                out.append(f"{lead}{key} {v}\n")
+                add(f"{lead}{key} {v}\n")
             elif t is bool or v is None:
-                out.append(f"{lead}{key} {self._scalar(v)}\n")
+                add(f"{lead}{key} {self._scalar(v)}\n")
             elif t is tuple or t is list:
                 if v:
-                    out.append(f"{lead}{key}\n")
+                    add(f"{lead}{key}\n")
                     self._plan_sequence(v, pad, pad, out)  # a mapping's sequence: not indented
                 else:
-                    out.append(f"{lead}{key} []\n")
+                    add(f"{lead}{key} []\n")
             else:
                 of = kinds.get(t)
                 if of is None:
@@ -111,7 +115,7 @@ class PlanYaml(BlockYaml):
                     self.mapping({k: self.plain(v)}, pad, lead, out)
                 else:
                     start = len(out)
-                    out.append(f"{lead}{key}\n")
+                    add(f"{lead}{key}\n")
                     self._plan_mapping(fields, inner, inner, out)
                     if len(out) == start + 1:  # no fields
                         out[start] = f"{lead}{key} {{}}\n"
@@ -120,25 +124,26 @@ class PlanYaml(BlockYaml):
     def _plan_sequence(self, values: Sequence[Any], pad: str, first: str, out: list[str]) -> None:
         """`BlockYaml.sequence` of the plain form of `values` (non-empty)."""
         strings, floats, kinds = self._strings, self._plan_floats, self._pairs
+        figure, add = self._figure, out.append
         lead = first + "- "
         inner = pad + "  "
         for v in values:
             t = type(v)
             if t is str:
-                out.append(f"{lead}{strings.get(v) or self._string(v)}\n")
+                add(f"{lead}{strings.get(v) or self._string(v)}\n")
             elif t is float:
-                out.append(f"{lead}{floats.get(v) or self._float_of(v)}\n")
+                add(f"{lead}{floats.get(v) or self._float_of(v)}\n")
             elif t is Figure:
-                out.append(lead + self._figure(v, inner))
+                add(lead + figure(v, inner))
             elif t is int:
-                out.append(f"{lead}{v}\n")
+                add(f"{lead}{v}\n")
             elif t is tuple or t is list:
                 if v:
                     self._plan_sequence(v, inner, lead, out)
                 else:
-                    out.append(f"{lead}[]\n")
+                    add(f"{lead}[]\n")
             elif t is bool or v is None:
-                out.append(f"{lead}{self._scalar(v)}\n")
+                add(f"{lead}{self._scalar(v)}\n")
             else:
                 of = kinds.get(t)
                 if of is None:
@@ -150,7 +155,7 @@ class PlanYaml(BlockYaml):
                     start = len(out)
                     self._plan_mapping(fields, inner, lead, out)
                     if len(out) == start:
-                        out.append(f"{lead}{{}}\n")
+                        add(f"{lead}{{}}\n")
             lead = pad + "- "
 
     def _figure(self, fig: Figure, pad: str) -> str:
