@@ -24,7 +24,7 @@ from planner.document import Plain
 from planner.model import Figure
 from planner.render.block_yaml import remember
 
-__all__ = ["STR_ONLY", "PlanJson", "figure_key"]
+__all__ = ["FIGURE_TEXT_MAX", "STR_ONLY", "PlanJson", "figure_key"]
 
 #: What the C encoder writes for a plain document (`planner.render.stream`'s form).
 _compact = json.JSONEncoder(
@@ -34,6 +34,10 @@ _compact = json.JSONEncoder(
 #: Types whose equal values write the same text, but for ±0.0 (`figure_key` tells them apart).
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
+
+#: Longest figure text remembered: a figure over every component (a zone's users) is long, and
+#: its equals few; kept, a large plan's would hold hundreds of megabytes.
+FIGURE_TEXT_MAX = 4096
 
 #: The key types of a mapping written here as it is (`plain` writes str(k) of other keys).
 STR_ONLY = frozenset({str})
@@ -176,7 +180,7 @@ class PlanJson:
             if known is not None:
                 return known
         made = self._figure_text(fig)
-        if key is not None:
+        if key is not None and len(made) <= FIGURE_TEXT_MAX:
             remember(self._figures, key, made)
         return made
 

@@ -17,7 +17,7 @@ from typing import Any
 from planner.document import Plain
 from planner.model import Figure
 from planner.render.block_yaml import BlockYaml, remember
-from planner.render.plan_json import STR_ONLY, figure_key
+from planner.render.plan_json import FIGURE_TEXT_MAX, STR_ONLY, figure_key
 
 __all__ = ["PlanYaml"]
 
@@ -188,6 +188,6 @@ class PlanYaml(BlockYaml):
                 pairs += [("formula", formula), ("inputs", inputs)]
             self._plan_mapping(pairs, pad, "", lines)
         text = "".join(lines)
-        if key is not None:
+        if key is not None and len(text) <= FIGURE_TEXT_MAX:
             remember(self._figures, key, text)
         return text

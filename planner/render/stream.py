@@ -6,6 +6,10 @@ document and its text besides. YAML is written by `planner.render.block_yaml` (b
 each piece in its place, strings never folded): `yaml.safe_load` of it is the JSON's data. JSON
 keeps the document's outer levels indented, one key or section item per line, and writes each
 item compactly on its line.
+
+A lazy part converted by the document's `Plain` (its section items, the mechanisms table) is
+written straight from the plan's values by `planner.render.plan_json` / `plan_yaml`: the same
+text, without making the plain dicts first (which cost more than the planning).
 """
 
 from __future__ import annotations
