@@ -183,14 +183,20 @@ class LazyList:
 
 @dataclass(frozen=True, slots=True)
 class LazyMap:
-    """A mapping whose values are made when written (each a plain value or another lazy one)."""
+    """A mapping whose values are made when written (each a plain value or another lazy one):
+    `make(key)`, or `convert(make(key))` when `convert` is given (then `make` gives plan values,
+    which a writer may write without converting them first)."""
 
     keys: Sequence[str]
     make: Callable[[str], Any]
+    convert: Callable[[Any], Any] | None = None
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """(key, value) pairs, each value made as it is reached."""
-        return ((key, self.make(key)) for key in self.keys)
+        make, convert = self.make, self.convert
+        if convert is None:
+            return ((key, make(key)) for key in self.keys)
+        return ((key, convert(make(key))) for key in self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +233,7 @@ def document(
     doc["slo"] = plan.header.target.value
     if report_keys is None:
         table = plan.mechanism_table
-        doc["mechanisms"] = LazyMap(tuple(table), lambda name: plain(table[name])) if table else {}
+        doc["mechanisms"] = LazyMap(tuple(table), table.__getitem__, plain) if table else {}
     names = [
         f.name
         for f in dataclasses.fields(plan)

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-__all__ = ["BlockYaml"]
+__all__ = ["BlockYaml", "remember"]
 
 # possessive (`*+`): a string that is not plain fails at its first other character, at once
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ .,/()%+=;'[\]-]*+")
@@ -42,6 +42,14 @@ _KEY_MAX = 1000
 #: a long string, a sentence, is mostly written once).
 _CACHE_MAX = 1 << 17
 _CACHED_LENGTH = 64
+
+
+def remember(cache: dict[Any, str], key: Any, text: str) -> None:
+    """Keep `text` as `key`'s in `cache`, emptied when full: a large plan's distinct names would
+    fill it for good, and what repeats most (units, mechanism types) is soon back."""
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = text
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -153,15 +161,15 @@ class BlockYaml:
 
     def _string(self, value: str) -> str:
         text = scalar_text(value)
-        if len(value) <= _CACHED_LENGTH and len(self._strings) < _CACHE_MAX:
-            self._strings[value] = text
+        if len(value) <= _CACHED_LENGTH:
+            remember(self._strings, value, text)
         return text
 
     def _float(self, value: float) -> str:
         text = float_text(value)
         # not ±0.0, which are one key but written apart
-        if value and len(self._floats) < _CACHE_MAX:
-            self._floats[value] = text
+        if value:
+            remember(self._floats, value, text)
         return text
 
     def key(self, key: str, pad: str) -> str:
@@ -172,8 +180,7 @@ class BlockYaml:
         text = scalar_text(key)
         if len(text) > _KEY_MAX:
             return f"? {text}\n{pad}:"
-        if len(self._keys) < _CACHE_MAX:
-            self._keys[key] = text + ":"
+        remember(self._keys, key, text + ":")
         return text + ":"
 
     def _scalar(self, value: Any) -> str:

@@ -6,18 +6,24 @@ document and its text besides. YAML is written by `planner.render.block_yaml` (b
 each piece in its place, strings never folded): `yaml.safe_load` of it is the JSON's data. JSON
 keeps the document's outer levels indented, one key or section item per line, and writes each
 item compactly on its line.
+
+A lazy part converted by the document's `Plain` (its section items, the mechanisms table) is
+written straight from the plan's values by `planner.render.plan_json` / `plan_yaml`: the same
+text, without making the plain dicts first (which cost more than the planning).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
 
-from planner.document import Deferred, LazyList, LazyMap, Section
+from planner.document import Deferred, LazyList, LazyMap, Plain, Section
 from planner.render.block_yaml import BlockYaml
+from planner.render.plan_json import PlanJson
+from planner.render.plan_yaml import PlanYaml
 
 __all__ = ["json_chunks", "yaml_chunks"]
 
@@ -41,17 +47,22 @@ def json_chunks(doc: Any) -> Iterator[str]:
     """`doc` as JSON (UTF-8 text, no NaN), in chunks, ending with a newline: the document's
     outer levels one key per line, indented; below them each section item, figure or value
     on one compact line."""
-    yield from _json(doc, 0)
+    yield from _json(doc, 0, {})
     yield "\n"
 
 
-def _json(value: Any, level: int) -> Iterator[str]:
+def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[str]:
     if isinstance(value, Deferred):
         value = value.make()
     pad = "\n" + "  " * (level + 1)
     if isinstance(value, (LazyMap, Section)):
         parts: list[str] = []  # lines of plain values, written _BATCH at a time
-        for key, item in value.items():
+        encode: Callable[[Any], str] = _compact
+        entries = value.items()
+        if isinstance(value, LazyMap) and isinstance(value.convert, Plain):
+            encode = _plan_json(value.convert, writers).text  # plan values, never lazy
+            entries = ((key, value.make(key)) for key in value.keys)
+        for key, item in entries:
             parts.append(("," if parts else "{") + pad)
             parts.append(encode_basestring(key) + ": ")
             if isinstance(item, Deferred):
@@ -59,31 +70,50 @@ def _json(value: Any, level: int) -> Iterator[str]:
             if _lazy(item):
                 yield "".join(parts)
                 parts = [""]  # opened: later keys start with a comma
-                yield from _json(item, level + 1)
+                yield from _json(item, level + 1, writers)
             else:
-                parts.append(_compact(item))
+                parts.append(encode(item))
                 if len(parts) >= _BATCH:
                     yield "".join(parts)
                     parts = [""]
         yield "".join(parts) + (("\n" + "  " * level + "}") if parts else "{}")
     elif isinstance(value, LazyList):
-        items = iter(value)
+        items = _json_items(value, writers)
         opened = False
         while batch := list(islice(items, _BATCH)):
-            yield ("," if opened else "[") + pad + ("," + pad).join(map(_compact, batch))
+            yield ("," if opened else "[") + pad + ("," + pad).join(batch)
             opened = True
         yield ("\n" + "  " * level + "]") if opened else "[]"
     else:
         yield _compact(value)
 
 
+def _json_items(value: LazyList, writers: dict[Plain, PlanJson]) -> Iterator[str]:
+    """The compact JSON of each item: a plan's items written from plan values in one pass."""
+    plain = value.convert
+    if not isinstance(plain, Plain):
+        return map(_compact, value)
+    return map(_plan_json(plain, writers).text, value.items)
+
+
+def _plan_json(plain: Plain, writers: dict[Plain, PlanJson]) -> PlanJson:
+    """The one `PlanJson` of the document's `plain`."""
+    writer = writers.get(plain)
+    if writer is None:
+        writer = writers[plain] = PlanJson(plain)
+    return writer
+
+
 def yaml_chunks(doc: Any) -> Iterator[str]:
     """`doc` as block-style YAML (`planner.render.block_yaml`), keys in order, in chunks."""
-    yield from _yaml(doc, "", "", BlockYaml())
+    yield from _yaml(doc, "", "", BlockYaml(), {})
 
 
-def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
-    """The lines of `value` after the line `head` (`key:`; none at the top), at `pad`."""
+def _yaml(
+    value: Any, head: str, pad: str, writer: BlockYaml, writers: dict[Plain, PlanYaml]
+) -> Iterator[str]:
+    """The lines of `value` after the line `head` (`key:`; none at the top), at `pad`; a plan's
+    items written from plan values by the `PlanYaml` of their `Plain` (in `writers`)."""
     if isinstance(value, Deferred):
         value = value.make()
     if not _lazy(value):  # only at the top: a lazy part's items are opened only when lazy
@@ -92,12 +122,29 @@ def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
     lines: list[str] = [head + "\n"] if head else []
     opened = False
     if isinstance(value, LazyList):
-        for count, item in enumerate(value, 1):
-            opened = True
-            writer.item(item, pad, lines)
-            if count % _BATCH == 0:
+        plain = value.convert
+        opened = bool(value.items)
+        if isinstance(plain, Plain):
+            plan_writer = _plan_yaml(plain, writers)
+            for start in range(0, len(value.items), _BATCH):
+                plan_writer.plan_items(value.items[start : start + _BATCH], pad, lines)
                 yield "".join(lines)
                 lines = []
+        else:
+            for count, item in enumerate(value, 1):
+                writer.item(item, pad, lines)
+                if count % _BATCH == 0:
+                    yield "".join(lines)
+                    lines = []
+    elif isinstance(value, LazyMap) and isinstance(value.convert, Plain):
+        plan_writer = _plan_yaml(value.convert, writers)
+        keys, make = value.keys, value.make
+        opened = bool(keys)
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            plan_writer.plan_entries([(key, make(key)) for key in batch], pad, lines)
+            yield "".join(lines)
+            lines = []
     else:
         for key, item in value.items():
             opened = True
@@ -108,7 +155,7 @@ def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
                 lines = []
                 # a mapping's sequence is not indented, a mapping is
                 inner = pad if isinstance(item, LazyList) else pad + "  "
-                yield from _yaml(item, pad + writer.key(key, pad), inner, writer)
+                yield from _yaml(item, pad + writer.key(key, pad), inner, writer, writers)
             else:
                 writer.entry(key, item, pad, lines)
                 if len(lines) >= _BATCH:
@@ -118,3 +165,11 @@ def _yaml(value: Any, head: str, pad: str, writer: BlockYaml) -> Iterator[str]:
         empty = "[]" if isinstance(value, LazyList) else "{}"
         lines = [f"{head} {empty}\n" if head else empty + "\n"]
     yield "".join(lines)
+
+
+def _plan_yaml(plain: Plain, writers: dict[Plain, PlanYaml]) -> PlanYaml:
+    """The one `PlanYaml` of the document's `plain`."""
+    writer = writers.get(plain)
+    if writer is None:
+        writer = writers[plain] = PlanYaml(plain)
+    return writer

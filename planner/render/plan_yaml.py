@@ -1,0 +1,193 @@
+"""Plan values written straight to block YAML lines, with no plain-data tree in between.
+
+`PlanYaml(plain).plan_items(values, pad, out)` appends the lines `BlockYaml.item(plain(v), pad,
+out)` would for each of `values`, in one pass over the plan's own values: each type's fields are
+found once, float texts are remembered, and so are whole figures, by content and indent (a plan
+repeats its figures: see `planner.render.plan_json`). A value of a type this does not know is
+converted by `plain` and written by `BlockYaml`, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+from planner.document import Plain
+from planner.model import Figure
+from planner.render.block_yaml import BlockYaml, remember
+from planner.render.plan_json import FIGURE_TEXT_MAX, STR_ONLY, figure_key
+
+__all__ = ["PlanYaml"]
+
+#: A value's (key, value) pairs as `plain` writes it as a mapping, or None: not written so here.
+_Pairs = Callable[[Any], Iterable[tuple[str, Any]] | None]
+
+
+def _no_pairs(value: Any) -> None:
+    return None
+
+
+def _str_keyed(value: Mapping[Any, Any]) -> Iterable[tuple[str, Any]] | None:
+    if STR_ONLY.issuperset(map(type, value)):
+        return value.items()
+    return None  # `plain` writes str(k) of each, and two may be one
+
+
+class PlanYaml(BlockYaml):
+    """A block-YAML writer of plan values as `plain` converts them."""
+
+    def __init__(self, plain: Plain) -> None:
+        super().__init__()
+        self.plain = plain
+        self._pairs: dict[type, _Pairs] = {}
+        self._plan_floats: dict[float, str] = {}
+        self._figures: dict[Hashable, str] = {}
+
+    def plan_items(self, values: Sequence[Any], pad: str, out: list[str]) -> None:
+        """Append `- value` for each of `values` (plan values), a sequence indented by `pad`."""
+        if values:
+            self._plan_sequence(values, pad, pad, out)
+
+    def plan_entries(self, pairs: Sequence[tuple[str, Any]], pad: str, out: list[str]) -> None:
+        """Append `key: value` for each of `pairs` (plan values), a mapping indented by `pad`."""
+        if pairs:
+            self._plan_mapping(pairs, pad, pad, out)
+
+    def _pairs_of(self, cls: type) -> _Pairs:
+        """How a value of type `cls` is a mapping, chosen as `Plain._compile` chooses."""
+        slim = self.plain.slim.get(cls)
+        if slim is not None:
+            return lambda value: slim(value).items()
+        if dataclasses.is_dataclass(cls):
+            names = tuple(f.name for f in dataclasses.fields(cls))
+            if len(names) < 2:
+                return lambda value: [(name, getattr(value, name)) for name in names]
+            fetch = operator.attrgetter(*names)
+            return lambda value: zip(names, fetch(value), strict=True)
+        if issubclass(cls, Mapping):
+            return _str_keyed
+        return _no_pairs
+
+    def _float_of(self, value: float) -> str:
+        text = self._scalar(self.plain(value))
+        if value:  # not ±0.0: one key, written apart
+            remember(self._plan_floats, value, text)
+        return text
+
+    def _plan_mapping(
+        self, pairs: Iterable[tuple[str, Any]], pad: str, first: str, out: list[str]
+    ) -> None:
+        """`BlockYaml.mapping` of the plain form of `pairs`' values (non-empty)."""
+        strings, floats, keys, kinds = self._strings, self._plan_floats, self._keys, self._pairs
+        figure, add = self._figure, out.append
+        lead = first
+        inner = pad + "  "
+        for k, v in pairs:
+            try:
+                key = keys[k]
+            except KeyError:
+                key = self.key(k, pad)
+            t = type(v)
+            if t is str:
+                add(f"{lead}{key} {strings.get(v) or self._string(v)}\n")
+            elif t is float:
+                add(f"{lead}{key} {floats.get(v) or self._float_of(v)}\n")
+            elif t is Figure:
+                add(f"{lead}{key}\n{inner}{figure(v, inner)}")
+            elif t is int:
+                add(f"{lead}{key} {v}\n")
+            elif t is bool or v is None:
+                add(f"{lead}{key} {self._scalar(v)}\n")
+            elif t is tuple or t is list:
+                if v:
+                    add(f"{lead}{key}\n")
+                    self._plan_sequence(v, pad, pad, out)  # a mapping's sequence: not indented
+                else:
+                    add(f"{lead}{key} []\n")
+            else:
+                of = kinds.get(t)
+                if of is None:
+                    of = kinds[t] = self._pairs_of(t)
+                fields = of(v)
+                if fields is None:
+                    self.mapping({k: self.plain(v)}, pad, lead, out)
+                else:
+                    start = len(out)
+                    add(f"{lead}{key}\n")
+                    self._plan_mapping(fields, inner, inner, out)
+                    if len(out) == start + 1:  # no fields
+                        out[start] = f"{lead}{key} {{}}\n"
+            lead = pad
+
+    def _plan_sequence(self, values: Sequence[Any], pad: str, first: str, out: list[str]) -> None:
+        """`BlockYaml.sequence` of the plain form of `values` (non-empty)."""
+        strings, floats, kinds = self._strings, self._plan_floats, self._pairs
+        figure, add = self._figure, out.append
+        lead = first + "- "
+        inner = pad + "  "
+        for v in values:
+            t = type(v)
+            if t is str:
+                add(f"{lead}{strings.get(v) or self._string(v)}\n")
+            elif t is float:
+                add(f"{lead}{floats.get(v) or self._float_of(v)}\n")
+            elif t is Figure:
+                add(lead + figure(v, inner))
+            elif t is int:
+                add(f"{lead}{v}\n")
+            elif t is tuple or t is list:
+                if v:
+                    self._plan_sequence(v, inner, lead, out)
+                else:
+                    add(f"{lead}[]\n")
+            elif t is bool or v is None:
+                add(f"{lead}{self._scalar(v)}\n")
+            else:
+                of = kinds.get(t)
+                if of is None:
+                    of = kinds[t] = self._pairs_of(t)
+                fields = of(v)
+                if fields is None:
+                    self.sequence((self.plain(v),), pad, lead[:-2], out)
+                else:
+                    start = len(out)
+                    self._plan_mapping(fields, inner, lead, out)
+                    if len(out) == start:
+                        add(f"{lead}{{}}\n")
+            lead = pad + "- "
+
+    def _figure(self, fig: Figure, pad: str) -> str:
+        """The lines of `fig` as a mapping at `pad`, less the first line's indent."""
+        key = figure_key(fig)
+        if key is not None:
+            key = (key, pad)
+            known = self._figures.get(key)
+            if known is not None:
+                return known
+        lines: list[str] = []
+        plain = self.plain
+        inputs = fig.inputs
+        if (
+            key is None
+            or type(fig.unit) is not str
+            or type(fig.formula) is not str
+            or not STR_ONLY.issuperset(map(type, inputs))
+        ):
+            self.mapping(plain(fig), pad, "", lines)  # not written as `plain` converts them
+        else:
+            pairs: list[tuple[str, Any]] = [("value", fig.value), ("unit", fig.unit)]
+            if plain.derivations != "none":
+                formula: int | str = fig.formula
+                if plain.derivations == "refs":
+                    index = plain.formulas.get(fig.formula)
+                    if index is None:
+                        index = plain.formulas[fig.formula] = len(plain.formulas)
+                    formula = index
+                pairs += [("formula", formula), ("inputs", inputs)]
+            self._plan_mapping(pairs, pad, "", lines)
+        text = "".join(lines)
+        if key is not None and len(text) <= FIGURE_TEXT_MAX:
+            remember(self._figures, key, text)
+        return text

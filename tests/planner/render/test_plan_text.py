@@ -1,0 +1,85 @@
+"""The one-pass writers (`PlanJson`, `PlanYaml`) write exactly what converting with `Plain` and
+then encoding wrote, also where their caches could mix up equal values written apart: 1, 1.0
+and True; 0.0 and -0.0; a figure met again at another indent; keys that are not strings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from planner.document import Plain
+from planner.figure import DERIVATIONS, Figure
+from planner.render.block_yaml import BlockYaml
+from planner.render.plan_json import PlanJson
+from planner.render.plan_yaml import PlanYaml
+
+_compact = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+).encode
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    figure: Figure
+    figures: Any
+    values: Any
+
+
+def _figures() -> list[Figure]:
+    inf, nan = float("inf"), float("nan")
+    return [
+        Figure(1.0, "s", "a + b", {"a": 0.0, "b": 1.0}),
+        Figure(1.0, "s", "a + b", {"a": -0.0, "b": 1.0}),  # equal to the one before
+        Figure(1.0, "s", "a + b", {"a": 0, "b": 1}),
+        Figure(1.0, "s", "a + b", {"a": False, "b": True}),
+        Figure(1, "s", "a + b", {"a": 0.0, "b": 1.0}),
+        Figure(-0.0, "s", "a + b", {}),
+        Figure(0.0, "s", "a + b", {}),
+        Figure(inf, "s", "1 / a", {"a": 0.0}),
+        Figure(nan, "s", "a / a", {"a": 0.0}),
+        Figure(0.30000000000000004, "%", "a", {"a": 0.1 + 0.2, "why": "yes", "n": None}),
+        Figure(2.0, "s", "a", {"a": (1, 2.0)}),
+        Figure(2.0, "s", "a", {"a": (1.0, 2)}),  # equal to the one before
+    ]
+
+
+def _rows() -> list[Row]:
+    figs = _figures()
+    rows = []
+    for i, fig in enumerate(figs):
+        nested = {"x": fig, "y": {"deeper": fig}, "z": [fig, (fig,)], "empty": {}, "none": []}
+        rows.append(Row(f"row-{i}", fig, nested, (fig.value, -0.0, 0.0, True, 1, "on")))
+    rows.append(Row("keys", figs[0], {1: "int key", "1": "str key"}, {2.5: figs[1]}))
+    return rows
+
+
+@pytest.mark.parametrize("derivations", DERIVATIONS)
+def test_json_of_plan_values_is_the_plain_data_encoded(derivations: str) -> None:
+    rows = _rows()
+    expected_plain = Plain(derivations)
+    expected = [_compact(expected_plain(row)) for row in rows * 2]
+    plain = Plain(derivations)
+    writer = PlanJson(plain)
+    assert [writer.text(row) for row in rows * 2] == expected
+    assert plain.formulas == expected_plain.formulas  # the same indices, in the same order
+
+
+@pytest.mark.parametrize("derivations", DERIVATIONS)
+def test_yaml_of_plan_values_is_the_plain_data_written(derivations: str) -> None:
+    rows = _rows()
+    expected_plain, block = Plain(derivations), BlockYaml()
+    expected: list[str] = []
+    for pad in ("", "    ", ""):
+        for row in rows:
+            block.item(expected_plain(row), pad, expected)
+    plain = Plain(derivations)
+    writer = PlanYaml(plain)
+    written: list[str] = []
+    for pad in ("", "    ", ""):
+        writer.plan_items(rows, pad, written)
+    assert "".join(written) == "".join(expected)
+    assert plain.formulas == expected_plain.formulas
