@@ -7,7 +7,8 @@ the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in ev
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import functools
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from planner.render.wrapping import wrap_paragraph
 
@@ -39,6 +40,8 @@ def section(title: str, width: int = 36) -> list[str]:
 
 def wrap(text: str, width: int = MAX_WIDTH) -> list[str]:
     """Wrap text to `width` columns, keeping its line breaks; longer words are broken."""
+    if len(text) <= width and text.isprintable():
+        return [text.rstrip(" ")]  # one line (printable text holds no line break)
     if "\n" not in text:
         return wrap_paragraph(text, width) or [""]
     lines: list[str] = []
@@ -85,59 +88,113 @@ def table(
     A wrapped cell continues on the next physical line with the other columns blank, so every
     line keeps the column bars aligned. An empty `rows` still prints the header.
     """
-    columns = len(headers)
-    for row in rows:
-        if len(row) != columns:
-            raise ValueError(f"table row has {len(row)} cells, the header has {columns}: {row!r}")
-    natural = [
-        max([len(headers[i]), *(_longest_line(row[i]) for row in rows)]) for i in range(columns)
+    return "".join(table_chunks(headers, rows, max_width, min_column)).split("\n")[:-1]
+
+
+#: Table rows per chunk of `table_chunks`: a chunk per row would cost more than the rows.
+_ROWS_PER_CHUNK = 256
+
+
+def table_chunks(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    max_width: int = MAX_WIDTH,
+    min_column: int = 6,
+) -> Iterator[str]:
+    """`table`'s lines as chunks of text, each line ending with a newline: the header, its
+    rule and the rows, `_ROWS_PER_CHUNK` rows a chunk."""
+    count = len(headers)
+    if set(map(len, rows)) - {count}:
+        row = next(row for row in rows if len(row) != count)
+        raise ValueError(f"table row has {len(row)} cells, the header has {count}: {row!r}")
+    # A column at a time, each in a few calls over all its cells: a report has thousands of
+    # small tables (one per policy) and a few with a row per component or failure mode.
+    columns = list(zip(*rows, strict=True)) if rows else [()] * count
+    measured = [_measure(head, cells) for head, cells in zip(headers, columns, strict=True)]
+    natural = [width for width, _plain in measured]
+    budget = max_width - (3 * count + 1)  # "| " before each cell, " " after, and the last "|"
+    widths = natural
+    if sum(natural) > budget:
+        parts = zip(headers, columns, natural, strict=True)
+        minimum = [_minimum(head, cells, n, min_column) for head, cells, n in parts]
+        widths = _fit_widths(natural, minimum, budget)
+    line, top = _frame(tuple(headers), tuple(widths))
+    # A column whose every cell fits it and is printable without trailing spaces is printed as
+    # it is; only the other (tight) columns' cells are looked at, row by row.
+    whole = [plain and n <= w for (n, plain), w in zip(measured, widths, strict=True)]
+    tight = [i for i, ok in enumerate(whole) if not ok]
+    for first in range(0, max(len(rows), 1), _ROWS_PER_CHUNK):
+        batch = rows[first : first + _ROWS_PER_CHUNK]
+        if not tight:
+            lines = [line % tuple(row) for row in batch]
+        else:
+            lines = []
+            for row in batch:
+                if all(len(row[i]) <= widths[i] and row[i].isprintable() for i in tight):
+                    # every cell on one line, as `wrap` draws it: without trailing spaces
+                    cells = [c if w else c.rstrip(" ") for c, w in zip(row, whole, strict=True)]
+                    lines.append(line % tuple(cells))
+                else:
+                    lines += _physical(row, widths, line, whole)
+        text = "\n".join(lines) + "\n" if lines else ""
+        yield top + text if first == 0 else text
+
+
+def _measure(head: str, cells: Sequence[str]) -> tuple[int, bool]:
+    """A column's natural width (its longest line, header included) and whether every cell is
+    printable (one line) and has no trailing space."""
+    if all(map(str.isprintable, cells)):
+        joined = " \n".join(cells)  # a cell ending with a space shows as a double space
+        return max(len(head), max(map(len, cells), default=0)), "  \n" not in joined + " \n"
+    lines = "\n".join(cells).split("\n")
+    return max(len(head), max(map(len, lines))), False
+
+
+def _minimum(head: str, cells: Sequence[str], natural: int, min_column: int) -> int:
+    """The narrowest a column may be: short columns stay whole; in the others headers up to
+    WORD_LIMIT stay on one line, longer ones keep their words whole, and body words up to
+    WORD_LIMIT (component names) are whole."""
+    if natural <= SHORT_COLUMN:
+        return natural
+    longest = max(map(len, " ".join(cells).split()), default=0)
+    return min(
+        natural,
+        max(
+            min_column,
+            len(head) if len(head) <= WORD_LIMIT else 0,
+            *(len(word) for word in head.split()),
+            min(WORD_LIMIT, longest),
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(headers: tuple[str, ...], widths: tuple[int, ...]) -> tuple[str, str]:
+    """A table's row format and its header lines and rule, newline-ended (a report's policy
+    tables share a few of them)."""
+    # Every line ends with " |": the lines need no stripping, and "%-Ns" pads as ljust does.
+    line = "| " + " | ".join(f"%-{w}s" for w in widths) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return line, "\n".join([*_physical(headers, widths, line), rule]) + "\n"
+
+
+def _physical(
+    cells: Sequence[str], widths: Sequence[int], line: str, whole: Sequence[bool] = ()
+) -> list[str]:
+    """One table row's lines: its cells wrapped to their column widths, side by side, with
+    `line` the row's format; a cell of a `whole` column is printed as it is."""
+    wrapped = [
+        [cell]
+        if whole and whole[i]
+        else [cell.rstrip(" ")]
+        if len(cell) <= width and cell.isprintable()
+        else wrap(cell, width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
     ]
-    # Short columns stay whole; in the others headers up to WORD_LIMIT stay on one line, longer
-    # ones keep their words whole, and body words up to WORD_LIMIT (component names) are whole.
-    minimum = [
-        natural[i]
-        if natural[i] <= SHORT_COLUMN
-        else min(
-            natural[i],
-            max(
-                min_column,
-                len(headers[i]) if len(headers[i]) <= WORD_LIMIT else 0,
-                *(len(word) for word in headers[i].split()),
-                min(WORD_LIMIT, max((len(w) for row in rows for w in row[i].split()), default=0)),
-            ),
-        )
-        for i in range(columns)
-    ]
-    overhead = 3 * columns + 1  # "| " before each cell, " " after, and the closing "|"
-    widths = _fit_widths(natural, minimum, max_width - overhead)
-
-    lines = _physical(headers, widths)
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        lines.extend(_physical(row, widths))
-    return lines
-
-
-def _longest_line(cell: str) -> int:
-    """The length of the cell's longest line."""
-    return len(cell) if "\n" not in cell else max(map(len, cell.split("\n")))
-
-
-def _physical(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
-    """One table row's lines: its cells wrapped to their column widths, side by side."""
-    if all(len(c) <= w and c.isprintable() for c, w in zip(cells, widths, strict=True)):
-        # every cell on one line (as `wrap` draws it: without trailing spaces), as most rows are
-        parts = [c.rstrip(" ").ljust(w) for c, w in zip(cells, widths, strict=True)]
-        return [("| " + " | ".join(parts) + " |").rstrip()]
-    wrapped = [wrap(cell, width) for cell, width in zip(cells, widths, strict=True)]
-    out = []
-    for line_no in range(max(len(w) for w in wrapped)):
-        parts = [
-            (cell[line_no] if line_no < len(cell) else "").ljust(width)
-            for cell, width in zip(wrapped, widths, strict=True)
-        ]
-        out.append(("| " + " | ".join(parts) + " |").rstrip())
-    return out
+    height = max(map(len, wrapped))
+    for cell in wrapped:
+        cell += [""] * (height - len(cell))  # shorter cells go on blank
+    return [line % parts for parts in zip(*wrapped, strict=True)]
 
 
 def box(lines: Sequence[str], min_width: int = 37) -> list[str]:

@@ -18,49 +18,70 @@ from planner.render.blocks import (
     Title,
     flat,
 )
-from planner.render.layout import MAX_WIDTH, header_block, section, table, wrap
+from planner.render.layout import MAX_WIDTH, header_block, section, table_chunks, wrap
 from planner.render.sections import document
 from planner.render.wrapping import wrap_paragraph
 
 
-def _block(block: Block) -> list[str]:
+def _lines(block: Block) -> list[str]:
+    """The lines of a block other than a table."""
     if isinstance(block, Title):
         return header_block(block.title, block.fields)
     if isinstance(block, Section):
         return section(block.title)
-    if isinstance(block, Heading):
+    if isinstance(block, Heading | Paragraph):
         return wrap(block.text)
-    if isinstance(block, Table):
-        # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
-        rows = [[cell.replace("|", "¦") for cell in row] for row in block.rows]
-        return table(block.headers, rows)
     if isinstance(block, Diagram | Picture):
         return list(block.lines)
-    if isinstance(block, Paragraph):
-        return wrap(block.text)
-    assert not isinstance(block, Fold)  # flat() opened every fold
+    assert not isinstance(block, Fold | Table)  # flat() opened every fold; tables are drawn apart
+    return _bullets(block.items)
+
+
+def _bullets(items: Sequence[str]) -> list[str]:
     lines: list[str] = []
-    for item in block.items:
-        lines += wrap_paragraph(item, MAX_WIDTH, initial_indent="- ", subsequent_indent="  ")
+    for item in items:
+        if len(item) <= MAX_WIDTH - 2 and item.isprintable():
+            # on one line, as wrap_paragraph draws it (most items are)
+            if item := item.rstrip(" "):
+                lines.append("- " + item)
+        else:
+            lines += wrap_paragraph(item, MAX_WIDTH, initial_indent="- ", subsequent_indent="  ")
     return lines
 
 
+def _table(block: Table) -> Iterator[str]:
+    """A table's chunks (see `layout.table_chunks`)."""
+    rows = block.rows
+    # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
+    if "|" in "".join(map("".join, rows)):
+        rows = tuple(tuple(cell.replace("|", "¦") for cell in row) for row in rows)
+    return table_chunks(block.headers, rows)
+
+
 def text_chunks(blocks: Sequence[Block]) -> Iterator[str]:
-    """Draw blocks as text, a chunk per block: blank lines between blocks, none between a
-    heading and its body."""
+    """Draw blocks as text, a chunk per block (a large table in several): blank lines between
+    blocks, none between a heading and its body."""
     previous: Block | None = None
     wrote = False
     for block in flat(blocks):
         if isinstance(block, Picture) and not block.lines:
             continue  # a picture the text report has no drawing for (the dependency graph)
         # The seed puts a section's first block right under its rule, as a heading's body.
-        lines = _block(block)
-        if previous is not None and not isinstance(previous, Heading | Section):
-            lines.insert(0, "")
+        gap = "\n" if previous is not None and not isinstance(previous, Heading | Section) else ""
         previous = block
-        if lines:
+        if isinstance(block, Table):
+            chunks = _table(block)  # table lines end with a bar: nothing to strip
+            yield gap + next(chunks)
+            yield from chunks
             wrote = True
-            yield "\n".join([line.rstrip() for line in lines]) + "\n"
+            continue
+        lines = _lines(block)
+        if lines:
+            yield gap + "\n".join([line.rstrip() for line in lines]) + "\n"
+            wrote = True
+        elif gap:
+            yield gap
+            wrote = True
     if not wrote:
         yield "\n"
 
