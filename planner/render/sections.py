@@ -324,6 +324,7 @@ def mechanisms(plan: Plan) -> list[Block]:
     by_policy: dict[str, list[MechanismRow]] = {}
     for row in plan.mechanisms:
         by_policy.setdefault(row.policy, []).append(row)
+    headers = ("Mechanism", "Type", "Config", "Trigger")
     for policy, rows in by_policy.items():
         first = rows[0]
         route = (
@@ -331,18 +332,16 @@ def mechanisms(plan: Plan) -> list[Block]:
             if first.inbound
             else f"{first.caller} → {first.target}"
         )
-        blocks.append(
-            Fold(
-                Heading(f"Policy {policy} ({route}):"),
-                (
-                    _table(
-                        ("Mechanism", "Type", "Config", "Trigger"),
-                        ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
-                    ),
-                    Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
-                ),
-            )
+        # tuples built here, not by table_block: a large plan has tens of thousands of policies
+        labels = [mechanism_label(r.mechanism) for r in rows]
+        table = Table(
+            headers,
+            tuple(
+                (label, r.type, r.config, r.trigger) for label, r in zip(labels, rows, strict=True)
+            ),
         )
+        reasons = tuple(f"{label}: {r.reason}" for label, r in zip(labels, rows, strict=True))
+        blocks.append(Fold(Heading(f"Policy {policy} ({route}):"), (table, Bullets(reasons))))
     redundancy = plan.redundancy
     if redundancy.proposals:
         blocks += [
