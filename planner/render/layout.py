@@ -8,6 +8,7 @@ the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in ev
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from planner.render.wrapping import wrap_paragraph
@@ -100,54 +101,82 @@ def table_chunks(
     rows: Sequence[Sequence[str]],
     max_width: int = MAX_WIDTH,
     min_column: int = 6,
+    bar: str | None = None,
 ) -> Iterator[str]:
     """`table`'s lines as chunks of text, each line ending with a newline: the header, its
-    rule and the rows, `_ROWS_PER_CHUNK` rows a chunk."""
+    rule and the rows, `_ROWS_PER_CHUNK` rows a chunk. With `bar`, a "|" in a cell is drawn
+    as `bar` (a literal one would read as a column bar)."""
     count = len(headers)
     if set(map(len, rows)) - {count}:
         row = next(row for row in rows if len(row) != count)
         raise ValueError(f"table row has {len(row)} cells, the header has {count}: {row!r}")
-    # A column at a time, each in a few calls over all its cells: a report has thousands of
-    # small tables (one per policy) and a few with a row per component or failure mode.
-    columns = list(zip(*rows, strict=True)) if rows else [()] * count
-    measured = [_measure(head, cells) for head, cells in zip(headers, columns, strict=True)]
-    natural = [width for width, _plain in measured]
+    # A whole table, or a column, at a time in a few calls over all its cells: a report has
+    # thousands of small tables (one per policy) and a few with a row per component.
+    cells = list(itertools.chain.from_iterable(rows))
+    joined = "".join(cells)
+    if bar is not None and "|" in joined:
+        rows = [[cell.replace("|", bar) for cell in row] for row in rows]
+        cells = list(itertools.chain.from_iterable(rows))
+        joined = "".join(cells)
+    natural, plain = _measure(headers, rows, cells, joined)
     budget = max_width - (3 * count + 1)  # "| " before each cell, " " after, and the last "|"
     widths = natural
     if sum(natural) > budget:
-        parts = zip(headers, columns, natural, strict=True)
-        minimum = [_minimum(head, cells, n, min_column) for head, cells, n in parts]
+        columns = zip(headers, _columns(rows, count), natural, strict=True)
+        minimum = [_minimum(head, column, n, min_column) for head, column, n in columns]
         widths = _fit_widths(natural, minimum, budget)
     line, top = _frame(tuple(headers), tuple(widths))
     # A column whose every cell fits it and is printable without trailing spaces is printed as
     # it is; only the other (tight) columns' cells are looked at, row by row.
-    whole = [plain and n <= w for (n, plain), w in zip(measured, widths, strict=True)]
+    whole = [ok and n <= w for n, ok, w in zip(natural, plain, widths, strict=True)]
     tight = [i for i, ok in enumerate(whole) if not ok]
     for first in range(0, max(len(rows), 1), _ROWS_PER_CHUNK):
         batch = rows[first : first + _ROWS_PER_CHUNK]
-        if not tight:
-            lines = [line % tuple(row) for row in batch]
+        if not batch:
+            text = ""
+        elif not tight:  # the batch in one format, with one line per row
+            values = cells if len(batch) == len(rows) else itertools.chain.from_iterable(batch)
+            text = "\n".join([line] * len(batch)) % tuple(values) + "\n"
         else:
-            lines = []
+            lines: list[str] = []
             for row in batch:
                 if all(len(row[i]) <= widths[i] and row[i].isprintable() for i in tight):
                     # every cell on one line, as `wrap` draws it: without trailing spaces
-                    cells = [c if w else c.rstrip(" ") for c, w in zip(row, whole, strict=True)]
-                    lines.append(line % tuple(cells))
+                    parts = [c if w else c.rstrip(" ") for c, w in zip(row, whole, strict=True)]
+                    lines.append(line % tuple(parts))
                 else:
                     lines += _physical(row, widths, line, whole)
-        text = "\n".join(lines) + "\n" if lines else ""
+            text = "\n".join(lines) + "\n"
         yield top + text if first == 0 else text
 
 
-def _measure(head: str, cells: Sequence[str]) -> tuple[int, bool]:
-    """A column's natural width (its longest line, header included) and whether every cell is
-    printable (one line) and has no trailing space."""
-    if all(map(str.isprintable, cells)):
-        joined = " \n".join(cells)  # a cell ending with a space shows as a double space
-        return max(len(head), max(map(len, cells), default=0)), "  \n" not in joined + " \n"
-    lines = "\n".join(cells).split("\n")
-    return max(len(head), max(map(len, lines))), False
+def _columns(rows: Sequence[Sequence[str]], count: int) -> list[tuple[str, ...]]:
+    """The cells of each column."""
+    return list(zip(*rows, strict=True)) if rows else [()] * count
+
+
+def _measure(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], cells: list[str], joined: str
+) -> tuple[list[int], list[bool]]:
+    """Each column's natural width (its longest line, header included) and whether its every
+    cell is printable (one line) with no trailing space. `cells` are the rows' cells in order,
+    `joined` their concatenation."""
+    count = len(headers)
+    if joined.isprintable():  # every cell one line, as in most tables
+        lengths = list(map(len, cells))
+        natural = [max(len(h), max(lengths[i::count], default=0)) for i, h in enumerate(headers)]
+        # a cell ending with a space shows as a double space before the newline
+        if "  \n" not in " \n".join(cells) + " \n":
+            return natural, [True] * count
+    natural, plain = [], []
+    for head, column in zip(headers, _columns(rows, count), strict=True):
+        if all(map(str.isprintable, column)):
+            natural.append(max(len(head), max(map(len, column), default=0)))
+            plain.append("  \n" not in " \n".join(column) + " \n")
+        else:
+            natural.append(max(len(head), max(map(len, "\n".join(column).split("\n")))))
+            plain.append(False)
+    return natural, plain
 
 
 def _minimum(head: str, cells: Sequence[str], natural: int, min_column: int) -> int:

@@ -51,11 +51,8 @@ def _bullets(items: Sequence[str]) -> list[str]:
 
 def _table(block: Table) -> Iterator[str]:
     """A table's chunks (see `layout.table_chunks`)."""
-    rows = block.rows
     # A literal "|" inside a cell would read as a column bar in a plain-text pipe table.
-    if "|" in "".join(map("".join, rows)):
-        rows = tuple(tuple(cell.replace("|", "¦") for cell in row) for row in rows)
-    return table_chunks(block.headers, rows)
+    return table_chunks(block.headers, block.rows, bar="¦")
 
 
 def text_chunks(blocks: Sequence[Block]) -> Iterator[str]:
