@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from planner.render.wrapping import wrap_paragraph
 
@@ -126,10 +126,15 @@ def table_chunks(
         minimum = [_minimum(head, column, n, min_column) for head, column, n in columns]
         widths = _fit_widths(natural, minimum, budget)
     line, top = _frame(tuple(headers), tuple(widths))
+    if widths is natural and len(rows) <= _ROWS_PER_CHUNK and all(plain):
+        # every cell fits on one line, as in most tables: the rows in one format
+        yield top + ("\n".join([line] * len(rows)) % tuple(cells) + "\n" if rows else "")
+        return
     # A column whose every cell fits it and is printable without trailing spaces is printed as
     # it is; only the other (tight) columns' cells are looked at, row by row.
     whole = [ok and n <= w for n, ok, w in zip(natural, plain, widths, strict=True)]
     tight = [i for i, ok in enumerate(whole) if not ok]
+    lines_of = None
     for first in range(0, max(len(rows), 1), _ROWS_PER_CHUNK):
         batch = rows[first : first + _ROWS_PER_CHUNK]
         if not batch:
@@ -138,15 +143,11 @@ def table_chunks(
             values = cells if len(batch) == len(rows) else itertools.chain.from_iterable(batch)
             text = "\n".join([line] * len(batch)) % tuple(values) + "\n"
         else:
-            lines: list[str] = []
-            for row in batch:
-                if all(len(row[i]) <= widths[i] and row[i].isprintable() for i in tight):
-                    # every cell on one line, as `wrap` draws it: without trailing spaces
-                    parts = [c if w else c.rstrip(" ") for c, w in zip(row, whole, strict=True)]
-                    lines.append(line % tuple(parts))
-                else:
-                    lines += _physical(row, widths, line, whole)
-            text = "\n".join(lines) + "\n"
+            if lines_of is None:
+                # a column's cells repeat (a component's failure modes, their kinds): each
+                # distinct one is wrapped once
+                lines_of = functools.lru_cache(maxsize=4096)(_cell_lines)
+            text = "\n".join(_physical(batch, widths, line, whole, lines_of)) + "\n"
         yield top + text if first == 0 else text
 
 
@@ -204,26 +205,40 @@ def _frame(headers: tuple[str, ...], widths: tuple[int, ...]) -> tuple[str, str]
     # Every line ends with " |": the lines need no stripping, and "%-Ns" pads as ljust does.
     line = "| " + " | ".join(f"%-{w}s" for w in widths) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return line, "\n".join([*_physical(headers, widths, line), rule]) + "\n"
+    return line, "\n".join([*_physical([headers], widths, line), rule]) + "\n"
+
+
+def _cell_lines(cell: str, width: int) -> tuple[str, ...]:
+    """A cell's lines, as `wrap` draws them."""
+    if cell.isprintable():  # one line of text
+        if len(cell) <= width:
+            return (cell.rstrip(" "),)
+        return tuple(wrap_paragraph(cell, width)) or ("",)
+    return tuple(wrap(cell, width))
 
 
 def _physical(
-    cells: Sequence[str], widths: Sequence[int], line: str, whole: Sequence[bool] = ()
+    rows: Iterable[Sequence[str]],
+    widths: Sequence[int],
+    line: str,
+    whole: Sequence[bool] | None = None,
+    lines_of: Callable[[str, int], tuple[str, ...]] = _cell_lines,
 ) -> list[str]:
-    """One table row's lines: its cells wrapped to their column widths, side by side, with
-    `line` the row's format; a cell of a `whole` column is printed as it is."""
-    wrapped = [
-        [cell]
-        if whole and whole[i]
-        else [cell.rstrip(" ")]
-        if len(cell) <= width and cell.isprintable()
-        else wrap(cell, width)
-        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-    ]
-    height = max(map(len, wrapped))
-    for cell in wrapped:
-        cell += [""] * (height - len(cell))  # shorter cells go on blank
-    return [line % parts for parts in zip(*wrapped, strict=True)]
+    """The rows' lines: each cell wrapped to its column's width (`lines_of`), side by side, in
+    `line`, the row's format; a cell of a `whole` column is printed as it is."""
+    out: list[str] = []
+    for row in rows:
+        cells = [
+            (cell,) if whole is not None and whole[i] else lines_of(cell, width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        height = max(map(len, cells))
+        if height == 1:
+            out.append(line % tuple(itertools.chain.from_iterable(cells)))
+        else:  # shorter cells go on blank
+            padded = [cell + ("",) * (height - len(cell)) for cell in cells]
+            out += [line % parts for parts in zip(*padded, strict=True)]
+    return out
 
 
 def box(lines: Sequence[str], min_width: int = 37) -> list[str]:

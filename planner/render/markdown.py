@@ -3,7 +3,7 @@ the dependency graph as a Mermaid flowchart (GitHub renders it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from planner.model import Plan
 from planner.render.blocks import (
@@ -16,10 +16,10 @@ from planner.render.blocks import (
     Section,
     Table,
     Title,
-    flat,
+    opened,
 )
 from planner.render.pictures import GraphPicture
-from planner.render.sections import document
+from planner.render.sections import document_blocks
 from planner.render.svg_graph import BLAST_BUCKETS, blast_class
 
 #: Mermaid fills of the blast-radius buckets (the HTML page's colours).
@@ -136,16 +136,16 @@ def _block(block: Block) -> list[str]:
         return ["```text", *block.lines, "```"]
     if isinstance(block, Paragraph):
         return [escape_text(block.text)]
-    assert not isinstance(block, Fold | Table)  # flat() opened every fold; tables apart
+    assert not isinstance(block, Fold | Table)  # opened() opened every fold; tables apart
     # the items escaped in one pass: escaping never touches the "\n- " between them
     return ["- " + escape_text("\n- ".join(block.items))] if block.items else []
 
 
-def markdown_chunks(blocks: Sequence[Block]) -> Iterator[str]:
+def markdown_chunks(blocks: Iterable[Block]) -> Iterator[str]:
     """Draw blocks as markdown, a chunk per block (a large table in several), one blank line
     between blocks."""
     separator = ""
-    for block in flat(blocks):
+    for block in opened(blocks):
         if isinstance(block, Table):
             chunks = _table(block)
             yield separator + next(chunks)
@@ -166,7 +166,7 @@ def render_blocks(blocks: Sequence[Block]) -> str:
 
 def markdown_report_chunks(plan: Plan, sections: Sequence[str] | None = None) -> Iterator[str]:
     """The report (or some of its sections) as markdown, in chunks."""
-    return markdown_chunks(document(plan, sections))
+    return markdown_chunks(document_blocks(plan, sections))
 
 
 def render_markdown(plan: Plan, sections: Sequence[str] | None = None) -> str:
