@@ -17,7 +17,7 @@ its own: the spec is parsed, the plan built, then written as JSON (and, with `--
 and text) through the CLI's streaming writer into a temporary directory.
 
 Run:  .venv/bin/python benchmarks/planner_scale.py [--shape mesh,chain] [--sizes 1000,10000]
-      [--outputs json,yaml,text,markdown] [--derivations refs|full|none]
+      [--outputs json,yaml,text] [--derivations refs|full|none]
 Targets: mesh µs per component within 1.3× from 1,000 to 100,000; 100,000 planned in ≤ 20 s and
 planned + written as JSON in ≤ 6 GB; a 5,000-deep chain planned in ≤ 5 s.
 """
@@ -236,9 +236,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", default="mesh", help=f"one or more of {', '.join(SHAPES)}")
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument(
-        "--outputs", default="json", help="formats written: json, yaml, text, markdown"
-    )
+    parser.add_argument("--outputs", default="json", help="formats written: json, yaml, text")
     parser.add_argument("--derivations", default="refs", choices=("refs", "full", "none"))
     parser.add_argument("--one", help=argparse.SUPPRESS)  # SHAPE:N, in this process, as JSON
     args = parser.parse_args()
