@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Table",
     "Title",
     "flat",
+    "opened",
     "table_block",
 ]
 
@@ -112,6 +113,16 @@ def table_block(
     return Table(
         tuple(headers), tuple(tuple(row) for row in rows), tuple(tuple(row) for row in tones)
     )
+
+
+def opened(blocks: Iterable[Block]) -> Iterator[Block]:
+    """`flat`, a block at a time, for blocks made as they are drawn."""
+    for block in blocks:
+        if isinstance(block, Fold):
+            yield block.heading
+            yield from opened(block.blocks)
+        else:
+            yield block
 
 
 def flat(blocks: Iterable[Block]) -> list[Block]:

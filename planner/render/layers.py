@@ -62,12 +62,14 @@ _MECHANISM_SINGULAR = {
 
 def mechanism_label(mechanism: str) -> str:
     """The seed's name of one mechanism (`circuit_breaker` → `Circuit breaker`)."""
-    return _MECHANISM_SINGULAR.get(mechanism, mechanism.replace("_", " ").capitalize())
+    label = _MECHANISM_SINGULAR.get(mechanism)
+    return label if label is not None else mechanism.replace("_", " ").capitalize()
 
 
 def mechanism_name(mechanism: str) -> str:
     """Plural display name, for the layers box (`circuit_breaker` → `Circuit breakers`)."""
-    return _MECHANISM_NAMES.get(mechanism, mechanism.replace("_", " ").capitalize())
+    name = _MECHANISM_NAMES.get(mechanism)
+    return name if name is not None else mechanism.replace("_", " ").capitalize()
 
 
 #: Mechanism names that are keys of a mechanism-table policy entry.
@@ -77,7 +79,7 @@ _TABLE_KEYS = frozenset(("timeout", "deadline", *MECHANISMS))
 def _configured(plan: Plan, row: MechanismRow) -> bool:
     """Whether the mechanism table really sets up `row` (a row may explain why it does not)."""
     entry = plan.mechanism_table.get(row.policy)
-    if not isinstance(entry, Mapping):
+    if type(entry) is not dict and not isinstance(entry, Mapping):  # dict: no ABC check
         return True
     if row.mechanism == "retry_budget":
         retry = entry.get("retry")
@@ -94,18 +96,27 @@ def _configured(plan: Plan, row: MechanismRow) -> bool:
 LayerItem = tuple[str, tuple[str, ...], str]
 
 
-def _layer_items(plan: Plan, types: Sequence[str]) -> list[LayerItem]:
+def _layer_items(plan: Plan) -> list[list[LayerItem]]:
+    """Per layer of _LAYERS, its mechanisms (in pipeline order) and the policies that set each
+    up, from one pass over the plan's mechanism rows."""
+    layer_of = {kind: index for index, (_name, types) in enumerate(_LAYERS) for kind in types}
     # policies per mechanism as dict keys: unique, in first-seen order, in linear time
-    by_mechanism: dict[str, dict[str, None]] = {}
+    found: list[dict[str, dict[str, None]]] = [{} for _ in _LAYERS]
     for row in plan.mechanisms:
-        if row.type in types and _configured(plan, row):
+        layer = layer_of.get(row.type)
+        if layer is not None and _configured(plan, row):
             # an entry point's own rate limiter refuses its users' excess: load shedding
             shed = row.inbound and row.mechanism == "rate_limiter"
-            by_mechanism.setdefault("load_shedding" if shed else row.mechanism, {})[row.policy] = (
-                None
-            )
-    ordered = sorted(by_mechanism, key=pipeline_rank)  # the pipeline's order, outside-in
-    return [(mechanism_name(m), tuple(by_mechanism[m]), ", ") for m in ordered]
+            mechanism = "load_shedding" if shed else row.mechanism
+            found[layer].setdefault(mechanism, {})[row.policy] = None
+    return [
+        # the pipeline's order, outside-in
+        [
+            (mechanism_name(m), tuple(by_mechanism[m]), ", ")
+            for m in sorted(by_mechanism, key=pipeline_rank)
+        ]
+        for by_mechanism in found
+    ]
 
 
 def item_text(item: LayerItem) -> str:
@@ -121,9 +132,9 @@ def _unique(items: Iterable[str]) -> list[str]:
 def layer_groups(plan: Plan) -> list[tuple[str, list[LayerItem]]]:
     """The seed's four resilience layers with what this plan puts in each."""
     groups: list[tuple[str, list[LayerItem]]] = []
-    for name, types in _LAYERS:
+    for (name, types), mechanisms in zip(_LAYERS, _layer_items(plan), strict=True):
         if types:
-            items = _layer_items(plan, types)
+            items = mechanisms
         else:
             signals = plan.monitoring.signals
             alerts = plan.monitoring.burn_rate_alerts

@@ -7,7 +7,9 @@ the glyphs used here (box drawing, arrows, ● ○ ·) are one column wide in ev
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import functools
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from planner.render.wrapping import wrap_paragraph
 
@@ -39,6 +41,8 @@ def section(title: str, width: int = 36) -> list[str]:
 
 def wrap(text: str, width: int = MAX_WIDTH) -> list[str]:
     """Wrap text to `width` columns, keeping its line breaks; longer words are broken."""
+    if len(text) <= width and text.isprintable():
+        return [text.rstrip(" ")]  # one line (printable text holds no line break)
     if "\n" not in text:
         return wrap_paragraph(text, width) or [""]
     lines: list[str] = []
@@ -85,58 +89,155 @@ def table(
     A wrapped cell continues on the next physical line with the other columns blank, so every
     line keeps the column bars aligned. An empty `rows` still prints the header.
     """
-    columns = len(headers)
+    return "".join(table_chunks(headers, rows, max_width, min_column)).split("\n")[:-1]
+
+
+#: Table rows per chunk of `table_chunks`: a chunk per row would cost more than the rows.
+_ROWS_PER_CHUNK = 256
+
+
+def table_chunks(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    max_width: int = MAX_WIDTH,
+    min_column: int = 6,
+    bar: str | None = None,
+) -> Iterator[str]:
+    """`table`'s lines as chunks of text, each line ending with a newline: the header, its
+    rule and the rows, `_ROWS_PER_CHUNK` rows a chunk. With `bar`, a "|" in a cell is drawn
+    as `bar` (a literal one would read as a column bar)."""
+    count = len(headers)
+    if set(map(len, rows)) - {count}:
+        row = next(row for row in rows if len(row) != count)
+        raise ValueError(f"table row has {len(row)} cells, the header has {count}: {row!r}")
+    # A whole table, or a column, at a time in a few calls over all its cells: a report has
+    # thousands of small tables (one per policy) and a few with a row per component.
+    cells = list(itertools.chain.from_iterable(rows))
+    joined = "".join(cells)
+    if bar is not None and "|" in joined:
+        rows = [[cell.replace("|", bar) for cell in row] for row in rows]
+        cells = list(itertools.chain.from_iterable(rows))
+        joined = "".join(cells)
+    natural, plain = _measure(headers, rows, cells, joined)
+    budget = max_width - (3 * count + 1)  # "| " before each cell, " " after, and the last "|"
+    widths = natural
+    if sum(natural) > budget:
+        columns = zip(headers, _columns(rows, count), natural, strict=True)
+        minimum = [_minimum(head, column, n, min_column) for head, column, n in columns]
+        widths = _fit_widths(natural, minimum, budget)
+    line, top = _frame(tuple(headers), tuple(widths))
+    if widths is natural and len(rows) <= _ROWS_PER_CHUNK and all(plain):
+        # every cell fits on one line, as in most tables: the rows in one format
+        yield top + ("\n".join([line] * len(rows)) % tuple(cells) + "\n" if rows else "")
+        return
+    # A column whose every cell fits it and is printable without trailing spaces is printed as
+    # it is; only the other (tight) columns' cells are looked at, row by row.
+    whole = [ok and n <= w for n, ok, w in zip(natural, plain, widths, strict=True)]
+    tight = [i for i, ok in enumerate(whole) if not ok]
+    lines_of = None
+    for first in range(0, max(len(rows), 1), _ROWS_PER_CHUNK):
+        batch = rows[first : first + _ROWS_PER_CHUNK]
+        if not batch:
+            text = ""
+        elif not tight:  # the batch in one format, with one line per row
+            values = cells if len(batch) == len(rows) else itertools.chain.from_iterable(batch)
+            text = "\n".join([line] * len(batch)) % tuple(values) + "\n"
+        else:
+            if lines_of is None:
+                # a column's cells repeat (a component's failure modes, their kinds): each
+                # distinct one is wrapped once
+                lines_of = functools.lru_cache(maxsize=4096)(_cell_lines)
+            text = "\n".join(_physical(batch, widths, line, whole, lines_of)) + "\n"
+        yield top + text if first == 0 else text
+
+
+def _columns(rows: Sequence[Sequence[str]], count: int) -> list[tuple[str, ...]]:
+    """The cells of each column."""
+    return list(zip(*rows, strict=True)) if rows else [()] * count
+
+
+def _measure(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], cells: list[str], joined: str
+) -> tuple[list[int], list[bool]]:
+    """Each column's natural width (its longest line, header included) and whether its every
+    cell is printable (one line) with no trailing space. `cells` are the rows' cells in order,
+    `joined` their concatenation."""
+    count = len(headers)
+    if joined.isprintable():  # every cell one line, as in most tables
+        lengths = list(map(len, cells))
+        natural = [max(len(h), max(lengths[i::count], default=0)) for i, h in enumerate(headers)]
+        # a cell ending with a space shows as a double space before the newline
+        if "  \n" not in " \n".join(cells) + " \n":
+            return natural, [True] * count
+    natural, plain = [], []
+    for head, column in zip(headers, _columns(rows, count), strict=True):
+        if all(map(str.isprintable, column)):
+            natural.append(max(len(head), max(map(len, column), default=0)))
+            plain.append("  \n" not in " \n".join(column) + " \n")
+        else:
+            natural.append(max(len(head), max(map(len, "\n".join(column).split("\n")))))
+            plain.append(False)
+    return natural, plain
+
+
+def _minimum(head: str, cells: Sequence[str], natural: int, min_column: int) -> int:
+    """The narrowest a column may be: short columns stay whole; in the others headers up to
+    WORD_LIMIT stay on one line, longer ones keep their words whole, and body words up to
+    WORD_LIMIT (component names) are whole."""
+    if natural <= SHORT_COLUMN:
+        return natural
+    longest = max(map(len, " ".join(cells).split()), default=0)
+    return min(
+        natural,
+        max(
+            min_column,
+            len(head) if len(head) <= WORD_LIMIT else 0,
+            *(len(word) for word in head.split()),
+            min(WORD_LIMIT, longest),
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(headers: tuple[str, ...], widths: tuple[int, ...]) -> tuple[str, str]:
+    """A table's row format and its header lines and rule, newline-ended (a report's policy
+    tables share a few of them)."""
+    # Every line ends with " |": the lines need no stripping, and "%-Ns" pads as ljust does.
+    line = "| " + " | ".join(f"%-{w}s" for w in widths) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return line, "\n".join([*_physical([headers], widths, line), rule]) + "\n"
+
+
+def _cell_lines(cell: str, width: int) -> tuple[str, ...]:
+    """A cell's lines, as `wrap` draws them."""
+    if cell.isprintable():  # one line of text
+        if len(cell) <= width:
+            return (cell.rstrip(" "),)
+        return tuple(wrap_paragraph(cell, width)) or ("",)
+    return tuple(wrap(cell, width))
+
+
+def _physical(
+    rows: Iterable[Sequence[str]],
+    widths: Sequence[int],
+    line: str,
+    whole: Sequence[bool] | None = None,
+    lines_of: Callable[[str, int], tuple[str, ...]] = _cell_lines,
+) -> list[str]:
+    """The rows' lines: each cell wrapped to its column's width (`lines_of`), side by side, in
+    `line`, the row's format; a cell of a `whole` column is printed as it is."""
+    out: list[str] = []
     for row in rows:
-        if len(row) != columns:
-            raise ValueError(f"table row has {len(row)} cells, the header has {columns}: {row!r}")
-    natural = [
-        max([len(headers[i]), *(_longest_line(row[i]) for row in rows)]) for i in range(columns)
-    ]
-    # Short columns stay whole; in the others headers up to WORD_LIMIT stay on one line, longer
-    # ones keep their words whole, and body words up to WORD_LIMIT (component names) are whole.
-    minimum = [
-        natural[i]
-        if natural[i] <= SHORT_COLUMN
-        else min(
-            natural[i],
-            max(
-                min_column,
-                len(headers[i]) if len(headers[i]) <= WORD_LIMIT else 0,
-                *(len(word) for word in headers[i].split()),
-                min(WORD_LIMIT, max((len(w) for row in rows for w in row[i].split()), default=0)),
-            ),
-        )
-        for i in range(columns)
-    ]
-    overhead = 3 * columns + 1  # "| " before each cell, " " after, and the closing "|"
-    widths = _fit_widths(natural, minimum, max_width - overhead)
-
-    lines = _physical(headers, widths)
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        lines.extend(_physical(row, widths))
-    return lines
-
-
-def _longest_line(cell: str) -> int:
-    """The length of the cell's longest line."""
-    return len(cell) if "\n" not in cell else max(map(len, cell.split("\n")))
-
-
-def _physical(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
-    """One table row's lines: its cells wrapped to their column widths, side by side."""
-    if all(len(c) <= w and c.isprintable() for c, w in zip(cells, widths, strict=True)):
-        # every cell on one line (as `wrap` draws it: without trailing spaces), as most rows are
-        parts = [c.rstrip(" ").ljust(w) for c, w in zip(cells, widths, strict=True)]
-        return [("| " + " | ".join(parts) + " |").rstrip()]
-    wrapped = [wrap(cell, width) for cell, width in zip(cells, widths, strict=True)]
-    out = []
-    for line_no in range(max(len(w) for w in wrapped)):
-        parts = [
-            (cell[line_no] if line_no < len(cell) else "").ljust(width)
-            for cell, width in zip(wrapped, widths, strict=True)
+        cells = [
+            (cell,) if whole is not None and whole[i] else lines_of(cell, width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
-        out.append(("| " + " | ".join(parts) + " |").rstrip())
+        height = max(map(len, cells))
+        if height == 1:
+            out.append(line % tuple(itertools.chain.from_iterable(cells)))
+        else:  # shorter cells go on blank
+            padded = [cell + ("",) * (height - len(cell)) for cell in cells]
+            out += [line % parts for parts in zip(*padded, strict=True)]
     return out
 
 

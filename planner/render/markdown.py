@@ -3,7 +3,7 @@ the dependency graph as a Mermaid flowchart (GitHub renders it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from planner.model import Plan
 from planner.render.blocks import (
@@ -16,10 +16,10 @@ from planner.render.blocks import (
     Section,
     Table,
     Title,
-    flat,
+    opened,
 )
 from planner.render.pictures import GraphPicture
-from planner.render.sections import document
+from planner.render.sections import document_blocks
 from planner.render.svg_graph import BLAST_BUCKETS, blast_class
 
 #: Mermaid fills of the blast-radius buckets (the HTML page's colours).
@@ -83,11 +83,37 @@ def escape_cell(text: str) -> str:
     return escape_text(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def _table(block: Table) -> list[str]:
-    lines = ["| " + " | ".join(escape_cell(h) for h in block.headers) + " |"]
-    lines.append("|" + "|".join("---" for _ in block.headers) + "|")
-    lines += ["| " + " | ".join(escape_cell(c) for c in row) + " |" for row in block.rows]
-    return lines
+#: Rows per chunk of a table (see `_table`).
+_ROWS_PER_CHUNK = 256
+
+#: Stand-ins for a cell's end and a row's end while a batch of rows is escaped as one string.
+_CELL_END, _ROW_END = "\x1f", "\x1e"
+
+
+def _table(block: Table) -> Iterator[str]:
+    """A table's lines, newline-joined, in chunks of `_ROWS_PER_CHUNK` rows (the first with the
+    header, each later one starting with a newline)."""
+    head = "| " + " | ".join(escape_cell(h) for h in block.headers) + " |"
+    head += "\n|" + "|".join("---" for _ in block.headers) + "|"
+    rows = block.rows
+    for first in range(0, len(rows), _ROWS_PER_CHUNK):
+        text = "\n" + _rows(rows[first : first + _ROWS_PER_CHUNK])
+        yield head + text if first == 0 else text
+    if not rows:
+        yield head
+
+
+def _rows(rows: Sequence[Sequence[str]]) -> str:
+    """Table rows as lines, their cells escaped (`escape_cell`) a batch at a time: the cells
+    joined by stand-ins, escaped in one pass, the stand-ins then replaced by the bars."""
+    text = _ROW_END.join(map(_CELL_END.join, rows))
+    if (
+        text.count(_CELL_END) != sum(map(len, rows)) - len(rows)
+        or text.count(_ROW_END) != len(rows) - 1
+    ):  # a cell holds a stand-in: one at a time
+        return "\n".join("| " + " | ".join(escape_cell(c) for c in row) + " |" for row in rows)
+    text = escape_cell(text).replace(_CELL_END, " | ").replace(_ROW_END, " |\n| ")
+    return "| " + text + " |"
 
 
 def _block(block: Block) -> list[str]:
@@ -98,8 +124,6 @@ def _block(block: Block) -> list[str]:
         return [f"## {block.title.title().replace('&', 'and')}"]
     if isinstance(block, Heading):
         return [f"### {escape_text(block.text.rstrip(':'))}"]
-    if isinstance(block, Table):
-        return _table(block)
     if isinstance(block, Picture):
         if isinstance(block.data, GraphPicture):
             note = (
@@ -112,14 +136,22 @@ def _block(block: Block) -> list[str]:
         return ["```text", *block.lines, "```"]
     if isinstance(block, Paragraph):
         return [escape_text(block.text)]
-    assert not isinstance(block, Fold)  # flat() opened every fold
-    return [f"- {escape_text(item)}" for item in block.items]
+    assert not isinstance(block, Fold | Table)  # opened() opened every fold; tables apart
+    # the items escaped in one pass: escaping never touches the "\n- " between them
+    return ["- " + escape_text("\n- ".join(block.items))] if block.items else []
 
 
-def markdown_chunks(blocks: Sequence[Block]) -> Iterator[str]:
-    """Draw blocks as markdown, a chunk per block, one blank line between blocks."""
+def markdown_chunks(blocks: Iterable[Block]) -> Iterator[str]:
+    """Draw blocks as markdown, a chunk per block (a large table in several), one blank line
+    between blocks."""
     separator = ""
-    for block in flat(blocks):
+    for block in opened(blocks):
+        if isinstance(block, Table):
+            chunks = _table(block)
+            yield separator + next(chunks)
+            yield from chunks
+            separator = "\n\n"
+            continue
         lines = _block(block)
         if lines:
             yield separator + "\n".join(lines)
@@ -134,7 +166,7 @@ def render_blocks(blocks: Sequence[Block]) -> str:
 
 def markdown_report_chunks(plan: Plan, sections: Sequence[str] | None = None) -> Iterator[str]:
     """The report (or some of its sections) as markdown, in chunks."""
-    return markdown_chunks(document(plan, sections))
+    return markdown_chunks(document_blocks(plan, sections))
 
 
 def render_markdown(plan: Plan, sections: Sequence[str] | None = None) -> str:

@@ -7,7 +7,7 @@ FORMAT; the sections the seed lacks (availability, redundancy) sit next to their
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from planner.model import AvailabilitySection, MechanismRow, Plan
 from planner.render import figures as fmt
@@ -48,6 +48,7 @@ __all__ = [
     "Table",
     "Title",
     "document",
+    "document_blocks",
     "report_keys",
 ]
 
@@ -315,15 +316,25 @@ def _weighting_line(section: AvailabilitySection) -> str:
 
 def mechanisms(plan: Plan) -> list[Block]:
     """Layers box, the mechanism table with its reasons, redundancy and isolation proposals."""
-    blocks: list[Block] = [
-        Section("RESILIENCE MECHANISMS"),
-        Heading("Architecture:"),
-        _layers(plan),
-    ]
-    # One small table per policy (the seed's four columns), then why each setting is what it is.
+    return list(_mechanism_blocks(plan))
+
+
+def _mechanism_blocks(plan: Plan) -> Iterator[Block]:
+    """`mechanisms`, a block at a time: a large plan has tens of thousands of policies."""
+    yield Section("RESILIENCE MECHANISMS")
+    yield Heading("Architecture:")
+    yield _layers(plan)
+    yield from _policies(plan)
+    yield from _redundancy(plan)
+
+
+def _policies(plan: Plan) -> Iterator[Block]:
+    """One small table per policy (the seed's four columns), then why each setting is what
+    it is."""
     by_policy: dict[str, list[MechanismRow]] = {}
     for row in plan.mechanisms:
         by_policy.setdefault(row.policy, []).append(row)
+    headers = ("Mechanism", "Type", "Config", "Trigger")
     for policy, rows in by_policy.items():
         first = rows[0]
         route = (
@@ -331,18 +342,21 @@ def mechanisms(plan: Plan) -> list[Block]:
             if first.inbound
             else f"{first.caller} → {first.target}"
         )
-        blocks.append(
-            Fold(
-                Heading(f"Policy {policy} ({route}):"),
-                (
-                    _table(
-                        ("Mechanism", "Type", "Config", "Trigger"),
-                        ((mechanism_label(r.mechanism), r.type, r.config, r.trigger) for r in rows),
-                    ),
-                    Bullets(tuple(f"{mechanism_label(r.mechanism)}: {r.reason}" for r in rows)),
-                ),
-            )
+        # tuples built here, not by table_block: a large plan has tens of thousands of policies
+        labels = [mechanism_label(r.mechanism) for r in rows]
+        table = Table(
+            headers,
+            tuple(
+                (label, r.type, r.config, r.trigger) for label, r in zip(labels, rows, strict=True)
+            ),
         )
+        reasons = tuple(f"{label}: {r.reason}" for label, r in zip(labels, rows, strict=True))
+        yield Fold(Heading(f"Policy {policy} ({route}):"), (table, Bullets(reasons)))
+
+
+def _redundancy(plan: Plan) -> list[Block]:
+    """Redundancy and isolation proposals."""
+    blocks: list[Block] = []
     redundancy = plan.redundancy
     if redundancy.proposals:
         blocks += [
@@ -395,10 +409,10 @@ def _layers(plan: Plan) -> Picture:
     return Picture("resilience-layers", alt, data, tuple(layers_box(groups)))
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Plan], Iterable[Block]]] = {
     "failures": failures,
     "availability": availability,
-    "mechanisms": mechanisms,
+    "mechanisms": _mechanism_blocks,
     "recovery": recovery,
     "monitoring": monitoring,
     "sla": sla,
@@ -433,10 +447,19 @@ def report_keys(sections: Sequence[str]) -> set[str]:
 
 def document(plan: Plan, sections: Sequence[str] | None = None) -> list[Block]:
     """The header, then `sections` (default: all of SECTIONS) in report order."""
+    return list(document_blocks(plan, sections))
+
+
+def document_blocks(plan: Plan, sections: Sequence[str] | None = None) -> Iterator[Block]:
+    """`document`, made as it is read: a writer draws each block and lets it go before the
+    next is made, so memory holds the plan and a section's small parts, not every block."""
     wanted = SECTIONS if sections is None else tuple(sections)
-    _check_sections(wanted)
-    blocks = header(plan)
+    _check_sections(wanted)  # now, not at the first block
+    return _blocks(plan, wanted)
+
+
+def _blocks(plan: Plan, wanted: Sequence[str]) -> Iterator[Block]:
+    yield from header(plan)
     for name in SECTIONS:
         if name in wanted:
-            blocks += _BUILDERS[name](plan)
-    return blocks
+            yield from _BUILDERS[name](plan)

@@ -36,6 +36,8 @@ def wrap_paragraph(
             initial_indent=initial_indent,
             subsequent_indent=subsequent_indent,
         )
+    if "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return _single_spaced(text, width, initial_indent, subsequent_indent)
     lines: list[str] = []
     pos, n = 0, len(text)
     while pos < n:
@@ -66,6 +68,35 @@ def wrap_paragraph(
             pos = start
         if line:
             lines.append(indent + line)
+    return lines
+
+
+def _single_spaced(text: str, width: int, initial_indent: str, subsequent_indent: str) -> list[str]:
+    """`wrap_paragraph` of printable text whose words are one space apart (as most are), with
+    no space at either end: every line starts at a word, so no run of spaces needs handling."""
+    lines: list[str] = []
+    pos, n = 0, len(text)
+    indent, room = initial_indent, width - len(initial_indent)
+    while pos < n:
+        limit = pos + room
+        if limit >= n:
+            lines.append(indent + text[pos:])
+            break
+        if text[limit] == " ":  # the line ends just before a space
+            lines.append(indent + text[pos:limit])
+            pos = limit + 1
+        else:
+            space = text.rfind(" ", pos, limit)
+            # the word that does not fit: longer than a line, it fills this one (textwrap
+            # breaks long words), else it goes to the next
+            word = space + 1
+            if space < 0 or (text.find(" ", word, word + room + 1) < 0 and word + room < n):
+                lines.append(indent + text[pos:limit])
+                pos = limit
+            else:
+                lines.append(indent + text[pos:space])
+                pos = word
+        indent, room = subsequent_indent, width - len(subsequent_indent)
     return lines
 
 

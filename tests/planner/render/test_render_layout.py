@@ -12,6 +12,7 @@ from planner.render.layout import (
     header_block,
     risk_matrix_box,
     table,
+    table_chunks,
     tree_box,
 )
 
@@ -42,6 +43,32 @@ def test_table_wraps_a_long_cell_and_keeps_every_bar_aligned() -> None:
     # nothing lost in wrapping: the cell's words come back in order
     text = " ".join(line.split("|")[2].strip() for line in lines[2:])
     assert text.split() == long_text.split()
+
+
+def test_a_large_table_comes_in_chunks_of_whole_lines_that_make_the_table() -> None:
+    rows = [[f"FM-{i:04d}", "service-" + "x" * (i % 40), f"P{1 + i % 3}"] for i in range(600)]
+    chunks = list(table_chunks(["ID", "Component", "Priority"], rows, max_width=40))
+    assert len(chunks) == 3  # 256 rows a chunk, the header with the first
+    assert all(chunk.endswith("\n") for chunk in chunks)
+    assert "".join(chunks).split("\n")[:-1] == table(["ID", "Component", "Priority"], rows, 40)
+    assert chunks[1].startswith("| FM-0256 ")
+
+
+def test_rows_that_fit_and_rows_that_wrap_align_alike() -> None:
+    rows = [["a", "short"], ["b", "a cell long enough to wrap onto a second line"], ["c", "x "]]
+    assert table(["K", "Value"], rows, max_width=30) == [
+        "| K | Value                  |",
+        "|---|------------------------|",
+        "| a | short                  |",
+        "| b | a cell long enough to  |",
+        "|   | wrap onto a second     |",
+        "|   | line                   |",
+        "| c | x                      |",
+    ]
+
+
+def test_a_bar_inside_a_cell_is_drawn_as_the_given_glyph() -> None:
+    assert "".join(table_chunks(["A"], [["x|y"]], bar="¦")).splitlines()[2] == "| x¦y |"
 
 
 def test_table_rejects_a_row_with_the_wrong_number_of_cells() -> None:

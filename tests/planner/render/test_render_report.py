@@ -13,7 +13,7 @@ import yaml
 from planner.model import Figure
 from planner.render import dump_document, render_chunks, render_plan
 from planner.render.runbooks import postmortem_markdown, runbook_files
-from planner.render.sections import SECTIONS, SLA_HOW_TO
+from planner.render.sections import SECTIONS, SLA_HOW_TO, document, document_blocks
 from tests.render_plans import MODES, sample_plan
 
 
@@ -238,3 +238,23 @@ def test_text_and_markdown_are_written_a_block_at_a_time(fmt: str, first: str, l
     assert later not in chunks[0]  # the header block comes alone
     assert sum(later in chunk for chunk in chunks) == 1
     assert "".join(chunks) == render_plan(plan, fmt)
+
+
+def test_the_document_made_as_it_is_read_is_the_document() -> None:
+    plan = sample_plan()
+    assert list(document_blocks(plan)) == document(plan)
+    assert list(document_blocks(plan, ["sla"])) == document(plan, ["sla"])
+    with pytest.raises(ValueError, match="unknown report section"):
+        document_blocks(plan, ["nope"])  # at once, not at the first block
+
+
+def test_a_table_drawn_twice_in_one_report_reads_the_same_both_times() -> None:
+    from planner.render.blocks import Bullets, Heading, Table
+    from planner.render.text import render_blocks
+
+    table = Table(("Mechanism", "Config"), (("Retry", "3 attempts"), ("Timeout", "120ms")))
+    reason = Bullets(("Retry: " + "transient errors are retried with backoff " * 4,))
+    policy = [Heading("Policy a:"), table, reason]
+    once = render_blocks(policy)
+    twice = render_blocks(policy * 2)
+    assert twice == once + "\n" + once
