@@ -172,7 +172,21 @@ def test_validate_refuses_an_slo_selector_that_does_not_parse(
     doc = inbound_spec()
     doc["slos"] = [{"name": "availability", "sli": {"errors": "e{x", "total": "t"}}]
     err = _refused(capsys, doc, tmp_path)
-    assert "slos[0] (availability).sli.errors: expected =, !=, =~ or !~" in err
+    path = tmp_path / "system.json"  # the file _validate wrote: the error names it
+    assert err.startswith(f"reliability: error: {path}: slos[0] (availability).sli.errors: ")
+    assert "expected =, !=, =~ or !~" in err
+
+
+def test_plan_names_the_spec_file_in_an_slo_selector_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = inbound_spec()
+    doc["slos"] = [{"name": "availability", "sli": {"errors": "e{x", "total": "t"}}]
+    path = tmp_path / "system.json"
+    path.write_text(json.dumps(doc))
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"reliability: error: {path}: slos[0] (availability).sli.errors: ")
 
 
 def test_validate_of_a_valid_spec_says_what_it_holds(
