@@ -148,9 +148,9 @@ class _Reach:
     """Memoised upstream sets as bitsets (bit i: the i-th component in sorted order):
     up(x) = {x} ∪ the up() of every caller whose edge to x `follow` accepts."""
 
-    def __init__(self, graph: Graph, bit: dict[str, int], follow: Callable[[Edge], bool]) -> None:
+    def __init__(self, graph: Graph, index: dict[str, int], follow: Callable[[Edge], bool]) -> None:
         self._callers = graph.callers
-        self._bit = bit
+        self._index = index
         self._follow = follow
         self._memo: dict[str, int] = {}
 
@@ -171,7 +171,7 @@ class _Reach:
             if pending:
                 stack.extend(pending)
                 continue
-            bits = self._bit[top]
+            bits = 1 << self._index[top]
             for caller in followed:
                 bits |= memo[caller]
             memo[top] = bits
@@ -186,34 +186,47 @@ class ComponentRows:
         graph = self.graph = mech.graph
         self.mech = mech
         self.ordered = sorted(graph.names)
-        bit = {name: 1 << i for i, name in enumerate(self.ordered)}
-        self.entries = sum(bit[name] for name in graph.entry_shares if name in bit)
+        # Bit positions, not the bits: `1 << i` for every component would be n ints of up to n
+        # bits (100,000 components: ~600 MB and 2 s), where only the rows' upstreams need them.
+        index = {name: i for i, name in enumerate(self.ordered)}
+        self.entries = 0
+        for name in graph.entry_shares:
+            if name in index:
+                self.entries |= 1 << index[name]
         self.share_keys = {e: f"share[{e}]" for e in graph.entry_shares}
-        self.hard = _Reach(graph, bit, _hard)
-        self.mandatory = _Reach(graph, bit, lambda e: e.hard and not mech.degrades(e))
-        self.every = _Reach(graph, bit, lambda e: True)
-        # Hard edges with a fallback component: they carry the outage only when it is down too.
-        self.conditional: list[tuple[int, int, int, str]] = []
-        for name in self.ordered:
-            for e in graph.edges[name]:
-                fallback = mech.fallback_component(e) if e.hard and mech.degrades(e) else None
-                if fallback is not None:
-                    self.conditional.append((bit[e.target], bit[fallback], bit[name], name))
+        self.hard = _Reach(graph, index, _hard)
+        self.mandatory = _Reach(graph, index, lambda e: e.hard and not mech.degrades(e))
+        self.every = _Reach(graph, index, lambda e: True)
         self.bound = _upper_bound(graph)
-        # The callers over each class of edge, and conditional edges by target, for the walks.
-        self.hard_callers = _callers(graph, _hard)
-        self.mandatory_callers = _callers(graph, lambda e: e.hard and not mech.degrades(e))
-        self.all_callers = _callers(graph, lambda e: True)
+        # The callers over each class of edge (hard; hard and not degraded by the plan: the
+        # mandatory ones; every edge), for the walks, and the hard edges with a fallback
+        # component, which carry the outage only when that is down too: one pass over the edges.
+        hard: dict[str, list[str]] = {name: [] for name in graph.names}
+        mandatory: dict[str, list[str]] = {name: [] for name in graph.names}
+        every: dict[str, list[str]] = {name: [] for name in graph.names}
+        self.conditional: list[tuple[int, int, int, str]] = []
         self.conditional_by_target: dict[str, list[tuple[str, str]]] = {}
         for name in self.ordered:
             for e in graph.edges[name]:
-                fallback = mech.fallback_component(e) if e.hard and mech.degrades(e) else None
+                every[e.target].append(name)
+                if not e.hard:
+                    continue
+                hard[e.target].append(name)
+                if not mech.degrades(e):
+                    mandatory[e.target].append(name)
+                    continue
+                fallback = mech.fallback_component(e)
                 if fallback is not None:
+                    bits = (1 << index[e.target], 1 << index[fallback], 1 << index[name])
+                    self.conditional.append((*bits, name))
                     self.conditional_by_target.setdefault(e.target, []).append((fallback, name))
+        self.hard_callers = {name: tuple(callers) for name, callers in hard.items()}
+        self.mandatory_callers = {name: tuple(callers) for name, callers in mandatory.items()}
+        self.all_callers = {name: tuple(callers) for name, callers in every.items()}
         # Components with a hard caller whose edge degrades: an outage that reaches none of them
         # is down with the plan exactly where it is down without (one walk instead of two).
         self.guarded = frozenset(
-            name for name in graph.names if self.mandatory_callers[name] != self.hard_callers[name]
+            name for name in graph.names if len(mandatory[name]) != len(hard[name])
         )
 
     def row(self, name: str) -> BlastRow:
@@ -287,11 +300,6 @@ class ComponentRows:
             out.append(self.ordered[low.bit_length() - 1])
             bits ^= low
         return tuple(out)
-
-
-def _callers(graph: Graph, follow: Callable[[Edge], bool]) -> dict[str, tuple[str, ...]]:
-    """Each component's callers over the edges `follow` accepts."""
-    return {name: tuple(e.caller for e in graph.callers[name] if follow(e)) for name in graph.names}
 
 
 def _walk(callers: dict[str, tuple[str, ...]], start: set[str]) -> set[str]:
