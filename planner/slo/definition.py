@@ -237,12 +237,10 @@ def definitions_from_spec(spec: SystemSpec, source: str | None = None) -> tuple[
 def hard_dependencies(spec: SystemSpec) -> tuple[str, ...]:
     """The entry points' hard dependencies, in spec order (their outage is the system's)."""
     entries = set(spec.entry_shares())
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered, and a set: a list's `in` made this quadratic
     for comp in spec.components:
         if comp.name in entries:
-            names.extend(
-                d.target for d in comp.dependencies if d.type == "hard" and d.target not in names
-            )
+            names.update((d.target, None) for d in comp.dependencies if d.type == "hard")
     return tuple(names)
 
 
