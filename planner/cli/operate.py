@@ -105,7 +105,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise SpecError(f"{source}: {exc}") from None
     spec = parse_spec(data, source)
     plan = build_plan(spec)
-    slos = definitions_from_spec(spec, args.spec)
+    slos = definitions_from_spec(spec)
 
     async def run() -> Calibration:
         async with aiohttp.ClientSession() as session:
@@ -281,7 +281,7 @@ def postmortem_from_data(spec: SystemSpec, plan: Plan, args: argparse.Namespace)
     end = _time_flag("--to", args.end)
     if end <= start:
         raise PlannerError(f"--to ({args.end}) must come after --from ({args.start})")
-    slo = definitions_from_spec(spec, args.spec)[0]
+    slo = definitions_from_spec(spec)[0]
     policies = tuple(dict.fromkeys(r.policy for r in plan.mechanisms))
     # the alert set the plan's monitoring was built from: the same expected time to page
     time_to_page = derive_alerts(spec).time_to_page.value

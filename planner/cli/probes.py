@@ -57,7 +57,7 @@ def _cmd_probes(args: argparse.Namespace) -> int:
             f"{args.spec}: no entry point has a probe: (add probe: {{url: http://host:port,"
             " routes: [/path]}} to an entry point)"
         )
-    main = definitions_from_spec(spec, args.spec)[0]
+    main = definitions_from_spec(spec)[0]
     signals = build_plan(spec).monitoring.signals
     files = build_probes(spec, signals, main, blackbox_address=address)
     texts = (files.blackbox, files.scrape, files.rules.to_yaml())

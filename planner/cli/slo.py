@@ -250,7 +250,7 @@ def measure_into(spec: Any, plan: Any, args: argparse.Namespace) -> Any:
     from planner.urls import check_url
 
     check_url(args.prometheus, "--prometheus")
-    slos = definitions_from_spec(spec, args.spec)
+    slos = definitions_from_spec(spec)
     at = parse_at(args.at)
     (section,) = asyncio.run(measure_all(slos[:1], args.prometheus, at))
     availability = asyncio.run(_measured_availability(spec, plan, slos, args.prometheus, at))
@@ -278,7 +278,7 @@ def _definitions(spec_path: str) -> Any:
     from planner.slo.definition import definitions_from_spec
     from planner.spec import load_spec
 
-    return definitions_from_spec(load_spec(spec_path), spec_path)
+    return definitions_from_spec(load_spec(spec_path))
 
 
 def _rule_links(monitoring: Any, slos: Any, base: str) -> Any:
@@ -309,7 +309,7 @@ def _rule_inputs(spec_path: str, base_url: str | None, fmt: str) -> Any:
     from planner.spec import load_spec
 
     spec = load_spec(spec_path)  # read once: the rules, their SLOs and the runbooks agree
-    slos = definitions_from_spec(spec, spec_path)
+    slos = definitions_from_spec(spec)
     monitoring = build_plan(spec).monitoring
     base = check_base_url(base_url) if base_url is not None else DEFAULT_RUNBOOK_BASE_URL
     native = fmt in ("prometheus", "prometheusrule")
@@ -428,7 +428,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     from planner.slo.definition import definitions_from_spec
 
     spec = load_spec(args.spec)  # read once: the dashboard and its SLOs come from the same spec
-    board = dash.build_dashboard(spec, definitions_from_spec(spec, args.spec))
+    board = dash.build_dashboard(spec, definitions_from_spec(spec))
     if fmt == "json":
         text = json.dumps(board, indent=2)
     elif fmt == "configmap":

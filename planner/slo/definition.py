@@ -174,12 +174,12 @@ def _selector(source: str, field: str, text: str) -> Selector:
         raise SpecError(f"{source}: {field}: {exc}") from None
 
 
-def definitions_from_spec(spec: SystemSpec, source: str | None = None) -> tuple[SloDefinition, ...]:
+def definitions_from_spec(spec: SystemSpec) -> tuple[SloDefinition, ...]:
     """The spec's SLOs; when it declares none, availability of the entry points' HTTP requests.
 
     The default SLI is the exporters' `http_server_request_duration_seconds_count` with 5xx as
     errors, selected by `job` = the entry points' names (how a Prometheus scrape config names
-    them). `source` names the spec file in errors (default: where `parse_spec` read it).
+    them). Errors name the spec file as `parse_spec` was told it (`spec.source`).
     """
     service = spec.system
     if not spec.slos:
@@ -204,7 +204,6 @@ def definitions_from_spec(spec: SystemSpec, source: str | None = None) -> tuple[
                 dependencies=hard_dependencies(spec),
             ),
         )
-    shown = spec.source if source is None else source
     out: list[SloDefinition] = []
     for i, slo in enumerate(spec.slos):
         where = f"slos[{i}] ({slo.name}).sli"
@@ -214,7 +213,7 @@ def definitions_from_spec(spec: SystemSpec, source: str | None = None) -> tuple[
         )
 
         def pick(field: str, text: str | None, where: str = where) -> Selector | None:
-            return None if text is None else _selector(shown, f"{where}.{field}", text)
+            return None if text is None else _selector(spec.source, f"{where}.{field}", text)
 
         out.append(
             SloDefinition(

@@ -69,7 +69,7 @@ def _merge(spec_path: Path, block: dict[str, Any]) -> list[Any]:
     for key in ("slos", "slo_period"):
         data.pop(key, None)
     data.update(block)
-    return list(definitions_from_spec(parse_spec(data, "merged"), "merged"))
+    return list(definitions_from_spec(parse_spec(data, "merged")))
 
 
 def _round_trip(

@@ -135,7 +135,7 @@ def test_promtool_unit_tests_pass(case_dir: Path, case: str) -> None:
 def _spec_variant(path: Path, **changes: object) -> list[SloDefinition]:
     data = yaml.safe_load(path.read_text())
     data.update(changes)
-    return list(definitions_from_spec(parse_spec(data, str(path)), str(path)))
+    return list(definitions_from_spec(parse_spec(data, str(path))))
 
 
 @pytest.mark.integration
