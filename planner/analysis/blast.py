@@ -14,7 +14,7 @@ row (`_Reach`), so a 5,000-deep chain costs bit operations, not 12.5 million set
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from planner.analysis.graph import Edge, Graph
@@ -146,12 +146,11 @@ def _set_row(
 
 class _Reach:
     """Memoised upstream sets as bitsets (bit i: the i-th component in sorted order):
-    up(x) = {x} ∪ the up() of every caller whose edge to x `follow` accepts."""
+    up(x) = {x} ∪ the up() of each of x's `callers` (those over the class of edge followed)."""
 
-    def __init__(self, graph: Graph, index: dict[str, int], follow: Callable[[Edge], bool]) -> None:
-        self._callers = graph.callers
+    def __init__(self, callers: Mapping[str, tuple[str, ...]], index: dict[str, int]) -> None:
+        self._callers = callers  # the callers over the edges followed
         self._index = index
-        self._follow = follow
         self._memo: dict[str, int] = {}
 
     def of(self, name: str) -> int:
@@ -166,7 +165,7 @@ class _Reach:
             if top in memo:
                 stack.pop()
                 continue
-            followed = [e.caller for e in self._callers[top] if self._follow(e)]
+            followed = self._callers[top]
             pending = [c for c in followed if c not in memo]
             if pending:
                 stack.extend(pending)
@@ -194,9 +193,6 @@ class ComponentRows:
             if name in index:
                 self.entries |= 1 << index[name]
         self.share_keys = {e: f"share[{e}]" for e in graph.entry_shares}
-        self.hard = _Reach(graph, index, _hard)
-        self.mandatory = _Reach(graph, index, lambda e: e.hard and not mech.degrades(e))
-        self.every = _Reach(graph, index, lambda e: True)
         self.bound = _upper_bound(graph)
         # The callers over each class of edge (hard; hard and not degraded by the plan: the
         # mandatory ones; every edge), for the walks, and the hard edges with a fallback
@@ -223,6 +219,9 @@ class ComponentRows:
         self.hard_callers = {name: tuple(callers) for name, callers in hard.items()}
         self.mandatory_callers = {name: tuple(callers) for name, callers in mandatory.items()}
         self.all_callers = {name: tuple(callers) for name, callers in every.items()}
+        self.hard = _Reach(self.hard_callers, index)
+        self.mandatory = _Reach(self.mandatory_callers, index)
+        self.every = _Reach(self.all_callers, index)
         # Components with a hard caller whose edge degrades: an outage that reaches none of them
         # is down with the plan exactly where it is down without (one walk instead of two).
         self.guarded = frozenset(
