@@ -16,7 +16,6 @@ __all__ = [
     "Section",
     "Table",
     "Title",
-    "flat",
     "opened",
     "table_block",
 ]
@@ -116,22 +115,11 @@ def table_block(
 
 
 def opened(blocks: Iterable[Block]) -> Iterator[Block]:
-    """`flat`, a block at a time, for blocks made as they are drawn."""
+    """The blocks with every Fold opened into its heading and body, as text and markdown draw
+    it, a block at a time (blocks are made as they are drawn)."""
     for block in blocks:
         if isinstance(block, Fold):
             yield block.heading
             yield from opened(block.blocks)
         else:
             yield block
-
-
-def flat(blocks: Iterable[Block]) -> list[Block]:
-    """The blocks with every Fold opened into its heading and body, as text and markdown draw it."""
-    out: list[Block] = []
-    for block in blocks:
-        if isinstance(block, Fold):
-            out.append(block.heading)
-            out += flat(block.blocks)
-        else:
-            out.append(block)
-    return out
