@@ -139,6 +139,16 @@ class Plain:
 
         return convert
 
+    def formula(self, text: str) -> int | str:
+        """A figure's `formula` as the document writes it: with refs, the index of `text` in
+        `report.formulas` (added at its first use); else the text itself."""
+        if self.derivations != "refs":
+            return text
+        index = self.formulas.get(text)
+        if index is None:
+            index = self.formulas[text] = len(self.formulas)
+        return index
+
     def _figure(self, fig: Figure) -> dict[str, Any]:
         value = fig.value
         out: dict[str, Any] = {
@@ -147,13 +157,7 @@ class Plain:
         }
         if self.derivations == "none":
             return out
-        if self.derivations == "refs":
-            index = self.formulas.get(fig.formula)
-            if index is None:
-                index = self.formulas[fig.formula] = len(self.formulas)
-            out["formula"] = index
-        else:
-            out["formula"] = fig.formula
+        out["formula"] = self.formula(fig.formula)
         out["inputs"] = {k: v if type(v) in _AS_IS else self(v) for k, v in fig.inputs.items()}
         return out
 

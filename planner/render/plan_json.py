@@ -191,13 +191,7 @@ class PlanJson:
         head = f'{{"value":{text(fig.value)},"unit":{encode_basestring(fig.unit)}'
         if plain.derivations == "none":
             return head + "}"
-        if plain.derivations == "refs":
-            index = plain.formulas.get(fig.formula)
-            if index is None:
-                index = plain.formulas[fig.formula] = len(plain.formulas)
-            head += f',"formula":{index}'
-        else:
-            head += f',"formula":{encode_basestring(fig.formula)}'
+        head += f',"formula":{text(plain.formula(fig.formula))}'
         inputs = fig.inputs
         if not STR_ONLY.issuperset(map(type, inputs)):  # the encoder's own key conversion
             return _compact(plain(fig))

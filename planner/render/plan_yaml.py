@@ -179,13 +179,7 @@ class PlanYaml(BlockYaml):
         else:
             pairs: list[tuple[str, Any]] = [("value", fig.value), ("unit", fig.unit)]
             if plain.derivations != "none":
-                formula: int | str = fig.formula
-                if plain.derivations == "refs":
-                    index = plain.formulas.get(fig.formula)
-                    if index is None:
-                        index = plain.formulas[fig.formula] = len(plain.formulas)
-                    formula = index
-                pairs += [("formula", formula), ("inputs", inputs)]
+                pairs += [("formula", plain.formula(fig.formula)), ("inputs", inputs)]
             self._plan_mapping(pairs, pad, "", lines)
         text = "".join(lines)
         if key is not None and len(text) <= FIGURE_TEXT_MAX:

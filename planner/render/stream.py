@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, TypeVar
 
 from planner.document import Deferred, LazyList, LazyMap, Plain, Section
 from planner.render.block_yaml import BlockYaml
@@ -26,6 +26,8 @@ from planner.render.plan_json import PlanJson
 from planner.render.plan_yaml import PlanYaml
 
 __all__ = ["json_chunks", "yaml_chunks"]
+
+W = TypeVar("W", PlanJson, PlanYaml)
 
 #: Items (JSON) or lines (YAML) per chunk: one chunk per item would cost more than the items.
 _BATCH = 256
@@ -60,7 +62,7 @@ def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[st
         encode: Callable[[Any], str] = _compact
         entries = value.items()
         if isinstance(value, LazyMap) and isinstance(value.convert, Plain):
-            encode = _plan_json(value.convert, writers).text  # plan values, never lazy
+            encode = _writer(value.convert, writers, PlanJson).text  # plan values, never lazy
             entries = ((key, value.make(key)) for key in value.keys)
         for key, item in entries:
             parts.append(("," if parts else "{") + pad)
@@ -93,14 +95,14 @@ def _json_items(value: LazyList, writers: dict[Plain, PlanJson]) -> Iterator[str
     plain = value.convert
     if not isinstance(plain, Plain):
         return map(_compact, value)
-    return map(_plan_json(plain, writers).text, value.items)
+    return map(_writer(plain, writers, PlanJson).text, value.items)
 
 
-def _plan_json(plain: Plain, writers: dict[Plain, PlanJson]) -> PlanJson:
-    """The one `PlanJson` of the document's `plain`."""
+def _writer(plain: Plain, writers: dict[Plain, W], make: Callable[[Plain], W]) -> W:
+    """The one writer (`make(plain)`: a `PlanJson` or `PlanYaml`) of the document's `plain`."""
     writer = writers.get(plain)
     if writer is None:
-        writer = writers[plain] = PlanJson(plain)
+        writer = writers[plain] = make(plain)
     return writer
 
 
@@ -125,7 +127,7 @@ def _yaml(
         plain = value.convert
         opened = bool(value.items)
         if isinstance(plain, Plain):
-            plan_writer = _plan_yaml(plain, writers)
+            plan_writer = _writer(plain, writers, PlanYaml)
             for start in range(0, len(value.items), _BATCH):
                 plan_writer.plan_items(value.items[start : start + _BATCH], pad, lines)
                 yield "".join(lines)
@@ -137,7 +139,7 @@ def _yaml(
                     yield "".join(lines)
                     lines = []
     elif isinstance(value, LazyMap) and isinstance(value.convert, Plain):
-        plan_writer = _plan_yaml(value.convert, writers)
+        plan_writer = _writer(value.convert, writers, PlanYaml)
         keys, make = value.keys, value.make
         opened = bool(keys)
         for start in range(0, len(keys), _BATCH):
@@ -165,11 +167,3 @@ def _yaml(
         empty = "[]" if isinstance(value, LazyList) else "{}"
         lines = [f"{head} {empty}\n" if head else empty + "\n"]
     yield "".join(lines)
-
-
-def _plan_yaml(plain: Plain, writers: dict[Plain, PlanYaml]) -> PlanYaml:
-    """The one `PlanYaml` of the document's `plain`."""
-    writer = writers.get(plain)
-    if writer is None:
-        writer = writers[plain] = PlanYaml(plain)
-    return writer
