@@ -480,7 +480,7 @@ async def _run(
                 await wait_for_scrape(session, prom_url, sent)
             for label, job in gateways.items():
                 spec = SPEC if job == "gateway" else spec_for_job(workdir, job)
-                slos = definitions_from_spec(load_spec(spec), str(spec))
+                slos = definitions_from_spec(load_spec(spec))
                 if prom_url is not None:
                     sections = await measure_all(slos, prom_url)
                 else:
