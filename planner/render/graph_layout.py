@@ -8,6 +8,7 @@ then a few barycenter sweeps down and up. Deterministic: ties keep spec order.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,11 +35,11 @@ def _layers(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str,
             callers[target].append(caller)
             targets[caller].append(target)
     pending = {n: len(callers[n]) for n in names}
-    ready = [n for n in names if pending[n] == 0]
+    ready = deque(n for n in names if pending[n] == 0)
     layer = dict.fromkeys(names, 0)
     seen: set[str] = set()
     while ready:
-        name = ready.pop(0)
+        name = ready.popleft()
         seen.add(name)
         for target in targets[name]:
             layer[target] = max(layer[target], layer[name] + 1)
@@ -61,19 +62,21 @@ def layered(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str,
             down[caller].append(target)
             up[target].append(caller)
 
+    # each node's index in its row, kept up to date as rows are re-sorted (rebuilt for every
+    # row, it made a sweep quadratic on a deep graph: a 2,000-deep chain took 7 s to draw)
+    position = {n: i for row in rows for i, n in enumerate(row)}
+
     def sweep(order: range, neighbours: dict[str, list[str]]) -> None:
         for d in order:
-            position = {n: i for row in rows for i, n in enumerate(row)}
             row = rows[d]
 
-            def key(
-                name: str, row: list[str] = row, position: dict[str, int] = position
-            ) -> tuple[float, int]:
-                linked = [position[m] for m in neighbours[name] if m in position]
-                mean = sum(linked) / len(linked) if linked else float(row.index(name))
-                return (mean, row.index(name))
+            def key(name: str) -> tuple[float, int]:
+                linked = [position[m] for m in neighbours[name]]
+                here = position[name]  # its index before this sort
+                return (sum(linked) / len(linked) if linked else float(here), here)
 
-            rows[d] = sorted(row, key=key)
+            rows[d] = row = sorted(row, key=key)
+            position.update((n, i) for i, n in enumerate(row))
 
     for _ in range(SWEEPS):
         sweep(range(1, depth), up)

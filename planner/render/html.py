@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 
 from planner.model import Plan
+from planner.perf import no_cyclic_gc
 from planner.render import figures as fmt
 from planner.render.blocks import (
     Block,
@@ -362,4 +363,7 @@ def render_html(
     """The report (or some of its sections) as a self-contained HTML page; with `runbooks`
     (the directory the runbooks were written to, relative to the page) it links them."""
     title = f"Reliability engineering plan — {plan.header.system}"
-    return render_blocks(document(plan, sections), title, plan, runbooks)
+    # The page's blocks and parts are many small objects and no cycles: left on, the collector
+    # scanned the whole plan again and again (10,000 components: 5.9 s to write, 2.9 s without).
+    with no_cyclic_gc():
+        return render_blocks(document(plan, sections), title, plan, runbooks)
