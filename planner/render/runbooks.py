@@ -74,11 +74,13 @@ def runbook_markdown(runbook: Runbook, system: str) -> str:
 def runbook_names(runbooks: tuple[Runbook, ...]) -> list[str]:
     """The file name of each runbook, in order, as `reliability runbook -o DIR` writes them."""
     names: list[str] = []
+    taken: set[str] = set()  # the names so far (searching the list was quadratic)
     for runbook in runbooks:
         name = runbook_filename(runbook)
-        if name in names:  # two slugs that sanitise alike: keep both, told apart by the id
+        if name in taken:  # two slugs that sanitise alike: keep both, told apart by the id
             name = f"{runbook.failure_mode_id.lower()}-{name}"
         names.append(name)
+        taken.add(name)
     return names
 
 

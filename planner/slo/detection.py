@@ -125,15 +125,29 @@ def detection_warnings(signals: Sequence[Signal], service: str) -> list[str]:
     return out
 
 
-def _link(runbooks: Sequence[Runbook], components: Sequence[str], fallback: str, base: str) -> str:
-    """The highest-priority runbook of a failure mode of `components`, else `fallback`."""
-    names = dict(
-        zip((r.failure_mode_id for r in runbooks), runbook_names(tuple(runbooks)), strict=True)
-    )
-    for r in runbooks:  # the plan lists them highest priority first
-        if r.component in components:
-            return base + names[r.failure_mode_id]
-    return fallback
+class _Runbooks:
+    """The plan's runbooks (highest priority first) by component, indexed once: each alert
+    asks which of them it links, and a search of the list per alert was quadratic."""
+
+    def __init__(self, runbooks: Sequence[Runbook], base: str) -> None:
+        names = runbook_names(tuple(runbooks))
+        #: component → (position, failure-mode ID, URL) of each of its runbooks, in order
+        self.of: dict[str, list[tuple[int, str, str]]] = {}
+        for i, (r, name) in enumerate(zip(runbooks, names, strict=True)):
+            self.of.setdefault(r.component, []).append((i, r.failure_mode_id, base + name))
+
+    def _mine(self, components: Sequence[str]) -> list[tuple[int, str, str]]:
+        found = [book for c in set(components) for book in self.of.get(c, ())]
+        return sorted(found) if len(components) > 1 else found
+
+    def link(self, components: Sequence[str], fallback: str) -> str:
+        """The highest-priority runbook of a failure mode of `components`, else `fallback`."""
+        firsts = [books[0] for c in set(components) if (books := self.of.get(c))]
+        return min(firsts)[2] if firsts else fallback
+
+    def ids(self, components: Sequence[str]) -> tuple[str, ...]:
+        """The failure-mode IDs of the runbooks of `components`, highest priority first."""
+        return tuple(fm for _, fm, _ in self._mine(components))
 
 
 def _threshold_alerts(row: Signal, main: SloDefinition, url: str) -> list[dict[str, Any]]:
@@ -174,11 +188,13 @@ def latency_links(
 ) -> dict[tuple[str, str], AlertLinks]:
     """What each latency SLO's alerts link: the highest-priority runbook of its entry point."""
     out = {}
+    books = _Runbooks(runbooks, base_url)
     for row in signals:
         if row.signal == "Latency" and row.scope:
-            url = _link(runbooks, row.scope, base_url, base_url)
-            ids = tuple(r.failure_mode_id for r in runbooks if r.component in row.scope)
-            out[(main.service, latency_slo_name(row.scope[0]))] = AlertLinks(url, ids)
+            url = books.link(row.scope, base_url)
+            out[(main.service, latency_slo_name(row.scope[0]))] = AlertLinks(
+                url, books.ids(row.scope)
+            )
     return out
 
 
@@ -196,10 +212,11 @@ def detection_groups(
     """
     main_link = links.get((main.service, main.name), AlertLinks(base_url)).runbook_url
     rules: list[dict[str, Any]] = []
+    books = _Runbooks(runbooks, base_url)
     for row in signals:
         if row.rule == ALERT_NAME:
             continue
         # a policy is named after its target, or caller.target
         components = [name.rsplit(".", 1)[-1] for name in row.scope]
-        rules += _threshold_alerts(row, main, _link(runbooks, components, main_link, base_url))
+        rules += _threshold_alerts(row, main, books.link(components, main_link))
     return [{"name": f"detection-{main.service}", "rules": rules}] if rules else []

@@ -40,9 +40,12 @@ def alert_links(
 ) -> dict[tuple[str, str], AlertLinks]:
     """(service, SLO) → the runbook its alerts open and the failure-mode IDs they page for."""
     names = dict(zip((r.failure_mode_id for r in runbooks), runbook_names(runbooks), strict=True))
+    by_slo: dict[str | None, list[Runbook]] = {}  # indexed once: a search per SLO was quadratic
+    for r in runbooks:
+        by_slo.setdefault(r.slo, []).append(r)
     out: dict[tuple[str, str], AlertLinks] = {}
     for slo in slos:
-        covered = [r for r in runbooks if r.slo == slo.name]
+        covered = by_slo.get(slo.name, [])
         url = base_url + names[covered[0].failure_mode_id] if covered else base_url
         out[(slo.service, slo.name)] = AlertLinks(url, tuple(r.failure_mode_id for r in covered))
     return out

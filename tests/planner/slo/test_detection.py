@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exporters.prometheus import DURATION_BUCKETS
 from planner import cli
 from planner.analysis import build_plan
-from planner.model import Signal
-from planner.slo.detection import HTTP_DURATION_BUCKETS, latency_bucket
+from planner.model import Runbook, Signal
+from planner.render.runbooks import runbook_names
+from planner.slo.detection import HTTP_DURATION_BUCKETS, _Runbooks, latency_bucket
 from planner.slo.rules import ALERT_NAME
 from planner.spec import load_spec
 from tests.paths import ROOT_DIR
@@ -124,3 +127,28 @@ def test_anomaly_bands_have_floors_and_the_guards_match_per_entry(tmp_path: Path
     assert "<" not in rules["LatencyAnomaly"]["expr"]  # only slower is an anomaly
     prediction = rules["entry:http_latency_p99:seconds5m:prediction"]["expr"]
     assert "offset 10050m" in prediction and "offset 30210m" in prediction  # 1 and 3 weeks − 30m
+
+
+def _book(i: int, component: str, slug: str) -> Runbook:
+    return Runbook(
+        f"FM-{i:03d}", slug, f"FM-{i:03d}: t", component, "P1", "SEV1", (), "alert", (), (), (), ()
+    )
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(["x", "y", "x!"])), max_size=12),
+    st.lists(st.sampled_from("abcde"), max_size=4),
+)
+def test_runbook_index_links_what_a_search_of_the_list_finds(
+    books: list[tuple[str, str]], components: list[str]
+) -> None:
+    """The index the alerts' links are read from (built once, not a search per alert) gives
+    what searching the runbooks in priority order gives: the first runbook of any of the
+    components, and all their IDs in order; a slug that sanitises like another's gets its ID."""
+    runbooks = [_book(i, c, slug) for i, (c, slug) in enumerate(books)]
+    names = runbook_names(tuple(runbooks))
+    assert len(set(names)) == len(names)
+    index = _Runbooks(runbooks, "base/")
+    mine = [(r, n) for r, n in zip(runbooks, names, strict=True) if r.component in components]
+    assert index.link(components, "none") == ("base/" + mine[0][1] if mine else "none")
+    assert index.ids(components) == tuple(r.failure_mode_id for r, _ in mine)
