@@ -68,7 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from resilience import ResilienceError
 from resilience.durations import Duration
-from resilience.files import DocumentError, read_document
+from resilience.files import SAFE_DUMPER, DocumentError, read_document
 
 MAX_REQUESTS = 10_000
 """Upper bound of requests one probe or load action may send: chaos load stays bounded."""
@@ -448,5 +448,6 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def dump_document(data: dict[str, Any]) -> str:
-    """Experiment data (e.g. with ``${...}`` placeholders kept) as YAML, in the given key order."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    """Experiment data (e.g. with ``${...}`` placeholders kept) as YAML, in the given key order
+    (libyaml's emitter: `chaos generate` writes one file per P1/P2 failure mode)."""
+    return yaml.dump(data, Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True, width=100)

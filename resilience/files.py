@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
     "MAX_BYTES_ENV",
+    "SAFE_DUMPER",
     "DocumentError",
     "Limits",
     "is_sealed",
@@ -241,6 +242,12 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 #: libyaml's parser when PyYAML was built with it (about ten times faster on large files).
 _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: libyaml's safe dumper likewise, for the YAML files the tools write (rules, experiments).
+#: PyYAML's pure-Python emitter is several times slower, and folds a NEL or U+2028 inside single
+#: quotes into a space (the file reads back different); otherwise the two write the same text,
+#: but that libyaml escapes the characters beyond the BMP (an emoji is written "\U0001F600").
+SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class BoundedLoaderMixin:

@@ -46,6 +46,7 @@ from planner.slo.definition import (
     policy_regex,
     prom_duration,
 )
+from resilience.files import SAFE_DUMPER
 
 __all__ = [
     "ALERT_NAME",
@@ -122,8 +123,10 @@ class RuleFile:
         return sum(len(g["rules"]) for g in self.groups)
 
 
-class BlockDumper(yaml.SafeDumper):
-    """Safe YAML with `|` block scalars for multi-line strings (readable PromQL)."""
+class BlockDumper(SAFE_DUMPER):  # type: ignore[valid-type,misc]
+    """Safe YAML with `|` block scalars for multi-line strings (readable PromQL); libyaml's
+    (`SAFE_DUMPER`): the pure-Python emitter took ~4 s of `reliability rules` at 10,000
+    components."""
 
 
 def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:

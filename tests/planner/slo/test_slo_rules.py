@@ -22,6 +22,7 @@ from planner.slo.rules import (
     ALERT_NAME,
     AlertLinks,
     Compat,
+    RuleFile,
     alertmanager_inhibition,
     build_rules,
 )
@@ -336,3 +337,13 @@ def test_rules_and_the_plans_monitoring_section_agree(period: str) -> None:
         for alert, window in zip(planned, generated, strict=True):
             assert alert.burn_rate.value == pytest.approx(window.factor)
             assert alert.error_ratio.value == pytest.approx(window.error_ratio(slo.budget))
+
+
+@pytest.mark.parametrize("text", ["shop\u2028east", "next\x85line", "emoji 😀 end", "tab\there"])
+def test_rule_file_text_reads_back_as_written(text: str) -> None:
+    """A line or paragraph separator, NEL or a character beyond the BMP in a label or an
+    annotation reads back as it was (PyYAML's pure-Python emitter folded U+2028 and NEL inside
+    single quotes into spaces)."""
+    group = {"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "labels": {"x": text}}]}
+    rules = RuleFile(groups=(group,), warnings=())
+    assert yaml.safe_load(rules.to_yaml()) == {"groups": [group]}
