@@ -54,8 +54,8 @@ def _cmd_probes(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if not any(c.probe is not None for c in spec.components):
         raise PlannerError(
-            f"{args.spec}: no entry point has a probe: (add probe: {{url: http://host:port,"
-            " routes: [/path]}} to an entry point)"
+            f"{args.spec}: no entry point has a probe (add probe: {{url: http://host:port,"
+            " routes: [/path]} to an entry point)"
         )
     main = definitions_from_spec(spec)[0]
     signals = build_plan(spec).monitoring.signals

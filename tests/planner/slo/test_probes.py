@@ -180,4 +180,7 @@ def test_bad_probe_input_is_one_line_and_exit_2(
     no_probe = "\n".join(line for line in SPEC.splitlines() if "probe:" not in line)
     spec.write_text(no_probe)
     assert cli.main(["probes", str(spec)]) == 2
-    assert "no entry point has a probe:" in capsys.readouterr().err
+    assert (
+        "no entry point has a probe (add probe: {url: http://host:port, routes: [/path]} to an"
+        " entry point)\n"
+    ) in capsys.readouterr().err
