@@ -51,6 +51,7 @@ from resilience._planfile import PlanError, PlanSource, ReadPlan, dropped_silent
 from resilience.config import PlanFile, PolicyConfig
 from resilience.files import Limits
 from resilience.names import Names, NamesArg
+from resilience.perf import no_cyclic_gc
 from resilience.policy import Policy, chaos_tuple
 
 __all__ = ["PlanError", "PlanPolicy", "PlanRegistry", "load_plan"]
@@ -366,4 +367,7 @@ def load_plan(
     `names` and `limits` added in 0.1.0.
     """
     lookup = names if isinstance(names, Names) else Names(names)
-    return PlanRegistry(read_plan(source, lookup, limits), limits)
+    # A large plan makes millions of small objects at once (26,000 policies: 7.8 s CPU with the
+    # cyclic collector scanning them again and again, 2.8 s with it paused)
+    with no_cyclic_gc():
+        return PlanRegistry(read_plan(source, lookup, limits), limits)
