@@ -8,8 +8,9 @@ expected.
 
 from __future__ import annotations
 
+import codecs
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from resilience._config_names import NAMES
 from resilience._errors import ConfigError
+from resilience._json_head import json_head
 from resilience.config import (
     DEFAULTS,
     MECHANISMS,
@@ -43,11 +45,14 @@ from resilience.config import (
 from resilience.files import (
     DocumentError,
     Limits,
+    check_depth,
     decode,
     parse_document,
     read_bytes,
+    read_head,
     short_repr,
     shorten,
+    too_large,
 )
 from resilience.names import Names
 
@@ -96,8 +101,9 @@ _STABLE_READS = 5
 """Reads of a changing file before it is refused as still being written."""
 
 
-def _read_stable(path: Path, limits: Limits) -> bytes:
-    """The file's bytes once two reads in a row agree on content, size and modification time.
+def _read_stable(path: Path, read: Callable[[], bytes], limit: int | None = None) -> bytes:
+    """The file's bytes (`read()`: all, or the first `limit`) once two reads in a row agree on
+    content, size and modification time.
 
     A plan written in place (not renamed into place) can be caught mid-write; a writer still
     writing changes one of the three between two reads. (A writer paused mid-write is caught by
@@ -105,10 +111,11 @@ def _read_stable(path: Path, limits: Limits) -> bytes:
     """
     previous: tuple[bytes, int, int] | None = None
     for _ in range(_STABLE_READS):
-        data = read_bytes(path, limits)
+        data = read()
         stat = path.stat()
         current = (data, stat.st_size, stat.st_mtime_ns)
-        if current[1] == len(data) and current == previous:
+        whole = stat.st_size if limit is None else min(stat.st_size, limit)
+        if whole == len(data) and current == previous:
             return data
         previous = current
     raise DocumentError(
@@ -117,9 +124,42 @@ def _read_stable(path: Path, limits: Limits) -> bytes:
     )
 
 
+def _json_head(path: Path, limits: Limits) -> object | None:
+    """A JSON plan's members before its `report` (`resilience._json_head`), read no further
+    than the size limit; None when that is not how to read it (then it is parsed whole)."""
+    limit = limits.max_bytes
+    sizes: list[int] = []
+
+    def read() -> bytes:
+        data, size = read_head(path, limit)
+        sizes.append(size)
+        return data
+
+    data = _read_stable(path, read, limit)
+    cut = sizes[-1] > len(data)
+    if cut:  # the text up to the limit: a character the limit splits is left out
+        try:
+            text = codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"expected UTF-8 text, byte {exc.start} is not") from None
+    else:
+        text = decode(data)
+    head = json_head(text, "report")
+    if head is None or "mechanisms" not in head:
+        if cut:
+            raise too_large(sizes[-1], limit)
+        return None  # parsed whole: its error, or a report written before the mechanisms
+    check_depth(head, limits.max_depth)
+    return head
+
+
 def _parse(path: Path, label: str, limits: Limits) -> object:
     try:
-        data = _read_stable(path, limits)
+        if path.suffix.lower() == ".json":
+            head = _json_head(path, limits)
+            if head is not None:
+                return head
+        data = _read_stable(path, lambda: read_bytes(path, limits))
         return parse_document(
             decode(data), json_format=path.suffix.lower() == ".json", limits=limits
         )

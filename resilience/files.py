@@ -159,14 +159,23 @@ def read_bytes(path: str | os.PathLike[str], limits: Limits | None = None) -> by
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
         if size > limit:
-            raise _too_large(size, limit)
+            raise too_large(size, limit)
         data = file.read(limit + 1)  # a file growing while read is still cut at the limit
     if len(data) > limit:
-        raise _too_large(len(data), limit)
+        raise too_large(len(data), limit)
     return data
 
 
-def _too_large(size: int, limit: int) -> DocumentError:
+def read_head(path: str | os.PathLike[str], limit: int) -> tuple[bytes, int]:
+    """The file's first `limit` bytes (all of a smaller file) and its size; `OSError` when it
+    cannot be read."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        return file.read(limit), size
+
+
+def too_large(size: int, limit: int) -> DocumentError:
+    """The error for a file of `size` bytes, over the `limit`."""
     return DocumentError(
         f"the file is {_size(size)}, over the {_size(limit)} limit "
         f"(set {MAX_BYTES_ENV} to read larger files)"
@@ -199,7 +208,7 @@ def parse_document(text: str, *, json_format: bool = False, limits: Limits | Non
     """Parse YAML (or JSON) text within `limits`; a sealed YAML text must match its trailer."""
     limits = limits or Limits.from_env()
     if len(text) > limits.max_bytes:
-        raise _too_large(len(text), limits.max_bytes)
+        raise too_large(len(text), limits.max_bytes)
     try:
         if json_format:
             return _parse_json(text, limits)
@@ -216,11 +225,11 @@ def _parse_json(text: str, limits: Limits) -> object:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise DocumentError(f"not valid JSON ({exc.msg} at {where})") from None
-    _check_depth(data, limits.max_depth)
+    check_depth(data, limits.max_depth)
     return data
 
 
-def _check_depth(data: object, max_depth: int) -> None:
+def check_depth(data: object, max_depth: int) -> None:
     """Refuse parsed data nested deeper than `max_depth` (iterative: no recursion)."""
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:

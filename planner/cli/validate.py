@@ -77,7 +77,16 @@ def _validate(path: str) -> int:
         # The service's own exception classes and functions are registered in its code, which
         # validate never imports: they are stood in for, and listed.
         lookup = Names(stand_ins=True)
-        resilience.load_plan(document if path == "-" else path, names=lookup)
+        # load_plan reads a JSON file up to its report (resilience._json_head): what follows
+        # the report is checked from the document read here
+        keys = list(document)
+        if path != "-" and ("report" not in keys or keys[-1] == "report"):
+            resilience.load_plan(path, names=lookup)
+        else:
+            try:
+                resilience.load_plan(document, names=lookup)
+            except resilience.PlanError as exc:  # named after the file, not "<plan mapping>"
+                raise resilience.PlanError(_shown(path), list(exc.problems)) from None
         mechanisms = document["mechanisms"] or {}
         names = sorted(name for name in mechanisms if name != "defaults")
         listed = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")

@@ -235,3 +235,20 @@ def test_the_clis_token_variable_is_the_chaos_admins() -> None:
     from planner.cli import chaos
 
     assert chaos.TOKEN_ENV == TOKEN_ENV
+
+
+def test_validate_reads_a_json_plan_past_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """load_plan stops at the report; validate still checks what follows it, and the report."""
+    head = {"version": 1, "system": "shop", "mechanisms": {"db": {"timeout": "1s"}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**head, "report": {}}))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: valid plan: shop, 1 policy: db\n"
+    path.write_text(json.dumps({**head, "report": {}, "mechanism": {}}))
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}: (top level): unknown key 'mechanism'" in capsys.readouterr().err
+    path.write_text(json.dumps(head)[:-1] + ', "report": {"x": ')
+    assert main(["validate", str(path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
