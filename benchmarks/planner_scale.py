@@ -22,8 +22,12 @@ median of 3 runs after one that is not timed. Those runs cache their bytecode in
 directory (PYTHONPYCACHEPREFIX), as an installed package has it, even where
 PYTHONDONTWRITEBYTECODE is set.
 
+With `--load`, each row also times `resilience.load_plan` on the JSON plan written (CPU
+seconds, in the same process: what a service pays at startup).
+
 Run:  .venv/bin/python benchmarks/planner_scale.py [--shape mesh,chain] [--sizes 1000,10000]
-      [--outputs json,yaml,text] [--derivations refs|full|none] [--validate] [--repeat 3]
+      [--outputs json,yaml,text] [--derivations refs|full|none] [--validate] [--load]
+      [--repeat 3]
 Targets: mesh CPU µs per component (`cpu µs/c`: CPU time, which holds on a shared machine) within
 1.3× from 1,000 to 100,000; 100,000 planned in ≤ 20 s and planned + written as JSON in ≤ 6 GB;
 each output written in at most the planning time; a 5,000-deep chain planned in ≤ 5 s and
@@ -61,6 +65,7 @@ from planner.analysis import build_plan  # noqa: E402
 from planner.cli.output import write_chunks  # noqa: E402
 from planner.render import render_chunks  # noqa: E402
 from planner.spec import parse_spec  # noqa: E402
+from resilience import load_plan  # noqa: E402
 
 LAYERS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (0.05, ("service",)),
@@ -190,8 +195,11 @@ def tree(n: int, seed: int = 7) -> dict[str, Any]:
 GENERATORS = {"mesh": mesh, "chain": chain, "star": star, "tree": tree}
 
 
-def measure(shape: str, n: int, outputs: list[str], derivations: str) -> dict[str, Any]:
-    """One run, in this process: seconds per step, bytes written, peak resident memory."""
+def measure(
+    shape: str, n: int, outputs: list[str], derivations: str, load: bool = False
+) -> dict[str, Any]:
+    """One run, in this process: seconds per step, bytes written, peak resident memory; with
+    `load`, the CPU seconds of `resilience.load_plan` on the JSON plan written."""
     doc = GENERATORS[shape](n)
     row: dict[str, Any] = {"shape": shape, "components": n}
     row["deps"] = sum(len(c.get("dependencies", ())) for c in doc["components"])
@@ -213,14 +221,20 @@ def measure(shape: str, n: int, outputs: list[str], derivations: str) -> dict[st
             row[f"{fmt}_s"] = time.perf_counter() - start
             row[f"{fmt}_cpu_s"] = time.process_time() - cpu
             row[f"{fmt}_bytes"] = path.stat().st_size
+            if load and fmt == "json":
+                cpu = time.process_time()
+                load_plan(path)
+                row["load_cpu_s"] = time.process_time() - cpu
             path.unlink()
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 
-def _subprocess(shape: str, n: int, outputs: list[str], derivations: str) -> dict[str, Any]:
+def _subprocess(
+    shape: str, n: int, outputs: list[str], derivations: str, load: bool
+) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--one", f"{shape}:{n}", "--outputs", ",".join(outputs)]
-    argv += ["--derivations", derivations]
+    argv += ["--derivations", derivations] + (["--load"] if load else [])
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{shape} {n}: {done.stderr.strip().splitlines()[-1:]}")
@@ -261,7 +275,13 @@ def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
     for fmt in outputs:
         head += f" {fmt + ' s':>8} {fmt + ' cpu':>8} {fmt + ' KB/c':>9}"
     validated = any("validate_s" in r for r in rows)
-    print(head + f" {'peak MB':>8}" + (f" {'validate s':>10}" if validated else ""))
+    loaded = any("load_cpu_s" in r for r in rows)
+    print(
+        head
+        + f" {'peak MB':>8}"
+        + (f" {'load cpu':>8}" if loaded else "")
+        + (f" {'validate s':>10}" if validated else "")
+    )
     for r in rows:
         line = (
             f"{r['shape']:>6} {r['components']:>10} {r['deps']:>7} {r['modes']:>7}"
@@ -272,6 +292,8 @@ def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
             per = r[f"{fmt}_bytes"] / r["components"] / 1000
             line += f" {r[f'{fmt}_s']:>8.2f} {r[f'{fmt}_cpu_s']:>8.2f} {per:>9.2f}"
         line += f" {r['peak_rss_mb']:>8.0f}"
+        if loaded:
+            line += f" {r['load_cpu_s']:>8.2f}"
         if validated:
             line += f" {r['validate_s']:>10.2f}"
         print(line, flush=True)
@@ -288,6 +310,11 @@ def main() -> None:
         "--validate", action="store_true", help="also time `reliability validate FILE` (wall s)"
     )
     parser.add_argument(
+        "--load",
+        action="store_true",
+        help="also time resilience.load_plan of the JSON plan written (CPU s; needs json)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -298,7 +325,7 @@ def main() -> None:
     outputs = [o for o in args.outputs.split(",") if o]
     if args.one:
         shape, n = args.one.split(":")
-        print(json.dumps(measure(shape, int(n), outputs, args.derivations)))
+        print(json.dumps(measure(shape, int(n), outputs, args.derivations, args.load)))
         return
     shapes = args.shape.split(",")
     unknown = sorted(set(shapes) - set(SHAPES))
@@ -307,7 +334,10 @@ def main() -> None:
     rows = []
     for shape in shapes:
         for n in (int(s) for s in args.sizes.split(",")):
-            runs = [_subprocess(shape, n, outputs, args.derivations) for _ in range(args.repeat)]
+            runs = [
+                _subprocess(shape, n, outputs, args.derivations, args.load)
+                for _ in range(args.repeat)
+            ]
             row = {
                 k: min(r[k] for r in runs) if k.endswith("_s") else v for k, v in runs[0].items()
             }
