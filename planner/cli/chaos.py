@@ -20,6 +20,7 @@ from typing import Any
 
 from planner.cli.output import write_atomic, write_into_directory
 from planner.errors import PlannerError
+from planner.perf import no_cyclic_gc
 from planner.urls import check_url
 
 _RUN_EXIT_CODES = """
@@ -82,6 +83,7 @@ def _plan_document(path: str) -> dict[str, Any]:
     return document
 
 
+@no_cyclic_gc()  # a batch of many small objects and no cycles (see no_cyclic_gc)
 def _cmd_generate(args: argparse.Namespace) -> int:
     from chaos.experiment import dump_document
     from chaos.generate import facts_from_plan_dict, generate

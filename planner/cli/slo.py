@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from planner.perf import no_cyclic_gc
+
 __all__ = ["DASHBOARD_FORMATS", "RULE_FORMATS", "measure_into", "parse_at", "register"]
 
 #: `reliability rules --format`: a plain rule file, or what prometheus-operator, Sloth, Pyrra read.
@@ -325,6 +327,7 @@ def _rule_inputs(spec_path: str, base_url: str | None, fmt: str) -> Any:
     return slos, monitoring, links, base
 
 
+@no_cyclic_gc()  # a batch of many small objects and no cycles (see no_cyclic_gc)
 def _cmd_rules(args: argparse.Namespace) -> int:
     from planner.cli.output import write_files, write_output
     from planner.errors import PlannerError
