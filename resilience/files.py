@@ -59,7 +59,8 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 64 * 2**20
 """Largest file read (64 MiB): the example plan is 0.11 MiB, the YAML plan of a generated
-1,000-component system (benchmarks/planner_scale.py) 22.5 MiB, its spec 0.3 MiB."""
+1,000-component system (benchmarks/planner_scale.py) 12.6 MiB, its spec 0.3 MiB. A JSON plan
+is read only up to its report (`resilience._json_head`): 9 MB of a 10,000-component plan."""
 
 DEFAULT_MAX_DEPTH = 100
 """Deepest nesting of mappings and lists (a plan's mechanism table needs 5 levels, its report
