@@ -8,6 +8,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chaos.generate import (
     BreakerFacts,
@@ -348,3 +350,17 @@ def test_the_refs_plan_file_gives_the_facts_of_the_full_one(example: str) -> Non
     full = facts_from_plan_dict(plan_to_dict(plan, "full"))
     assert facts_from_plan_dict(plan_to_dict(plan, "refs")) == full
     assert full.failure_modes and (full.breakers or full.inbound)
+
+
+@given(
+    st.lists(st.text("ab.", min_size=1, max_size=5), max_size=12, unique=True),
+    st.text("ab.", min_size=1, max_size=4),
+)
+def test_the_policies_protecting_a_component_are_those_named_after_it_or_caller_dot_it(
+    policies: list[str], component: str
+) -> None:
+    """The index made once (not a search of the table per failure mode) gives the table's
+    policies named `component` or ending in `.component`, sorted; names may hold dots."""
+    facts = PlanFacts(system="s", slo=99.9, failure_modes=(), policies={p: {} for p in policies})
+    expected = sorted(p for p in policies if p == component or p.endswith(f".{component}"))
+    assert facts.policies_for(component) == expected
