@@ -7,8 +7,9 @@ with their reasons and the `EdgePlan` the other analyses read.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from planner.analysis.graph import Edge, Graph
 from planner.analysis.mechanisms.common import (
@@ -169,14 +170,8 @@ class EdgeRules:
                     f" slower than that fail (raise {self.caller}.latency_budget to avoid it)"
                 )
         figure = timeout_figure(self.t, value)
-        self.add(
-            "timeout",
-            "Containment",
-            f"{fmt(value)} per attempt",
-            f"Attempt latency >{fmt(value)}",
-            reason,
-            timeout=figure,
-        )
+        config, trigger = _timeout_texts(value)
+        self.add("timeout", "Containment", config, trigger, reason, timeout=figure)
         return figure, deadline, deadline_fig
 
     # -- retry ----------------------------------------------------------------------------------
@@ -195,14 +190,9 @@ class EdgeRules:
                 "attempts × timeout + worst-case backoff (no latency budget)",
                 {"attempts": attempts, "timeout": timeout, "initial": initial, "max": cap},
             )
-        self.add(
-            "deadline",
-            "Containment",
-            f"{fmt(deadline)} total",
-            f"Total latency >{fmt(deadline)}",
-            self._deadline_reason(deadline, deadline_fig),
-            deadline=deadline_fig,
-        )
+        config, trigger = _deadline_texts(deadline)
+        reason_text = self._deadline_reason(deadline, deadline_fig)
+        self.add("deadline", "Containment", config, trigger, reason_text, deadline=deadline_fig)
         if attempts == 1:
             self.add("retry", "Recovery", "none", "—", reason)
             return attempts, deadline, deadline_fig
@@ -214,19 +204,8 @@ class EdgeRules:
         if self.t.rate_limited:
             section["max_retry_after"] = max(0.0, ceil_to(deadline - timeout))
         self.sections["retry"] = section
-        self.add(
-            "retry",
-            "Recovery",
-            f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}",
-            "Transient error",
-            reason,
-            max_attempts=new_figure(
-                attempts,
-                "count",
-                "max n ≤ 3: n × timeout + backoff ≤ deadline",
-                {"timeout": timeout, "deadline": deadline, "initial": initial, "max": cap},
-            ),
-        )
+        config, figure = _retry_shape(attempts, timeout, deadline, initial, cap)
+        self.add("retry", "Recovery", config, "Transient error", reason, max_attempts=figure)
         self.add(
             "retry_budget",
             "Recovery",
@@ -331,33 +310,16 @@ class EdgeRules:
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
-            # the volume threshold is what half of nominal traffic brings in TRIP_WITHIN, so a dip
-            # in traffic still trips it; the window holds that many calls at half traffic
-            low = rps * TRIP_AT_TRAFFIC
-            min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(low * TRIP_WITHIN)))
-            trip_s = min_calls / rps
-            window = min(WINDOW_CEIL, max(int(TRIP_WITHIN), math.ceil(round(min_calls / low, 9))))
+            shape = _breaker_shape(rps)
             section: dict[str, Any] = {
                 "failure_rate_threshold": FAILURE_RATE,
-                "minimum_calls": min_calls,
+                "minimum_calls": shape.min_calls,
                 "window_type": "time",
-                "window_size": window,
-                "half_open_calls": min(10, max(1, round(rps))),
+                "window_size": shape.window,
+                "half_open_calls": shape.half_open_calls,
                 "open_duration": opens,
             }
-            text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
-            reason = (
-                f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
-                f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
-                f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
-                f" not keep it from tripping; {t.opens_reason}"
-            )
-            trip = new_figure(
-                trip_s,
-                "s",
-                "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
-                {"minimum_calls": min_calls, "rps": rps, "window": window},
-            )
+            text, reason, trip = shape.text, shape.reason_head + t.opens_reason, shape.trip
         else:
             min_calls = 10
             section = {
@@ -392,31 +354,9 @@ class EdgeRules:
         """Sized for a slowdown: every call holds its slot up to the attempt timeout; a floor."""
         if self.rps is None:
             return None
-        timeout = self.sections_timeout
-        in_flight = self.rps * timeout
-        size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
+        size, config, trigger, reason, figure = _bulkhead_shape(self.rps, self.sections_timeout)
         self.sections["bulkhead"] = {"max_concurrent": size}
-        slots, held = f"{size:,}", fmt(timeout)
-        self.add(
-            "bulkhead",
-            "Isolation",
-            f"{slots} concurrent",
-            f"Load >{slots} in flight",
-            f"a slowdown holds each call up to its {held} attempt timeout: {self.rps:g}"
-            f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)"
-            + _BULKHEAD_TAIL,
-            max_concurrent=new_figure(
-                size,
-                "count",
-                "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
-                {
-                    "rps": self.rps,
-                    "timeout": timeout,
-                    "headroom": BULKHEAD_HEADROOM,
-                    "floor": BULKHEAD_FLOOR,
-                },
-            ),
-        )
+        self.add("bulkhead", "Isolation", config, trigger, reason, max_concurrent=figure)
         return size
 
     def quota_share(self) -> tuple[float, str]:
@@ -467,6 +407,97 @@ class EdgeRules:
         self.add(
             "fallback", "Recovery", f"→ {what}", "Retries spent or breaker open", reason, **figs
         )
+
+
+# -- what several edges share -------------------------------------------------------------------
+# A large system's edges take few distinct values (timeouts and deadlines in 10 ms steps, rps
+# from the entry points' shares): the texts and figures that depend on those values alone are
+# made once per value. `typed`: an int shows as 50 where a float shows as 50.0.
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _timeout_texts(value: float) -> tuple[str, str]:
+    """(config, trigger) of the timeout row of an attempt timeout of `value` seconds."""
+    return f"{fmt(value)} per attempt", f"Attempt latency >{fmt(value)}"
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _deadline_texts(value: float) -> tuple[str, str]:
+    """(config, trigger) of the deadline row of a deadline of `value` seconds."""
+    return f"{fmt(value)} total", f"Total latency >{fmt(value)}"
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _retry_shape(
+    attempts: int, timeout: float, deadline: float, initial: float, cap: float
+) -> tuple[str, Figure]:
+    """(config, max_attempts figure) of the retry row of a call retried `attempts` times."""
+    return f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}", new_figure(
+        attempts,
+        "count",
+        "max n ≤ 3: n × timeout + backoff ≤ deadline",
+        {"timeout": timeout, "deadline": deadline, "initial": initial, "max": cap},
+    )
+
+
+class _BreakerShape(NamedTuple):
+    """What an edge's breaker takes from its rps alone (`_breaker_shape`)."""
+
+    min_calls: int
+    window: int
+    half_open_calls: int
+    text: str
+    reason_head: str  # the reason up to the target's open-duration clause
+    trip: Figure
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: an int rps shows as 50, a float 50.0
+def _breaker_shape(rps: float) -> _BreakerShape:
+    """The breaker's volume threshold, window, text and trip figure for `rps` calls/s.
+
+    They depend on the rps alone, and a large system has few distinct rps (its callers'
+    shares of the entry points' traffic): formatted once per rps, not once per edge.
+    """
+    # the volume threshold is what half of nominal traffic brings in TRIP_WITHIN, so a dip in
+    # traffic still trips it; the window holds that many calls at half traffic
+    low = rps * TRIP_AT_TRAFFIC
+    min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(low * TRIP_WITHIN)))
+    trip_s = min_calls / rps
+    window = min(WINDOW_CEIL, max(int(TRIP_WITHIN), math.ceil(round(min_calls / low, 9))))
+    reason_head = (
+        f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
+        f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
+        f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
+        " not keep it from tripping; "
+    )
+    trip = new_figure(
+        trip_s,
+        "s",
+        "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
+        {"minimum_calls": min_calls, "rps": rps, "window": window},
+    )
+    text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
+    return _BreakerShape(min_calls, window, min(10, max(1, round(rps))), text, reason_head, trip)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _bulkhead_shape(rps: float, timeout: float) -> tuple[int, str, str, str, Figure]:
+    """(slots, config, trigger, reason, figure) of the bulkhead of an edge at `rps` calls/s
+    whose attempts time out after `timeout`: the same for every edge with those two values."""
+    in_flight = rps * timeout
+    size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
+    slots, held = f"{size:,}", fmt(timeout)
+    reason = (
+        f"a slowdown holds each call up to its {held} attempt timeout: {rps:g}"
+        f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)" + _BULKHEAD_TAIL
+    )
+    figure = new_figure(
+        size,
+        "count",
+        "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
+        {"rps": rps, "timeout": timeout, "headroom": BULKHEAD_HEADROOM, "floor": BULKHEAD_FLOOR},
+    )
+    return size, f"{slots} concurrent", f"Load >{slots} in flight", reason, figure
 
 
 _PLAN = slot_constructor(EdgePlan)
