@@ -3,6 +3,7 @@ read (`EdgePlan`), rounding, policy names and the latency of a call."""
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def transient_modes(graph: Graph, name: str) -> list[str]:
     return sorted(names)
 
 
+@functools.lru_cache(maxsize=1024)  # a spec has a few distinct calls_per_request; round() is slow
 def calls_on_path(calls_per_request: float) -> int:
     """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
     (a request that makes it waits its whole p99, not calls × p99)."""

@@ -34,7 +34,7 @@ from planner.analysis.mechanisms.common import (
     format_count,
     other_calls_p99,
 )
-from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
+from planner.analysis.mechanisms.construct import new_figure, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
 from planner.analysis.mechanisms.targets import target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
@@ -72,9 +72,10 @@ class EdgeRules:
     def add(
         self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
     ) -> None:
-        self.rows.append(
-            new_row(self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs)
+        row = _ROW(  # new_row(...), without its call
+            self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs, False
         )
+        self.rows.append(row)
 
     def run(self) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
         deadline, deadline_fig = self.deadline_from_budget()
@@ -89,7 +90,9 @@ class EdgeRules:
             "critical": self.edge.hard and not self.edge.degrades,
             "timeout": timeout_fig.value,
             "deadline": deadline,
-            **{key: self.sections[key] for key in _SECTIONS if key in self.sections},
+            # retry, circuit_breaker, bulkhead, rate_limiter, fallback: the rules above run, and
+            # add their sections, in the table's order
+            **self.sections,
         }
         plan = _PLAN(  # EdgePlan(...), every field
             self.edge,
@@ -501,6 +504,7 @@ def _bulkhead_shape(rps: float, timeout: float) -> tuple[int, str, str, str, Fig
 
 
 _PLAN = slot_constructor(EdgePlan)
+_ROW = slot_constructor(MechanismRow)
 
 # the rows' fixed texts, formatted once
 _FAILURE = f"{FAILURE_RATE:.0%}"
@@ -515,5 +519,3 @@ _BULKHEAD_TAIL = (
     f"; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
     f" {BULKHEAD_FLOOR} slots"
 )
-
-_SECTIONS = ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "fallback")
