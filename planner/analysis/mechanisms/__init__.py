@@ -192,6 +192,9 @@ def derive(graph: Graph) -> Mechanisms:
     """
     names = policy_names(graph)
     budget: dict[str, Budget | None] = {}
+    # the tightest attempt timeout offered to each component so far, with the offering policy:
+    # its budget's text is written once the component is a caller, not at every better offer
+    offers: dict[str, tuple[float, str]] = {}
     groups: dict[str, list[MechanismRow]] = {}  # policy → its rows
     table: dict[str, Any] = {}
     plans: list[EdgePlan] = []
@@ -199,8 +202,9 @@ def derive(graph: Graph) -> Mechanisms:
         comp = graph.components[caller]
         if comp.latency_budget is not None:
             budget[caller] = (comp.latency_budget, f"{caller}.latency_budget")
-        elif caller not in budget:
-            budget[caller] = None
+        else:
+            offer = offers.get(caller)
+            budget[caller] = None if offer is None else (offer[0], f"{offer[1]} attempt timeout")
         for edge in graph.edges[caller]:
             plan, policy, edge_rows = derive_edge(
                 graph, edge, budget[caller], names.edges[id(edge)]
@@ -213,12 +217,10 @@ def derive(graph: Graph) -> Mechanisms:
             _group(groups, plan.policy, edge_rows)  # every row of an edge has its policy
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
-            previous = budget.get(edge.target)
-            offer = plan.timeout.value
-            if graph.components[edge.target].latency_budget is None and (
-                previous is None or offer < previous[0]
-            ):
-                budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
+            previous = offers.get(edge.target)
+            timeout = plan.timeout.value
+            if previous is None or timeout < previous[0]:
+                offers[edge.target] = (timeout, plan.policy)
     rows: list[MechanismRow] = []
     calls = _fallback_calls(graph, budget, names.fallback_calls, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, names.inbound)
@@ -229,12 +231,15 @@ def derive(graph: Graph) -> Mechanisms:
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
-    ordered = {name: table[name] for name in sorted(table)}
+    policies = sorted(table)
+    ordered = {name: table[name] for name in policies}
     if _CHECK["tables"]:
         validate_table(ordered)
+    if groups.keys() != table.keys():  # not so far: every policy has rows (a timeout at least)
+        policies = sorted(groups)
     return Mechanisms(
         graph,
-        _outside_in(groups),
+        _outside_in(groups, policies),
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
@@ -252,8 +257,11 @@ def _group(groups: dict[str, list[MechanismRow]], policy: str, rows: list[Mechan
         group += rows
 
 
-def _outside_in(groups: dict[str, list[MechanismRow]]) -> tuple[MechanismRow, ...]:
-    """The rows by policy, each policy's in pipeline order (outside-in).
+def _outside_in(
+    groups: dict[str, list[MechanismRow]], policies: list[str]
+) -> tuple[MechanismRow, ...]:
+    """The rows by policy (`policies`: the groups' keys, sorted), each policy's in pipeline
+    order (outside-in).
 
     The order of a stable sort of all rows, in the order they were derived, by (policy, pipeline
     rank), from sorting the policies and then each policy's few rows: comparing a tuple per row
@@ -263,7 +271,7 @@ def _outside_in(groups: dict[str, list[MechanismRow]]) -> tuple[MechanismRow, ..
     """
     out: list[MechanismRow] = []
     orders: dict[tuple[str, ...], tuple[int, ...] | None] = {}
-    for policy in sorted(groups):
+    for policy in policies:
         group = groups[policy]
         mechanisms = tuple(map(_MECHANISM, group))
         if mechanisms in orders:

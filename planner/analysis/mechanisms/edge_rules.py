@@ -52,6 +52,26 @@ def derive_edge(
 class EdgeRules:
     """The rules of one edge; `fallback_call` reuses them for a call only a fallback makes."""
 
+    # slots: one instance per edge, whose attributes the rules read many times each
+    __slots__ = (
+        "budget",
+        "caller",
+        "edge",
+        "fallback",
+        "graph",
+        "latency_source",
+        "load_label",
+        "name",
+        "p50",
+        "p99",
+        "rows",
+        "rps",
+        "sections",
+        "sections_timeout",
+        "t",
+        "target",
+    )
+
     def __init__(
         self, graph: Graph, edge: Edge, budget: Budget | None, name: str, rps: float | None
     ) -> None:
