@@ -67,6 +67,7 @@ from planner.analysis.mechanisms.fallback_call import (
 )
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound, inbound_policy_name
 from planner.analysis.mechanisms.limits import outlier_detection
+from planner.analysis.mechanisms.targets import target_rules
 from planner.errors import PlannerError
 from planner.model import MechanismRow
 from planner.pipeline import MECHANISM_ORDER, pipeline_rank
@@ -210,10 +211,11 @@ def derive(graph: Graph) -> Mechanisms:
                 graph, edge, budget[caller], names.edges[id(edge)]
             )
             plans.append(plan)
-            detection, detection_rows = outlier_detection(graph, plan)
-            if detection is not None:
-                policy["outlier_detection"] = detection
-                edge_rows += detection_rows
+            if target_rules(graph, edge.target).ejectable:
+                detection, detection_rows = outlier_detection(graph, plan)
+                if detection is not None:
+                    policy["outlier_detection"] = detection
+                    edge_rows += detection_rows
             _group(groups, plan.policy, edge_rows)  # every row of an edge has its policy
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller

@@ -46,7 +46,14 @@ def derive_edge(
 ) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
     """(the edge's plan, its mechanism-table entry, its report rows); `policy` is its name
     (`policy_name`, given by `policy_names`)."""
-    return EdgeRules(graph, edge, caller_budget, policy, graph.edge_rps(edge)).run()
+    if target_rules(graph, edge.target).declared_rps is None:
+        # `Graph.edge_rps` of a target without an rps of its own: the caller's × calls per
+        # request, without reading the target's component again
+        caller = graph.rps[edge.caller]
+        rps = None if caller is None else caller * edge.dep.calls_per_request
+    else:
+        rps = graph.edge_rps(edge)
+    return EdgeRules(graph, edge, caller_budget, policy, rps).run()
 
 
 class EdgeRules:

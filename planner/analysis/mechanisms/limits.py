@@ -47,7 +47,7 @@ from typing import Any
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms.common import EdgePlan, format_count
 from planner.model import Figure, MechanismRow
-from planner.spec import RequestCriticality
+from planner.spec import Component, RequestCriticality
 from planner.units import format_spec_duration as fmt
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "ENVOY_OUTLIER_DEFAULTS",
     "MIN_REPLICAS_FOR_EJECTION",
     "adaptive_limit",
+    "ejectable",
     "max_ejection_percent",
     "outlier_detection",
 ]
@@ -213,15 +214,25 @@ def max_ejection_percent(replicas: int, needed: int) -> float:
     return math.ceil(round(100 * (replicas - needed) / replicas * 10**4, 6)) / 10**4
 
 
+def ejectable(target: Component) -> bool:
+    """Whether calls to `target` get outlier detection: an ejectable kind with 3 or more
+    replicas, at least one to spare over its min_healthy."""
+    replicas = target.replicas
+    return (
+        target.kind in EJECTABLE_KINDS
+        and replicas >= MIN_REPLICAS_FOR_EJECTION
+        and replicas - target.min_healthy >= 1
+    )
+
+
 def outlier_detection(
     graph: Graph, plan: EdgePlan
 ) -> tuple[dict[str, Any] | None, list[MechanismRow]]:
     """(the ``outlier_detection`` section or None, its report rows) of one dependency edge."""
     target = graph.components[plan.edge.target]
-    replicas, needed = target.replicas, target.min_healthy
-    spare = replicas - needed
-    if target.kind not in EJECTABLE_KINDS or replicas < MIN_REPLICAS_FOR_EJECTION or spare < 1:
+    if not ejectable(target):
         return None, []
+    replicas, needed = target.replicas, target.min_healthy
     percent = max_ejection_percent(replicas, needed)
     section: dict[str, Any] = {**ENVOY_OUTLIER_DEFAULTS, "max_ejection_percent": percent}
     section["consecutive_5xx"] = int(section["consecutive_5xx"])

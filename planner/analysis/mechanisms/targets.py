@@ -24,6 +24,7 @@ from planner.analysis.mechanisms.common import (
     worst_backoff,
 )
 from planner.analysis.mechanisms.construct import new_figure, slot_constructor
+from planner.analysis.mechanisms.limits import ejectable
 from planner.model import Figure
 from planner.spec import Quota
 from planner.units import format_spec_duration as fmt
@@ -57,6 +58,9 @@ class TargetRules:
     open_max: float
     opens_reason: str  # the breaker reason's open-duration clause (with the MTTR's source)
     open_figure: Figure
+    # read here, where the edge rules read the target anyway, not again off the component
+    declared_rps: float | None  # the target's own rps (`Graph.edge_rps` splits it)
+    ejectable: bool  # its replicas may get outlier detection (`limits.ejectable`)
 
 
 _CACHE: weakref.WeakKeyDictionary[Graph, dict[str, TargetRules]] = weakref.WeakKeyDictionary()
@@ -103,6 +107,8 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
         shape.open_max,
         shape.opens_head + name + shape.opens_tail,
         shape.open_figure,
+        comp.rps,
+        ejectable(comp),
     )
 
 
