@@ -116,8 +116,9 @@ class _CallTerms:
     """One caller's calls: each call's p99 × ⌈calls⌉ in the caller's order and, for a caller of
     many calls, by edge and by target with their sum's exact partials (`fsum_partials`)."""
 
-    def __init__(self, graph: Graph, edges: tuple[Edge, ...]) -> None:
+    def __init__(self, graph: Graph, caller: str, edges: tuple[Edge, ...]) -> None:
         facts = graph.facts
+        self.caller = caller
         self.terms = [
             (e, e.target, facts[e.target].p99.value * calls_on_path(e.dep.calls_per_request))
             for e in edges
@@ -132,23 +133,23 @@ class _CallTerms:
             self.partials = fsum_partials(list(self.term.values()))
 
 
-_CALL_TERMS: weakref.WeakKeyDictionary[Graph, dict[str, _CallTerms]] = weakref.WeakKeyDictionary()
+#: Each graph's last caller's terms: the rules derive a caller's calls one after the other, so
+#: one caller's terms are kept at a time, not tens of thousands of them for the graph's life.
+_CALL_TERMS: weakref.WeakKeyDictionary[Graph, _CallTerms] = weakref.WeakKeyDictionary()
 
 
 def other_calls_p99(graph: Graph, edge: Edge, fallback: str | None) -> float:
     """Σ p99 × ⌈calls⌉ over the caller's other calls (not `edge`, not its fallback's).
 
-    From the caller's terms, computed once for all its calls (`_CallTerms`); for a caller with
+    From the caller's terms, computed once for its calls in a row (`_CallTerms`); for a caller with
     many calls, from their sum's partials: summing all the others for each call was quadratic
     (a caller of 5,000 dependencies: 25 million terms). The same float either way: fsum is exact
     before its one rounding.
     """
-    per_graph = _CALL_TERMS.get(graph)
-    if per_graph is None:
-        per_graph = _CALL_TERMS[graph] = {}
-    terms = per_graph.get(edge.caller)
-    if terms is None:
-        terms = per_graph[edge.caller] = _CallTerms(graph, graph.edges[edge.caller])
+    terms = _CALL_TERMS.get(graph)
+    if terms is None or terms.caller != edge.caller:
+        caller = edge.caller
+        terms = _CALL_TERMS[graph] = _CallTerms(graph, caller, graph.edges[caller])
     if len(terms.terms) <= _MANY_CALLS:
         return math.fsum(
             term for e, target, term in terms.terms if e is not edge and target != fallback

@@ -267,26 +267,9 @@ class EdgeRules:
         elif not transient:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
-            for n in range(MAX_ATTEMPTS, 0, -1):
-                if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
-                    attempts = n
-                    break
+            attempts, reason = _fitted_attempts(transient, worst, timeout, deadline)
             if attempts > 1:
-                fit = (
-                    f" fit the {fmt(deadline)} deadline"
-                    if deadline is not None
-                    else " (no latency budget)"
-                )
-                reason = (
-                    f"transient modes ({', '.join(transient)}); {attempts} attempts"
-                    f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
-                    + t.backoff_reason
-                )
-            else:
-                reason = (
-                    f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
-                    f" {fmt(deadline or 0)} deadline"
-                )
+                reason += t.backoff_reason
         return attempts, reason
 
     def _deadline_reason(self, deadline: float, fig: Figure) -> str:
@@ -467,6 +450,29 @@ def _retry_shape(
         "count",
         "max n ≤ 3: n × timeout + backoff ≤ deadline",
         {"timeout": timeout, "deadline": deadline, "initial": initial, "max": cap},
+    )
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _fitted_attempts(
+    transient: tuple[str, ...], worst: tuple[float, ...], timeout: float, deadline: float | None
+) -> tuple[int, str]:
+    """The most attempts (≤ MAX_ATTEMPTS) that fit `deadline` for a target with transient
+    modes, and why (without the target's backoff clause, which names it)."""
+    attempts = 1
+    for n in range(MAX_ATTEMPTS, 0, -1):
+        if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
+            attempts = n
+            break
+    if attempts == 1:
+        return attempts, (
+            f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
+            f" {fmt(deadline or 0)} deadline"
+        )
+    fit = f" fit the {fmt(deadline)} deadline" if deadline is not None else " (no latency budget)"
+    return attempts, (
+        f"transient modes ({', '.join(transient)}); {attempts} attempts"
+        f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
     )
 
 
