@@ -7,31 +7,29 @@ with their reasons and the `EdgePlan` the other analyses read.
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms.by_value import (
+    FAILURE_TEXT,
+    breaker_shape,
+    bulkhead_shape,
+    deadline_texts,
+    fitted_attempts,
+    retry_shape,
+    timeout_texts,
+)
 from planner.analysis.mechanisms.common import (
     BUDGET_MIN_PER_S,
     BUDGET_RATIO,
-    BULKHEAD_FLOOR,
-    BULKHEAD_HEADROOM,
     FAILURE_RATE,
-    MAX_ATTEMPTS,
-    MIN_CALLS_CEIL,
-    MIN_CALLS_FLOOR,
     TIMEOUT_HEADROOM,
-    TRIP_AT_TRAFFIC,
-    TRIP_WITHIN,
-    WINDOW_CEIL,
     Budget,
     EdgePlan,
-    bulkhead_capacity,
     calls_on_path,
     ceil_to,
     floor_to,
-    format_count,
     other_calls_p99,
 )
 from planner.analysis.mechanisms.construct import new_figure, slot_constructor
@@ -200,7 +198,7 @@ class EdgeRules:
                     f" slower than that fail (raise {self.caller}.latency_budget to avoid it)"
                 )
         figure = timeout_figure(self.t, value)
-        config, trigger = _timeout_texts(value)
+        config, trigger = timeout_texts(value)
         self.add("timeout", "Containment", config, trigger, reason, timeout=figure)
         return figure, deadline, deadline_fig
 
@@ -220,7 +218,7 @@ class EdgeRules:
                 "attempts × timeout + worst-case backoff (no latency budget)",
                 {"attempts": attempts, "timeout": timeout, "initial": initial, "max": cap},
             )
-        config, trigger = _deadline_texts(deadline)
+        config, trigger = deadline_texts(deadline)
         reason_text = self._deadline_reason(deadline, deadline_fig)
         self.add("deadline", "Containment", config, trigger, reason_text, deadline=deadline_fig)
         if attempts == 1:
@@ -234,7 +232,7 @@ class EdgeRules:
         if self.t.rate_limited:
             section["max_retry_after"] = max(0.0, ceil_to(deadline - timeout))
         self.sections["retry"] = section
-        config, figure = _retry_shape(attempts, timeout, deadline, initial, cap)
+        config, figure = retry_shape(attempts, timeout, deadline, initial, cap)
         self.add("retry", "Recovery", config, "Transient error", reason, max_attempts=figure)
         self.add(
             "retry_budget",
@@ -267,7 +265,7 @@ class EdgeRules:
         elif not transient:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
-            attempts, reason = _fitted_attempts(transient, worst, timeout, deadline)
+            attempts, reason = fitted_attempts(transient, worst, timeout, deadline)
             if attempts > 1:
                 reason += t.backoff_reason
         return attempts, reason
@@ -323,7 +321,7 @@ class EdgeRules:
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
-            shape = _breaker_shape(rps)
+            shape = breaker_shape(rps)
             section: dict[str, Any] = {
                 "failure_rate_threshold": FAILURE_RATE,
                 "minimum_calls": shape.min_calls,
@@ -342,7 +340,7 @@ class EdgeRules:
                 "window_size": 20,
                 "open_duration": opens,
             }
-            text = f"{_FAILURE} of the last 20 calls (≥{min_calls})"
+            text = f"{FAILURE_TEXT} of the last 20 calls (≥{min_calls})"
             reason = (
                 f"no rps in the spec for {self.caller}: a count window of 20 calls; open"
                 f" {fmt(open_initial)} doubling to {fmt(open_max)} from {self.target}"
@@ -367,7 +365,7 @@ class EdgeRules:
         """Sized for a slowdown: every call holds its slot up to the attempt timeout; a floor."""
         if self.rps is None:
             return None
-        size, config, trigger, reason, figure = _bulkhead_shape(self.rps, self.sections_timeout)
+        size, config, trigger, reason, figure = bulkhead_shape(self.rps, self.sections_timeout)
         self.sections["bulkhead"] = {"max_concurrent": size}
         self.add("bulkhead", "Isolation", config, trigger, reason, max_concurrent=figure)
         return size
@@ -422,133 +420,13 @@ class EdgeRules:
         )
 
 
-# -- what several edges share -------------------------------------------------------------------
-# A large system's edges take few distinct values (timeouts and deadlines in 10 ms steps, rps
-# from the entry points' shares): the texts and figures that depend on those values alone are
-# made once per value. `typed`: an int shows as 50 where a float shows as 50.0.
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _timeout_texts(value: float) -> tuple[str, str]:
-    """(config, trigger) of the timeout row of an attempt timeout of `value` seconds."""
-    return f"{fmt(value)} per attempt", f"Attempt latency >{fmt(value)}"
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _deadline_texts(value: float) -> tuple[str, str]:
-    """(config, trigger) of the deadline row of a deadline of `value` seconds."""
-    return f"{fmt(value)} total", f"Total latency >{fmt(value)}"
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _retry_shape(
-    attempts: int, timeout: float, deadline: float, initial: float, cap: float
-) -> tuple[str, Figure]:
-    """(config, max_attempts figure) of the retry row of a call retried `attempts` times."""
-    return f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}", new_figure(
-        attempts,
-        "count",
-        "max n ≤ 3: n × timeout + backoff ≤ deadline",
-        {"timeout": timeout, "deadline": deadline, "initial": initial, "max": cap},
-    )
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _fitted_attempts(
-    transient: tuple[str, ...], worst: tuple[float, ...], timeout: float, deadline: float | None
-) -> tuple[int, str]:
-    """The most attempts (≤ MAX_ATTEMPTS) that fit `deadline` for a target with transient
-    modes, and why (without the target's backoff clause, which names it)."""
-    attempts = 1
-    for n in range(MAX_ATTEMPTS, 0, -1):
-        if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
-            attempts = n
-            break
-    if attempts == 1:
-        return attempts, (
-            f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
-            f" {fmt(deadline or 0)} deadline"
-        )
-    fit = f" fit the {fmt(deadline)} deadline" if deadline is not None else " (no latency budget)"
-    return attempts, (
-        f"transient modes ({', '.join(transient)}); {attempts} attempts"
-        f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
-    )
-
-
-class _BreakerShape(NamedTuple):
-    """What an edge's breaker takes from its rps alone (`_breaker_shape`)."""
-
-    min_calls: int
-    window: int
-    half_open_calls: int
-    text: str
-    reason_head: str  # the reason up to the target's open-duration clause
-    trip: Figure
-
-
-@functools.lru_cache(maxsize=4096, typed=True)  # typed: an int rps shows as 50, a float 50.0
-def _breaker_shape(rps: float) -> _BreakerShape:
-    """The breaker's volume threshold, window, text and trip figure for `rps` calls/s.
-
-    They depend on the rps alone, and a large system has few distinct rps (its callers'
-    shares of the entry points' traffic): formatted once per rps, not once per edge.
-    """
-    # the volume threshold is what half of nominal traffic brings in TRIP_WITHIN, so a dip in
-    # traffic still trips it; the window holds that many calls at half traffic
-    low = rps * TRIP_AT_TRAFFIC
-    min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(low * TRIP_WITHIN)))
-    trip_s = min_calls / rps
-    window = min(WINDOW_CEIL, max(int(TRIP_WITHIN), math.ceil(round(min_calls / low, 9))))
-    reason_head = (
-        f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
-        f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
-        f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
-        " not keep it from tripping; "
-    )
-    trip = new_figure(
-        trip_s,
-        "s",
-        "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
-        {"minimum_calls": min_calls, "rps": rps, "window": window},
-    )
-    text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
-    return _BreakerShape(min_calls, window, min(10, max(1, round(rps))), text, reason_head, trip)
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _bulkhead_shape(rps: float, timeout: float) -> tuple[int, str, str, str, Figure]:
-    """(slots, config, trigger, reason, figure) of the bulkhead of an edge at `rps` calls/s
-    whose attempts time out after `timeout`: the same for every edge with those two values."""
-    in_flight = rps * timeout
-    size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
-    slots, held = f"{size:,}", fmt(timeout)
-    reason = (
-        f"a slowdown holds each call up to its {held} attempt timeout: {rps:g}"
-        f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)" + _BULKHEAD_TAIL
-    )
-    figure = new_figure(
-        size,
-        "count",
-        "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
-        {"rps": rps, "timeout": timeout, "headroom": BULKHEAD_HEADROOM, "floor": BULKHEAD_FLOOR},
-    )
-    return size, f"{slots} concurrent", f"Load >{slots} in flight", reason, figure
-
-
 _PLAN = slot_constructor(EdgePlan)
 _ROW = slot_constructor(MechanismRow)
 
 # the rows' fixed texts, formatted once
-_FAILURE = f"{FAILURE_RATE:.0%}"
-_AT_TRAFFIC = f"{TRIP_AT_TRAFFIC:.0%}"
-_BREAKER_TRIGGER = f"Error rate >{_FAILURE}"
+_BREAKER_TRIGGER = f"Error rate >{FAILURE_TEXT}"
 _BUDGET_CONFIG = f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s"
 _BUDGET_REASON = (
     "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
     " so an outage is not multiplied by the attempts"
-)
-_BULKHEAD_TAIL = (
-    f"; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
-    f" {BULKHEAD_FLOOR} slots"
 )

@@ -41,8 +41,9 @@ host (`resilience.keyed.KeyedBreaker`).
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms.common import EdgePlan, format_count
@@ -232,18 +233,53 @@ def outlier_detection(
     target = graph.components[plan.edge.target]
     if not ejectable(target):
         return None, []
-    replicas, needed = target.replicas, target.min_healthy
-    percent = max_ejection_percent(replicas, needed)
-    section: dict[str, Any] = {**ENVOY_OUTLIER_DEFAULTS, "max_ejection_percent": percent}
-    section["consecutive_5xx"] = int(section["consecutive_5xx"])
-    for key in ("success_rate_minimum_hosts", "success_rate_request_volume"):
-        section[key] = int(section[key])
-    d = ENVOY_OUTLIER_DEFAULTS
     availability = graph.facts[target.name].availability.value
+    shape = _ejection(target.replicas, target.min_healthy, availability, graph.edge_rps(plan.edge))
+    section: dict[str, Any] = {**_PLANNED_DEFAULTS, "max_ejection_percent": shape.percent}
+    row = MechanismRow(
+        plan.policy,
+        plan.edge.caller,
+        target.name,
+        "outlier_detection",
+        "Isolation",
+        shape.config,
+        shape.trigger,
+        target.name + shape.reason_tail,
+        {"max_ejection_percent": shape.percent_figure, "false_ejection": shape.false_figure},
+    )
+    return section, [row]
+
+
+#: ENVOY_OUTLIER_DEFAULTS as the plan writes them: its counts as ints
+_PLANNED_DEFAULTS: dict[str, float] = {
+    key: int(value)
+    if key in ("consecutive_5xx", "success_rate_minimum_hosts", "success_rate_request_volume")
+    else value
+    for key, value in ENVOY_OUTLIER_DEFAULTS.items()
+}
+
+
+class _Ejection(NamedTuple):
+    """An edge's outlier detection, from its target's replicas and availability and its rps."""
+
+    percent: float
+    config: str
+    trigger: str
+    reason_tail: str  # the reason after the target's name
+    percent_figure: Figure
+    false_figure: Figure
+
+
+# The values repeat across a large system's edges (replicas, min_healthy and availability from
+# a few choices, rps from the entry points' shares): each combination is worked out once.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _ejection(replicas: int, needed: int, availability: float, rps: float | None) -> _Ejection:
+    """`outlier_detection`'s figures and texts, but for the target's name."""
+    percent = max_ejection_percent(replicas, needed)
+    d = ENVOY_OUTLIER_DEFAULTS
     false_run = (1 - availability / 100) ** d["consecutive_5xx"]
-    rps = graph.edge_rps(plan.edge)
-    reason = (
-        f"{target.name} runs {replicas} replicas and needs {needed} (min_healthy): a host"
+    reason_tail = (
+        f" runs {replicas} replicas and needs {needed} (min_healthy): a host"
         f" failing {d['consecutive_5xx']:g} calls in a row is ejected for"
         f" {fmt(d['base_ejection_time'])} × its ejection count (≤ {fmt(d['max_ejection_time'])});"
         f" at most {percent:g} % of the hosts at once = 100 × ({replicas} − {needed}) / {replicas},"
@@ -255,29 +291,20 @@ def outlier_detection(
         " are Envoy's defaults"
     )
     inputs: dict[str, float | int | str] = {"replicas": replicas, "min_healthy": needed}
-    row = MechanismRow(
-        plan.policy,
-        plan.edge.caller,
-        target.name,
-        "outlier_detection",
-        "Isolation",
+    return _Ejection(
+        percent,
         f"{d['consecutive_5xx']:g} consecutive failures eject a host for"
         f" {fmt(d['base_ejection_time'])}+, ≤{percent:g} % of hosts",
         f"{d['consecutive_5xx']:g} failures in a row from one host",
-        reason,
-        {
-            "max_ejection_percent": Figure(
-                percent, "%", "ceil(100 × (replicas − min_healthy) / replicas)", inputs
-            ),
-            "false_ejection": Figure(
-                false_run,
-                "probability",
-                "(1 − availability)^consecutive_5xx",
-                {"availability": availability, "consecutive_5xx": int(d["consecutive_5xx"])},
-            ),
-        },
+        reason_tail,
+        Figure(percent, "%", "ceil(100 × (replicas − min_healthy) / replicas)", inputs),
+        Figure(
+            false_run,
+            "probability",
+            "(1 − availability)^consecutive_5xx",
+            {"availability": availability, "consecutive_5xx": int(d["consecutive_5xx"])},
+        ),
     )
-    return section, [row]
 
 
 def _sweep(replicas: int, rps: float | None) -> str:
