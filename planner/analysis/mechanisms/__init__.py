@@ -163,7 +163,7 @@ def policy_names(graph: Graph) -> PolicyNames:
     With `derive`'s table check off (`check_tables`), this is all of `derive` that can refuse a
     valid spec: `reliability validate` runs it alone (`check`), so a new refusal belongs here.
     """
-    edges = {id(e): policy_name(graph, e) for caller in graph.names for e in graph.edges[caller]}
+    edges = _edge_policies(graph)
     taken = set(edges.values())
     calls = fallback_calls(graph, edges)
     for call in calls:
@@ -175,6 +175,19 @@ def policy_names(graph: Graph) -> PolicyNames:
         taken.add(call.policy)
     inbound = {entry: inbound_policy_name(entry, taken) for entry in sorted(graph.entry_shares)}
     return PolicyNames(edges, calls, inbound)
+
+
+def _edge_policies(graph: Graph) -> dict[int, str]:
+    """`policy_name` of every edge (by id), target by target: one look-up of each target's
+    callers rather than one per edge."""
+    edges: dict[int, str] = {}
+    for target, callers in graph.callers.items():
+        if len(callers) == 1:
+            edges[id(callers[0])] = target
+        else:
+            for e in callers:
+                edges[id(e)] = f"{e.caller}.{target}"
+    return edges
 
 
 def check(graph: Graph) -> None:

@@ -49,11 +49,15 @@ class EdgePlan:
     trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
 
 
+# ceil_to and floor_to are memoised: round(x, n) is slow, and the rules round a few distinct
+# values (p99s, budgets and their remainders) hundreds of thousands of times on a large system
+@functools.lru_cache(maxsize=4096, typed=True)
 def ceil_to(seconds: float, step: float = 0.01) -> float:
     """`seconds` rounded up to `step` (10 ms), without float artefacts."""
     return round(math.ceil(round(seconds / step, 6)) * step, 6)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def floor_to(seconds: float, step: float = 0.01) -> float:
     """`seconds` rounded down to `step`: a deadline rounded up would overspend its budget."""
     return round(math.floor(round(seconds / step, 6)) * step, 6)
