@@ -220,11 +220,12 @@ def derive(graph: Graph) -> Mechanisms:
             offer = offers.get(caller)
             budget[caller] = None if offer is None else (offer[0], f"{offer[1]} attempt timeout")
         for edge in graph.edges[caller]:
+            rules = target_rules(graph, edge.target)
             plan, policy, edge_rows = derive_edge(
-                graph, edge, budget[caller], names.edges[id(edge)]
+                graph, edge, budget[caller], names.edges[id(edge)], rules
             )
             plans.append(plan)
-            if target_rules(graph, edge.target).ejectable:
+            if rules.ejectable:
                 detection, detection_rows = outlier_detection(graph, plan)
                 if detection is not None:
                     policy["outlier_detection"] = detection

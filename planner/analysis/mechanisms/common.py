@@ -122,6 +122,7 @@ class _CallTerms:
 
     def __init__(self, graph: Graph, caller: str, edges: tuple[Edge, ...]) -> None:
         facts = graph.facts
+        self.graph = weakref.ref(graph)  # which graph's: a caller's name is not enough
         self.caller = caller
         self.terms = [
             (e, e.target, facts[e.target].p99.value * calls_on_path(e.dep.calls_per_request))
@@ -137,9 +138,10 @@ class _CallTerms:
             self.partials = fsum_partials(list(self.term.values()))
 
 
-#: Each graph's last caller's terms: the rules derive a caller's calls one after the other, so
-#: one caller's terms are kept at a time, not tens of thousands of them for the graph's life.
-_CALL_TERMS: weakref.WeakKeyDictionary[Graph, _CallTerms] = weakref.WeakKeyDictionary()
+#: The last caller's terms: the rules derive a caller's calls one after the other, so one
+#: caller's terms are kept at a time, not tens of thousands of them for the graph's life; and
+#: a weak reference to its graph is cheaper to check than a WeakKeyDictionary look-up per call.
+_LAST_TERMS: list[_CallTerms | None] = [None]
 
 
 def other_calls_p99(graph: Graph, edge: Edge, fallback: str | None) -> float:
@@ -150,10 +152,10 @@ def other_calls_p99(graph: Graph, edge: Edge, fallback: str | None) -> float:
     (a caller of 5,000 dependencies: 25 million terms). The same float either way: fsum is exact
     before its one rounding.
     """
-    terms = _CALL_TERMS.get(graph)
-    if terms is None or terms.caller != edge.caller:
+    terms = _LAST_TERMS[0]
+    if terms is None or terms.caller != edge.caller or terms.graph() is not graph:
         caller = edge.caller
-        terms = _CALL_TERMS[graph] = _CallTerms(graph, caller, graph.edges[caller])
+        terms = _LAST_TERMS[0] = _CallTerms(graph, caller, graph.edges[caller])
     if len(terms.terms) <= _MANY_CALLS:
         return math.fsum(
             term for e, target, term in terms.terms if e is not edge and target != fallback

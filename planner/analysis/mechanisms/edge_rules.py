@@ -34,24 +34,30 @@ from planner.analysis.mechanisms.common import (
 )
 from planner.analysis.mechanisms.construct import new_figure, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
-from planner.analysis.mechanisms.targets import target_rules, timeout_figure
+from planner.analysis.mechanisms.targets import TargetRules, target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 
 
 def derive_edge(
-    graph: Graph, edge: Edge, caller_budget: Budget | None, policy: str
+    graph: Graph,
+    edge: Edge,
+    caller_budget: Budget | None,
+    policy: str,
+    rules: TargetRules | None = None,
 ) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
     """(the edge's plan, its mechanism-table entry, its report rows); `policy` is its name
-    (`policy_name`, given by `policy_names`)."""
-    if target_rules(graph, edge.target).declared_rps is None:
+    (`policy_name`, given by `policy_names`), `rules` its target's (`target_rules`) when the
+    caller has them at hand."""
+    t = rules if rules is not None else target_rules(graph, edge.target)
+    if t.declared_rps is None:
         # `Graph.edge_rps` of a target without an rps of its own: the caller's × calls per
         # request, without reading the target's component again
         caller = graph.rps[edge.caller]
         rps = None if caller is None else caller * edge.dep.calls_per_request
     else:
         rps = graph.edge_rps(edge)
-    return EdgeRules(graph, edge, caller_budget, policy, rps).run()
+    return EdgeRules(graph, edge, caller_budget, policy, rps, t).run()
 
 
 class EdgeRules:
@@ -78,14 +84,21 @@ class EdgeRules:
     )
 
     def __init__(
-        self, graph: Graph, edge: Edge, budget: Budget | None, name: str, rps: float | None
+        self,
+        graph: Graph,
+        edge: Edge,
+        budget: Budget | None,
+        name: str,
+        rps: float | None,
+        rules: TargetRules | None = None,
     ) -> None:
         self.graph = graph
         self.edge = edge
         self.budget = budget
         self.name = name
         self.caller, self.target = edge.caller, edge.target
-        self.t = t = target_rules(graph, edge.target)  # what depends on the target alone
+        # what depends on the target alone (a WeakKeyDictionary look-up: passed when at hand)
+        self.t = t = rules if rules is not None else target_rules(graph, edge.target)
         self.p50, self.p99, self.latency_source = t.p50, t.p99, t.latency_source
         self.rps = rps
         self.load_label = "normal traffic"  # what `rps` is, as the rate limiter's reason says
