@@ -67,6 +67,7 @@ from planner.analysis.mechanisms.fallback_call import (
 )
 from planner.analysis.mechanisms.inbound import InboundPlan, derive_inbound, inbound_policy_name
 from planner.analysis.mechanisms.limits import outlier_detection
+from planner.analysis.mechanisms.targets import target_rules
 from planner.errors import PlannerError
 from planner.model import MechanismRow
 from planner.pipeline import MECHANISM_ORDER, pipeline_rank
@@ -162,7 +163,7 @@ def policy_names(graph: Graph) -> PolicyNames:
     With `derive`'s table check off (`check_tables`), this is all of `derive` that can refuse a
     valid spec: `reliability validate` runs it alone (`check`), so a new refusal belongs here.
     """
-    edges = {id(e): policy_name(graph, e) for caller in graph.names for e in graph.edges[caller]}
+    edges = _edge_policies(graph)
     taken = set(edges.values())
     calls = fallback_calls(graph, edges)
     for call in calls:
@@ -174,6 +175,19 @@ def policy_names(graph: Graph) -> PolicyNames:
         taken.add(call.policy)
     inbound = {entry: inbound_policy_name(entry, taken) for entry in sorted(graph.entry_shares)}
     return PolicyNames(edges, calls, inbound)
+
+
+def _edge_policies(graph: Graph) -> dict[int, str]:
+    """`policy_name` of every edge (by id), target by target: one look-up of each target's
+    callers rather than one per edge."""
+    edges: dict[int, str] = {}
+    for target, callers in graph.callers.items():
+        if len(callers) == 1:
+            edges[id(callers[0])] = target
+        else:
+            for e in callers:
+                edges[id(e)] = f"{e.caller}.{target}"
+    return edges
 
 
 def check(graph: Graph) -> None:
@@ -192,6 +206,9 @@ def derive(graph: Graph) -> Mechanisms:
     """
     names = policy_names(graph)
     budget: dict[str, Budget | None] = {}
+    # the tightest attempt timeout offered to each component so far, with the offering policy:
+    # its budget's text is written once the component is a caller, not at every better offer
+    offers: dict[str, tuple[float, str]] = {}
     groups: dict[str, list[MechanismRow]] = {}  # policy → its rows
     table: dict[str, Any] = {}
     plans: list[EdgePlan] = []
@@ -199,26 +216,27 @@ def derive(graph: Graph) -> Mechanisms:
         comp = graph.components[caller]
         if comp.latency_budget is not None:
             budget[caller] = (comp.latency_budget, f"{caller}.latency_budget")
-        elif caller not in budget:
-            budget[caller] = None
+        else:
+            offer = offers.get(caller)
+            budget[caller] = None if offer is None else (offer[0], f"{offer[1]} attempt timeout")
         for edge in graph.edges[caller]:
+            rules = target_rules(graph, edge.target)
             plan, policy, edge_rows = derive_edge(
-                graph, edge, budget[caller], names.edges[id(edge)]
+                graph, edge, budget[caller], names.edges[id(edge)], rules
             )
             plans.append(plan)
-            detection, detection_rows = outlier_detection(graph, plan)
-            if detection is not None:
-                policy["outlier_detection"] = detection
-                edge_rows += detection_rows
+            if rules.ejectable:
+                detection, detection_rows = outlier_detection(graph, plan)
+                if detection is not None:
+                    policy["outlier_detection"] = detection
+                    edge_rows += detection_rows
             _group(groups, plan.policy, edge_rows)  # every row of an edge has its policy
             table[plan.policy] = policy
             # the target may spend at most one attempt timeout of its tightest caller
-            previous = budget.get(edge.target)
-            offer = plan.timeout.value
-            if graph.components[edge.target].latency_budget is None and (
-                previous is None or offer < previous[0]
-            ):
-                budget[edge.target] = (offer, f"{plan.policy} attempt timeout")
+            previous = offers.get(edge.target)
+            timeout = plan.timeout.value
+            if previous is None or timeout < previous[0]:
+                offers[edge.target] = (timeout, plan.policy)
     rows: list[MechanismRow] = []
     calls = _fallback_calls(graph, budget, names.fallback_calls, table, rows)
     inbound, inbound_table, inbound_rows = derive_inbound(graph, names.inbound)
@@ -229,12 +247,15 @@ def derive(graph: Graph) -> Mechanisms:
     by_target: dict[str, list[EdgePlan]] = {}
     for plan in plans:
         by_target.setdefault(plan.edge.target, []).append(plan)
-    ordered = {name: table[name] for name in sorted(table)}
+    policies = sorted(table)
+    ordered = {name: table[name] for name in policies}
     if _CHECK["tables"]:
         validate_table(ordered)
+    if groups.keys() != table.keys():  # not so far: every policy has rows (a timeout at least)
+        policies = sorted(groups)
     return Mechanisms(
         graph,
-        _outside_in(groups),
+        _outside_in(groups, policies),
         ordered,
         tuple(plans),
         {k: tuple(v) for k, v in by_target.items()},
@@ -252,28 +273,44 @@ def _group(groups: dict[str, list[MechanismRow]], policy: str, rows: list[Mechan
         group += rows
 
 
-def _outside_in(groups: dict[str, list[MechanismRow]]) -> tuple[MechanismRow, ...]:
-    """The rows by policy, each policy's in pipeline order (outside-in).
+def _outside_in(
+    groups: dict[str, list[MechanismRow]], policies: list[str]
+) -> tuple[MechanismRow, ...]:
+    """The rows by policy (`policies`: the groups' keys, sorted), each policy's in pipeline
+    order (outside-in).
 
     The order of a stable sort of all rows, in the order they were derived, by (policy, pipeline
     rank), from sorting the policies and then each policy's few rows: comparing a tuple per row
-    was most of the sort's time.
+    was most of the sort's time. The edges' rows come in a handful of sequences of mechanisms
+    (timeout, deadline, retry, …), so each sequence's order is sorted out once (`_stable_order`)
+    and then only applied, without a rank look-up per row.
     """
     out: list[MechanismRow] = []
-    for policy in sorted(groups):
+    orders: dict[tuple[str, ...], tuple[int, ...] | None] = {}
+    for policy in policies:
         group = groups[policy]
-        group.sort(key=_rank)
-        out += group
+        mechanisms = tuple(map(_MECHANISM, group))
+        if mechanisms in orders:
+            order = orders[mechanisms]
+        else:
+            order = orders[mechanisms] = _stable_order(mechanisms)
+        if order is None:
+            out += group
+        else:
+            out += [group[i] for i in order]
     return tuple(out)
 
 
+_MECHANISM = attrgetter("mechanism")
 _RANKS = {mechanism: pipeline_rank(mechanism) for mechanism in MECHANISM_ORDER}
 _UNKNOWN = len(MECHANISM_ORDER)  # pipeline_rank of a name it does not know: last
 
 
-def _rank(row: MechanismRow) -> int:
-    """`pipeline_rank(row.mechanism)`, one dictionary look-up."""
-    return _RANKS.get(row.mechanism, _UNKNOWN)
+def _stable_order(mechanisms: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The positions of `mechanisms` in pipeline order (a stable sort by `pipeline_rank`);
+    None when they already are."""
+    order = tuple(sorted(range(len(mechanisms)), key=lambda i: _RANKS.get(mechanisms[i], _UNKNOWN)))
+    return None if order == tuple(range(len(mechanisms))) else order
 
 
 def _fallback_calls(

@@ -3,6 +3,7 @@ read (`EdgePlan`), rounding, policy names and the latency of a call."""
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass
@@ -48,11 +49,15 @@ class EdgePlan:
     trip: Figure  # seconds (or calls, without rps) until a full outage opens the breaker
 
 
+# ceil_to and floor_to are memoised: round(x, n) is slow, and the rules round a few distinct
+# values (p99s, budgets and their remainders) hundreds of thousands of times on a large system
+@functools.lru_cache(maxsize=4096, typed=True)
 def ceil_to(seconds: float, step: float = 0.01) -> float:
     """`seconds` rounded up to `step` (10 ms), without float artefacts."""
     return round(math.ceil(round(seconds / step, 6)) * step, 6)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def floor_to(seconds: float, step: float = 0.01) -> float:
     """`seconds` rounded down to `step`: a deadline rounded up would overspend its budget."""
     return round(math.floor(round(seconds / step, 6)) * step, 6)
@@ -79,6 +84,7 @@ def transient_modes(graph: Graph, name: str) -> list[str]:
     return sorted(names)
 
 
+@functools.lru_cache(maxsize=1024)  # a spec has a few distinct calls_per_request; round() is slow
 def calls_on_path(calls_per_request: float) -> int:
     """How many times a call is on one request's path: ⌈calls⌉, and at least once however rare
     (a request that makes it waits its whole p99, not calls × p99)."""
@@ -114,8 +120,10 @@ class _CallTerms:
     """One caller's calls: each call's p99 × ⌈calls⌉ in the caller's order and, for a caller of
     many calls, by edge and by target with their sum's exact partials (`fsum_partials`)."""
 
-    def __init__(self, graph: Graph, edges: tuple[Edge, ...]) -> None:
+    def __init__(self, graph: Graph, caller: str, edges: tuple[Edge, ...]) -> None:
         facts = graph.facts
+        self.graph = weakref.ref(graph)  # which graph's: a caller's name is not enough
+        self.caller = caller
         self.terms = [
             (e, e.target, facts[e.target].p99.value * calls_on_path(e.dep.calls_per_request))
             for e in edges
@@ -130,23 +138,24 @@ class _CallTerms:
             self.partials = fsum_partials(list(self.term.values()))
 
 
-_CALL_TERMS: weakref.WeakKeyDictionary[Graph, dict[str, _CallTerms]] = weakref.WeakKeyDictionary()
+#: The last caller's terms: the rules derive a caller's calls one after the other, so one
+#: caller's terms are kept at a time, not tens of thousands of them for the graph's life; and
+#: a weak reference to its graph is cheaper to check than a WeakKeyDictionary look-up per call.
+_LAST_TERMS: list[_CallTerms | None] = [None]
 
 
 def other_calls_p99(graph: Graph, edge: Edge, fallback: str | None) -> float:
     """Σ p99 × ⌈calls⌉ over the caller's other calls (not `edge`, not its fallback's).
 
-    From the caller's terms, computed once for all its calls (`_CallTerms`); for a caller with
+    From the caller's terms, computed once for its calls in a row (`_CallTerms`); for a caller with
     many calls, from their sum's partials: summing all the others for each call was quadratic
     (a caller of 5,000 dependencies: 25 million terms). The same float either way: fsum is exact
     before its one rounding.
     """
-    per_graph = _CALL_TERMS.get(graph)
-    if per_graph is None:
-        per_graph = _CALL_TERMS[graph] = {}
-    terms = per_graph.get(edge.caller)
-    if terms is None:
-        terms = per_graph[edge.caller] = _CallTerms(graph, graph.edges[edge.caller])
+    terms = _LAST_TERMS[0]
+    if terms is None or terms.caller != edge.caller or terms.graph() is not graph:
+        caller = edge.caller
+        terms = _LAST_TERMS[0] = _CallTerms(graph, caller, graph.edges[caller])
     if len(terms.terms) <= _MANY_CALLS:
         return math.fsum(
             term for e, target, term in terms.terms if e is not edge and target != fallback

@@ -11,55 +11,94 @@ import math
 from typing import Any
 
 from planner.analysis.graph import Edge, Graph
+from planner.analysis.mechanisms.by_value import (
+    FAILURE_TEXT,
+    breaker_shape,
+    bulkhead_shape,
+    deadline_texts,
+    fitted_attempts,
+    retry_shape,
+    timeout_texts,
+)
 from planner.analysis.mechanisms.common import (
     BUDGET_MIN_PER_S,
     BUDGET_RATIO,
-    BULKHEAD_FLOOR,
-    BULKHEAD_HEADROOM,
     FAILURE_RATE,
-    MAX_ATTEMPTS,
-    MIN_CALLS_CEIL,
-    MIN_CALLS_FLOOR,
     TIMEOUT_HEADROOM,
-    TRIP_AT_TRAFFIC,
-    TRIP_WITHIN,
-    WINDOW_CEIL,
     Budget,
     EdgePlan,
-    bulkhead_capacity,
     calls_on_path,
     ceil_to,
     floor_to,
-    format_count,
     other_calls_p99,
 )
-from planner.analysis.mechanisms.construct import new_figure, new_row, slot_constructor
+from planner.analysis.mechanisms.construct import new_figure, slot_constructor
 from planner.analysis.mechanisms.fallback import fallback_reason
-from planner.analysis.mechanisms.targets import target_rules, timeout_figure
+from planner.analysis.mechanisms.targets import TargetRules, target_rules, timeout_figure
 from planner.model import Figure, MechanismRow
 from planner.units import format_spec_duration as fmt
 
 
 def derive_edge(
-    graph: Graph, edge: Edge, caller_budget: Budget | None, policy: str
+    graph: Graph,
+    edge: Edge,
+    caller_budget: Budget | None,
+    policy: str,
+    rules: TargetRules | None = None,
 ) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
     """(the edge's plan, its mechanism-table entry, its report rows); `policy` is its name
-    (`policy_name`, given by `policy_names`)."""
-    return EdgeRules(graph, edge, caller_budget, policy, graph.edge_rps(edge)).run()
+    (`policy_name`, given by `policy_names`), `rules` its target's (`target_rules`) when the
+    caller has them at hand."""
+    t = rules if rules is not None else target_rules(graph, edge.target)
+    if t.declared_rps is None:
+        # `Graph.edge_rps` of a target without an rps of its own: the caller's × calls per
+        # request, without reading the target's component again
+        caller = graph.rps[edge.caller]
+        rps = None if caller is None else caller * edge.dep.calls_per_request
+    else:
+        rps = graph.edge_rps(edge)
+    return EdgeRules(graph, edge, caller_budget, policy, rps, t).run()
 
 
 class EdgeRules:
     """The rules of one edge; `fallback_call` reuses them for a call only a fallback makes."""
 
+    # slots: one instance per edge, whose attributes the rules read many times each
+    __slots__ = (
+        "budget",
+        "caller",
+        "edge",
+        "fallback",
+        "graph",
+        "latency_source",
+        "load_label",
+        "name",
+        "p50",
+        "p99",
+        "rows",
+        "rps",
+        "sections",
+        "sections_timeout",
+        "t",
+        "target",
+    )
+
     def __init__(
-        self, graph: Graph, edge: Edge, budget: Budget | None, name: str, rps: float | None
+        self,
+        graph: Graph,
+        edge: Edge,
+        budget: Budget | None,
+        name: str,
+        rps: float | None,
+        rules: TargetRules | None = None,
     ) -> None:
         self.graph = graph
         self.edge = edge
         self.budget = budget
         self.name = name
         self.caller, self.target = edge.caller, edge.target
-        self.t = t = target_rules(graph, edge.target)  # what depends on the target alone
+        # what depends on the target alone (a WeakKeyDictionary look-up: passed when at hand)
+        self.t = t = rules if rules is not None else target_rules(graph, edge.target)
         self.p50, self.p99, self.latency_source = t.p50, t.p99, t.latency_source
         self.rps = rps
         self.load_label = "normal traffic"  # what `rps` is, as the rate limiter's reason says
@@ -71,9 +110,10 @@ class EdgeRules:
     def add(
         self, mech: str, kind: str, config: str, trigger: str, reason: str, **figs: Figure
     ) -> None:
-        self.rows.append(
-            new_row(self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs)
+        row = _ROW(  # new_row(...), without its call
+            self.name, self.caller, self.target, mech, kind, config, trigger, reason, figs, False
         )
+        self.rows.append(row)
 
     def run(self) -> tuple[EdgePlan, dict[str, Any], list[MechanismRow]]:
         deadline, deadline_fig = self.deadline_from_budget()
@@ -88,7 +128,9 @@ class EdgeRules:
             "critical": self.edge.hard and not self.edge.degrades,
             "timeout": timeout_fig.value,
             "deadline": deadline,
-            **{key: self.sections[key] for key in _SECTIONS if key in self.sections},
+            # retry, circuit_breaker, bulkhead, rate_limiter, fallback: the rules above run, and
+            # add their sections, in the table's order
+            **self.sections,
         }
         plan = _PLAN(  # EdgePlan(...), every field
             self.edge,
@@ -169,14 +211,8 @@ class EdgeRules:
                     f" slower than that fail (raise {self.caller}.latency_budget to avoid it)"
                 )
         figure = timeout_figure(self.t, value)
-        self.add(
-            "timeout",
-            "Containment",
-            f"{fmt(value)} per attempt",
-            f"Attempt latency >{fmt(value)}",
-            reason,
-            timeout=figure,
-        )
+        config, trigger = timeout_texts(value)
+        self.add("timeout", "Containment", config, trigger, reason, timeout=figure)
         return figure, deadline, deadline_fig
 
     # -- retry ----------------------------------------------------------------------------------
@@ -195,14 +231,9 @@ class EdgeRules:
                 "attempts × timeout + worst-case backoff (no latency budget)",
                 {"attempts": attempts, "timeout": timeout, "initial": initial, "max": cap},
             )
-        self.add(
-            "deadline",
-            "Containment",
-            f"{fmt(deadline)} total",
-            f"Total latency >{fmt(deadline)}",
-            self._deadline_reason(deadline, deadline_fig),
-            deadline=deadline_fig,
-        )
+        config, trigger = deadline_texts(deadline)
+        reason_text = self._deadline_reason(deadline, deadline_fig)
+        self.add("deadline", "Containment", config, trigger, reason_text, deadline=deadline_fig)
         if attempts == 1:
             self.add("retry", "Recovery", "none", "—", reason)
             return attempts, deadline, deadline_fig
@@ -214,19 +245,8 @@ class EdgeRules:
         if self.t.rate_limited:
             section["max_retry_after"] = max(0.0, ceil_to(deadline - timeout))
         self.sections["retry"] = section
-        self.add(
-            "retry",
-            "Recovery",
-            f"{attempts} attempts, backoff {fmt(initial)}–{fmt(cap)}",
-            "Transient error",
-            reason,
-            max_attempts=new_figure(
-                attempts,
-                "count",
-                "max n ≤ 3: n × timeout + backoff ≤ deadline",
-                {"timeout": timeout, "deadline": deadline, "initial": initial, "max": cap},
-            ),
-        )
+        config, figure = retry_shape(attempts, timeout, deadline, initial, cap)
+        self.add("retry", "Recovery", config, "Transient error", reason, max_attempts=figure)
         self.add(
             "retry_budget",
             "Recovery",
@@ -258,26 +278,9 @@ class EdgeRules:
         elif not transient:
             reason = f"{self.target} has no transient failure mode: a retry would fail the same way"
         else:
-            for n in range(MAX_ATTEMPTS, 0, -1):
-                if deadline is None or n * timeout + worst[n] <= deadline + 1e-9:
-                    attempts = n
-                    break
+            attempts, reason = fitted_attempts(transient, worst, timeout, deadline)
             if attempts > 1:
-                fit = (
-                    f" fit the {fmt(deadline)} deadline"
-                    if deadline is not None
-                    else " (no latency budget)"
-                )
-                reason = (
-                    f"transient modes ({', '.join(transient)}); {attempts} attempts"
-                    f" × {fmt(timeout)} + worst-case backoff {fmt(worst[attempts])}{fit}"
-                    + t.backoff_reason
-                )
-            else:
-                reason = (
-                    f"a second attempt (2 × {fmt(timeout)} + backoff) does not fit the"
-                    f" {fmt(deadline or 0)} deadline"
-                )
+                reason += t.backoff_reason
         return attempts, reason
 
     def _deadline_reason(self, deadline: float, fig: Figure) -> str:
@@ -331,33 +334,16 @@ class EdgeRules:
         opens = {"initial": open_initial, "multiplier": 2.0, "max": open_max}
         rps = self.rps
         if rps is not None:
-            # the volume threshold is what half of nominal traffic brings in TRIP_WITHIN, so a dip
-            # in traffic still trips it; the window holds that many calls at half traffic
-            low = rps * TRIP_AT_TRAFFIC
-            min_calls = min(MIN_CALLS_CEIL, max(MIN_CALLS_FLOOR, math.floor(low * TRIP_WITHIN)))
-            trip_s = min_calls / rps
-            window = min(WINDOW_CEIL, max(int(TRIP_WITHIN), math.ceil(round(min_calls / low, 9))))
+            shape = breaker_shape(rps)
             section: dict[str, Any] = {
                 "failure_rate_threshold": FAILURE_RATE,
-                "minimum_calls": min_calls,
+                "minimum_calls": shape.min_calls,
                 "window_type": "time",
-                "window_size": window,
-                "half_open_calls": min(10, max(1, round(rps))),
+                "window_size": shape.window,
+                "half_open_calls": shape.half_open_calls,
                 "open_duration": opens,
             }
-            text = f"{_FAILURE} of ≥{min_calls} calls in {window}s"
-            reason = (
-                f"{rps:g} calls/s: a full outage reaches {min_calls} calls and trips it in"
-                f" {fmt(trip_s)}; the {window}s window still holds {min_calls} calls at"
-                f" {_AT_TRAFFIC} of that traffic ({format_count(low)}/s), so a dip does"
-                f" not keep it from tripping; {t.opens_reason}"
-            )
-            trip = new_figure(
-                trip_s,
-                "s",
-                "minimum_calls / rps, minimum_calls = clamp(rps × 50% × 10s, 5, 100)",
-                {"minimum_calls": min_calls, "rps": rps, "window": window},
-            )
+            text, reason, trip = shape.text, shape.reason_head + t.opens_reason, shape.trip
         else:
             min_calls = 10
             section = {
@@ -367,7 +353,7 @@ class EdgeRules:
                 "window_size": 20,
                 "open_duration": opens,
             }
-            text = f"{_FAILURE} of the last 20 calls (≥{min_calls})"
+            text = f"{FAILURE_TEXT} of the last 20 calls (≥{min_calls})"
             reason = (
                 f"no rps in the spec for {self.caller}: a count window of 20 calls; open"
                 f" {fmt(open_initial)} doubling to {fmt(open_max)} from {self.target}"
@@ -392,31 +378,9 @@ class EdgeRules:
         """Sized for a slowdown: every call holds its slot up to the attempt timeout; a floor."""
         if self.rps is None:
             return None
-        timeout = self.sections_timeout
-        in_flight = self.rps * timeout
-        size = max(BULKHEAD_FLOOR, bulkhead_capacity(in_flight))
+        size, config, trigger, reason, figure = bulkhead_shape(self.rps, self.sections_timeout)
         self.sections["bulkhead"] = {"max_concurrent": size}
-        slots, held = f"{size:,}", fmt(timeout)
-        self.add(
-            "bulkhead",
-            "Isolation",
-            f"{slots} concurrent",
-            f"Load >{slots} in flight",
-            f"a slowdown holds each call up to its {held} attempt timeout: {self.rps:g}"
-            f" calls/s × {held} = {format_count(in_flight)} in flight (Little's law)"
-            + _BULKHEAD_TAIL,
-            max_concurrent=new_figure(
-                size,
-                "count",
-                "max(floor, ceil(max(L × headroom, L + 3√L))), L = rps × attempt timeout",
-                {
-                    "rps": self.rps,
-                    "timeout": timeout,
-                    "headroom": BULKHEAD_HEADROOM,
-                    "floor": BULKHEAD_FLOOR,
-                },
-            ),
-        )
+        self.add("bulkhead", "Isolation", config, trigger, reason, max_concurrent=figure)
         return size
 
     def quota_share(self) -> tuple[float, str]:
@@ -470,19 +434,12 @@ class EdgeRules:
 
 
 _PLAN = slot_constructor(EdgePlan)
+_ROW = slot_constructor(MechanismRow)
 
 # the rows' fixed texts, formatted once
-_FAILURE = f"{FAILURE_RATE:.0%}"
-_AT_TRAFFIC = f"{TRIP_AT_TRAFFIC:.0%}"
-_BREAKER_TRIGGER = f"Error rate >{_FAILURE}"
+_BREAKER_TRIGGER = f"Error rate >{FAILURE_TEXT}"
 _BUDGET_CONFIG = f"{BUDGET_RATIO:.0%} of calls + {BUDGET_MIN_PER_S:g}/s"
 _BUDGET_REASON = (
     "retries may add at most 20% load (+3/s floor for low traffic), Envoy/Finagle defaults,"
     " so an outage is not multiplied by the attempts"
 )
-_BULKHEAD_TAIL = (
-    f"; × {BULKHEAD_HEADROOM} headroom, at least + 3√ of it for bursts, and at least"
-    f" {BULKHEAD_FLOOR} slots"
-)
-
-_SECTIONS = ("retry", "circuit_breaker", "bulkhead", "rate_limiter", "fallback")

@@ -41,13 +41,14 @@ host (`resilience.keyed.KeyedBreaker`).
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms.common import EdgePlan, format_count
 from planner.model import Figure, MechanismRow
-from planner.spec import RequestCriticality
+from planner.spec import Component, RequestCriticality
 from planner.units import format_spec_duration as fmt
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "ENVOY_OUTLIER_DEFAULTS",
     "MIN_REPLICAS_FOR_EJECTION",
     "adaptive_limit",
+    "ejectable",
     "max_ejection_percent",
     "outlier_detection",
 ]
@@ -213,26 +215,71 @@ def max_ejection_percent(replicas: int, needed: int) -> float:
     return math.ceil(round(100 * (replicas - needed) / replicas * 10**4, 6)) / 10**4
 
 
+def ejectable(target: Component) -> bool:
+    """Whether calls to `target` get outlier detection: an ejectable kind with 3 or more
+    replicas, at least one to spare over its min_healthy."""
+    replicas = target.replicas
+    return (
+        target.kind in EJECTABLE_KINDS
+        and replicas >= MIN_REPLICAS_FOR_EJECTION
+        and replicas - target.min_healthy >= 1
+    )
+
+
 def outlier_detection(
     graph: Graph, plan: EdgePlan
 ) -> tuple[dict[str, Any] | None, list[MechanismRow]]:
     """(the ``outlier_detection`` section or None, its report rows) of one dependency edge."""
     target = graph.components[plan.edge.target]
-    replicas, needed = target.replicas, target.min_healthy
-    spare = replicas - needed
-    if target.kind not in EJECTABLE_KINDS or replicas < MIN_REPLICAS_FOR_EJECTION or spare < 1:
+    if not ejectable(target):
         return None, []
-    percent = max_ejection_percent(replicas, needed)
-    section: dict[str, Any] = {**ENVOY_OUTLIER_DEFAULTS, "max_ejection_percent": percent}
-    section["consecutive_5xx"] = int(section["consecutive_5xx"])
-    for key in ("success_rate_minimum_hosts", "success_rate_request_volume"):
-        section[key] = int(section[key])
-    d = ENVOY_OUTLIER_DEFAULTS
     availability = graph.facts[target.name].availability.value
+    shape = _ejection(target.replicas, target.min_healthy, availability, graph.edge_rps(plan.edge))
+    section: dict[str, Any] = {**_PLANNED_DEFAULTS, "max_ejection_percent": shape.percent}
+    row = MechanismRow(
+        plan.policy,
+        plan.edge.caller,
+        target.name,
+        "outlier_detection",
+        "Isolation",
+        shape.config,
+        shape.trigger,
+        target.name + shape.reason_tail,
+        {"max_ejection_percent": shape.percent_figure, "false_ejection": shape.false_figure},
+    )
+    return section, [row]
+
+
+#: ENVOY_OUTLIER_DEFAULTS as the plan writes them: its counts as ints
+_PLANNED_DEFAULTS: dict[str, float] = {
+    key: int(value)
+    if key in ("consecutive_5xx", "success_rate_minimum_hosts", "success_rate_request_volume")
+    else value
+    for key, value in ENVOY_OUTLIER_DEFAULTS.items()
+}
+
+
+class _Ejection(NamedTuple):
+    """An edge's outlier detection, from its target's replicas and availability and its rps."""
+
+    percent: float
+    config: str
+    trigger: str
+    reason_tail: str  # the reason after the target's name
+    percent_figure: Figure
+    false_figure: Figure
+
+
+# The values repeat across a large system's edges (replicas, min_healthy and availability from
+# a few choices, rps from the entry points' shares): each combination is worked out once.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _ejection(replicas: int, needed: int, availability: float, rps: float | None) -> _Ejection:
+    """`outlier_detection`'s figures and texts, but for the target's name."""
+    percent = max_ejection_percent(replicas, needed)
+    d = ENVOY_OUTLIER_DEFAULTS
     false_run = (1 - availability / 100) ** d["consecutive_5xx"]
-    rps = graph.edge_rps(plan.edge)
-    reason = (
-        f"{target.name} runs {replicas} replicas and needs {needed} (min_healthy): a host"
+    reason_tail = (
+        f" runs {replicas} replicas and needs {needed} (min_healthy): a host"
         f" failing {d['consecutive_5xx']:g} calls in a row is ejected for"
         f" {fmt(d['base_ejection_time'])} × its ejection count (≤ {fmt(d['max_ejection_time'])});"
         f" at most {percent:g} % of the hosts at once = 100 × ({replicas} − {needed}) / {replicas},"
@@ -244,29 +291,20 @@ def outlier_detection(
         " are Envoy's defaults"
     )
     inputs: dict[str, float | int | str] = {"replicas": replicas, "min_healthy": needed}
-    row = MechanismRow(
-        plan.policy,
-        plan.edge.caller,
-        target.name,
-        "outlier_detection",
-        "Isolation",
+    return _Ejection(
+        percent,
         f"{d['consecutive_5xx']:g} consecutive failures eject a host for"
         f" {fmt(d['base_ejection_time'])}+, ≤{percent:g} % of hosts",
         f"{d['consecutive_5xx']:g} failures in a row from one host",
-        reason,
-        {
-            "max_ejection_percent": Figure(
-                percent, "%", "ceil(100 × (replicas − min_healthy) / replicas)", inputs
-            ),
-            "false_ejection": Figure(
-                false_run,
-                "probability",
-                "(1 − availability)^consecutive_5xx",
-                {"availability": availability, "consecutive_5xx": int(d["consecutive_5xx"])},
-            ),
-        },
+        reason_tail,
+        Figure(percent, "%", "ceil(100 × (replicas − min_healthy) / replicas)", inputs),
+        Figure(
+            false_run,
+            "probability",
+            "(1 − availability)^consecutive_5xx",
+            {"availability": availability, "consecutive_5xx": int(d["consecutive_5xx"])},
+        ),
     )
-    return section, [row]
 
 
 def _sweep(replicas: int, rps: float | None) -> str:

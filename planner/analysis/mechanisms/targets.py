@@ -7,10 +7,13 @@ depend on the target alone, so each is resolved on the first edge and shared by 
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from planner.analysis.catalog import CatalogMode
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms.common import (
     MAX_ATTEMPTS,
@@ -20,7 +23,8 @@ from planner.analysis.mechanisms.common import (
     transient_modes,
     worst_backoff,
 )
-from planner.analysis.mechanisms.construct import new_figure
+from planner.analysis.mechanisms.construct import new_figure, slot_constructor
+from planner.analysis.mechanisms.limits import ejectable
 from planner.model import Figure
 from planner.spec import Quota
 from planner.units import format_spec_duration as fmt
@@ -54,6 +58,9 @@ class TargetRules:
     open_max: float
     opens_reason: str  # the breaker reason's open-duration clause (with the MTTR's source)
     open_figure: Figure
+    # read here, where the edge rules read the target anyway, not again off the component
+    declared_rps: float | None  # the target's own rps (`Graph.edge_rps` splits it)
+    ejectable: bool  # its replicas may get outlier detection (`limits.ejectable`)
 
 
 _CACHE: weakref.WeakKeyDictionary[Graph, dict[str, TargetRules]] = weakref.WeakKeyDictionary()
@@ -74,6 +81,65 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
     comp, facts = graph.components[name], graph.facts[name]
     kind = comp.kind
     p50, p99, source = facts.p50.value, facts.p99.value, facts.p99_source
+    mttr, mttr_source = facts.mttr.value, facts.mttr_source
+    shape = _shape(kind, p50, p99, source, mttr, mttr_source)
+    modes = graph.modes[name]
+    return _RULES(  # TargetRules(...), every field in order
+        name,
+        kind,
+        p50,
+        p99,
+        source,
+        _transient(graph, name, modes),
+        shape.by_kind,
+        comp.quota is not None or any(m.category == "rate_limit" for m in modes),
+        comp.quota,
+        _callers_rps(graph, name) if comp.quota is not None else None,
+        shape.timeout,
+        name + shape.timeout_tail,
+        shape.timeout_figure,
+        shape.initial,
+        shape.cap,
+        shape.worst,
+        shape.backoff_head + name + shape.backoff_tail,
+        mttr,
+        shape.open_initial,
+        shape.open_max,
+        shape.opens_head + name + shape.opens_tail,
+        shape.open_figure,
+        comp.rps,
+        ejectable(comp),
+    )
+
+
+_RULES = slot_constructor(TargetRules)
+
+
+class _Shape(NamedTuple):
+    """What a target's rules take from its kind, latency and MTTR, not from its name: the
+    reasons' clauses are split around the name (`_resolve` puts it in)."""
+
+    by_kind: tuple[bool, str]
+    timeout: float
+    timeout_tail: str
+    timeout_figure: Figure
+    initial: float
+    cap: float
+    worst: tuple[float, ...]
+    backoff_head: str
+    backoff_tail: str
+    open_initial: float
+    open_max: float
+    opens_head: str
+    opens_tail: str
+    open_figure: Figure
+
+
+# A large system has thousands of targets and few distinct kinds, p99s and MTTRs: each
+# combination is worked out and formatted once (`typed`: an int shows as 50, not 50.0).
+@functools.lru_cache(maxsize=4096, typed=True)
+def _shape(kind: str, p50: float, p99: float, source: str, mttr: float, mttr_source: str) -> _Shape:
+    """The name-free part of a target's rules."""
     if kind in NOT_IDEMPOTENT_KINDS:
         by_kind = (False, f"{kind} calls are writes unless declared idempotent: true")
     else:
@@ -81,40 +147,44 @@ def _resolve(graph: Graph, name: str) -> TargetRules:
     timeout = max(0.001, ceil_to(p99 * TIMEOUT_HEADROOM))
     initial = ceil_to(min(max(p50, 0.05), 1.0))
     cap = initial * 8
-    mttr, mttr_source = facts.mttr.value, facts.mttr_source
     open_initial = min(max(mttr / 10, 5.0), 60.0)
     open_max = max(open_initial, min(mttr / 2, 300.0))
-    return TargetRules(
-        name=name,
-        kind=kind,
-        p50=p50,
-        p99=p99,
-        latency_source=source,
-        transient=tuple(transient_modes(graph, name)),
+    return _Shape(
         by_kind=by_kind,
-        rate_limited=comp.quota is not None
-        or any(m.category == "rate_limit" for m in graph.modes[name]),
-        quota=comp.quota,
-        callers_rps=_callers_rps(graph, name) if comp.quota is not None else None,
         timeout=timeout,
-        timeout_reason=f"{name} p99 {fmt(p99)} ({source}) × {TIMEOUT_HEADROOM} headroom",
+        timeout_tail=f" p99 {fmt(p99)} ({source}) × {TIMEOUT_HEADROOM} headroom",
         timeout_figure=_timeout_figure(timeout, p99, source),
         initial=initial,
         cap=cap,
         worst=tuple(worst_backoff(n, initial, cap) for n in range(MAX_ATTEMPTS + 1)),
-        backoff_reason=(
-            f"; full-jitter exponential backoff from {fmt(initial)} ({name} p50 within"
-            f" 50ms–1s), capped at 8× = {fmt(cap)}"
-        ),
-        mttr=mttr,
+        backoff_head=f"; full-jitter exponential backoff from {fmt(initial)} (",
+        backoff_tail=f" p50 within 50ms–1s), capped at 8× = {fmt(cap)}",
         open_initial=open_initial,
         open_max=open_max,
-        opens_reason=(
-            f"open {fmt(open_initial)} doubling to {fmt(open_max)} from {name}"
-            f" MTTR {fmt(mttr)} ({mttr_source})"
-        ),
+        opens_head=f"open {fmt(open_initial)} doubling to {fmt(open_max)} from ",
+        opens_tail=f" MTTR {fmt(mttr)} ({mttr_source})",
         open_figure=new_figure(open_initial, "s", "clamp(mttr / 10, 5s, 60s)", {"mttr": mttr}),
     )
+
+
+_TRANSIENT: weakref.WeakKeyDictionary[Graph, dict[int, tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _transient(graph: Graph, name: str, modes: tuple[CatalogMode, ...]) -> tuple[str, ...]:
+    """`transient_modes`, once per graph for each tuple of catalog modes of the components that
+    declare no failure modes of their own: components share a few such tuples, which the graph
+    keeps alive (`Graph.modes`), so an id stays theirs while the graph lives."""
+    if graph.components[name].failure_modes:
+        return tuple(transient_modes(graph, name))
+    per_graph = _TRANSIENT.get(graph)
+    if per_graph is None:
+        per_graph = _TRANSIENT[graph] = {}
+    found = per_graph.get(id(modes))
+    if found is None:
+        found = per_graph[id(modes)] = tuple(transient_modes(graph, name))
+    return found
 
 
 def _callers_rps(graph: Graph, name: str) -> float | None:
