@@ -9,6 +9,7 @@ resolve the same fact differently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -72,6 +73,7 @@ def _failover(comp: Component, warm_up: Figure) -> Figure | None:
     )
 
 
+@functools.cache  # one figure per kind and default: every component of a kind shares it
 def _default(value: float, unit: str, kind: str) -> Figure:
     return Figure(value, unit, "catalog default", {"kind": kind})
 

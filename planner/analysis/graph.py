@@ -75,10 +75,9 @@ class Graph:
         #: whether each component keeps data ("undeclared": a stateful kind without `data:`)
         self.state: dict[str, State] = {c.name: state_of(c) for c in spec.components}
         #: each component's catalog modes, as far as its spec makes them possible
+        workers = {c.name for c in spec.components if c.kind == "worker"}
         self.modes: dict[str, tuple[CatalogMode, ...]] = {
-            c.name: modes_of(
-                c, any(self.components[e.caller].kind == "worker" for e in self.callers[c.name])
-            )
+            c.name: modes_of(c, any(e.caller in workers for e in self.callers[c.name]))
             for c in spec.components
         }
         self._closure: dict[str, frozenset[str]] = {}
