@@ -41,6 +41,7 @@ class Containment:
         self._name = name
         self._inbound = inbound
         self._uncalled: dict[bool, str] = {}
+        self._callers: list[tuple[str, _Has]] | None = None  # read on the first mode that asks
 
     def of(self, mode: CatalogMode) -> tuple[tuple[str, ...], str]:
         """The callers' mechanisms that contain `mode` (or the entry's own), or why none does."""
@@ -59,7 +60,9 @@ class Containment:
             if reason is None:
                 reason = self._uncalled[deploy] = _uncalled_reason(self._graph, mode, name)
             return (), reason
-        return _caller_containment(mode, plans)
+        if self._callers is None:
+            self._callers = [(p.policy, _has(p)) for p in plans]
+        return _caller_containment(mode, plans, self._callers)
 
 
 def _inbound_containment(inbound: InboundPlan) -> tuple[tuple[str, ...], str] | None:
@@ -138,53 +141,63 @@ _CONTAINS = {
 }
 
 
-#: (category, breaker, fallback, retry, bulkhead, rate limiter) → the mechanisms among those
-#: that contain the category that a plan with these has, in the report's order: few
+#: What a caller's plan has, as containment reads it: (breaker, fallback, retries, bulkhead,
+#: rate limiter, how the report names the fallback).
+_Has = tuple[bool, bool, bool, bool, bool, str]
+
+#: (category, transient, what a plan has) → the mechanisms among those that contain the
+#: category that the plan has, in the report's order, and how the sentence names them: few
 #: combinations, asked once per failure mode and caller.
-_MINE: dict[tuple[str, bool, bool, bool, bool, bool], tuple[str, ...]] = {}
+_SAID: dict[tuple[str, bool, _Has], tuple[tuple[str, ...], str]] = {}
 
 
-def _mine(mode: CatalogMode, plan: EdgePlan) -> tuple[str, ...]:
-    key = (
-        mode.category,
+def _has(plan: EdgePlan) -> _Has:
+    return (
         plan.has_breaker,
         plan.has_fallback,
-        plan.max_attempts > 1 and mode.transient,
+        plan.max_attempts > 1,
         plan.bulkhead is not None,
         plan.rate_limited,
+        plan.fallback or "degraded answer",
     )
-    found = _MINE.get(key)
+
+
+def _said(category: str, transient: bool, has: _Has) -> tuple[tuple[str, ...], str]:
+    """The plan's mechanisms that contain a failure of `category`, and their names spoken."""
+    key = (category, transient, has)
+    found = _SAID.get(key)
     if found is None:
+        breaker, fallback, retries, bulkhead, rate_limiter, fallback_is = has
         have = {
-            "circuit_breaker": key[1],
-            "fallback": key[2],
-            "retry": key[3],
+            "circuit_breaker": breaker,
+            "fallback": fallback,
+            "retry": retries and transient,
             "timeout": True,
-            "bulkhead": key[4],
-            "rate_limiter": key[5],
+            "bulkhead": bulkhead,
+            "rate_limiter": rate_limiter,
         }
-        wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
-        found = _MINE[key] = tuple(m for m in wanted if have[m])
+        wanted = _CONTAINS.get(category, ("circuit_breaker", "fallback"))
+        mine = tuple(m for m in wanted if have[m])
+        spoken = ", ".join(
+            f"fallback → {fallback_is}" if m == "fallback" else _SPOKEN[m] for m in mine
+        )
+        found = _SAID[key] = (mine, spoken)
     return found
 
 
 def _caller_containment(
-    mode: CatalogMode, plans: tuple[EdgePlan, ...]
+    mode: CatalogMode, plans: tuple[EdgePlan, ...], callers: list[tuple[str, _Has]]
 ) -> tuple[tuple[str, ...], str]:
-    """The callers' planned mechanisms among those that contain the mode's category."""
+    """The callers' planned mechanisms among those that contain the mode's category
+    (`callers`: each plan's policy and what it has)."""
     found: list[str] = []
     parts: list[str] = []
-    for plan in plans:
-        mine = _mine(mode, plan)
-        if not mine:
-            continue
-        policy = plan.policy
-        found.extend([f"{policy}: {m}" for m in mine])
-        names = [
-            f"fallback → {plan.fallback or 'degraded answer'}" if m == "fallback" else _SPOKEN[m]
-            for m in mine
-        ]
-        parts.append(f"{policy}: {', '.join(names)}")
+    category, transient = mode.category, mode.transient
+    for policy, has in callers:
+        mine, spoken = _said(category, transient, has)
+        if mine:
+            found.extend([f"{policy}: {m}" for m in mine])
+            parts.append(f"{policy}: {spoken}")
     if not found:
         wanted = _CONTAINS.get(mode.category, ("circuit_breaker", "fallback"))
         policies = ", ".join(sorted(p.policy for p in plans))

@@ -21,11 +21,10 @@ RPN = severity × occurrence × detection (1–10 each; detection 10 = almost im
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from planner.analysis.availability import Modeled, replica_mtbf
+from planner.analysis.availability import Modeled
 from planner.analysis.blast import PLACEMENT_SCOPES, Blast, places
 from planner.analysis.catalog import (
     PLACEMENT_DETECTION,
@@ -34,22 +33,23 @@ from planner.analysis.catalog import (
 )
 from planner.analysis.containment import Containment
 from planner.analysis.graph import Graph
-from planner.analysis.mechanisms import EdgePlan, Mechanisms
+from planner.analysis.levels import (
+    RANK,
+    Impacts,
+    Memo,
+    Probabilities,
+    impact_level,
+    moved_load,
+    occurrence_rating,
+    probability_level,
+    severity_rating,
+)
+from planner.analysis.mechanisms import Mechanisms
 from planner.analysis.mechanisms.fallback import fallback_limit
 from planner.model import BlastRow, FailureMode, Figure, Level, Priority, RiskCell, Scope
 from planner.spec import DeclaredFailureMode
 
-YEAR_S = 365.0 * 86400.0
-PROB_H, PROB_M = 4.0, 0.5  # occurrences a year
-IMPACT_H, IMPACT_M = 25.0, 5.0  # percent of users
 RPN_P2 = 125
-UTIL_H, UTIL_M = 1.0, 0.7
-
-_RANK: dict[Level, int] = {"L": 1, "M": 2, "H": 3}
-#: Occurrence rating of a probability level that was not computed from a rate (declared, or
-#: from quota utilisation): the middle of the level's band in `occurrence_rating`.
-LEVEL_OCCURRENCE: dict[Level, int] = {"H": 8, "M": 5, "L": 3}
-_LEVEL: dict[int, Level] = {1: "L", 2: "M", 3: "H"}
 CRITICAL_CELLS: frozenset[tuple[Level, Level]] = frozenset({("H", "M"), ("H", "H"), ("M", "H")})
 """(impact, probability) cells marked ● in the seed's risk matrix."""
 
@@ -58,41 +58,9 @@ def priority_of(impact: Level, probability: Level, rpn: int) -> Priority:
     """P1 for a ● cell; P2 for the next diagonal or RPN ≥ 125; else P3."""
     if (impact, probability) in CRITICAL_CELLS:
         return "P1"
-    if _RANK[impact] + _RANK[probability] >= 4 or rpn >= RPN_P2:
+    if RANK[impact] + RANK[probability] >= 4 or rpn >= RPN_P2:
         return "P2"
     return "P3"
-
-
-def probability_level(per_year: float) -> Level:
-    """H ≥ 4 a year, M ≥ 0.5 a year, else L."""
-    return "H" if per_year >= PROB_H else "M" if per_year >= PROB_M else "L"
-
-
-def impact_level(users_percent: float) -> Level:
-    """H ≥ 25 % of users, M ≥ 5 %, else L."""
-    return "H" if users_percent >= IMPACT_H else "M" if users_percent >= IMPACT_M else "L"
-
-
-def occurrence_rating(per_year: float) -> int:
-    """1–10 on a log scale: weekly or more 10 … less than once a century 1."""
-    for threshold, rating in ((52, 10), (12, 8), (4, 7), (1, 5), (0.5, 4), (0.1, 3), (0.01, 2)):
-        if per_year >= threshold:
-            return rating
-    return 1
-
-
-def severity_rating(impact: Level, users_percent: float) -> int:
-    """1–10 within the impact's band (H 7–10, M 4–6, L 1–3), higher with more users."""
-    u = min(max(users_percent / 100.0, 0.0), 1.0)
-    if impact == "H":
-        return 7 + round(3 * u)
-    if impact == "M":
-        return 4 + round(2 * u)
-    return 1 + round(2 * u)
-
-
-def _shift(level: Level, by: int) -> Level:
-    return _LEVEL[min(3, max(1, _RANK[level] + by))]
 
 
 @dataclass(frozen=True)
@@ -173,8 +141,9 @@ def _raw(
 def analyse(graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms) -> Failures:
     """Every component's catalog and declared modes, plus zone/region outages, prioritised."""
     raws: list[_Raw] = []
+    shared = Memo()
     for name in sorted(graph.names):
-        raws.extend(_component_modes(graph, modeled, blast, mech, name))
+        raws.extend(_component_modes(graph, modeled, blast, mech, name, shared))
     for row in blast.rows:
         if row.scope != "component":
             raws.append(_placement_mode(row))
@@ -261,34 +230,25 @@ def _declared_only(graph: Graph, name: str) -> list[DeclaredFailureMode]:
 
 
 def _component_modes(
-    graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms, name: str
+    graph: Graph, modeled: Modeled, blast: Blast, mech: Mechanisms, name: str, shared: Memo
 ) -> list[_Raw]:
     row = blast.by_source[name]
     plans = mech.by_target.get(name, ())
     out: list[_Raw] = []
-    moved = _moved(graph, blast, plans)
+    moved = moved_load(graph, blast, plans)
     users = row.users_impacted.value
     contains = Containment(graph, plans, name, mech.inbound.get(name))
-    rates = _Rates(modeled, name)
-    # the modes of one component that agree on what `_impact` reads share its answer
-    impacts: dict[tuple[bool, bool], tuple[Level, Figure]] = {}
+    rates = Probabilities(graph, modeled, name, shared.probabilities)
+    impacts = Impacts(graph, row, name, moved, shared.impacts)
+    moved_text = ""  # what a mode that moves the callers' load onto their fallback adds
     for mode, source, impact_decl, prob_decl in _merged_modes(graph, name):
-        probability, occurrence, prob_basis = _probability(graph, rates, name, mode, prob_decl)
-        key = (mode.partial, mode.category in ("crash", "errors"))
-        found = impacts.get(key) if impact_decl is None else None
-        if found is None:
-            found = _impact(graph, row, name, mode, impact_decl, moved)
-            if impact_decl is None:
-                impacts[key] = found
-        impact, impact_basis = found
+        probability, occurrence, prob_basis = rates.of(mode, prob_decl)
+        impact, impact_basis = impacts.of(mode, impact_decl)
         failure = mode.failure
         if "moved_onto" in impact_basis.inputs:
-            limit = fallback_limit(graph, moved[0])
-            failure += f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
-                f"over its {limit[0]:g}/s {limit[1]}"
-                if limit is not None
-                else "which is not shown to hold them (declare its quota, or load-test it)"
-            )
+            if not moved_text:
+                moved_text = _moved_text(graph, moved)
+            failure += moved_text
         users_with = row.users_impacted_with
         if mode.silent:
             # the answers succeed, so the breakers never open and the fallbacks never serve:
@@ -316,148 +276,14 @@ def _component_modes(
     return out
 
 
-class _Rates:
-    """One component's MTBFs (seconds) by the availability they count from: per replica, or
-    with its replicas; each worked out once for all of the component's modes."""
-
-    __slots__ = ("_mtbf", "modeled", "name")
-
-    def __init__(self, modeled: Modeled, name: str) -> None:
-        self.modeled = modeled
-        self.name = name
-        self._mtbf: dict[bool, float] = {}
-
-    def mtbf(self, a_fig: Figure, effective: bool) -> float:
-        """`replica_mtbf` of `a_fig` (the component's availability with its replicas when
-        `effective`, else one replica's) and the component's MTTR."""
-        found = self._mtbf.get(effective)
-        if found is None:
-            mttr = self.modeled.mttr[self.name].value
-            found = self._mtbf[effective] = replica_mtbf(a_fig.value, mttr).value
-        return found
-
-
-def _probability(
-    graph: Graph, rates: _Rates, name: str, mode: CatalogMode, declared: Level | None
-) -> tuple[Level, int, Figure]:
-    """(probability, occurrence 1–10, its basis): from availability and MTTR, the quota's
-    utilisation for a rate limit, or as declared."""
-    comp = graph.components[name]
-    probability: Level
-    # how often the event that has the mode's impact happens. The mode's impact is the blast
-    # radius of the component going down, so a failure that spare replicas mask (a crash loop on
-    # one of three instances) counts only when it takes the component down: once per the
-    # component's own MTBF, from its availability with replicas. A common-mode failure hits every
-    # replica at once and the primary's crash needs only the primary: once per replica MTBF. A
-    # standby's lag is per standby: replicas − 1 times the replica rate.
-    modeled = rates.modeled
-    effective = False
-    if mode.common_mode:
-        n, n_is = 1, "1 (common mode: every replica at once)"
-    elif mode.primary:
-        n, n_is = 1, "1 (the primary; a standby's crash is not this mode)"
-    elif mode.standby:
-        n, n_is = max(1, comp.replicas - 1), "replicas - 1 (each standby on its own)"
-    else:
-        effective = True
-        n, n_is = 1, "1 (the component down: its availability with replicas)"
-    a_fig = modeled.effective[name] if effective else modeled.per_replica[name]
-    mtbf = rates.mtbf(a_fig, effective)
-    finite = math.isfinite(mtbf)
-    rate = mode.weight * n * YEAR_S / mtbf if finite else 0.0
-    prob_basis = Figure(
-        rate,
-        "1/yr",
-        "weight × n × year / MTBF, MTBF = a × MTTR / (1 - a)",
-        {
-            "weight": mode.weight,
-            "n": n,
-            "n_is": n_is,
-            "a": a_fig.value,
-            "a_is": "with replicas" if a_fig is modeled.effective[name] else "per replica",
-            "mttr_s": modeled.mttr[name].value,
-            "mtbf_s": mtbf if finite else "infinite (a = 100 %)",
-        },
+def _moved_text(graph: Graph, moved: tuple[str, float, float]) -> str:
+    """What the failure sentence adds when the callers' load moves onto their fallback."""
+    limit = fallback_limit(graph, moved[0])
+    return f"; its callers' {moved[1]:g}/s move onto {moved[0]}, " + (
+        f"over its {limit[0]:g}/s {limit[1]}"
+        if limit is not None
+        else "which is not shown to hold them (declare its quota, or load-test it)"
     )
-    probability = probability_level(rate)
-    occurrence = occurrence_rating(rate)
-    if mode.category == "rate_limit" and comp.quota is not None and graph.rps[name] is not None:
-        util = (graph.rps[name] or 0.0) / comp.quota.rps
-        probability = "H" if util >= UTIL_H else "M" if util >= UTIL_M else "L"
-        occurrence = LEVEL_OCCURRENCE[probability]
-        prob_basis = Figure(
-            util,
-            "ratio",
-            "traffic / quota (≥1 H, ≥0.7 M)",
-            {"rps": graph.rps[name] or 0.0, "quota_rps": comp.quota.rps},
-        )
-    if declared is not None:
-        probability = declared
-        occurrence = LEVEL_OCCURRENCE[declared]
-        prob_basis = Figure(_RANK[declared], "level", "declared", {"probability": declared})
-    return probability, occurrence, prob_basis
-
-
-def _moved(graph: Graph, blast: Blast, plans: tuple[EdgePlan, ...]) -> tuple[str, float, float]:
-    """(the component that takes over, the load moved onto it /s, the users its overload reaches)
-    when this component's callers fall back to one that is not shown to hold the moved load; the
-    first such fallback by name; ("", 0, 0) when none."""
-    moved: dict[str, float] = {}
-    for plan in plans:
-        rps = graph.edge_rps(plan.edge)
-        if plan.fallback_component is not None and rps is not None:
-            moved[plan.fallback_component] = moved.get(plan.fallback_component, 0.0) + rps
-    for target in sorted(moved):
-        limit = fallback_limit(graph, target)
-        if limit is None or (graph.rps[target] or 0.0) + moved[target] > limit[0]:
-            return target, moved[target], blast.by_source[target].users_impacted.value
-    return "", 0.0, 0.0
-
-
-def _impact(
-    graph: Graph,
-    row: BlastRow,
-    name: str,
-    mode: CatalogMode,
-    declared: Level | None,
-    moved: tuple[str, float, float] = ("", 0.0, 0.0),
-) -> tuple[Level, Figure]:
-    """(impact, its basis): the users impacted without mechanisms, shifted by partial modes and
-    criticality, or as declared. A mode that takes the component down moves its callers' load
-    onto their fallback component; when that one is not shown to hold it (no quota or capacity,
-    or one the moved load exceeds), the users its overload reaches count too."""
-    comp = graph.components[name]
-    users = row.users_impacted.value
-    onto, moved_rps, onto_users = moved
-    takes_down = not mode.partial and mode.category in ("crash", "errors")
-    if not (takes_down and onto_users > users):
-        onto, moved_rps, onto_users = "", 0.0, 0.0
-    users = max(users, onto_users)
-    impact = impact_level(users)
-    shift = (-1 if mode.partial else 0) + {"high": 1, "low": -1}.get(comp.criticality or "", 0)
-    if users == 0 and row.degraded_with == () and not graph.callers[name]:
-        shift = -3  # nothing depends on it and it serves no users
-    impact = _shift(impact, shift)
-    inputs: dict[str, float | str] = {
-        "users_percent": users,
-        "shift": shift,
-        "partial": str(mode.partial),
-        "criticality": comp.criticality or "unset",
-    }
-    formula = "users impacted without mechanisms (≥25 H, ≥5 M), shifted"
-    if onto:
-        formula = (
-            "max(users impacted without mechanisms, users of the overloaded fallback)"
-            " (≥25 H, ≥5 M), shifted"
-        )
-        inputs.update(
-            {"moved_onto": onto, "moved_rps": moved_rps, "fallback_users_percent": onto_users}
-        )
-    impact_basis = Figure(users, "%", formula, inputs)
-    if declared is not None:
-        impact = declared
-        impact_basis = Figure(_RANK[declared], "level", "declared", {"impact": declared})
-    return impact, impact_basis
 
 
 def _placement_mode(row: BlastRow) -> _Raw:
