@@ -7,6 +7,8 @@ entries are not empty (`FailureMode.contained`).
 
 from __future__ import annotations
 
+import functools
+
 from planner.analysis.catalog import CatalogMode
 from planner.analysis.graph import Graph
 from planner.analysis.mechanisms import EdgePlan, InboundPlan
@@ -145,11 +147,6 @@ _CONTAINS = {
 #: rate limiter, how the report names the fallback).
 _Has = tuple[bool, bool, bool, bool, bool, str]
 
-#: (category, transient, what a plan has) → the mechanisms among those that contain the
-#: category that the plan has, in the report's order, and how the sentence names them: few
-#: combinations, asked once per failure mode and caller.
-_SAID: dict[tuple[str, bool, _Has], tuple[tuple[str, ...], str]] = {}
-
 
 def _has(plan: EdgePlan) -> _Has:
     return (
@@ -162,27 +159,24 @@ def _has(plan: EdgePlan) -> _Has:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _said(category: str, transient: bool, has: _Has) -> tuple[tuple[str, ...], str]:
-    """The plan's mechanisms that contain a failure of `category`, and their names spoken."""
-    key = (category, transient, has)
-    found = _SAID.get(key)
-    if found is None:
-        breaker, fallback, retries, bulkhead, rate_limiter, fallback_is = has
-        have = {
-            "circuit_breaker": breaker,
-            "fallback": fallback,
-            "retry": retries and transient,
-            "timeout": True,
-            "bulkhead": bulkhead,
-            "rate_limiter": rate_limiter,
-        }
-        wanted = _CONTAINS.get(category, ("circuit_breaker", "fallback"))
-        mine = tuple(m for m in wanted if have[m])
-        spoken = ", ".join(
-            f"fallback → {fallback_is}" if m == "fallback" else _SPOKEN[m] for m in mine
-        )
-        found = _SAID[key] = (mine, spoken)
-    return found
+    """The mechanisms among those that contain a failure of `category` that a plan that `has`
+    them plans, in the report's order, and how the sentence names them; remembered: a large
+    plan has few combinations, asked once per failure mode and caller."""
+    breaker, fallback, retries, bulkhead, rate_limiter, fallback_is = has
+    have = {
+        "circuit_breaker": breaker,
+        "fallback": fallback,
+        "retry": retries and transient,
+        "timeout": True,
+        "bulkhead": bulkhead,
+        "rate_limiter": rate_limiter,
+    }
+    wanted = _CONTAINS.get(category, ("circuit_breaker", "fallback"))
+    mine = tuple(m for m in wanted if have[m])
+    spoken = ", ".join(f"fallback → {fallback_is}" if m == "fallback" else _SPOKEN[m] for m in mine)
+    return mine, spoken
 
 
 def _caller_containment(

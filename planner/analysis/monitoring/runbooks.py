@@ -30,8 +30,11 @@ def _sli(slo: SloDefinition, window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}{slo.selector_labels}"
 
 
-def _queries(mode: FailureMode, callers: _Callers, sli5: str) -> tuple[DiagnosisQuery, ...]:
-    out = [DiagnosisQuery("user-facing error ratio over 5 minutes", sli5)]
+def _queries(
+    mode: FailureMode, callers: _Callers, first: DiagnosisQuery
+) -> tuple[DiagnosisQuery, ...]:
+    """The diagnosis queries of one mode, after `first` (the user-facing error ratio)."""
+    out = [first]
     if not callers.plans:
         out.append(
             DiagnosisQuery(
@@ -152,11 +155,21 @@ class _Callers:
 
 
 def _settings(p: EdgePlan) -> str:
-    text = f"{p.policy}: timeout {human(p.timeout.value)}, deadline {human(p.deadline.value)}," + (
-        f" {p.max_attempts} attempts" if p.max_attempts > 1 else " 1 attempt (no retry)"
-    )
+    fallback = None
     if p.fallback is not None or p.has_fallback:
-        text += f", fallback → {p.fallback or 'degraded answer'}"
+        fallback = p.fallback or "degraded answer"
+    return p.policy + _settings_text(p.timeout.value, p.deadline.value, p.max_attempts, fallback)
+
+
+@functools.lru_cache(maxsize=4096)
+def _settings_text(timeout: float, deadline: float, attempts: int, fallback: str | None) -> str:
+    """A plan's settings as the mitigation writes them after its policy's name, remembered: a
+    large plan has few distinct settings and a line for each caller of a runbook's component."""
+    text = f": timeout {human(timeout)}, deadline {human(deadline)}," + (
+        f" {attempts} attempts" if attempts > 1 else " 1 attempt (no retry)"
+    )
+    if fallback is not None:
+        text += f", fallback → {fallback}"
     return text
 
 
@@ -174,6 +187,7 @@ class Runbooks:
         self.scenarios = scenarios
         self.slo = slo
         self.sli5 = _sli(slo, "5m")
+        self.error_ratio = DiagnosisQuery("user-facing error ratio over 5 minutes", self.sli5)
         self.page = (
             f'{ALERT_NAME}{{service="{slo.service}",slo="{slo.name}",severity="page"}}'
             " (fast burn of the error budget)"
@@ -227,7 +241,7 @@ class Runbooks:
             mode,
             symptoms,
             alert,
-            _queries(mode, callers, self.sli5),
+            _queries(mode, callers, self.error_ratio),
             mitigation,
             self._recovery(mode),
             verification,
