@@ -21,9 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["BlockYaml", "remember"]
+__all__ = ["BlockYaml", "flow_scalar_text", "remember"]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 # possessive (`*+`): a string that is not plain fails at its first other character, at once
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ .,/()%+=;'[\]-]*+")
@@ -44,7 +47,7 @@ _CACHE_MAX = 1 << 17
 _CACHED_LENGTH = 64
 
 
-def remember(cache: dict[Any, str], key: Any, text: str) -> None:
+def remember(cache: dict[_K, _V], key: _K, text: _V) -> None:
     """Keep `text` as `key`'s in `cache`, emptied when full: a large plan's distinct names would
     fill it for good, and what repeats most (units, mechanism types) is soon back."""
     if len(cache) >= _CACHE_MAX:
@@ -56,10 +59,27 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match[0]):04x}"
 
 
+#: A plain scalar inside a flow collection (`{a: b}`): as in a block, less the flow indicators.
+_FLOW_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ./()%+=;'-]*+")
+
+
 def scalar_text(value: str) -> str:
     """`value` as a YAML scalar: plain where it reads back as this string, else double-quoted."""
     if _PLAIN.fullmatch(value) and value[-1] != " " and value.lower() not in _WORDS:
         return value
+    return quoted_text(value)
+
+
+def flow_scalar_text(value: str) -> str:
+    """`value` as a scalar inside a flow collection: plain where it has none of `,[]{}` and
+    reads back as this string, else double-quoted."""
+    if _FLOW_PLAIN.fullmatch(value) and value[-1] != " " and value.lower() not in _WORDS:
+        return value
+    return quoted_text(value)
+
+
+def quoted_text(value: str) -> str:
+    """`value` as a double-quoted YAML scalar on one line."""
     quoted = encode_basestring(value)
     if quoted.isascii() and "\x7f" not in quoted:  # DEL is the one ASCII character to escape
         return quoted

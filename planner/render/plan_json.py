@@ -92,6 +92,10 @@ class PlanJson:
         self._writers: dict[type, Callable[[Any], str]] = {}
         self._floats: dict[float, str] = {}
         self._figures: dict[Hashable, str] = {}
+        #: id(figure) → (figure, text): a plan holds one figure object in several places (a
+        #: 10,000-component mesh writes ~360,000 figures, ~150,000 objects); the figure is kept
+        #: so that its id is not another's
+        self._written: dict[int, tuple[Figure, str]] = {}
         self._heads = _Heads()
         writers, floats, encode = self._writers, self._floats, encode_basestring
         float_get, writer_get = floats.get, writers.get
@@ -174,6 +178,14 @@ class PlanJson:
         return write
 
     def _figure(self, fig: Figure) -> str:
+        seen = self._written.get(id(fig))
+        if seen is not None and seen[0] is fig:
+            return seen[1]
+        made = self._figure_by_key(fig)
+        remember(self._written, id(fig), (fig, made))
+        return made
+
+    def _figure_by_key(self, fig: Figure) -> str:
         key = figure_key(fig)
         if key is not None:
             known = self._figures.get(key)

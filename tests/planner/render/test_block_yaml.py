@@ -13,8 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.analysis import build_plan
+from planner.document import Plain
+from planner.model import Figure
 from planner.render import render_plan
 from planner.render.block_yaml import BlockYaml, float_text
+from planner.render.plan_json import PlanJson
+from planner.render.plan_yaml import FLOW_WIDTH, PlanYaml
 from planner.spec import load_spec
 from resilience.files import BoundedSafeLoader
 from tests.paths import ROOT_DIR
@@ -138,3 +142,39 @@ def test_a_real_plans_yaml_is_its_json(spec: Any, derivations: str) -> None:
         data = json.loads(render_plan(plan, "json", sections, derivations))
         assert _typed(yaml.load(text, Loader=LOADERS[-1])) == _typed(data)
         assert text.startswith("version: 1\nsystem: ")
+
+
+flow_inputs = st.dictionaries(strings, scalars, max_size=5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.floats(allow_nan=False), strings, strings, flow_inputs)
+def test_a_figure_written_on_one_line_reads_back_as_its_json(
+    value: float, unit: str, formula: str, inputs: dict[str, Any]
+) -> None:
+    """Figures are flow mappings (`{value: …, unit: …}`) when they fit FLOW_WIDTH, with the flow
+    indicators `,[]{}` quoted; either way the YAML reads back as the JSON writer's figure."""
+    fig = Figure(value, unit, formula, inputs)
+    plain = Plain("full")
+    lines: list[str] = []
+    PlanYaml(plain).plan_entries([("fig", fig), ("also", [fig])], "", lines)
+    text = "".join(lines)
+    expected = _typed(json.loads("{" + f'"fig":{PlanJson(plain).text(fig)}' + "}"))
+    first = text.splitlines()[0]
+    assert first == "fig:" or (first.startswith("fig: {") and len(first) <= 5 + FLOW_WIDTH)
+    for loader in LOADERS:
+        read = yaml.load(text, Loader=loader)
+        assert _typed({"fig": read["fig"]}) == expected, (loader.__name__, text)
+        assert read["also"] == [read["fig"]]
+
+
+def test_a_wide_figure_is_a_block_mapping_and_a_narrow_one_a_line() -> None:
+    narrow = Figure(0.12, "s", "p99 × headroom", {"p99": 0.08, "headroom": 1.5})
+    wide = Figure(1.0, "%", "Σ share", {f"share[service-{i:06}]": 0.02 for i in range(12)})
+    lines: list[str] = []
+    PlanYaml(Plain("full")).plan_entries([("timeout", narrow), ("users", wide)], "", lines)
+    text = "".join(lines)
+    assert text.startswith(
+        'timeout: {value: 0.12, unit: s, formula: "p99 × headroom",'
+        " inputs: {p99: 0.08, headroom: 1.5}}\nusers:\n  value: 1.0\n"
+    )

@@ -1,5 +1,6 @@
-"""The one-pass writers (`PlanJson`, `PlanYaml`) write exactly what converting with `Plain` and
-then encoding wrote, also where their caches could mix up equal values written apart: 1, 1.0
+"""The one-pass writers (`PlanJson`, `PlanYaml`) write what converting with `Plain` and then
+encoding wrote (JSON: exactly that text; YAML: the data that text holds, figures as flow
+mappings), also where their caches could mix up equal values written apart: 1, 1.0
 and True; 0.0 and -0.0; a figure met again at another indent; keys that are not strings."""
 
 from __future__ import annotations
@@ -9,12 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from planner.document import Plain
 from planner.figure import DERIVATIONS, Figure
 from planner.render.block_yaml import BlockYaml
 from planner.render.plan_json import PlanJson
 from planner.render.plan_yaml import PlanYaml
+
+
+def _typed(value: Any) -> str:
+    """`value` as canonical JSON: equal only if equal with the same types and zero signs."""
+    return json.dumps(value, sort_keys=False)
+
 
 _compact = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
@@ -72,14 +80,17 @@ def test_json_of_plan_values_is_the_plain_data_encoded(derivations: str) -> None
 def test_yaml_of_plan_values_is_the_plain_data_written(derivations: str) -> None:
     rows = _rows()
     expected_plain, block = Plain(derivations), BlockYaml()
-    expected: list[str] = []
-    for pad in ("", "    ", ""):
-        for row in rows:
-            block.item(expected_plain(row), pad, expected)
     plain = Plain(derivations)
     writer = PlanYaml(plain)
-    written: list[str] = []
-    for pad in ("", "    ", ""):
+    for pad in ("", "    ", ""):  # a figure met again at another indent, and at the first again
+        expected: list[str] = []
+        for row in rows:
+            block.item(expected_plain(row), pad, expected)
+        written: list[str] = []
         writer.plan_items(rows, pad, written)
-    assert "".join(written) == "".join(expected)
+        text, before = "".join(written), "".join(expected)
+        key = "key:\n"  # the items as the value of a mapping key, at their indent
+        assert _typed(yaml.safe_load(key + text)) == _typed(yaml.safe_load(key + before))
+        assert f"{pad}  figure: {{value: 1.0, unit: s" in text  # a figure on its key's line
+        assert text.count("\n") < before.count("\n")
     assert plain.formulas == expected_plain.formulas
