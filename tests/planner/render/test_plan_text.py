@@ -94,3 +94,16 @@ def test_yaml_of_plan_values_is_the_plain_data_written(derivations: str) -> None
         assert f"{pad}  figure: {{value: 1.0, unit: s" in text  # a figure on its key's line
         assert text.count("\n") < before.count("\n")
     assert plain.formulas == expected_plain.formulas
+
+
+def test_a_figure_made_and_dropped_is_not_taken_for_the_next_one() -> None:
+    """The writers remember figures by object: a figure freed and another made at its address
+    (CPython reuses it at once) must not be written with the first one's text."""
+    json_writer, yaml_writer = PlanJson(Plain("full")), PlanYaml(Plain("full"))
+    for i in range(200):
+        fig = Figure(float(i), "s", "a", {"i": i})
+        assert json.loads(json_writer.text(fig))["inputs"] == {"i": i}
+        lines: list[str] = []
+        yaml_writer.plan_entries([("f", fig)], "", lines)
+        assert yaml.safe_load("".join(lines))["f"]["inputs"] == {"i": i}
+        del fig
