@@ -96,14 +96,27 @@ def test_yaml_of_plan_values_is_the_plain_data_written(derivations: str) -> None
     assert plain.formulas == expected_plain.formulas
 
 
+def _written_alone(write: Any, figures: int = 200) -> list[Any]:
+    """What `write(figure)` wrote for figures made one at a time, each dropped before the next."""
+    inputs = [{"i": i} for i in range(figures)]  # made first: each figure's own memory is reused
+    seen = []
+    for i in range(figures):
+        fig = Figure(float(i), "s", "a", inputs[i])
+        seen.append(write(fig))
+        del fig
+    return seen
+
+
 def test_a_figure_made_and_dropped_is_not_taken_for_the_next_one() -> None:
     """The writers remember figures by object: a figure freed and another made at its address
     (CPython reuses it at once) must not be written with the first one's text."""
     json_writer, yaml_writer = PlanJson(Plain("full")), PlanYaml(Plain("full"))
-    for i in range(200):
-        fig = Figure(float(i), "s", "a", {"i": i})
-        assert json.loads(json_writer.text(fig))["inputs"] == {"i": i}
+
+    def yaml_text(fig: Figure) -> Any:
         lines: list[str] = []
         yaml_writer.plan_entries([("f", fig)], "", lines)
-        assert yaml.safe_load("".join(lines))["f"]["inputs"] == {"i": i}
-        del fig
+        return yaml.safe_load("".join(lines))["f"]
+
+    expected = [{"i": i} for i in range(200)]
+    assert [json.loads(text)["inputs"] for text in _written_alone(json_writer.text)] == expected
+    assert [fig["inputs"] for fig in _written_alone(yaml_text)] == expected
