@@ -1,10 +1,10 @@
 """Plan values written straight to block YAML lines, with no plain-data tree in between.
 
 `PlanYaml(plain).plan_items(values, pad, out)` appends the lines `BlockYaml.item(plain(v), pad,
-out)` would for each of `values` (figures aside: below), in one pass over the plan's own values: each type's fields are
-found once, float texts are remembered, and so are whole figures, by object and by content (a
-plan repeats its figures: see `planner.render.plan_json`). A value of a type this does not know is
-converted by `plain` and written by `BlockYaml`, as before.
+out)` would for each of `values` (figures aside: below), in one pass over the plan's own values:
+each type's fields are found once, float texts are remembered, and so are whole figures, by
+object and by content (a plan repeats its figures: see `planner.render.plan_json`). A value of a
+type this does not know is converted by `plain` and written by `BlockYaml`, as before.
 
 A figure is written on its key's line as a flow mapping, `timeout: {value: 0.12, unit: s,
 formula: 25, inputs: {p99: 0.08, headroom: 1.5}}`, when that fits in FLOW_WIDTH characters (as
