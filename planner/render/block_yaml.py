@@ -63,19 +63,18 @@ def _escape(match: re.Match[str]) -> str:
 _FLOW_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ./()%+=;'-]*+")
 
 
-def scalar_text(value: str) -> str:
-    """`value` as a YAML scalar: plain where it reads back as this string, else double-quoted."""
-    if _PLAIN.fullmatch(value) and value[-1] != " " and value.lower() not in _WORDS:
+def scalar_text(value: str, plain: re.Pattern[str] = _PLAIN) -> str:
+    """`value` as a YAML scalar: plain where it reads back as this string, else double-quoted
+    (`plain`: what a plain scalar may be where it is written)."""
+    if plain.fullmatch(value) and value[-1] != " " and value.lower() not in _WORDS:
         return value
     return quoted_text(value)
 
 
 def flow_scalar_text(value: str) -> str:
-    """`value` as a scalar inside a flow collection: plain where it has none of `,[]{}` and
-    reads back as this string, else double-quoted."""
-    if _FLOW_PLAIN.fullmatch(value) and value[-1] != " " and value.lower() not in _WORDS:
-        return value
-    return quoted_text(value)
+    """`value` as a scalar inside a flow collection: as `scalar_text`, but quoted where it holds
+    one of the flow indicators `,[]{}`."""
+    return scalar_text(value, _FLOW_PLAIN)
 
 
 def quoted_text(value: str) -> str:
@@ -103,6 +102,7 @@ class BlockYaml:
 
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
+        self._flow_strings: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._floats: dict[float, str] = {}
 
@@ -183,6 +183,16 @@ class BlockYaml:
         text = scalar_text(value)
         if len(value) <= _CACHED_LENGTH:
             remember(self._strings, value, text)
+        return text
+
+    def _flow_string(self, value: str) -> str:
+        """`value` as a scalar in a flow collection (`flow_scalar_text`), remembered as `_string`
+        remembers block scalars."""
+        text = self._flow_strings.get(value)
+        if text is None:
+            text = flow_scalar_text(value)
+            if len(value) <= _CACHED_LENGTH:
+                remember(self._flow_strings, value, text)
         return text
 
     def _float(self, value: float) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from planner.document import Plain
 from planner.model import Figure
-from planner.render.block_yaml import BlockYaml, flow_scalar_text, remember
+from planner.render.block_yaml import BlockYaml, remember
 from planner.render.plan_json import FIGURE_TEXT_MAX, STR_ONLY, figure_key
 
 __all__ = ["FLOW_WIDTH", "PlanYaml"]
@@ -60,7 +60,6 @@ class PlanYaml(BlockYaml):
         self._figures: dict[Hashable, str] = {}
         #: (id(figure), indent) → (figure, text), as `PlanJson._written`
         self._written: dict[tuple[int, str], tuple[Figure, str]] = {}
-        self._flow_strings: dict[str, str] = {}
 
     def plan_items(self, values: Sequence[Any], pad: str, out: list[str]) -> None:
         """Append `- value` for each of `values` (plan values), a sequence indented by `pad`."""
@@ -249,12 +248,7 @@ class PlanYaml(BlockYaml):
         """A scalar as written in a flow collection."""
         t = type(value)
         if t is str:
-            known = self._flow_strings.get(value)
-            if known is None:
-                known = flow_scalar_text(value)
-                if len(value) <= 64:
-                    remember(self._flow_strings, value, known)
-            return known
+            return self._flow_string(value)
         if t is float:
             return self._plan_floats.get(value) or self._float_of(value)
         if t is int:
