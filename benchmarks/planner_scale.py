@@ -11,6 +11,12 @@ Shapes (`--shape`, one or several, comma-separated):
 - star: a hub database called by n − 2 entry services, and one more entry service calling all
   of them: one component with very many callers, one with very many dependencies.
 - tree: a binary tree of services, the root the entry point, hard edges down to the leaves.
+- islands: n / 1,000 copies of the 1,000-component mesh, one after another in the spec, no edge
+  between them (they share only the zones a, b, c);
+  shuffled: the same components in a random order. The work per component is the mesh's, but each
+  component's dependencies are near it in memory (islands) or anywhere (shuffled, and the mesh
+  itself, whose edges join random components of a layer): the difference is what the memory's
+  locality costs, not the planner's algorithms.
 
 Each (shape, size) runs in a fresh subprocess so that its peak resident memory (`ru_maxrss`) is
 its own: the spec is parsed, the plan built, then written as JSON (and, with `--outputs`, YAML
@@ -75,7 +81,9 @@ LAYERS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (0.15, ("external_api", "llm_api", "object_storage")),
 )
 STATEFUL = {"database", "queue", "search", "vector_db"}
-SHAPES = ("mesh", "chain", "star", "tree")
+SHAPES = ("mesh", "chain", "star", "tree", "islands", "shuffled")
+#: Components in each island of the `islands` and `shuffled` shapes (one mesh each).
+ISLAND = 1000
 
 
 def _component(rng: random.Random, kind: str, index: int) -> dict[str, Any]:
@@ -192,7 +200,44 @@ def tree(n: int, seed: int = 7) -> dict[str, Any]:
     return _doc("tree", n, comps)
 
 
-GENERATORS = {"mesh": mesh, "chain": chain, "star": star, "tree": tree}
+def islands(n: int, seed: int = 7) -> dict[str, Any]:
+    """n / ISLAND disjoint copies of `mesh(ISLAND)`, each after the other, names prefixed `iN-`
+    (n ≤ ISLAND: one mesh of n)."""
+    if n <= ISLAND:
+        return dict(mesh(n, seed), system=f"islands-{n}")
+    if n % ISLAND:
+        raise SystemExit(f"islands: {n} components is not a multiple of {ISLAND}")
+    base = mesh(ISLAND, seed)["components"]
+    count = n // ISLAND
+    comps = []
+    for i in range(count):
+        for comp in base:
+            copy = dict(comp, name=f"i{i}-{comp['name']}")
+            if "traffic_share" in comp:
+                copy["traffic_share"] = comp["traffic_share"] / count
+            if "dependencies" in comp:
+                copy["dependencies"] = [
+                    dict(dep, target=f"i{i}-{dep['target']}") for dep in comp["dependencies"]
+                ]
+            comps.append(copy)
+    return _doc("islands", n, comps)
+
+
+def shuffled(n: int, seed: int = 7) -> dict[str, Any]:
+    """`islands(n)` with its components in a random order."""
+    doc = islands(n, seed)
+    random.Random(seed).shuffle(doc["components"])
+    return dict(doc, system=f"shuffled-{n}")
+
+
+GENERATORS = {
+    "mesh": mesh,
+    "chain": chain,
+    "star": star,
+    "tree": tree,
+    "islands": islands,
+    "shuffled": shuffled,
+}
 
 
 def measure(
@@ -269,7 +314,7 @@ def time_validate(shape: str, n: int, runs: int = 3) -> float:
 
 def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
     head = (
-        f"{'shape':>6} {'components':>10} {'deps':>7} {'modes':>7} {'parse s':>8} {'plan s':>8}"
+        f"{'shape':>8} {'components':>10} {'deps':>7} {'modes':>7} {'parse s':>8} {'plan s':>8}"
         f" {'cpu s':>7} {'cpu µs/c':>9}"
     )
     for fmt in outputs:
@@ -284,7 +329,7 @@ def _table(rows: list[dict[str, Any]], outputs: list[str]) -> None:
     )
     for r in rows:
         line = (
-            f"{r['shape']:>6} {r['components']:>10} {r['deps']:>7} {r['modes']:>7}"
+            f"{r['shape']:>8} {r['components']:>10} {r['deps']:>7} {r['modes']:>7}"
             f" {r['parse_s']:>8.2f} {r['plan_s']:>8.2f} {r['plan_cpu_s']:>7.2f}"
             f" {r['plan_cpu_s'] / r['components'] * 1e6:>9.0f}"
         )
