@@ -12,11 +12,13 @@ Shapes (`--shape`, one or several, comma-separated):
   of them: one component with very many callers, one with very many dependencies.
 - tree: a binary tree of services, the root the entry point, hard edges down to the leaves.
 - islands: n / 1,000 copies of the 1,000-component mesh, one after another in the spec, no edge
-  between them (they share only the zones a, b, c);
-  shuffled: the same components in a random order. The work per component is the mesh's, but each
-  component's dependencies are near it in memory (islands) or anywhere (shuffled, and the mesh
-  itself, whose edges join random components of a layer): the difference is what the memory's
-  locality costs, not the planner's algorithms.
+  between them (they share only the zones a, b, c).
+- shuffled: the islands' components in a random order.
+
+  The islands do the mesh's work per component, but each component's dependencies are near it
+  in memory (islands) or anywhere (shuffled, and the mesh itself, whose edges join random
+  components of a layer): the difference is what the memory's locality costs, not the planner's
+  algorithms.
 
 Each (shape, size) runs in a fresh subprocess so that its peak resident memory (`ru_maxrss`) is
 its own: the spec is parsed, the plan built, then written as JSON (and, with `--outputs`, YAML
@@ -204,8 +206,9 @@ def tree(n: int, seed: int = 7) -> dict[str, Any]:
 
 
 def islands(n: int, seed: int = 7) -> dict[str, Any]:
-    """n / ISLAND disjoint copies of `mesh(ISLAND)`, each after the other, names prefixed `iN-`
-    (n ≤ ISLAND: one mesh of n)."""
+    """n / ISLAND copies of `mesh(ISLAND)` with no edge between them, each after the other, names
+    prefixed `iN-`, each island's entries carrying 1 / (n / ISLAND) of its traffic (n ≤ ISLAND:
+    one mesh of n)."""
     if n <= ISLAND:
         return dict(mesh(n, seed), system=f"islands-{n}")
     if n % ISLAND:
