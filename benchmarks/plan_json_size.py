@@ -3,9 +3,10 @@
 The mesh system of `planner_scale.py` is planned and written as JSON through the CLI's streaming
 writer; each part's share is the size of its value written compactly (the file's indentation is
 the rest), and `keys` is what the field names themselves take. With `--what-if`, it also prints
-what two changes of the document's *shape* would leave (projections on the parsed document, not
-what the planner writes): report sections' lists of records as tables (`{fields, rows}`), and
-figures as `[value, unit, formula, inputs]`.
+what changes of the document's *shape* would leave (projections on the parsed document, not
+what the planner writes): report sections' lists of records as tables (`{fields, rows}`),
+figures as `[value, unit, formula, inputs]`, and each figure's derivation (`formula`, `inputs`)
+written once in a table of the distinct ones, the figure keeping its value, unit and index.
 
 Run:  .venv/bin/python benchmarks/plan_json_size.py [--size 1000] [--derivations refs,full]
       [--depth 3] [--top 25] [--what-if]
@@ -95,6 +96,27 @@ def records_as_tables(value: Any) -> Any:
     return value
 
 
+def derivations_shared(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` with each figure's `formula` and `inputs` (its derivation) moved to a table of
+    the distinct ones, `derivations`, the figure keeping `value`, `unit` and the index."""
+    table: dict[str, int] = {}
+
+    def shared(value: Any) -> Any:
+        if _is_figure(value):
+            key = json.dumps([value["formula"], value.get("inputs", {})], separators=(",", ":"))
+            index = table.setdefault(key, len(table))
+            return {"value": value["value"], "unit": value["unit"], "derivation": index}
+        if isinstance(value, dict):
+            return {k: shared(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shared(v) for v in value]
+        return value
+
+    out = shared(report)
+    out["derivations"] = [json.loads(key) for key in table]
+    return dict(out)
+
+
 def what_if(document: dict[str, Any], n: int) -> None:
     """Bytes per component (compact) of `document` as is and reshaped."""
     tables = {**document, "report": records_as_tables(document["report"])}
@@ -103,6 +125,7 @@ def what_if(document: dict[str, Any], n: int) -> None:
         ("records as tables", tables),
         ("figures as lists", figures_as_lists(document)),
         ("both", figures_as_lists(tables)),
+        ("derivations shared", {**document, "report": derivations_shared(document["report"])}),
     )
     for label, shaped in shapes:
         print(f"{_compact(shaped) / n / 1000:>7.2f} KB/c  {label} (compact)")
@@ -116,7 +139,9 @@ def main() -> None:
     parser.add_argument("--derivations", default="refs,full")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--what-if", action="store_true", help="project two shape changes")
+    parser.add_argument(
+        "--what-if", action="store_true", help="project changes of the document's shape"
+    )
     args = parser.parse_args()
     n = args.size
     plan = build_plan(parse_spec(mesh(n), f"<generated mesh {n}>"))
