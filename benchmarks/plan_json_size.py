@@ -112,9 +112,9 @@ def derivations_shared(report: dict[str, Any]) -> dict[str, Any]:
             return [shared(v) for v in value]
         return value
 
-    out = shared(report)
+    out: dict[str, Any] = shared(report)
     out["derivations"] = [json.loads(key) for key in table]
-    return dict(out)
+    return out
 
 
 def what_if(document: dict[str, Any], n: int) -> None:
