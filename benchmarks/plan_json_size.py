@@ -5,8 +5,10 @@ writer; each part's share is the size of its value written compactly (the file's
 the rest), and `keys` is what the field names themselves take. With `--what-if`, it also prints
 what changes of the document's *shape* would leave (projections on the parsed document, not
 what the planner writes): report sections' lists of records as tables (`{fields, rows}`),
-figures as `[value, unit, formula, inputs]`, and each figure's derivation (`formula`, `inputs`)
-written once in a table of the distinct ones, the figure keeping its value, unit and index.
+figures as `[value, unit, formula, inputs]`, each figure's derivation (`formula`, `inputs`)
+written once in a table of the distinct ones, the figure keeping its value, unit and index, a
+failure mode's mechanisms as indices of `report.mechanisms` rows instead of `policy: mechanism`
+texts, and all four at once (what no reshaping alone can remove is content).
 
 Run:  .venv/bin/python benchmarks/plan_json_size.py [--size 1000] [--derivations refs,full]
       [--depth 3] [--top 25] [--what-if]
@@ -67,12 +69,18 @@ def parts(document: Any, depth: int) -> tuple[Counter[str], int]:
 
 
 def _is_figure(value: Any) -> bool:
-    return isinstance(value, dict) and {"value", "unit", "formula"} <= set(value)
+    """A figure as written, or as `derivations_shared` writes it (its derivation's index)."""
+    if not isinstance(value, dict) or "value" not in value or "unit" not in value:
+        return False
+    return "formula" in value or "derivation" in value
 
 
 def figures_as_lists(value: Any) -> Any:
-    """`value` with each figure written `[value, unit, formula, inputs]`."""
+    """`value` with each figure written `[value, unit, formula, inputs]` (`[value, unit,
+    derivation]` once its derivation is shared)."""
     if _is_figure(value):
+        if "derivation" in value:
+            return [value["value"], value["unit"], value["derivation"]]
         return [value["value"], value["unit"], value["formula"], value.get("inputs", {})]
     if isinstance(value, dict):
         return {k: figures_as_lists(v) for k, v in value.items()}
@@ -117,18 +125,42 @@ def derivations_shared(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def mechanisms_as_indices(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` with each failure mode's `mechanisms` (`"policy: mechanism"` texts) written as
+    the indices of those rows in `report.mechanisms`; a text no row matches is kept as it is."""
+    rows = {f"{row['policy']}: {row['mechanism']}": i for i, row in enumerate(report["mechanisms"])}
+    modes = [
+        {**mode, "mechanisms": [rows.get(m, m) for m in mode.get("mechanisms", ())]}
+        for mode in report["failure_modes"]
+    ]
+    return {**report, "failure_modes": modes}
+
+
+def every_reshaping(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` with all four projections applied."""
+    return figures_as_lists(records_as_tables(derivations_shared(mechanisms_as_indices(report))))
+
+
 def what_if(document: dict[str, Any], n: int) -> None:
     """Bytes per component (compact) of `document` as is and reshaped."""
     tables = {**document, "report": records_as_tables(document["report"])}
+    indices = {**document, "report": mechanisms_as_indices(document["report"])}
     shapes = (
         ("as written", document),
         ("records as tables", tables),
         ("figures as lists", figures_as_lists(document)),
         ("both", figures_as_lists(tables)),
         ("derivations shared", {**document, "report": derivations_shared(document["report"])}),
+        ("modes' mechanisms as row indices", indices),
+        ("all four", {**document, "report": every_reshaping(document["report"])}),
     )
     for label, shaped in shapes:
         print(f"{_compact(shaped) / n / 1000:>7.2f} KB/c  {label} (compact)")
+    left = {"mechanisms": document["mechanisms"]}
+    left.update((f"report.{name}", part) for name, part in shapes[-1][1]["report"].items())
+    largest = sorted(left.items(), key=lambda item: -_compact(item[1]))[:6]
+    print("  all four, largest parts left:")
+    print("  " + ", ".join(f"{name} {_compact(part) / n / 1000:.2f}" for name, part in largest))
     print()
 
 
