@@ -8,7 +8,7 @@ what the planner writes): report sections' lists of records as tables (`{fields,
 figures as `[value, unit, formula, inputs]`, each figure's derivation (`formula`, `inputs`)
 written once in a table of the distinct ones, the figure keeping its value, unit and index, a
 failure mode's mechanisms as indices of `report.mechanisms` rows instead of `policy: mechanism`
-texts, and all four at once (what no reshaping alone can remove is content).
+texts, and all four at once (what is left after all four is the plan's content).
 
 Run:  .venv/bin/python benchmarks/plan_json_size.py [--size 1000] [--derivations refs,full]
       [--depth 3] [--top 25] [--what-if]
