@@ -156,11 +156,11 @@ def what_if(document: dict[str, Any], n: int) -> None:
     )
     for label, shaped in shapes:
         print(f"{_compact(shaped) / n / 1000:>7.2f} KB/c  {label} (compact)")
-    left = {"mechanisms": document["mechanisms"]}
-    left.update((f"report.{name}", part) for name, part in shapes[-1][1]["report"].items())
-    largest = sorted(left.items(), key=lambda item: -_compact(item[1]))[:6]
+    left = {"mechanisms": _compact(document["mechanisms"])}
+    left.update((f"report.{k}", _compact(v)) for k, v in shapes[-1][1]["report"].items())
+    largest = sorted(left.items(), key=lambda item: -item[1])[:6]
     print("  all four, largest parts left:")
-    print("  " + ", ".join(f"{name} {_compact(part) / n / 1000:.2f}" for name, part in largest))
+    print("  " + ", ".join(f"{name} {size / n / 1000:.2f}" for name, size in largest))
     print()
 
 
