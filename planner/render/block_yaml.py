@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TypeVar
 
-__all__ = ["BlockYaml", "flow_scalar_text", "remember"]
+__all__ = ["BlockYaml", "remember"]
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
