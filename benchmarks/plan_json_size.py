@@ -8,9 +8,11 @@ what the planner writes): report sections' lists of records as tables (`{fields,
 figures as `[value, unit, formula, inputs]`, each figure's derivation (`formula`, `inputs`)
 written once in a table of the distinct ones, the figure keeping its value, unit and index, a
 failure mode's mechanisms as indices of `report.mechanisms` rows instead of `policy: mechanism`
-texts, and all four at once (what is left after all four is the plan's content).
+texts, and all four at once (what is left after all four is the plan's content). The
+compact document (the CLI's default) is that shape built, each distinct figure written once:
+its projections are not printed.
 
-Run:  .venv/bin/python benchmarks/plan_json_size.py [--size 1000] [--derivations refs,full]
+Run:  .venv/bin/python benchmarks/plan_json_size.py [--size 1000] [--derivations compact,refs,full]
       [--depth 3] [--top 25] [--what-if]
 """
 
@@ -168,7 +170,7 @@ def main() -> None:
     """Print, for each derivations mode, the file's bytes per component and the largest parts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--derivations", default="refs,full")
+    parser.add_argument("--derivations", default="compact,refs,full")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument(
@@ -188,7 +190,7 @@ def main() -> None:
         for where, size in sorted(sizes.items(), key=lambda item: -item[1])[1 : args.top + 1]:
             print(f"{size / n / 1000:>7.2f} {100 * size / total:>5.1f}%  {where.lstrip('.')}")
         print()
-        if args.what_if:
+        if args.what_if and mode != "compact":  # projections of a document of records
             what_if(document, n)
 
 

@@ -37,7 +37,7 @@ seconds, in the same process: what a service pays at startup).
 virtual machine, mostly handing out fresh memory: see the README's "Where the growth goes").
 
 Run:  .venv/bin/python benchmarks/planner_scale.py [--shape mesh,chain] [--sizes 1000,10000]
-      [--outputs json,yaml,text] [--derivations refs|full|none] [--validate] [--load]
+      [--outputs json,yaml,text] [--derivations compact|refs|full|none] [--validate] [--load]
       [--repeat 3]
 Targets: mesh CPU µs per component (`cpu µs/c`: CPU time, which holds on a shared machine) within
 1.3× from 1,000 to 100,000; 100,000 planned in ≤ 20 s and planned + written as JSON in ≤ 6 GB;
@@ -74,6 +74,7 @@ import planner.render.stream  # noqa: E402
 import planner.render.text  # noqa: E402, F401
 from planner.analysis import build_plan  # noqa: E402
 from planner.cli.output import write_chunks  # noqa: E402
+from planner.figure import DERIVATIONS  # noqa: E402
 from planner.render import render_chunks  # noqa: E402
 from planner.spec import parse_spec  # noqa: E402
 from resilience import load_plan  # noqa: E402
@@ -359,7 +360,7 @@ def main() -> None:
     parser.add_argument("--shape", default="mesh", help=f"one or more of {', '.join(SHAPES)}")
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--outputs", default="json", help="formats written: json, yaml, text")
-    parser.add_argument("--derivations", default="refs", choices=("refs", "full", "none"))
+    parser.add_argument("--derivations", default=DERIVATIONS[0], choices=DERIVATIONS)
     parser.add_argument(
         "--validate", action="store_true", help="also time `reliability validate FILE` (wall s)"
     )

@@ -149,8 +149,16 @@ def _value(item: Any) -> Any:
 
 
 def facts_from_plan_dict(plan: Mapping[str, Any]) -> PlanFacts:
-    """`PlanFacts` from the planner's JSON/YAML document (``reliability plan --format json``)."""
+    """`PlanFacts` from the planner's JSON/YAML document (``reliability plan --format json``),
+    as `--derivations refs` or `full` writes it: a compact one (the CLI's default) is read
+    through `planner.decode.decode` first (as ``reliability chaos generate`` does).
+
+    Raises ValueError for a compact document."""
     report = plan.get("report") or {}
+    if isinstance(report, Mapping) and "figures" in report:
+        raise ValueError(
+            "a compact plan document (report.figures): read it with planner.decode.decode"
+        )
     modes = []
     for fm in report.get("failure_modes") or []:
         # the refs document leaves `users_impacted_with` out when the mechanisms do not reduce it

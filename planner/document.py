@@ -13,6 +13,15 @@ How a figure's derivation is written (`derivations`):
   Each fact is stated once: the prose that renders figures (reason lines, mitigations, the
   runbooks' text) and what repeats another field are left out (`planner.refs` says what).
 - `none`: each figure is `{value, unit}` only.
+- `compact` (what the CLI writes for a plan): the refs document for machines, less than half
+  its size. Each distinct figure is written once, as `[value, unit, formula, inputs]` in
+  `report.figures` (a 10,000-component mesh writes ~360,000 figures, ~56,000 distinct), and
+  everywhere else as its index there. Each list of section items (failure modes, mechanism
+  rows, …) is a table, `{fields, rows}`: a row holds the item's values in the order of
+  `fields`, null where the refs document leaves a field out, its trailing nulls left off. A
+  failure mode's `mechanisms` are the indices of its rows in `report.mechanisms`.
+  `planner.decode.decode(document)` gives the refs document back (its test checks
+  `decode(compact) == refs` on every example).
 
 `document(plan, ...)` is the same document with its large parts left lazy (`LazyMap`,
 `LazyList`, converted item by item when written), so the writers in `planner.render.stream` can
@@ -23,14 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
-from planner.figure import DERIVATIONS
-from planner.model import Figure, Plan, significant
+from planner.figure import DERIVATIONS, figure_key
+from planner.model import FailureMode, Figure, MechanismRow, Plan, significant
 from planner.perf import no_cyclic_gc
-from planner.refs import SLIM
+from planner.refs import SLIM, row_key, slim_cells, slim_fields
 
 __all__ = [
     "DERIVATIONS",
@@ -77,7 +86,14 @@ class Plain:
         #: formula text → its index in `report.formulas` (refs), in order of first use
         self.formulas: dict[str, int] = {}
         #: item type → what of it the document writes (refs: each fact once, `planner.refs`)
-        self.slim = SLIM if derivations == "refs" else {}
+        self.slim: dict[type, Callable[[Any], Mapping[str, Any]]] = (
+            dict(SLIM) if derivations in ("refs", "compact") else {}
+        )
+        #: compact: item type → its table row's cells (`planner.refs.slim_cells`)
+        self.cells: dict[type, Callable[[Any], Sequence[Any]]] = {}
+        #: compact: the distinct figures in order of first use (`report.figures`), their keys
+        self.figures: list[Figure] = []
+        self._figure_index: dict[Hashable, int] = {}
         self._converters: dict[type, Callable[[Any], Any]] = {}
         self._rounded: dict[float, float] = {}
 
@@ -140,16 +156,37 @@ class Plain:
         return convert
 
     def formula(self, text: str) -> int | str:
-        """A figure's `formula` as the document writes it: with refs, the index of `text` in
-        `report.formulas` (added at its first use); else the text itself."""
-        if self.derivations != "refs":
+        """A figure's `formula` as the document writes it: with refs (and in compact's
+        `report.figures`), the index of `text` in `report.formulas` (added at its first use);
+        else the text itself."""
+        if self.derivations == "full" or self.derivations == "none":
             return text
         index = self.formulas.get(text)
         if index is None:
             index = self.formulas[text] = len(self.formulas)
         return index
 
-    def _figure(self, fig: Figure) -> dict[str, Any]:
+    def figure_index(self, fig: Figure) -> int:
+        """Compact: `fig`'s index in `report.figures`, added at its first use. Figures of equal
+        `figure_key` are written alike, so they are one entry; one without a key (an input not
+        a scalar) is an entry of its own."""
+        key = figure_key(fig)
+        if key is None:
+            key = ("object", id(fig))  # `figures` keeps it alive: the id stays its own
+        index = self._figure_index.get(key)
+        if index is None:
+            index = self._figure_index[key] = len(self.figures)
+            self.figures.append(fig)
+        return index
+
+    def figure_row(self, fig: Figure) -> tuple[Any, ...]:
+        """Compact: the entry of `fig` in `report.figures`, as plan values: (value, unit,
+        formula index, inputs)."""
+        return (fig.value, fig.unit, self.formula(fig.formula), fig.inputs)
+
+    def _figure(self, fig: Figure) -> Any:
+        if self.derivations == "compact":
+            return self.figure_index(fig)
         value = fig.value
         out: dict[str, Any] = {
             "value": value if type(value) in _AS_IS else self(value),
@@ -176,10 +213,12 @@ _FULL = Plain("full")
 
 @dataclass(frozen=True, slots=True)
 class LazyList:
-    """A list written item by item: `convert(item)` for each of `items`."""
+    """A list written item by item: `convert(item)` for each of `items`; `dense`: many items
+    on a line (a table's rows), not one per line."""
 
     items: Sequence[Any]
     convert: Callable[[Any], Any]
+    dense: bool = False
 
     def __iter__(self) -> Iterator[Any]:
         return (self.convert(item) for item in self.items)
@@ -214,9 +253,66 @@ class Section(dict[str, Any]):
     """A mapping of the document that may hold lazy values (the document and its report)."""
 
 
+class _Rows(Sequence[Any]):
+    """`row(item)` for each of `items`, made when asked for (a table's rows)."""
+
+    def __init__(self, items: Sequence[Any], row: Callable[[Any], Any]) -> None:
+        self._items, self._row = items, row
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(map(self._row, self._items[index]))
+        return self._row(self._items[index])
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self._row, self._items)
+
+
+def _table(items: Sequence[Any], plain: Plain) -> Section | None:
+    """Compact: `items` (all of one dataclass type) as `{fields, rows}`, each row a tuple of
+    plan values without its trailing absent cells; None if they are not all of one type."""
+    cls = type(items[0])
+    if cls is Figure or not dataclasses.is_dataclass(cls) or any(type(i) is not cls for i in items):
+        return None
+    cells = plain.cells.get(cls)
+    if cls in plain.slim:
+        fields = slim_fields(cls)
+        if cells is None:
+            cells = plain.cells[cls] = slim_cells(cls)
+    else:
+        fields = _fields(cls)
+        fetch = operator.attrgetter(*fields)
+        cells = _one(fetch) if len(fields) == 1 else fetch
+
+    def row(item: Any) -> Sequence[Any]:
+        got = cells(item)
+        end = len(got)
+        while end and got[end - 1] is None:
+            end -= 1
+        return got if end == len(got) else got[:end]
+
+    return Section(fields=list(fields), rows=LazyList(_Rows(items, row), plain, dense=True))
+
+
+def _one(fetch: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    return lambda item: (fetch(item),)
+
+
 def _lazy(value: Any, plain: Plain, depth: int) -> Any:
-    """`value` as plain data, its lists and dataclass fields `depth` levels down left lazy."""
+    """`value` as plain data, its lists and dataclass fields `depth` levels down left lazy (in
+    compact, its lists of records as tables)."""
     if depth > 0 and type(value) in (tuple, list) and value:
+        if plain.derivations == "compact":
+            table = _table(value, plain)
+            if table is not None:
+                return table
         return LazyList(value, plain)
     if depth > 0 and type(value) is not Figure and dataclasses.is_dataclass(value):
         fields = _fields(type(value))
@@ -230,6 +326,9 @@ def document(
     """The plan document with its large parts lazy; `report_keys` keeps only those report
     sections and leaves `mechanisms` out (a partial report, not a plan file)."""
     plain = Plain(derivations)
+    if derivations == "compact" and (report_keys is None or "mechanisms" in report_keys):
+        plain.slim[FailureMode] = _mode_with_row_indices(plan.mechanisms)
+        plain.cells[FailureMode] = _mode_cells_with_row_indices(plan.mechanisms)
     tier = plan.header.tier if plan.header.tier != "custom" else None
     doc = Section(version=1, system=plan.header.system)
     if tier is not None:
@@ -244,10 +343,44 @@ def document(
         if f.name != "mechanism_table" and (report_keys is None or f.name in report_keys)
     ]
     report = Section({name: _lazy(getattr(plan, name), plain, 2) for name in names})
-    if derivations == "refs":
+    if derivations == "compact":
+        report["figures"] = Deferred(
+            lambda: LazyList(_Rows(plain.figures, plain.figure_row), plain, dense=True)
+        )
+    if derivations in ("refs", "compact"):
         report["formulas"] = Deferred(lambda: list(plain.formulas))
     doc["report"] = report
     return doc
+
+
+def _mode_with_row_indices(rows: Sequence[MechanismRow]) -> Callable[[Any], dict[str, Any]]:
+    """Compact: the refs failure mode with its `mechanisms` as indices of `rows` (a text no row
+    has stays a text)."""
+    index = {row_key(row.policy, row.mechanism): i for i, row in enumerate(rows)}
+    refs = SLIM[FailureMode]
+
+    def slim(mode: FailureMode) -> dict[str, Any]:
+        out = dict(refs(mode))
+        out["mechanisms"] = tuple([index.get(text, text) for text in mode.mechanisms])
+        return out
+
+    return slim
+
+
+def _mode_cells_with_row_indices(rows: Sequence[MechanismRow]) -> Callable[[Any], list[Any]]:
+    """`_mode_with_row_indices` as a table row's cells (`planner.refs.slim_cells`)."""
+    index = {row_key(row.policy, row.mechanism): i for i, row in enumerate(rows)}
+    refs = slim_cells(FailureMode)
+
+    def cells(mode: FailureMode) -> list[Any]:
+        got = list(refs(mode))
+        got[_MODE_MECHANISMS] = tuple([index.get(text, text) for text in mode.mechanisms])
+        return got
+
+    return cells
+
+
+_MODE_MECHANISMS = slim_fields(FailureMode).index("mechanisms")
 
 
 def materialize(value: Any) -> Any:

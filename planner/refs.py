@@ -24,7 +24,8 @@ Each figure the refs document keeps is the full document's figure with its formu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from planner.model import (
@@ -36,10 +37,15 @@ from planner.model import (
     Runbook,
 )
 
-__all__ = ["SLIM", "row_parties"]
+__all__ = ["SLIM", "row_key", "row_parties", "slim_cells", "slim_fields"]
 
 #: Runbook fields the refs document keeps (the rest is prose over the failure mode and policies).
 RUNBOOK_FIELDS = ("failure_mode_id", "slug", "severity", "slo")
+
+
+def row_key(policy: str, mechanism: str) -> str:
+    """How a failure mode names a mechanism row (`FailureMode.mechanisms`)."""
+    return f"{policy}: {mechanism}"
 
 
 def _named_by_parties(row: MechanismRow) -> bool:
@@ -97,6 +103,76 @@ def _runbook(book: Runbook) -> dict[str, Any]:
     return {name: getattr(book, name) for name in RUNBOOK_FIELDS}
 
 
+#: Fields of each SLIM type the refs document never writes (the rest it may: `slim_fields`).
+_NEVER: dict[type, frozenset[str]] = {
+    MechanismRow: frozenset({"config", "trigger", "reason"}),
+    FailureMode: frozenset({"mitigation"}),
+    BlastRow: frozenset(),
+    Runbook: frozenset(f.name for f in dataclasses.fields(Runbook)) - set(RUNBOOK_FIELDS),
+    IsolationProposal: frozenset({"reason"}),
+    RecoveryScenario: frozenset({"procedure"}),
+}
+
+
+def slim_fields(cls: type) -> tuple[str, ...]:
+    """The fields the refs document may write of an item of SLIM type `cls`, in the order it
+    writes them (the compact document's table columns)."""
+    never = _NEVER[cls]
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in never)
+
+
+def _mechanism_cells(row: MechanismRow) -> list[Any]:
+    """`_mechanism_row` as cells in `slim_fields` order, None for what it leaves out."""
+    caller = target = None
+    inbound_named = row.inbound and not row.caller and row.target == row.policy
+    if not inbound_named and not _named_by_parties(row):
+        caller = row.caller
+        if row.target != row.policy:
+            target = row.target
+    figures = row.figures or None
+    return [row.policy, caller, target, row.mechanism, row.type, figures, row.inbound or None]
+
+
+def _patched(cls: type, patch: Callable[[Any, list[Any]], None]) -> Callable[[Any], list[Any]]:
+    """Cells of `cls`'s `slim_fields` fetched at once, then `patch(item, cells)` in place."""
+    fetch = operator.attrgetter(*slim_fields(cls))
+
+    def cells(item: Any) -> list[Any]:
+        got = list(fetch(item))
+        patch(item, got)
+        return got
+
+    return cells
+
+
+def _blast_patch(row: BlastRow, cells: list[Any]) -> None:
+    if row.affected_with == row.affected:
+        cells[_BLAST_AFFECTED_WITH] = None
+    if row.users_impacted_with.value == row.users_impacted.value:
+        cells[_BLAST_USERS_WITH] = None
+
+
+def _mode_patch(mode: FailureMode, cells: list[Any]) -> None:
+    if mode.users_impacted_with.value == mode.users_impacted.value:
+        cells[_MODE_USERS_WITH] = None
+
+
+def slim_cells(cls: type) -> Callable[[Any], Sequence[Any]]:
+    """An item of SLIM type `cls` as the cells of its compact table row: the values the refs
+    document writes, in `slim_fields` order, None where it leaves one out."""
+    if cls is MechanismRow:
+        return _mechanism_cells
+    if cls is BlastRow:
+        return _patched(cls, _blast_patch)
+    if cls is FailureMode:
+        return _patched(cls, _mode_patch)
+    fields = slim_fields(cls)
+    fetch = operator.attrgetter(*fields)
+    if len(fields) == 1:
+        return lambda item: (fetch(item),)
+    return fetch
+
+
 def _without(cls: type, *names: str) -> Callable[[Any], dict[str, Any]]:
     kept = tuple(f.name for f in dataclasses.fields(cls) if f.name not in names)
 
@@ -115,3 +191,7 @@ SLIM: dict[type, Callable[[Any], Mapping[str, Any]]] = {
     IsolationProposal: _without(IsolationProposal, "reason"),
     RecoveryScenario: _without(RecoveryScenario, "procedure"),
 }
+
+_BLAST_AFFECTED_WITH = slim_fields(BlastRow).index("affected_with")
+_BLAST_USERS_WITH = slim_fields(BlastRow).index("users_impacted_with")
+_MODE_USERS_WITH = slim_fields(FailureMode).index("users_impacted_with")

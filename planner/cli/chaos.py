@@ -74,7 +74,12 @@ def _plan_document(path: str) -> dict[str, Any]:
     except DocumentError:
         data = None  # let the spec loader report the problem with the field and line
     if isinstance(data, dict) and "mechanisms" in data and "report" in data:
-        return data
+        from planner.decode import DocumentShapeError, decode
+
+        try:
+            return decode(data)  # a compact document's figures and tables, as the refs has them
+        except DocumentShapeError as exc:
+            raise PlannerError(f"{path}: {exc}") from None
     from planner.analysis import build_plan
     from planner.document import plan_to_dict
     from planner.spec import load_spec

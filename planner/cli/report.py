@@ -137,7 +137,9 @@ def _render(
     if args.output is not None and _names_directory(args.output):
         return _write_page(plan, sections, args)
     fmt = args.format or format_for(args.output)
-    chunks = render_chunks(plan, fmt, sections, args.derivations)
+    # the plan file compact (a machine's file, half the size); a section's records readable
+    derivations = args.derivations or ("compact" if sections is None else "refs")
+    chunks = render_chunks(plan, fmt, sections, derivations)
     if sections is None and fmt == "yaml":
         # The plan file load_plan reads: sealed, so a reload never takes it half-written.
         from resilience.files import seal_chunks
@@ -232,9 +234,12 @@ def _add_report_command(
     parser.add_argument(
         "--derivations",
         choices=DERIVATIONS,
-        default=DERIVATIONS[0],
-        help="json/yaml: how each figure's derivation is written — refs (default): its inputs"
-        " and the index of its formula in report.formulas, each fact once (the reason lines,"
+        default=None,
+        help="json/yaml: how each figure's derivation is written — compact (the plan's"
+        " default): each distinct figure once, in report.figures, its index everywhere else,"
+        " and each list of records a table {fields, rows} (planner.decode.decode reads it"
+        " back as refs); refs (a section's default): records, each figure's inputs and the"
+        " index of its formula in report.formulas, each fact once (the reason lines,"
         " mitigations and runbook text left out); full: the formula text in every figure and"
         " all the prose; none: value and unit only",
     )

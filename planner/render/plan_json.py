@@ -14,26 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
 from planner.document import Plain
+from planner.figure import figure_key
 from planner.model import Figure
 from planner.render.block_yaml import remember
 
-__all__ = ["FIGURE_TEXT_MAX", "STR_ONLY", "PlanJson", "figure_key"]
+__all__ = ["FIGURE_TEXT_MAX", "STR_ONLY", "PlanJson"]
 
 #: What the C encoder writes for a plain document (`planner.render.stream`'s form).
 _compact = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
 ).encode
-
-#: Types whose equal values write the same text, but for ±0.0 (`figure_key` tells them apart).
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
 
 #: Longest figure text remembered: a figure over every component (a zone's users) is long, and
 #: its equals few; kept, a large plan's would hold hundreds of megabytes.
@@ -41,28 +37,6 @@ FIGURE_TEXT_MAX = 4096
 
 #: The key types of a mapping written here as it is (`plain` writes str(k) of other keys).
 STR_ONLY = frozenset({str})
-
-#: Types of (value, unit, formula, *inputs) → whether all are scalars (a few dozen such tuples).
-_PLAIN_TYPES: dict[tuple[type, ...], bool] = {}
-
-
-def figure_key(fig: Figure) -> Hashable | None:
-    """What decides a figure's text: equal keys, equal text; None if its parts are not scalars.
-
-    Types are part of the key (1, 1.0 and True are equal, not written alike), and so is the
-    sign of each zero (0.0 == -0.0)."""
-    inputs = fig.inputs
-    parts = (fig.value, fig.unit, fig.formula, *inputs.values())
-    types = tuple(map(type, parts))
-    scalar = _PLAIN_TYPES.get(types)
-    if scalar is None:
-        scalar = _PLAIN_TYPES[types] = _SCALARS.issuperset(types)
-    if not scalar:
-        return None
-    if 0.0 in parts:
-        signs = tuple(math.copysign(1.0, p) if type(p) is float and not p else 0.0 for p in parts)
-        return (tuple(inputs), parts, types, signs)
-    return (tuple(inputs), parts, types)
 
 
 def _float_text(plain: Plain, value: float) -> str:
@@ -181,7 +155,10 @@ class PlanJson:
         seen = self._written.get(id(fig))
         if seen is not None and seen[0] is fig:
             return seen[1]
-        made = self._figure_by_key(fig)
+        if self.plain.derivations == "compact":  # its index: one key lookup, in `plain`
+            made = int.__repr__(self.plain.figure_index(fig))
+        else:
+            made = self._figure_by_key(fig)
         remember(self._written, id(fig), (fig, made))
         return made
 
@@ -198,6 +175,8 @@ class PlanJson:
 
     def _figure_text(self, fig: Figure) -> str:
         plain, text = self.plain, self.text
+        if plain.derivations == "compact":
+            return int.__repr__(plain.figure_index(fig))
         if type(fig.unit) is not str or type(fig.formula) is not str:
             return _compact(plain(fig))  # written as they are, not as `plain` converts them
         head = f'{{"value":{text(fig.value)},"unit":{encode_basestring(fig.unit)}'

@@ -21,9 +21,10 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from planner.document import Plain
+from planner.figure import figure_key
 from planner.model import Figure
 from planner.render.block_yaml import BlockYaml, remember
-from planner.render.plan_json import FIGURE_TEXT_MAX, STR_ONLY, figure_key
+from planner.render.plan_json import FIGURE_TEXT_MAX, STR_ONLY
 
 __all__ = ["FLOW_WIDTH", "PlanYaml"]
 
@@ -32,6 +33,8 @@ __all__ = ["FLOW_WIDTH", "PlanYaml"]
 FLOW_WIDTH = 120
 #: Most inputs a flow figure may hold (one with more is wider than FLOW_WIDTH anyway).
 _FLOW_ITEMS = 24
+#: How a figure's text starts when it is written on its key's line (flow, or compact's index).
+_INLINE = frozenset("{0123456789")
 #: The types written as scalars.
 _LEAF = frozenset({str, float, int, bool, type(None)})
 
@@ -65,6 +68,37 @@ class PlanYaml(BlockYaml):
         """Append `- value` for each of `values` (plan values), a sequence indented by `pad`."""
         if values:
             self._plan_sequence(values, pad, pad, out)
+
+    def plan_rows(self, rows: Sequence[Any], pad: str, out: list[str]) -> None:
+        """Append `- [cell, …]` for each of `rows` (a table's rows: sequences of plan values),
+        on one line each; a row with a cell not written in flow (a list of records) as a block
+        sequence."""
+        cell = self._flow_cell
+        for row in rows:
+            cells = [cell(v) for v in row]
+            if None in cells:
+                self._plan_sequence((row,), pad, pad, out)
+            else:
+                out.append(f"{pad}- [{', '.join(cells)}]\n")  # type: ignore[arg-type]
+
+    def _flow_cell(self, value: Any) -> str | None:
+        """A table cell in flow style: a scalar, a figure's index, or a list or a string-keyed
+        mapping of those; None for anything else."""
+        t = type(value)
+        if t in _LEAF:
+            return self._flow_scalar(value)
+        if t is Figure:
+            return self._figure(value, "")[:-1]
+        if t is tuple or t is list:
+            parts = [self._flow_cell(v) for v in value]
+            return None if None in parts else "[" + ", ".join(parts) + "]"  # type: ignore[arg-type]
+        if isinstance(value, Mapping) and STR_ONLY.issuperset(map(type, value)):
+            cells = [self._flow_cell(v) for v in value.values()]
+            if None in cells:
+                return None
+            keys = map(self._flow_scalar, value)
+            return "{" + ", ".join([f"{k}: {c}" for k, c in zip(keys, cells, strict=True)]) + "}"
+        return None
 
     def plan_entries(self, pairs: Sequence[tuple[str, Any]], pad: str, out: list[str]) -> None:
         """Append `key: value` for each of `pairs` (plan values), a mapping indented by `pad`."""
@@ -112,7 +146,7 @@ class PlanYaml(BlockYaml):
                 add(f"{lead}{key} {floats.get(v) or self._float_of(v)}\n")
             elif t is Figure:
                 text = figure(v, inner)
-                if text[0] == "{":  # a flow mapping, on the key's line
+                if text[0] in _INLINE:  # a flow mapping or an index, on the key's line
                     add(f"{lead}{key} {text}")
                 else:
                     add(f"{lead}{key}\n{inner}{text}")
@@ -197,6 +231,11 @@ class PlanYaml(BlockYaml):
                 return known
         lines: list[str] = []
         plain = self.plain
+        if plain.derivations == "compact":
+            text = f"{plain.figure_index(fig)}\n"
+            if key is not None:
+                remember(self._figures, key, text)
+            return text
         inputs = fig.inputs
         if (
             key is None

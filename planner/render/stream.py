@@ -82,8 +82,9 @@ def _json(value: Any, level: int, writers: dict[Plain, PlanJson]) -> Iterator[st
     elif isinstance(value, LazyList):
         items = _json_items(value, writers)
         opened = False
+        sep = "," if value.dense else "," + pad  # a table's rows: a line per batch
         while batch := list(islice(items, _BATCH)):
-            yield ("," if opened else "[") + pad + ("," + pad).join(batch)
+            yield ("," if opened else "[") + pad + sep.join(batch)
             opened = True
         yield ("\n" + "  " * level + "]") if opened else "[]"
     else:
@@ -128,8 +129,9 @@ def _yaml(
         opened = bool(value.items)
         if isinstance(plain, Plain):
             plan_writer = _writer(plain, writers, PlanYaml)
+            write = plan_writer.plan_rows if value.dense else plan_writer.plan_items
             for start in range(0, len(value.items), _BATCH):
-                plan_writer.plan_items(value.items[start : start + _BATCH], pad, lines)
+                write(value.items[start : start + _BATCH], pad, lines)
                 yield "".join(lines)
                 lines = []
         else:

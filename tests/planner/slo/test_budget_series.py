@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from planner.cli import main
+from planner.decode import decode
 from planner.slo.budget_series import MAX_POINTS, grid
 from tests.planner.slo.test_sla_prometheus import (
     DATA,
@@ -211,10 +212,10 @@ def test_the_plan_carries_the_series_in_json_yaml_and_text(
 ) -> None:
     argv = ["plan", str(specs["rolling"]), "--prometheus", prometheus.url, "--at", END.isoformat()]
     assert main([*argv, "-f", "json"]) == 0
-    series = json.loads(capsys.readouterr().out)["report"]["sla"]["budget_series"]
+    series = decode(json.loads(capsys.readouterr().out))["report"]["sla"]["budget_series"]
     assert main([*argv, "-f", "yaml", "-o", str(tmp_path / "plan.yaml")]) == 0
     capsys.readouterr()
-    loaded = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    loaded = decode(yaml.safe_load((tmp_path / "plan.yaml").read_text()))
     assert loaded["report"]["sla"]["budget_series"] == series
     assert main(argv) == 0
     text = " ".join(capsys.readouterr().out.split())
