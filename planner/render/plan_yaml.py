@@ -63,6 +63,9 @@ class PlanYaml(BlockYaml):
         self._figures: dict[Hashable, str] = {}
         #: (id(figure), indent) → (figure, text), as `PlanJson._written`
         self._written: dict[tuple[int, str], tuple[Figure, str]] = {}
+        #: compact: id(figure) → (figure, its index's text and a newline)
+        self._indices: dict[int, tuple[Figure, str]] = {}
+        self._compact = plain.derivations == "compact"
 
     def plan_items(self, values: Sequence[Any], pad: str, out: list[str]) -> None:
         """Append `- value` for each of `values` (plan values), a sequence indented by `pad`."""
@@ -73,13 +76,39 @@ class PlanYaml(BlockYaml):
         """Append `- [cell, …]` for each of `rows` (a table's rows: sequences of plan values),
         on one line each; a row with a cell not written in flow (a list of records) as a block
         sequence."""
-        cell = self._flow_cell
         for row in rows:
-            cells = [cell(v) for v in row]
-            if None in cells:
+            cells = self._flow_parts(row)
+            if cells is None:
                 self._plan_sequence((row,), pad, pad, out)
             else:
-                out.append(f"{pad}- [{', '.join(cells)}]\n")  # type: ignore[arg-type]
+                out.append(f"{pad}- [{', '.join(cells)}]\n")
+
+    def _flow_parts(self, values: Iterable[Any]) -> list[str] | None:
+        """Each of `values` in flow style (a flow sequence's items: `a`, `1`, `[b]`), or None if
+        one is not written in flow; the scalar types tested inline, as `_plan_sequence` does (a
+        call per cell was most of the cost)."""
+        strings, floats, indices = self._flow_strings, self._plan_floats, self._indices
+        parts: list[str] = []
+        add = parts.append
+        for v in values:
+            t = type(v)
+            if t is str:
+                add(strings.get(v) or self._flow_string(v))
+            elif v is None:
+                add("null")
+            elif t is int:
+                add(int.__repr__(v))
+            elif t is Figure:
+                seen = indices.get(id(v))
+                add((seen[1] if seen is not None and seen[0] is v else self._figure(v, ""))[:-1])
+            elif t is float:
+                add(floats.get(v) or self._float_of(v))
+            else:
+                text = self._flow_cell(v)
+                if text is None:
+                    return None
+                add(text)
+        return parts
 
     def _flow_cell(self, value: Any) -> str | None:
         """A table cell in flow style: a scalar, a figure's index, or a list or a string-keyed
@@ -90,13 +119,14 @@ class PlanYaml(BlockYaml):
         if t is Figure:
             return self._figure(value, "")[:-1]
         if t is tuple or t is list:
-            parts = [self._flow_cell(v) for v in value]
-            return None if None in parts else "[" + ", ".join(parts) + "]"  # type: ignore[arg-type]
+            items = self._flow_parts(value)
+            return None if items is None else f"[{', '.join(items)}]"
         if isinstance(value, Mapping) and STR_ONLY.issuperset(map(type, value)):
-            cells = [self._flow_cell(v) for v in value.values()]
-            if None in cells:
+            cells = self._flow_parts(value.values())
+            if cells is None:
                 return None
-            keys = map(self._flow_scalar, value)
+            strings, string = self._flow_strings, self._flow_string
+            keys = [strings.get(k) or string(k) for k in value]
             return "{" + ", ".join([f"{k}: {c}" for k, c in zip(keys, cells, strict=True)]) + "}"
         return None
 
@@ -214,12 +244,24 @@ class PlanYaml(BlockYaml):
 
     def _figure(self, fig: Figure, pad: str) -> str:
         """`fig` as a flow mapping and a newline (`{value: …}`), or as the lines of a block
-        mapping at `pad`, less the first line's indent."""
+        mapping at `pad`, less the first line's indent; compact, its index and a newline."""
+        if self._compact:
+            return self._index_text(fig)
         seen = self._written.get((id(fig), pad))
         if seen is not None and seen[0] is fig:
             return seen[1]
         text = self._figure_by_key(fig, pad)
         remember(self._written, (id(fig), pad), (fig, text))
+        return text
+
+    def _index_text(self, fig: Figure) -> str:
+        """Compact: `fig`'s index in `report.figures` and a newline, remembered by object (the
+        index is `plain`'s, found by content once per object)."""
+        seen = self._indices.get(id(fig))
+        if seen is not None and seen[0] is fig:
+            return seen[1]
+        text = f"{self.plain.figure_index(fig)}\n"
+        remember(self._indices, id(fig), (fig, text))
         return text
 
     def _figure_by_key(self, fig: Figure, pad: str) -> str:
@@ -231,11 +273,6 @@ class PlanYaml(BlockYaml):
                 return known
         lines: list[str] = []
         plain = self.plain
-        if plain.derivations == "compact":
-            text = f"{plain.figure_index(fig)}\n"
-            if key is not None:
-                remember(self._figures, key, text)
-            return text
         inputs = fig.inputs
         if (
             key is None
