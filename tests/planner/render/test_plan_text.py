@@ -125,3 +125,18 @@ def test_a_figure_made_and_dropped_is_not_taken_for_the_next_one() -> None:
     expected = [{"i": i} for i in range(200)]
     assert [json.loads(text)["inputs"] for text in _written_alone(json_writer.text)] == expected
     assert [fig["inputs"] for fig in _written_alone(yaml_text)] == expected
+
+
+def test_a_repeated_mapping_of_options_is_written_by_its_content_and_types() -> None:
+    # equal values of other types (1, 1.0, True; 0.0, -0.0) are remembered apart
+    options = [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": -0.0}, {"a": 0.0}, {"a": 1}]
+    sections = [{"breaker": {**o, "open": {"initial": o["a"]}}, "timeout": 0.5} for o in options]
+    pairs = [(f"p{i}", section) for i, section in enumerate(sections * 2)]
+    writer = PlanYaml(Plain("compact"))
+    for pad in ("", "  ", ""):  # remembered at one indent, written at another
+        written: list[str] = []
+        writer.plan_entries(pairs, pad, written)
+        expected: list[str] = []
+        BlockYaml().mapping(dict(pairs), pad, pad, expected)
+        assert "".join(written) == "".join(expected)
+    assert _typed(yaml.safe_load("".join(written))) == _typed(dict(pairs))
