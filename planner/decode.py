@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from planner.model import Figure, Plan
@@ -24,7 +24,18 @@ __all__ = ["DocumentShapeError", "decode"]
 
 
 class DocumentShapeError(ValueError):
-    """A compact document `decode` cannot read: the message says where and what is wrong."""
+    """A compact document `decode` cannot read: `where` in it, and what is wrong there."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}" if where else what)
+        self.where, self.what = where, what
+
+    def inside(self, outer: str) -> DocumentShapeError:
+        """The error as seen from `outer`, the part holding `where` (unless `where` is a
+        place of its own: an entry of `report.figures`)."""
+        if self.where.startswith("report."):
+            return self
+        return DocumentShapeError(outer + self.where, self.what)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -46,78 +57,147 @@ def _nullable(hint: Any) -> bool:
     )
 
 
+_Convert = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 class _Decoder:
     """Compact → refs, led by the plan model's types: a `Figure` field holds an index of
-    `report.figures`, a tuple of dataclasses may be a table."""
+    `report.figures`, a tuple of dataclasses may be a table. Each type's converter is made
+    once (`convert`); a value's place is worked out only when it is wrong."""
 
     def __init__(self, figures: Sequence[Any], formulas: Sequence[Any]) -> None:
         self.figures, self.formulas = figures, formulas
+        self._made: dict[int, dict[str, Any]] = {}  # index → the figure (a fresh copy each use)
+        self._converters: dict[Any, _Convert] = {}
 
-    def figure(self, index: Any, where: str) -> dict[str, Any]:
+    def figure(self, index: Any) -> dict[str, Any]:
+        made = self._made.get(index) if type(index) is int else None
+        if made is None:
+            made = self._made[index] = self._figure(index)
+        return {**made, "inputs": dict(made["inputs"])}
+
+    def _figure(self, index: Any) -> dict[str, Any]:
         if type(index) is not int or not 0 <= index < len(self.figures):
-            raise DocumentShapeError(
-                f"{where}: expected an index of report.figures (0 to {len(self.figures) - 1})"
-            )
+            last = len(self.figures) - 1
+            raise DocumentShapeError("", f"expected an index of report.figures (0 to {last})")
         entry = self.figures[index]
+        where = f"report.figures[{index}]"
         if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[3], Mapping):
-            raise DocumentShapeError(
-                f"report.figures[{index}]: expected [value, unit, formula, inputs]"
-            )
+            raise DocumentShapeError(where, "expected [value, unit, formula, inputs]")
         value, unit, formula, inputs = entry
         if type(formula) is not int or not 0 <= formula < len(self.formulas):
-            raise DocumentShapeError(
-                f"report.figures[{index}]: expected the index of its formula in report.formulas"
-            )
-        return {"value": value, "unit": unit, "formula": formula, "inputs": dict(inputs)}
+            raise DocumentShapeError(where, "expected the index of its formula in report.formulas")
+        return {"value": value, "unit": unit, "formula": formula, "inputs": inputs}
 
-    def value(self, value: Any, hint: Any, where: str) -> Any:
-        if value is None:
-            return None
+    def convert(self, hint: Any) -> _Convert:
+        """The converter of a value of type `hint` (made once per type)."""
+        made = self._converters.get(hint)
+        if made is None:
+            made = self._converters[hint] = self._compile(hint)
+        return made
+
+    def _compile(self, hint: Any) -> _Convert:
         if hint is Figure:
-            return self.figure(value, where)
+            return self.figure
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         if origin in (types.UnionType, typing.Union):
             kinds = [a for a in args if a is not type(None)]
-            return self.value(value, kinds[0], where) if len(kinds) == 1 else value
-        if origin is tuple and args and isinstance(value, (list, Mapping)):
-            item = args[0]
-            if isinstance(value, Mapping):
-                return self.table(value, item, where)
-            return [self.value(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+            if len(kinds) != 1:
+                return _same
+            inner = self.convert(kinds[0])
+            return _same if inner is _same else lambda v: None if v is None else inner(v)
+        if origin is tuple and args:
+            return self._sequence(args[0])
         if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
-            if isinstance(value, Mapping):
-                return {k: self.value(v, args[1], f"{where}.{k}") for k, v in value.items()}
-            return value
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
-            hints = _hints(hint)
-            return {k: self.value(v, hints.get(k), f"{where}.{k}") for k, v in value.items()}
-        return value
+            item = self.convert(args[1])
+            if item is _same:
+                return _same
+            return lambda v: _each(v, item) if isinstance(v, Mapping) else v
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            return self._record(hint)
+        return _same
 
-    def table(self, table: Mapping[str, Any], cls: Any, where: str) -> list[dict[str, Any]]:
+    def _sequence(self, item_hint: Any) -> _Convert:
+        item = self.convert(item_hint)
+        is_record = isinstance(item_hint, type) and dataclasses.is_dataclass(item_hint)
+
+        def sequence(value: Any) -> Any:
+            if isinstance(value, Mapping) and is_record:
+                return self.table(value, item_hint)
+            if isinstance(value, Mapping):
+                raise DocumentShapeError("", "expected a list")
+            if not isinstance(value, list) or item is _same:
+                return value
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except DocumentShapeError as exc:
+                    raise exc.inside(f"[{i}]") from None
+            return out
+
+        return sequence
+
+    def _record(self, cls: type) -> _Convert:
+        hints = _hints(cls)
+
+        def record(value: Any) -> Any:
+            if not isinstance(value, Mapping):
+                return value
+            out = {}
+            for k, v in value.items():
+                try:
+                    out[k] = self.convert(hints.get(k))(v)
+                except DocumentShapeError as exc:
+                    raise exc.inside(f".{k}") from None
+            return out
+
+        return record
+
+    def table(self, table: Mapping[str, Any], cls: type) -> list[dict[str, Any]]:
         fields, rows = table.get("fields"), table.get("rows")
         if not (
-            isinstance(cls, type)
-            and dataclasses.is_dataclass(cls)
-            and isinstance(fields, list)
+            isinstance(fields, list)
             and all(type(f) is str for f in fields)
             and isinstance(rows, list)
         ):
-            raise DocumentShapeError(f"{where}: expected a table, {{fields, rows}}")
+            raise DocumentShapeError("", "expected a table, {fields, rows}")
         hints = _hints(cls)
-        columns = [(name, hints.get(name), _nullable(hints.get(name))) for name in fields]
+        columns = [
+            (name, self.convert(hints.get(name)), _nullable(hints.get(name))) for name in fields
+        ]
+        width = len(columns)
         out = []
         for i, row in enumerate(rows):
-            if not isinstance(row, list) or len(row) > len(columns):
-                raise DocumentShapeError(
-                    f"{where}.rows[{i}]: expected a list of at most {len(columns)} cells"
-                )
-            record = {}
-            cells = row + [None] * (len(columns) - len(row))  # trailing cells: null or left out
-            for (name, hint, nullable), cell in zip(columns, cells, strict=True):
-                if cell is not None or nullable:  # else a cell the refs document leaves out
-                    record[name] = self.value(cell, hint, f"{where}.rows[{i}].{name}")
+            if not isinstance(row, list) or len(row) > width:
+                raise DocumentShapeError(f".rows[{i}]", f"expected a list of at most {width} cells")
+            record: dict[str, Any] = {}
+            cells = row + [None] * (width - len(row))  # trailing cells: null or left out
+            for (name, convert, nullable), cell in zip(columns, cells, strict=True):
+                if cell is None:
+                    if nullable:
+                        record[name] = None
+                    continue  # else a cell the refs document leaves out
+                try:
+                    record[name] = cell if convert is _same else convert(cell)
+                except DocumentShapeError as exc:
+                    raise exc.inside(f".rows[{i}].{name}") from None
             out.append(record)
         return out
+
+
+def _each(value: Mapping[str, Any], convert: _Convert) -> dict[str, Any]:
+    out = {}
+    for k, v in value.items():
+        try:
+            out[k] = convert(v)
+        except DocumentShapeError as exc:
+            raise exc.inside(f".{k}") from None
+    return out
 
 
 def decode(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,14 +211,16 @@ def decode(doc: Mapping[str, Any]) -> dict[str, Any]:
         return dict(doc)
     figures, formulas = report.get("figures"), report.get("formulas")
     if not isinstance(figures, list) or not isinstance(formulas, list):
-        raise DocumentShapeError("report: expected the lists figures and formulas")
+        raise DocumentShapeError("report", "expected the lists figures and formulas")
     decoder = _Decoder(figures, formulas)
     hints = _hints(Plan)
     out: dict[str, Any] = {}
     for name, value in report.items():
         if name != "figures":
-            hint = hints.get(name)
-            out[name] = value if hint is None else decoder.value(value, hint, f"report.{name}")
+            try:
+                out[name] = decoder.convert(hints.get(name))(value)
+            except DocumentShapeError as exc:
+                raise exc.inside(f"report.{name}") from None
     rows, modes = out.get("mechanisms"), out.get("failure_modes")
     if isinstance(rows, list) and isinstance(modes, list):
         texts = [row_key(str(row.get("policy")), str(row.get("mechanism"))) for row in rows]
@@ -147,8 +229,8 @@ def decode(doc: Mapping[str, Any]) -> dict[str, Any]:
             for m in mode.get("mechanisms") or ():
                 if type(m) is int and not 0 <= m < len(texts):
                     raise DocumentShapeError(
-                        f"report.failure_modes.rows[{i}].mechanisms: {m} is not a row of "
-                        "report.mechanisms"
+                        f"report.failure_modes.rows[{i}].mechanisms",
+                        f"{m} is not a row of report.mechanisms",
                     )
                 named.append(texts[m] if type(m) is int else m)
             mode["mechanisms"] = named

@@ -327,7 +327,6 @@ def document(
     sections and leaves `mechanisms` out (a partial report, not a plan file)."""
     plain = Plain(derivations)
     if derivations == "compact" and (report_keys is None or "mechanisms" in report_keys):
-        plain.slim[FailureMode] = _mode_with_row_indices(plan.mechanisms)
         plain.cells[FailureMode] = _mode_cells_with_row_indices(plan.mechanisms)
     tier = plan.header.tier if plan.header.tier != "custom" else None
     doc = Section(version=1, system=plan.header.system)
@@ -353,22 +352,9 @@ def document(
     return doc
 
 
-def _mode_with_row_indices(rows: Sequence[MechanismRow]) -> Callable[[Any], dict[str, Any]]:
-    """Compact: the refs failure mode with its `mechanisms` as indices of `rows` (a text no row
-    has stays a text)."""
-    index = {row_key(row.policy, row.mechanism): i for i, row in enumerate(rows)}
-    refs = SLIM[FailureMode]
-
-    def slim(mode: FailureMode) -> dict[str, Any]:
-        out = dict(refs(mode))
-        out["mechanisms"] = tuple([index.get(text, text) for text in mode.mechanisms])
-        return out
-
-    return slim
-
-
 def _mode_cells_with_row_indices(rows: Sequence[MechanismRow]) -> Callable[[Any], list[Any]]:
-    """`_mode_with_row_indices` as a table row's cells (`planner.refs.slim_cells`)."""
+    """Compact: a failure mode's table row cells (`planner.refs.slim_cells`), its `mechanisms`
+    as the indices of those of `rows` (a text no row has stays a text)."""
     index = {row_key(row.policy, row.mechanism): i for i, row in enumerate(rows)}
     refs = slim_cells(FailureMode)
 

@@ -130,3 +130,18 @@ def test_a_spoiled_compact_document_is_refused_naming_where(spoil: Any, where: s
 def test_a_document_that_is_not_compact_is_returned_as_it_is() -> None:
     refs = plan_to_dict(build_plan(load_spec(EXAMPLES[0])), "refs")
     assert decode(refs) == refs
+
+
+def test_chaos_generate_refuses_a_spoiled_compact_plan_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = _compact_example()
+    doc["report"]["figures"][0] = [1.0, "%"]
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(doc))
+    out = tmp_path / "experiments"
+    assert cli.main(["chaos", "generate", str(plan_file), "-o", f"{out}/"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{plan_file}: report.figures[0]: expected [value, unit, formula, inputs]" in err
+    assert not out.exists()
