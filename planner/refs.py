@@ -53,22 +53,6 @@ def _named_by_parties(row: MechanismRow) -> bool:
     return "." not in row.caller and row.policy == f"{row.caller}.{row.target}"
 
 
-def _mechanism_row(row: MechanismRow) -> dict[str, Any]:
-    out: dict[str, Any] = {"policy": row.policy}
-    inbound_named = row.inbound and not row.caller and row.target == row.policy
-    if not inbound_named and not _named_by_parties(row):
-        out["caller"] = row.caller
-        if row.target != row.policy:
-            out["target"] = row.target
-    out["mechanism"] = row.mechanism
-    out["type"] = row.type
-    if row.figures:
-        out["figures"] = row.figures
-    if row.inbound:
-        out["inbound"] = True
-    return out
-
-
 def row_parties(row: Mapping[str, Any]) -> tuple[str, str]:
     """(caller, target) of a report.mechanisms row of the refs or the full document."""
     policy = str(row["policy"])
@@ -80,27 +64,6 @@ def row_parties(row: Mapping[str, Any]) -> tuple[str, str]:
         return "", policy
     caller, _, target = policy.partition(".")
     return caller, target
-
-
-def _failure_mode(mode: FailureMode) -> dict[str, Any]:
-    out = {name: getattr(mode, name) for name in FailureMode.__dataclass_fields__}
-    del out["mitigation"]
-    if mode.users_impacted_with.value == mode.users_impacted.value:
-        del out["users_impacted_with"]
-    return out
-
-
-def _blast_row(row: BlastRow) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in BlastRow.__dataclass_fields__}
-    if row.affected_with == row.affected:
-        del out["affected_with"]
-    if row.users_impacted_with.value == row.users_impacted.value:
-        del out["users_impacted_with"]
-    return out
-
-
-def _runbook(book: Runbook) -> dict[str, Any]:
-    return {name: getattr(book, name) for name in RUNBOOK_FIELDS}
 
 
 #: Fields of each SLIM type the refs document never writes (the rest it may: `slim_fields`).
@@ -122,7 +85,7 @@ def slim_fields(cls: type) -> tuple[str, ...]:
 
 
 def _mechanism_cells(row: MechanismRow) -> list[Any]:
-    """`_mechanism_row` as cells in `slim_fields` order, None for what it leaves out."""
+    """A mechanism row's cells in `slim_fields` order, None for what the refs leaves out."""
     caller = target = None
     inbound_named = row.inbound and not row.caller and row.target == row.policy
     if not inbound_named and not _named_by_parties(row):
@@ -173,25 +136,37 @@ def slim_cells(cls: type) -> Callable[[Any], Sequence[Any]]:
     return fetch
 
 
-def _without(cls: type, *names: str) -> Callable[[Any], dict[str, Any]]:
-    kept = tuple(f.name for f in dataclasses.fields(cls) if f.name not in names)
+def _leaving_out_nulls(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The refs record of an item of `cls` from its cells, less those left out (None): only for
+    the types none of whose fields is ever None."""
+    names, cells = slim_fields(cls), slim_cells(cls)
 
     def slim(item: Any) -> dict[str, Any]:
-        return {name: getattr(item, name) for name in kept}
+        return {name: v for name, v in zip(names, cells(item), strict=True) if v is not None}
 
     return slim
 
 
-#: Section item type → the item as the refs document writes it (fields → plan values).
-SLIM: dict[type, Callable[[Any], Mapping[str, Any]]] = {
-    MechanismRow: _mechanism_row,
-    FailureMode: _failure_mode,
-    BlastRow: _blast_row,
-    Runbook: _runbook,
-    IsolationProposal: _without(IsolationProposal, "reason"),
-    RecoveryScenario: _without(RecoveryScenario, "procedure"),
-}
+def _fields_kept(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The refs record of an item of `cls`: its `slim_fields`, each written as it is."""
+    names = slim_fields(cls)
+
+    def slim(item: Any) -> dict[str, Any]:
+        return {name: getattr(item, name) for name in names}
+
+    return slim
+
 
 _BLAST_AFFECTED_WITH = slim_fields(BlastRow).index("affected_with")
 _BLAST_USERS_WITH = slim_fields(BlastRow).index("users_impacted_with")
 _MODE_USERS_WITH = slim_fields(FailureMode).index("users_impacted_with")
+
+#: Section item type → the item as the refs document writes it (fields → plan values).
+SLIM: dict[type, Callable[[Any], Mapping[str, Any]]] = {
+    MechanismRow: _leaving_out_nulls(MechanismRow),
+    FailureMode: _leaving_out_nulls(FailureMode),
+    BlastRow: _leaving_out_nulls(BlastRow),
+    Runbook: _fields_kept(Runbook),
+    IsolationProposal: _fields_kept(IsolationProposal),
+    RecoveryScenario: _fields_kept(RecoveryScenario),
+}

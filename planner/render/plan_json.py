@@ -175,8 +175,6 @@ class PlanJson:
 
     def _figure_text(self, fig: Figure) -> str:
         plain, text = self.plain, self.text
-        if plain.derivations == "compact":
-            return int.__repr__(plain.figure_index(fig))
         if type(fig.unit) is not str or type(fig.formula) is not str:
             return _compact(plain(fig))  # written as they are, not as `plain` converts them
         head = f'{{"value":{text(fig.value)},"unit":{encode_basestring(fig.unit)}'

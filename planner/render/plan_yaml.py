@@ -137,31 +137,23 @@ class PlanYaml(BlockYaml):
             elif t is bool:
                 add("true" if v else "false")
             else:
-                text = self._flow_cell(v)
+                text = self._flow_mapping(v)
                 if text is None:
                     return None
                 add(text)
         return parts
 
-    def _flow_cell(self, value: Any) -> str | None:
-        """A table cell in flow style: a scalar, a figure's index, or a list or a string-keyed
-        mapping of those; None for anything else."""
-        t = type(value)
-        if t in _LEAF:
-            return self._flow_scalar(value)
-        if t is Figure:
-            return self._index(value)
-        if t is tuple or t is list:
-            items = self._flow_parts(value)
-            return None if items is None else f"[{', '.join(items)}]"
-        if isinstance(value, Mapping) and STR_ONLY.issuperset(map(type, value)):
-            cells = self._flow_parts(value.values())
-            if cells is None:
-                return None
-            strings, string = self._flow_strings, self._flow_string
-            keys = [strings.get(k) or string(k) for k in value]
-            return "{" + ", ".join([f"{k}: {c}" for k, c in zip(keys, cells, strict=True)]) + "}"
-        return None
+    def _flow_mapping(self, value: Any) -> str | None:
+        """A string-keyed mapping of what `_flow_parts` writes, as a flow mapping; None for
+        anything else (a record)."""
+        if not (isinstance(value, Mapping) and STR_ONLY.issuperset(map(type, value))):
+            return None
+        cells = self._flow_parts(value.values())
+        if cells is None:
+            return None
+        strings, string = self._flow_strings, self._flow_string
+        keys = [strings.get(k) or string(k) for k in value]
+        return "{" + ", ".join([f"{k}: {c}" for k, c in zip(keys, cells, strict=True)]) + "}"
 
     def plan_entries(self, pairs: Sequence[tuple[str, Any]], pad: str, out: list[str]) -> None:
         """Append `key: value` for each of `pairs` (plan values), a mapping indented by `pad`."""
