@@ -23,15 +23,12 @@ collector for both namings). Added in 0.1.0.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from prometheus_client import CollectorRegistry, Counter, Summary
 from prometheus_client.core import GaugeMetricFamily
 
 from exporters._watch import PolicyWatch
-from resilience import CallFinished, CallOutcome, PolicyInfo, Rejected, RetryScheduled, StateChanged
+from resilience import CallFinished, CallOutcome, PolicyInfo, Rejected, StateChanged
 from resilience.events import Event
-from resilience.layers import monotonic
 
 __all__ = ["Resilience4jHandler", "Resilience4jNames", "resilience4j_gauges"]
 
@@ -89,30 +86,6 @@ class Resilience4jNames:
         )
 
 
-_retried: ContextVar[tuple[tuple[str, float], ...]] = ContextVar("exporters_retried", default=())
-"""(policy, when) of the last retry each policy scheduled in the current task.
-
-Events carry no call identity, but a call's retries run in the caller's task, before its
-`CallFinished`; a retry counts for a call when it was scheduled after the call started (``now -
-duration``), so the entry a cancelled call left behind (it gets no `CallFinished`) is ignored.
-"""
-
-
-def _take_retried(policy: str, started: float) -> bool:
-    """Whether `policy` scheduled a retry in this task since `started`; forgets the entry."""
-    pending = _retried.get()
-    for name, when in pending:
-        if name == policy:
-            _retried.set(tuple(p for p in pending if p[0] != policy))
-            return when >= started - 1e-9
-    return False
-
-
-def _note_retry(policy: str) -> None:
-    pending = _retried.get()
-    _retried.set((*(p for p in pending if p[0] != policy), (policy, monotonic())))
-
-
 _R4J_KIND = {
     CallOutcome.SUCCESS: "successful",
     CallOutcome.FAILURE: "failed",
@@ -161,10 +134,7 @@ class Resilience4jHandler:
                 else:
                     self._calls[outcome].observe(event.duration)
             if self._retry:
-                retried = _take_retried(self._name, monotonic() - event.duration)
-                self._retry[outcome is CallOutcome.SUCCESS, retried].inc()
-        elif kind is RetryScheduled:
-            _note_retry(self._name)
+                self._retry[outcome is CallOutcome.SUCCESS, event.attempts > 1].inc()
         elif kind is Rejected:
             assert isinstance(event, Rejected)
             if event.mechanism == "circuit_breaker" and self._not_permitted is not None:

@@ -245,7 +245,9 @@ def _finished(ctx: CallContext, start: float, exc: Exception | None) -> None:
         outcome = CallOutcome.REJECTED
     else:
         outcome = CallOutcome.FAILURE
-    ctx.emitter.emit(CallFinished(ctx.policy, outcome, _clock.monotonic() - start, exc))
+    ctx.emitter.emit(
+        CallFinished(ctx.policy, outcome, _clock.monotonic() - start, exc, ctx.attempt)
+    )
 
 
 def decorate(

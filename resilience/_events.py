@@ -38,12 +38,16 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CallFinished:
-    """A call through a policy finished (not emitted for cancelled calls)."""
+    """A call through a policy finished (not emitted for cancelled calls).
+
+    ``attempts`` is how many attempts the call's `Retry` made: 1 when it was not retried.
+    """
 
     policy: str
     outcome: CallOutcome
     duration: float
     exception: BaseException | None = None
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,10 @@ from resilience import (
     CallOutcome,
     CircuitOpenError,
     ConfigError,
+    Policy,
     PolicyInfo,
     Rejected,
+    Retry,
     RetryScheduled,
     StateChanged,
     TimedOut,
@@ -29,6 +31,7 @@ from resilience import (
     remove_hook,
 )
 from resilience.events import Emitter, StorageError
+from resilience.testing import VirtualTimeLoop
 
 
 def value(reg: CollectorRegistry, metric: str, **labels: str) -> float | None:
@@ -255,10 +258,10 @@ def test_resilience4j_names_for_breaker_and_retry() -> None:
 
     emitter.emit(CallFinished("llm", CallOutcome.SUCCESS, 0.2))  # first try
     emitter.emit(RetryScheduled("llm", 1, 0.1))
-    emitter.emit(CallFinished("llm", CallOutcome.SUCCESS, 0.5))  # after a retry
+    emitter.emit(CallFinished("llm", CallOutcome.SUCCESS, 0.5, attempts=2))  # after a retry
     emitter.emit(RetryScheduled("llm", 1, 0.1))
     emitter.emit(RetryScheduled("llm", 2, 0.1))
-    emitter.emit(CallFinished("llm", CallOutcome.FAILURE, 0.7))  # retries exhausted
+    emitter.emit(CallFinished("llm", CallOutcome.FAILURE, 0.7, attempts=3))  # retries exhausted
     emitter.emit(CallFinished("llm", CallOutcome.FALLBACK, 0.1))  # failed at once, fallback served
     emitter.emit(Rejected("llm", "circuit_breaker"))
     emitter.emit(CallFinished("llm", CallOutcome.REJECTED, 0.0, CircuitOpenError("open")))
@@ -302,29 +305,35 @@ def test_resilience4j_names_for_breaker_and_retry() -> None:
     assert value(reg, "resilience4j_circuitbreaker_state", name="llm", state="closed") == 0
 
 
-async def test_resilience4j_retry_kind_is_attributed_per_call_across_concurrent_tasks() -> None:
+async def test_resilience4j_retry_kind_is_the_calls_own_attempt_count() -> None:
+    """Concurrent calls through a real Retry, with a slow hook ahead of the exporter: each call is
+    counted by the attempts it made, whatever ran between its attempts and its `CallFinished`."""
     reg = CollectorRegistry()
-    emitter = Emitter(policy("llm"), [PrometheusHook(reg, names="resilience4j")])
 
-    async def call(retries: int, outcome: CallOutcome) -> None:
-        for attempt in range(1, retries + 1):
-            emitter.emit(RetryScheduled("llm", attempt, 0.05))
-            await asyncio.sleep(0.05)  # interleave with the other calls
-        emitter.emit(CallFinished("llm", outcome, 0.05 * retries))
+    def slow_hook(event: object) -> None:
+        if isinstance(event, CallFinished):  # time passes between the call's end and the exporter
+            loop = asyncio.get_running_loop()
+            assert isinstance(loop, VirtualTimeLoop)
+            loop.advance(0.5)
 
-    await asyncio.gather(
-        *(
-            call(r, o)
-            for r, o in [
-                (2, CallOutcome.SUCCESS),
-                (0, CallOutcome.SUCCESS),
-                (1, CallOutcome.FAILURE),
-                (0, CallOutcome.FAILURE),
-                (0, CallOutcome.SUCCESS),
-                (3, CallOutcome.SUCCESS),
-            ]
-        )
+    attempts: dict[str, int] = {}
+    plan = {"a": 3, "b": 1, "c": 9, "d": 1, "e": 2, "f": 9}  # attempt that succeeds (9: never)
+    calls = Policy(
+        "llm",
+        retry=Retry(max_attempts=3, wait=0.05),
+        hooks=[slow_hook, PrometheusHook(reg, names="resilience4j")],
     )
+
+    @calls
+    async def call(key: str) -> str:
+        attempts[key] = attempts.get(key, 0) + 1
+        if attempts[key] < plan[key]:
+            raise OSError(key)  # at once: the retry is scheduled when the call starts
+        await asyncio.sleep(0.01)  # interleave with the other calls
+        return key
+
+    results = await asyncio.gather(*(call(k) for k in plan), return_exceptions=True)
+    assert [isinstance(r, OSError) for r in results] == [False, False, True, False, False, True]
     retry = {
         k: value(reg, "resilience4j_retry_calls_total", name="llm", kind=k)
         for k in (
@@ -335,11 +344,39 @@ async def test_resilience4j_retry_kind_is_attributed_per_call_across_concurrent_
         )
     }
     assert retry == {
-        "successful_without_retry": 2,
-        "successful_with_retry": 2,
-        "failed_without_retry": 1,
-        "failed_with_retry": 1,
+        "successful_without_retry": 2,  # b, d
+        "successful_with_retry": 2,  # a, e
+        "failed_without_retry": 0,
+        "failed_with_retry": 2,  # c, f
     }
+
+
+async def test_call_finished_carries_the_attempts_made() -> None:
+    seen: list[CallFinished] = []
+    flaky = {"n": 0}
+
+    def record(event: object) -> None:
+        if isinstance(event, CallFinished):
+            seen.append(event)
+
+    @Policy("p", retry=Retry(max_attempts=4, wait=0), hooks=[record])
+    async def call(fail: int) -> None:
+        flaky["n"] += 1
+        if flaky["n"] <= fail:
+            raise OSError("down")
+
+    for fail in (0, 1, 3):
+        flaky["n"] = 0
+        await call(fail)
+    with pytest.raises(OSError):
+        flaky["n"] = 0
+        await call(9)
+    assert [(e.outcome, e.attempts) for e in seen] == [
+        (CallOutcome.SUCCESS, 1),
+        (CallOutcome.SUCCESS, 2),
+        (CallOutcome.SUCCESS, 4),
+        (CallOutcome.FAILURE, 4),
+    ]
 
 
 def test_exposition_has_no_exception_text_or_attempt_numbers() -> None:
