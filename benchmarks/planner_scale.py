@@ -33,6 +33,11 @@ PYTHONDONTWRITEBYTECODE is set.
 With `--load`, each row also times `resilience.load_plan` on the JSON plan written (CPU
 seconds, in the same process: what a service pays at startup).
 
+With `--repeat N`, each step (the plan, each output, the load) runs N times in the row's
+process and each time column is the least of them: a column and the plan's are taken in the same
+minutes, so their ratio holds on a machine whose speed drifts; after the first run the process is
+warm (caches filled, memory touched), as the first run is not.
+
 `cpu s` is the planning's CPU time, `sys s` the kernel's share of it (on the build machine, a
 virtual machine, mostly handing out fresh memory: see the README's "Where the growth goes").
 
@@ -248,47 +253,64 @@ GENERATORS = {
 
 
 def measure(
-    shape: str, n: int, outputs: list[str], derivations: str, load: bool = False
+    shape: str,
+    n: int,
+    outputs: list[str],
+    derivations: str,
+    load: bool = False,
+    repeat: int = 1,
 ) -> dict[str, Any]:
-    """One run, in this process: seconds per step, bytes written, peak resident memory; with
-    `load`, the CPU seconds of `resilience.load_plan` on the JSON plan written."""
+    """One subprocess's run: seconds per step (each the least of `repeat` runs of it, in this
+    process), bytes written, peak resident memory; with `load`, the CPU seconds of
+    `resilience.load_plan` on the JSON plan written."""
     doc = GENERATORS[shape](n)
     row: dict[str, Any] = {"shape": shape, "components": n}
     row["deps"] = sum(len(c.get("dependencies", ())) for c in doc["components"])
     t0 = time.perf_counter()
     spec = parse_spec(doc, f"<generated {shape} {n}>")
     del doc
-    t1 = time.perf_counter()
-    c1, sys1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
-    plan = build_plan(spec)
-    row["plan_cpu_s"] = time.process_time() - c1
-    # the kernel's share (mostly handing out fresh memory; see the README's growth paragraph)
-    row["plan_sys_s"] = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys1
-    t2 = time.perf_counter()
-    row["parse_s"], row["plan_s"] = t1 - t0, t2 - t1
+    row["parse_s"] = time.perf_counter() - t0
+    plan = None
+    for _ in range(repeat):
+        plan = None  # the previous plan is freed before the next is built: one plan's peak
+        t1 = time.perf_counter()
+        c1, sys1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        plan = build_plan(spec)
+        _least(row, "plan_cpu_s", time.process_time() - c1)
+        # the kernel's share (mostly handing out fresh memory; see the README's growth paragraph)
+        _least(row, "plan_sys_s", resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys1)
+        _least(row, "plan_s", time.perf_counter() - t1)
+    assert plan is not None
     row["modes"] = len(plan.failure_modes)
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in outputs:
             path = Path(tmp) / f"plan.{fmt}"
-            start, cpu = time.perf_counter(), time.process_time()
-            write_chunks(render_chunks(plan, fmt, None, derivations=derivations), path)
-            row[f"{fmt}_s"] = time.perf_counter() - start
-            row[f"{fmt}_cpu_s"] = time.process_time() - cpu
+            for _ in range(repeat):
+                start, cpu = time.perf_counter(), time.process_time()
+                write_chunks(render_chunks(plan, fmt, None, derivations=derivations), path)
+                _least(row, f"{fmt}_s", time.perf_counter() - start)
+                _least(row, f"{fmt}_cpu_s", time.process_time() - cpu)
             row[f"{fmt}_bytes"] = path.stat().st_size
             if load and fmt == "json":
-                cpu = time.process_time()
-                load_plan(path)
-                row["load_cpu_s"] = time.process_time() - cpu
+                for _ in range(repeat):
+                    cpu = time.process_time()
+                    load_plan(path)
+                    _least(row, "load_cpu_s", time.process_time() - cpu)
             path.unlink()
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 
+def _least(row: dict[str, Any], key: str, seconds: float) -> None:
+    """Keep the least time seen for `key`: noise on a shared machine only ever adds time."""
+    row[key] = min(row.get(key, seconds), seconds)
+
+
 def _subprocess(
-    shape: str, n: int, outputs: list[str], derivations: str, load: bool
+    shape: str, n: int, outputs: list[str], derivations: str, load: bool, repeat: int
 ) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--one", f"{shape}:{n}", "--outputs", ",".join(outputs)]
-    argv += ["--derivations", derivations] + (["--load"] if load else [])
+    argv += ["--derivations", derivations, "--repeat", str(repeat)] + (["--load"] if load else [])
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{shape} {n}: {done.stderr.strip().splitlines()[-1:]}")
@@ -373,14 +395,16 @@ def main() -> None:
         "--repeat",
         type=int,
         default=1,
-        help="runs per row; each time column is the least of them (noise only ever adds time)",
+        help="runs of each step per row, in the row's process (so a column and the plan's are"
+        " taken in the same minutes); each time is the least of them (noise only adds time)",
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # SHAPE:N, in this process, as JSON
     args = parser.parse_args()
     outputs = [o for o in args.outputs.split(",") if o]
     if args.one:
         shape, n = args.one.split(":")
-        print(json.dumps(measure(shape, int(n), outputs, args.derivations, args.load)))
+        row = measure(shape, int(n), outputs, args.derivations, args.load, max(1, args.repeat))
+        print(json.dumps(row))
         return
     shapes = args.shape.split(",")
     unknown = sorted(set(shapes) - set(SHAPES))
@@ -389,13 +413,7 @@ def main() -> None:
     rows = []
     for shape in shapes:
         for n in (int(s) for s in args.sizes.split(",")):
-            runs = [
-                _subprocess(shape, n, outputs, args.derivations, args.load)
-                for _ in range(args.repeat)
-            ]
-            row = {
-                k: min(r[k] for r in runs) if k.endswith("_s") else v for k, v in runs[0].items()
-            }
+            row = _subprocess(shape, n, outputs, args.derivations, args.load, max(1, args.repeat))
             if args.validate:
                 row["validate_s"] = time_validate(shape, n)
             rows.append(row)
