@@ -3,13 +3,19 @@
 The spec comes from planner_scale.py's generators (mesh by default); each size runs in a fresh
 subprocess. CPU time (`time.process_time`), not wall time: the figures hold on a shared machine.
 
-Run:  .venv/bin/python benchmarks/planner_stages.py [--shape mesh] [--sizes 1000,10000]
+`--heap MB` first fills the heap with about MB megabytes of small objects in random order and
+frees every other one, so the plan is built among scattered holes as in a large plan's last
+stages: a small plan then costs per component about what a large one does, which tells the
+growth of µs per component with size from the memory it lives in apart from the work it does.
+
+Run:  .venv/bin/python benchmarks/planner_stages.py [--shape mesh] [--sizes 1000,10000] [--heap MB]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import time
@@ -22,6 +28,15 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks.planner_scale import GENERATORS  # noqa: E402
 from planner.analysis import STAGES, build_plan  # noqa: E402
 from planner.spec import parse_spec  # noqa: E402
+
+
+def fragment(megabytes: int) -> list[dict[str, object]]:
+    """About `megabytes` MB of small dicts (~400 bytes each with their contents), allocated and
+    then shuffled, every other one freed: the heap a large plan's later stages allocate in."""
+    held = [{"name": str(i), "pair": [i, i + 0.5]} for i in range(megabytes * 2500)]
+    random.Random(7).shuffle(held)
+    del held[::2]
+    return held
 
 
 def measure(shape: str, n: int) -> dict[str, float]:
@@ -46,15 +61,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", default="mesh", choices=sorted(GENERATORS))
     parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--heap", type=int, default=0, metavar="MB", help="fragment MB first")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # N, in this process, as JSON
     args = parser.parse_args()
     if args.one:
+        held = fragment(args.heap)
         print(json.dumps(measure(args.shape, args.one)))
+        del held
         return
     columns = [*STAGES, "total"]
     print(f"{'components':>10} " + " ".join(f"{c[:12]:>12}" for c in columns) + " mech share")
     for n in (int(s) for s in args.sizes.split(",")):
-        argv = [sys.executable, __file__, "--shape", args.shape, "--one", str(n)]
+        argv = [sys.executable, __file__, "--shape", args.shape, "--heap", str(args.heap)]
+        argv += ["--one", str(n)]
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         row = json.loads(done.stdout)
         cells = " ".join(f"{row[c]:>12.2f}" for c in columns)
