@@ -42,10 +42,10 @@ def fragment(megabytes: int) -> list[dict[str, object]]:
 
 def measure(shape: str, n: int) -> dict[str, float]:
     """CPU seconds per stage of one `build_plan`, in all (`total`) and the kernel's share of the
-    total (`sys`: mostly handing out memory)."""
+    total (`sys`: mostly handing out memory, `faults` thousand pages of it: see page_cost.py)."""
     spec = parse_spec(GENERATORS[shape](n), f"<generated {shape} {n}>")
     seconds: dict[str, float] = {}
-    kernel = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    before = resource.getrusage(resource.RUSAGE_SELF)
     last = start = time.process_time()
 
     def done(stage: str) -> None:
@@ -56,7 +56,9 @@ def measure(shape: str, n: int) -> dict[str, float]:
 
     build_plan(spec, done)
     seconds["total"] = time.process_time() - start
-    seconds["sys"] = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    seconds["sys"] = after.ru_stime - before.ru_stime
+    seconds["faults"] = (after.ru_minflt - before.ru_minflt) / 1000
     return seconds
 
 
@@ -73,7 +75,7 @@ def main() -> None:
         print(json.dumps(measure(args.shape, args.one)))
         del held
         return
-    columns = [*STAGES, "total", "sys"]
+    columns = [*STAGES, "total", "sys", "faults"]
     print(f"{'components':>10} " + " ".join(f"{c[:12]:>12}" for c in columns) + " mech share")
     for n in (int(s) for s in args.sizes.split(",")):
         argv = [sys.executable, __file__, "--shape", args.shape, "--heap", str(args.heap)]
